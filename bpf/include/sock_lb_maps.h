@@ -1,0 +1,109 @@
+/* Map definitions of bpf/sock_lb.bpf.c. BPF only. Sizes here are defaults;
+ * the loader resizes with bpf_map__set_max_entries before load. Every map is
+ * pinned by name under the loader's pin directory, so a restarted daemon
+ * adopts them. */
+#ifndef SLUICE_BPF_SOCK_LB_MAPS_H
+#define SLUICE_BPF_SOCK_LB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "consts.h"
+#include "sock_lb_types.h"
+#include "stat_reasons.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_MAX_SERVICES);
+	__type(key, struct sl_svc_key);
+	__type(value, struct sl_svc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_MAX_SLOT_ENTRIES);
+	__type(key, struct sl_slot_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_MAX_BACKENDS);
+	__type(key, struct sl_backend_key);
+	__type(value, struct sl_backend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_MAX_SERVICES);
+	__type(key, struct sl_svc_key);
+	__type(value, struct sl_svc_counters);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_svc_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_MAX_BACKENDS);
+	__type(key, struct sl_backend_key);
+	__type(value, struct sl_backend_counters);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_be_cnt SEC(".maps");
+
+/* Inner template: userspace creates one array per consistent-hash service,
+ * sized to its table, fills it, then swaps it in with one outer update. */
+struct sl_maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAGLEV_DEFAULT_SIZE);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 16384);
+	__type(key, struct sl_svc_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_maglev_table);
+} sl_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sl_sock_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_sock_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_DEFAULT_UDP_NAT_ENTRIES);
+	__type(key, struct sl_udp_nat_key);
+	__type(value, struct sl_udp_nat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_udp_nat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_R__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_stats SEC(".maps");
+
+static __always_inline void lb4_count(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&sl_stats, &reason);
+	if (v)
+		*v += 1;
+}
+
+#endif

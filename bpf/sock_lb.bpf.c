@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Socket-level L4 load balancing: the connect/sendmsg hooks rewrite a
+ * service VIP to a backend before any packet exists, the getpeername/recvmsg
+ * hooks show the VIP again, and sockops counts established connections per
+ * service and backend for the circuit breaker and least-request. */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "sock_lb_maps.h"
+#include "lb_select.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* From sys/socket.h, which does not build for the BPF target. */
+#define SL_AF_INET 2
+#define SL_SOCK_DGRAM 2
+
+#define SL_VERDICT_ALLOW 1
+#define SL_VERDICT_REFUSE 0 /* the caller's connect()/sendmsg() fails with EPERM */
+
+struct lb4_choice {
+	struct sl_backend_key key;
+	struct sl_backend be;
+	int panic;
+};
+
+static __always_inline struct sl_backend *lb4_slot_backend(const struct sl_svc_key *svc,
+							   __u32 bank, __u32 slot,
+							   struct sl_backend_key *bk)
+{
+	struct sl_slot_key sk = { .svc = *svc, .slot = lb4_bank_slot(bank, slot, SL_MAX_SLOTS) };
+	__u32 *index = bpf_map_lookup_elem(&sl_slots, &sk);
+
+	if (!index)
+		return NULL;
+	bk->svc = *svc;
+	bk->index = *index;
+	return bpf_map_lookup_elem(&sl_backends, bk);
+}
+
+struct lb4_probe_ctx {
+	const struct sl_svc_key *svc;
+	__u32 bank;
+	__u32 start;
+	__u32 count;
+	struct lb4_choice *out;
+	int found;
+};
+
+static long lb4_probe_cb(__u32 i, void *data)
+{
+	struct lb4_probe_ctx *p = data;
+	struct sl_backend_key bk;
+	struct sl_backend *be;
+
+	be = lb4_slot_backend(p->svc, p->bank, lb4_probe_slot(p->start, i, p->count), &bk);
+	if (!be || (be->flags & SL_BE_F_EJECTED))
+		return 0;
+	p->out->key = bk;
+	p->out->be = *be;
+	p->found = 1;
+	return 1;
+}
+
+/* Walk the slots from start to the first backend that is not ejected. If all
+ * are ejected, take start's backend anyway: Envoy's panic mode, where an
+ * all-ejected cluster balances over every host rather than failing. */
+static __always_inline int lb4_pick_from_slot(const struct sl_svc_key *svc, __u32 bank,
+					      __u32 start, __u32 count,
+					      struct lb4_choice *out)
+{
+	struct lb4_probe_ctx p = { .svc = svc, .bank = bank, .start = start,
+				   .count = count, .out = out };
+	struct sl_backend *be;
+
+	bpf_loop(count, lb4_probe_cb, &p, 0);
+	if (p.found)
+		return 0;
+	be = lb4_slot_backend(svc, bank, start, &out->key);
+	if (!be)
+		return -1;
+	out->be = *be;
+	out->panic = 1;
+	return 0;
+}
+
+static __always_inline __u64 lb4_backend_active(const struct sl_backend_key *bk)
+{
+	struct sl_backend_counters *c = bpf_map_lookup_elem(&sl_be_cnt, bk);
+
+	return c ? c->active : 0;
+}
+
+static __always_inline int lb4_pick_least_request(const struct sl_svc_key *svc, __u32 bank,
+						  __u32 count, struct lb4_choice *out)
+{
+	__u32 a = lb4_slot_random(bpf_get_prandom_u32(), count);
+	__u32 b = lb4_p2c_second(a, bpf_get_prandom_u32(), count);
+	struct sl_backend_key ka, kb;
+	struct sl_backend *ba, *bb;
+	__u32 pick;
+
+	ba = lb4_slot_backend(svc, bank, a, &ka);
+	bb = lb4_slot_backend(svc, bank, b, &kb);
+	if (!ba || !bb || ((ba->flags | bb->flags) & SL_BE_F_EJECTED)) {
+		/* One candidate is unusable: the healthy one wins, else walk. */
+		if (ba && !(ba->flags & SL_BE_F_EJECTED)) {
+			out->key = ka;
+			out->be = *ba;
+			return 0;
+		}
+		if (bb && !(bb->flags & SL_BE_F_EJECTED)) {
+			out->key = kb;
+			out->be = *bb;
+			return 0;
+		}
+		return lb4_pick_from_slot(svc, bank, a, count, out);
+	}
+	pick = lb4_p2c(a, lb4_backend_active(&ka), b, lb4_backend_active(&kb));
+	if (pick == a) {
+		out->key = ka;
+		out->be = *ba;
+	} else {
+		out->key = kb;
+		out->be = *bb;
+	}
+	return 0;
+}
+
+static __always_inline int lb4_pick_maglev(const struct sl_svc_key *svc, const struct sl_svc *s,
+					   __u32 bank, __u32 hash, struct lb4_choice *out)
+{
+	void *table = bpf_map_lookup_elem(&sl_maglev, svc);
+	struct sl_backend *be;
+	__u32 i;
+
+	if (!table || !s->maglev_size)
+		return lb4_pick_from_slot(svc, bank, lb4_slot_random(hash, s->slot_count),
+					  s->slot_count, out);
+	for (i = 0; i < SL_MAGLEV_EJECT_PROBES; i++) {
+		__u32 idx = lb4_maglev_index(hash, i, s->maglev_size);
+		__u32 *be_index = bpf_map_lookup_elem(table, &idx);
+
+		if (!be_index)
+			break;
+		out->key.svc = *svc;
+		out->key.index = *be_index;
+		be = bpf_map_lookup_elem(&sl_backends, &out->key);
+		if (!be)
+			break;
+		if (!(be->flags & SL_BE_F_EJECTED) || i == SL_MAGLEV_EJECT_PROBES - 1) {
+			out->be = *be;
+			out->panic = (be->flags & SL_BE_F_EJECTED) != 0;
+			return 0;
+		}
+	}
+	return lb4_pick_from_slot(svc, bank, lb4_slot_random(hash, s->slot_count),
+				  s->slot_count, out);
+}
+
+/* Picks a backend for svc with its algorithm. hash_key feeds consistent
+ * hashing: the caller's network namespace, since a connecting socket has no
+ * source address yet. Returns a reason from enum sl_reason. */
+static __always_inline __u32 lb4_select(const struct sl_svc_key *key, const struct sl_svc *svc,
+					__u64 hash_key, struct lb4_choice *out)
+{
+	__u32 bank = (svc->flags & SL_SVC_F_BANK1) ? 1 : 0;
+	__u32 count = svc->slot_count;
+	struct sl_svc_counters *sc;
+	int err;
+
+	if (count == 0 || count > SL_MAX_SLOTS)
+		return SL_R_CONNECT_NO_BACKEND;
+
+	switch (svc->algo) {
+	case SL_LB_ROUND_ROBIN:
+		sc = bpf_map_lookup_elem(&sl_svc_cnt, key);
+		err = lb4_pick_from_slot(key, bank,
+					 sc ? lb4_slot_round_robin(__sync_fetch_and_add(&sc->rr_next, 1),
+								   count)
+					    : lb4_slot_random(bpf_get_prandom_u32(), count),
+					 count, out);
+		break;
+	case SL_LB_LEAST_REQUEST:
+		err = count > 1 ? lb4_pick_least_request(key, bank, count, out)
+				: lb4_pick_from_slot(key, bank, 0, count, out);
+		break;
+	case SL_LB_CONSISTENT_HASH:
+		err = lb4_pick_maglev(key, svc, bank, lb4_hash64(hash_key), out);
+		break;
+	default:
+		err = lb4_pick_from_slot(key, bank, lb4_slot_random(bpf_get_prandom_u32(), count),
+					 count, out);
+		break;
+	}
+	if (err)
+		return SL_R_CONNECT_MAP_ERROR;
+	return out->panic ? SL_R_CONNECT_PANIC : SL_R_CONNECT_BALANCED;
+}
+
+static __always_inline int lb4_at_capacity(const struct sl_svc_key *key, const struct sl_svc *svc)
+{
+	struct sl_svc_counters *sc;
+
+	if (svc->max_conns == SL_UNLIMITED)
+		return 0;
+	sc = bpf_map_lookup_elem(&sl_svc_cnt, key);
+	if (!sc || sc->active < svc->max_conns)
+		return 0;
+	__sync_fetch_and_add(&sc->refused, 1);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int sl_connect4(struct bpf_sock_addr *ctx)
+{
+	struct sl_svc_key key = {
+		.vip = ctx->user_ip4,
+		.port = (__be16)ctx->user_port,
+		.proto = ctx->protocol,
+	};
+	struct lb4_choice choice = {};
+	struct sl_sock_state *st;
+	struct sl_svc *svc;
+	__u32 reason;
+
+	if (key.proto != IPPROTO_TCP && key.proto != IPPROTO_UDP)
+		return SL_VERDICT_ALLOW;
+	svc = bpf_map_lookup_elem(&sl_services, &key);
+	if (!svc) {
+		lb4_count(SL_R_CONNECT_PASS_UNKNOWN);
+		return SL_VERDICT_ALLOW;
+	}
+	if (key.proto == IPPROTO_TCP && lb4_at_capacity(&key, svc)) {
+		lb4_count(SL_R_CONNECT_CB_REFUSED);
+		return SL_VERDICT_REFUSE;
+	}
+	reason = lb4_select(&key, svc, bpf_get_netns_cookie(ctx), &choice);
+	lb4_count(reason);
+	if (reason != SL_R_CONNECT_BALANCED && reason != SL_R_CONNECT_PANIC)
+		return SL_VERDICT_REFUSE;
+
+	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->svc = key;
+		st->be_addr = choice.be.addr;
+		st->be_port = choice.be.port;
+		st->be_index = choice.key.index;
+		st->flags = 0;
+	} else {
+		lb4_count(SL_R_SOCK_STORAGE_FULL);
+	}
+	ctx->user_ip4 = choice.be.addr;
+	ctx->user_port = choice.be.port;
+	return SL_VERDICT_ALLOW;
+}
+
+/* Unconnected UDP: each datagram is balanced, but a socket keeps talking to
+ * the backend it got first for as long as that backend stays healthy, so a
+ * request and its retransmissions land on one backend. */
+SEC("cgroup/sendmsg4")
+int sl_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct sl_svc_key key = {
+		.vip = ctx->user_ip4,
+		.port = (__be16)ctx->user_port,
+		.proto = IPPROTO_UDP,
+	};
+	struct sl_udp_nat_key fk = { .addr = key.vip, .port = key.port, .dir = SL_UDP_DIR_FWD };
+	struct sl_udp_nat_key rk = { .dir = SL_UDP_DIR_REV };
+	struct sl_udp_nat fwd = {}, rev = {};
+	struct lb4_choice choice = {};
+	struct sl_udp_nat *sticky;
+	struct sl_svc *svc;
+	__u32 reason;
+
+	if (ctx->type != SL_SOCK_DGRAM)
+		return SL_VERDICT_ALLOW;
+	svc = bpf_map_lookup_elem(&sl_services, &key);
+	if (!svc) {
+		lb4_count(SL_R_SENDMSG_PASS_UNKNOWN);
+		return SL_VERDICT_ALLOW;
+	}
+	fk.cookie = bpf_get_socket_cookie(ctx);
+	sticky = bpf_map_lookup_elem(&sl_udp_nat, &fk);
+	if (sticky) {
+		struct sl_backend_key bk = { .svc = key, .index = sticky->be_index };
+		struct sl_backend *be = bpf_map_lookup_elem(&sl_backends, &bk);
+
+		if (be && be->addr == sticky->addr && be->port == sticky->port &&
+		    !(be->flags & SL_BE_F_EJECTED)) {
+			lb4_count(SL_R_SENDMSG_STICKY);
+			ctx->user_ip4 = be->addr;
+			ctx->user_port = be->port;
+			return SL_VERDICT_ALLOW;
+		}
+	}
+	reason = lb4_select(&key, svc, bpf_get_netns_cookie(ctx), &choice);
+	if (reason != SL_R_CONNECT_BALANCED && reason != SL_R_CONNECT_PANIC) {
+		lb4_count(SL_R_SENDMSG_NO_BACKEND);
+		return SL_VERDICT_REFUSE;
+	}
+	lb4_count(SL_R_SENDMSG_BALANCED);
+
+	fwd.addr = choice.be.addr;
+	fwd.port = choice.be.port;
+	fwd.be_index = choice.key.index;
+	bpf_map_update_elem(&sl_udp_nat, &fk, &fwd, BPF_ANY);
+	rk.cookie = fk.cookie;
+	rk.addr = choice.be.addr;
+	rk.port = choice.be.port;
+	rev.addr = key.vip;
+	rev.port = key.port;
+	rev.be_index = choice.key.index;
+	bpf_map_update_elem(&sl_udp_nat, &rk, &rev, BPF_ANY);
+
+	ctx->user_ip4 = choice.be.addr;
+	ctx->user_port = choice.be.port;
+	return SL_VERDICT_ALLOW;
+}
+
+/* The address the socket's state says the caller asked for, if the peer
+ * address being reported is the backend that state names. */
+static __always_inline int lb4_reverse_from_state(struct bpf_sock_addr *ctx)
+{
+	struct sl_sock_state *st;
+
+	if (!ctx->sk)
+		return 0;
+	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, 0);
+	if (!st || st->be_addr != ctx->user_ip4 || st->be_port != (__be16)ctx->user_port)
+		return 0;
+	ctx->user_ip4 = st->svc.vip;
+	ctx->user_port = st->svc.port;
+	return 1;
+}
+
+SEC("cgroup/recvmsg4")
+int sl_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct sl_udp_nat_key rk = {
+		.addr = ctx->user_ip4,
+		.port = (__be16)ctx->user_port,
+		.dir = SL_UDP_DIR_REV,
+	};
+	struct sl_udp_nat *rev;
+
+	if (lb4_reverse_from_state(ctx)) {
+		lb4_count(SL_R_RECVMSG_REVERSED);
+		return SL_VERDICT_ALLOW;
+	}
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rev = bpf_map_lookup_elem(&sl_udp_nat, &rk);
+	if (!rev) {
+		lb4_count(SL_R_RECVMSG_PASS);
+		return SL_VERDICT_ALLOW;
+	}
+	ctx->user_ip4 = rev->addr;
+	ctx->user_port = rev->port;
+	lb4_count(SL_R_RECVMSG_REVERSED);
+	return SL_VERDICT_ALLOW;
+}
+
+SEC("cgroup/getpeername4")
+int sl_getpeername4(struct bpf_sock_addr *ctx)
+{
+	lb4_count(lb4_reverse_from_state(ctx) ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
+	return SL_VERDICT_ALLOW;
+}
+
+/* Lowers *v by one but never below zero: a counter can be reset by userspace
+ * while connections are open, and their later closes must not wrap it. */
+static __always_inline int lb4_release_counter(__u64 *v)
+{
+	for (int i = 0; i < 8; i++) {
+		__u64 old = *(volatile __u64 *)v;
+
+		if (old == 0)
+			return -1;
+		if (__sync_val_compare_and_swap(v, old, lb4_release(old)) == old)
+			return 0;
+	}
+	return 0;
+}
+
+static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
+{
+	struct sl_backend_key bk;
+	struct sl_svc_counters *sc;
+	struct sl_backend_counters *bc;
+	struct sl_sock_state *st;
+	struct bpf_sock *sk = skops->sk;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&sl_sock_state, sk, 0, 0);
+	if (!st || (st->flags & SL_SOCK_F_COUNTED))
+		return;
+	bk.svc = st->svc;
+	bk.index = st->be_index;
+	sc = bpf_map_lookup_elem(&sl_svc_cnt, &st->svc);
+	if (sc) {
+		__sync_fetch_and_add(&sc->active, 1);
+		__sync_fetch_and_add(&sc->total, 1);
+	}
+	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
+	if (bc) {
+		__sync_fetch_and_add(&bc->active, 1);
+		__sync_fetch_and_add(&bc->total, 1);
+	}
+	st->flags |= SL_SOCK_F_COUNTED;
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	lb4_count(SL_R_SOCKOPS_COUNTED);
+}
+
+static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
+{
+	struct sl_backend_key bk;
+	struct sl_svc_counters *sc;
+	struct sl_backend_counters *bc;
+	struct sl_sock_state *st;
+	struct bpf_sock *sk = skops->sk;
+	int floor = 0;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&sl_sock_state, sk, 0, 0);
+	if (!st || !(st->flags & SL_SOCK_F_COUNTED))
+		return;
+	st->flags &= ~SL_SOCK_F_COUNTED;
+	bk.svc = st->svc;
+	bk.index = st->be_index;
+	sc = bpf_map_lookup_elem(&sl_svc_cnt, &st->svc);
+	if (sc && lb4_release_counter(&sc->active))
+		floor = 1;
+	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
+	if (bc && lb4_release_counter(&bc->active))
+		floor = 1;
+	lb4_count(floor ? SL_R_SOCKOPS_FLOOR : SL_R_SOCKOPS_RELEASED);
+}
+
+SEC("sockops")
+int sl_sockops(struct bpf_sock_ops *skops)
+{
+	if (skops->family != SL_AF_INET)
+		return 1;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		lb4_count_established(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			lb4_release_closed(skops);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}

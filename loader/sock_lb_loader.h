@@ -1,0 +1,82 @@
+// RAII owner of the socket load balancer's BPF object (bpf/sock_lb.bpf.c):
+// open, size, load with pinned-map reuse, attach to a cgroup with pinned
+// links, and typed handles over its maps.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cgroup.h"
+#include "consts.h"
+#include "map_handle.h"
+#include "result.h"
+#include "sock_lb_types.h"
+
+struct sock_lb_bpf;
+struct bpf_link;
+
+namespace sluice {
+
+struct SockLbOptions {
+  std::string pin_dir = SL_DEFAULT_PIN_DIR;
+  uint32_t max_services = SL_DEFAULT_MAX_SERVICES;
+  uint32_t max_backends = SL_DEFAULT_MAX_BACKENDS;
+  uint32_t max_slot_entries = SL_DEFAULT_MAX_SLOT_ENTRIES;
+  uint32_t udp_nat_entries = SL_DEFAULT_UDP_NAT_ENTRIES;
+  uint32_t max_maglev_services = 16384;
+};
+
+struct SockLbMaps {
+  MapHandle<sl_svc_key, sl_svc> services;
+  MapHandle<sl_slot_key, uint32_t> slots;
+  MapHandle<sl_backend_key, sl_backend> backends;
+  MapHandle<sl_svc_key, sl_svc_counters> svc_counters;
+  MapHandle<sl_backend_key, sl_backend_counters> backend_counters;
+  MapHandle<sl_svc_key, uint32_t> maglev;  // value: inner map fd on update, id on lookup
+  MapHandle<sl_udp_nat_key, sl_udp_nat> udp_nat;
+  PerCpuArrayHandle<uint64_t> stats;
+};
+
+class SockLb {
+ public:
+  // Opens and loads the programs. Maps already pinned under options.pin_dir
+  // are reused (their contents survive); the rest are created and pinned.
+  static Result<std::unique_ptr<SockLb>> load(const SockLbOptions& options);
+
+  ~SockLb();
+  SockLb(const SockLb&) = delete;
+  SockLb& operator=(const SockLb&) = delete;
+
+  // Attaches every program to the cgroup. A link already pinned for this
+  // cgroup is adopted and switched to the newly loaded program in place, so
+  // the hook never goes empty across a restart.
+  Status attach(const CgroupTarget& target);
+
+  // Detaches the programs and removes their pinned links. Maps stay pinned.
+  Status detach();
+
+  const SockLbMaps& maps() const { return maps_; }
+  SockLbMaps& maps() { return maps_; }
+  const std::string& pin_dir() const { return pin_dir_; }
+  bool reused_maps() const { return reused_maps_; }
+  int adopted_links() const { return adopted_links_; }
+
+  // Removes everything sluice pinned under pin_dir (maps and links). Used by
+  // `sluiced --cleanup` and by tests; the data path stops.
+  static Status remove_pins(const std::string& pin_dir);
+
+ private:
+  SockLb() = default;
+  std::string link_dir() const;
+
+  sock_lb_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  SockLbMaps maps_;
+  std::string pin_dir_;
+  bool reused_maps_ = false;
+  int adopted_links_ = 0;
+};
+
+}  // namespace sluice

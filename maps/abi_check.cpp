@@ -1,0 +1,58 @@
+// Compile-time checks of the layout of every struct shared by the BPF
+// programs and userspace. A change here is an ABI change: pinned maps from an
+// older sluiced would no longer match, so the loader refuses to reuse them.
+#include <cstddef>
+
+#include "consts.h"
+#include "sock_lb_types.h"
+#include "stat_reasons.h"
+
+#define SL_CHECK_SIZE(type, size) static_assert(sizeof(type) == (size), #type " size")
+#define SL_CHECK_OFF(type, field, off) \
+  static_assert(offsetof(type, field) == (off), #type "." #field " offset")
+
+SL_CHECK_SIZE(struct sl_svc_key, 8);
+SL_CHECK_OFF(struct sl_svc_key, vip, 0);
+SL_CHECK_OFF(struct sl_svc_key, port, 4);
+SL_CHECK_OFF(struct sl_svc_key, proto, 6);
+
+SL_CHECK_SIZE(struct sl_svc, 16);
+SL_CHECK_OFF(struct sl_svc, slot_count, 0);
+SL_CHECK_OFF(struct sl_svc, algo, 2);
+SL_CHECK_OFF(struct sl_svc, flags, 3);
+SL_CHECK_OFF(struct sl_svc, max_conns, 4);
+SL_CHECK_OFF(struct sl_svc, maglev_size, 8);
+SL_CHECK_OFF(struct sl_svc, revision, 12);
+
+SL_CHECK_SIZE(struct sl_slot_key, 12);
+SL_CHECK_OFF(struct sl_slot_key, slot, 8);
+
+SL_CHECK_SIZE(struct sl_backend_key, 12);
+SL_CHECK_OFF(struct sl_backend_key, index, 8);
+
+SL_CHECK_SIZE(struct sl_backend, 12);
+SL_CHECK_OFF(struct sl_backend, addr, 0);
+SL_CHECK_OFF(struct sl_backend, port, 4);
+SL_CHECK_OFF(struct sl_backend, flags, 6);
+SL_CHECK_OFF(struct sl_backend, weight, 8);
+
+SL_CHECK_SIZE(struct sl_svc_counters, 32);
+SL_CHECK_OFF(struct sl_svc_counters, active, 0);
+SL_CHECK_OFF(struct sl_svc_counters, refused, 16);
+SL_CHECK_OFF(struct sl_svc_counters, rr_next, 24);
+
+SL_CHECK_SIZE(struct sl_backend_counters, 16);
+
+SL_CHECK_SIZE(struct sl_sock_state, 24);
+SL_CHECK_OFF(struct sl_sock_state, be_addr, 8);
+SL_CHECK_OFF(struct sl_sock_state, be_port, 12);
+SL_CHECK_OFF(struct sl_sock_state, be_index, 16);
+SL_CHECK_OFF(struct sl_sock_state, flags, 20);
+
+SL_CHECK_SIZE(struct sl_udp_nat_key, 16);
+SL_CHECK_OFF(struct sl_udp_nat_key, addr, 8);
+SL_CHECK_OFF(struct sl_udp_nat_key, dir, 14);
+SL_CHECK_SIZE(struct sl_udp_nat, 16);
+
+static_assert(SL_R__COUNT < 64, "sl_stats is sized by SL_R__COUNT");
+static_assert(SL_MAX_SLOTS * SL_SLOT_BANKS <= 0xffffffffu / 2, "slot index fits");

@@ -1,0 +1,29 @@
+/* Constants shared by the BPF programs and userspace. Plain C. */
+#ifndef SLUICE_MAPS_CONSTS_H
+#define SLUICE_MAPS_CONSTS_H
+
+/* Backend slots per service and per bank. A service's slot array is
+ * double-banked: userspace writes the inactive bank, then flips the service
+ * entry, so a connect never sees a half-written backend set. */
+#define SL_MAX_SLOTS 1024u
+#define SL_SLOT_BANKS 2u
+
+/* Default map capacities; the loader may resize them before load. */
+#define SL_DEFAULT_MAX_SERVICES 131072u
+#define SL_DEFAULT_MAX_BACKENDS 524288u
+#define SL_DEFAULT_MAX_SLOT_ENTRIES 1048576u
+#define SL_DEFAULT_UDP_NAT_ENTRIES 65536u
+
+/* Maglev: a prime table size; 65537 is the usual choice (Envoy, Katran). */
+#define SL_MAGLEV_DEFAULT_SIZE 65537u
+/* How far a consistent-hash lookup walks the table past an ejected backend
+ * before it falls back to panic mode. */
+#define SL_MAGLEV_EJECT_PROBES 32u
+
+/* Istio's connection-pool limits default to 2^32-1, i.e. unlimited. */
+#define SL_UNLIMITED 0xffffffffu
+
+/* Pin directory layout under the pin root (default /sys/fs/bpf/sluice). */
+#define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
+
+#endif

@@ -1,0 +1,110 @@
+/* Map key and value types of the socket load balancer (bpf/sock_lb.bpf.c).
+ * Plain C with explicit padding; layout is checked in maps/abi_check.cpp. */
+#ifndef SLUICE_MAPS_SOCK_LB_TYPES_H
+#define SLUICE_MAPS_SOCK_LB_TYPES_H
+
+#include <linux/types.h>
+
+/* Load-balancing algorithm of a service (DestinationRule loadBalancer). */
+enum sl_lb_algo {
+	SL_LB_RANDOM = 0,
+	SL_LB_ROUND_ROBIN = 1,
+	SL_LB_LEAST_REQUEST = 2,   /* power of two choices over active connections */
+	SL_LB_CONSISTENT_HASH = 3, /* Maglev over the client's network namespace */
+	SL_LB__COUNT
+};
+
+/* sl_svc.flags */
+#define SL_SVC_F_BANK1 0x01 /* slots of bank 1 are the live ones */
+
+/* sl_backend.flags */
+#define SL_BE_F_EJECTED 0x01 /* outlier detection: no new connections */
+
+/* A service port: (VIP, port, L4 protocol). Also the key of every
+ * per-service map, so no service id has to be allocated. */
+struct sl_svc_key {
+	__be32 vip;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct sl_svc {
+	__u16 slot_count;   /* live slots in the active bank */
+	__u8 algo;          /* enum sl_lb_algo */
+	__u8 flags;         /* SL_SVC_F_* */
+	__u32 max_conns;    /* connectionPool.tcp.maxConnections; SL_UNLIMITED */
+	__u32 maglev_size;  /* entries of the service's Maglev table, 0 if none */
+	__u32 revision;     /* bumped by userspace on every change, for dumps */
+};
+
+/* slot = bank * SL_MAX_SLOTS + index; the value is a backend index. */
+struct sl_slot_key {
+	struct sl_svc_key svc;
+	__u32 slot;
+};
+
+/* A backend of one service. Backends are per service so that ejection and
+ * connection counts are per cluster, as in Envoy. */
+struct sl_backend_key {
+	struct sl_svc_key svc;
+	__u32 index;
+};
+
+struct sl_backend {
+	__be32 addr;
+	__be16 port;
+	__u8 flags;  /* SL_BE_F_* */
+	__u8 pad;
+	__u32 weight;
+};
+
+/* Counters written by the kernel (atomics) and read by userspace. */
+struct sl_svc_counters {
+	__u64 active;   /* established, not yet closed */
+	__u64 total;    /* ever established */
+	__u64 refused;  /* refused by the circuit breaker */
+	__u64 rr_next;  /* round-robin cursor */
+};
+
+struct sl_backend_counters {
+	__u64 active;
+	__u64 total;
+};
+
+/* sl_sock_state.flags */
+#define SL_SOCK_F_COUNTED 0x01 /* counted by sockops, release on close */
+
+/* Per-socket state (BPF_MAP_TYPE_SK_STORAGE) of a balanced connected socket.
+ * Freed with the socket, so it cannot leak. */
+struct sl_sock_state {
+	struct sl_svc_key svc; /* the VIP the caller asked for */
+	__be32 be_addr;        /* the backend it was given */
+	__be16 be_port;
+	__u16 pad;
+	__u32 be_index;
+	__u32 flags;           /* SL_SOCK_F_* */
+};
+
+/* Unconnected UDP: dir 0 maps (socket, VIP) to the chosen backend, so a
+ * socket's datagrams stick to one backend; dir 1 maps (socket, backend) back
+ * to the VIP for recvmsg. */
+#define SL_UDP_DIR_FWD 0
+#define SL_UDP_DIR_REV 1
+struct sl_udp_nat_key {
+	__u64 cookie;
+	__be32 addr;
+	__be16 port;
+	__u8 dir;
+	__u8 pad;
+};
+
+struct sl_udp_nat {
+	__be32 addr;
+	__be16 port;
+	__u16 pad;
+	__u32 be_index;
+	__u32 pad2;
+};
+
+#endif

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what sluice needs to build, test and benchmark. apt only, idempotent:
+# when everything is present it only checks and returns.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ clang-14 llvm-14 pkg-config
+  # kernel side
+  libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
+  # userspace libraries
+  libboost-dev libboost-system-dev libssl-dev protobuf-compiler libprotobuf-dev
+  libyaml-cpp-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  iproute2 iptables nftables procps
+  wrk nghttp2-client haproxy nginx-light
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # haproxy and nginx are benchmark peers only: never let their packages start services.
+  $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $SUDO rm -f /usr/sbin/policy-rc.d
+else
+  echo "setup: all packages present"
+fi
+
+# bpffs is where the loader pins maps and links.
+if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    $SUDO mkdir -p /sys/fs/bpf
+    $SUDO mount -t bpf bpf /sys/fs/bpf && echo "setup: mounted bpffs on /sys/fs/bpf"
+  fi
+fi
+
+# cgroup v2: tests attach only to children of this mount.
+if ! mount | grep -q 'type cgroup2'; then
+  echo "setup: warning: no cgroup v2 mount found; privileged tests need one" >&2
+fi
+exit 0

@@ -1,0 +1,156 @@
+// sluicectl: the admin tool. For now it loads/attaches the kernel programs
+// and edits the L4 service tables by hand; later issues add validate/status.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "kernel_datapath_maps.h"
+#include "pinned_maps.h"
+#include "pin_dir.h"
+#include "service_text.h"
+#include "service_writer.h"
+#include "sock_lb_loader.h"
+#include "table_dump.h"
+
+namespace {
+
+using namespace sluice;
+
+int fail(const std::string& what) {
+  std::cerr << "sluicectl: " << what << '\n';
+  return 1;
+}
+
+template <class Fn>
+int with_tables(const std::string& pin_dir, Fn&& fn) {
+  auto pins = PinnedSockLbMaps::open(pin_dir);
+  if (!pins) return fail(pins.error().to_string());
+  KernelDatapathMaps maps(pins->maps());
+  return fn(maps, pins->maps());
+}
+
+int apply_lines(DatapathMaps& maps, std::istream& in, const std::string& source) {
+  ServiceWriter writer(maps);
+  std::string line;
+  int lineno = 0;
+  int errors = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty() || line[0] == '#') continue;
+    auto spec = parse_service_line(line);
+    Status s = spec ? writer.apply(*spec) : Status(spec.error());
+    if (!s) {
+      std::cerr << source << ':' << lineno << ": " << s.error().to_string() << '\n';
+      ++errors;
+    }
+  }
+  return errors ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluicectl: inspect and edit sluice's kernel tables"};
+  app.require_subcommand(1);
+  std::string pin_dir = SL_DEFAULT_PIN_DIR;
+  app.add_option("--pin-dir", pin_dir, "bpffs directory holding sluice's pinned maps and links")
+      ->capture_default_str();
+
+  std::string cgroup;
+  bool allow_root = false;
+  auto* attach = app.add_subcommand("attach", "load the socket load balancer and attach it to a cgroup");
+  attach->add_option("--cgroup", cgroup, "cgroup v2 directory")->required();
+  attach->add_flag("--allow-root-cgroup", allow_root, "permit a cgroup v2 mount root (a whole node)");
+
+  app.add_subcommand("detach", "detach the programs (maps stay pinned)");
+  app.add_subcommand("cleanup", "remove every pinned map and link under the pin directory");
+
+  auto* svc = app.add_subcommand("svc", "edit services");
+  svc->require_subcommand(1);
+  std::vector<std::string> words;
+  auto* add = svc->add_subcommand("add", "add or replace a service: VIP:port[/tcp|udp] [algo=..] [max_conns=N] [maglev=P] ip:port[@w]...");
+  add->add_option("service", words)->required();
+  std::string file;
+  auto* apply = svc->add_subcommand("apply", "add or replace the services listed in a file, one per line");
+  apply->add_option("-f,--file", file, "file of service lines ('-' for stdin)")->required();
+  std::string address;
+  auto* del = svc->add_subcommand("del", "delete a service");
+  del->add_option("service", address, "VIP:port[/tcp|udp]")->required();
+
+  auto* backend = app.add_subcommand("backend", "edit one backend of a service");
+  backend->require_subcommand(1);
+  std::string endpoint;
+  auto* eject = backend->add_subcommand("eject", "stop new connections to a backend");
+  auto* restore = backend->add_subcommand("restore", "take a backend back into rotation");
+  for (auto* c : {eject, restore}) {
+    c->add_option("service", address, "VIP:port[/tcp|udp]")->required();
+    c->add_option("backend", endpoint, "ip:port")->required();
+  }
+
+  app.add_subcommand("dump", "print services, counters and verdict statistics");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (attach->parsed()) {
+    auto lb = SockLb::load(SockLbOptions{.pin_dir = pin_dir});
+    if (!lb) return fail(lb.error().to_string());
+    if (Status s = (*lb)->attach({cgroup, allow_root}); !s) return fail(s.error().to_string());
+    std::cout << "attached to " << cgroup << " (pins in " << pin_dir << ", "
+              << ((*lb)->reused_maps() ? "maps reused" : "maps created") << ")\n";
+    return 0;
+  }
+  if (app.got_subcommand("detach")) {
+    if (Status s = remove_tree(pin_dir + "/links"); !s) return fail(s.error().to_string());
+    return 0;
+  }
+  if (app.got_subcommand("cleanup")) {
+    if (Status s = SockLb::remove_pins(pin_dir); !s) return fail(s.error().to_string());
+    return 0;
+  }
+  if (add->parsed()) {
+    std::string line;
+    for (const std::string& w : words) line += w + ' ';
+    std::istringstream in(line);
+    return with_tables(pin_dir, [&](DatapathMaps& maps, const SockLbMaps&) {
+      return apply_lines(maps, in, "service");
+    });
+  }
+  if (apply->parsed()) {
+    std::ifstream f;
+    if (file != "-") {
+      f.open(file);
+      if (!f) return fail("cannot read " + file);
+    }
+    std::istream& in = file == "-" ? std::cin : f;
+    return with_tables(pin_dir, [&](DatapathMaps& maps, const SockLbMaps&) {
+      return apply_lines(maps, in, file);
+    });
+  }
+  if (del->parsed()) {
+    auto spec = parse_service_address(address);
+    if (!spec) return fail(spec.error().to_string());
+    return with_tables(pin_dir, [&](DatapathMaps& maps, const SockLbMaps&) {
+      Status s = ServiceWriter(maps).remove(service_key(*spec));
+      return s ? 0 : fail(s.error().to_string());
+    });
+  }
+  if (eject->parsed() || restore->parsed()) {
+    auto spec = parse_service_address(address);
+    uint32_t addr = 0;
+    uint16_t port = 0;
+    if (!spec) return fail(spec.error().to_string());
+    if (!parse_ip_port(endpoint, addr, port)) return fail("expected backend ip:port: " + endpoint);
+    return with_tables(pin_dir, [&](DatapathMaps& maps, const SockLbMaps&) {
+      Status s = ServiceWriter(maps).set_ejected(service_key(*spec), addr, port, eject->parsed());
+      return s ? 0 : fail(s.error().to_string());
+    });
+  }
+  if (app.got_subcommand("dump")) {
+    return with_tables(pin_dir, [&](DatapathMaps& maps, const SockLbMaps& raw) {
+      std::cout << "services:\n" << dump_services(maps) << "verdicts:\n" << dump_stats(raw.stats);
+      return 0;
+    });
+  }
+  return 0;
+}

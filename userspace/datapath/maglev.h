@@ -1,0 +1,25 @@
+// Maglev consistent-hash table (Eisenbud et al., NSDI'16) with weights: each
+// backend fills table positions along its own permutation, and a backend of
+// weight w takes w/max_weight of the turns, so its share of the table follows
+// its weight. Deterministic for a given backend set.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace sluice {
+
+struct MaglevEntry {
+  uint64_t identity;  // stable per backend, e.g. (addr << 16) | port
+  uint32_t weight;    // > 0
+  uint32_t value;     // what the table stores for this backend
+};
+
+// True when n is prime; Maglev needs a prime table size.
+bool is_prime(uint64_t n);
+
+// Builds a table of `size` entries (size must be prime and at least the
+// number of entries). Returns an empty table when entries is empty.
+std::vector<uint32_t> build_maglev_table(const std::vector<MaglevEntry>& entries, uint32_t size);
+
+}  // namespace sluice

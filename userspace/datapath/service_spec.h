@@ -1,0 +1,39 @@
+// The kernel-facing description of one L4 service port: what the service
+// writer turns into sl_services/sl_slots/sl_backends/sl_maglev entries.
+// Addresses and ports are in host byte order here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "consts.h"
+#include "sock_lb_types.h"
+
+namespace sluice {
+
+struct BackendSpec {
+  uint32_t addr = 0;
+  uint16_t port = 0;
+  uint32_t weight = 1;  // 0 takes the backend out of rotation
+  bool ejected = false;
+
+  bool same_endpoint(const BackendSpec& o) const { return addr == o.addr && port == o.port; }
+  bool operator==(const BackendSpec&) const = default;
+};
+
+struct ServiceSpec {
+  uint32_t vip = 0;
+  uint16_t port = 0;
+  uint8_t proto = 6;  // IPPROTO_TCP
+  sl_lb_algo algo = SL_LB_RANDOM;
+  uint32_t max_conns = SL_UNLIMITED;
+  uint32_t maglev_size = SL_MAGLEV_DEFAULT_SIZE;  // used by CONSISTENT_HASH only
+  std::vector<BackendSpec> backends;
+
+  bool operator==(const ServiceSpec&) const = default;
+};
+
+sl_svc_key service_key(uint32_t vip, uint16_t port, uint8_t proto);
+inline sl_svc_key service_key(const ServiceSpec& s) { return service_key(s.vip, s.port, s.proto); }
+
+}  // namespace sluice
