@@ -1,0 +1,45 @@
+// Small real-socket servers and clients for privileged tests: a TCP server
+// that greets each connection with its name and holds it open, a UDP server
+// that answers each datagram with its name, and client helpers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+namespace sluice::test {
+
+// Serves on an already-created socket fd (TCP or UDP, bound by start()).
+class NamedServer {
+ public:
+  // fd: a fresh socket made in the pod's netns. Binds 0.0.0.0:port.
+  NamedServer(int fd, uint16_t port, std::string name);
+  ~NamedServer();
+  NamedServer(const NamedServer&) = delete;
+  NamedServer& operator=(const NamedServer&) = delete;
+
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  void run_tcp();
+  void run_udp();
+
+  int fd_;
+  int stop_fd_;
+  std::string name_;
+  bool udp_;
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+// connect() of a fresh socket fd to ip:port. Returns 0 or -errno.
+int connect_to(int fd, const std::string& ip, uint16_t port);
+
+// Reads the server's greeting line ("p2"), or "" on error/timeout.
+std::string read_name(int fd, int timeout_ms = 2000);
+
+// Peer address of fd as "ip:port".
+std::string peer_of(int fd);
+
+}  // namespace sluice::test

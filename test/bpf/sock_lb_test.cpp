@@ -1,0 +1,335 @@
+// bpf/sock_lb.bpf.c in the real kernel: pods in their own netns and a test
+// cgroup, real sockets, assertions on where connections land and on the
+// maps. Privileged.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "kernel_datapath_maps.h"
+#include "node_sim.h"
+#include "pod_sockets.h"
+#include "service_text.h"
+#include "service_writer.h"
+#include "sock_lb_loader.h"
+#include "stat_reasons.h"
+
+using namespace sluice;
+using sluice::test::NamedServer;
+
+namespace {
+
+constexpr const char* kVip = "10.96.0.10";
+constexpr uint16_t kVipPort = 80;
+constexpr uint16_t kBackendPort = 8080;
+
+class SockLbTest : public sluice::test::NodeTest {
+ protected:
+  int pod_count() const override { return 5; }
+
+  void SetUp() override {
+    NodeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    node_->join_cgroup();
+    load_and_attach();
+  }
+
+  void TearDown() override {
+    servers_.clear();
+    if (lb_) (void)lb_->detach();
+    tables_.reset();
+    lb_.reset();
+    if (node_) (void)SockLb::remove_pins(node_->pin_dir());
+    NodeTest::TearDown();
+  }
+
+  void load_and_attach() {
+    auto lb = SockLb::load(SockLbOptions{.pin_dir = node_->pin_dir()});
+    ASSERT_TRUE(lb.ok()) << lb.error().to_string();
+    lb_ = std::move(*lb);
+    Status s = lb_->attach({node_->cgroup_path(), false});
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    tables_ = std::make_unique<KernelDatapathMaps>(lb_->maps());
+  }
+
+  // Backends are pods first..last, each named p<i>.
+  void start_backends(int first, int last, bool udp = false) {
+    for (int i = first; i <= last; ++i) {
+      int fd = udp ? node_->udp_socket_in_pod(i) : node_->tcp_socket_in_pod(i);
+      servers_.push_back(std::make_unique<NamedServer>(fd, kBackendPort, "p" + std::to_string(i)));
+    }
+  }
+
+  std::string backends_text(int first, int last) {
+    std::string out;
+    for (int i = first; i <= last; ++i) {
+      out += " " + node_->pod_ip(i) + ":" + std::to_string(kBackendPort);
+    }
+    return out;
+  }
+
+  ServiceSpec apply(const std::string& line) {
+    auto spec = parse_service_line(line);
+    EXPECT_TRUE(spec.ok()) << line;
+    Status s = ServiceWriter(*tables_).apply(*spec);
+    EXPECT_TRUE(s.ok()) << s.error().to_string();
+    return *spec;
+  }
+
+  // Connects from pod 1 to the VIP; returns the backend's name, and leaves
+  // the connection open in *keep if given.
+  std::string connect_once(int from_pod = 1, int* keep = nullptr) {
+    int fd = node_->tcp_socket_in_pod(from_pod);
+    int rc = sluice::test::connect_to(fd, kVip, kVipPort);
+    std::string name = rc == 0 ? sluice::test::read_name(fd) : "error:" + std::to_string(-rc);
+    if (keep) {
+      *keep = fd;
+    } else {
+      close(fd);
+    }
+    return name;
+  }
+
+  std::map<std::string, int> spread(int n, int from_pod = 1) {
+    std::map<std::string, int> counts;
+    for (int i = 0; i < n; ++i) ++counts[connect_once(from_pod)];
+    return counts;
+  }
+
+  uint64_t stat(sl_reason r) { return lb_->maps().stats.sum(r); }
+
+  sl_svc_counters svc_counters(const ServiceSpec& spec) {
+    return tables_->get_service_counters(service_key(spec)).value_or(sl_svc_counters{});
+  }
+
+  // Closing is asynchronous in TCP; wait for sockops to release the count.
+  bool wait_active(const ServiceSpec& spec, uint64_t want) {
+    for (int i = 0; i < 200; ++i) {
+      if (svc_counters(spec).active == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::unique_ptr<SockLb> lb_;
+  std::unique_ptr<KernelDatapathMaps> tables_;
+  std::vector<std::unique_ptr<NamedServer>> servers_;
+};
+
+TEST_F(SockLbTest, RandomSpreadsWithinStatisticalTolerance) {
+  start_backends(2, 4);
+  apply(std::string(kVip) + ":80 algo=random" + backends_text(2, 4));
+  auto counts = spread(600);
+  ASSERT_EQ(counts.size(), 3u) << "every connect should reach one of three backends";
+  // Expected 200 each; binomial sd is about 11.5, so 120..280 is ~7 sd.
+  for (const auto& [name, n] : counts) {
+    EXPECT_GE(n, 120) << name;
+    EXPECT_LE(n, 280) << name;
+  }
+  EXPECT_EQ(stat(SL_R_CONNECT_BALANCED), 600u);
+}
+
+TEST_F(SockLbTest, RoundRobinCyclesExactly) {
+  start_backends(2, 4);
+  apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 4));
+  std::vector<std::string> order;
+  for (int i = 0; i < 30; ++i) order.push_back(connect_once());
+  for (int i = 3; i < 30; ++i) EXPECT_EQ(order[i], order[i - 3]) << "at " << i;
+  EXPECT_NE(order[0], order[1]);
+  EXPECT_NE(order[1], order[2]);
+  EXPECT_NE(order[0], order[2]);
+}
+
+TEST_F(SockLbTest, WeightsAreHonoured) {
+  start_backends(2, 3);
+  apply(std::string(kVip) + ":80 algo=round_robin " + node_->pod_ip(2) + ":8080@3 " +
+        node_->pod_ip(3) + ":8080@1");
+  auto counts = spread(40);
+  EXPECT_EQ(counts["p2"], 30);
+  EXPECT_EQ(counts["p3"], 10);
+}
+
+TEST_F(SockLbTest, LeastRequestAvoidsABusyBackend) {
+  start_backends(2, 3);
+  // Load p2 with 40 open connections through the VIP, so the kernel counts them.
+  ServiceSpec spec = apply(std::string(kVip) + ":80 algo=least_request" + backends_text(2, 2));
+  std::vector<int> held(40);
+  for (int& fd : held) ASSERT_EQ(connect_once(1, &fd), "p2");
+  ASSERT_TRUE(wait_active(spec, 40));
+
+  apply(std::string(kVip) + ":80 algo=least_request" + backends_text(2, 3));
+  auto counts = spread(20);
+  EXPECT_EQ(counts["p3"], 20) << "p2 got " << counts["p2"];
+  for (int fd : held) close(fd);
+  EXPECT_TRUE(wait_active(spec, 0));
+}
+
+TEST_F(SockLbTest, ConsistentHashKeepsEachPodOnOneBackend) {
+  start_backends(3, 5);
+  apply(std::string(kVip) + ":80 algo=consistent_hash" + backends_text(3, 5));
+  for (int pod : {1, 2}) {
+    auto counts = spread(30, pod);
+    EXPECT_EQ(counts.size(), 1u) << "pod " << pod << " moved between backends";
+  }
+}
+
+TEST_F(SockLbTest, MaxConnectionsRefusesTheNextConnectAtOnce) {
+  start_backends(2, 3);
+  ServiceSpec spec = apply(std::string(kVip) + ":80 algo=round_robin max_conns=3" + backends_text(2, 3));
+  std::vector<int> held(3);
+  for (int& fd : held) ASSERT_NE(connect_once(1, &fd).substr(0, 5), "error");
+  ASSERT_TRUE(wait_active(spec, 3));
+
+  auto start = std::chrono::steady_clock::now();
+  int fd = node_->tcp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(fd, kVip, kVipPort), -EPERM);
+  close(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1)) << "must fail, not hang";
+  EXPECT_EQ(svc_counters(spec).refused, 1u);
+  EXPECT_EQ(stat(SL_R_CONNECT_CB_REFUSED), 1u);
+
+  close(held[0]);
+  ASSERT_TRUE(wait_active(spec, 2));
+  int again = -1;
+  EXPECT_NE(connect_once(1, &again).substr(0, 5), "error");
+  close(again);
+  close(held[1]);
+  close(held[2]);
+}
+
+TEST_F(SockLbTest, EjectedBackendGetsNothingAndAllEjectedMeansPanic) {
+  start_backends(2, 4);
+  ServiceSpec spec = apply(std::string(kVip) + ":80 algo=random" + backends_text(2, 4));
+  ServiceWriter writer(*tables_);
+  ASSERT_TRUE(writer.set_ejected(service_key(spec), node_->pod_ip_u32(4), kBackendPort, true).ok());
+  auto counts = spread(90);
+  EXPECT_EQ(counts.count("p4"), 0u);
+  EXPECT_EQ(counts["p2"] + counts["p3"], 90);
+
+  for (int pod : {2, 3}) {
+    ASSERT_TRUE(writer.set_ejected(service_key(spec), node_->pod_ip_u32(pod), kBackendPort, true).ok());
+  }
+  auto panic = spread(30);
+  EXPECT_EQ(panic.count("error:1"), 0u) << "panic mode balances over all backends";
+  EXPECT_EQ(stat(SL_R_CONNECT_PANIC), 30u);
+}
+
+TEST_F(SockLbTest, EveryAlgorithmSkipsAnEjectedBackend) {
+  start_backends(2, 3);
+  for (const char* algo : {"round_robin", "least_request", "consistent_hash"}) {
+    ServiceSpec spec = apply(std::string(kVip) + ":80 algo=" + algo + backends_text(2, 3));
+    ASSERT_TRUE(ServiceWriter(*tables_).set_ejected(service_key(spec), node_->pod_ip_u32(2), kBackendPort, true).ok());
+    auto counts = spread(20);
+    EXPECT_EQ(counts["p3"], 20) << algo;
+    ASSERT_TRUE(ServiceWriter(*tables_).set_ejected(service_key(spec), node_->pod_ip_u32(2), kBackendPort, false).ok());
+  }
+}
+
+TEST_F(SockLbTest, GetpeernameShowsTheVip) {
+  start_backends(2, 2);
+  apply(std::string(kVip) + ":80" + backends_text(2, 2));
+  int fd = -1;
+  ASSERT_EQ(connect_once(1, &fd), "p2");
+  EXPECT_EQ(sluice::test::peer_of(fd), "10.96.0.10:80");
+  close(fd);
+  EXPECT_GE(stat(SL_R_GETPEER_REVERSED), 1u);
+}
+
+TEST_F(SockLbTest, UdpRequestResponseThroughTheVip) {
+  start_backends(2, 3, /*udp=*/true);
+  apply(std::string(kVip) + ":53/udp algo=round_robin " + node_->pod_ip(2) + ":8080 " +
+        node_->pod_ip(3) + ":8080");
+  int fd = node_->udp_socket_in_pod(1);
+  sockaddr_in vip{};
+  vip.sin_family = AF_INET;
+  vip.sin_port = htons(53);
+  inet_pton(AF_INET, kVip, &vip.sin_addr);
+  std::string first;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&vip), sizeof(vip)), 4);
+    char buf[64];
+    sockaddr_in from{};
+    socklen_t len = sizeof(from);
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    ASSERT_GT(n, 0) << strerror(errno);
+    std::string reply(buf, static_cast<size_t>(n));
+    EXPECT_EQ(from.sin_addr.s_addr, vip.sin_addr.s_addr) << "reply must appear to come from the VIP";
+    EXPECT_EQ(ntohs(from.sin_port), 53);
+    // One socket sticks to its first backend.
+    if (first.empty()) first = reply;
+    EXPECT_EQ(reply, first);
+  }
+  close(fd);
+
+  // A connected UDP socket: connect4 balances it, getpeername shows the VIP.
+  int cfd = node_->udp_socket_in_pod(1);
+  ASSERT_EQ(sluice::test::connect_to(cfd, kVip, 53), 0);
+  EXPECT_EQ(sluice::test::peer_of(cfd), "10.96.0.10:53");
+  ASSERT_EQ(send(cfd, "hi", 2, 0), 2);
+  char buf[64];
+  timeval tv{2, 0};
+  setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  EXPECT_GT(recv(cfd, buf, sizeof(buf), 0), 0);
+  close(cfd);
+  EXPECT_GE(stat(SL_R_RECVMSG_REVERSED), 4u);
+}
+
+TEST_F(SockLbTest, UnknownVipIsLeftAlone) {
+  start_backends(2, 2);
+  apply(std::string(kVip) + ":80" + backends_text(2, 2));
+  int fd = node_->tcp_socket_in_pod(1);
+  // The pod has no route to the service range: an unrewritten connect fails.
+  EXPECT_EQ(sluice::test::connect_to(fd, "10.96.0.99", 80), -ENETUNREACH);
+  close(fd);
+  fd = node_->tcp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(fd, kVip, 81), -ENETUNREACH);  // known VIP, unknown port
+  close(fd);
+  EXPECT_EQ(stat(SL_R_CONNECT_PASS_UNKNOWN), 2u);
+}
+
+TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {
+  start_backends(2, 3);
+  apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 3));
+  EXPECT_EQ(spread(4).size(), 2u);
+
+  // The "daemon" exits without detaching: pinned links keep the hooks.
+  tables_.reset();
+  lb_.reset();
+  auto while_down = spread(4);
+  EXPECT_EQ(while_down.size(), 2u);
+  EXPECT_EQ(while_down.count("error:1") + while_down.count("error:101"), 0u);
+
+  // It starts again: maps are reused, links adopted, nothing attached twice.
+  load_and_attach();
+  EXPECT_TRUE(lb_->reused_maps());
+  EXPECT_EQ(lb_->adopted_links(), 5);
+  EXPECT_EQ(spread(4).size(), 2u);
+
+  int cg = open(node_->cgroup_path().c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(cg, 0);
+  __u32 count = 0;
+  ASSERT_EQ(bpf_prog_query(cg, BPF_CGROUP_INET4_CONNECT, 0, nullptr, nullptr, &count), 0);
+  EXPECT_EQ(count, 1u);
+  close(cg);
+}
+
+TEST_F(SockLbTest, AttachingToACgroupRootIsRefused) {
+  SockLbOptions o{.pin_dir = node_->pin_dir() + "/second"};
+  auto lb = SockLb::load(o);
+  ASSERT_TRUE(lb.ok()) << lb.error().to_string();
+  Status s = (*lb)->attach({"/sys/fs/cgroup/unified", false});
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, -EPERM);
+}
+
+}  // namespace
