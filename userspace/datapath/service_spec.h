@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <tuple>
 #include <vector>
 
 #include "consts.h"
@@ -32,6 +34,11 @@ struct ServiceSpec {
 
   bool operator==(const ServiceSpec&) const = default;
 };
+
+// The kernel's view of the mesh: one L4 service per (VIP, port, protocol).
+using L4Key = std::tuple<uint32_t, uint16_t, uint8_t>;
+inline L4Key l4_key(const ServiceSpec& s) { return {s.vip, s.port, s.proto}; }
+using L4ServiceMap = std::map<L4Key, ServiceSpec>;
 
 sl_svc_key service_key(uint32_t vip, uint16_t port, uint8_t proto);
 inline sl_svc_key service_key(const ServiceSpec& s) { return service_key(s.vip, s.port, s.proto); }

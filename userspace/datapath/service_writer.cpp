@@ -74,14 +74,14 @@ std::string check_service_spec(const ServiceSpec& spec) {
   return {};
 }
 
-std::map<uint32_t, sl_backend> ServiceWriter::live_backends(const sl_svc_key& key,
-                                                            const sl_svc& svc) const {
+std::map<uint32_t, sl_backend> live_backends(const DatapathMaps& maps, const sl_svc_key& key,
+                                             const sl_svc& svc) {
   std::map<uint32_t, sl_backend> out;
   uint32_t bank = live_bank(svc);
   for (uint32_t i = 0; i < svc.slot_count && i < SL_MAX_SLOTS; ++i) {
-    auto index = maps_.get_slot(slot_key(key, bank, i));
+    auto index = maps.get_slot(slot_key(key, bank, i));
     if (!index || out.count(*index)) continue;
-    if (auto be = maps_.get_backend(backend_key(key, *index))) out.emplace(*index, *be);
+    if (auto be = maps.get_backend(backend_key(key, *index))) out.emplace(*index, *be);
   }
   return out;
 }
@@ -92,7 +92,7 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
   }
   const sl_svc_key key = service_key(spec);
   const std::optional<sl_svc> old = maps_.get_service(key);
-  std::map<uint32_t, sl_backend> previous = old ? live_backends(key, *old) : std::map<uint32_t, sl_backend>{};
+  std::map<uint32_t, sl_backend> previous = old ? live_backends(maps_, key, *old) : std::map<uint32_t, sl_backend>{};
 
   // Keep the index of every endpoint that stays; give new ones free indices.
   std::set<uint32_t> taken;
@@ -176,7 +176,7 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
 Status ServiceWriter::remove(const sl_svc_key& key) {
   const std::optional<sl_svc> old = maps_.get_service(key);
   if (!old) return {};
-  const std::map<uint32_t, sl_backend> previous = live_backends(key, *old);
+  const std::map<uint32_t, sl_backend> previous = live_backends(maps_, key, *old);
   if (Status s = maps_.erase_service(key); !s) return s;
   // Each bank was always written from index 0, so its entries are contiguous.
   for (uint32_t bank = 0; bank < SL_SLOT_BANKS; ++bank) {
@@ -197,7 +197,7 @@ Status ServiceWriter::remove(const sl_svc_key& key) {
 Status ServiceWriter::set_ejected(const sl_svc_key& key, uint32_t addr, uint16_t port, bool ejected) {
   const std::optional<sl_svc> svc = maps_.get_service(key);
   if (!svc) return make_error(-ENOENT, "no such service");
-  for (auto [index, be] : live_backends(key, *svc)) {
+  for (auto [index, be] : live_backends(maps_, key, *svc)) {
     if (be.addr != htonl(addr) || be.port != htons(port)) continue;
     be.flags = ejected ? (be.flags | SL_BE_F_EJECTED) : (be.flags & ~SL_BE_F_EJECTED);
     return maps_.put_backend(backend_key(key, index), be);
@@ -205,8 +205,8 @@ Status ServiceWriter::set_ejected(const sl_svc_key& key, uint32_t addr, uint16_t
   return make_error(-ENOENT, "no such backend in the service");
 }
 
-std::optional<ServiceSpec> ServiceWriter::read(const sl_svc_key& key) const {
-  const std::optional<sl_svc> svc = maps_.get_service(key);
+std::optional<ServiceSpec> read_service(const DatapathMaps& maps, const sl_svc_key& key) {
+  const std::optional<sl_svc> svc = maps.get_service(key);
   if (!svc) return std::nullopt;
   ServiceSpec spec;
   spec.vip = ntohl(key.vip);
@@ -215,7 +215,7 @@ std::optional<ServiceSpec> ServiceWriter::read(const sl_svc_key& key) const {
   spec.algo = static_cast<sl_lb_algo>(svc->algo);
   spec.max_conns = svc->max_conns;
   spec.maglev_size = svc->maglev_size ? svc->maglev_size : SL_MAGLEV_DEFAULT_SIZE;
-  for (const auto& [index, be] : live_backends(key, *svc)) spec.backends.push_back(from_kernel(be));
+  for (const auto& [index, be] : live_backends(maps, key, *svc)) spec.backends.push_back(from_kernel(be));
   return spec;
 }
 

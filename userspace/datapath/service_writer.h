@@ -17,6 +17,13 @@
 
 namespace sluice {
 
+// The service as the tables hold it now (backends in index order).
+std::optional<ServiceSpec> read_service(const DatapathMaps& maps, const sl_svc_key& key);
+
+// Backend index -> backend, for the live bank of svc.
+std::map<uint32_t, sl_backend> live_backends(const DatapathMaps& maps, const sl_svc_key& key,
+                                             const sl_svc& svc);
+
 class ServiceWriter {
  public:
   explicit ServiceWriter(DatapathMaps& maps) : maps_(maps) {}
@@ -32,12 +39,9 @@ class ServiceWriter {
   Status set_ejected(const sl_svc_key& key, uint32_t addr, uint16_t port, bool ejected);
 
   // The service as the kernel tables hold it now.
-  std::optional<ServiceSpec> read(const sl_svc_key& key) const;
+  std::optional<ServiceSpec> read(const sl_svc_key& key) const { return read_service(maps_, key); }
 
  private:
-  // Backend index -> backend, for the live bank of svc.
-  std::map<uint32_t, sl_backend> live_backends(const sl_svc_key& key, const sl_svc& svc) const;
-
   DatapathMaps& maps_;
 };
 

@@ -13,7 +13,6 @@
 namespace sluice {
 
 std::string dump_services(const DatapathMaps& maps) {
-  ServiceWriter reader(const_cast<DatapathMaps&>(maps));  // read() only reads
   std::vector<sl_svc_key> keys = maps.service_keys();
   std::sort(keys.begin(), keys.end(), [](const sl_svc_key& a, const sl_svc_key& b) {
     return std::tuple(ntohl(a.vip), ntohs(a.port), a.proto) <
@@ -21,7 +20,7 @@ std::string dump_services(const DatapathMaps& maps) {
   });
   std::ostringstream out;
   for (const sl_svc_key& key : keys) {
-    auto spec = reader.read(key);
+    auto spec = read_service(maps, key);
     if (!spec) continue;
     out << format_service(*spec) << '\n';
     auto c = maps.get_service_counters(key);

@@ -1,0 +1,72 @@
+#include "l4_sync.h"
+
+#include <algorithm>
+
+#include "service_writer.h"
+
+namespace sluice {
+
+namespace {
+
+bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
+  if (a.algo != b.algo || a.max_conns != b.max_conns || a.backends.size() != b.backends.size()) return false;
+  if (a.algo == SL_LB_CONSISTENT_HASH && a.maglev_size != b.maglev_size) return false;
+  for (size_t i = 0; i < a.backends.size(); ++i) {
+    const BackendSpec& x = a.backends[i];
+    const BackendSpec& y = b.backends[i];
+    if (x.addr != y.addr || x.port != y.port || x.weight != y.weight) return false;
+  }
+  return true;
+}
+
+ServiceSpec sorted(ServiceSpec s) {
+  std::sort(s.backends.begin(), s.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
+    return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
+  });
+  return s;
+}
+
+}  // namespace
+
+L4Diff diff_l4(const L4ServiceMap& before, const L4ServiceMap& after) {
+  L4Diff d;
+  for (const auto& [key, spec] : after) {
+    auto it = before.find(key);
+    if (it == before.end() || !same_config(sorted(it->second), sorted(spec))) d.upserts.push_back(spec);
+  }
+  for (const auto& [key, spec] : before) {
+    if (!after.count(key)) d.removals.push_back(key);
+  }
+  return d;
+}
+
+L4ServiceMap read_l4(const DatapathMaps& maps) {
+  L4ServiceMap out;
+  for (const sl_svc_key& k : maps.service_keys()) {
+    if (auto spec = read_service(maps, k)) out.emplace(l4_key(*spec), std::move(*spec));
+  }
+  return out;
+}
+
+Status apply_l4_diff(DatapathMaps& maps, const L4Diff& diff, SyncStats* stats) {
+  ServiceWriter writer(maps);
+  Status first;
+  SyncStats local;
+  auto note = [&](Status s) {
+    if (s.ok()) return;
+    ++local.failures;
+    if (first.ok()) first = s;
+  };
+  for (const L4Key& key : diff.removals) {
+    note(writer.remove(service_key(std::get<0>(key), std::get<1>(key), std::get<2>(key))));
+    ++local.removals;
+  }
+  for (const ServiceSpec& spec : diff.upserts) {
+    note(writer.apply(spec));
+    ++local.upserts;
+  }
+  if (stats) *stats = local;
+  return first;
+}
+
+}  // namespace sluice
