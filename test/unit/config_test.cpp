@@ -1,0 +1,440 @@
+// Config loading, validation and snapshot building, from YAML fixtures in
+// the style of Istio's docs (bookinfo, httpbin) and from inline documents.
+#include <gtest/gtest.h>
+
+#include "diagnostic.h"
+#include "duration.h"
+#include "service_text.h"
+#include "snapshot_builder.h"
+
+using namespace sluice;
+using namespace sluice::config;
+
+namespace {
+
+const std::string kFixtures = std::string(SLUICE_SOURCE_DIR) + "/test/fixtures/config";
+
+BuildResult build_text(const std::string& yaml, const std::string& name = "test.yaml") {
+  LoadResult loaded;
+  load_yaml_text(yaml, name, loaded);
+  return build_snapshot(std::move(loaded), 1);
+}
+
+std::string all(const std::vector<Diagnostic>& diags) {
+  std::string s;
+  for (const auto& d : diags) s += d.to_string() + "\n";
+  return s;
+}
+
+// The whole bookinfo fixture plus one more document.
+BuildResult with_bookinfo(const std::string& extra) {
+  LoadResult loaded = load_resources({kFixtures + "/bookinfo"});
+  load_yaml_text(extra, "extra.yaml", loaded);
+  return build_snapshot(std::move(loaded), 1);
+}
+
+const ServiceSpec* l4(const MeshSnapshot& s, const char* vip, uint16_t port, uint8_t proto = 6) {
+  uint32_t addr = 0;
+  uint16_t ignored = 0;
+  parse_ip_port(std::string(vip) + ":1", addr, ignored);
+  auto it = s.l4_services.find({addr, port, proto});
+  return it == s.l4_services.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+// --- good configurations -------------------------------------------------
+
+TEST(ConfigLoad, BookinfoFixtureIsValid) {
+  BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 7);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  EXPECT_FALSE(has_errors(r.diagnostics)) << all(r.diagnostics);
+  EXPECT_EQ(r.snapshot->version, 7u);
+  EXPECT_EQ(r.snapshot->resources.virtual_services.size(), 2u);
+  EXPECT_EQ(r.snapshot->resources.pods.size(), 6u);  // from a kind: List
+}
+
+TEST(ConfigLoad, HttpbinFixtureIsValid) {
+  BuildResult r = load_snapshot({kFixtures + "/httpbin/httpbin.yaml"}, 1);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  const auto& vs = r.snapshot->resources.virtual_services.at(0).spec;
+  EXPECT_EQ(vs.http(0).fault().delay().fixed_delay().seconds(), 7);
+  EXPECT_DOUBLE_EQ(vs.http(0).fault().abort().percentage().value(), 50.5);
+  EXPECT_EQ(r.snapshot->resources.authorization_policies.at(0).spec.rules(0).when(0).values_size(), 2);
+}
+
+TEST(ConfigLoad, DurationsInIstioForms) {
+  EXPECT_EQ(parse_duration_ns("1.5s"), 1500000000);
+  EXPECT_EQ(parse_duration_ns("250ms"), 250000000);
+  EXPECT_EQ(parse_duration_ns("5m"), 300000000000);
+  EXPECT_EQ(parse_duration_ns("1h30m"), 5400000000000);
+  EXPECT_EQ(parse_duration_ns("0"), 0);
+  EXPECT_FALSE(parse_duration_ns("5"));
+  EXPECT_FALSE(parse_duration_ns("-1s"));
+  EXPECT_FALSE(parse_duration_ns("1.2.3s"));
+  EXPECT_FALSE(parse_duration_ns("fast"));
+}
+
+TEST(ConfigSnapshot, ServicesGetFqdnsVipsAndProtocols) {
+  BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  const Service* reviews = r.snapshot->find_service("reviews.default.svc.cluster.local");
+  ASSERT_NE(reviews, nullptr);
+  EXPECT_EQ(format_ip(reviews->vip), "10.96.0.20");
+  EXPECT_EQ(reviews->ports.at(0).protocol, Protocol::kHttp);
+  EXPECT_EQ(r.snapshot->find_service("productpage.default.svc.cluster.local")->ports.at(0).protocol,
+            Protocol::kHttp);  // appProtocol
+  EXPECT_EQ(r.snapshot->find_service("mongodb.default.svc.cluster.local")->ports.at(0).protocol,
+            Protocol::kTcp);
+  ASSERT_EQ(reviews->subsets.size(), 3u);
+  EXPECT_EQ(reviews->subsets[1].labels.at("version"), "v2");
+}
+
+TEST(ConfigSnapshot, EndpointsFromPodSelectors) {
+  BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
+  ASSERT_TRUE(r.snapshot);
+  const auto& eps = r.snapshot->find_service("reviews.default.svc.cluster.local")->ports.at(0).endpoints;
+  ASSERT_EQ(eps.size(), 3u) << "the Pending pod is not an endpoint";
+  EXPECT_EQ(eps[0].labels.at("version"), "v1");
+  // A named targetPort resolves through the container's port names.
+  const auto& ratings = r.snapshot->find_service("ratings.default.svc.cluster.local")->ports.at(0).endpoints;
+  ASSERT_EQ(ratings.size(), 1u);
+  EXPECT_EQ(ratings[0].port, 9081);
+  // No targetPort: the service port.
+  EXPECT_EQ(r.snapshot->find_service("productpage.default.svc.cluster.local")->ports.at(0).endpoints.at(0).port, 9080);
+}
+
+TEST(ConfigSnapshot, EndpointsFromEndpointSlicesSkipNotReady) {
+  BuildResult r = load_snapshot({kFixtures + "/httpbin"}, 1);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  const ServiceSpec* s = l4(*r.snapshot, "10.96.1.10", 8000);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->backends.size(), 2u);
+  EXPECT_EQ(s->backends[0].port, 80);
+}
+
+TEST(ConfigSnapshot, IstioDefaultsApply) {
+  BuildResult r = load_snapshot({kFixtures + "/bookinfo", kFixtures + "/httpbin"}, 1);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  // No DestinationRule: LEAST_REQUEST and unlimited connections.
+  const ServiceSpec* pp = l4(*r.snapshot, "10.96.0.22", 9080);
+  ASSERT_NE(pp, nullptr);
+  EXPECT_EQ(pp->algo, SL_LB_LEAST_REQUEST);
+  EXPECT_EQ(pp->max_conns, SL_UNLIMITED);
+  const auto& pol = r.snapshot->find_service("productpage.default.svc.cluster.local")->ports[0].policy;
+  EXPECT_FALSE(pol.outlier.enabled);
+  EXPECT_EQ(pol.connection_pool.connect_timeout_ms, 10000);
+  EXPECT_EQ(pol.connection_pool.http1_max_pending_requests, kUnlimited);
+  EXPECT_EQ(pol.connection_pool.http_idle_timeout_ms, 3600 * 1000);
+
+  EXPECT_EQ(l4(*r.snapshot, "10.96.0.20", 9080)->algo, SL_LB_ROUND_ROBIN);
+  const ServiceSpec* ratings = l4(*r.snapshot, "10.96.0.21", 9080);
+  EXPECT_EQ(ratings->algo, SL_LB_CONSISTENT_HASH);
+  EXPECT_EQ(ratings->maglev_size, 251u);
+  EXPECT_EQ(ratings->max_conns, 100u);
+
+  const auto& hb = r.snapshot->find_service("httpbin.foo.svc.cluster.local")->ports[0].policy;
+  EXPECT_EQ(hb.connection_pool.max_connections, 1u);
+  EXPECT_EQ(hb.connection_pool.http1_max_pending_requests, 1u);
+  EXPECT_EQ(hb.connection_pool.max_requests_per_connection, 1u);
+  EXPECT_TRUE(hb.outlier.enabled);
+  EXPECT_EQ(hb.outlier.consecutive_5xx_errors, 1u);
+  EXPECT_EQ(hb.outlier.consecutive_gateway_errors, 0u);
+  EXPECT_EQ(hb.outlier.interval_ms, 1000);
+  EXPECT_EQ(hb.outlier.base_ejection_time_ms, 180000);
+  EXPECT_EQ(hb.outlier.max_ejection_percent, 100u);
+}
+
+TEST(ConfigSnapshot, OutlierDetectionBlockDefaults) {
+  BuildResult r = with_bookinfo(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: pp, namespace: default}
+spec:
+  host: productpage
+  trafficPolicy:
+    outlierDetection: {}
+)");
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  const auto& od = r.snapshot->find_service("productpage.default.svc.cluster.local")->ports[0].policy.outlier;
+  EXPECT_TRUE(od.enabled);
+  EXPECT_EQ(od.consecutive_5xx_errors, 5u);
+  EXPECT_EQ(od.interval_ms, 10000);
+  EXPECT_EQ(od.base_ejection_time_ms, 30000);
+  EXPECT_EQ(od.max_ejection_percent, 10u);
+  EXPECT_EQ(od.min_health_percent, 0u);
+}
+
+TEST(ConfigSnapshot, SubsetAndPortPoliciesOverrideFieldByField) {
+  istio::networking::TrafficPolicy top;
+  top.mutable_load_balancer()->set_simple(istio::networking::LoadBalancerSettings::ROUND_ROBIN);
+  top.mutable_connection_pool()->mutable_tcp()->set_max_connections(7);
+  auto* pls = top.add_port_level_settings();
+  pls->mutable_port()->set_number(9080);
+  pls->mutable_connection_pool()->mutable_tcp()->set_max_connections(9);
+  istio::networking::TrafficPolicy subset;
+  subset.mutable_load_balancer()->set_simple(istio::networking::LoadBalancerSettings::RANDOM);
+
+  ResolvedPolicy p = resolve_policy(&top, &subset, 80);
+  EXPECT_EQ(p.load_balancer.kind, LoadBalancerPolicy::Kind::kRandom);
+  EXPECT_EQ(p.connection_pool.max_connections, 7u);  // kept from the top level
+  EXPECT_EQ(resolve_policy(&top, nullptr, 9080).connection_pool.max_connections, 9u);
+}
+
+TEST(ConfigSnapshot, ServiceEntryStaticEndpointsWithWeights) {
+  BuildResult r = load_snapshot({kFixtures + "/httpbin"}, 1);
+  ASSERT_TRUE(r.snapshot);
+  const ServiceSpec* db = l4(*r.snapshot, "10.96.5.5", 5432);
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(db->backends.size(), 2u);
+  EXPECT_EQ(db->backends[1].weight, 3u);
+}
+
+TEST(ConfigSnapshot, HostResolution) {
+  EXPECT_EQ(resolve_host("reviews", "default"), "reviews.default.svc.cluster.local");
+  EXPECT_EQ(resolve_host("reviews", "prod"), "reviews.prod.svc.cluster.local");
+  EXPECT_EQ(resolve_host("reviews.prod.svc.cluster.local", "default"), "reviews.prod.svc.cluster.local");
+  EXPECT_EQ(resolve_host("*.example.com", "default"), "*.example.com");
+  EXPECT_EQ(resolve_host("*", "default"), "*");
+  EXPECT_EQ(resolve_host("10.1.2.3", "default"), "10.1.2.3");
+}
+
+TEST(ConfigSnapshot, ProtocolSelection) {
+  EXPECT_EQ(select_protocol("", "http", "TCP"), Protocol::kHttp);
+  EXPECT_EQ(select_protocol("", "http-web", "TCP"), Protocol::kHttp);
+  EXPECT_EQ(select_protocol("", "http2-api", "TCP"), Protocol::kHttp2);
+  EXPECT_EQ(select_protocol("", "grpc", "TCP"), Protocol::kGrpc);
+  EXPECT_EQ(select_protocol("", "grpc-web", "TCP"), Protocol::kGrpc);
+  EXPECT_EQ(select_protocol("", "tcp-db", "TCP"), Protocol::kTcp);
+  EXPECT_EQ(select_protocol("", "httpx", "TCP"), Protocol::kTcp);  // only the prefix before '-'
+  EXPECT_EQ(select_protocol("", "", "TCP"), Protocol::kTcp);
+  EXPECT_EQ(select_protocol("http", "tcp-x", "TCP"), Protocol::kHttp);  // appProtocol wins
+  EXPECT_EQ(select_protocol("kubernetes.io/h2c", "", "TCP"), Protocol::kHttp2);
+  EXPECT_EQ(select_protocol("", "dns", "UDP"), Protocol::kUdp);
+}
+
+// --- validation: every rule names file, line, resource and field ---------
+
+struct BadCase {
+  const char* name;
+  const char* yaml;
+  const char* expected;  // a substring of one diagnostic
+};
+
+class ConfigValidation : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigValidation, RejectsWithAPreciseMessage) {
+  const BadCase& c = GetParam();
+  BuildResult r = with_bookinfo(c.yaml);
+  EXPECT_FALSE(r.snapshot) << "expected an error";
+  EXPECT_NE(all(r.diagnostics).find(c.expected), std::string::npos) << all(r.diagnostics);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, ConfigValidation,
+    ::testing::Values(
+        BadCase{"WeightsMustSumTo100", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews2
+  namespace: default
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 80
+    - destination: {host: reviews, subset: v2}
+      weight: 10
+)",
+                "extra.yaml:9: VirtualService default/reviews2: spec.http[0].route: weights sum to 90, must be 100"},
+        BadCase{"UnknownField", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+    timeOut: 1s
+)",
+                "extra.yaml:9: VirtualService default/x: spec.http[0].timeOut: unknown field"},
+        BadCase{"BadEnum", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: x, namespace: default}
+spec:
+  host: productpage
+  trafficPolicy:
+    loadBalancer:
+      simple: FASTEST
+)",
+                "extra.yaml:8: DestinationRule default/x: spec.trafficPolicy.loadBalancer.simple: invalid value 'FASTEST'"},
+        BadCase{"BadDuration", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+    timeout: 10 seconds
+)",
+                "spec.http[0].timeout: invalid duration '10 seconds'"},
+        BadCase{"PercentageOutOfRange", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+    fault:
+      abort:
+        httpStatus: 500
+        percentage: {value: 150}
+)",
+                "extra.yaml:12: VirtualService default/x: spec.http[0].fault.abort.percentage: percentage 150"},
+        BadCase{"RegexDoesNotCompile", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri:
+        regex: "/api/(v1"
+    route:
+    - destination: {host: reviews}
+)",
+                "extra.yaml:9: VirtualService default/x: spec.http[0].match[0].uri.regex: invalid RE2 regex"},
+        BadCase{"DuplicateResource", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+)",
+                "duplicate resource: VirtualService default/reviews is defined more than once"},
+        BadCase{"DuplicateSubsetName", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: pp, namespace: default}
+spec:
+  host: productpage
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v1, labels: {version: v2}}
+)",
+                "spec.subsets[1].name: duplicate subset name 'v1'"},
+        BadCase{"UndefinedSubset", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v9}
+)",
+                "extra.yaml:8: VirtualService default/x: spec.http[0].route[0].destination.subset: subset 'v9' is not defined"},
+        BadCase{"PortOutOfRange", R"(apiVersion: v1
+kind: Service
+metadata: {name: big, namespace: default}
+spec:
+  clusterIP: 10.96.9.9
+  ports:
+  - {name: http, port: 70000}
+)",
+                "Service default/big: spec.ports[0].port: port 70000 out of range 1-65535"},
+        BadCase{"DestinationPortOutOfRange", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, port: {number: 0}}
+)",
+                "spec.http[0].route[0].destination.port.number: port 0 out of range"},
+        BadCase{"MaglevSizeNotPrime", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: x, namespace: default}
+spec:
+  host: productpage
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        useSourceIp: true
+        maglev: {tableSize: 1000}
+)",
+                "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: Maglev table size 1000 must be prime"},
+        BadCase{"TwoOneofMembers", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri: {exact: /a, prefix: /b}
+    route:
+    - destination: {host: reviews}
+)",
+                "only one of 'exact' and 'prefix' may be set"},
+        BadCase{"MissingName", R"(apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {namespace: default}
+spec: {servers: []}
+)",
+                "metadata.name: missing"},
+        BadCase{"UnsupportedVersion", R"(apiVersion: networking.istio.io/v2
+kind: Gateway
+metadata: {name: g}
+spec: {}
+)",
+                "apiVersion: unsupported version 'networking.istio.io/v2'"},
+        BadCase{"YamlSyntax", "apiVersion: v1\nkind: Service\nmetadata: {name: [oops\n",
+                "extra.yaml:"},
+        BadCase{"WrongShape", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: reviews
+)",
+                "spec.hosts: expected a list, got a scalar"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST(ConfigValidation, HostWithoutServiceIsOnlyAWarning) {
+  BuildResult r = with_bookinfo(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [nowhere]
+  http:
+  - route:
+    - destination: {host: nowhere}
+)");
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  EXPECT_NE(all(r.diagnostics).find("warning: VirtualService default/x: spec.http[0].route[0].destination.host: "
+                                    "host nowhere.default.svc.cluster.local matches no service"),
+            std::string::npos)
+      << all(r.diagnostics);
+}
+
+TEST(ConfigValidation, UnknownKindIsIgnoredWithAWarning) {
+  BuildResult r = with_bookinfo("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  EXPECT_NE(all(r.diagnostics).find("ConfigMap is not used by sluice"), std::string::npos);
+}
+
+TEST(ConfigValidation, KubernetesObjectsAreReadLeniently) {
+  BuildResult r = with_bookinfo(R"(apiVersion: v1
+kind: Service
+metadata: {name: extra, namespace: default, managedFields: [{manager: kubectl}], creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  clusterIP: 10.96.3.3
+  ipFamilies: [IPv4]
+  ports: [{name: http, port: 80}]
+status: {loadBalancer: {}}
+)");
+  EXPECT_TRUE(r.snapshot) << all(r.diagnostics);
+}

@@ -1,0 +1,83 @@
+// MeshSnapshot: the whole validated configuration, immutable once built and
+// shared by every reader through std::shared_ptr<const MeshSnapshot>.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "diagnostic.h"
+#include "resource_set.h"
+#include "service_spec.h"
+#include "traffic_policy.h"
+
+namespace sluice::config {
+
+// Istio's protocol selection for a service port.
+enum class Protocol { kHttp, kHttp2, kGrpc, kTcp, kTls, kHttps, kUdp, kUnknown };
+std::string_view protocol_name(Protocol p);
+bool is_http(Protocol p);
+
+struct Endpoint {
+  uint32_t ip = 0;  // host order
+  uint16_t port = 0;  // the resolved target port
+  std::map<std::string, std::string> labels;
+  std::string pod;  // namespace/name when known
+  uint32_t weight = 1;
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct ServicePort {
+  std::string name;
+  uint16_t port = 0;
+  uint8_t l4_proto = 6;  // IPPROTO_TCP / IPPROTO_UDP
+  Protocol protocol = Protocol::kTcp;
+  std::vector<Endpoint> endpoints;
+  ResolvedPolicy policy;  // the DestinationRule's policy for this port
+};
+
+struct Subset {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  const istio::networking::TrafficPolicy* policy = nullptr;  // points into resources
+};
+
+struct Service {
+  std::string fqdn;  // reviews.default.svc.cluster.local, or a ServiceEntry host
+  std::string name;
+  std::string ns;
+  uint32_t vip = 0;  // 0: headless or no address
+  bool from_service_entry = false;
+  std::vector<ServicePort> ports;
+  std::vector<Subset> subsets;
+  const istio::networking::TrafficPolicy* policy = nullptr;  // DestinationRule top level
+};
+
+// Services point into `resources`, so a snapshot is never copied.
+struct MeshSnapshot {
+  MeshSnapshot() = default;
+  MeshSnapshot(const MeshSnapshot&) = delete;
+  MeshSnapshot& operator=(const MeshSnapshot&) = delete;
+
+  uint64_t version = 0;
+  std::string domain = "cluster.local";
+  ResourceSet resources;
+  std::map<std::string, Service> services;  // by FQDN
+  L4ServiceMap l4_services;  // what the kernel should hold
+  std::vector<Diagnostic> warnings;
+
+  const Service* find_service(const std::string& fqdn) const;
+};
+
+using SnapshotPtr = std::shared_ptr<const MeshSnapshot>;
+
+// The FQDN Istio gives a host written in namespace ns: a name without dots
+// ("reviews") becomes "reviews.<ns>.svc.cluster.local"; anything with a dot,
+// "*" and IP addresses are kept as written (Istio's ResolveShortnameToFQDN).
+std::string resolve_host(const std::string& host, const std::string& ns,
+                         const std::string& domain = "cluster.local");
+
+}  // namespace sluice::config

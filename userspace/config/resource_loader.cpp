@@ -1,0 +1,220 @@
+#include "resource_loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sluice::config {
+
+namespace fs = std::filesystem;
+
+int Source::line_of(const std::string& path) const {
+  std::string p = path;
+  for (;;) {
+    if (auto it = lines.find(p); it != lines.end()) return it->second;
+    size_t cut = p.find_last_of(".[");
+    if (cut == std::string::npos || cut == 0) return line;
+    p.resize(cut);
+  }
+}
+
+namespace {
+
+bool is_config_file(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+void collect_files(const fs::path& path, std::vector<std::string>& out, std::vector<Diagnostic>& diags) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> entries;
+    for (const auto& e : fs::directory_iterator(path, ec)) {
+      if (e.path().filename().string().starts_with(".")) continue;
+      entries.push_back(e.path());
+    }
+    std::sort(entries.begin(), entries.end());
+    for (const auto& e : entries) {
+      if (fs::is_directory(e, ec)) {
+        collect_files(e, out, diags);
+      } else if (is_config_file(e)) {
+        out.push_back(e.string());
+      }
+    }
+    return;
+  }
+  if (!fs::exists(path, ec)) {
+    diags.push_back({Severity::kError, path.string(), 0, "", "", "no such file or directory"});
+    return;
+  }
+  out.push_back(path.string());
+}
+
+struct ApiKind {
+  std::string group;
+  std::string version;
+};
+
+ApiKind split_api_version(const std::string& api_version) {
+  size_t slash = api_version.find('/');
+  if (slash == std::string::npos) return {"", api_version};
+  return {api_version.substr(0, slash), api_version.substr(slash + 1)};
+}
+
+class DocumentReader {
+ public:
+  DocumentReader(const std::string& file, LoadResult& into)
+      : file_(file), into_(into), sink_(into.diagnostics) {}
+
+  void read(const YAML::Node& doc);
+
+ private:
+  bool read_meta(const YAML::Node& doc, Meta& meta, Source& source);
+
+  template <class Spec>
+  void istio(const YAML::Node& doc, std::vector<IstioResource<Spec>>& out);
+  template <class Object>
+  void k8s(const YAML::Node& doc, std::vector<K8sResource<Object>>& out);
+
+  const std::string& file_;
+  LoadResult& into_;
+  DiagnosticSink sink_;
+};
+
+bool DocumentReader::read_meta(const YAML::Node& doc, Meta& meta, Source& source) {
+  source.file = file_;
+  source.line = yaml_line(doc);
+  meta.kind = doc["kind"].as<std::string>("");
+  const YAML::Node md = doc["metadata"];
+  if (md && md.IsMap()) {
+    meta.name = md["name"].as<std::string>("");
+    meta.ns = md["namespace"].as<std::string>("");
+    if (const YAML::Node labels = md["labels"]; labels && labels.IsMap()) {
+      for (const auto& kv : labels) meta.labels[kv.first.as<std::string>("")] = kv.second.as<std::string>("");
+    }
+  }
+  if (meta.ns.empty()) meta.ns = "default";
+  sink_.set_context(file_, meta.id());
+  if (meta.name.empty()) {
+    sink_.error(source.line, "metadata.name", "missing");
+    return false;
+  }
+  return true;
+}
+
+template <class Spec>
+void DocumentReader::istio(const YAML::Node& doc, std::vector<IstioResource<Spec>>& out) {
+  IstioResource<Spec> r;
+  if (!read_meta(doc, r.meta, r.source)) return;
+  bool ok = true;
+  for (const auto& kv : doc) {
+    const std::string key = kv.first.as<std::string>("");
+    if (key != "apiVersion" && key != "kind" && key != "metadata" && key != "spec" && key != "status") {
+      sink_.error(yaml_line(kv.first), key, "unknown field");
+      ok = false;
+    }
+  }
+  const YAML::Node spec = doc["spec"];
+  if (!spec) {
+    sink_.error(r.source.line, "spec", "missing");
+    return;
+  }
+  r.source.lines["spec"] = yaml_line(spec);
+  ok = yaml_to_proto(spec, r.spec, "spec", {.reject_unknown_fields = true}, sink_, r.source.lines) && ok;
+  if (ok) out.push_back(std::move(r));
+}
+
+template <class Object>
+void DocumentReader::k8s(const YAML::Node& doc, std::vector<K8sResource<Object>>& out) {
+  K8sResource<Object> r;
+  if (!read_meta(doc, r.meta, r.source)) return;
+  if (yaml_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_, r.source.lines)) {
+    out.push_back(std::move(r));
+  }
+}
+
+void DocumentReader::read(const YAML::Node& doc) {
+  if (!doc || doc.IsNull()) return;
+  sink_.set_context(file_, "");
+  if (!doc.IsMap()) {
+    sink_.error(yaml_line(doc), "", "expected a Kubernetes object (a map with apiVersion and kind)");
+    return;
+  }
+  const std::string kind = doc["kind"].as<std::string>("");
+  const std::string api_version = doc["apiVersion"].as<std::string>("");
+  if (kind == "List" || kind.ends_with("List")) {
+    const YAML::Node items = doc["items"];
+    if (items && items.IsSequence()) {
+      for (const auto& item : items) read(item);
+    }
+    return;
+  }
+  if (kind.empty() || api_version.empty()) {
+    sink_.error(yaml_line(doc), kind.empty() ? "kind" : "apiVersion", "missing");
+    return;
+  }
+  const auto [group, version] = split_api_version(api_version);
+  ResourceSet& rs = into_.resources;
+  auto unsupported_version = [&](const char* want) {
+    sink_.set_context(file_, kind + " " + doc["metadata"]["name"].as<std::string>(""));
+    sink_.error(yaml_line(doc["apiVersion"]), "apiVersion",
+                "unsupported version '" + api_version + "' (want " + want + ")");
+  };
+
+  if (group == "networking.istio.io") {
+    if (version != "v1" && version != "v1beta1" && version != "v1alpha3") {
+      return unsupported_version("v1, v1beta1 or v1alpha3");
+    }
+    if (kind == "VirtualService") return istio(doc, rs.virtual_services);
+    if (kind == "DestinationRule") return istio(doc, rs.destination_rules);
+    if (kind == "ServiceEntry") return istio(doc, rs.service_entries);
+    if (kind == "Gateway") return istio(doc, rs.gateways);
+    if (kind == "Sidecar") return istio(doc, rs.sidecars);
+  } else if (group == "security.istio.io") {
+    if (version != "v1" && version != "v1beta1") return unsupported_version("v1 or v1beta1");
+    if (kind == "AuthorizationPolicy") return istio(doc, rs.authorization_policies);
+  } else if (group.empty() && version == "v1") {
+    if (kind == "Service") return k8s(doc, rs.services);
+    if (kind == "Pod") return k8s(doc, rs.pods);
+    if (kind == "Secret") return k8s(doc, rs.secrets);
+  } else if (group == "discovery.k8s.io") {
+    if (version != "v1") return unsupported_version("v1");
+    if (kind == "EndpointSlice") return k8s(doc, rs.endpoint_slices);
+  }
+  sink_.set_context(file_, kind + " " + doc["metadata"]["name"].as<std::string>(""));
+  sink_.warning(yaml_line(doc), "", "kind " + api_version + " " + kind + " is not used by sluice; ignored");
+}
+
+}  // namespace
+
+void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    into.diagnostics.push_back({Severity::kError, name, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "",
+                                "invalid YAML: " + e.msg});
+    return;
+  }
+  DocumentReader reader(name, into);
+  for (const YAML::Node& doc : docs) reader.read(doc);
+}
+
+LoadResult load_resources(const std::vector<std::string>& paths) {
+  LoadResult result;
+  for (const std::string& p : paths) collect_files(p, result.files, result.diagnostics);
+  for (const std::string& file : result.files) {
+    std::ifstream in(file);
+    if (!in) {
+      result.diagnostics.push_back({Severity::kError, file, 0, "", "", "cannot read file"});
+      continue;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    load_yaml_text(text.str(), file, result);
+  }
+  return result;
+}
+
+}  // namespace sluice::config

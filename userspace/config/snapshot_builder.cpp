@@ -1,0 +1,337 @@
+#include "snapshot_builder.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "validate.h"
+
+namespace sluice::config {
+
+namespace net = istio::networking;
+
+std::string_view protocol_name(Protocol p) {
+  switch (p) {
+    case Protocol::kHttp: return "HTTP";
+    case Protocol::kHttp2: return "HTTP2";
+    case Protocol::kGrpc: return "GRPC";
+    case Protocol::kTcp: return "TCP";
+    case Protocol::kTls: return "TLS";
+    case Protocol::kHttps: return "HTTPS";
+    case Protocol::kUdp: return "UDP";
+    case Protocol::kUnknown: return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+bool is_http(Protocol p) { return p == Protocol::kHttp || p == Protocol::kHttp2 || p == Protocol::kGrpc; }
+
+const Service* MeshSnapshot::find_service(const std::string& fqdn) const {
+  auto it = services.find(fqdn);
+  return it == services.end() ? nullptr : &it->second;
+}
+
+std::string resolve_host(const std::string& host, const std::string& ns, const std::string& domain) {
+  if (host == "*" || host.find('.') != std::string::npos) return host;
+  in_addr a{};
+  if (inet_pton(AF_INET, host.c_str(), &a) == 1) return host;
+  return host + "." + ns + ".svc." + domain;
+}
+
+Protocol select_protocol(const std::string& app_protocol, const std::string& port_name,
+                         const std::string& l4_protocol) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+  };
+  if (lower(l4_protocol) == "udp") return Protocol::kUdp;
+  auto by_name = [](const std::string& p) -> std::optional<Protocol> {
+    if (p == "http") return Protocol::kHttp;
+    if (p == "http2" || p == "h2c") return Protocol::kHttp2;
+    if (p == "grpc" || p == "grpc-web") return Protocol::kGrpc;
+    if (p == "https") return Protocol::kHttps;
+    if (p == "tls") return Protocol::kTls;
+    if (p == "tcp" || p == "mongo" || p == "mysql" || p == "redis") return Protocol::kTcp;
+    return std::nullopt;
+  };
+  if (!app_protocol.empty()) {
+    std::string ap = lower(app_protocol);
+    if (ap.starts_with("kubernetes.io/")) ap = ap.substr(14);
+    if (ap == "h2c") return Protocol::kHttp2;
+    if (auto p = by_name(ap)) return *p;
+  }
+  const std::string name = lower(port_name);
+  if (name == "grpc-web" || name.starts_with("grpc-web-")) return Protocol::kGrpc;
+  if (auto p = by_name(name.substr(0, name.find('-')))) return *p;
+  return Protocol::kTcp;
+}
+
+namespace {
+
+uint32_t parse_ipv4(const std::string& s) {
+  in_addr a{};
+  std::string ip = s.substr(0, s.find('/'));
+  return inet_pton(AF_INET, ip.c_str(), &a) == 1 ? ntohl(a.s_addr) : 0;
+}
+
+bool labels_match(const std::map<std::string, std::string>& selector,
+                  const std::map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+template <class Map>
+std::map<std::string, std::string> to_map(const Map& m) {
+  return {m.begin(), m.end()};
+}
+
+uint8_t l4_proto_of(const std::string& protocol) { return protocol == "UDP" ? 17 : 6; }
+
+class Builder {
+ public:
+  Builder(MeshSnapshot& snap, std::vector<Diagnostic>& diags) : snap_(snap), sink_(diags) {}
+
+  void run() {
+    add_kubernetes_services();
+    add_service_entries();
+    attach_destination_rules();
+    resolve_port_policies();
+    build_l4_view();
+  }
+
+ private:
+  // targetPort of a Service port for one pod: a number, a container port
+  // name, or (absent) the service port itself.
+  static uint16_t target_port_for(const k8s::ServicePort& sp, const k8s::Pod* pod) {
+    const auto& tp = sp.target_port();
+    if (tp.has_number_value()) return static_cast<uint16_t>(tp.number_value());
+    if (tp.has_string_value() && pod) {
+      for (const auto& c : pod->spec().containers()) {
+        for (const auto& cp : c.ports()) {
+          if (cp.name() == tp.string_value()) return static_cast<uint16_t>(cp.container_port());
+        }
+      }
+      return 0;
+    }
+    return static_cast<uint16_t>(sp.port());
+  }
+
+  void add_kubernetes_services() {
+    const ResourceSet& rs = snap_.resources;
+    for (const auto& r : rs.services) {
+      const k8s::Service& svc = r.object;
+      Service s;
+      s.name = r.meta.name;
+      s.ns = r.meta.ns;
+      s.fqdn = s.name + "." + s.ns + ".svc." + snap_.domain;
+      const std::string& cip = svc.spec().cluster_ip();
+      s.vip = cip == "None" ? 0 : parse_ipv4(cip);
+      const auto selector = to_map(svc.spec().selector());
+      const auto slices = slices_for(r.meta);
+      for (const auto& sp : svc.spec().ports()) {
+        ServicePort port;
+        port.name = sp.name();
+        port.port = static_cast<uint16_t>(sp.port());
+        port.l4_proto = l4_proto_of(sp.protocol());
+        port.protocol = select_protocol(sp.app_protocol(), sp.name(), sp.protocol());
+        if (!slices.empty()) {
+          add_slice_endpoints(slices, sp, port);
+        } else if (!selector.empty()) {
+          add_pod_endpoints(r.meta.ns, selector, sp, port);
+        }
+        s.ports.push_back(std::move(port));
+      }
+      snap_.services[s.fqdn] = std::move(s);
+    }
+  }
+
+  std::vector<const k8s::EndpointSlice*> slices_for(const Meta& svc) const {
+    std::vector<const k8s::EndpointSlice*> out;
+    for (const auto& r : snap_.resources.endpoint_slices) {
+      auto it = r.meta.labels.find("kubernetes.io/service-name");
+      if (r.meta.ns == svc.ns && it != r.meta.labels.end() && it->second == svc.name) out.push_back(&r.object);
+    }
+    return out;
+  }
+
+  static void add_slice_endpoints(const std::vector<const k8s::EndpointSlice*>& slices,
+                                  const k8s::ServicePort& sp, ServicePort& port) {
+    for (const k8s::EndpointSlice* slice : slices) {
+      if (!slice->address_type().empty() && slice->address_type() != "IPv4") continue;
+      uint16_t target = 0;
+      for (const auto& p : slice->ports()) {
+        if (p.name() == sp.name()) target = static_cast<uint16_t>(p.port());
+      }
+      if (!target) continue;
+      for (const auto& ep : slice->endpoints()) {
+        // Kubernetes: a nil "ready" means ready.
+        if (ep.has_conditions() && ep.conditions().has_ready() && !ep.conditions().ready().value()) continue;
+        for (const auto& addr : ep.addresses()) {
+          if (uint32_t ip = parse_ipv4(addr)) {
+            Endpoint e;
+            e.ip = ip;
+            e.port = target;
+            if (ep.has_target_ref()) e.pod = ep.target_ref().namespace_() + "/" + ep.target_ref().name();
+            port.endpoints.push_back(std::move(e));
+          }
+        }
+      }
+    }
+  }
+
+  void add_pod_endpoints(const std::string& ns, const std::map<std::string, std::string>& selector,
+                         const k8s::ServicePort& sp, ServicePort& port) const {
+    for (const auto& r : snap_.resources.pods) {
+      if (r.meta.ns != ns || !labels_match(selector, r.meta.labels)) continue;
+      const k8s::Pod& pod = r.object;
+      const std::string& phase = pod.status().phase();
+      if (!phase.empty() && phase != "Running") continue;
+      uint32_t ip = parse_ipv4(pod.status().pod_ip());
+      uint16_t target = target_port_for(sp, &pod);
+      if (!ip || !target) continue;
+      Endpoint e;
+      e.ip = ip;
+      e.port = target;
+      e.labels = r.meta.labels;
+      e.pod = r.meta.ns + "/" + r.meta.name;
+      port.endpoints.push_back(std::move(e));
+    }
+  }
+
+  void add_service_entries() {
+    for (const auto& r : snap_.resources.service_entries) {
+      const net::ServiceEntry& se = r.spec;
+      for (size_t h = 0; h < static_cast<size_t>(se.hosts_size()); ++h) {
+        Service s;
+        s.fqdn = se.hosts(static_cast<int>(h));
+        s.name = r.meta.name;
+        s.ns = r.meta.ns;
+        s.from_service_entry = true;
+        if (se.addresses_size() > 0) s.vip = parse_ipv4(se.addresses(0));
+        for (const auto& sp : se.ports()) {
+          ServicePort port;
+          port.name = sp.name();
+          port.port = static_cast<uint16_t>(sp.number());
+          port.l4_proto = l4_proto_of(sp.protocol());
+          port.protocol = select_protocol("", sp.protocol().empty() ? sp.name() : sp.protocol(), sp.protocol());
+          if (se.resolution() == net::ServiceEntry::STATIC) {
+            for (const auto& we : se.endpoints()) {
+              Endpoint e;
+              e.ip = parse_ipv4(we.address());
+              auto named = we.ports().find(sp.name());
+              e.port = static_cast<uint16_t>(named != we.ports().end() ? named->second
+                                             : sp.target_port()      ? sp.target_port()
+                                                                     : sp.number());
+              e.labels = to_map(we.labels());
+              e.weight = we.weight() ? we.weight() : 1;
+              if (e.ip) port.endpoints.push_back(std::move(e));
+            }
+          }
+          s.ports.push_back(std::move(port));
+        }
+        if (snap_.services.count(s.fqdn)) {
+          sink_.set_context(r.source.file, r.meta.id());
+          sink_.warning(r.source.line_of("spec.hosts"), "spec.hosts",
+                        "host " + s.fqdn + " is already defined by another service; ignored");
+          continue;
+        }
+        snap_.services[s.fqdn] = std::move(s);
+      }
+    }
+  }
+
+  void attach_destination_rules() {
+    for (const auto& r : snap_.resources.destination_rules) {
+      const std::string host = resolve_host(r.spec.host(), r.meta.ns, snap_.domain);
+      auto it = snap_.services.find(host);
+      if (it == snap_.services.end()) continue;  // validation warns
+      Service& s = it->second;
+      if (s.policy || !s.subsets.empty()) {
+        sink_.set_context(r.source.file, r.meta.id());
+        sink_.warning(r.source.line_of("spec.host"), "spec.host",
+                      "another DestinationRule for " + host + " came first; this one is ignored");
+        continue;
+      }
+      if (r.spec.has_traffic_policy()) s.policy = &r.spec.traffic_policy();
+      for (const auto& sub : r.spec.subsets()) {
+        s.subsets.push_back({sub.name(), to_map(sub.labels()),
+                             sub.has_traffic_policy() ? &sub.traffic_policy() : nullptr});
+      }
+    }
+  }
+
+  void resolve_port_policies() {
+    for (auto& [fqdn, s] : snap_.services) {
+      for (ServicePort& p : s.ports) p.policy = resolve_policy(s.policy, nullptr, p.port);
+    }
+  }
+
+  static sl_lb_algo kernel_algo(const LoadBalancerPolicy& lb) {
+    switch (lb.kind) {
+      case LoadBalancerPolicy::Kind::kRoundRobin: return SL_LB_ROUND_ROBIN;
+      case LoadBalancerPolicy::Kind::kLeastRequest: return SL_LB_LEAST_REQUEST;
+      case LoadBalancerPolicy::Kind::kConsistentHash: return SL_LB_CONSISTENT_HASH;
+      default: return SL_LB_RANDOM;  // RANDOM, and PASSTHROUGH (no choice to keep at L4)
+    }
+  }
+
+  void build_l4_view() {
+    for (const auto& [fqdn, s] : snap_.services) {
+      if (!s.vip) continue;
+      for (const ServicePort& p : s.ports) {
+        ServiceSpec spec;
+        spec.vip = s.vip;
+        spec.port = p.port;
+        spec.proto = p.l4_proto;
+        spec.algo = kernel_algo(p.policy.load_balancer);
+        spec.max_conns = p.policy.connection_pool.max_connections;
+        // Ring hash has no kernel form; the kernel always uses Maglev.
+        spec.maglev_size = p.policy.load_balancer.ring_hash
+                               ? static_cast<uint32_t>(kMaglevDefaultTableSize)
+                               : static_cast<uint32_t>(p.policy.load_balancer.table_size);
+        std::set<std::pair<uint32_t, uint16_t>> seen;
+        for (const Endpoint& e : p.endpoints) {
+          if (!seen.insert({e.ip, e.port}).second) continue;
+          if (spec.backends.size() == SL_MAX_SLOTS) break;
+          spec.backends.push_back({e.ip, e.port, e.weight, false});
+        }
+        std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
+          return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
+        });
+        L4Key key = l4_key(spec);
+        if (snap_.l4_services.count(key)) continue;  // validation reports VIP clashes
+        snap_.l4_services.emplace(key, std::move(spec));
+      }
+    }
+  }
+
+  MeshSnapshot& snap_;
+  DiagnosticSink sink_;
+};
+
+}  // namespace
+
+BuildResult build_snapshot(LoadResult loaded, uint64_t version) {
+  BuildResult result;
+  result.diagnostics = std::move(loaded.diagnostics);
+  auto snap = std::make_shared<MeshSnapshot>();
+  snap->version = version;
+  snap->resources = std::move(loaded.resources);
+  Builder(*snap, result.diagnostics).run();
+  validate_snapshot(*snap, result.diagnostics);
+  if (has_errors(result.diagnostics)) return result;
+  for (const Diagnostic& d : result.diagnostics) snap->warnings.push_back(d);
+  result.snapshot = std::move(snap);
+  return result;
+}
+
+BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version) {
+  return build_snapshot(load_resources(paths), version);
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,33 @@
+// Builds a MeshSnapshot from loaded resources: the service registry
+// (Kubernetes Services with their Pods or EndpointSlices, and ServiceEntries),
+// DestinationRule policies with defaults applied, and the kernel's L4 view.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "diagnostic.h"
+#include "mesh_snapshot.h"
+#include "resource_loader.h"
+
+namespace sluice::config {
+
+struct BuildResult {
+  std::shared_ptr<MeshSnapshot> snapshot;  // null when there are errors
+  std::vector<Diagnostic> diagnostics;     // errors and warnings, loading included
+};
+
+// Validates and builds. Any error leaves snapshot null: a bad config never
+// replaces a good one.
+BuildResult build_snapshot(LoadResult loaded, uint64_t version);
+
+// Convenience: load paths, then build.
+BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version);
+
+// Istio's protocol selection: appProtocol first, then the port name's
+// prefix before '-' (http, http2, grpc, grpc-web, https, tls, tcp, ...), then
+// the L4 protocol. Unnamed TCP ports are plain TCP to sluice (no sniffing).
+Protocol select_protocol(const std::string& app_protocol, const std::string& port_name,
+                         const std::string& l4_protocol);
+
+}  // namespace sluice::config

@@ -1,0 +1,333 @@
+#include "yaml_to_proto.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/duration.pb.h>
+#include <google/protobuf/struct.pb.h>
+
+#include <charconv>
+#include <mutex>
+
+#include "duration.h"
+
+namespace sluice::config {
+
+namespace pb = google::protobuf;
+
+int yaml_line(const YAML::Node& node) {
+  return node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+}
+
+namespace {
+
+// Descriptor -> field by JSON name and by proto name. protobuf 3.21 has no
+// FindFieldByJsonName, so we index once per message type.
+const pb::FieldDescriptor* find_field(const pb::Descriptor* d, const std::string& name) {
+  static std::mutex mu;
+  static std::unordered_map<const pb::Descriptor*,
+                            std::unordered_map<std::string, const pb::FieldDescriptor*>>
+      index;
+  std::lock_guard lock(mu);
+  auto [it, inserted] = index.try_emplace(d);
+  if (inserted) {
+    for (int i = 0; i < d->field_count(); ++i) {
+      const pb::FieldDescriptor* f = d->field(i);
+      it->second.emplace(f->json_name(), f);
+      it->second.emplace(f->name(), f);
+    }
+  }
+  auto f = it->second.find(name);
+  return f == it->second.end() ? nullptr : f->second;
+}
+
+bool is_null(const YAML::Node& n) {
+  return !n.IsDefined() || n.IsNull() || (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "~");
+}
+
+const char* node_kind(const YAML::Node& n) {
+  if (n.IsMap()) return "a map";
+  if (n.IsSequence()) return "a list";
+  return "a scalar";
+}
+
+class Converter {
+ public:
+  Converter(const YamlToProtoOptions& o, DiagnosticSink& s, FieldLines& l)
+      : options_(o), sink_(s), lines_(l) {}
+
+  void message(const YAML::Node& node, pb::Message& msg, const std::string& path);
+
+  bool ok() const { return ok_; }
+
+ private:
+  void error(const YAML::Node& n, const std::string& path, std::string text) {
+    sink_.error(yaml_line(n), path, std::move(text));
+    ok_ = false;
+  }
+
+  void field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+             const std::string& path);
+  void single(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+              const std::string& path);
+  void map_field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+                 const std::string& path);
+  bool well_known(const YAML::Node& node, pb::Message& msg, const std::string& path);
+  void value(const YAML::Node& node, pb::Value& v, const std::string& path);
+
+  template <class T>
+  bool integer(const YAML::Node& node, const std::string& path, T& out);
+  bool boolean(const YAML::Node& node, const std::string& path, bool& out);
+  bool real(const YAML::Node& node, const std::string& path, double& out);
+  bool enumeration(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& path,
+                   int& out);
+
+  const YamlToProtoOptions& options_;
+  DiagnosticSink& sink_;
+  FieldLines& lines_;
+  bool ok_ = true;
+};
+
+void Converter::message(const YAML::Node& node, pb::Message& msg, const std::string& path) {
+  if (is_null(node)) return;
+  if (well_known(node, msg, path)) return;
+  if (!node.IsMap()) {
+    error(node, path, std::string("expected a map, got ") + node_kind(node));
+    return;
+  }
+  const pb::Descriptor* d = msg.GetDescriptor();
+  const pb::Reflection* r = msg.GetReflection();
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>("");
+    const std::string child = path.empty() ? key : path + "." + key;
+    const pb::FieldDescriptor* f = find_field(d, key);
+    if (!f) {
+      if (options_.reject_unknown_fields) error(kv.first, child, "unknown field");
+      continue;
+    }
+    if (is_null(kv.second)) continue;
+    if (const pb::OneofDescriptor* o = f->real_containing_oneof()) {
+      if (const pb::FieldDescriptor* other = r->GetOneofFieldDescriptor(msg, o); other && other != f) {
+        error(kv.first, child, "only one of '" + other->json_name() + "' and '" + f->json_name() +
+                                   "' may be set");
+        continue;
+      }
+    }
+    lines_[child] = yaml_line(kv.first);
+    field(kv.second, msg, f, child);
+  }
+}
+
+void Converter::field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+                      const std::string& path) {
+  if (f->is_map()) {
+    map_field(node, msg, f, path);
+    return;
+  }
+  if (!f->is_repeated()) {
+    single(node, msg, f, path);
+    return;
+  }
+  if (!node.IsSequence()) {
+    error(node, path, std::string("expected a list, got ") + node_kind(node));
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string item = path + "[" + std::to_string(i) + "]";
+    lines_[item] = yaml_line(node[i]);
+    single(node[i], msg, f, item);
+  }
+}
+
+void Converter::map_field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+                          const std::string& path) {
+  if (!node.IsMap()) {
+    error(node, path, std::string("expected a map, got ") + node_kind(node));
+    return;
+  }
+  const pb::Reflection* r = msg.GetReflection();
+  const pb::FieldDescriptor* key_f = f->message_type()->map_key();
+  const pb::FieldDescriptor* value_f = f->message_type()->map_value();
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>("");
+    const std::string child = path + "." + key;
+    lines_[child] = yaml_line(kv.first);
+    pb::Message* entry = r->AddMessage(&msg, f);
+    if (key_f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
+      error(kv.first, child, "only string map keys are supported");
+      continue;
+    }
+    entry->GetReflection()->SetString(entry, key_f, key);
+    single(kv.second, *entry, value_f, child);
+  }
+}
+
+void Converter::single(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+                       const std::string& path) {
+  const pb::Reflection* r = msg.GetReflection();
+  const bool rep = f->is_repeated();
+  using C = pb::FieldDescriptor;
+  if (f->cpp_type() == C::CPPTYPE_MESSAGE) {
+    pb::Message* child = rep ? r->AddMessage(&msg, f) : r->MutableMessage(&msg, f);
+    message(node, *child, path);
+    return;
+  }
+  if (!node.IsScalar()) {
+    error(node, path, std::string("expected a scalar, got ") + node_kind(node));
+    return;
+  }
+  switch (f->cpp_type()) {
+    case C::CPPTYPE_STRING:
+      rep ? r->AddString(&msg, f, node.Scalar()) : r->SetString(&msg, f, node.Scalar());
+      return;
+    case C::CPPTYPE_INT32: {
+      int32_t v;
+      if (integer(node, path, v)) rep ? r->AddInt32(&msg, f, v) : r->SetInt32(&msg, f, v);
+      return;
+    }
+    case C::CPPTYPE_INT64: {
+      int64_t v;
+      if (integer(node, path, v)) rep ? r->AddInt64(&msg, f, v) : r->SetInt64(&msg, f, v);
+      return;
+    }
+    case C::CPPTYPE_UINT32: {
+      uint32_t v;
+      if (integer(node, path, v)) rep ? r->AddUInt32(&msg, f, v) : r->SetUInt32(&msg, f, v);
+      return;
+    }
+    case C::CPPTYPE_UINT64: {
+      uint64_t v;
+      if (integer(node, path, v)) rep ? r->AddUInt64(&msg, f, v) : r->SetUInt64(&msg, f, v);
+      return;
+    }
+    case C::CPPTYPE_BOOL: {
+      bool v;
+      if (boolean(node, path, v)) rep ? r->AddBool(&msg, f, v) : r->SetBool(&msg, f, v);
+      return;
+    }
+    case C::CPPTYPE_DOUBLE:
+    case C::CPPTYPE_FLOAT: {
+      double v;
+      if (!real(node, path, v)) return;
+      if (f->cpp_type() == C::CPPTYPE_DOUBLE) {
+        rep ? r->AddDouble(&msg, f, v) : r->SetDouble(&msg, f, v);
+      } else {
+        rep ? r->AddFloat(&msg, f, float(v)) : r->SetFloat(&msg, f, float(v));
+      }
+      return;
+    }
+    case C::CPPTYPE_ENUM: {
+      int v;
+      if (enumeration(node, f, path, v)) rep ? r->AddEnumValue(&msg, f, v) : r->SetEnumValue(&msg, f, v);
+      return;
+    }
+    default:
+      error(node, path, "unsupported field type");
+  }
+}
+
+bool Converter::well_known(const YAML::Node& node, pb::Message& msg, const std::string& path) {
+  const std::string& type = msg.GetDescriptor()->full_name();
+  if (type == "google.protobuf.Duration") {
+    auto ns = node.IsScalar() ? parse_duration_ns(node.Scalar()) : std::nullopt;
+    if (!ns) {
+      error(node, path, "invalid duration '" + (node.IsScalar() ? node.Scalar() : std::string()) +
+                            "' (use e.g. 1.5s, 250ms, 5m)");
+      return true;
+    }
+    auto& d = static_cast<pb::Duration&>(msg);
+    d.set_seconds(*ns / 1000000000);
+    d.set_nanos(static_cast<int32_t>(*ns % 1000000000));
+    return true;
+  }
+  if (type == "google.protobuf.Value") {
+    value(node, static_cast<pb::Value&>(msg), path);
+    return true;
+  }
+  if (type.starts_with("google.protobuf.") && type.ends_with("Value") && node.IsScalar()) {
+    // Wrappers (UInt32Value, BoolValue, ...) are written as their bare value.
+    single(node, msg, msg.GetDescriptor()->FindFieldByName("value"), path);
+    return true;
+  }
+  return false;
+}
+
+void Converter::value(const YAML::Node& node, pb::Value& v, const std::string& path) {
+  if (node.IsScalar()) {
+    double d;
+    bool b;
+    if (node.Tag() == "?" && YAML::convert<double>::decode(node, d)) {
+      v.set_number_value(d);
+    } else if (node.Tag() == "?" && YAML::convert<bool>::decode(node, b)) {
+      v.set_bool_value(b);
+    } else {
+      v.set_string_value(node.Scalar());
+    }
+    return;
+  }
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      value(node[i], *v.mutable_list_value()->add_values(), path + "[" + std::to_string(i) + "]");
+    }
+    return;
+  }
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>("");
+      value(kv.second, (*v.mutable_struct_value()->mutable_fields())[key], path + "." + key);
+    }
+    return;
+  }
+  v.set_null_value(pb::NULL_VALUE);
+}
+
+template <class T>
+bool Converter::integer(const YAML::Node& node, const std::string& path, T& out) {
+  const std::string& s = node.Scalar();
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec == std::errc() && ptr == s.data() + s.size()) return true;
+  error(node, path, ec == std::errc::result_out_of_range ? "'" + s + "' is out of range"
+                                                         : "expected an integer, got '" + s + "'");
+  return false;
+}
+
+bool Converter::boolean(const YAML::Node& node, const std::string& path, bool& out) {
+  if (YAML::convert<bool>::decode(node, out)) return true;
+  error(node, path, "expected true or false, got '" + node.Scalar() + "'");
+  return false;
+}
+
+bool Converter::real(const YAML::Node& node, const std::string& path, double& out) {
+  if (YAML::convert<double>::decode(node, out)) return true;
+  error(node, path, "expected a number, got '" + node.Scalar() + "'");
+  return false;
+}
+
+bool Converter::enumeration(const YAML::Node& node, const pb::FieldDescriptor* f,
+                            const std::string& path, int& out) {
+  const pb::EnumDescriptor* e = f->enum_type();
+  if (const pb::EnumValueDescriptor* v = e->FindValueByName(node.Scalar())) {
+    out = v->number();
+    return true;
+  }
+  int number;
+  auto [ptr, ec] = std::from_chars(node.Scalar().data(), node.Scalar().data() + node.Scalar().size(), number);
+  if (ec == std::errc() && ptr == node.Scalar().data() + node.Scalar().size() &&
+      e->FindValueByNumber(number)) {
+    out = number;
+    return true;
+  }
+  std::string allowed;
+  for (int i = 0; i < e->value_count(); ++i) allowed += (i ? ", " : "") + e->value(i)->name();
+  error(node, path, "invalid value '" + node.Scalar() + "', must be one of " + allowed);
+  return false;
+}
+
+}  // namespace
+
+bool yaml_to_proto(const YAML::Node& node, pb::Message& message, const std::string& path,
+                   const YamlToProtoOptions& options, DiagnosticSink& sink, FieldLines& lines) {
+  Converter c(options, sink, lines);
+  c.message(node, message, path);
+  return c.ok();
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,35 @@
+// Fills a protobuf message from a YAML node, driven by the message's
+// descriptor. Field names are the proto3 JSON names (Istio's YAML names; the
+// proto names are accepted too). Every problem is reported with its line and
+// field path, and the line of every field set is recorded so that later
+// semantic checks can point at it.
+#pragma once
+
+#include <google/protobuf/message.h>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "diagnostic.h"
+
+namespace sluice::config {
+
+// Field path ("spec.http[0].route") -> 1-based line.
+using FieldLines = std::unordered_map<std::string, int>;
+
+struct YamlToProtoOptions {
+  // Unknown fields are errors for Istio resources. Kubernetes objects from
+  // `kubectl get -o yaml` carry many fields a mesh does not read, so they
+  // are parsed leniently.
+  bool reject_unknown_fields = true;
+};
+
+// Returns false if any error was reported.
+bool yaml_to_proto(const YAML::Node& node, google::protobuf::Message& message,
+                   const std::string& path, const YamlToProtoOptions& options,
+                   DiagnosticSink& sink, FieldLines& lines);
+
+int yaml_line(const YAML::Node& node);
+
+}  // namespace sluice::config
