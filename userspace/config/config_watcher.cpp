@@ -16,9 +16,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // IN_CLOSE_WRITE rather than IN_MODIFY: one event per write, not per write(2).
-// IN_ATTR: a chmod can make an unreadable file readable.
+// IN_ATTRIB: a chmod can make an unreadable file readable.
 constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
-                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTR | IN_ONLYDIR;
+                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
 
 // The symlink kubelet swaps to update a mounted ConfigMap.
 constexpr const char* kConfigMapDataLink = "..data";

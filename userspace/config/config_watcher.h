@@ -28,6 +28,8 @@
 
 #include "result.h"
 
+struct inotify_event;  // <sys/inotify.h>
+
 namespace sluice::config {
 
 class ConfigWatcher {
@@ -63,7 +65,7 @@ class ConfigWatcher {
   Status add_watch(const std::string& dir, bool tree, std::initializer_list<std::string> names);
   // Reads every queued event; true if the configuration may have changed.
   bool drain_events();
-  bool handle_event(const struct inotify_event& ev);
+  bool handle_event(const ::inotify_event& ev);
   void run();
 
   const int inotify_fd_;
