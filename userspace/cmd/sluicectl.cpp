@@ -5,11 +5,13 @@
 #include <fstream>
 #include <iostream>
 
+#include "diagnostic.h"
 #include "kernel_datapath_maps.h"
 #include "pinned_maps.h"
 #include "pin_dir.h"
 #include "service_text.h"
 #include "service_writer.h"
+#include "snapshot_builder.h"
 #include "sock_lb_loader.h"
 #include "table_dump.h"
 
@@ -47,6 +49,22 @@ int apply_lines(DatapathMaps& maps, std::istream& in, const std::string& source)
   }
   return errors ? 1 : 0;
 }
+
+// Like `istioctl validate`: one line per problem on stdout, a summary on
+// stderr; exit 1 when there are errors.
+int validate(const std::vector<std::string>& paths) {
+  config::BuildResult r = config::load_snapshot(paths, 0);
+  size_t errors = 0;
+  for (const config::Diagnostic& d : r.diagnostics) {
+    std::cout << d.to_string() << '\n';
+    errors += d.severity == config::Severity::kError;
+  }
+  std::cerr << "sluicectl validate: " << errors << " error(s), " << r.diagnostics.size() - errors
+            << " warning(s)\n";
+  return errors ? 1 : 0;
+}
+
+constexpr int kUsageExit = 2;
 
 }  // namespace
 
@@ -90,7 +108,19 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("dump", "print services, counters and verdict statistics");
 
-  CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> validate_paths;
+  auto* validate_cmd = app.add_subcommand(
+      "validate", "check Istio and Kubernetes YAML files or directories (exit 0 clean, 1 errors, 2 usage)");
+  validate_cmd->add_option("paths", validate_paths, "files or directories")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kUsageExit;
+  }
+
+  if (validate_cmd->parsed()) return validate(validate_paths);
 
   if (attach->parsed()) {
     auto lb = SockLb::load(SockLbOptions{.pin_dir = pin_dir});
