@@ -131,7 +131,7 @@ TEST(AdminServer, OtherMethodsAre405) {
   for (const char* method : {"POST", "PUT", "DELETE"}) {
     RawClient c(server->port());
     ASSERT_TRUE(c.connected());
-    ASSERT_TRUE(c.send(std::string(method) + " /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+    ASSERT_TRUE(c.send(std::string(method) + " /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"));
     std::string res = c.read_all();
     EXPECT_EQ(res.rfind("HTTP/1.1 405 ", 0), 0u) << res;
     EXPECT_NE(res.find("Allow: GET, HEAD\r\n"), std::string::npos) << res;

@@ -1,0 +1,286 @@
+// sluiced end to end on a simulated node: the daemon runs in the node's
+// netns and the test cgroup, pods connect to a Service VIP, and the config
+// dir changes under a running connect loop. Privileged.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "admin_client.h"
+#include "node_sim.h"
+#include "pod_sockets.h"
+
+using namespace std::chrono_literals;
+using sluice::test::NamedServer;
+
+namespace {
+
+constexpr uint16_t kAdminPort = 15000;  // inside the node netns, so no clash between runs
+constexpr uint16_t kBackendPort = 8080;
+constexpr const char* kVip = "10.96.0.10";
+
+std::string service_yaml(const std::string& extra_spec = "") {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n"
+         "  clusterIP: 10.96.0.10\n  selector: {app: web}\n"
+         "  ports: [{name: http, port: 80, targetPort: 8080}]\n" + extra_spec;
+}
+
+std::string pod_yaml(int i, const std::string& ip) {
+  return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-" + std::to_string(i) +
+         ", namespace: default, labels: {app: web}}\nstatus: {phase: Running, podIP: " + ip + "}\n";
+}
+
+class ConnectLoop;
+
+class SluicedTest : public sluice::test::NodeTest {
+ protected:
+  int pod_count() const override { return 5; }
+
+  void SetUp() override {
+    NodeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    node_->join_cgroup();
+    config_dir_ = "/tmp/" + node_->prefix() + "-config";
+    std::filesystem::create_directories(config_dir_);
+    for (int i = 2; i <= 5; ++i) {
+      servers_.push_back(std::make_unique<NamedServer>(node_->tcp_socket_in_pod(i), kBackendPort, "p" + std::to_string(i)));
+    }
+  }
+
+  void TearDown() override {
+    if (node_ && daemon_ > 0) node_->stop(daemon_);
+    if (node_) {
+      // A daemon without --cleanup leaves pinned links: detach them.
+      std::filesystem::remove_all(node_->pin_dir() + "/links");
+    }
+    servers_.clear();
+    std::filesystem::remove_all(config_dir_);
+    if (node_) {
+      const std::string log = log_path();
+      if (HasFailure()) {
+        std::ifstream in(log);
+        std::cerr << "--- sluiced log ---\n" << in.rdbuf() << "\n--- end ---\n";
+      }
+      std::filesystem::remove(log);
+    }
+    NodeTest::TearDown();
+  }
+
+  // Replaces a config file atomically, as a ConfigMap update does.
+  void write_config(const std::string& name, const std::string& text) {
+    const std::string tmp = config_dir_ + "/." + name + ".tmp";
+    std::ofstream(tmp) << text;
+    std::filesystem::rename(tmp, config_dir_ + "/" + name);
+  }
+
+  void write_web(const std::vector<int>& pods, const std::string& extra = "") {
+    std::string yaml = service_yaml();
+    for (int i : pods) yaml += pod_yaml(i, node_->pod_ip(i));
+    write_config("web.yaml", yaml + extra);
+  }
+
+  void start_daemon(bool cleanup = false) {
+    std::vector<std::string> argv = {SLUICED_PATH, "--config", config_dir_, "--cgroup", node_->cgroup_path(),
+                                     "--pin-dir", node_->pin_dir(), "--admin-port", std::to_string(kAdminPort),
+                                     "--log-level", "debug"};
+    if (cleanup) argv.push_back("--cleanup");
+    daemon_ = node_->spawn(node_->node_ns(), argv, log_path());
+    ASSERT_TRUE(wait_for([&] { return admin("/ready").first == 200; }, 5s)) << "sluiced did not become ready";
+  }
+
+  std::string log_path() const { return "/tmp/" + node_->prefix() + "-sluiced.log"; }
+
+  std::pair<unsigned, std::string> admin(const std::string& path) {
+    return node_->in_node([&] {
+      auto r = sluice::http_get("127.0.0.1", kAdminPort, path, 1000ms);
+      return r.ok() ? r.value() : std::pair<unsigned, std::string>{0, r.error().to_string()};
+    });
+  }
+
+  template <class Pred>
+  static bool wait_for(Pred pred, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return pred();
+  }
+
+  friend class ConnectLoop;
+
+  std::string connect_once() {
+    int fd = node_->tcp_socket_in_pod(1);
+    int rc = sluice::test::connect_to(fd, kVip, 80);
+    std::string name = rc == 0 ? sluice::test::read_name(fd) : "error:" + std::to_string(-rc);
+    close(fd);
+    return name.empty() ? "error:read" : name;
+  }
+
+  std::map<std::string, int> spread(int n) {
+    std::map<std::string, int> counts;
+    for (int i = 0; i < n; ++i) ++counts[connect_once()];
+    return counts;
+  }
+
+  std::string config_dir_;
+  pid_t daemon_ = -1;
+  std::vector<std::unique_ptr<NamedServer>> servers_;
+};
+
+// Connects from pod 1 to the VIP until stopped (or a hard 60 s bound),
+// recording every result.
+class ConnectLoop {
+ public:
+  explicit ConnectLoop(SluicedTest* t) : thread_([this, t] {
+    const auto hard_stop = std::chrono::steady_clock::now() + 60s;
+    while (!stop_ && std::chrono::steady_clock::now() < hard_stop) {
+      std::string r = t->connect_once();
+      std::lock_guard lock(mu_);
+      ++total_;
+      if (r.starts_with("error")) ++failed_;
+      last_seen_[r] = std::chrono::steady_clock::now();
+      std::this_thread::sleep_for(1ms);
+    }
+  }) {}
+  ~ConnectLoop() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int failed() {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+  int total() {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+  std::optional<std::chrono::steady_clock::time_point> last_seen(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto it = last_seen_.find(name);
+    if (it == last_seen_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  int total_ = 0;
+  int failed_ = 0;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
+  std::thread thread_;
+};
+
+TEST_F(SluicedTest, BalancesAServiceOverThePodsItSelects) {
+  write_web({2, 3, 4});
+  start_daemon();
+  auto counts = spread(60);
+  EXPECT_EQ(counts.size(), 3u);
+  EXPECT_EQ(counts.count("p5"), 0u) << "p5 is not selected by the Service";
+  for (const auto& [name, n] : counts) EXPECT_FALSE(name.starts_with("error")) << name;
+  auto maps = admin("/maps");
+  EXPECT_EQ(maps.first, 200u);
+  EXPECT_NE(maps.second.find("\"vip\":\"10.96.0.10\""), std::string::npos) << maps.second;
+  auto cfg = admin("/config");
+  EXPECT_NE(cfg.second.find("\"version\":1"), std::string::npos) << cfg.second;
+}
+
+TEST_F(SluicedTest, ChangesTakeEffectWithinASecondWithZeroFailedConnects) {
+  write_web({2, 3});
+  start_daemon();
+  ConnectLoop loop(this);
+  ASSERT_TRUE(wait_for([&] { return loop.total() > 50; }, 5s));
+
+  // Add an endpoint.
+  auto t0 = std::chrono::steady_clock::now();
+  write_web({2, 3, 4});
+  EXPECT_TRUE(wait_for([&] { return loop.last_seen("p4").has_value(); }, 1s)) << "new endpoint unused after 1 s";
+
+  // Remove one.
+  write_web({3, 4});
+  t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_for([&] { return admin("/maps").second.find(node_->pod_ip(2)) == std::string::npos; }, 1s));
+  std::this_thread::sleep_for(300ms);
+  auto last_p2 = loop.last_seen("p2");
+  ASSERT_TRUE(last_p2);
+  EXPECT_LT(*last_p2, t0 + 1s) << "removed endpoint still used a second later";
+
+  // Change the load-balancing algorithm.
+  write_web({3, 4}, "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, namespace: default}\n"
+                    "spec: {host: web, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}\n");
+  EXPECT_TRUE(wait_for([&] { return admin("/maps").second.find("\"algorithm\":\"round_robin\"") != std::string::npos; }, 1s));
+  std::this_thread::sleep_for(200ms);
+
+  loop.stop();
+  EXPECT_EQ(loop.failed(), 0) << "of " << loop.total() << " connects";
+  EXPECT_GT(loop.total(), 200);
+
+  // Delete the service: its VIP is no longer rewritten, so the pod (no
+  // route to the service range) gets "network unreachable".
+  std::filesystem::remove(config_dir_ + "/web.yaml");
+  EXPECT_TRUE(wait_for([&] { return connect_once() == "error:" + std::to_string(ENETUNREACH); }, 1s));
+}
+
+TEST_F(SluicedTest, ABadFileLeavesTheOldConfigServingAndReportsTheError) {
+  write_web({2, 3});
+  start_daemon();
+  write_config("broken.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\n"
+                              "spec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n      weight: 60\n"
+                              "    - destination: {host: web}\n      weight: 30\n");
+  ASSERT_TRUE(wait_for([&] { return admin("/config").second.find("\"rejected\":1") != std::string::npos; }, 2s));
+  const std::string cfg = admin("/config").second;
+  EXPECT_NE(cfg.find("broken.yaml:7: VirtualService default/web: spec.http[0].route: weights sum to 90, must be 100"),
+            std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("\"version\":1"), std::string::npos) << cfg;
+  auto counts = spread(30);
+  EXPECT_EQ(counts["p2"] + counts["p3"], 30);
+}
+
+TEST_F(SluicedTest, Kill9DuringAConnectLoopLosesNoConnects) {
+  write_web({2, 3, 4});
+  start_daemon();
+  ConnectLoop loop(this);
+  ASSERT_TRUE(wait_for([&] { return loop.total() > 50; }, 5s));
+
+  kill(daemon_, SIGKILL);
+  node_->stop(daemon_);  // reaps
+  daemon_ = -1;
+  const int before = loop.total();
+  ASSERT_TRUE(wait_for([&] { return loop.total() > before + 200; }, 10s)) << "connects stalled while the daemon was down";
+
+  start_daemon();  // adopts pinned maps and links
+  const int after_restart = loop.total();
+  ASSERT_TRUE(wait_for([&] { return loop.total() > after_restart + 200; }, 10s));
+  loop.stop();
+  EXPECT_EQ(loop.failed(), 0) << "of " << loop.total() << " connects";
+  EXPECT_NE(admin("/config").second.find("\"upserts\":0"), std::string::npos)
+      << "a restart on unchanged config rewrites nothing";
+}
+
+TEST_F(SluicedTest, SigtermKeepsTheDataPathAndCleanupRemovesIt) {
+  write_web({2});
+  start_daemon();
+  node_->stop(daemon_);  // SIGTERM
+  daemon_ = -1;
+  EXPECT_EQ(connect_once(), "p2") << "pinned programs keep balancing after a clean exit";
+
+  start_daemon(/*cleanup=*/true);
+  node_->stop(daemon_);
+  daemon_ = -1;
+  EXPECT_FALSE(std::filesystem::exists(node_->pin_dir() + "/sl_services"));
+  EXPECT_EQ(connect_once(), "error:" + std::to_string(ENETUNREACH));
+}
+
+}  // namespace

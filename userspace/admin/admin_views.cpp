@@ -1,0 +1,88 @@
+#include "admin_views.h"
+
+#include <arpa/inet.h>
+
+#include "json_writer.h"
+#include "l4_sync.h"
+#include "service_text.h"
+#include "service_writer.h"
+#include "stat_names.h"
+#include "stat_reasons.h"
+
+namespace sluice {
+
+std::string config_status_json(const config::ConfigStatus& s) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("version").value(s.version);
+  w.key("reloads").value(s.reloads);
+  w.key("rejected").value(s.rejected);
+  w.key("sync_failures").value(s.sync_failures);
+  w.key("l4_services").value(static_cast<uint64_t>(s.l4_services));
+  w.key("last_sync").begin_object();
+  w.key("upserts").value(static_cast<uint64_t>(s.last_sync.upserts));
+  w.key("removals").value(static_cast<uint64_t>(s.last_sync.removals));
+  w.key("failures").value(static_cast<uint64_t>(s.last_sync.failures));
+  w.key("sync_ms").value(s.last_sync_ms);
+  w.key("reload_ms").value(s.last_reload_ms);
+  w.end_object();
+  w.key("last_error");
+  if (s.last_errors.empty()) {
+    w.null();
+  } else {
+    w.value(s.last_errors.front());
+  }
+  w.key("errors").begin_array();
+  for (const std::string& e : s.last_errors) w.value(e);
+  w.end_array();
+  w.key("warnings").begin_array();
+  for (const std::string& e : s.warnings) w.value(e);
+  w.end_array();
+  w.end_object();
+  return w.str();
+}
+
+std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<uint64_t>& stats) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("services").begin_array();
+  for (const auto& [key, spec] : read_l4(maps)) {
+    const sl_svc_key k = service_key(spec);
+    const auto svc = maps.get_service(k);
+    const auto counters = maps.get_service_counters(k).value_or(sl_svc_counters{});
+    w.begin_object();
+    w.key("vip").value(format_ip(spec.vip));
+    w.key("port").value(uint64_t{spec.port});
+    w.key("protocol").value(spec.proto == 17 ? "UDP" : "TCP");
+    w.key("algorithm").value(algo_name(spec.algo));
+    w.key("max_connections").value(uint64_t{spec.max_conns});
+    w.key("revision").value(uint64_t{svc ? svc->revision : 0});
+    w.key("active").value(counters.active);
+    w.key("total").value(counters.total);
+    w.key("refused").value(counters.refused);
+    w.key("backends").begin_array();
+    if (svc) {
+      for (const auto& [index, be] : live_backends(maps, k, *svc)) {
+        const auto bc = maps.get_backend_counters({k, index}).value_or(sl_backend_counters{});
+        w.begin_object();
+        w.key("address").value(format_ip(ntohl(be.addr)));
+        w.key("port").value(uint64_t{ntohs(be.port)});
+        w.key("weight").value(uint64_t{be.weight});
+        w.key("ejected").value((be.flags & SL_BE_F_EJECTED) != 0);
+        w.key("active").value(bc.active);
+        w.key("total").value(bc.total);
+        w.end_object();
+      }
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("verdicts").begin_object();
+  for (unsigned r = 0; r < SL_R__COUNT; ++r) w.key(stat_reason_name(r)).value(stats.sum(r));
+  w.end_object();
+  w.end_object();
+  return w.str();
+}
+
+}  // namespace sluice

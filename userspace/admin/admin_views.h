@@ -1,0 +1,20 @@
+// The JSON bodies of the admin API's endpoints.
+#pragma once
+
+#include <string>
+
+#include "config_sync.h"
+#include "datapath_maps.h"
+#include "map_handle.h"
+
+namespace sluice {
+
+// /config: the snapshot version in force, the last rejected attempt's
+// errors, reload counters and the last sync's size and duration.
+std::string config_status_json(const config::ConfigStatus& status);
+
+// /maps: every kernel service with its backends (ejection marks included)
+// and connection counters, plus the per-CPU verdict counters summed.
+std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<uint64_t>& stats);
+
+}  // namespace sluice

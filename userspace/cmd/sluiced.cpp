@@ -1,0 +1,150 @@
+// sluiced: the node daemon. Loads and attaches the kernel programs (adopting
+// pinned state from an earlier run), keeps the kernel tables in step with the
+// Istio/Kubernetes YAML in the config dir, and serves the admin API.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+
+#include "admin_server.h"
+#include "admin_views.h"
+#include "config_sync.h"
+#include "config_watcher.h"
+#include "kernel_datapath_maps.h"
+#include "sock_lb_loader.h"
+
+namespace {
+
+using namespace sluice;
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+struct Flags {
+  std::vector<std::string> config;
+  std::string cgroup;
+  bool allow_root_cgroup = false;
+  std::string pin_dir = SL_DEFAULT_PIN_DIR;
+  std::string node_ip;
+  std::string admin_address = "127.0.0.1";
+  uint16_t admin_port = 15000;
+  uint16_t proxy_port = 15001;
+  std::string log_level = "info";
+  unsigned debounce_ms = 100;
+  bool cleanup = false;
+};
+
+// The reload loop: the watcher only raises a flag; reloads run here, one at a
+// time, so a burst of file events costs one reload.
+class ReloadQueue {
+ public:
+  void request() {
+    std::lock_guard lock(mu_);
+    pending_ = true;
+    cv_.notify_one();
+  }
+  // True if a reload is due; returns at least every `tick` to check for stop.
+  bool wait(std::chrono::milliseconds tick) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, tick, [&] { return pending_; });
+    return std::exchange(pending_, false);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+};
+
+int run(const Flags& f) {
+  auto lb = SockLb::load(SockLbOptions{.pin_dir = f.pin_dir});
+  if (!lb) {
+    spdlog::critical("{}", lb.error().to_string());
+    return 1;
+  }
+  if (Status s = (*lb)->attach({f.cgroup, f.allow_root_cgroup}); !s) {
+    spdlog::critical("{}", s.error().to_string());
+    return 1;
+  }
+  spdlog::info("kernel programs attached to {} (pin dir {}, maps {}, {} links adopted)", f.cgroup, f.pin_dir,
+               (*lb)->reused_maps() ? "reused" : "created", (*lb)->adopted_links());
+
+  KernelDatapathMaps maps((*lb)->maps());
+  config::ConfigSync sync(f.config, maps);
+  sync.adopt_kernel_state();
+  sync.reload();
+  std::atomic<bool> ready{true};
+
+  ReloadQueue queue;
+  auto watcher = config::ConfigWatcher::start(f.config, std::chrono::milliseconds(f.debounce_ms),
+                                              [&queue] { queue.request(); });
+  if (!watcher) {
+    spdlog::critical("watch {}: {}", f.config.front(), watcher.error().to_string());
+    return 1;
+  }
+
+  const PerCpuArrayHandle<uint64_t> stats = (*lb)->maps().stats;
+  std::map<std::string, AdminHandler> routes = {
+      {"/ready",
+       [&](const std::string&) {
+         return ready ? AdminResponse{200, "text/plain", "ready\n"} : AdminResponse{503, "text/plain", "starting\n"};
+       }},
+      {"/config", [&](const std::string&) { return AdminResponse{200, "application/json", config_status_json(sync.status())}; }},
+      {"/maps", [&](const std::string&) { return AdminResponse{200, "application/json", kernel_maps_json(maps, stats)}; }},
+  };
+  auto admin = AdminServer::start(f.admin_address, f.admin_port, std::move(routes));
+  if (!admin) {
+    spdlog::critical("admin API: {}", admin.error().to_string());
+    return 1;
+  }
+  spdlog::info("admin API on {}:{}", f.admin_address, (*admin)->port());
+
+  while (!g_stop.load()) {
+    if (queue.wait(std::chrono::milliseconds(200))) sync.reload();
+  }
+  spdlog::info("shutting down");
+  (*watcher)->stop();
+  (*admin)->stop();
+  if (f.cleanup) {
+    Status s = (*lb)->detach();
+    lb->reset();
+    Status r = SockLb::remove_pins(f.pin_dir);
+    if (!s || !r) spdlog::error("cleanup: {}", (!s ? s : r).error().to_string());
+    spdlog::info("detached and removed {}", f.pin_dir);
+  } else {
+    spdlog::info("pinned programs and maps stay in {}: L4 balancing continues", f.pin_dir);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"sluiced: sluice's node daemon"};
+  app.add_option("--config", f.config, "config directory or file of Istio/Kubernetes YAML (repeatable)")->required();
+  app.add_option("--cgroup", f.cgroup,
+                 "cgroup v2 directory to attach to; no default. On a node, the cgroup v2 root (with --allow-root-cgroup)")
+      ->required();
+  app.add_flag("--allow-root-cgroup", f.allow_root_cgroup, "permit attaching to a cgroup v2 mount root (a whole node)");
+  app.add_option("--pin-dir", f.pin_dir, "bpffs directory for pinned maps and links")->capture_default_str();
+  app.add_option("--node-ip", f.node_ip, "this node's IP address");
+  app.add_option("--admin-address", f.admin_address, "admin API address")->capture_default_str();
+  app.add_option("--admin-port", f.admin_port, "admin API port (0: any)")->capture_default_str();
+  app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port")->capture_default_str();
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_option("--debounce-ms", f.debounce_ms, "quiet time after a config change before reloading")
+      ->capture_default_str();
+  app.add_flag("--cleanup", f.cleanup, "on exit, detach and remove all pinned state (stops the data path)");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  return run(f);
+}
