@@ -26,10 +26,19 @@ constexpr auto kClientTimeout = 5000ms;
 
 std::map<std::string, AdminHandler> test_routes() {
   return {
-      {"/stats", [](const std::string&) { return AdminResponse{200, "application/json", R"({"requests":1})"}; }},
-      {"/echo", [](const std::string& target) { return AdminResponse{200, "text/plain", target}; }},
+      {"/stats",
+       [](const std::string&) {
+         return AdminResponse{200, "application/json", R"({"requests":1})"};
+       }},
+      {"/echo",
+       [](const std::string& target) {
+         return AdminResponse{200, "text/plain", target};
+       }},
       {"/boom", [](const std::string&) -> AdminResponse { throw std::runtime_error("kaput"); }},
-      {"/teapot", [](const std::string&) { return AdminResponse{418, "text/plain", "short and stout"}; }},
+      {"/teapot",
+       [](const std::string&) {
+         return AdminResponse{418, "text/plain", "short and stout"};
+       }},
   };
 }
 
@@ -131,7 +140,9 @@ TEST(AdminServer, OtherMethodsAre405) {
   for (const char* method : {"POST", "PUT", "DELETE"}) {
     RawClient c(server->port());
     ASSERT_TRUE(c.connected());
-    ASSERT_TRUE(c.send(std::string(method) + " /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"));
+    ASSERT_TRUE(
+        c.send(std::string(method) +
+               " /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"));
     std::string res = c.read_all();
     EXPECT_EQ(res.rfind("HTTP/1.1 405 ", 0), 0u) << res;
     EXPECT_NE(res.find("Allow: GET, HEAD\r\n"), std::string::npos) << res;
@@ -240,7 +251,7 @@ TEST(AdminServer, StopWithAClientConnectedReturnsPromptly) {
   uint16_t port = server->port();
   RawClient c(port);
   ASSERT_TRUE(c.send("GET /stats HTTP/1.1\r\n"));  // never finished
-  std::this_thread::sleep_for(50ms);                 // let the server start reading
+  std::this_thread::sleep_for(50ms);               // let the server start reading
 
   auto begin = Clock::now();
   server->stop();
@@ -258,7 +269,8 @@ TEST(AdminServer, BindFailureNamesTheAddress) {
   auto second = AdminServer::start("127.0.0.1", first->port(), test_routes());
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, -EADDRINUSE);
-  EXPECT_NE(second.error().message.find("127.0.0.1:" + std::to_string(first->port())), std::string::npos)
+  EXPECT_NE(second.error().message.find("127.0.0.1:" + std::to_string(first->port())),
+            std::string::npos)
       << second.error().message;
   EXPECT_NE(second.error().to_string().find("Address already in use"), std::string::npos);
 }

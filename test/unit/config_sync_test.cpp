@@ -120,3 +120,16 @@ TEST_F(ConfigSyncTest, DeletedServiceIsRemovedFromTheKernel) {
   EXPECT_TRUE(maps_.service_keys().empty());
   EXPECT_EQ(sync.status().last_sync.removals, 1u);
 }
+
+TEST_F(ConfigSyncTest, OnlyChangedFilesAreParsedAgain) {
+  write("web.yaml", std::string(kService) + pod(1));
+  write("other.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  clusterIP: 10.96.0.11\n"
+                      "  ports: [{name: http, port: 80}]\n  selector: {app: api}\n");
+  ConfigSync sync({dir_.string()}, maps_);
+  ASSERT_TRUE(sync.reload());
+  EXPECT_EQ(sync.status().last_files_parsed, 2u);
+  write("web.yaml", std::string(kService) + pod(1) + pod(2));
+  ASSERT_TRUE(sync.reload());
+  EXPECT_EQ(sync.status().last_files_parsed, 1u);
+  EXPECT_EQ(maps_.backend_count(), 2u);
+}

@@ -57,10 +57,10 @@ TEST(ConfigLoad, BookinfoFixtureIsValid) {
 TEST(ConfigLoad, HttpbinFixtureIsValid) {
   BuildResult r = load_snapshot({kFixtures + "/httpbin/httpbin.yaml"}, 1);
   ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
-  const auto& vs = r.snapshot->resources.virtual_services.at(0).spec;
+  const auto& vs = r.snapshot->resources.virtual_services.at(0)->spec;
   EXPECT_EQ(vs.http(0).fault().delay().fixed_delay().seconds(), 7);
   EXPECT_DOUBLE_EQ(vs.http(0).fault().abort().percentage().value(), 50.5);
-  EXPECT_EQ(r.snapshot->resources.authorization_policies.at(0).spec.rules(0).when(0).values_size(), 2);
+  EXPECT_EQ(r.snapshot->resources.authorization_policies.at(0)->spec.rules(0).when(0).values_size(), 2);
 }
 
 TEST(ConfigLoad, DurationsInIstioForms) {

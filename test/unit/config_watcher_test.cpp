@@ -38,9 +38,7 @@ class TempDir {
   fs::path path_;
 };
 
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream(p) << text;
-}
+void write_file(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
 // Counts on_change calls and lets the test wait for them.
 class Counter {
@@ -95,7 +93,8 @@ TEST(ConfigWatcher, ABurstOfWritesIsOneCall) {
   Counter counter;
   auto w = watch({dir.path()}, counter);
   ASSERT_TRUE(w);
-  for (int i = 0; i < 20; ++i) write_file(dir.path() / ("f" + std::to_string(i % 3) + ".yaml"), std::to_string(i));
+  for (int i = 0; i < 20; ++i)
+    write_file(dir.path() / ("f" + std::to_string(i % 3) + ".yaml"), std::to_string(i));
   EXPECT_EQ(counter.settle(), 1);
 
   // A later, separate change is a separate call.

@@ -20,16 +20,17 @@ TEST(JsonWriter, NestedContainersGetCommas) {
   w.begin_object().key("x").value(2).key("y").null().end_object();
   w.end_array();
   w.end_object();
-  EXPECT_EQ(w.str(),
-            R"({"version":3,"services":["a","b"],"empty":{},"none":[],)"
-            R"("list":[{"x":1},{"x":2,"y":null}]})");
+  EXPECT_EQ(w.str(), R"({"version":3,"services":["a","b"],"empty":{},"none":[],)"
+                     R"("list":[{"x":1},{"x":2,"y":null}]})");
 }
 
 TEST(JsonWriter, Scalars) {
   JsonWriter w;
   w.begin_array();
   w.value(true).value(false).null();
-  w.value(-7).value(std::numeric_limits<int64_t>::min()).value(std::numeric_limits<uint64_t>::max());
+  w.value(-7)
+      .value(std::numeric_limits<int64_t>::min())
+      .value(std::numeric_limits<uint64_t>::max());
   w.value(uint8_t{200}).value(short{-3});
   w.value(1.5).value(-0.25).value(1e300).value(3.0);
   w.end_array();
@@ -57,7 +58,8 @@ TEST(JsonWriter, StringLiteralIsAStringNotABool) {
 TEST(JsonWriter, EscapesQuotesBackslashesAndControls) {
   EXPECT_EQ(JsonWriter::escape("a\"b\\c/d"), R"("a\"b\\c/d")");
   EXPECT_EQ(JsonWriter::escape("\b\f\n\r\t"), R"("\b\f\n\r\t")");
-  EXPECT_EQ(JsonWriter::escape(std::string("\x00\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\x7f\"");
+  EXPECT_EQ(JsonWriter::escape(std::string("\x00\x01\x1f\x7f", 4)),
+            "\"\\u0000\\u0001\\u001f\x7f\"");
   // UTF-8 passes through unchanged.
   EXPECT_EQ(JsonWriter::escape("caf\xc3\xa9 \xe2\x86\x92"), "\"caf\xc3\xa9 \xe2\x86\x92\"");
 }

@@ -31,7 +31,8 @@ Error to_error(const beast::error_code& ec, const std::string& what) {
 }
 
 asio::awaitable<void> fetch(const std::string& host, uint16_t port, const std::string& target,
-                            std::chrono::steady_clock::time_point deadline, std::optional<GetResult>& out) {
+                            std::chrono::steady_clock::time_point deadline,
+                            std::optional<GetResult>& out) {
   const std::string what = "GET http://" + host + ":" + std::to_string(port) + target;
   auto ex = co_await asio::this_coro::executor;
   auto fail = [&](const beast::error_code& ec) { out.emplace(to_error(ec, what)); };

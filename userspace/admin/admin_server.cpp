@@ -40,6 +40,10 @@ namespace {
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+// How long, and how much, to drain from a client after an error reply.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+
 std::string error_body(std::string_view message) {
   JsonWriter w;
   w.begin_object().key("error").value(message).end_object();
@@ -60,7 +64,8 @@ AdminResponse dispatch(const std::map<std::string, AdminHandler>& routes, const 
   // A buggy handler must cost one request, not the daemon's admin API.
   try {
     AdminResponse r = it->second(target);
-    if (r.status < 100 || r.status > 999) return json_error(500, "handler returned an invalid status");
+    if (r.status < 100 || r.status > 999)
+      return json_error(500, "handler returned an invalid status");
     return r;
   } catch (const std::exception& e) {
     return json_error(500, std::string("internal error: ") + e.what());
@@ -69,7 +74,7 @@ AdminResponse dispatch(const std::map<std::string, AdminHandler>& routes, const 
   }
 }
 
-Response make_response(const AdminResponse& r, unsigned version, bool keep_alive, bool head) {
+Response make_response(AdminResponse r, unsigned version, bool keep_alive, bool head) {
   Response res;
   res.version(version);
   res.result(r.status);
@@ -78,7 +83,7 @@ Response make_response(const AdminResponse& r, unsigned version, bool keep_alive
   res.set(http::field::cache_control, "no-store");
   if (r.status == 405) res.set(http::field::allow, "GET, HEAD");
   res.keep_alive(keep_alive);
-  res.body() = r.body;
+  res.body() = std::move(r.body);
   res.prepare_payload();
   // HEAD keeps the Content-Length of the GET but sends no body.
   if (head) res.body().clear();
@@ -101,11 +106,12 @@ unsigned status_for_read_error(const beast::error_code& ec) {
 asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(std::chrono::seconds(1));
+  stream.expires_after(kLingerTime);
   char sink[4096];
   std::size_t drained = 0;
-  while (!ec && drained < 1024 * 1024) {
-    drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  while (!ec && drained < kLingerBytes) {
+    drained += co_await stream.async_read_some(asio::buffer(sink),
+                                               asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -124,7 +130,8 @@ asio::awaitable<void> serve_connection(AdminServer::Impl& impl, tcp::socket sock
     parser.body_limit(AdminServer::kMaxBodyBytes);
     beast::error_code ec;
     stream.expires_after(std::chrono::seconds(AdminServer::kReadTimeoutSeconds));
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
 
     Response res;
     bool keep_alive = false;
@@ -155,7 +162,8 @@ asio::awaitable<void> accept_loop(AdminServer::Impl& impl) {
   asio::steady_timer backoff(impl.ioc);
   for (;;) {
     beast::error_code ec;
-    tcp::socket socket = co_await impl.acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await impl.acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Typically EMFILE: retrying at once would spin.
@@ -170,8 +178,8 @@ asio::awaitable<void> accept_loop(AdminServer::Impl& impl) {
 
 }  // namespace
 
-Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& address, uint16_t port,
-                                                        std::map<std::string, AdminHandler> routes) {
+Result<std::unique_ptr<AdminServer>> AdminServer::start(
+    const std::string& address, uint16_t port, std::map<std::string, AdminHandler> routes) {
   const std::string where = "admin server: " + address + ":" + std::to_string(port);
   beast::error_code ec;
   auto ip = asio::ip::make_address(address, ec);
@@ -197,7 +205,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& addre
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl), bound));
 }
 
-AdminServer::AdminServer(std::unique_ptr<Impl> impl, uint16_t port) : impl_(std::move(impl)), port_(port) {}
+AdminServer::AdminServer(std::unique_ptr<Impl> impl, uint16_t port)
+    : impl_(std::move(impl)), port_(port) {}
 
 AdminServer::~AdminServer() { stop(); }
 

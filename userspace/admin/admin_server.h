@@ -26,11 +26,11 @@ using AdminHandler = std::function<AdminResponse(const std::string& target)>;
 class AdminServer {
  public:
   // Limits, so that a misbehaving client costs a bounded amount.
-  static constexpr std::size_t kMaxHeaderBytes = 8 * 1024;   // else 431
-  static constexpr std::size_t kMaxBodyBytes = 64 * 1024;    // else 413
-  static constexpr int kReadTimeoutSeconds = 10;             // per request, idle keep-alive included
+  static constexpr std::size_t kMaxHeaderBytes = 8 * 1024;  // else 431
+  static constexpr std::size_t kMaxBodyBytes = 64 * 1024;   // else 413
+  static constexpr int kReadTimeoutSeconds = 10;            // per request, idle keep-alive included
   static constexpr int kWriteTimeoutSeconds = 10;
-  static constexpr int kMaxConnections = 64;                 // more are closed on accept
+  static constexpr int kMaxConnections = 64;  // more are closed on accept
 
   // Binds address:port (port 0 picks a free one), then serves on a new
   // thread. address is numeric (IPv4 or IPv6). Routes are exact paths; the

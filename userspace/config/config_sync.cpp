@@ -24,7 +24,9 @@ void ConfigSync::adopt_kernel_state() {
 
 bool ConfigSync::reload() {
   const auto start = std::chrono::steady_clock::now();
-  BuildResult built = load_snapshot(paths_, next_version_);
+  LoadResult loaded = load_resources(paths_, &cache_);
+  const size_t files_parsed = loaded.files_parsed;
+  BuildResult built = build_snapshot(std::move(loaded), next_version_);
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
   for (const Diagnostic& d : built.diagnostics) {
@@ -69,6 +71,7 @@ bool ConfigSync::reload() {
   status_.last_sync_ms = sync_ms;
   status_.last_reload_ms = ms_since(start);
   status_.l4_services = snap->l4_services.size();
+  status_.last_files_parsed = files_parsed;
   return true;
 }
 

@@ -14,6 +14,7 @@
 #include "datapath_maps.h"
 #include "l4_sync.h"
 #include "mesh_snapshot.h"
+#include "resource_loader.h"
 
 namespace sluice::config {
 
@@ -27,6 +28,7 @@ struct ConfigStatus {
   SyncStats last_sync;
   double last_sync_ms = 0;        // write of the last diff into the kernel
   double last_reload_ms = 0;      // whole reload: read, validate, publish, sync
+  size_t last_files_parsed = 0;   // files that changed since the reload before
   size_t l4_services = 0;
 };
 
@@ -51,6 +53,7 @@ class ConfigSync {
   DatapathMaps& maps_;
   std::atomic<SnapshotPtr> current_;
   L4ServiceMap kernel_view_;  // what the kernel holds, as far as we know
+  ResourceCache cache_;       // parsed files, reused while unchanged
   uint64_t next_version_ = 1;
 
   mutable std::mutex status_mu_;

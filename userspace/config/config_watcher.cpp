@@ -17,8 +17,9 @@ namespace {
 
 // IN_CLOSE_WRITE rather than IN_MODIFY: one event per write, not per write(2).
 // IN_ATTRIB: a chmod can make an unreadable file readable.
-constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
-                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
+constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO |
+                                IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB |
+                                IN_ONLYDIR;
 
 // The symlink kubelet swaps to update a mounted ConfigMap.
 constexpr const char* kConfigMapDataLink = "..data";
@@ -26,8 +27,8 @@ constexpr const char* kConfigMapDataLink = "..data";
 }  // namespace
 
 Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::start(std::vector<std::string> paths,
-                                                             std::chrono::milliseconds debounce,
-                                                             std::function<void()> on_change) {
+                                                            std::chrono::milliseconds debounce,
+                                                            std::function<void()> on_change) {
   int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd < 0) return make_error(-errno, "config watcher: inotify_init1");
   int stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -37,7 +38,8 @@ Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::start(std::vector<std::str
     return make_error(-err, "config watcher: eventfd");
   }
   // From here the destructor owns the descriptors.
-  std::unique_ptr<ConfigWatcher> w(new ConfigWatcher(inotify_fd, stop_fd, debounce, std::move(on_change)));
+  std::unique_ptr<ConfigWatcher> w(
+      new ConfigWatcher(inotify_fd, stop_fd, debounce, std::move(on_change)));
   for (const auto& path : paths) {
     std::error_code ec;
     Status s = fs::is_directory(path, ec) ? w->add_tree(path) : w->add_file(path);
@@ -49,7 +51,10 @@ Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::start(std::vector<std::str
 
 ConfigWatcher::ConfigWatcher(int inotify_fd, int stop_fd, std::chrono::milliseconds debounce,
                              std::function<void()> on_change)
-    : inotify_fd_(inotify_fd), stop_fd_(stop_fd), debounce_(debounce), on_change_(std::move(on_change)) {}
+    : inotify_fd_(inotify_fd),
+      stop_fd_(stop_fd),
+      debounce_(debounce),
+      on_change_(std::move(on_change)) {}
 
 ConfigWatcher::~ConfigWatcher() {
   stop();
@@ -66,7 +71,8 @@ void ConfigWatcher::stop() {
   thread_.join();
 }
 
-Status ConfigWatcher::add_watch(const std::string& dir, bool tree, std::initializer_list<std::string> names) {
+Status ConfigWatcher::add_watch(const std::string& dir, bool tree,
+                                std::initializer_list<std::string> names) {
   int wd = inotify_add_watch(inotify_fd_, dir.c_str(), kWatchMask);
   if (wd < 0) return make_error(-errno, "config watcher: watch " + dir);
   // The same directory (inode) yields the same descriptor: merge, and take

@@ -38,8 +38,8 @@ class ConfigWatcher {
   // directory must. on_change runs on the watcher's thread; it should not
   // throw (an exception is swallowed so the watcher keeps running).
   static Result<std::unique_ptr<ConfigWatcher>> start(std::vector<std::string> paths,
-                                                       std::chrono::milliseconds debounce,
-                                                       std::function<void()> on_change);
+                                                      std::chrono::milliseconds debounce,
+                                                      std::function<void()> on_change);
 
   ~ConfigWatcher();
   ConfigWatcher(const ConfigWatcher&) = delete;

@@ -1,6 +1,9 @@
 #include "resource_loader.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -73,9 +76,9 @@ class DocumentReader {
   bool read_meta(const YAML::Node& doc, Meta& meta, Source& source);
 
   template <class Spec>
-  void istio(const YAML::Node& doc, std::vector<IstioResource<Spec>>& out);
+  void istio(const YAML::Node& doc, SharedList<IstioResource<Spec>>& out);
   template <class Object>
-  void k8s(const YAML::Node& doc, std::vector<K8sResource<Object>>& out);
+  void k8s(const YAML::Node& doc, SharedList<K8sResource<Object>>& out);
 
   const std::string& file_;
   LoadResult& into_;
@@ -104,7 +107,7 @@ bool DocumentReader::read_meta(const YAML::Node& doc, Meta& meta, Source& source
 }
 
 template <class Spec>
-void DocumentReader::istio(const YAML::Node& doc, std::vector<IstioResource<Spec>>& out) {
+void DocumentReader::istio(const YAML::Node& doc, SharedList<IstioResource<Spec>>& out) {
   IstioResource<Spec> r;
   if (!read_meta(doc, r.meta, r.source)) return;
   bool ok = true;
@@ -122,15 +125,15 @@ void DocumentReader::istio(const YAML::Node& doc, std::vector<IstioResource<Spec
   }
   r.source.lines["spec"] = yaml_line(spec);
   ok = yaml_to_proto(spec, r.spec, "spec", {.reject_unknown_fields = true}, sink_, r.source.lines) && ok;
-  if (ok) out.push_back(std::move(r));
+  if (ok) out.push_back(std::make_shared<const IstioResource<Spec>>(std::move(r)));
 }
 
 template <class Object>
-void DocumentReader::k8s(const YAML::Node& doc, std::vector<K8sResource<Object>>& out) {
+void DocumentReader::k8s(const YAML::Node& doc, SharedList<K8sResource<Object>>& out) {
   K8sResource<Object> r;
   if (!read_meta(doc, r.meta, r.source)) return;
   if (yaml_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_, r.source.lines)) {
-    out.push_back(std::move(r));
+    out.push_back(std::make_shared<const K8sResource<Object>>(std::move(r)));
   }
 }
 
@@ -188,6 +191,34 @@ void DocumentReader::read(const YAML::Node& doc) {
 
 }  // namespace
 
+void ResourceSet::append(const ResourceSet& o) {
+  auto add = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  add(virtual_services, o.virtual_services);
+  add(destination_rules, o.destination_rules);
+  add(service_entries, o.service_entries);
+  add(gateways, o.gateways);
+  add(sidecars, o.sidecars);
+  add(authorization_policies, o.authorization_policies);
+  add(services, o.services);
+  add(pods, o.pods);
+  add(endpoint_slices, o.endpoint_slices);
+  add(secrets, o.secrets);
+}
+
+std::shared_ptr<const FileResources> ResourceCache::find(const std::string& path, const Identity& id) const {
+  auto it = entries_.find(path);
+  return it != entries_.end() && it->second.first == id ? it->second.second : nullptr;
+}
+
+void ResourceCache::store(const std::string& path, const Identity& id, std::shared_ptr<const FileResources> r) {
+  entries_[path] = {id, std::move(r)};
+}
+
+void ResourceCache::retain(const std::vector<std::string>& present) {
+  std::set<std::string> keep(present.begin(), present.end());
+  std::erase_if(entries_, [&](const auto& e) { return !keep.count(e.first); });
+}
+
 void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into) {
   std::vector<YAML::Node> docs;
   try {
@@ -201,19 +232,47 @@ void load_yaml_text(const std::string& text, const std::string& name, LoadResult
   for (const YAML::Node& doc : docs) reader.read(doc);
 }
 
-LoadResult load_resources(const std::vector<std::string>& paths) {
+namespace {
+
+std::shared_ptr<const FileResources> parse_file(const std::string& file) {
+  auto out = std::make_shared<FileResources>();
+  std::ifstream in(file);
+  if (!in) {
+    out->diagnostics.push_back({Severity::kError, file, 0, "", "", "cannot read file"});
+    return out;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  LoadResult one;
+  load_yaml_text(text.str(), file, one);
+  out->resources = std::move(one.resources);
+  out->diagnostics = std::move(one.diagnostics);
+  return out;
+}
+
+}  // namespace
+
+LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* cache) {
   LoadResult result;
   for (const std::string& p : paths) collect_files(p, result.files, result.diagnostics);
   for (const std::string& file : result.files) {
-    std::ifstream in(file);
-    if (!in) {
-      result.diagnostics.push_back({Severity::kError, file, 0, "", "", "cannot read file"});
-      continue;
+    struct stat st {};
+    ResourceCache::Identity id;
+    if (::stat(file.c_str(), &st) == 0) {
+      id = {st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size),
+            st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+            st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    load_yaml_text(text.str(), file, result);
+    std::shared_ptr<const FileResources> parsed = cache ? cache->find(file, id) : nullptr;
+    if (!parsed) {
+      parsed = parse_file(file);
+      ++result.files_parsed;
+      if (cache) cache->store(file, id, parsed);
+    }
+    result.resources.append(parsed->resources);
+    result.diagnostics.insert(result.diagnostics.end(), parsed->diagnostics.begin(), parsed->diagnostics.end());
   }
+  if (cache) cache->retain(result.files);
   return result;
 }
 

@@ -14,12 +14,37 @@ struct LoadResult {
   ResourceSet resources;
   std::vector<Diagnostic> diagnostics;
   std::vector<std::string> files;  // what was read, in order
+  size_t files_parsed = 0;         // the rest came from the cache
+};
+
+// What one file held, parsed once and shared.
+struct FileResources {
+  ResourceSet resources;
+  std::vector<Diagnostic> diagnostics;
+};
+
+// Parsed files by path, reused while the file is unchanged (same device,
+// inode, size, mtime and ctime), so a reload parses only what changed.
+class ResourceCache {
+ public:
+  struct Identity {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    bool operator==(const Identity&) const = default;
+  };
+  std::shared_ptr<const FileResources> find(const std::string& path, const Identity& id) const;
+  void store(const std::string& path, const Identity& id, std::shared_ptr<const FileResources> r);
+  // Drops entries for files not in `present`.
+  void retain(const std::vector<std::string>& present);
+
+ private:
+  std::map<std::string, std::pair<Identity, std::shared_ptr<const FileResources>>> entries_;
 };
 
 // paths: files or directories. A directory is read recursively; names that
 // start with '.' are skipped, which also skips the `..data` and timestamped
 // directories of a mounted ConfigMap while its top-level symlinks are read.
-LoadResult load_resources(const std::vector<std::string>& paths);
+LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* cache = nullptr);
 
 // One YAML text, as if read from a file called `name` (for tests).
 void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,17 +44,25 @@ struct K8sResource {
   Source source;
 };
 
+// Resources are immutable once parsed and shared: an unchanged file's
+// resources are reused by the next snapshot instead of being parsed again.
+template <class T>
+using SharedList = std::vector<std::shared_ptr<const T>>;
+
 struct ResourceSet {
-  std::vector<IstioResource<istio::networking::VirtualService>> virtual_services;
-  std::vector<IstioResource<istio::networking::DestinationRule>> destination_rules;
-  std::vector<IstioResource<istio::networking::ServiceEntry>> service_entries;
-  std::vector<IstioResource<istio::networking::Gateway>> gateways;
-  std::vector<IstioResource<istio::networking::Sidecar>> sidecars;
-  std::vector<IstioResource<istio::security::AuthorizationPolicy>> authorization_policies;
-  std::vector<K8sResource<k8s::Service>> services;
-  std::vector<K8sResource<k8s::Pod>> pods;
-  std::vector<K8sResource<k8s::EndpointSlice>> endpoint_slices;
-  std::vector<K8sResource<k8s::Secret>> secrets;
+  SharedList<IstioResource<istio::networking::VirtualService>> virtual_services;
+  SharedList<IstioResource<istio::networking::DestinationRule>> destination_rules;
+  SharedList<IstioResource<istio::networking::ServiceEntry>> service_entries;
+  SharedList<IstioResource<istio::networking::Gateway>> gateways;
+  SharedList<IstioResource<istio::networking::Sidecar>> sidecars;
+  SharedList<IstioResource<istio::security::AuthorizationPolicy>> authorization_policies;
+  SharedList<K8sResource<k8s::Service>> services;
+  SharedList<K8sResource<k8s::Pod>> pods;
+  SharedList<K8sResource<k8s::EndpointSlice>> endpoint_slices;
+  SharedList<K8sResource<k8s::Secret>> secrets;
+
+  // Appends other's resources (pointers only).
+  void append(const ResourceSet& other);
 };
 
 }  // namespace sluice::config

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "validate.h"
 
@@ -97,6 +98,7 @@ class Builder {
   Builder(MeshSnapshot& snap, std::vector<Diagnostic>& diags) : snap_(snap), sink_(diags) {}
 
   void run() {
+    index_endpoints();
     add_kubernetes_services();
     add_service_entries();
     attach_destination_rules();
@@ -124,15 +126,15 @@ class Builder {
   void add_kubernetes_services() {
     const ResourceSet& rs = snap_.resources;
     for (const auto& r : rs.services) {
-      const k8s::Service& svc = r.object;
+      const k8s::Service& svc = r->object;
       Service s;
-      s.name = r.meta.name;
-      s.ns = r.meta.ns;
+      s.name = r->meta.name;
+      s.ns = r->meta.ns;
       s.fqdn = s.name + "." + s.ns + ".svc." + snap_.domain;
       const std::string& cip = svc.spec().cluster_ip();
       s.vip = cip == "None" ? 0 : parse_ipv4(cip);
       const auto selector = to_map(svc.spec().selector());
-      const auto slices = slices_for(r.meta);
+      const auto slices = slices_for(r->meta);
       for (const auto& sp : svc.spec().ports()) {
         ServicePort port;
         port.name = sp.name();
@@ -142,7 +144,7 @@ class Builder {
         if (!slices.empty()) {
           add_slice_endpoints(slices, sp, port);
         } else if (!selector.empty()) {
-          add_pod_endpoints(r.meta.ns, selector, sp, port);
+          add_pod_endpoints(r->meta.ns, selector, sp, port);
         }
         s.ports.push_back(std::move(port));
       }
@@ -150,11 +152,41 @@ class Builder {
     }
   }
 
-  std::vector<const k8s::EndpointSlice*> slices_for(const Meta& svc) const {
-    std::vector<const k8s::EndpointSlice*> out;
+  // Indexes so that matching endpoints is proportional to what matches, not
+  // to services x pods.
+  using PodRef = const K8sResource<k8s::Pod>*;
+  static std::string label_key(const std::string& ns, const std::string& k, const std::string& v) {
+    return ns + '\0' + k + '\0' + v;
+  }
+
+  void index_endpoints() {
     for (const auto& r : snap_.resources.endpoint_slices) {
-      auto it = r.meta.labels.find("kubernetes.io/service-name");
-      if (r.meta.ns == svc.ns && it != r.meta.labels.end() && it->second == svc.name) out.push_back(&r.object);
+      auto it = r->meta.labels.find("kubernetes.io/service-name");
+      if (it != r->meta.labels.end()) slices_[r->meta.ns + "/" + it->second].push_back(&r->object);
+    }
+    for (const auto& r : snap_.resources.pods) {
+      for (const auto& [k, v] : r->meta.labels) pods_by_label_[label_key(r->meta.ns, k, v)].push_back(r.get());
+    }
+  }
+
+  std::vector<const k8s::EndpointSlice*> slices_for(const Meta& svc) const {
+    auto it = slices_.find(svc.ns + "/" + svc.name);
+    return it == slices_.end() ? std::vector<const k8s::EndpointSlice*>{} : it->second;
+  }
+
+  // Pods of namespace ns whose labels include the whole selector: walk the
+  // shortest posting list among the selector's pairs.
+  std::vector<PodRef> pods_for(const std::string& ns, const std::map<std::string, std::string>& selector) const {
+    const std::vector<PodRef>* shortest = nullptr;
+    for (const auto& [k, v] : selector) {
+      auto it = pods_by_label_.find(label_key(ns, k, v));
+      if (it == pods_by_label_.end()) return {};
+      if (!shortest || it->second.size() < shortest->size()) shortest = &it->second;
+    }
+    std::vector<PodRef> out;
+    if (!shortest) return out;
+    for (PodRef p : *shortest) {
+      if (labels_match(selector, p->meta.labels)) out.push_back(p);
     }
     return out;
   }
@@ -186,9 +218,8 @@ class Builder {
 
   void add_pod_endpoints(const std::string& ns, const std::map<std::string, std::string>& selector,
                          const k8s::ServicePort& sp, ServicePort& port) const {
-    for (const auto& r : snap_.resources.pods) {
-      if (r.meta.ns != ns || !labels_match(selector, r.meta.labels)) continue;
-      const k8s::Pod& pod = r.object;
+    for (PodRef r : pods_for(ns, selector)) {
+      const k8s::Pod& pod = r->object;
       const std::string& phase = pod.status().phase();
       if (!phase.empty() && phase != "Running") continue;
       uint32_t ip = parse_ipv4(pod.status().pod_ip());
@@ -197,20 +228,20 @@ class Builder {
       Endpoint e;
       e.ip = ip;
       e.port = target;
-      e.labels = r.meta.labels;
-      e.pod = r.meta.ns + "/" + r.meta.name;
+      e.labels = r->meta.labels;
+      e.pod = r->meta.ns + "/" + r->meta.name;
       port.endpoints.push_back(std::move(e));
     }
   }
 
   void add_service_entries() {
     for (const auto& r : snap_.resources.service_entries) {
-      const net::ServiceEntry& se = r.spec;
+      const net::ServiceEntry& se = r->spec;
       for (size_t h = 0; h < static_cast<size_t>(se.hosts_size()); ++h) {
         Service s;
         s.fqdn = se.hosts(static_cast<int>(h));
-        s.name = r.meta.name;
-        s.ns = r.meta.ns;
+        s.name = r->meta.name;
+        s.ns = r->meta.ns;
         s.from_service_entry = true;
         if (se.addresses_size() > 0) s.vip = parse_ipv4(se.addresses(0));
         for (const auto& sp : se.ports()) {
@@ -235,8 +266,8 @@ class Builder {
           s.ports.push_back(std::move(port));
         }
         if (snap_.services.count(s.fqdn)) {
-          sink_.set_context(r.source.file, r.meta.id());
-          sink_.warning(r.source.line_of("spec.hosts"), "spec.hosts",
+          sink_.set_context(r->source.file, r->meta.id());
+          sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
                         "host " + s.fqdn + " is already defined by another service; ignored");
           continue;
         }
@@ -247,18 +278,18 @@ class Builder {
 
   void attach_destination_rules() {
     for (const auto& r : snap_.resources.destination_rules) {
-      const std::string host = resolve_host(r.spec.host(), r.meta.ns, snap_.domain);
+      const std::string host = resolve_host(r->spec.host(), r->meta.ns, snap_.domain);
       auto it = snap_.services.find(host);
       if (it == snap_.services.end()) continue;  // validation warns
       Service& s = it->second;
       if (s.policy || !s.subsets.empty()) {
-        sink_.set_context(r.source.file, r.meta.id());
-        sink_.warning(r.source.line_of("spec.host"), "spec.host",
+        sink_.set_context(r->source.file, r->meta.id());
+        sink_.warning(r->source.line_of("spec.host"), "spec.host",
                       "another DestinationRule for " + host + " came first; this one is ignored");
         continue;
       }
-      if (r.spec.has_traffic_policy()) s.policy = &r.spec.traffic_policy();
-      for (const auto& sub : r.spec.subsets()) {
+      if (r->spec.has_traffic_policy()) s.policy = &r->spec.traffic_policy();
+      for (const auto& sub : r->spec.subsets()) {
         s.subsets.push_back({sub.name(), to_map(sub.labels()),
                              sub.has_traffic_policy() ? &sub.traffic_policy() : nullptr});
       }
@@ -312,6 +343,8 @@ class Builder {
 
   MeshSnapshot& snap_;
   DiagnosticSink sink_;
+  std::unordered_map<std::string, std::vector<const k8s::EndpointSlice*>> slices_;
+  std::unordered_map<std::string, std::vector<PodRef>> pods_by_label_;
 };
 
 }  // namespace
@@ -330,8 +363,8 @@ BuildResult build_snapshot(LoadResult loaded, uint64_t version) {
   return result;
 }
 
-BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version) {
-  return build_snapshot(load_resources(paths), version);
+BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version, ResourceCache* cache) {
+  return build_snapshot(load_resources(paths, cache), version);
 }
 
 }  // namespace sluice::config

@@ -21,8 +21,9 @@ struct BuildResult {
 // replaces a good one.
 BuildResult build_snapshot(LoadResult loaded, uint64_t version);
 
-// Convenience: load paths, then build.
-BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version);
+// Load paths (through the cache, if given), then build.
+BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version,
+                          ResourceCache* cache = nullptr);
 
 // Istio's protocol selection: appProtocol first, then the port name's
 // prefix before '-' (http, http2, grpc, grpc-web, https, tls, tcp, ...), then

@@ -350,10 +350,10 @@ void check_kubernetes_service(ResourceChecker& c, const k8s::Service& svc) {
 template <class Resources>
 void check_duplicates(const Resources& rs, std::set<std::string>& seen, std::vector<Diagnostic>& out) {
   for (const auto& r : rs) {
-    if (!seen.insert(r.meta.id()).second) {
+    if (!seen.insert(r->meta.id()).second) {
       DiagnosticSink sink(out);
-      sink.set_context(r.source.file, r.meta.id());
-      sink.error(r.source.line, "metadata.name", "duplicate resource: " + r.meta.id() + " is defined more than once");
+      sink.set_context(r->source.file, r->meta.id());
+      sink.error(r->source.line, "metadata.name", "duplicate resource: " + r->meta.id() + " is defined more than once");
     }
   }
 }
@@ -375,28 +375,28 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out) {
   check_duplicates(rs.secrets, seen, out);
 
   for (const auto& r : rs.virtual_services) {
-    ResourceChecker c(snap, r.source, r.meta, out);
-    check_virtual_service(c, r.spec);
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_virtual_service(c, r->spec);
   }
   for (const auto& r : rs.destination_rules) {
-    ResourceChecker c(snap, r.source, r.meta, out);
-    check_destination_rule(c, r.spec, snap, r.meta.ns);
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_destination_rule(c, r->spec, snap, r->meta.ns);
   }
   for (const auto& r : rs.service_entries) {
-    ResourceChecker c(snap, r.source, r.meta, out);
-    check_service_entry(c, r.spec);
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_service_entry(c, r->spec);
   }
   for (const auto& r : rs.gateways) {
-    ResourceChecker c(snap, r.source, r.meta, out);
-    check_gateway(c, r.spec);
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_gateway(c, r->spec);
   }
   for (const auto& r : rs.authorization_policies) {
-    ResourceChecker c(snap, r.source, r.meta, out);
-    check_authorization_policy(c, r.spec);
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_authorization_policy(c, r->spec);
   }
   for (const auto& r : rs.services) {
-    ResourceChecker c(snap, r.source, r.meta, out);
-    check_kubernetes_service(c, r.object);
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_kubernetes_service(c, r->object);
   }
 }
 

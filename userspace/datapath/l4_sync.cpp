@@ -8,9 +8,7 @@ namespace sluice {
 
 namespace {
 
-bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
-  if (a.algo != b.algo || a.max_conns != b.max_conns || a.backends.size() != b.backends.size()) return false;
-  if (a.algo == SL_LB_CONSISTENT_HASH && a.maglev_size != b.maglev_size) return false;
+bool same_backends_in_order(const ServiceSpec& a, const ServiceSpec& b) {
   for (size_t i = 0; i < a.backends.size(); ++i) {
     const BackendSpec& x = a.backends[i];
     const BackendSpec& y = b.backends[i];
@@ -19,11 +17,22 @@ bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
   return true;
 }
 
-ServiceSpec sorted(ServiceSpec s) {
+void sort_backends(ServiceSpec& s) {
   std::sort(s.backends.begin(), s.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
     return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
   });
-  return s;
+}
+
+// Both views normally keep backends sorted, so the copy-and-sort path is
+// only taken when they really differ or come unsorted.
+bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
+  if (a.algo != b.algo || a.max_conns != b.max_conns || a.backends.size() != b.backends.size()) return false;
+  if (a.algo == SL_LB_CONSISTENT_HASH && a.maglev_size != b.maglev_size) return false;
+  if (same_backends_in_order(a, b)) return true;
+  ServiceSpec x = a, y = b;
+  sort_backends(x);
+  sort_backends(y);
+  return same_backends_in_order(x, y);
 }
 
 }  // namespace
@@ -32,7 +41,7 @@ L4Diff diff_l4(const L4ServiceMap& before, const L4ServiceMap& after) {
   L4Diff d;
   for (const auto& [key, spec] : after) {
     auto it = before.find(key);
-    if (it == before.end() || !same_config(sorted(it->second), sorted(spec))) d.upserts.push_back(spec);
+    if (it == before.end() || !same_config(it->second, spec)) d.upserts.push_back(spec);
   }
   for (const auto& [key, spec] : before) {
     if (!after.count(key)) d.removals.push_back(key);
@@ -43,7 +52,10 @@ L4Diff diff_l4(const L4ServiceMap& before, const L4ServiceMap& after) {
 L4ServiceMap read_l4(const DatapathMaps& maps) {
   L4ServiceMap out;
   for (const sl_svc_key& k : maps.service_keys()) {
-    if (auto spec = read_service(maps, k)) out.emplace(l4_key(*spec), std::move(*spec));
+    if (auto spec = read_service(maps, k)) {
+      sort_backends(*spec);
+      out.emplace(l4_key(*spec), std::move(*spec));
+    }
   }
   return out;
 }
