@@ -194,6 +194,18 @@ TEST_F(SluicedTest, BalancesAServiceOverThePodsItSelects) {
   EXPECT_NE(maps.second.find("\"vip\":\"10.96.0.10\""), std::string::npos) << maps.second;
   auto cfg = admin("/config");
   EXPECT_NE(cfg.second.find("\"version\":1"), std::string::npos) << cfg.second;
+
+  // sluicectl status reads the same API.
+  const std::string cmd = sluice::test::NodeSim::script_path() + " exec " + node_->prefix() + " node " +
+                          SLUICECTL_PATH + " status --admin 127.0.0.1:" + std::to_string(kAdminPort);
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("ready: yes"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"l4_services\":1"), std::string::npos) << out;
 }
 
 TEST_F(SluicedTest, ChangesTakeEffectWithinASecondWithZeroFailedConnects) {

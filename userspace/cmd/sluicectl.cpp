@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "admin_client.h"
 #include "diagnostic.h"
 #include "kernel_datapath_maps.h"
 #include "pinned_maps.h"
@@ -66,6 +67,21 @@ int validate(const std::vector<std::string>& paths) {
 
 constexpr int kUsageExit = 2;
 
+// Reads the daemon's admin API: readiness, then the config status as JSON.
+int status(const std::string& admin) {
+  uint32_t addr = 0;
+  uint16_t port = 0;
+  if (!parse_ip_port(admin, addr, port)) return fail("expected --admin ip:port, got " + admin);
+  const std::string host = format_ip(addr);
+  auto ready = http_get(host, port, "/ready", std::chrono::seconds(2));
+  if (!ready) return fail("sluiced at " + admin + " is not reachable: " + ready.error().to_string());
+  std::cout << "ready: " << (ready->first == 200 ? "yes" : "no") << '\n';
+  auto cfg = http_get(host, port, "/config", std::chrono::seconds(2));
+  if (!cfg) return fail(cfg.error().to_string());
+  std::cout << "config: " << cfg->second << '\n';
+  return ready->first == 200 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +129,10 @@ int main(int argc, char** argv) {
       "validate", "check Istio and Kubernetes YAML files or directories (exit 0 clean, 1 errors, 2 usage)");
   validate_cmd->add_option("paths", validate_paths, "files or directories")->required();
 
+  std::string admin_endpoint = "127.0.0.1:15000";
+  auto* status_cmd = app.add_subcommand("status", "show the running sluiced's readiness and config status");
+  status_cmd->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -121,6 +141,7 @@ int main(int argc, char** argv) {
   }
 
   if (validate_cmd->parsed()) return validate(validate_paths);
+  if (status_cmd->parsed()) return status(admin_endpoint);
 
   if (attach->parsed()) {
     auto lb = SockLb::load(SockLbOptions{.pin_dir = pin_dir});
