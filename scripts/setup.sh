@@ -10,7 +10,7 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   # userspace libraries
   libboost-dev libboost-system-dev libssl-dev protobuf-compiler libprotobuf-dev
-  libyaml-cpp-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
+  libyaml-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   iproute2 iptables nftables procps

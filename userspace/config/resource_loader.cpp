@@ -70,31 +70,31 @@ class DocumentReader {
   DocumentReader(const std::string& file, LoadResult& into)
       : file_(file), into_(into), sink_(into.diagnostics) {}
 
-  void read(const YAML::Node& doc);
+  void read(const YamlView& doc);
 
  private:
-  bool read_meta(const YAML::Node& doc, Meta& meta, Source& source);
+  bool read_meta(const YamlView& doc, Meta& meta, Source& source);
 
   template <class Spec>
-  void istio(const YAML::Node& doc, SharedList<IstioResource<Spec>>& out);
+  void istio(const YamlView& doc, SharedList<IstioResource<Spec>>& out);
   template <class Object>
-  void k8s(const YAML::Node& doc, SharedList<K8sResource<Object>>& out);
+  void k8s(const YamlView& doc, SharedList<K8sResource<Object>>& out);
 
   const std::string& file_;
   LoadResult& into_;
   DiagnosticSink sink_;
 };
 
-bool DocumentReader::read_meta(const YAML::Node& doc, Meta& meta, Source& source) {
+bool DocumentReader::read_meta(const YamlView& doc, Meta& meta, Source& source) {
   source.file = file_;
   source.line = yaml_line(doc);
-  meta.kind = doc["kind"].as<std::string>("");
-  const YAML::Node md = doc["metadata"];
-  if (md && md.IsMap()) {
-    meta.name = md["name"].as<std::string>("");
-    meta.ns = md["namespace"].as<std::string>("");
-    if (const YAML::Node labels = md["labels"]; labels && labels.IsMap()) {
-      for (const auto& kv : labels) meta.labels[kv.first.as<std::string>("")] = kv.second.as<std::string>("");
+  meta.kind = doc["kind"].str();
+  const YamlView md = doc["metadata"];
+  if (md.is_map()) {
+    meta.name = md["name"].str();
+    meta.ns = md["namespace"].str();
+    if (const YamlView labels = md["labels"]; labels.is_map()) {
+      for (size_t i = 0; i < labels.size(); ++i) meta.labels[labels.key(i).str()] = labels.value(i).str();
     }
   }
   if (meta.ns.empty()) meta.ns = "default";
@@ -107,19 +107,19 @@ bool DocumentReader::read_meta(const YAML::Node& doc, Meta& meta, Source& source
 }
 
 template <class Spec>
-void DocumentReader::istio(const YAML::Node& doc, SharedList<IstioResource<Spec>>& out) {
+void DocumentReader::istio(const YamlView& doc, SharedList<IstioResource<Spec>>& out) {
   IstioResource<Spec> r;
   if (!read_meta(doc, r.meta, r.source)) return;
   bool ok = true;
-  for (const auto& kv : doc) {
-    const std::string key = kv.first.as<std::string>("");
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const std::string key = doc.key(i).str();
     if (key != "apiVersion" && key != "kind" && key != "metadata" && key != "spec" && key != "status") {
-      sink_.error(yaml_line(kv.first), key, "unknown field");
+      sink_.error(yaml_line(doc.key(i)), key, "unknown field");
       ok = false;
     }
   }
-  const YAML::Node spec = doc["spec"];
-  if (!spec) {
+  const YamlView spec = doc["spec"];
+  if (!spec.defined()) {
     sink_.error(r.source.line, "spec", "missing");
     return;
   }
@@ -129,7 +129,7 @@ void DocumentReader::istio(const YAML::Node& doc, SharedList<IstioResource<Spec>
 }
 
 template <class Object>
-void DocumentReader::k8s(const YAML::Node& doc, SharedList<K8sResource<Object>>& out) {
+void DocumentReader::k8s(const YamlView& doc, SharedList<K8sResource<Object>>& out) {
   K8sResource<Object> r;
   if (!read_meta(doc, r.meta, r.source)) return;
   if (yaml_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_, r.source.lines)) {
@@ -137,20 +137,19 @@ void DocumentReader::k8s(const YAML::Node& doc, SharedList<K8sResource<Object>>&
   }
 }
 
-void DocumentReader::read(const YAML::Node& doc) {
-  if (!doc || doc.IsNull()) return;
+void DocumentReader::read(const YamlView& doc) {
+  if (doc.is_null()) return;
   sink_.set_context(file_, "");
-  if (!doc.IsMap()) {
+  if (!doc.is_map()) {
     sink_.error(yaml_line(doc), "", "expected a Kubernetes object (a map with apiVersion and kind)");
     return;
   }
-  const std::string kind = doc["kind"].as<std::string>("");
-  const std::string api_version = doc["apiVersion"].as<std::string>("");
+  const std::string kind = doc["kind"].str();
+  const std::string api_version = doc["apiVersion"].str();
   if (kind == "List" || kind.ends_with("List")) {
-    const YAML::Node items = doc["items"];
-    if (items && items.IsSequence()) {
-      for (const auto& item : items) read(item);
-    }
+    const YamlView items = doc["items"];
+    for (size_t i = 0; i < items.size(); ++i) read(items.item(i));
+    if (!items.is_sequence() && !items.is_null()) sink_.error(yaml_line(items), "items", "expected a list");
     return;
   }
   if (kind.empty() || api_version.empty()) {
@@ -160,7 +159,7 @@ void DocumentReader::read(const YAML::Node& doc) {
   const auto [group, version] = split_api_version(api_version);
   ResourceSet& rs = into_.resources;
   auto unsupported_version = [&](const char* want) {
-    sink_.set_context(file_, kind + " " + doc["metadata"]["name"].as<std::string>(""));
+    sink_.set_context(file_, kind + " " + doc["metadata"]["name"].str());
     sink_.error(yaml_line(doc["apiVersion"]), "apiVersion",
                 "unsupported version '" + api_version + "' (want " + want + ")");
   };
@@ -185,7 +184,7 @@ void DocumentReader::read(const YAML::Node& doc) {
     if (version != "v1") return unsupported_version("v1");
     if (kind == "EndpointSlice") return k8s(doc, rs.endpoint_slices);
   }
-  sink_.set_context(file_, kind + " " + doc["metadata"]["name"].as<std::string>(""));
+  sink_.set_context(file_, kind + " " + doc["metadata"]["name"].str());
   sink_.warning(yaml_line(doc), "", "kind " + api_version + " " + kind + " is not used by sluice; ignored");
 }
 
@@ -220,16 +219,15 @@ void ResourceCache::retain(const std::vector<std::string>& present) {
 }
 
 void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    into.diagnostics.push_back({Severity::kError, name, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "",
-                                "invalid YAML: " + e.msg});
+  YamlStream stream(text);
+  if (!stream.error().empty()) {
+    // Nothing from a file with a syntax error is used: half a file could
+    // silently drop the resources after the error.
+    into.diagnostics.push_back({Severity::kError, name, stream.error_line(), "", "", "invalid YAML: " + stream.error()});
     return;
   }
   DocumentReader reader(name, into);
-  for (const YAML::Node& doc : docs) reader.read(doc);
+  for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i));
 }
 
 namespace {

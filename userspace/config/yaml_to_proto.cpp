@@ -13,10 +13,6 @@ namespace sluice::config {
 
 namespace pb = google::protobuf;
 
-int yaml_line(const YAML::Node& node) {
-  return node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
-}
-
 namespace {
 
 // Descriptor -> field by JSON name and by proto name. protobuf 3.21 has no
@@ -39,45 +35,38 @@ const pb::FieldDescriptor* find_field(const pb::Descriptor* d, const std::string
   return f == it->second.end() ? nullptr : f->second;
 }
 
-bool is_null(const YAML::Node& n) {
-  return !n.IsDefined() || n.IsNull() || (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "~");
-}
-
-const char* node_kind(const YAML::Node& n) {
-  if (n.IsMap()) return "a map";
-  if (n.IsSequence()) return "a list";
-  return "a scalar";
-}
+bool is_null(const YamlView& n) { return n.is_null(); }
+const char* node_kind(const YamlView& n) { return n.kind_name(); }
 
 class Converter {
  public:
   Converter(const YamlToProtoOptions& o, DiagnosticSink& s, FieldLines& l)
       : options_(o), sink_(s), lines_(l) {}
 
-  void message(const YAML::Node& node, pb::Message& msg, const std::string& path);
+  void message(const YamlView& node, pb::Message& msg, const std::string& path);
 
   bool ok() const { return ok_; }
 
  private:
-  void error(const YAML::Node& n, const std::string& path, std::string text) {
+  void error(const YamlView& n, const std::string& path, std::string text) {
     sink_.error(yaml_line(n), path, std::move(text));
     ok_ = false;
   }
 
-  void field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+  void field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
              const std::string& path);
-  void single(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+  void single(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
               const std::string& path);
-  void map_field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+  void map_field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
                  const std::string& path);
-  bool well_known(const YAML::Node& node, pb::Message& msg, const std::string& path);
-  void value(const YAML::Node& node, pb::Value& v, const std::string& path);
+  bool well_known(const YamlView& node, pb::Message& msg, const std::string& path);
+  void value(const YamlView& node, pb::Value& v, const std::string& path);
 
   template <class T>
-  bool integer(const YAML::Node& node, const std::string& path, T& out);
-  bool boolean(const YAML::Node& node, const std::string& path, bool& out);
-  bool real(const YAML::Node& node, const std::string& path, double& out);
-  bool enumeration(const YAML::Node& node, const pb::FieldDescriptor* f, const std::string& path,
+  bool integer(const YamlView& node, const std::string& path, T& out);
+  bool boolean(const YamlView& node, const std::string& path, bool& out);
+  bool real(const YamlView& node, const std::string& path, double& out);
+  bool enumeration(const YamlView& node, const pb::FieldDescriptor* f, const std::string& path,
                    int& out);
 
   const YamlToProtoOptions& options_;
@@ -86,37 +75,39 @@ class Converter {
   bool ok_ = true;
 };
 
-void Converter::message(const YAML::Node& node, pb::Message& msg, const std::string& path) {
+void Converter::message(const YamlView& node, pb::Message& msg, const std::string& path) {
   if (is_null(node)) return;
   if (well_known(node, msg, path)) return;
-  if (!node.IsMap()) {
+  if (!node.is_map()) {
     error(node, path, std::string("expected a map, got ") + node_kind(node));
     return;
   }
   const pb::Descriptor* d = msg.GetDescriptor();
   const pb::Reflection* r = msg.GetReflection();
-  for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>("");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YamlView k = node.key(i);
+    const YamlView v = node.value(i);
+    const std::string key = k.str();
     const std::string child = path.empty() ? key : path + "." + key;
     const pb::FieldDescriptor* f = find_field(d, key);
     if (!f) {
-      if (options_.reject_unknown_fields) error(kv.first, child, "unknown field");
+      if (options_.reject_unknown_fields) error(k, child, "unknown field");
       continue;
     }
-    if (is_null(kv.second)) continue;
+    if (is_null(v)) continue;
     if (const pb::OneofDescriptor* o = f->real_containing_oneof()) {
       if (const pb::FieldDescriptor* other = r->GetOneofFieldDescriptor(msg, o); other && other != f) {
-        error(kv.first, child, "only one of '" + other->json_name() + "' and '" + f->json_name() +
-                                   "' may be set");
+        error(k, child, "only one of '" + other->json_name() + "' and '" + f->json_name() +
+                            "' may be set");
         continue;
       }
     }
-    lines_[child] = yaml_line(kv.first);
-    field(kv.second, msg, f, child);
+    lines_[child] = yaml_line(k);
+    field(v, msg, f, child);
   }
 }
 
-void Converter::field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+void Converter::field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
                       const std::string& path) {
   if (f->is_map()) {
     map_field(node, msg, f, path);
@@ -126,41 +117,42 @@ void Converter::field(const YAML::Node& node, pb::Message& msg, const pb::FieldD
     single(node, msg, f, path);
     return;
   }
-  if (!node.IsSequence()) {
+  if (!node.is_sequence()) {
     error(node, path, std::string("expected a list, got ") + node_kind(node));
     return;
   }
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string item = path + "[" + std::to_string(i) + "]";
-    lines_[item] = yaml_line(node[i]);
-    single(node[i], msg, f, item);
+    lines_[item] = yaml_line(node.item(i));
+    single(node.item(i), msg, f, item);
   }
 }
 
-void Converter::map_field(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+void Converter::map_field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
                           const std::string& path) {
-  if (!node.IsMap()) {
+  if (!node.is_map()) {
     error(node, path, std::string("expected a map, got ") + node_kind(node));
     return;
   }
   const pb::Reflection* r = msg.GetReflection();
   const pb::FieldDescriptor* key_f = f->message_type()->map_key();
   const pb::FieldDescriptor* value_f = f->message_type()->map_value();
-  for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>("");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YamlView k = node.key(i);
+    const std::string key = k.str();
     const std::string child = path + "." + key;
-    lines_[child] = yaml_line(kv.first);
+    lines_[child] = yaml_line(k);
     pb::Message* entry = r->AddMessage(&msg, f);
     if (key_f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
-      error(kv.first, child, "only string map keys are supported");
+      error(k, child, "only string map keys are supported");
       continue;
     }
     entry->GetReflection()->SetString(entry, key_f, key);
-    single(kv.second, *entry, value_f, child);
+    single(node.value(i), *entry, value_f, child);
   }
 }
 
-void Converter::single(const YAML::Node& node, pb::Message& msg, const pb::FieldDescriptor* f,
+void Converter::single(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
                        const std::string& path) {
   const pb::Reflection* r = msg.GetReflection();
   const bool rep = f->is_repeated();
@@ -170,13 +162,13 @@ void Converter::single(const YAML::Node& node, pb::Message& msg, const pb::Field
     message(node, *child, path);
     return;
   }
-  if (!node.IsScalar()) {
+  if (!node.is_scalar()) {
     error(node, path, std::string("expected a scalar, got ") + node_kind(node));
     return;
   }
   switch (f->cpp_type()) {
     case C::CPPTYPE_STRING:
-      rep ? r->AddString(&msg, f, node.Scalar()) : r->SetString(&msg, f, node.Scalar());
+      rep ? r->AddString(&msg, f, node.str()) : r->SetString(&msg, f, node.str());
       return;
     case C::CPPTYPE_INT32: {
       int32_t v;
@@ -224,13 +216,12 @@ void Converter::single(const YAML::Node& node, pb::Message& msg, const pb::Field
   }
 }
 
-bool Converter::well_known(const YAML::Node& node, pb::Message& msg, const std::string& path) {
+bool Converter::well_known(const YamlView& node, pb::Message& msg, const std::string& path) {
   const std::string& type = msg.GetDescriptor()->full_name();
   if (type == "google.protobuf.Duration") {
-    auto ns = node.IsScalar() ? parse_duration_ns(node.Scalar()) : std::nullopt;
+    auto ns = node.is_scalar() ? parse_duration_ns(node.scalar()) : std::nullopt;
     if (!ns) {
-      error(node, path, "invalid duration '" + (node.IsScalar() ? node.Scalar() : std::string()) +
-                            "' (use e.g. 1.5s, 250ms, 5m)");
+      error(node, path, "invalid duration '" + node.str() + "' (use e.g. 1.5s, 250ms, 5m)");
       return true;
     }
     auto& d = static_cast<pb::Duration&>(msg);
@@ -242,7 +233,7 @@ bool Converter::well_known(const YAML::Node& node, pb::Message& msg, const std::
     value(node, static_cast<pb::Value&>(msg), path);
     return true;
   }
-  if (type.starts_with("google.protobuf.") && type.ends_with("Value") && node.IsScalar()) {
+  if (type.starts_with("google.protobuf.") && type.ends_with("Value") && node.is_scalar()) {
     // Wrappers (UInt32Value, BoolValue, ...) are written as their bare value.
     single(node, msg, msg.GetDescriptor()->FindFieldByName("value"), path);
     return true;
@@ -250,29 +241,29 @@ bool Converter::well_known(const YAML::Node& node, pb::Message& msg, const std::
   return false;
 }
 
-void Converter::value(const YAML::Node& node, pb::Value& v, const std::string& path) {
-  if (node.IsScalar()) {
-    double d;
-    bool b;
-    if (node.Tag() == "?" && YAML::convert<double>::decode(node, d)) {
-      v.set_number_value(d);
-    } else if (node.Tag() == "?" && YAML::convert<bool>::decode(node, b)) {
-      v.set_bool_value(b);
+void Converter::value(const YamlView& node, pb::Value& v, const std::string& path) {
+  if (node.is_scalar()) {
+    if (node.is_null()) {
+      v.set_null_value(pb::NULL_VALUE);
+    } else if (auto d = node.plain() ? node.as_double() : std::nullopt) {
+      v.set_number_value(*d);
+    } else if (auto b = node.plain() ? node.as_bool() : std::nullopt) {
+      v.set_bool_value(*b);
     } else {
-      v.set_string_value(node.Scalar());
+      v.set_string_value(node.str());
     }
     return;
   }
-  if (node.IsSequence()) {
+  if (node.is_sequence()) {
     for (size_t i = 0; i < node.size(); ++i) {
-      value(node[i], *v.mutable_list_value()->add_values(), path + "[" + std::to_string(i) + "]");
+      value(node.item(i), *v.mutable_list_value()->add_values(), path + "[" + std::to_string(i) + "]");
     }
     return;
   }
-  if (node.IsMap()) {
-    for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>("");
-      value(kv.second, (*v.mutable_struct_value()->mutable_fields())[key], path + "." + key);
+  if (node.is_map()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string key = node.key(i).str();
+      value(node.value(i), (*v.mutable_struct_value()->mutable_fields())[key], path + "." + key);
     }
     return;
   }
@@ -280,50 +271,57 @@ void Converter::value(const YAML::Node& node, pb::Value& v, const std::string& p
 }
 
 template <class T>
-bool Converter::integer(const YAML::Node& node, const std::string& path, T& out) {
-  const std::string& s = node.Scalar();
+bool Converter::integer(const YamlView& node, const std::string& path, T& out) {
+  const std::string_view s = node.scalar();
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc() && ptr == s.data() + s.size()) return true;
-  error(node, path, ec == std::errc::result_out_of_range ? "'" + s + "' is out of range"
-                                                         : "expected an integer, got '" + s + "'");
+  const std::string text(s);
+  error(node, path, ec == std::errc::result_out_of_range ? "'" + text + "' is out of range"
+                                                         : "expected an integer, got '" + text + "'");
   return false;
 }
 
-bool Converter::boolean(const YAML::Node& node, const std::string& path, bool& out) {
-  if (YAML::convert<bool>::decode(node, out)) return true;
-  error(node, path, "expected true or false, got '" + node.Scalar() + "'");
+bool Converter::boolean(const YamlView& node, const std::string& path, bool& out) {
+  if (auto b = node.as_bool()) {
+    out = *b;
+    return true;
+  }
+  error(node, path, "expected true or false, got '" + node.str() + "'");
   return false;
 }
 
-bool Converter::real(const YAML::Node& node, const std::string& path, double& out) {
-  if (YAML::convert<double>::decode(node, out)) return true;
-  error(node, path, "expected a number, got '" + node.Scalar() + "'");
+bool Converter::real(const YamlView& node, const std::string& path, double& out) {
+  if (auto d = node.as_double()) {
+    out = *d;
+    return true;
+  }
+  error(node, path, "expected a number, got '" + node.str() + "'");
   return false;
 }
 
-bool Converter::enumeration(const YAML::Node& node, const pb::FieldDescriptor* f,
+bool Converter::enumeration(const YamlView& node, const pb::FieldDescriptor* f,
                             const std::string& path, int& out) {
   const pb::EnumDescriptor* e = f->enum_type();
-  if (const pb::EnumValueDescriptor* v = e->FindValueByName(node.Scalar())) {
+  const std::string text = node.str();
+  if (const pb::EnumValueDescriptor* v = e->FindValueByName(text)) {
     out = v->number();
     return true;
   }
   int number;
-  auto [ptr, ec] = std::from_chars(node.Scalar().data(), node.Scalar().data() + node.Scalar().size(), number);
-  if (ec == std::errc() && ptr == node.Scalar().data() + node.Scalar().size() &&
-      e->FindValueByNumber(number)) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec == std::errc() && ptr == text.data() + text.size() && e->FindValueByNumber(number)) {
     out = number;
     return true;
   }
   std::string allowed;
   for (int i = 0; i < e->value_count(); ++i) allowed += (i ? ", " : "") + e->value(i)->name();
-  error(node, path, "invalid value '" + node.Scalar() + "', must be one of " + allowed);
+  error(node, path, "invalid value '" + text + "', must be one of " + allowed);
   return false;
 }
 
 }  // namespace
 
-bool yaml_to_proto(const YAML::Node& node, pb::Message& message, const std::string& path,
+bool yaml_to_proto(const YamlView& node, pb::Message& message, const std::string& path,
                    const YamlToProtoOptions& options, DiagnosticSink& sink, FieldLines& lines) {
   Converter c(options, sink, lines);
   c.message(node, message, path);

@@ -6,12 +6,12 @@
 #pragma once
 
 #include <google/protobuf/message.h>
-#include <yaml-cpp/yaml.h>
 
 #include <string>
 #include <unordered_map>
 
 #include "diagnostic.h"
+#include "yaml_document.h"
 
 namespace sluice::config {
 
@@ -26,10 +26,10 @@ struct YamlToProtoOptions {
 };
 
 // Returns false if any error was reported.
-bool yaml_to_proto(const YAML::Node& node, google::protobuf::Message& message,
+bool yaml_to_proto(const YamlView& node, google::protobuf::Message& message,
                    const std::string& path, const YamlToProtoOptions& options,
                    DiagnosticSink& sink, FieldLines& lines);
 
-int yaml_line(const YAML::Node& node);
+inline int yaml_line(const YamlView& node) { return node.line(); }
 
 }  // namespace sluice::config

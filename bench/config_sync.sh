@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Config-sync benchmark: how fast sluiced turns YAML into kernel map entries.
+#
+#   sudo bench/config_sync.sh            # SERVICES=10000 ENDPOINTS=10 by default
+#
+# Workload: SERVICES Kubernetes Services (one ClusterIP port each) with one
+# EndpointSlice of ENDPOINTS ready endpoints each, split over FILES files of
+# slices plus one file of Services, as a ConfigMap mount would hold them.
+# Measured, with sluiced in a simulated node (its own netns and cgroup):
+#   - RSS of sluiced idle (empty config);
+#   - full sync: all files appear at once -> every service in the kernel maps;
+#   - incremental: one endpoint of one slice changes -> that service re-synced;
+#   - RSS with everything loaded.
+# "wall" is from the file rename to the daemon's "in force" log line (it
+# includes inotify and the --debounce-ms quiet time, set to DEBOUNCE_MS);
+# "reload" and "sync" are the daemon's own timings from /config: reload is
+# read + validate + build + publish + kernel write, sync the kernel write only.
+# Not a test: it prints numbers and a last line:
+#   config-sync: services=… full_ms=… incremental_ms=… rss_idle_mb=… rss_10k_mb=…
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVICES=${SERVICES:-10000}
+ENDPOINTS=${ENDPOINTS:-10}
+FILES=${FILES:-100}
+DEBOUNCE_MS=${DEBOUNCE_MS:-10}
+BUILD_DIR=${BUILD_DIR:-build}
+
+[ "$(id -u)" -eq 0 ] || { echo "config_sync.sh: needs root" >&2; exit 1; }
+cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
+cmake --build "$BUILD_DIR" -j 2 --target sluiced sluicectl >/dev/null
+SLUICED=$PWD/$BUILD_DIR/userspace/cmd/sluiced
+SLUICECTL=$PWD/$BUILD_DIR/userspace/cmd/sluicectl
+
+PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d /tmp/"$PREFIX"-bench.XXXXXX)
+CONFIG=$WORK/config
+STAGE=$WORK/stage
+mkdir -p "$CONFIG" "$STAGE"
+DAEMON_PID=""
+
+cleanup() {
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
+  scripts/node_sim.sh down "$PREFIX" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+scripts/node_sim.sh up "$PREFIX" 0 >/dev/null
+CGROUP=/sys/fs/cgroup/unified/$PREFIX
+PIN=/sys/fs/bpf/$PREFIX
+
+# --- generate (awk: fast, no extra dependencies) ---------------------------
+awk -v n="$SERVICES" 'BEGIN {
+  for (i = 0; i < n; i++) {
+    printf "---\napiVersion: v1\nkind: Service\nmetadata: {name: svc-%d, namespace: bench}\n", i
+    printf "spec:\n  clusterIP: 10.%d.%d.%d\n  selector: {app: svc-%d}\n", 96 + int(i / 65536), int(i / 256) % 256, i % 256, i
+    printf "  ports: [{name: http, port: 80, targetPort: 8080}]\n"
+  }
+}' > "$STAGE/services.yaml"
+gen_slices() {  # file index, [changed endpoint marker]
+  awk -v n="$SERVICES" -v e="$ENDPOINTS" -v files="$FILES" -v f="$1" -v bump="${2:-0}" 'BEGIN {
+    for (i = f; i < n; i += files) {
+      printf "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\naddressType: IPv4\n"
+      printf "metadata: {name: svc-%d-x1, namespace: bench, labels: {kubernetes.io/service-name: svc-%d}}\n", i, i
+      printf "ports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n"
+      for (j = 0; j < e; j++) {
+        k = i * e + j + (bump && i == f && j == 0 ? 7000000 : 0)
+        printf "- addresses: [\"10.%d.%d.%d\"]\n  conditions: {ready: true}\n", 200 + int(k / 65536) % 50, int(k / 256) % 256, k % 256
+      }
+    }
+  }'
+}
+for ((f = 0; f < FILES; f++)); do gen_slices "$f" > "$STAGE/slices-$f.yaml"; done
+YAML_MB=$(du -sm "$STAGE" | cut -f1)
+
+# --- run -------------------------------------------------------------------
+LOG=$WORK/sluiced.log
+# nsenter, not `ip netns exec`: the latter remounts /sys and hides bpffs.
+sh -c "echo \$\$ > $CGROUP/cgroup.procs; exec nsenter --net=/run/netns/$PREFIX-node $SLUICED --config $CONFIG \
+  --cgroup $CGROUP --pin-dir $PIN --debounce-ms $DEBOUNCE_MS" > "$LOG" 2>&1 &
+DAEMON_PID=$!
+
+now_ms() { date +%s%3N; }
+# Waits for the n-th "in force" line; prints the wall ms since $1.
+wait_version() {
+  local start=$1 want=$2 deadline=$(( $(now_ms) + 120000 ))
+  while [ "$(grep -c 'in force' "$LOG" || true)" -lt "$want" ]; do
+    if [ "$(now_ms)" -ge "$deadline" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      echo "sluiced did not sync; log:" >&2; tail -5 "$LOG" >&2; exit 1
+    fi
+    sleep 0.005
+  done
+  echo $(( $(now_ms) - start ))
+}
+rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$(pgrep -P "$DAEMON_PID" -x sluiced || echo "$DAEMON_PID")/status"; }
+status_json() { scripts/node_sim.sh exec "$PREFIX" node "$SLUICECTL" status 2>/dev/null | sed -n 's/^config: //p'; }
+json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+
+wait_version "$(now_ms)" 1 >/dev/null
+sleep 0.5
+RSS_IDLE=$(rss_mb)
+
+start=$(now_ms)
+mv "$STAGE"/*.yaml "$CONFIG"/
+FULL_WALL=$(wait_version "$start" 2)
+S=$(status_json)
+FULL_RELOAD=$(echo "$S" | json_num reload_ms)
+FULL_SYNC=$(echo "$S" | json_num sync_ms)
+SERVICES_IN=$(echo "$S" | json_num l4_services)
+sleep 0.5
+RSS_FULL=$(rss_mb)
+
+gen_slices 0 1 > "$WORK/slices-0.yaml.new"
+start=$(now_ms)
+mv "$WORK/slices-0.yaml.new" "$CONFIG/slices-0.yaml"
+INC_WALL=$(wait_version "$start" 3)
+S=$(status_json)
+INC_RELOAD=$(echo "$S" | json_num reload_ms)
+INC_SYNC=$(echo "$S" | json_num sync_ms)
+INC_UPSERTS=$(echo "$S" | sed -n 's/.*"upserts":\([0-9]*\).*/\1/p')
+
+printf '\nconfig-sync: %s services x %s endpoints, %s MB of YAML in %s+1 files, debounce %s ms\n' \
+  "$SERVICES" "$ENDPOINTS" "$YAML_MB" "$FILES" "$DEBOUNCE_MS"
+printf '%-22s %10s %10s %10s\n' "" "wall_ms" "reload_ms" "sync_ms"
+printf '%-22s %10s %10s %10s\n' "full sync" "$FULL_WALL" "$FULL_RELOAD" "$FULL_SYNC"
+printf '%-22s %10s %10s %10s   (%s service re-synced)\n' "one endpoint change" "$INC_WALL" "$INC_RELOAD" "$INC_SYNC" "$INC_UPSERTS"
+printf '%-22s %10s MB\n' "RSS idle" "$RSS_IDLE"
+printf '%-22s %10s MB   (%s services in the kernel)\n' "RSS loaded" "$RSS_FULL" "$SERVICES_IN"
+echo "config-sync: services=$SERVICES full_ms=$FULL_WALL incremental_ms=$INC_WALL rss_idle_mb=$RSS_IDLE rss_10k_mb=$RSS_FULL"
