@@ -438,3 +438,27 @@ status: {loadBalancer: {}}
 )");
   EXPECT_TRUE(r.snapshot) << all(r.diagnostics);
 }
+
+TEST(ConfigValidation, LinesInsideAListPointAtTheItem) {
+  BuildResult r = build_text(R"(apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: a, namespace: default}
+  spec: {clusterIP: 10.96.9.1, ports: [{name: http, port: 80}]}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: b, namespace: default}
+  spec:
+    clusterIP: 10.96.9.2
+    ports:
+    - name: http
+      port: 0
+)",
+                             "list.yaml");
+  EXPECT_FALSE(r.snapshot);
+  EXPECT_NE(all(r.diagnostics).find("list.yaml:15: Service default/b: spec.ports[0].port: port 0 out of range"),
+            std::string::npos)
+      << all(r.diagnostics);
+}

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <filesystem>
 #include <fstream>
@@ -12,14 +13,49 @@ namespace sluice::config {
 
 namespace fs = std::filesystem;
 
-int Source::line_of(const std::string& path) const {
-  std::string p = path;
-  for (;;) {
-    if (auto it = lines.find(p); it != lines.end()) return it->second;
-    size_t cut = p.find_last_of(".[");
-    if (cut == std::string::npos || cut == 0) return line;
-    p.resize(cut);
+namespace {
+
+// Follows path from node; returns the line of the deepest node reached. A
+// map key may itself contain dots (labels), so the longest matching key wins.
+int walk_line(YamlView node, std::string_view path, int line) {
+  while (!path.empty()) {
+    if (path.front() == '.') path.remove_prefix(1);
+    if (!path.empty() && path.front() == '[') {
+      size_t close = path.find(']');
+      if (close == std::string_view::npos) return line;
+      size_t i = std::strtoul(std::string(path.substr(1, close - 1)).c_str(), nullptr, 10);
+      node = node.item(i);
+      if (!node.defined()) return line;
+      line = node.line();
+      path.remove_prefix(close + 1);
+      continue;
+    }
+    size_t best = std::string_view::npos, best_len = 0;
+    for (size_t i = 0; i < node.size() && node.is_map(); ++i) {
+      std::string_view k = node.key(i).scalar();
+      bool boundary = path.size() == k.size() || path[k.size()] == '.' || path[k.size()] == '[';
+      if (k.size() > best_len && path.starts_with(k) && boundary) {
+        best = i;
+        best_len = k.size();
+      }
+    }
+    if (best == std::string_view::npos) return line;
+    line = node.key(best).line();
+    node = node.value(best);
+    path.remove_prefix(best_len);
   }
+  return line;
+}
+
+}  // namespace
+
+int Source::line_of(const std::string& path) const {
+  if (!text) return line;
+  YamlStream stream(*text);
+  if (document >= stream.size()) return line;
+  YamlView root = stream.root(document);
+  int at = walk_line(root, base, line);
+  return base.empty() ? walk_line(root, path, line) : walk_line(root, base + "." + path, at);
 }
 
 namespace {
@@ -67,10 +103,11 @@ ApiKind split_api_version(const std::string& api_version) {
 
 class DocumentReader {
  public:
-  DocumentReader(const std::string& file, LoadResult& into)
-      : file_(file), into_(into), sink_(into.diagnostics) {}
+  DocumentReader(const std::string& file, std::shared_ptr<const std::string> text, LoadResult& into)
+      : file_(file), text_(std::move(text)), into_(into), sink_(into.diagnostics) {}
 
-  void read(const YamlView& doc);
+  // doc: a resource, or a List of them; index: its document in the stream.
+  void read(const YamlView& doc, size_t index, const std::string& base = "");
 
  private:
   bool read_meta(const YamlView& doc, Meta& meta, Source& source);
@@ -81,13 +118,19 @@ class DocumentReader {
   void k8s(const YamlView& doc, SharedList<K8sResource<Object>>& out);
 
   const std::string& file_;
+  std::shared_ptr<const std::string> text_;
   LoadResult& into_;
   DiagnosticSink sink_;
+  size_t document_ = 0;
+  std::string base_;
 };
 
 bool DocumentReader::read_meta(const YamlView& doc, Meta& meta, Source& source) {
   source.file = file_;
   source.line = yaml_line(doc);
+  source.text = text_;
+  source.document = document_;
+  source.base = base_;
   meta.kind = doc["kind"].str();
   const YamlView md = doc["metadata"];
   if (md.is_map()) {
@@ -123,8 +166,7 @@ void DocumentReader::istio(const YamlView& doc, SharedList<IstioResource<Spec>>&
     sink_.error(r.source.line, "spec", "missing");
     return;
   }
-  r.source.lines["spec"] = yaml_line(spec);
-  ok = yaml_to_proto(spec, r.spec, "spec", {.reject_unknown_fields = true}, sink_, r.source.lines) && ok;
+  ok = yaml_to_proto(spec, r.spec, "spec", {.reject_unknown_fields = true}, sink_) && ok;
   if (ok) out.push_back(std::make_shared<const IstioResource<Spec>>(std::move(r)));
 }
 
@@ -132,12 +174,14 @@ template <class Object>
 void DocumentReader::k8s(const YamlView& doc, SharedList<K8sResource<Object>>& out) {
   K8sResource<Object> r;
   if (!read_meta(doc, r.meta, r.source)) return;
-  if (yaml_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_, r.source.lines)) {
+  if (yaml_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_)) {
     out.push_back(std::make_shared<const K8sResource<Object>>(std::move(r)));
   }
 }
 
-void DocumentReader::read(const YamlView& doc) {
+void DocumentReader::read(const YamlView& doc, size_t index, const std::string& base) {
+  document_ = index;
+  base_ = base;
   if (doc.is_null()) return;
   sink_.set_context(file_, "");
   if (!doc.is_map()) {
@@ -148,7 +192,9 @@ void DocumentReader::read(const YamlView& doc) {
   const std::string api_version = doc["apiVersion"].str();
   if (kind == "List" || kind.ends_with("List")) {
     const YamlView items = doc["items"];
-    for (size_t i = 0; i < items.size(); ++i) read(items.item(i));
+    for (size_t i = 0; i < items.size(); ++i) {
+      read(items.item(i), index, (base.empty() ? "" : base + ".") + "items[" + std::to_string(i) + "]");
+    }
     if (!items.is_sequence() && !items.is_null()) sink_.error(yaml_line(items), "items", "expected a list");
     return;
   }
@@ -219,15 +265,16 @@ void ResourceCache::retain(const std::vector<std::string>& present) {
 }
 
 void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into) {
-  YamlStream stream(text);
+  auto shared = std::make_shared<const std::string>(text);
+  YamlStream stream(*shared);
   if (!stream.error().empty()) {
     // Nothing from a file with a syntax error is used: half a file could
     // silently drop the resources after the error.
     into.diagnostics.push_back({Severity::kError, name, stream.error_line(), "", "", "invalid YAML: " + stream.error()});
     return;
   }
-  DocumentReader reader(name, into);
-  for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i));
+  DocumentReader reader(name, shared, into);
+  for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i), i);
 }
 
 namespace {

@@ -13,11 +13,19 @@
 
 namespace sluice::config {
 
+// Where a resource came from. Lines of individual fields are not stored
+// (that costs more than the resources themselves at 10k services); a
+// diagnostic finds its line by walking the kept text again (line_of).
 struct Source {
   std::string file;
-  int line = 0;      // line of the resource's first key
-  FieldLines lines;  // field path -> line
-  int line_of(const std::string& path) const;  // the path, else its nearest parent
+  int line = 0;                              // the resource's first line
+  std::shared_ptr<const std::string> text;   // the whole file
+  size_t document = 0;                       // index in the file's YAML stream
+  std::string base;                          // path of the resource in it ("items[3]" in a List)
+
+  // The line of a field path ("spec.http[0].route"), else of its nearest
+  // parent, else the resource's first line.
+  int line_of(const std::string& path) const;
 };
 
 struct Meta {

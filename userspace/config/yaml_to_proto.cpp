@@ -5,7 +5,10 @@
 #include <google/protobuf/struct.pb.h>
 
 #include <charconv>
+#include <algorithm>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "duration.h"
 
@@ -16,66 +19,85 @@ namespace pb = google::protobuf;
 namespace {
 
 // Descriptor -> field by JSON name and by proto name. protobuf 3.21 has no
-// FindFieldByJsonName, so we index once per message type.
-const pb::FieldDescriptor* find_field(const pb::Descriptor* d, const std::string& name) {
+// FindFieldByJsonName, so each message type gets a sorted index once; the
+// names are owned by the descriptor pool, so string_views stay valid.
+using FieldIndex = std::vector<std::pair<std::string_view, const pb::FieldDescriptor*>>;
+
+const pb::FieldDescriptor* find_field(const pb::Descriptor* d, std::string_view name) {
   static std::mutex mu;
-  static std::unordered_map<const pb::Descriptor*,
-                            std::unordered_map<std::string, const pb::FieldDescriptor*>>
-      index;
+  static std::unordered_map<const pb::Descriptor*, FieldIndex> indexes;
   std::lock_guard lock(mu);
-  auto [it, inserted] = index.try_emplace(d);
+  auto [it, inserted] = indexes.try_emplace(d);
+  FieldIndex& index = it->second;
   if (inserted) {
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::FieldDescriptor* f = d->field(i);
-      it->second.emplace(f->json_name(), f);
-      it->second.emplace(f->name(), f);
+      index.emplace_back(f->json_name(), f);
+      if (f->name() != f->json_name()) index.emplace_back(f->name(), f);
     }
+    std::sort(index.begin(), index.end());
   }
-  auto f = it->second.find(name);
-  return f == it->second.end() ? nullptr : f->second;
+  auto pos = std::lower_bound(index.begin(), index.end(), name,
+                              [](const auto& e, std::string_view n) { return e.first < n; });
+  return pos != index.end() && pos->first == name ? pos->second : nullptr;
 }
 
 bool is_null(const YamlView& n) { return n.is_null(); }
 const char* node_kind(const YamlView& n) { return n.kind_name(); }
 
+// The field path of a node, as a chain of segments on the stack: the text
+// ("spec.http[0].route") is only built when a diagnostic needs it.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;  // a field or map key, or empty for a list index
+  int index = -1;
+
+  Path child(std::string_view k) const { return {this, k, -1}; }
+  Path item(int i) const { return {this, {}, i}; }
+  std::string str() const {
+    std::string out = parent ? parent->str() : std::string();
+    if (index >= 0) return out + "[" + std::to_string(index) + "]";
+    if (!out.empty() && !key.empty()) out += '.';
+    return out + std::string(key);
+  }
+};
+
 class Converter {
  public:
-  Converter(const YamlToProtoOptions& o, DiagnosticSink& s, FieldLines& l)
-      : options_(o), sink_(s), lines_(l) {}
+  Converter(const YamlToProtoOptions& o, DiagnosticSink& s) : options_(o), sink_(s) {}
 
-  void message(const YamlView& node, pb::Message& msg, const std::string& path);
+  void message(const YamlView& node, pb::Message& msg, const Path& path);
 
   bool ok() const { return ok_; }
 
  private:
-  void error(const YamlView& n, const std::string& path, std::string text) {
-    sink_.error(yaml_line(n), path, std::move(text));
+  void error(const YamlView& n, const Path& path, std::string text) {
+    sink_.error(yaml_line(n), path.str(), std::move(text));
     ok_ = false;
   }
 
   void field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
-             const std::string& path);
+             const Path& path);
   void single(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
-              const std::string& path);
+              const Path& path);
   void map_field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
-                 const std::string& path);
-  bool well_known(const YamlView& node, pb::Message& msg, const std::string& path);
-  void value(const YamlView& node, pb::Value& v, const std::string& path);
+                 const Path& path);
+  bool well_known(const YamlView& node, pb::Message& msg, const Path& path);
+  void value(const YamlView& node, pb::Value& v, const Path& path);
 
   template <class T>
-  bool integer(const YamlView& node, const std::string& path, T& out);
-  bool boolean(const YamlView& node, const std::string& path, bool& out);
-  bool real(const YamlView& node, const std::string& path, double& out);
-  bool enumeration(const YamlView& node, const pb::FieldDescriptor* f, const std::string& path,
+  bool integer(const YamlView& node, const Path& path, T& out);
+  bool boolean(const YamlView& node, const Path& path, bool& out);
+  bool real(const YamlView& node, const Path& path, double& out);
+  bool enumeration(const YamlView& node, const pb::FieldDescriptor* f, const Path& path,
                    int& out);
 
   const YamlToProtoOptions& options_;
   DiagnosticSink& sink_;
-  FieldLines& lines_;
   bool ok_ = true;
 };
 
-void Converter::message(const YamlView& node, pb::Message& msg, const std::string& path) {
+void Converter::message(const YamlView& node, pb::Message& msg, const Path& path) {
   if (is_null(node)) return;
   if (well_known(node, msg, path)) return;
   if (!node.is_map()) {
@@ -87,8 +109,8 @@ void Converter::message(const YamlView& node, pb::Message& msg, const std::strin
   for (size_t i = 0; i < node.size(); ++i) {
     const YamlView k = node.key(i);
     const YamlView v = node.value(i);
-    const std::string key = k.str();
-    const std::string child = path.empty() ? key : path + "." + key;
+    const std::string_view key = k.scalar();
+    const Path child = path.child(key);
     const pb::FieldDescriptor* f = find_field(d, key);
     if (!f) {
       if (options_.reject_unknown_fields) error(k, child, "unknown field");
@@ -102,13 +124,12 @@ void Converter::message(const YamlView& node, pb::Message& msg, const std::strin
         continue;
       }
     }
-    lines_[child] = yaml_line(k);
     field(v, msg, f, child);
   }
 }
 
 void Converter::field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
-                      const std::string& path) {
+                      const Path& path) {
   if (f->is_map()) {
     map_field(node, msg, f, path);
     return;
@@ -122,14 +143,12 @@ void Converter::field(const YamlView& node, pb::Message& msg, const pb::FieldDes
     return;
   }
   for (size_t i = 0; i < node.size(); ++i) {
-    const std::string item = path + "[" + std::to_string(i) + "]";
-    lines_[item] = yaml_line(node.item(i));
-    single(node.item(i), msg, f, item);
+    single(node.item(i), msg, f, path.item(static_cast<int>(i)));
   }
 }
 
 void Converter::map_field(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
-                          const std::string& path) {
+                          const Path& path) {
   if (!node.is_map()) {
     error(node, path, std::string("expected a map, got ") + node_kind(node));
     return;
@@ -140,8 +159,7 @@ void Converter::map_field(const YamlView& node, pb::Message& msg, const pb::Fiel
   for (size_t i = 0; i < node.size(); ++i) {
     const YamlView k = node.key(i);
     const std::string key = k.str();
-    const std::string child = path + "." + key;
-    lines_[child] = yaml_line(k);
+    const Path child = path.child(k.scalar());
     pb::Message* entry = r->AddMessage(&msg, f);
     if (key_f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
       error(k, child, "only string map keys are supported");
@@ -153,7 +171,7 @@ void Converter::map_field(const YamlView& node, pb::Message& msg, const pb::Fiel
 }
 
 void Converter::single(const YamlView& node, pb::Message& msg, const pb::FieldDescriptor* f,
-                       const std::string& path) {
+                       const Path& path) {
   const pb::Reflection* r = msg.GetReflection();
   const bool rep = f->is_repeated();
   using C = pb::FieldDescriptor;
@@ -216,7 +234,7 @@ void Converter::single(const YamlView& node, pb::Message& msg, const pb::FieldDe
   }
 }
 
-bool Converter::well_known(const YamlView& node, pb::Message& msg, const std::string& path) {
+bool Converter::well_known(const YamlView& node, pb::Message& msg, const Path& path) {
   const std::string& type = msg.GetDescriptor()->full_name();
   if (type == "google.protobuf.Duration") {
     auto ns = node.is_scalar() ? parse_duration_ns(node.scalar()) : std::nullopt;
@@ -241,7 +259,7 @@ bool Converter::well_known(const YamlView& node, pb::Message& msg, const std::st
   return false;
 }
 
-void Converter::value(const YamlView& node, pb::Value& v, const std::string& path) {
+void Converter::value(const YamlView& node, pb::Value& v, const Path& path) {
   if (node.is_scalar()) {
     if (node.is_null()) {
       v.set_null_value(pb::NULL_VALUE);
@@ -256,14 +274,14 @@ void Converter::value(const YamlView& node, pb::Value& v, const std::string& pat
   }
   if (node.is_sequence()) {
     for (size_t i = 0; i < node.size(); ++i) {
-      value(node.item(i), *v.mutable_list_value()->add_values(), path + "[" + std::to_string(i) + "]");
+      value(node.item(i), *v.mutable_list_value()->add_values(), path.item(static_cast<int>(i)));
     }
     return;
   }
   if (node.is_map()) {
     for (size_t i = 0; i < node.size(); ++i) {
       const std::string key = node.key(i).str();
-      value(node.value(i), (*v.mutable_struct_value()->mutable_fields())[key], path + "." + key);
+      value(node.value(i), (*v.mutable_struct_value()->mutable_fields())[key], path.child(node.key(i).scalar()));
     }
     return;
   }
@@ -271,7 +289,7 @@ void Converter::value(const YamlView& node, pb::Value& v, const std::string& pat
 }
 
 template <class T>
-bool Converter::integer(const YamlView& node, const std::string& path, T& out) {
+bool Converter::integer(const YamlView& node, const Path& path, T& out) {
   const std::string_view s = node.scalar();
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc() && ptr == s.data() + s.size()) return true;
@@ -281,7 +299,7 @@ bool Converter::integer(const YamlView& node, const std::string& path, T& out) {
   return false;
 }
 
-bool Converter::boolean(const YamlView& node, const std::string& path, bool& out) {
+bool Converter::boolean(const YamlView& node, const Path& path, bool& out) {
   if (auto b = node.as_bool()) {
     out = *b;
     return true;
@@ -290,7 +308,7 @@ bool Converter::boolean(const YamlView& node, const std::string& path, bool& out
   return false;
 }
 
-bool Converter::real(const YamlView& node, const std::string& path, double& out) {
+bool Converter::real(const YamlView& node, const Path& path, double& out) {
   if (auto d = node.as_double()) {
     out = *d;
     return true;
@@ -300,7 +318,7 @@ bool Converter::real(const YamlView& node, const std::string& path, double& out)
 }
 
 bool Converter::enumeration(const YamlView& node, const pb::FieldDescriptor* f,
-                            const std::string& path, int& out) {
+                            const Path& path, int& out) {
   const pb::EnumDescriptor* e = f->enum_type();
   const std::string text = node.str();
   if (const pb::EnumValueDescriptor* v = e->FindValueByName(text)) {
@@ -322,9 +340,9 @@ bool Converter::enumeration(const YamlView& node, const pb::FieldDescriptor* f,
 }  // namespace
 
 bool yaml_to_proto(const YamlView& node, pb::Message& message, const std::string& path,
-                   const YamlToProtoOptions& options, DiagnosticSink& sink, FieldLines& lines) {
-  Converter c(options, sink, lines);
-  c.message(node, message, path);
+                   const YamlToProtoOptions& options, DiagnosticSink& sink) {
+  Converter c(options, sink);
+  c.message(node, message, Path{nullptr, path, -1});
   return c.ok();
 }
 

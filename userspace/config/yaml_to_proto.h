@@ -1,22 +1,17 @@
 // Fills a protobuf message from a YAML node, driven by the message's
 // descriptor. Field names are the proto3 JSON names (Istio's YAML names; the
 // proto names are accepted too). Every problem is reported with its line and
-// field path, and the line of every field set is recorded so that later
-// semantic checks can point at it.
+// field path. (Later semantic checks find lines with find_line().)
 #pragma once
 
 #include <google/protobuf/message.h>
 
 #include <string>
-#include <unordered_map>
 
 #include "diagnostic.h"
 #include "yaml_document.h"
 
 namespace sluice::config {
-
-// Field path ("spec.http[0].route") -> 1-based line.
-using FieldLines = std::unordered_map<std::string, int>;
 
 struct YamlToProtoOptions {
   // Unknown fields are errors for Istio resources. Kubernetes objects from
@@ -28,7 +23,7 @@ struct YamlToProtoOptions {
 // Returns false if any error was reported.
 bool yaml_to_proto(const YamlView& node, google::protobuf::Message& message,
                    const std::string& path, const YamlToProtoOptions& options,
-                   DiagnosticSink& sink, FieldLines& lines);
+                   DiagnosticSink& sink);
 
 inline int yaml_line(const YamlView& node) { return node.line(); }
 
