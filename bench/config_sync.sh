@@ -107,6 +107,8 @@ FULL_WALL=$(wait_version "$start" 2)
 S=$(status_json)
 FULL_RELOAD=$(echo "$S" | json_num reload_ms)
 FULL_SYNC=$(echo "$S" | json_num sync_ms)
+FULL_LOAD=$(echo "$S" | json_num load_ms)
+FULL_BUILD=$(echo "$S" | json_num build_ms)
 SERVICES_IN=$(echo "$S" | json_num l4_services)
 sleep 0.5
 RSS_FULL=$(rss_mb)
@@ -118,13 +120,18 @@ INC_WALL=$(wait_version "$start" 3)
 S=$(status_json)
 INC_RELOAD=$(echo "$S" | json_num reload_ms)
 INC_SYNC=$(echo "$S" | json_num sync_ms)
+INC_LOAD=$(echo "$S" | json_num load_ms)
+INC_BUILD=$(echo "$S" | json_num build_ms)
 INC_UPSERTS=$(echo "$S" | sed -n 's/.*"upserts":\([0-9]*\).*/\1/p')
 
 printf '\nconfig-sync: %s services x %s endpoints, %s MB of YAML in %s+1 files, debounce %s ms\n' \
   "$SERVICES" "$ENDPOINTS" "$YAML_MB" "$FILES" "$DEBOUNCE_MS"
-printf '%-22s %10s %10s %10s\n' "" "wall_ms" "reload_ms" "sync_ms"
-printf '%-22s %10s %10s %10s\n' "full sync" "$FULL_WALL" "$FULL_RELOAD" "$FULL_SYNC"
-printf '%-22s %10s %10s %10s   (%s service re-synced)\n' "one endpoint change" "$INC_WALL" "$INC_RELOAD" "$INC_SYNC" "$INC_UPSERTS"
+r1() { printf '%.1f' "$1"; }
+printf '%-22s %9s %9s %9s %9s %9s\n' "" "wall_ms" "reload_ms" "load_ms" "build_ms" "sync_ms"
+printf '%-22s %9s %9s %9s %9s %9s\n' "full sync" "$FULL_WALL" "$(r1 "$FULL_RELOAD")" "$(r1 "$FULL_LOAD")" \
+  "$(r1 "$FULL_BUILD")" "$(r1 "$FULL_SYNC")"
+printf '%-22s %9s %9s %9s %9s %9s   (%s service re-synced)\n' "one endpoint change" "$INC_WALL" "$(r1 "$INC_RELOAD")" \
+  "$(r1 "$INC_LOAD")" "$(r1 "$INC_BUILD")" "$(r1 "$INC_SYNC")" "$INC_UPSERTS"
 printf '%-22s %10s MB\n' "RSS idle" "$RSS_IDLE"
 printf '%-22s %10s MB   (%s services in the kernel)\n' "RSS loaded" "$RSS_FULL" "$SERVICES_IN"
 echo "config-sync: services=$SERVICES full_ms=$FULL_WALL incremental_ms=$INC_WALL rss_idle_mb=$RSS_IDLE rss_10k_mb=$RSS_FULL"

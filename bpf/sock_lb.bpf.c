@@ -168,6 +168,7 @@ static __always_inline __u32 lb4_select(const struct sl_svc_key *key, const stru
 {
 	__u32 bank = (svc->flags & SL_SVC_F_BANK1) ? 1 : 0;
 	__u32 count = svc->slot_count;
+	struct sl_svc_counters zero_svc = {};
 	struct sl_svc_counters *sc;
 	int err;
 
@@ -176,7 +177,7 @@ static __always_inline __u32 lb4_select(const struct sl_svc_key *key, const stru
 
 	switch (svc->algo) {
 	case SL_LB_ROUND_ROBIN:
-		sc = bpf_map_lookup_elem(&sl_svc_cnt, key);
+		sc = lb4_counters(&sl_svc_cnt, key, &zero_svc);
 		err = lb4_pick_from_slot(key, bank,
 					 sc ? lb4_slot_round_robin(__sync_fetch_and_add(&sc->rr_next, 1),
 								   count)
@@ -387,6 +388,8 @@ static __always_inline int lb4_release_counter(__u64 *v)
 
 static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 {
+	struct sl_svc_counters zero_svc = {};
+	struct sl_backend_counters zero_be = {};
 	struct sl_backend_key bk;
 	struct sl_svc_counters *sc;
 	struct sl_backend_counters *bc;
@@ -400,12 +403,12 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 		return;
 	bk.svc = st->svc;
 	bk.index = st->be_index;
-	sc = bpf_map_lookup_elem(&sl_svc_cnt, &st->svc);
+	sc = lb4_counters(&sl_svc_cnt, &st->svc, &zero_svc);
 	if (sc) {
 		__sync_fetch_and_add(&sc->active, 1);
 		__sync_fetch_and_add(&sc->total, 1);
 	}
-	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
+	bc = lb4_counters(&sl_be_cnt, &bk, &zero_be);
 	if (bc) {
 		__sync_fetch_and_add(&bc->active, 1);
 		__sync_fetch_and_add(&bc->total, 1);

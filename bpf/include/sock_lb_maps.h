@@ -99,6 +99,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_stats SEC(".maps");
 
+/* Counter entries are created by the kernel on first use, so userspace
+ * writes only configuration. A lost creation race is harmless: the entry
+ * exists afterwards either way. */
+static __always_inline void *lb4_counters(void *map, const void *key, const void *zero)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline void lb4_count(__u32 reason)
 {
 	__u64 *v = bpf_map_lookup_elem(&sl_stats, &reason);

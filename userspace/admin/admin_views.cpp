@@ -23,6 +23,8 @@ std::string config_status_json(const config::ConfigStatus& s) {
   w.key("upserts").value(static_cast<uint64_t>(s.last_sync.upserts));
   w.key("removals").value(static_cast<uint64_t>(s.last_sync.removals));
   w.key("failures").value(static_cast<uint64_t>(s.last_sync.failures));
+  w.key("load_ms").value(s.last_load_ms);
+  w.key("build_ms").value(s.last_build_ms);
   w.key("sync_ms").value(s.last_sync_ms);
   w.key("reload_ms").value(s.last_reload_ms);
   w.end_object();

@@ -26,7 +26,10 @@ bool ConfigSync::reload() {
   const auto start = std::chrono::steady_clock::now();
   LoadResult loaded = load_resources(paths_, &cache_);
   const size_t files_parsed = loaded.files_parsed;
-  BuildResult built = build_snapshot(std::move(loaded), next_version_);
+  const double load_ms = ms_since(start);
+  const auto build_start = std::chrono::steady_clock::now();
+  BuildResult built = build_snapshot(std::move(loaded), next_version_, &memo_);
+  const double build_ms = ms_since(build_start);
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
   for (const Diagnostic& d : built.diagnostics) {
@@ -68,6 +71,8 @@ bool ConfigSync::reload() {
   status_.last_errors.clear();
   status_.warnings = std::move(warnings);
   status_.last_sync = stats;
+  status_.last_load_ms = load_ms;
+  status_.last_build_ms = build_ms;
   status_.last_sync_ms = sync_ms;
   status_.last_reload_ms = ms_since(start);
   status_.l4_services = snap->l4_services.size();

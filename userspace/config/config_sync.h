@@ -15,6 +15,7 @@
 #include "l4_sync.h"
 #include "mesh_snapshot.h"
 #include "resource_loader.h"
+#include "snapshot_builder.h"
 
 namespace sluice::config {
 
@@ -26,8 +27,10 @@ struct ConfigStatus {
   std::vector<std::string> last_errors;  // of the last rejected attempt, cleared by a good one
   std::vector<std::string> warnings;     // of the snapshot in force
   SyncStats last_sync;
-  double last_sync_ms = 0;        // write of the last diff into the kernel
-  double last_reload_ms = 0;      // whole reload: read, validate, publish, sync
+  double last_load_ms = 0;        // read and parse changed files
+  double last_build_ms = 0;       // build and validate the snapshot
+  double last_sync_ms = 0;        // diff and write into the kernel
+  double last_reload_ms = 0;      // the whole reload
   size_t last_files_parsed = 0;   // files that changed since the reload before
   size_t l4_services = 0;
 };
@@ -54,6 +57,7 @@ class ConfigSync {
   std::atomic<SnapshotPtr> current_;
   L4ServiceMap kernel_view_;  // what the kernel holds, as far as we know
   ResourceCache cache_;       // parsed files, reused while unchanged
+  BuildMemo memo_;            // built services, reused while their inputs are unchanged
   uint64_t next_version_ = 1;
 
   mutable std::mutex status_mu_;

@@ -65,7 +65,7 @@ struct MeshSnapshot {
   uint64_t version = 0;
   std::string domain = "cluster.local";
   ResourceSet resources;
-  std::map<std::string, Service> services;  // by FQDN
+  std::map<std::string, std::shared_ptr<const Service>> services;  // by FQDN; shared with later snapshots
   L4ServiceMap l4_services;  // what the kernel should hold
   std::vector<Diagnostic> warnings;
 

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <set>
 #include <filesystem>
 #include <fstream>
@@ -300,22 +302,39 @@ std::shared_ptr<const FileResources> parse_file(const std::string& file) {
 LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* cache) {
   LoadResult result;
   for (const std::string& p : paths) collect_files(p, result.files, result.diagnostics);
-  for (const std::string& file : result.files) {
+
+  // Find what the cache already has; parse the rest on all cores.
+  const size_t n = result.files.size();
+  std::vector<ResourceCache::Identity> ids(n);
+  std::vector<std::shared_ptr<const FileResources>> parsed(n);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < n; ++i) {
     struct stat st {};
-    ResourceCache::Identity id;
-    if (::stat(file.c_str(), &st) == 0) {
-      id = {st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size),
-            st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
-            st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+    if (::stat(result.files[i].c_str(), &st) == 0) {
+      ids[i] = {st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size),
+                st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
     }
-    std::shared_ptr<const FileResources> parsed = cache ? cache->find(file, id) : nullptr;
-    if (!parsed) {
-      parsed = parse_file(file);
-      ++result.files_parsed;
-      if (cache) cache->store(file, id, parsed);
-    }
-    result.resources.append(parsed->resources);
-    result.diagnostics.insert(result.diagnostics.end(), parsed->diagnostics.begin(), parsed->diagnostics.end());
+    if (cache) parsed[i] = cache->find(result.files[i], ids[i]);
+    if (!parsed[i]) todo.push_back(i);
+  }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < todo.size();) parsed[todo[k]] = parse_file(result.files[todo[k]]);
+  };
+  const size_t threads = std::min<size_t>(todo.size(), std::max(1u, std::min(4u, std::thread::hardware_concurrency())));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+
+  result.files_parsed = todo.size();
+  std::vector<bool> fresh(n);
+  for (size_t i : todo) fresh[i] = true;
+  for (size_t i = 0; i < n; ++i) {
+    if (cache && fresh[i]) cache->store(result.files[i], ids[i], parsed[i]);
+    result.resources.append(parsed[i]->resources);
+    result.diagnostics.insert(result.diagnostics.end(), parsed[i]->diagnostics.begin(), parsed[i]->diagnostics.end());
   }
   if (cache) cache->retain(result.files);
   return result;

@@ -31,7 +31,7 @@ bool is_http(Protocol p) { return p == Protocol::kHttp || p == Protocol::kHttp2 
 
 const Service* MeshSnapshot::find_service(const std::string& fqdn) const {
   auto it = services.find(fqdn);
-  return it == services.end() ? nullptr : &it->second;
+  return it == services.end() ? nullptr : it->second.get();
 }
 
 std::string resolve_host(const std::string& host, const std::string& ns, const std::string& domain) {
@@ -87,7 +87,7 @@ bool labels_match(const std::map<std::string, std::string>& selector,
 }
 
 template <class Map>
-std::map<std::string, std::string> to_map(const Map& m) {
+std::map<std::string, std::string> to_map(const Map& m) {  // NOLINT: small maps
   return {m.begin(), m.end()};
 }
 
@@ -95,18 +95,23 @@ uint8_t l4_proto_of(const std::string& protocol) { return protocol == "UDP" ? 17
 
 class Builder {
  public:
-  Builder(MeshSnapshot& snap, std::vector<Diagnostic>& diags) : snap_(snap), sink_(diags) {}
+  Builder(MeshSnapshot& snap, std::vector<Diagnostic>& diags, BuildMemo* memo)
+      : snap_(snap), sink_(diags), memo_(memo) {}
 
   void run() {
     index_endpoints();
+    index_destination_rules();
     add_kubernetes_services();
     add_service_entries();
-    attach_destination_rules();
-    resolve_port_policies();
     build_l4_view();
+    if (memo_) memo_->services = std::move(next_memo_);
   }
 
  private:
+  using PodRef = std::shared_ptr<const K8sResource<k8s::Pod>>;
+  using SliceRef = std::shared_ptr<const K8sResource<k8s::EndpointSlice>>;
+  using RuleRef = std::shared_ptr<const IstioResource<net::DestinationRule>>;
+
   // targetPort of a Service port for one pod: a number, a container port
   // name, or (absent) the service port itself.
   static uint16_t target_port_for(const k8s::ServicePort& sp, const k8s::Pod* pod) {
@@ -123,38 +128,8 @@ class Builder {
     return static_cast<uint16_t>(sp.port());
   }
 
-  void add_kubernetes_services() {
-    const ResourceSet& rs = snap_.resources;
-    for (const auto& r : rs.services) {
-      const k8s::Service& svc = r->object;
-      Service s;
-      s.name = r->meta.name;
-      s.ns = r->meta.ns;
-      s.fqdn = s.name + "." + s.ns + ".svc." + snap_.domain;
-      const std::string& cip = svc.spec().cluster_ip();
-      s.vip = cip == "None" ? 0 : parse_ipv4(cip);
-      const auto selector = to_map(svc.spec().selector());
-      const auto slices = slices_for(r->meta);
-      for (const auto& sp : svc.spec().ports()) {
-        ServicePort port;
-        port.name = sp.name();
-        port.port = static_cast<uint16_t>(sp.port());
-        port.l4_proto = l4_proto_of(sp.protocol());
-        port.protocol = select_protocol(sp.app_protocol(), sp.name(), sp.protocol());
-        if (!slices.empty()) {
-          add_slice_endpoints(slices, sp, port);
-        } else if (!selector.empty()) {
-          add_pod_endpoints(r->meta.ns, selector, sp, port);
-        }
-        s.ports.push_back(std::move(port));
-      }
-      snap_.services[s.fqdn] = std::move(s);
-    }
-  }
-
-  // Indexes so that matching endpoints is proportional to what matches, not
+  // Indexes, so that matching is proportional to what matches rather than
   // to services x pods.
-  using PodRef = const K8sResource<k8s::Pod>*;
   static std::string label_key(const std::string& ns, const std::string& k, const std::string& v) {
     return ns + '\0' + k + '\0' + v;
   }
@@ -162,21 +137,38 @@ class Builder {
   void index_endpoints() {
     for (const auto& r : snap_.resources.endpoint_slices) {
       auto it = r->meta.labels.find("kubernetes.io/service-name");
-      if (it != r->meta.labels.end()) slices_[r->meta.ns + "/" + it->second].push_back(&r->object);
+      if (it != r->meta.labels.end()) slices_[r->meta.ns + "/" + it->second].push_back(r);
     }
     for (const auto& r : snap_.resources.pods) {
-      for (const auto& [k, v] : r->meta.labels) pods_by_label_[label_key(r->meta.ns, k, v)].push_back(r.get());
+      for (const auto& [k, v] : r->meta.labels) pods_by_label_[label_key(r->meta.ns, k, v)].push_back(r);
     }
   }
 
-  std::vector<const k8s::EndpointSlice*> slices_for(const Meta& svc) const {
+  // The DestinationRule of each host: the first one wins, as in Istio.
+  void index_destination_rules() {
+    for (const auto& r : snap_.resources.destination_rules) {
+      const std::string host = resolve_host(r->spec.host(), r->meta.ns, snap_.domain);
+      if (!rules_.emplace(host, r).second) {
+        sink_.set_context(r->source.file, r->meta.id());
+        sink_.warning(r->source.line_of("spec.host"), "spec.host",
+                      "another DestinationRule for " + host + " came first; this one is ignored");
+      }
+    }
+  }
+
+  RuleRef rule_for(const std::string& fqdn) const {
+    auto it = rules_.find(fqdn);
+    return it == rules_.end() ? nullptr : it->second;
+  }
+
+  const std::vector<SliceRef>* slices_for(const Meta& svc) const {
     auto it = slices_.find(svc.ns + "/" + svc.name);
-    return it == slices_.end() ? std::vector<const k8s::EndpointSlice*>{} : it->second;
+    return it == slices_.end() ? nullptr : &it->second;
   }
 
   // Pods of namespace ns whose labels include the whole selector: walk the
   // shortest posting list among the selector's pairs.
-  std::vector<PodRef> pods_for(const std::string& ns, const std::map<std::string, std::string>& selector) const {
+  std::vector<PodRef> pods_for(const std::string& ns, const google::protobuf::Map<std::string, std::string>& selector) const {
     const std::vector<PodRef>* shortest = nullptr;
     for (const auto& [k, v] : selector) {
       auto it = pods_by_label_.find(label_key(ns, k, v));
@@ -185,15 +177,83 @@ class Builder {
     }
     std::vector<PodRef> out;
     if (!shortest) return out;
-    for (PodRef p : *shortest) {
-      if (labels_match(selector, p->meta.labels)) out.push_back(p);
+    for (const PodRef& p : *shortest) {
+      if (labels_match(to_map(selector), p->meta.labels)) out.push_back(p);
     }
     return out;
   }
 
-  static void add_slice_endpoints(const std::vector<const k8s::EndpointSlice*>& slices,
-                                  const k8s::ServicePort& sp, ServicePort& port) {
-    for (const k8s::EndpointSlice* slice : slices) {
+  static void apply_rule(Service& s, const RuleRef& rule) {
+    if (!rule) return;
+    if (rule->spec.has_traffic_policy()) s.policy = &rule->spec.traffic_policy();
+    for (const auto& sub : rule->spec.subsets()) {
+      s.subsets.push_back({sub.name(), to_map(sub.labels()), sub.has_traffic_policy() ? &sub.traffic_policy() : nullptr});
+    }
+  }
+
+  static void resolve_policies(Service& s) {
+    for (ServicePort& p : s.ports) p.policy = resolve_policy(s.policy, nullptr, p.port);
+  }
+
+  // A Kubernetes Service is rebuilt only when one of its inputs changed:
+  // the Service, its EndpointSlices or selected Pods, or its
+  // DestinationRule. Unchanged files keep their resource objects, so
+  // pointer equality is change detection.
+  void add_kubernetes_services() {
+    for (const auto& r : snap_.resources.services) {
+      const std::string fqdn = r->meta.name + "." + r->meta.ns + ".svc." + snap_.domain;
+      const RuleRef rule = rule_for(fqdn);
+      const auto* slices = slices_for(r->meta);
+      const auto& selector = r->object.spec().selector();
+      std::vector<PodRef> pods;
+      if (!slices && !selector.empty()) pods = pods_for(r->meta.ns, selector);
+
+      std::vector<std::shared_ptr<const void>> inputs = {r, rule};
+      if (slices) inputs.insert(inputs.end(), slices->begin(), slices->end());
+      inputs.insert(inputs.end(), pods.begin(), pods.end());
+
+      std::shared_ptr<const Service> svc;
+      if (memo_) {
+        auto it = memo_->services.find(fqdn);
+        if (it != memo_->services.end() && it->second.same_inputs(inputs)) svc = it->second.service;
+      }
+      if (!svc) svc = make_kubernetes_service(*r, fqdn, rule, slices, pods);
+      if (memo_) next_memo_[fqdn] = {std::move(inputs), svc};
+      snap_.services[fqdn] = std::move(svc);
+    }
+  }
+
+  std::shared_ptr<const Service> make_kubernetes_service(const K8sResource<k8s::Service>& r, const std::string& fqdn,
+                                                         const RuleRef& rule, const std::vector<SliceRef>* slices,
+                                                         const std::vector<PodRef>& pods) const {
+    auto s = std::make_shared<Service>();
+    s->name = r.meta.name;
+    s->ns = r.meta.ns;
+    s->fqdn = fqdn;
+    const std::string& cip = r.object.spec().cluster_ip();
+    s->vip = cip == "None" ? 0 : parse_ipv4(cip);
+    for (const auto& sp : r.object.spec().ports()) {
+      ServicePort port;
+      port.name = sp.name();
+      port.port = static_cast<uint16_t>(sp.port());
+      port.l4_proto = l4_proto_of(sp.protocol());
+      port.protocol = select_protocol(sp.app_protocol(), sp.name(), sp.protocol());
+      if (slices) {
+        add_slice_endpoints(*slices, sp, port);
+      } else {
+        add_pod_endpoints(pods, sp, port);
+      }
+      s->ports.push_back(std::move(port));
+    }
+    apply_rule(*s, rule);
+    resolve_policies(*s);
+    return s;
+  }
+
+  static void add_slice_endpoints(const std::vector<SliceRef>& slices, const k8s::ServicePort& sp,
+                                  ServicePort& port) {
+    for (const SliceRef& ref : slices) {
+      const k8s::EndpointSlice* slice = &ref->object;
       if (!slice->address_type().empty() && slice->address_type() != "IPv4") continue;
       uint16_t target = 0;
       for (const auto& p : slice->ports()) {
@@ -216,9 +276,8 @@ class Builder {
     }
   }
 
-  void add_pod_endpoints(const std::string& ns, const std::map<std::string, std::string>& selector,
-                         const k8s::ServicePort& sp, ServicePort& port) const {
-    for (PodRef r : pods_for(ns, selector)) {
+  static void add_pod_endpoints(const std::vector<PodRef>& pods, const k8s::ServicePort& sp, ServicePort& port) {
+    for (const PodRef& r : pods) {
       const k8s::Pod& pod = r->object;
       const std::string& phase = pod.status().phase();
       if (!phase.empty() && phase != "Running") continue;
@@ -237,13 +296,19 @@ class Builder {
   void add_service_entries() {
     for (const auto& r : snap_.resources.service_entries) {
       const net::ServiceEntry& se = r->spec;
-      for (size_t h = 0; h < static_cast<size_t>(se.hosts_size()); ++h) {
-        Service s;
-        s.fqdn = se.hosts(static_cast<int>(h));
-        s.name = r->meta.name;
-        s.ns = r->meta.ns;
-        s.from_service_entry = true;
-        if (se.addresses_size() > 0) s.vip = parse_ipv4(se.addresses(0));
+      for (const std::string& host : se.hosts()) {
+        if (snap_.services.count(host)) {
+          sink_.set_context(r->source.file, r->meta.id());
+          sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
+                        "host " + host + " is already defined by another service; ignored");
+          continue;
+        }
+        auto s = std::make_shared<Service>();
+        s->fqdn = host;
+        s->name = r->meta.name;
+        s->ns = r->meta.ns;
+        s->from_service_entry = true;
+        if (se.addresses_size() > 0) s->vip = parse_ipv4(se.addresses(0));
         for (const auto& sp : se.ports()) {
           ServicePort port;
           port.name = sp.name();
@@ -263,42 +328,12 @@ class Builder {
               if (e.ip) port.endpoints.push_back(std::move(e));
             }
           }
-          s.ports.push_back(std::move(port));
+          s->ports.push_back(std::move(port));
         }
-        if (snap_.services.count(s.fqdn)) {
-          sink_.set_context(r->source.file, r->meta.id());
-          sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
-                        "host " + s.fqdn + " is already defined by another service; ignored");
-          continue;
-        }
-        snap_.services[s.fqdn] = std::move(s);
+        apply_rule(*s, rule_for(host));
+        resolve_policies(*s);
+        snap_.services[host] = std::move(s);
       }
-    }
-  }
-
-  void attach_destination_rules() {
-    for (const auto& r : snap_.resources.destination_rules) {
-      const std::string host = resolve_host(r->spec.host(), r->meta.ns, snap_.domain);
-      auto it = snap_.services.find(host);
-      if (it == snap_.services.end()) continue;  // validation warns
-      Service& s = it->second;
-      if (s.policy || !s.subsets.empty()) {
-        sink_.set_context(r->source.file, r->meta.id());
-        sink_.warning(r->source.line_of("spec.host"), "spec.host",
-                      "another DestinationRule for " + host + " came first; this one is ignored");
-        continue;
-      }
-      if (r->spec.has_traffic_policy()) s.policy = &r->spec.traffic_policy();
-      for (const auto& sub : r->spec.subsets()) {
-        s.subsets.push_back({sub.name(), to_map(sub.labels()),
-                             sub.has_traffic_policy() ? &sub.traffic_policy() : nullptr});
-      }
-    }
-  }
-
-  void resolve_port_policies() {
-    for (auto& [fqdn, s] : snap_.services) {
-      for (ServicePort& p : s.ports) p.policy = resolve_policy(s.policy, nullptr, p.port);
     }
   }
 
@@ -313,10 +348,10 @@ class Builder {
 
   void build_l4_view() {
     for (const auto& [fqdn, s] : snap_.services) {
-      if (!s.vip) continue;
-      for (const ServicePort& p : s.ports) {
+      if (!s->vip) continue;
+      for (const ServicePort& p : s->ports) {
         ServiceSpec spec;
-        spec.vip = s.vip;
+        spec.vip = s->vip;
         spec.port = p.port;
         spec.proto = p.l4_proto;
         spec.algo = kernel_algo(p.policy.load_balancer);
@@ -325,37 +360,47 @@ class Builder {
         spec.maglev_size = p.policy.load_balancer.ring_hash
                                ? static_cast<uint32_t>(kMaglevDefaultTableSize)
                                : static_cast<uint32_t>(p.policy.load_balancer.table_size);
-        std::set<std::pair<uint32_t, uint16_t>> seen;
-        for (const Endpoint& e : p.endpoints) {
-          if (!seen.insert({e.ip, e.port}).second) continue;
-          if (spec.backends.size() == SL_MAX_SLOTS) break;
-          spec.backends.push_back({e.ip, e.port, e.weight, false});
-        }
+        spec.backends.reserve(p.endpoints.size());
+        for (const Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
         std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
           return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
         });
-        L4Key key = l4_key(spec);
-        if (snap_.l4_services.count(key)) continue;  // validation reports VIP clashes
-        snap_.l4_services.emplace(key, std::move(spec));
+        // Two endpoints with one address (an IP listed twice) are one backend.
+        spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
+                                        [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
+                            spec.backends.end());
+        if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
+        snap_.l4_services.try_emplace(l4_key(spec), std::move(spec));  // validation reports VIP clashes
       }
     }
   }
 
   MeshSnapshot& snap_;
   DiagnosticSink sink_;
-  std::unordered_map<std::string, std::vector<const k8s::EndpointSlice*>> slices_;
+  BuildMemo* memo_;
+  std::unordered_map<std::string, BuildMemo::Entry> next_memo_;
+  std::unordered_map<std::string, std::vector<SliceRef>> slices_;
   std::unordered_map<std::string, std::vector<PodRef>> pods_by_label_;
+  std::unordered_map<std::string, RuleRef> rules_;
 };
 
 }  // namespace
 
-BuildResult build_snapshot(LoadResult loaded, uint64_t version) {
+bool BuildMemo::Entry::same_inputs(const std::vector<std::shared_ptr<const void>>& other) const {
+  if (inputs.size() != other.size()) return false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].get() != other[i].get()) return false;
+  }
+  return true;
+}
+
+BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo) {
   BuildResult result;
   result.diagnostics = std::move(loaded.diagnostics);
   auto snap = std::make_shared<MeshSnapshot>();
   snap->version = version;
   snap->resources = std::move(loaded.resources);
-  Builder(*snap, result.diagnostics).run();
+  Builder(*snap, result.diagnostics, memo).run();
   validate_snapshot(*snap, result.diagnostics);
   if (has_errors(result.diagnostics)) return result;
   for (const Diagnostic& d : result.diagnostics) snap->warnings.push_back(d);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "diagnostic.h"
@@ -17,9 +18,22 @@ struct BuildResult {
   std::vector<Diagnostic> diagnostics;     // errors and warnings, loading included
 };
 
+// What the last build made of each Kubernetes Service, and from which
+// inputs, so the next build reuses a service whose inputs did not change.
+struct BuildMemo {
+  struct Entry {
+    // The resources it was built from. Owned, so that their addresses
+    // cannot be reused by new resources while compared by identity.
+    std::vector<std::shared_ptr<const void>> inputs;
+    bool same_inputs(const std::vector<std::shared_ptr<const void>>& other) const;
+    std::shared_ptr<const Service> service;
+  };
+  std::unordered_map<std::string, Entry> services;  // by FQDN
+};
+
 // Validates and builds. Any error leaves snapshot null: a bad config never
 // replaces a good one.
-BuildResult build_snapshot(LoadResult loaded, uint64_t version);
+BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo = nullptr);
 
 // Load paths (through the cache, if given), then build.
 BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version,

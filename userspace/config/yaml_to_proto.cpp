@@ -23,20 +23,29 @@ namespace {
 // names are owned by the descriptor pool, so string_views stay valid.
 using FieldIndex = std::vector<std::pair<std::string_view, const pb::FieldDescriptor*>>;
 
-const pb::FieldDescriptor* find_field(const pb::Descriptor* d, std::string_view name) {
+const FieldIndex& field_index(const pb::Descriptor* d) {
+  // Parsing runs on several threads: each keeps its own table of pointers to
+  // the shared, never-modified indexes, and locks only to build a new one.
+  thread_local std::unordered_map<const pb::Descriptor*, const FieldIndex*> local;
+  if (auto it = local.find(d); it != local.end()) return *it->second;
   static std::mutex mu;
   static std::unordered_map<const pb::Descriptor*, FieldIndex> indexes;
   std::lock_guard lock(mu);
   auto [it, inserted] = indexes.try_emplace(d);
-  FieldIndex& index = it->second;
   if (inserted) {
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::FieldDescriptor* f = d->field(i);
-      index.emplace_back(f->json_name(), f);
-      if (f->name() != f->json_name()) index.emplace_back(f->name(), f);
+      it->second.emplace_back(f->json_name(), f);
+      if (f->name() != f->json_name()) it->second.emplace_back(f->name(), f);
     }
-    std::sort(index.begin(), index.end());
+    std::sort(it->second.begin(), it->second.end());
   }
+  local.emplace(d, &it->second);
+  return it->second;
+}
+
+const pb::FieldDescriptor* find_field(const pb::Descriptor* d, std::string_view name) {
+  const FieldIndex& index = field_index(d);
   auto pos = std::lower_bound(index.begin(), index.end(), name,
                               [](const auto& e, std::string_view n) { return e.first < n; });
   return pos != index.end() && pos->first == name ? pos->second : nullptr;

@@ -30,12 +30,10 @@ class DatapathMaps {
   virtual Status put_backend(const sl_backend_key& key, const sl_backend& value) = 0;
   virtual Status erase_backend(const sl_backend_key& key) = 0;
 
-  // Counters are created zeroed if absent and never reset if present: the
-  // kernel owns their values.
-  virtual Status ensure_service_counters(const sl_svc_key& key) = 0;
+  // Counters are created and updated by the kernel; userspace reads them and
+  // deletes them with their service or backend.
   virtual Status erase_service_counters(const sl_svc_key& key) = 0;
   virtual std::optional<sl_svc_counters> get_service_counters(const sl_svc_key& key) const = 0;
-  virtual Status ensure_backend_counters(const sl_backend_key& key) = 0;
   virtual Status erase_backend_counters(const sl_backend_key& key) = 0;
   virtual std::optional<sl_backend_counters> get_backend_counters(const sl_backend_key& key) const = 0;
 

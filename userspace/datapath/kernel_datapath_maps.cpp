@@ -8,15 +8,6 @@
 namespace sluice {
 namespace {
 
-template <class Handle, class K>
-Status create_zeroed(Handle& h, const K& key) {
-  typename std::remove_cvref_t<decltype(*h.lookup(key))> zero{};
-  if (bpf_map_update_elem(h.fd(), &key, &zero, BPF_NOEXIST) != 0 && errno != EEXIST) {
-    return make_error(-errno, "create counters in " + h.name());
-  }
-  return {};
-}
-
 }  // namespace
 
 std::optional<sl_svc> KernelDatapathMaps::get_service(const sl_svc_key& key) const {
@@ -46,17 +37,11 @@ Status KernelDatapathMaps::erase_backend(const sl_backend_key& key) {
   return m_.backends.erase(key);
 }
 
-Status KernelDatapathMaps::ensure_service_counters(const sl_svc_key& key) {
-  return create_zeroed(m_.svc_counters, key);
-}
 Status KernelDatapathMaps::erase_service_counters(const sl_svc_key& key) {
   return m_.svc_counters.erase(key);
 }
 std::optional<sl_svc_counters> KernelDatapathMaps::get_service_counters(const sl_svc_key& key) const {
   return m_.svc_counters.lookup(key);
-}
-Status KernelDatapathMaps::ensure_backend_counters(const sl_backend_key& key) {
-  return create_zeroed(m_.backend_counters, key);
 }
 Status KernelDatapathMaps::erase_backend_counters(const sl_backend_key& key) {
   return m_.backend_counters.erase(key);

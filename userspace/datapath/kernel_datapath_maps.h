@@ -23,10 +23,8 @@ class KernelDatapathMaps final : public DatapathMaps {
   Status put_backend(const sl_backend_key& key, const sl_backend& value) override;
   Status erase_backend(const sl_backend_key& key) override;
 
-  Status ensure_service_counters(const sl_svc_key& key) override;
   Status erase_service_counters(const sl_svc_key& key) override;
   std::optional<sl_svc_counters> get_service_counters(const sl_svc_key& key) const override;
-  Status ensure_backend_counters(const sl_backend_key& key) override;
   Status erase_backend_counters(const sl_backend_key& key) override;
   std::optional<sl_backend_counters> get_backend_counters(const sl_backend_key& key) const override;
 

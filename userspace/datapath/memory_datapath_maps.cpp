@@ -59,20 +59,12 @@ Status MemoryDatapathMaps::erase_backend(const sl_backend_key& key) {
   return {};
 }
 
-Status MemoryDatapathMaps::ensure_service_counters(const sl_svc_key& key) {
-  svc_counters_.try_emplace(key);
-  return {};
-}
 Status MemoryDatapathMaps::erase_service_counters(const sl_svc_key& key) {
   svc_counters_.erase(key);
   return {};
 }
 std::optional<sl_svc_counters> MemoryDatapathMaps::get_service_counters(const sl_svc_key& key) const {
   return find_value(svc_counters_, key);
-}
-Status MemoryDatapathMaps::ensure_backend_counters(const sl_backend_key& key) {
-  backend_counters_.try_emplace(key);
-  return {};
 }
 Status MemoryDatapathMaps::erase_backend_counters(const sl_backend_key& key) {
   backend_counters_.erase(key);
@@ -92,6 +84,10 @@ Status MemoryDatapathMaps::erase_maglev(const sl_svc_key& key) {
   ops_.push_back("erase_maglev");
   maglev_.erase(key);
   return {};
+}
+
+void MemoryDatapathMaps::set_service_counters(const sl_svc_key& key, const sl_svc_counters& c) {
+  svc_counters_[key] = c;
 }
 
 const std::vector<uint32_t>* MemoryDatapathMaps::maglev(const sl_svc_key& key) const {

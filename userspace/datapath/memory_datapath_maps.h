@@ -34,10 +34,8 @@ class MemoryDatapathMaps final : public DatapathMaps {
   Status put_backend(const sl_backend_key& key, const sl_backend& value) override;
   Status erase_backend(const sl_backend_key& key) override;
 
-  Status ensure_service_counters(const sl_svc_key& key) override;
   Status erase_service_counters(const sl_svc_key& key) override;
   std::optional<sl_svc_counters> get_service_counters(const sl_svc_key& key) const override;
-  Status ensure_backend_counters(const sl_backend_key& key) override;
   Status erase_backend_counters(const sl_backend_key& key) override;
   std::optional<sl_backend_counters> get_backend_counters(const sl_backend_key& key) const override;
 
@@ -50,6 +48,8 @@ class MemoryDatapathMaps final : public DatapathMaps {
   size_t slot_count() const { return slots_.size(); }
   size_t backend_count() const { return backends_.size(); }
   const std::vector<uint32_t>* maglev(const sl_svc_key& key) const;
+  // Stands in for the kernel creating counters.
+  void set_service_counters(const sl_svc_key& key, const sl_svc_counters& c);
 
  private:
   std::map<sl_svc_key, sl_svc, PodKeyLess> services_;

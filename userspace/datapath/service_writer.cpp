@@ -126,7 +126,6 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
     if (have == previous.end() || !same_backend(have->second, want)) {
       if (Status s = maps_.put_backend(backend_key(key, index), want); !s) return s;
     }
-    if (Status s = maps_.ensure_backend_counters(backend_key(key, index)); !s) return s;
   }
 
   // 2. slots, into the bank the live entry does not read
@@ -151,7 +150,6 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
   }
 
   // 4. flip
-  if (Status s = maps_.ensure_service_counters(key); !s) return s;
   sl_svc value{};
   value.slot_count = static_cast<uint16_t>(slots.size());
   value.algo = static_cast<uint8_t>(spec.algo);
