@@ -462,3 +462,42 @@ items:
             std::string::npos)
       << all(r.diagnostics);
 }
+
+TEST(ConfigRoutes, VirtualServiceRoutesAreResolvedPerHost) {
+  BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  const auto& routes = r.snapshot->mesh_routes.at("reviews.default.svc.cluster.local").http;
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].virtual_service, "default/reviews");
+  EXPECT_EQ(routes[0].spec->name(), "jason");
+  ASSERT_EQ(routes[0].destinations.size(), 1u);
+  EXPECT_EQ(routes[0].destinations[0].host, "reviews.default.svc.cluster.local");
+  EXPECT_EQ(routes[0].destinations[0].subset, "v2");
+  EXPECT_EQ(routes[0].destinations[0].weight, 100);
+  // No retries block: Istio's default policy; no timeout: off.
+  EXPECT_EQ(routes[0].retries, RetryPolicy{});
+  EXPECT_EQ(routes[0].timeout_ms, 0);
+  // Explicit timeout and retries.
+  EXPECT_EQ(routes[1].timeout_ms, 1500);
+  EXPECT_EQ(routes[1].retries.attempts, 3u);
+  EXPECT_EQ(routes[1].retries.per_try_timeout_ms, 500);
+  EXPECT_EQ(routes[1].retries.retry_on, "5xx,connect-failure");
+  EXPECT_EQ(routes[1].destinations[1].weight, 10);
+}
+
+TEST(ConfigRoutes, GatewayBoundRoutesAreSeparateFromMeshRoutes) {
+  BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
+  ASSERT_TRUE(r.snapshot);
+  EXPECT_EQ(r.snapshot->mesh_routes.count("*"), 0u);
+  const auto& gw = r.snapshot->gateway_routes.at("default/bookinfo-gateway");
+  ASSERT_EQ(gw.at("*").http.size(), 1u);
+  EXPECT_EQ(gw.at("*").http[0].destinations[0].port, 9080u);
+}
+
+TEST(ConfigRoutes, AFaultRouteGetsNoRetriesOrTimeout) {
+  BuildResult r = load_snapshot({kFixtures + "/httpbin"}, 1);
+  ASSERT_TRUE(r.snapshot);
+  const auto& route = r.snapshot->mesh_routes.at("httpbin.foo.svc.cluster.local").http.at(0);
+  EXPECT_EQ(route.retries.attempts, 0u);
+  EXPECT_EQ(route.timeout_ms, 0);
+}

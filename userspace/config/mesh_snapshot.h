@@ -11,6 +11,7 @@
 
 #include "diagnostic.h"
 #include "resource_set.h"
+#include "route_table.h"
 #include "service_spec.h"
 #include "traffic_policy.h"
 
@@ -67,6 +68,11 @@ struct MeshSnapshot {
   ResourceSet resources;
   std::map<std::string, std::shared_ptr<const Service>> services;  // by FQDN; shared with later snapshots
   L4ServiceMap l4_services;  // what the kernel should hold
+  // VirtualService routes by host: those bound to sidecars/mesh traffic (no
+  // `gateways`, or "mesh" among them), and those bound to each Gateway
+  // ("namespace/name").
+  RouteTable mesh_routes;
+  std::map<std::string, RouteTable> gateway_routes;
   std::vector<Diagnostic> warnings;
 
   const Service* find_service(const std::string& fqdn) const;

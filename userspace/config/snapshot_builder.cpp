@@ -104,6 +104,7 @@ class Builder {
     add_kubernetes_services();
     add_service_entries();
     build_l4_view();
+    resolve_routes();
     if (memo_) memo_->services = std::move(next_memo_);
   }
 
@@ -371,6 +372,68 @@ class Builder {
                             spec.backends.end());
         if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
         snap_.l4_services.try_emplace(l4_key(spec), std::move(spec));  // validation reports VIP clashes
+      }
+    }
+  }
+
+  static int64_t to_ms(const google::protobuf::Duration& d) { return d.seconds() * 1000 + d.nanos() / 1000000; }
+
+  std::vector<RouteDestination> destinations(const auto& routes, const std::string& ns) const {
+    std::vector<RouteDestination> out;
+    for (const auto& r : routes) {
+      const auto& d = r.destination();
+      out.push_back({resolve_host(d.host(), ns, snap_.domain), d.subset(), d.has_port() ? d.port().number() : 0,
+                     routes.size() == 1 && r.weight() == 0 ? 100 : r.weight()});
+    }
+    return out;
+  }
+
+  // Istio: no `retries` means 2 attempts on the default conditions; an empty
+  // retryOn keeps the default conditions; a route with a fault gets neither
+  // retries nor a timeout.
+  static void resolve_timeouts(const net::HTTPRoute& r, HttpRoute& out) {
+    if (r.has_fault()) {
+      out.retries.attempts = 0;
+      return;
+    }
+    if (r.has_timeout()) out.timeout_ms = to_ms(r.timeout());
+    if (r.has_retries()) {
+      out.retries.attempts = static_cast<uint32_t>(std::max(0, r.retries().attempts()));
+      if (r.retries().has_per_try_timeout()) out.retries.per_try_timeout_ms = to_ms(r.retries().per_try_timeout());
+      if (!r.retries().retry_on().empty()) out.retries.retry_on = r.retries().retry_on();
+    }
+  }
+
+  void resolve_routes() {
+    for (const auto& r : snap_.resources.virtual_services) {
+      const net::VirtualService& vs = r->spec;
+      const std::string id = r->meta.ns + "/" + r->meta.name;
+      HostRoutes routes;
+      for (const auto& h : vs.http()) {
+        HttpRoute route{id, &h, destinations(h.route(), r->meta.ns)};
+        resolve_timeouts(h, route);
+        routes.http.push_back(std::move(route));
+      }
+      for (const auto& t : vs.tcp()) routes.tcp.push_back({id, &t, destinations(t.route(), r->meta.ns)});
+
+      std::vector<RouteTable*> tables;
+      if (vs.gateways().empty()) tables.push_back(&snap_.mesh_routes);
+      for (const std::string& gw : vs.gateways()) {
+        if (gw == "mesh") {
+          tables.push_back(&snap_.mesh_routes);
+        } else {
+          tables.push_back(&snap_.gateway_routes[gw.find('/') == std::string::npos ? r->meta.ns + "/" + gw : gw]);
+        }
+      }
+      for (const std::string& host : vs.hosts()) {
+        const std::string fqdn = resolve_host(host, r->meta.ns, snap_.domain);
+        for (RouteTable* table : tables) {
+          if (!table->emplace(fqdn, routes).second) {
+            sink_.set_context(r->source.file, r->meta.id());
+            sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
+                          "host " + fqdn + " already has routes from an earlier VirtualService; this one is ignored for it");
+          }
+        }
       }
     }
   }
