@@ -13,6 +13,13 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Set by the loader before load. A zero port means no node proxy: HTTP
+ * ports are balanced at L4 like the rest. */
+const volatile __be32 sl_proxy_ip = 0;
+const volatile __be16 sl_proxy_port = 0;
+/* SO_MARK of the proxy's own upstream sockets: never redirected back to it. */
+const volatile __u32 sl_bypass_mark = 0;
+
 /* From sys/socket.h, which does not build for the BPF target. */
 #define SL_AF_INET 2
 #define SL_SOCK_DGRAM 2
@@ -214,6 +221,43 @@ static __always_inline int lb4_at_capacity(const struct sl_svc_key *key, const s
 	return 1;
 }
 
+/* Whether an HTTP port's connect goes to the node proxy. */
+static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
+{
+	__u32 zero = 0;
+	struct sl_node_state *node;
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sl_proxy_port)
+		return SL_R_CONNECT_PROXY_DOWN;
+	if (sk && sl_bypass_mark && sk->mark == sl_bypass_mark)
+		return SL_R_CONNECT_BYPASS;
+	node = bpf_map_lookup_elem(&sl_node, &zero);
+	if (!node || bpf_ktime_get_ns() - node->proxy_heartbeat_ns > SL_PROXY_STALE_NS)
+		return SL_R_CONNECT_PROXY_DOWN;
+	return SL_R_CONNECT_REDIRECTED;
+}
+
+static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, const struct sl_svc_key *key)
+{
+	struct sl_sock_state *st;
+
+	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		/* Without state the proxy could not learn the destination. */
+		lb4_count(SL_R_SOCK_STORAGE_FULL);
+		return 0;
+	}
+	st->svc = *key;
+	st->be_addr = sl_proxy_ip;
+	st->be_port = sl_proxy_port;
+	st->be_index = 0;
+	st->flags = SL_SOCK_F_REDIRECTED;
+	ctx->user_ip4 = sl_proxy_ip;
+	ctx->user_port = sl_proxy_port;
+	return 1;
+}
+
 SEC("cgroup/connect4")
 int sl_connect4(struct bpf_sock_addr *ctx)
 {
@@ -233,6 +277,13 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 	if (!svc) {
 		lb4_count(SL_R_CONNECT_PASS_UNKNOWN);
 		return SL_VERDICT_ALLOW;
+	}
+	if (key.proto == IPPROTO_TCP && (svc->flags & SL_SVC_F_L7)) {
+		reason = lb4_proxy_verdict(ctx);
+		lb4_count(reason);
+		if (reason == SL_R_CONNECT_REDIRECTED && lb4_redirect_to_proxy(ctx, &key))
+			return SL_VERDICT_ALLOW;
+		/* proxy down or bypassed: balance at L4 below */
 	}
 	if (key.proto == IPPROTO_TCP && lb4_at_capacity(&key, svc)) {
 		lb4_count(SL_R_CONNECT_CB_REFUSED);
@@ -386,6 +437,23 @@ static __always_inline int lb4_release_counter(__u64 *v)
 	return 0;
 }
 
+/* A redirected connection is established: publish its original
+ * destination under the client's address, which is what the proxy sees as
+ * the peer of the accepted socket. */
+static __always_inline void lb4_record_orig_dst(struct bpf_sock_ops *skops, struct sl_sock_state *st)
+{
+	struct sl_orig_dst_key k = {
+		.client_ip = skops->local_ip4,
+		.client_port = bpf_htons((__u16)skops->local_port),
+	};
+	struct sl_orig_dst v = { .svc = st->svc, .cookie = bpf_get_socket_cookie(skops) };
+
+	bpf_map_update_elem(&sl_orig_dst, &k, &v, BPF_ANY);
+	st->flags |= SL_SOCK_F_COUNTED; /* so the close below removes the entry */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	lb4_count(SL_R_ORIG_DST_RECORDED);
+}
+
 static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 {
 	struct sl_svc_counters zero_svc = {};
@@ -401,6 +469,10 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	st = bpf_sk_storage_get(&sl_sock_state, sk, 0, 0);
 	if (!st || (st->flags & SL_SOCK_F_COUNTED))
 		return;
+	if (st->flags & SL_SOCK_F_REDIRECTED) {
+		lb4_record_orig_dst(skops, st);
+		return;
+	}
 	bk.svc = st->svc;
 	bk.index = st->be_index;
 	sc = lb4_counters(&sl_svc_cnt, &st->svc, &zero_svc);
@@ -433,6 +505,15 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 	if (!st || !(st->flags & SL_SOCK_F_COUNTED))
 		return;
 	st->flags &= ~SL_SOCK_F_COUNTED;
+	if (st->flags & SL_SOCK_F_REDIRECTED) {
+		struct sl_orig_dst_key k = {
+			.client_ip = skops->local_ip4,
+			.client_port = bpf_htons((__u16)skops->local_port),
+		};
+
+		bpf_map_delete_elem(&sl_orig_dst, &k);
+		return;
+	}
 	bk.svc = st->svc;
 	bk.index = st->be_index;
 	sc = bpf_map_lookup_elem(&sl_svc_cnt, &st->svc);

@@ -1,5 +1,6 @@
 #include "sock_lb_loader.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -49,11 +50,16 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
                         Size{m->sl_backends, options.max_backends},
                         Size{m->sl_be_cnt, options.max_backends},
                         Size{m->sl_udp_nat, options.udp_nat_entries},
-                        Size{m->sl_maglev, options.max_maglev_services}}) {
+                        Size{m->sl_maglev, options.max_maglev_services},
+                        Size{m->sl_orig_dst, options.orig_dst_entries}}) {
     if (int err = bpf_map__set_max_entries(s.map, s.entries); err) {
       return make_error(err, std::string("size map ") + bpf_map__name(s.map));
     }
   }
+
+  self->skel_->rodata->sl_proxy_ip = htonl(options.proxy_ip);
+  self->skel_->rodata->sl_proxy_port = htons(options.proxy_port);
+  self->skel_->rodata->sl_bypass_mark = options.bypass_mark;
 
   self->reused_maps_ = path_exists(options.pin_dir + "/sl_services");
   if (int err = sock_lb_bpf__load(self->skel_); err) {
@@ -71,6 +77,8 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_maglev), "sl_maglev"},
       {bpf_map__fd(m->sl_udp_nat), "sl_udp_nat"},
       {bpf_map__fd(m->sl_stats), "sl_stats"},
+      {bpf_map__fd(m->sl_orig_dst), "sl_orig_dst"},
+      {bpf_map__fd(m->sl_node), "sl_node"},
   };
   return self;
 }

@@ -26,6 +26,13 @@ struct SockLbOptions {
   uint32_t max_slot_entries = SL_DEFAULT_MAX_SLOT_ENTRIES;
   uint32_t udp_nat_entries = SL_DEFAULT_UDP_NAT_ENTRIES;
   uint32_t max_maglev_services = 16384;
+  uint32_t orig_dst_entries = SL_DEFAULT_ORIG_DST_ENTRIES;
+  // The node proxy that HTTP ports are redirected to (host byte order);
+  // port 0 disables redirection.
+  uint32_t proxy_ip = 0;
+  uint16_t proxy_port = 0;
+  // SO_MARK the proxy puts on its own upstream sockets.
+  uint32_t bypass_mark = 0;
 };
 
 struct SockLbMaps {
@@ -37,6 +44,8 @@ struct SockLbMaps {
   MapHandle<sl_svc_key, uint32_t> maglev;  // value: inner map fd on update, id on lookup
   MapHandle<sl_udp_nat_key, sl_udp_nat> udp_nat;
   PerCpuArrayHandle<uint64_t> stats;
+  MapHandle<sl_orig_dst_key, sl_orig_dst> orig_dst;
+  MapHandle<uint32_t, sl_node_state> node;
 };
 
 class SockLb {

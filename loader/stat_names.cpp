@@ -14,6 +14,8 @@ std::string_view stat_reason_name(unsigned reason) {
       "sendmsg_no_backend",   "recvmsg_reversed",   "recvmsg_pass",
       "getpeer_reversed",     "getpeer_pass",       "sockops_counted",
       "sockops_released",     "sockops_floor",      "sock_storage_full",
+      "connect_redirected",   "connect_proxy_down", "connect_bypass",
+      "orig_dst_recorded",
   };
   static_assert(kNames.size() == SL_R__COUNT);
   return reason < kNames.size() ? kNames[reason] : "unknown";

@@ -54,5 +54,10 @@ SL_CHECK_OFF(struct sl_udp_nat_key, addr, 8);
 SL_CHECK_OFF(struct sl_udp_nat_key, dir, 14);
 SL_CHECK_SIZE(struct sl_udp_nat, 16);
 
+SL_CHECK_SIZE(struct sl_orig_dst_key, 8);
+SL_CHECK_SIZE(struct sl_orig_dst, 16);
+SL_CHECK_OFF(struct sl_orig_dst, cookie, 8);
+SL_CHECK_SIZE(struct sl_node_state, 8);
+
 static_assert(SL_R__COUNT < 64, "sl_stats is sized by SL_R__COUNT");
 static_assert(SL_MAX_SLOTS * SL_SLOT_BANKS <= 0xffffffffu / 2, "slot index fits");

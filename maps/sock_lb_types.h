@@ -16,6 +16,7 @@ enum sl_lb_algo {
 
 /* sl_svc.flags */
 #define SL_SVC_F_BANK1 0x01 /* slots of bank 1 are the live ones */
+#define SL_SVC_F_L7 0x02    /* HTTP port: connects go to the node proxy while it is up */
 
 /* sl_backend.flags */
 #define SL_BE_F_EJECTED 0x01 /* outlier detection: no new connections */
@@ -73,7 +74,8 @@ struct sl_backend_counters {
 };
 
 /* sl_sock_state.flags */
-#define SL_SOCK_F_COUNTED 0x01 /* counted by sockops, release on close */
+#define SL_SOCK_F_COUNTED 0x01    /* counted by sockops, release on close */
+#define SL_SOCK_F_REDIRECTED 0x02 /* sent to the node proxy; svc is the original destination */
 
 /* Per-socket state (BPF_MAP_TYPE_SK_STORAGE) of a balanced connected socket.
  * Freed with the socket, so it cannot leak. */
@@ -105,6 +107,26 @@ struct sl_udp_nat {
 	__u16 pad;
 	__u32 be_index;
 	__u32 pad2;
+};
+
+/* The original destination of a connection redirected to the node proxy,
+ * keyed by the client's address as the proxy sees it (the peer of the
+ * accepted socket). Written by sockops when the connection is established,
+ * removed when it closes. */
+struct sl_orig_dst_key {
+	__be32 client_ip;
+	__be16 client_port;
+	__u16 pad;
+};
+
+struct sl_orig_dst {
+	struct sl_svc_key svc; /* VIP, port, protocol the client asked for */
+	__u64 cookie;          /* the client socket's cookie */
+};
+
+/* Node-wide state the daemon keeps current (one entry, index 0). */
+struct sl_node_state {
+	__u64 proxy_heartbeat_ns; /* bpf_ktime (CLOCK_MONOTONIC) of the proxy's last beat */
 };
 
 #endif

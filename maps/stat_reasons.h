@@ -23,6 +23,10 @@ enum sl_reason {
 	SL_R_SOCKOPS_RELEASED,         /* closed connection released its counts */
 	SL_R_SOCKOPS_FLOOR,            /* a release found a counter already at zero */
 	SL_R_SOCK_STORAGE_FULL,        /* socket state could not be stored */
+	SL_R_CONNECT_REDIRECTED,       /* HTTP port: sent to the node proxy */
+	SL_R_CONNECT_PROXY_DOWN,       /* HTTP port, proxy heartbeat stale: balanced at L4 */
+	SL_R_CONNECT_BYPASS,           /* the proxy's own socket: not redirected */
+	SL_R_ORIG_DST_RECORDED,        /* sockops stored a redirected connection's destination */
 	SL_R__COUNT
 };
 

@@ -92,6 +92,22 @@ struct {
 } sl_udp_nat SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_DEFAULT_ORIG_DST_ENTRIES);
+	__type(key, struct sl_orig_dst_key);
+	__type(value, struct sl_orig_dst);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_orig_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_node_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_node SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SL_R__COUNT);
 	__type(key, __u32);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include "kernel_datapath_maps.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
+#include "proxy_redirect.h"
 #include "service_text.h"
 #include "service_writer.h"
 #include "sock_lb_loader.h"
@@ -51,8 +53,10 @@ class SockLbTest : public sluice::test::NodeTest {
     NodeTest::TearDown();
   }
 
+  virtual SockLbOptions options() const { return SockLbOptions{.pin_dir = node_->pin_dir()}; }
+
   void load_and_attach() {
-    auto lb = SockLb::load(SockLbOptions{.pin_dir = node_->pin_dir()});
+    auto lb = SockLb::load(options());
     ASSERT_TRUE(lb.ok()) << lb.error().to_string();
     lb_ = std::move(*lb);
     Status s = lb_->attach({node_->cgroup_path(), false});
@@ -330,6 +334,115 @@ TEST_F(SockLbTest, AttachingToACgroupRootIsRefused) {
   Status s = (*lb)->attach({"/sys/fs/cgroup/unified", false});
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, -EPERM);
+}
+
+// --- HTTP ports redirected to the node proxy -----------------------------
+
+constexpr uint16_t kProxyPort = 15001;
+constexpr uint32_t kBypassMark = 0x5c1;
+
+class RedirectTest : public SockLbTest {
+ protected:
+  SockLbOptions options() const override {
+    SockLbOptions o = SockLbTest::options();
+    o.proxy_ip = node_->node_ip_u32();
+    o.proxy_port = kProxyPort;
+    o.bypass_mark = kBypassMark;
+    return o;
+  }
+
+  void SetUp() override {
+    SockLbTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    start_backends(2, 2);
+    apply(std::string(kVip) + ":80 l7" + backends_text(2, 2));
+    // A stand-in for sluiced's proxy listener, on the node's bridge address.
+    proxy_ = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kProxyPort);
+    a.sin_addr.s_addr = htonl(node_->node_ip_u32());
+    ASSERT_EQ(bind(proxy_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+    ASSERT_EQ(listen(proxy_, 16), 0);
+  }
+
+  void TearDown() override {
+    if (proxy_ >= 0) close(proxy_);
+    SockLbTest::TearDown();
+  }
+
+  void beat() { ASSERT_TRUE(beat_proxy_heartbeat(lb_->maps().node).ok()); }
+
+  // The accepted side of a connection that reached the stand-in proxy.
+  int accept_one() {
+    pollfd p{proxy_, POLLIN, 0};
+    if (poll(&p, 1, 2000) != 1) return -1;
+    return accept4(proxy_, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+
+  static std::pair<uint32_t, uint16_t> peer(int fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof(a);
+    getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    return {ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)};
+  }
+
+  int proxy_ = -1;
+};
+
+TEST_F(RedirectTest, HttpPortsGoToTheProxyWhichLearnsTheOriginalDestination) {
+  beat();
+  int client = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);
+  EXPECT_EQ(sluice::test::peer_of(client), "10.96.0.10:80") << "the client still sees the VIP";
+  int accepted = accept_one();
+  ASSERT_GE(accepted, 0) << "the connect did not reach the proxy";
+  auto [ip, port] = peer(accepted);
+  EXPECT_EQ(ip, node_->pod_ip_u32(1));
+
+  auto dst = original_destination(lb_->maps().orig_dst, ip, port);
+  ASSERT_TRUE(dst.has_value());
+  EXPECT_EQ(dst->vip, 0x0a60000au);
+  EXPECT_EQ(dst->port, 80);
+  EXPECT_EQ(dst->proto, IPPROTO_TCP);
+  EXPECT_NE(dst->cookie, 0u);
+  EXPECT_EQ(stat(SL_R_CONNECT_REDIRECTED), 1u);
+  EXPECT_EQ(stat(SL_R_ORIG_DST_RECORDED), 1u);
+
+  close(client);
+  close(accepted);
+  bool removed = false;
+  for (int i = 0; i < 200 && !removed; ++i) {
+    removed = !original_destination(lb_->maps().orig_dst, ip, port);
+    if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(removed) << "the entry outlived the connection";
+}
+
+TEST_F(RedirectTest, WithoutAHeartbeatHttpPortsAreBalancedAtL4) {
+  EXPECT_EQ(connect_once(), "p2");
+  EXPECT_EQ(stat(SL_R_CONNECT_PROXY_DOWN), 1u);
+  beat();
+  ASSERT_TRUE(clear_proxy_heartbeat(lb_->maps().node).ok());  // a clean shutdown
+  EXPECT_EQ(connect_once(), "p2");
+}
+
+TEST_F(RedirectTest, TheProxysOwnSocketsAreNotRedirected) {
+  beat();
+  int fd = node_->tcp_socket_in_pod(1);
+  uint32_t mark = kBypassMark;
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)), 0);
+  ASSERT_EQ(sluice::test::connect_to(fd, kVip, kVipPort), 0);
+  EXPECT_EQ(sluice::test::read_name(fd), "p2");
+  close(fd);
+  EXPECT_EQ(stat(SL_R_CONNECT_BYPASS), 1u);
+}
+
+TEST_F(RedirectTest, PlainTcpPortsAreNeverRedirected) {
+  beat();
+  apply(std::string(kVip) + ":80" + backends_text(2, 2));  // the same port, not HTTP
+  EXPECT_EQ(connect_once(), "p2");
+  EXPECT_EQ(stat(SL_R_CONNECT_REDIRECTED), 0u);
 }
 
 }  // namespace

@@ -357,6 +357,7 @@ class Builder {
         spec.proto = p.l4_proto;
         spec.algo = kernel_algo(p.policy.load_balancer);
         spec.max_conns = p.policy.connection_pool.max_connections;
+        spec.l7 = p.l4_proto == 6 && is_http(p.protocol);
         // Ring hash has no kernel form; the kernel always uses Maglev.
         spec.maglev_size = p.policy.load_balancer.ring_hash
                                ? static_cast<uint32_t>(kMaglevDefaultTableSize)

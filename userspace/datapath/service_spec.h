@@ -30,6 +30,7 @@ struct ServiceSpec {
   sl_lb_algo algo = SL_LB_RANDOM;
   uint32_t max_conns = SL_UNLIMITED;
   uint32_t maglev_size = SL_MAGLEV_DEFAULT_SIZE;  // used by CONSISTENT_HASH only
+  bool l7 = false;  // an HTTP port: redirected to the node proxy while it is up
   std::vector<BackendSpec> backends;
 
   bool operator==(const ServiceSpec&) const = default;
