@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <mutex>
 
 #include "admin_server.h"
@@ -14,6 +15,9 @@
 #include "config_sync.h"
 #include "config_watcher.h"
 #include "kernel_datapath_maps.h"
+#include "proxy_redirect.h"
+#include "proxy_server.h"
+#include "service_text.h"
 #include "sock_lb_loader.h"
 
 namespace {
@@ -35,8 +39,14 @@ struct Flags {
   uint16_t proxy_port = 15001;
   std::string log_level = "info";
   unsigned debounce_ms = 100;
+  unsigned workers = 2;
+  bool access_log = true;
   bool cleanup = false;
 };
+
+// SO_MARK on the proxy's upstream sockets, so the kernel never redirects
+// them back to the proxy.
+constexpr uint32_t kProxyBypassMark = 0x5c1;
 
 // The reload loop: the watcher only raises a flag; reloads run here, one at a
 // time, so a burst of file events costs one reload.
@@ -61,7 +71,22 @@ class ReloadQueue {
 };
 
 int run(const Flags& f) {
-  auto lb = SockLb::load(SockLbOptions{.pin_dir = f.pin_dir});
+  // The L7 proxy runs when the node's address is known: HTTP service ports
+  // are then redirected to it (while it beats its heartbeat).
+  uint32_t node_ip = 0;
+  uint16_t unused_port = 0;
+  const bool l7 = !f.node_ip.empty() && f.proxy_port != 0;
+  if (l7 && !parse_ip_port(f.node_ip + ":1", node_ip, unused_port)) {
+    spdlog::critical("--node-ip {} is not an IPv4 address", f.node_ip);
+    return 1;
+  }
+  SockLbOptions lb_options{.pin_dir = f.pin_dir};
+  if (l7) {
+    lb_options.proxy_ip = node_ip;
+    lb_options.proxy_port = f.proxy_port;
+    lb_options.bypass_mark = kProxyBypassMark;
+  }
+  auto lb = SockLb::load(lb_options);
   if (!lb) {
     spdlog::critical("{}", lb.error().to_string());
     return 1;
@@ -103,10 +128,42 @@ int run(const Flags& f) {
   }
   spdlog::info("admin API on {}:{}", f.admin_address, (*admin)->port());
 
+  std::unique_ptr<proxy::ProxyServer> proxy;
+  if (l7) {
+    const SockLbMaps kernel = (*lb)->maps();
+    proxy::ProxyOptions po;
+    po.address = f.node_ip;
+    po.port = f.proxy_port;
+    po.workers = f.workers;
+    po.bypass_mark = kProxyBypassMark;
+    po.snapshot = [&sync] { return sync.current(); };
+    po.original_destination = [kernel](uint32_t ip, uint16_t port) {
+      return original_destination(kernel.orig_dst, ip, port);
+    };
+    if (f.access_log) po.access_log = [](const std::string& line) { std::fprintf(stdout, "%s\n", line.c_str()); };
+    auto started = proxy::ProxyServer::start(std::move(po));
+    if (!started) {
+      spdlog::critical("{}", started.error().to_string());
+      return 1;
+    }
+    proxy = std::move(*started);
+    spdlog::info("L7 proxy on {}:{} with {} workers", f.node_ip, proxy->port(), f.workers);
+  }
+
+  auto last_beat = std::chrono::steady_clock::time_point{};
   while (!g_stop.load()) {
+    if (proxy && std::chrono::steady_clock::now() - last_beat >= std::chrono::seconds(1)) {
+      if (Status s = beat_proxy_heartbeat((*lb)->maps().node); !s) spdlog::warn("heartbeat: {}", s.error().to_string());
+      last_beat = std::chrono::steady_clock::now();
+    }
     if (queue.wait(std::chrono::milliseconds(200))) sync.reload();
   }
   spdlog::info("shutting down");
+  if (proxy) {
+    // HTTP ports go back to L4 balancing at once, then the listener closes.
+    (void)clear_proxy_heartbeat((*lb)->maps().node);
+    proxy->stop();
+  }
   (*watcher)->stop();
   (*admin)->stop();
   if (f.cleanup) {
@@ -132,10 +189,12 @@ int main(int argc, char** argv) {
       ->required();
   app.add_flag("--allow-root-cgroup", f.allow_root_cgroup, "permit attaching to a cgroup v2 mount root (a whole node)");
   app.add_option("--pin-dir", f.pin_dir, "bpffs directory for pinned maps and links")->capture_default_str();
-  app.add_option("--node-ip", f.node_ip, "this node's IP address");
+  app.add_option("--node-ip", f.node_ip, "this node's IP address; the L7 proxy listens there (none: L4 only)");
   app.add_option("--admin-address", f.admin_address, "admin API address")->capture_default_str();
   app.add_option("--admin-port", f.admin_port, "admin API port (0: any)")->capture_default_str();
-  app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port")->capture_default_str();
+  app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port (0: no proxy)")->capture_default_str();
+  app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
+  app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--debounce-ms", f.debounce_ms, "quiet time after a config change before reloading")
       ->capture_default_str();

@@ -1,0 +1,27 @@
+// One JSON line per request, with Envoy's response flags (semantics.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sluice::proxy {
+
+struct AccessLogEntry {
+  std::string request_id;
+  std::string method;
+  std::string authority;
+  std::string path;
+  unsigned status = 0;
+  std::string flags;        // "NR", "UF", "UT", "UO", "DI", "FI", "URX", ... or "-"
+  std::string route;        // "namespace/name" of the VirtualService, or empty
+  std::string upstream;     // "ip:port", or empty
+  std::string downstream;   // "ip:port" of the client
+  double duration_ms = 0;
+  uint32_t attempts = 0;
+  uint64_t request_bytes = 0;
+  uint64_t response_bytes = 0;
+};
+
+std::string format_access_log(const AccessLogEntry& e);
+
+}  // namespace sluice::proxy

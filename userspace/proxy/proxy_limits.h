@@ -1,0 +1,21 @@
+// Named limits of the L7 proxy.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace sluice::proxy {
+
+// Larger request headers are answered with 431.
+inline constexpr std::size_t kMaxRequestHeaderBytes = 32 * 1024;
+// Request and response bodies are held whole up to this size (413/502
+// beyond it). Streaming bodies is the next step; see docs/l7.md.
+inline constexpr std::size_t kMaxBufferedBodyBytes = 8 * 1024 * 1024;
+// A client that has not sent complete headers in this time gets 408.
+inline constexpr std::chrono::seconds kHeaderReadTimeout{10};
+// An idle downstream keep-alive connection is closed after this.
+inline constexpr std::chrono::seconds kDownstreamIdleTimeout{60};
+// Idle upstream connections kept per endpoint and worker.
+inline constexpr std::size_t kMaxIdleUpstreamPerEndpoint = 32;
+
+}  // namespace sluice::proxy

@@ -1,0 +1,325 @@
+#include "proxy_server.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "access_log.h"
+#include "endpoint_picker.h"
+#include "proxy_limits.h"
+#include "request_router.h"
+
+namespace sluice::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+namespace {
+
+std::string format_endpoint(uint32_t ip, uint16_t port) {
+  in_addr a{htonl(ip)};
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, buf, sizeof(buf));
+  return std::string(buf) + ":" + std::to_string(port);
+}
+
+Response local_reply(unsigned status, unsigned version, bool keep_alive, std::string body = {}) {
+  Response res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "sluice");
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::move(body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+// Headers that describe one hop, not the message: never forwarded.
+void strip_hop_by_hop(http::fields& f) {
+  for (auto field : {http::field::connection, http::field::keep_alive, http::field::proxy_connection, http::field::te,
+                     http::field::trailer, http::field::upgrade}) {
+    f.erase(field);
+  }
+}
+
+std::string new_request_id(std::minstd_rand& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    id[i] = kHex[rng() & 15];
+  }
+  id[14] = '4';
+  return id;
+}
+
+// Request headers for the route matcher, read from the Beast message in place.
+class BeastHeaders final : public HeaderSource {
+ public:
+  explicit BeastHeaders(const Request& r) : r_(r) {}
+  std::optional<std::string_view> header(std::string_view name) const override {
+    auto it = r_.find(beast::string_view(name.data(), name.size()));
+    if (it == r_.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+  }
+
+ private:
+  const Request& r_;
+};
+
+}  // namespace
+
+// One worker thread: its io_context, listener, load balancers and upstream
+// connection pool. Nothing here is shared with other workers.
+struct Worker {
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  RequestRouter router;
+  std::unordered_map<uint64_t, std::vector<tcp::socket>> idle;  // endpoint -> idle upstream connections
+  std::minstd_rand rng{std::random_device{}()};
+  std::thread thread;
+};
+
+struct ProxyServer::Impl {
+  ProxyOptions options;
+  std::vector<std::unique_ptr<Worker>> workers;
+  uint16_t port = 0;
+  std::atomic<bool> stopped{false};
+
+  asio::awaitable<void> accept_loop(Worker& w);
+  asio::awaitable<void> session(Worker& w, tcp::socket socket);
+  asio::awaitable<Response> forward(Worker& w, Request& req, const RouteDecision& d, AccessLogEntry& log);
+  asio::awaitable<bool> exchange(Worker& w, beast::tcp_stream& up, Request& req, Response& res,
+                                 std::chrono::milliseconds timeout, beast::error_code& ec);
+};
+
+asio::awaitable<void> ProxyServer::Impl::accept_loop(Worker& w) {
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket s = co_await w.acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || stopped) co_return;
+    if (ec) continue;
+    asio::co_spawn(w.ioc, session(w, std::move(s)), asio::detached);
+  }
+}
+
+asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  const uint32_t peer_ip = peer.address().to_v4().to_uint();
+  const std::optional<OriginalDestination> dst =
+      options.original_destination ? options.original_destination(peer_ip, peer.port()) : std::nullopt;
+  const std::string downstream = format_endpoint(peer_ip, peer.port());
+
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kMaxRequestHeaderBytes);
+    parser.body_limit(kMaxBufferedBodyBytes);
+    stream.expires_after(kHeaderReadTimeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
+    if (ec) {
+      // Malformed or hostile input: answer, then close. Partial headers are
+      // never passed on (no smuggling: Content-Length with
+      // Transfer-Encoding, bad chunks and the like are rejected by the parser).
+      unsigned status = ec == beast::error::timeout            ? 408
+                        : ec == http::error::header_limit      ? 431
+                        : ec == http::error::body_limit        ? 413
+                                                               : 400;
+      if (ec != beast::error::timeout || parser.got_some()) {
+        Response res = local_reply(status, 11, false);
+        stream.expires_after(std::chrono::seconds(5));
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      break;
+    }
+    stream.expires_never();
+
+    const auto start = std::chrono::steady_clock::now();
+    Request req = parser.release();
+    AccessLogEntry log;
+    log.method = std::string(req.method_string());
+    log.authority = std::string(req[http::field::host]);
+    log.path = std::string(req.target());
+    log.downstream = downstream;
+    log.request_bytes = req.body().size();
+    if (req["x-request-id"].empty()) req.set("x-request-id", new_request_id(w.rng));
+    log.request_id = std::string(req["x-request-id"]);
+    const bool keep_alive = req.keep_alive();
+
+    Response res;
+    config::SnapshotPtr snap = options.snapshot ? options.snapshot() : nullptr;
+    const BeastHeaders headers(req);
+    RequestAttrs attrs;
+    attrs.method = std::string_view(req.method_string().data(), req.method_string().size());
+    attrs.path = std::string_view(req.target().data(), req.target().size());
+    attrs.authority = log.authority;
+    attrs.scheme = "http";
+    attrs.port = dst ? dst->port : 0;
+    attrs.headers = &headers;
+    RouteDecision d = w.router.decide(snap, dst, attrs);
+    log.route = d.virtual_service;
+    if (d.local_status) {
+      log.flags = d.flags;
+      res = local_reply(d.local_status, req.version(), keep_alive, d.local_body);
+      for (const auto& [name, value] : d.local_headers) res.set(name, value);
+    } else {
+      res = co_await forward(w, req, d, log);
+    }
+    res.keep_alive(keep_alive);
+    log.status = res.result_int();
+    log.response_bytes = res.body().size();
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (options.access_log) options.access_log(format_access_log(log));
+    if (ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<bool> ProxyServer::Impl::exchange(Worker&, beast::tcp_stream& up, Request& req, Response& res,
+                                                  std::chrono::milliseconds timeout, beast::error_code& ec) {
+  if (timeout.count() > 0) up.expires_after(timeout);
+  co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxBufferedBodyBytes);
+  co_await http::async_read(up, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+  up.expires_never();
+  if (ec) co_return false;
+  res = parser.release();
+  co_return true;
+}
+
+asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, const RouteDecision& d,
+                                                     AccessLogEntry& log) {
+  const config::Endpoint* ep = d.endpoint;
+  log.upstream = format_endpoint(ep->ip, ep->port);
+  const uint64_t id = EndpointPicker::endpoint_id(ep);
+  const std::chrono::milliseconds timeout(d.timeout_ms);
+
+  Request up_req = req;
+  strip_hop_by_hop(up_req);
+  up_req.keep_alive(true);
+  up_req.prepare_payload();
+
+  w.router.picker().started(ep);
+  Response res;
+  beast::error_code ec;
+  // A pooled connection may have been closed by the server meanwhile; that
+  // shows as an error before any response, so try once more on a new one.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ++log.attempts;
+    auto& pool = w.idle[id];
+    const bool pooled = !pool.empty();
+    std::optional<beast::tcp_stream> stream;
+    if (pooled) {
+      stream.emplace(std::move(pool.back()));
+      pool.pop_back();
+    } else {
+      stream.emplace(w.ioc);
+      beast::error_code oc;
+      stream->socket().open(tcp::v4(), oc);
+      if (!oc && options.bypass_mark) {
+        setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark,
+                   sizeof(options.bypass_mark));
+      }
+      stream->expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+      co_await stream->async_connect(tcp::endpoint(asio::ip::address_v4(ep->ip), ep->port),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+      stream->expires_never();
+      if (ec) {
+        w.router.picker().finished(ep);
+        log.flags = "UF";
+        co_return local_reply(503, req.version(), true, "upstream connect error\n");
+      }
+    }
+    if (co_await exchange(w, *stream, up_req, res, timeout, ec)) {
+      if (res.keep_alive() && pool.size() < kMaxIdleUpstreamPerEndpoint) pool.push_back(stream->release_socket());
+      w.router.picker().finished(ep);
+      strip_hop_by_hop(res);
+      co_return res;
+    }
+    if (ec == beast::error::timeout) {
+      w.router.picker().finished(ep);
+      log.flags = "UT";
+      co_return local_reply(504, req.version(), true, "upstream request timeout\n");
+    }
+    if (!pooled) break;
+  }
+  w.router.picker().finished(ep);
+  log.flags = "UC";
+  co_return local_reply(503, req.version(), true, "upstream connection terminated\n");
+}
+
+Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const unsigned n = std::max(1u, impl->options.workers);
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(impl->options.address, ec);
+  if (ec) return make_error(-EINVAL, "proxy: bad listen address " + impl->options.address);
+  uint16_t port = impl->options.port;
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    tcp::endpoint ep(address, port);
+    w->acceptor.open(ep.protocol(), ec);
+    if (!ec) w->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      setsockopt(w->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+      w->acceptor.bind(ep, ec);
+    }
+    if (!ec) w->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return make_error(-ec.value(), "proxy: listen on " + impl->options.address + ":" + std::to_string(port));
+    }
+    port = w->acceptor.local_endpoint().port();
+    impl->workers.push_back(std::move(w));
+  }
+  impl->port = port;
+  for (auto& w : impl->workers) {
+    Worker* raw = w.get();
+    asio::co_spawn(raw->ioc, impl->accept_loop(*raw), asio::detached);
+    raw->thread = std::thread([raw] { raw->ioc.run(); });
+  }
+  return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(impl)));
+}
+
+ProxyServer::ProxyServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ProxyServer::~ProxyServer() { stop(); }
+
+uint16_t ProxyServer::port() const { return impl_->port; }
+
+void ProxyServer::stop() {
+  if (impl_->stopped.exchange(true)) return;
+  for (auto& w : impl_->workers) w->ioc.stop();
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+}  // namespace sluice::proxy

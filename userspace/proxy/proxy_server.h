@@ -1,0 +1,49 @@
+// The L7 proxy of sluiced: thread-per-core workers, each with its own
+// io_context and SO_REUSEPORT listener, reading the config through an atomic
+// snapshot pointer. Connections arrive by the kernel's redirect of HTTP
+// service ports (bpf/sock_lb.bpf.c); the original destination comes from
+// the kernel's sl_orig_dst map.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "mesh_snapshot.h"
+#include "proxy_redirect.h"
+#include "result.h"
+
+namespace sluice::proxy {
+
+struct ProxyOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 15001;  // 0: any (tests)
+  unsigned workers = 2;
+  uint32_t bypass_mark = 0;  // SO_MARK on upstream sockets, so the kernel does not redirect them
+  std::function<config::SnapshotPtr()> snapshot;
+  // The destination a client asked for, by its address (host byte order).
+  std::function<std::optional<OriginalDestination>(uint32_t ip, uint16_t port)> original_destination;
+  // One JSON line per request; empty: access log off.
+  std::function<void(const std::string&)> access_log;
+};
+
+class ProxyServer {
+ public:
+  static Result<std::unique_ptr<ProxyServer>> start(ProxyOptions options);
+  ~ProxyServer();
+  ProxyServer(const ProxyServer&) = delete;
+  ProxyServer& operator=(const ProxyServer&) = delete;
+
+  uint16_t port() const;
+  void stop();  // idempotent
+
+  struct Impl;
+
+ private:
+  explicit ProxyServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,96 @@
+#include "request_router.h"
+
+namespace sluice::proxy {
+
+namespace {
+
+uint64_t vip_key(uint32_t vip, uint16_t port) { return (uint64_t{vip} << 16) | port; }
+
+RouteDecision local(RouteDecision d, unsigned status, std::string flags, std::string body) {
+  d.local_status = status;
+  d.flags = std::move(flags);
+  d.local_body = std::move(body);
+  return d;
+}
+
+const config::ServicePort* port_of(const config::Service& s, uint32_t wanted, uint16_t original) {
+  for (const config::ServicePort& p : s.ports) {
+    if (wanted ? p.port == wanted : p.port == original) return &p;
+  }
+  return s.ports.size() == 1 ? &s.ports[0] : nullptr;
+}
+
+// Istio's redirect: scheme, authority and path of the request unless the
+// route replaces them.
+RouteDecision redirect(RouteDecision d, const istio::networking::HTTPRedirect& r, const RequestAttrs& req) {
+  std::string scheme = r.scheme().empty() ? std::string(req.scheme.empty() ? "http" : req.scheme) : r.scheme();
+  std::string authority = r.authority().empty() ? std::string(req.authority) : r.authority();
+  if (r.port()) authority = authority.substr(0, authority.rfind(':')) + ":" + std::to_string(r.port());
+  std::string path = r.uri().empty() ? std::string(req.path) : r.uri();
+  d.local_headers.emplace_back("location", scheme + "://" + authority + path);
+  return local(std::move(d), r.redirect_code() ? r.redirect_code() : 301, "", "");
+}
+
+}  // namespace
+
+void RequestRouter::refresh(const config::SnapshotPtr& snap) {
+  if (snap->version == version_) return;
+  version_ = snap->version;
+  by_vip_.clear();
+  compiled_.clear();
+  for (const auto& [fqdn, s] : snap->services) {
+    if (!s->vip) continue;
+    for (const config::ServicePort& p : s->ports) by_vip_[vip_key(s->vip, p.port)] = {s.get(), &p};
+  }
+}
+
+const CompiledRoutes* RequestRouter::compiled(const config::MeshSnapshot& snap, const std::string& host) {
+  auto it = compiled_.find(host);
+  if (it == compiled_.end()) {
+    const config::HostRoutes* routes = find_host(snap.mesh_routes, host);
+    it = compiled_.emplace(host, routes ? CompiledRoutes::build(*routes) : nullptr).first;
+  }
+  return it->second.get();
+}
+
+RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
+                                    const RequestAttrs& req) {
+  RouteDecision d;
+  if (!snap) return local(std::move(d), 503, "NC", "no configuration yet\n");
+  d.snapshot = snap;
+  if (!dst) return local(std::move(d), 404, "NR", "unknown original destination\n");
+  refresh(snap);
+  auto svc = by_vip_.find(vip_key(dst->vip, dst->port));
+  if (svc == by_vip_.end()) return local(std::move(d), 404, "NR", "no service at the original destination\n");
+  const config::Service& service = *svc->second.first;
+
+  // The service's VirtualService routes, or the service itself when it has none.
+  config::RouteDestination fallback{service.fqdn, "", dst->port, 100};
+  const config::RouteDestination* dest = &fallback;
+  if (const CompiledRoutes* routes = compiled(*snap, service.fqdn)) {
+    d.route = routes->match(req);
+    if (!d.route) return local(std::move(d), 404, "NR", "no route\n");
+    d.virtual_service = d.route->virtual_service;
+    if (d.route->spec->has_direct_response()) {
+      const auto& dr = d.route->spec->direct_response();
+      return local(std::move(d), dr.status(), "", dr.body().string());
+    }
+    if (d.route->spec->has_redirect()) return redirect(std::move(d), d.route->spec->redirect(), req);
+    d.timeout_ms = d.route->timeout_ms;
+    dest = pick_destination(*d.route, static_cast<uint32_t>(rng_()));
+    if (!dest) return local(std::move(d), 503, "UH", "no destination with weight\n");
+  }
+
+  const config::Service* target = snap->find_service(dest->host);
+  const config::ServicePort* port = target ? port_of(*target, dest->port, dst->port) : nullptr;
+  if (!port) return local(std::move(d), 503, "UH", "no healthy upstream\n");
+  const std::vector<const config::Endpoint*> endpoints = subset_endpoints(*target, *port, dest->subset);
+  const config::ResolvedPolicy policy = subset_policy(*target, *port, dest->subset);
+  d.connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
+  d.endpoint = picker_.pick(dest->host + ":" + std::to_string(port->port) + "/" + dest->subset, endpoints,
+                            policy.load_balancer);
+  if (!d.endpoint) return local(std::move(d), 503, "UH", "no healthy upstream\n");
+  return d;
+}
+
+}  // namespace sluice::proxy

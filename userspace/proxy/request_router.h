@@ -1,0 +1,53 @@
+// Decides what to do with one request: the service it was meant for (from
+// the kernel's original destination), the VirtualService route that matches,
+// the destination and endpoint by weight and load-balancing policy, or a
+// local answer (404 NR, 503 UH, directResponse, redirect). One per worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "endpoint_picker.h"
+#include "mesh_snapshot.h"
+#include "proxy_redirect.h"
+#include "route_matcher.h"
+
+namespace sluice::proxy {
+
+struct RouteDecision {
+  config::SnapshotPtr snapshot;  // keeps route and endpoint alive while the request runs
+  unsigned local_status = 0;     // non-zero: answer locally with this status
+  std::string flags;             // Envoy response flags for the access log
+  std::string local_body;
+  std::vector<std::pair<std::string, std::string>> local_headers;
+  std::string virtual_service;   // "namespace/name", or empty without one
+  const config::HttpRoute* route = nullptr;
+  const config::Endpoint* endpoint = nullptr;
+  int64_t timeout_ms = 0;        // 0: none
+  int64_t connect_timeout_ms = 10000;
+};
+
+class RequestRouter {
+ public:
+  RouteDecision decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
+                       const RequestAttrs& req);
+  EndpointPicker& picker() { return picker_; }
+
+ private:
+  void refresh(const config::SnapshotPtr& snap);
+  const CompiledRoutes* compiled(const config::MeshSnapshot& snap, const std::string& host);
+
+  uint64_t version_ = ~0ULL;
+  std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;
+  std::unordered_map<std::string, std::shared_ptr<const CompiledRoutes>> compiled_;
+  EndpointPicker picker_;
+  std::minstd_rand rng_{std::random_device{}()};
+};
+
+}  // namespace sluice::proxy
