@@ -518,9 +518,11 @@ TEST(FindHost, KubernetesShortNames) {
   EXPECT_EQ(found(t, find_host(t, "ratings.prod", "default")), "ratings.prod.svc.cluster.local");
   EXPECT_EQ(found(t, find_host(t, "ratings.prod.svc", "default")), "ratings.prod.svc.cluster.local");
   EXPECT_EQ(found(t, find_host(t, "ratings", "prod")), "ratings.prod.svc.cluster.local");
-  // "ratings" from default is ratings.default..., which only the wildcard covers.
+  // A bare name can only be a short name, so its expansion may hit a wildcard.
   EXPECT_EQ(found(t, find_host(t, "ratings", "default")), "*.svc.cluster.local");
+  // "example.org" might be name.namespace; only an exact service entry says so.
   EXPECT_EQ(found(t, find_host(t, "example.org", "default")), "*");
+  EXPECT_EQ(found(t, find_host(t, "ratings.prod.svc.cluster.local", "default")), "ratings.prod.svc.cluster.local");
   // Without the namespace, short names are plain hosts.
   EXPECT_EQ(found(t, find_host(t, "reviews")), "*");
 }
@@ -578,11 +580,12 @@ TEST(PickDestination, FromYamlWeights) {
   Compiled c = compile(
       "  - name: split\n"
       "    route:\n"
-      "    - destination:\n        host: app\n        subset: a\n      weight: 75\n"
-      "    - destination:\n        host: app\n        subset: b\n      weight: 25\n");
+      "    - destination:\n        host: app-a\n      weight: 75\n"
+      "    - destination:\n        host: app-b\n      weight: 25\n");
+  ASSERT_TRUE(c.routes);
   const HttpRoute* r = c.routes->match(Req().attrs());
   ASSERT_NE(r, nullptr);
   int a = 0;
-  for (uint32_t i = 0; i < 100; ++i) a += pick_destination(*r, i)->subset == "a";
+  for (uint32_t i = 0; i < 100; ++i) a += pick_destination(*r, i)->host == "app-a.default.svc.cluster.local";
   EXPECT_EQ(a, 75);
 }

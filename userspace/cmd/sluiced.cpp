@@ -202,6 +202,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(f.log_level));
+  // The access log goes to stdout one line per request; a pipe or file must
+  // see each line when it is written, not when a block fills.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   std::signal(SIGPIPE, SIG_IGN);

@@ -71,8 +71,9 @@ class EchoServer {
   // The bound port, useful after asking for port 0.
   uint16_t port() const { return port_; }
 
-  // Responses sent so far, over every thread (WebSocket handshakes and
-  // deliberately closed requests excluded). Tests use it to count attempts.
+  // Requests answered so far over every thread, counted as each response
+  // starts (WebSocket handshakes and deliberately closed requests excluded).
+  // Tests use it to count the attempts that reached the backend.
   uint64_t requests() const;
 
   // Closes the listeners and every connection and joins the threads;
@@ -84,8 +85,9 @@ class EchoServer {
  private:
   EchoServer(std::vector<std::unique_ptr<Worker>> workers, uint16_t port);
 
-  std::mutex stop_mutex_;
+  mutable std::mutex stop_mutex_;
   std::vector<std::unique_ptr<Worker>> workers_;  // empty once stopped
+  uint64_t stopped_requests_ = 0;                 // served by workers since stopped
   uint16_t port_;
 };
 

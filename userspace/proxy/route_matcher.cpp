@@ -393,7 +393,10 @@ const config::HostRoutes* find_host(const config::RouteTable& table, std::string
     if (auto it = table.find(expanded); it != table.end()) return &it->second;
   }
   auto best = best_wildcard(table, h);
-  if (!expanded.empty()) {
+  // A dotted name such as "example.org" may or may not be name.namespace;
+  // Istio adds the short forms only for services that exist, which an exact
+  // key proves and a wildcard does not. A bare name is always a short name.
+  if (!expanded.empty() && h.find('.') == std::string::npos) {
     auto alt = best_wildcard(table, expanded);
     if (alt.second > best.second) best = alt;
   }

@@ -95,7 +95,9 @@ const config::HostRoutes* find_host(const config::RouteTable& table, std::string
 // `client_namespace` may use, as Istio adds them to a service's virtual host:
 // "reviews" -> reviews.<client_namespace>.svc.<domain>, "reviews.prod" and
 // "reviews.prod.svc" -> reviews.prod.svc.<domain>. Exact names (as written,
-// then expanded) win over any wildcard.
+// then expanded) win over any wildcard; only a bare name ("reviews") is also
+// tried against the wildcards in its expanded form, since a dotted name may
+// just as well be an external host.
 const config::HostRoutes* find_host(const config::RouteTable& table, std::string_view host,
                                     std::string_view client_namespace,
                                     std::string_view domain = "cluster.local");

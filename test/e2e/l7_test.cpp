@@ -1,0 +1,253 @@
+// The L7 path end to end: a pod connects to a Service VIP on an HTTP port,
+// the kernel redirects it to sluiced's proxy on the node, the proxy routes by
+// the VirtualService and forwards to sluice-echo pods. Privileged.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "admin_client.h"
+#include "node_sim.h"
+#include "pod_sockets.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint16_t kAdminPort = 15000;
+constexpr uint16_t kProxyPort = 15001;
+constexpr const char* kVip = "10.96.0.20";
+constexpr uint16_t kPort = 9080;
+
+struct HttpReply {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+// A raw HTTP/1.1 exchange from inside a pod, so the test exercises exactly
+// what an application in the pod would send.
+HttpReply raw_request(int fd, const std::string& request) {
+  HttpReply r;
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return r;
+  std::string in;
+  char buf[8192];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) in.append(buf, static_cast<size_t>(n));
+  std::istringstream s(in);
+  std::string line;
+  if (!std::getline(s, line)) return r;
+  r.status = static_cast<unsigned>(std::atoi(line.substr(9, 3).c_str()));
+  while (std::getline(s, line) && line != "\r") {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    if (!value.empty() && value.back() == '\r') value.pop_back();
+    r.headers[name] = value;
+  }
+  r.body.assign(std::istreambuf_iterator<char>(s), {});
+  return r;
+}
+
+class L7Test : public sluice::test::NodeTest {
+ protected:
+  int pod_count() const override { return 4; }
+
+  void SetUp() override {
+    NodeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    node_->join_cgroup();
+    dir_ = "/tmp/" + node_->prefix() + "-l7";
+    std::filesystem::create_directories(dir_ + "/config");
+    for (int i : {2, 3, 4}) {
+      const std::string version = i == 2 ? "v1" : i == 3 ? "v2" : "v3";
+      node_->spawn(node_->pod_ns(i),
+                   {SLUICE_ECHO_PATH, "--listen", "0.0.0.0:8080", "--name", "p" + std::to_string(i), "--version", version},
+                   dir_ + "/echo.log");
+    }
+  }
+
+  void TearDown() override {
+    if (node_) {
+      if (daemon_ > 0) node_->stop(daemon_);
+      std::filesystem::remove_all(node_->pin_dir() + "/links");
+      if (HasFailure()) {
+        std::ifstream in(dir_ + "/sluiced.log");
+        std::cerr << "--- sluiced log ---\n" << in.rdbuf() << "--- end ---\n";
+      }
+    }
+    std::filesystem::remove_all(dir_);
+    NodeTest::TearDown();
+  }
+
+  std::string bookinfo(const std::string& virtual_service) {
+    std::string y =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n"
+        "spec: {clusterIP: 10.96.0.20, selector: {app: reviews}, ports: [{name: http, port: 9080, targetPort: 8080}]}\n"
+        "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\n"
+        "spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n"
+        "  - {name: v3, labels: {version: v3}}\n";
+    for (int i : {2, 3, 4}) {
+      y += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: reviews-" + std::to_string(i) +
+           ", namespace: default, labels: {app: reviews, version: v" + std::to_string(i - 1) +
+           "}}\nstatus: {phase: Running, podIP: " + node_->pod_ip(i) + "}\n";
+    }
+    return y + virtual_service;
+  }
+
+  void start(const std::string& config) {
+    std::ofstream(dir_ + "/config/mesh.yaml") << config;
+    daemon_ = node_->spawn(node_->node_ns(),
+                           {SLUICED_PATH, "--config", dir_ + "/config", "--cgroup", node_->cgroup_path(), "--pin-dir",
+                            node_->pin_dir(), "--admin-port", std::to_string(kAdminPort), "--node-ip",
+                            node_->node_ip(), "--proxy-port", std::to_string(kProxyPort)},
+                           dir_ + "/sluiced.log");
+    for (int i = 0; i < 250; ++i) {
+      auto r = node_->in_node([] { return sluice::http_get("127.0.0.1", kAdminPort, "/ready", 500ms); });
+      if (r.ok() && r->first == 200) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    // Wait until the kernel redirects (first heartbeat) and a request goes through.
+    for (int i = 0; i < 100 && get("/").status == 0; ++i) std::this_thread::sleep_for(20ms);
+  }
+
+  HttpReply request(const std::string& text) {
+    int fd = node_->tcp_socket_in_pod(1);
+    HttpReply r;
+    if (sluice::test::connect_to(fd, kVip, kPort) == 0) r = raw_request(fd, text);
+    close(fd);
+    return r;
+  }
+
+  HttpReply get(const std::string& path, const std::string& extra_headers = "") {
+    return request("GET " + path + " HTTP/1.1\r\nHost: reviews:9080\r\nConnection: close\r\n" + extra_headers + "\r\n");
+  }
+
+  std::map<std::string, int> versions(int n, const std::string& extra = "") {
+    std::map<std::string, int> out;
+    for (int i = 0; i < n; ++i) {
+      HttpReply r = get("/reviews/1", extra);
+      ++out[r.status == 200 ? r.headers["x-echo-version"] : "status:" + std::to_string(r.status)];
+    }
+    return out;
+  }
+
+  std::string log() {
+    std::ifstream in(dir_ + "/sluiced.log");
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
+  std::string dir_;
+  pid_t daemon_ = -1;
+};
+
+constexpr const char* kJasonToV2 = R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - headers:
+        end-user: {exact: jason}
+    route:
+    - destination: {host: reviews, subset: v2}
+  - match:
+    - uri: {prefix: /reviews}
+    route:
+    - destination: {host: reviews, subset: v1}
+  - match:
+    - uri: {exact: /moved}
+    redirect: {uri: /reviews/1}
+  - match:
+    - uri: {regex: "/health(z)?"}
+    directResponse: {status: 200, body: {string: "ok"}}
+)";
+
+TEST_F(L7Test, RequestRoutingByHeaderAsInIstiosTask) {
+  start(bookinfo(kJasonToV2));
+  EXPECT_EQ(versions(20), (std::map<std::string, int>{{"v1", 20}}));
+  EXPECT_EQ(versions(20, "end-user: jason\r\n"), (std::map<std::string, int>{{"v2", 20}}));
+  const std::string l = log();
+  EXPECT_NE(l.find("\"route\":\"default/reviews\""), std::string::npos) << "access log line";
+  EXPECT_NE(l.find("\"upstream\":\"" + node_->pod_ip(3) + ":8080\""), std::string::npos);
+}
+
+TEST_F(L7Test, NoRouteRedirectAndDirectResponse) {
+  start(bookinfo(kJasonToV2));
+  HttpReply none = get("/other");
+  EXPECT_EQ(none.status, 404u);
+  EXPECT_NE(log().find("\"flags\":\"NR\""), std::string::npos);
+
+  HttpReply moved = get("/moved");
+  EXPECT_EQ(moved.status, 301u);
+  EXPECT_EQ(moved.headers["location"], "http://reviews:9080/reviews/1");
+
+  HttpReply health = get("/healthz");
+  EXPECT_EQ(health.status, 200u);
+  EXPECT_EQ(health.body, "ok");
+}
+
+TEST_F(L7Test, WeightedRoutesSplitTraffic) {
+  start(bookinfo(R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 50}
+    - {destination: {host: reviews, subset: v3}, weight: 50}
+)"));
+  auto v = versions(200);
+  EXPECT_EQ(v["v1"] + v["v3"], 200);
+  EXPECT_GE(v["v1"], 60);  // 100 expected; sd about 7
+  EXPECT_GE(v["v3"], 60);
+}
+
+TEST_F(L7Test, WithoutAVirtualServiceTheServiceItselfIsTheRoute) {
+  start(bookinfo(""));
+  auto v = versions(30);
+  EXPECT_EQ(v["v1"] + v["v2"] + v["v3"], 30) << "every request reaches one of the pods";
+  HttpReply r = get("/reviews/1");
+  EXPECT_FALSE(r.headers["x-echo-pod"].empty());
+}
+
+TEST_F(L7Test, HostileInputIsRejected) {
+  start(bookinfo(kJasonToV2));
+  HttpReply smuggle = request(
+      "POST /reviews/1 HTTP/1.1\r\nHost: reviews\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(smuggle.status, 400u);
+  HttpReply big = request("GET /reviews/1 HTTP/1.1\r\nHost: reviews\r\nX-Big: " + std::string(64 * 1024, 'a') +
+                          "\r\n\r\n");
+  EXPECT_EQ(big.status, 431u);
+  HttpReply garbage = request("HELLO\r\n\r\n");
+  EXPECT_EQ(garbage.status, 400u);
+  EXPECT_EQ(get("/reviews/1").status, 200u) << "the proxy still serves";
+}
+
+TEST_F(L7Test, WhenTheDaemonStopsHttpFallsBackToL4) {
+  start(bookinfo(kJasonToV2));
+  ASSERT_EQ(get("/other").status, 404u) << "routed by the proxy";
+  node_->stop(daemon_);  // SIGTERM: the heartbeat is cleared
+  daemon_ = -1;
+  HttpReply r = get("/other");
+  EXPECT_EQ(r.status, 200u) << "straight to a pod, balanced in the kernel";
+  EXPECT_FALSE(r.headers["x-echo-pod"].empty());
+}
+
+}  // namespace
