@@ -501,3 +501,11 @@ TEST(ConfigRoutes, AFaultRouteGetsNoRetriesOrTimeout) {
   EXPECT_EQ(route.retries.attempts, 0u);
   EXPECT_EQ(route.timeout_ms, 0);
 }
+
+TEST(ConfigRoutes, GatewayNamesResolveAsIstioDoes) {
+  EXPECT_EQ(resolve_gateway_name("gw", "default"), "default/gw");
+  EXPECT_EQ(resolve_gateway_name("./gw", "prod"), "prod/gw");
+  EXPECT_EQ(resolve_gateway_name("istio-system/gw", "prod"), "istio-system/gw");
+  EXPECT_EQ(resolve_gateway_name("gw.istio-system.svc.cluster.local", "prod"), "istio-system/gw");
+  EXPECT_EQ(resolve_gateway_name("mesh", "prod"), "mesh");
+}

@@ -86,4 +86,9 @@ using SnapshotPtr = std::shared_ptr<const MeshSnapshot>;
 std::string resolve_host(const std::string& host, const std::string& ns,
                          const std::string& domain = "cluster.local");
 
+// A Gateway named in a VirtualService, as "namespace/name" (Istio's
+// resolveGatewayName): "gw" and "./gw" are in the VirtualService's
+// namespace, "gw.ns.svc.cluster.local" is "ns/gw"; "mesh" stays "mesh".
+std::string resolve_gateway_name(const std::string& gateway, const std::string& vs_namespace);
+
 }  // namespace sluice::config

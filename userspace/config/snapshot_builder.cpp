@@ -41,6 +41,19 @@ std::string resolve_host(const std::string& host, const std::string& ns, const s
   return host + "." + ns + ".svc." + domain;
 }
 
+std::string resolve_gateway_name(const std::string& gw, const std::string& vs_namespace) {
+  if (gw == "mesh") return gw;
+  const size_t slash = gw.find('/');
+  if (slash == std::string::npos) {
+    const size_t dot = gw.find('.');
+    if (dot == std::string::npos) return vs_namespace + "/" + gw;
+    const size_t next = gw.find('.', dot + 1);
+    return gw.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1) + "/" + gw.substr(0, dot);
+  }
+  if (gw.compare(0, slash, ".") == 0) return vs_namespace + "/" + gw.substr(slash + 1);
+  return gw;
+}
+
 Protocol select_protocol(const std::string& app_protocol, const std::string& port_name,
                          const std::string& l4_protocol) {
   auto lower = [](std::string s) {
@@ -420,11 +433,8 @@ class Builder {
       std::vector<RouteTable*> tables;
       if (vs.gateways().empty()) tables.push_back(&snap_.mesh_routes);
       for (const std::string& gw : vs.gateways()) {
-        if (gw == "mesh") {
-          tables.push_back(&snap_.mesh_routes);
-        } else {
-          tables.push_back(&snap_.gateway_routes[gw.find('/') == std::string::npos ? r->meta.ns + "/" + gw : gw]);
-        }
+        const std::string name = resolve_gateway_name(gw, r->meta.ns);
+        tables.push_back(name == "mesh" ? &snap_.mesh_routes : &snap_.gateway_routes[name]);
       }
       for (const std::string& host : vs.hosts()) {
         const std::string fqdn = resolve_host(host, r->meta.ns, snap_.domain);

@@ -1,5 +1,7 @@
 #include "route_matcher.h"
 
+#include "mesh_snapshot.h"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -173,7 +175,7 @@ class Compiler {
   MatchCond match_cond(const net::HTTPMatchRequest& in, const std::string& vs_namespace, const std::string& where) {
     MatchCond out;
     out.port = in.port();
-    for (const std::string& gw : in.gateways()) out.gateways.push_back(resolve_gateway_name(gw, vs_namespace));
+    for (const std::string& gw : in.gateways()) out.gateways.push_back(config::resolve_gateway_name(gw, vs_namespace));
     for (const auto& [k, v] : in.source_labels()) out.source_labels.emplace_back(k, v);
     std::sort(out.source_labels.begin(), out.source_labels.end());
     out.source_namespace = in.source_namespace();
@@ -204,23 +206,6 @@ class Compiler {
     }
     std::sort(out.query.begin(), out.query.end(), [](const QueryCond& a, const QueryCond& b) { return a.name < b.name; });
     return out;
-  }
-
-  // Istio's resolveGatewayName (pilot/pkg/model): "gw" -> "<vs ns>/gw",
-  // "./gw" -> "<vs ns>/gw", legacy "gw.ns.svc.cluster.local" -> "ns/gw";
-  // "mesh" stays "mesh".
-  static std::string resolve_gateway_name(const std::string& gw, const std::string& vs_namespace) {
-    if (gw == "mesh") return gw;
-    const size_t slash = gw.find('/');
-    if (slash == std::string::npos) {
-      const size_t dot = gw.find('.');
-      if (dot == std::string::npos) return vs_namespace + "/" + gw;
-      const size_t next = gw.find('.', dot + 1);
-      const std::string ns = gw.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1);
-      return ns + "/" + gw.substr(0, dot);
-    }
-    if (gw.compare(0, slash, ".") == 0) return vs_namespace + "/" + gw.substr(slash + 1);
-    return gw;
   }
 
  private:
