@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <vector>
 #include <sstream>
 #include <thread>
 
@@ -71,11 +72,23 @@ class L7Test : public sluice::test::NodeTest {
     node_->join_cgroup();
     dir_ = "/tmp/" + node_->prefix() + "-l7";
     std::filesystem::create_directories(dir_ + "/config");
-    for (int i : {2, 3, 4}) {
-      const std::string version = i == 2 ? "v1" : i == 3 ? "v2" : "v3";
-      node_->spawn(node_->pod_ns(i),
-                   {SLUICE_ECHO_PATH, "--listen", "0.0.0.0:8080", "--name", "p" + std::to_string(i), "--version", version},
-                   dir_ + "/echo.log");
+    for (int i : {2, 3, 4}) start_echo(i);
+  }
+
+  // sluice-echo in pod i, version v<i-1>, with extra flags.
+  void start_echo(int i, std::vector<std::string> extra = {}) {
+    if (echo_[i] > 0) node_->stop(echo_[i]);
+    std::vector<std::string> argv = {SLUICE_ECHO_PATH, "--listen", "0.0.0.0:8080", "--name", "p" + std::to_string(i),
+                                     "--version", "v" + std::to_string(i - 1)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    echo_[i] = node_->spawn(node_->pod_ns(i), argv, dir_ + "/echo.log");
+    // Ready when it answers.
+    for (int t = 0; t < 100; ++t) {
+      int fd = node_->tcp_socket_in_pod(1);
+      bool up = sluice::test::connect_to(fd, node_->pod_ip(i), 8080) == 0;
+      close(fd);
+      if (up) break;
+      std::this_thread::sleep_for(10ms);
     }
   }
 
@@ -151,7 +164,20 @@ class L7Test : public sluice::test::NodeTest {
 
   std::string dir_;
   pid_t daemon_ = -1;
+  std::map<int, pid_t> echo_;
 };
+
+// A VirtualService with one route to `destination`, plus route fields.
+std::string route_with(const std::string& extra, const std::string& destination = "{host: reviews, subset: v1}") {
+  return "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\n"
+         "spec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: " + destination + "\n" + extra;
+}
+
+constexpr const char* kAllPods = "{host: reviews}";
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 constexpr const char* kJasonToV2 = R"(---
 apiVersion: networking.istio.io/v1
@@ -217,6 +243,67 @@ spec:
   EXPECT_EQ(v["v1"] + v["v3"], 200);
   EXPECT_GE(v["v1"], 60);  // 100 expected; sd about 7
   EXPECT_GE(v["v3"], 60);
+}
+
+TEST_F(L7Test, RouteTimeoutGives504UT) {
+  start(bookinfo(route_with("    timeout: 1s\n")));
+  const auto t0 = std::chrono::steady_clock::now();
+  HttpReply r = get("/reviews/1", "x-echo-delay-ms: 3000\r\n");
+  const double took = seconds_since(t0);
+  EXPECT_EQ(r.status, 504u);
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 2.5);
+  EXPECT_NE(log().find("\"flags\":\"UT\""), std::string::npos);
+}
+
+TEST_F(L7Test, RetriesOn503ReachAHealthyPod) {
+  start_echo(3, {"--status", "503", "--fail-percent", "100"});  // one broken pod of three
+  start(bookinfo(route_with("    retries: {attempts: 3, retryOn: 5xx}\n", kAllPods)));
+  auto v = versions(40);
+  EXPECT_EQ(v["v1"] + v["v3"], 40) << "every request ends on a healthy pod";
+  EXPECT_NE(log().find("\"attempts\":2"), std::string::npos) << "some requests needed a retry";
+}
+
+TEST_F(L7Test, WithoutRetriesTheBrokenPodShows) {
+  start_echo(3, {"--status", "503", "--fail-percent", "100"});
+  start(bookinfo(route_with("    retries: {attempts: 0}\n", kAllPods)));
+  auto v = versions(40);
+  EXPECT_GT(v["status:503"], 0);
+}
+
+TEST_F(L7Test, PerTryTimeoutIsHonouredAndAttemptsAreLogged) {
+  start(bookinfo(route_with("    timeout: 5s\n    retries: {attempts: 2, perTryTimeout: 200ms, retryOn: 5xx}\n")));
+  const auto t0 = std::chrono::steady_clock::now();
+  HttpReply r = get("/reviews/1", "x-echo-delay-ms: 2000\r\n");
+  const double took = seconds_since(t0);
+  EXPECT_EQ(r.status, 504u);
+  EXPECT_LT(took, 1.5) << "three 200 ms tries, not a 2 s wait";
+  EXPECT_NE(log().find("\"attempts\":3"), std::string::npos);
+}
+
+TEST_F(L7Test, FixedDelayFaultAddsItsDelay) {
+  start(bookinfo(route_with("    fault: {delay: {fixedDelay: 2s, percentage: {value: 100}}}\n")));
+  const auto t0 = std::chrono::steady_clock::now();
+  HttpReply r = get("/reviews/1");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_GE(seconds_since(t0), 2.0);
+  EXPECT_NE(log().find("\"flags\":\"DI\""), std::string::npos);
+}
+
+TEST_F(L7Test, AbortFaultHitsItsShare) {
+  start(bookinfo(route_with("    fault: {abort: {httpStatus: 500, percentage: {value: 50}}}\n")));
+  auto v = versions(200);
+  std::string seen;
+  for (const auto& [k, n] : v) seen += k + "=" + std::to_string(n) + " ";
+  EXPECT_EQ(v["status:500"] + v["v1"], 200) << seen;
+  EXPECT_GE(v["status:500"], 60);  // 100 expected
+  EXPECT_LE(v["status:500"], 140);
+  EXPECT_NE(log().find("\"flags\":\"FI\""), std::string::npos);
+}
+
+TEST_F(L7Test, AFaultWithoutAPercentageNeverFires) {
+  start(bookinfo(route_with("    fault: {abort: {httpStatus: 500}}\n")));
+  EXPECT_EQ(versions(20)["v1"], 20);
 }
 
 TEST_F(L7Test, WithoutAVirtualServiceTheServiceItselfIsTheRoute) {

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -22,7 +23,10 @@
 #include "access_log.h"
 #include "endpoint_picker.h"
 #include "proxy_limits.h"
+#include "fault_injection.h"
+#include "header_ops.h"
 #include "request_router.h"
+#include "retry_policy.h"
 
 namespace sluice::proxy {
 
@@ -107,6 +111,10 @@ struct ProxyServer::Impl {
   asio::awaitable<void> accept_loop(Worker& w);
   asio::awaitable<void> session(Worker& w, tcp::socket socket);
   asio::awaitable<Response> forward(Worker& w, Request& req, const RouteDecision& d, AccessLogEntry& log);
+  asio::awaitable<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req, Response& res,
+                                          const RouteDecision& d, std::optional<RetryClock::time_point> deadline);
+  inline static const config::RetryPolicy kNoRetries{0, 0, ""};
+  beast::error_code ignored_;
   asio::awaitable<bool> exchange(Worker& w, beast::tcp_stream& up, Request& req, Response& res,
                                  std::chrono::milliseconds timeout, beast::error_code& ec);
 };
@@ -180,12 +188,28 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     attrs.headers = &headers;
     RouteDecision d = w.router.decide(snap, dst, attrs);
     log.route = d.virtual_service;
+    if (!d.local_status && d.route && d.route->spec->has_fault()) {
+      std::uniform_real_distribution<double> u(0.0, 1.0);
+      const FaultDecision f = decide_fault(d.route->spec->fault(), u(w.rng), u(w.rng));
+      if (f.delay.count() > 0) {
+        asio::steady_timer delay(w.ioc, f.delay);
+        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        log.flags = "DI";
+      }
+      if (f.abort_status) {
+        d.local_status = f.abort_status;
+        d.flags = log.flags.empty() ? "FI" : log.flags + ",FI";
+        d.local_body = "fault filter abort\n";
+      }
+    }
     if (d.local_status) {
       log.flags = d.flags;
       res = local_reply(d.local_status, req.version(), keep_alive, d.local_body);
       for (const auto& [name, value] : d.local_headers) res.set(name, value);
     } else {
+      const std::string injected = std::exchange(log.flags, {});
       res = co_await forward(w, req, d, log);
+      if (!injected.empty()) log.flags = log.flags.empty() ? injected : injected + "," + log.flags;
     }
     res.keep_alive(keep_alive);
     log.status = res.result_int();
@@ -213,65 +237,131 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(Worker&, beast::tcp_stream& up
   co_return true;
 }
 
-asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, const RouteDecision& d,
-                                                     AccessLogEntry& log) {
-  const config::Endpoint* ep = d.endpoint;
-  log.upstream = format_endpoint(ep->ip, ep->port);
-  const uint64_t id = EndpointPicker::endpoint_id(ep);
-  const std::chrono::milliseconds timeout(d.timeout_ms);
-
-  Request up_req = req;
-  strip_hop_by_hop(up_req);
-  up_req.keep_alive(true);
-  up_req.prepare_payload();
-
-  w.router.picker().started(ep);
-  Response res;
-  beast::error_code ec;
-  // A pooled connection may have been closed by the server meanwhile; that
-  // shows as an error before any response, so try once more on a new one.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    ++log.attempts;
+// One exchange with one endpoint. A pooled connection may have been closed
+// by the server meanwhile; that shows as an error before any response, so it
+// is retried once on a fresh connection without counting as an attempt.
+asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoint& ep, Request& req,
+                                                           Response& res, const RouteDecision& d,
+                                                           std::optional<RetryClock::time_point> deadline) {
+  const uint64_t id = EndpointPicker::endpoint_id(&ep);
+  AttemptOutcome out;
+  for (int fresh = 0; fresh < 2; ++fresh) {
     auto& pool = w.idle[id];
     const bool pooled = !pool.empty();
     std::optional<beast::tcp_stream> stream;
+    beast::error_code ec;
     if (pooled) {
       stream.emplace(std::move(pool.back()));
       pool.pop_back();
     } else {
       stream.emplace(w.ioc);
-      beast::error_code oc;
-      stream->socket().open(tcp::v4(), oc);
-      if (!oc && options.bypass_mark) {
+      stream->socket().open(tcp::v4(), ec);
+      if (!ec && options.bypass_mark) {
         setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark,
                    sizeof(options.bypass_mark));
       }
       stream->expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
-      co_await stream->async_connect(tcp::endpoint(asio::ip::address_v4(ep->ip), ep->port),
+      co_await stream->async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
                                      asio::redirect_error(asio::use_awaitable, ec));
       stream->expires_never();
       if (ec) {
-        w.router.picker().finished(ep);
-        log.flags = "UF";
-        co_return local_reply(503, req.version(), true, "upstream connect error\n");
+        out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
+                                               : AttemptOutcome::Kind::kConnectFailure;
+        out.request_sent = false;
+        co_return out;
       }
     }
-    if (co_await exchange(w, *stream, up_req, res, timeout, ec)) {
+    std::chrono::milliseconds budget(0);
+    if (deadline) {
+      budget = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - RetryClock::now());
+      if (budget.count() <= 0) budget = std::chrono::milliseconds(1);
+    }
+    if (co_await exchange(w, *stream, req, res, budget, ec)) {
       if (res.keep_alive() && pool.size() < kMaxIdleUpstreamPerEndpoint) pool.push_back(stream->release_socket());
-      w.router.picker().finished(ep);
-      strip_hop_by_hop(res);
-      co_return res;
+      out.kind = AttemptOutcome::Kind::kResponse;
+      out.status = static_cast<uint16_t>(res.result_int());
+      if (auto g = res.find("grpc-status"); g != res.end()) {
+        out.grpc_status = static_cast<uint32_t>(std::atoi(std::string(g->value()).c_str()));
+      }
+      co_return out;
     }
     if (ec == beast::error::timeout) {
-      w.router.picker().finished(ep);
-      log.flags = "UT";
-      co_return local_reply(504, req.version(), true, "upstream request timeout\n");
+      out.kind = AttemptOutcome::Kind::kPerTryTimeout;
+      co_return out;
     }
     if (!pooled) break;
   }
-  w.router.picker().finished(ep);
-  log.flags = "UC";
-  co_return local_reply(503, req.version(), true, "upstream connection terminated\n");
+  out.kind = AttemptOutcome::Kind::kReset;
+  co_return out;
+}
+
+asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, const RouteDecision& d,
+                                                     AccessLogEntry& log) {
+  Request up_req = req;
+  strip_hop_by_hop(up_req);
+  if (d.route) {
+    const auto& spec = *d.route->spec;
+    if (spec.has_rewrite()) {
+      up_req.target(rewrite_target(spec, std::string(req.target())));
+      if (!spec.rewrite().authority().empty()) up_req.set(http::field::host, spec.rewrite().authority());
+    }
+    if (spec.has_headers()) apply_header_ops(spec.headers().request(), up_req);
+  }
+  if (d.destination) {
+    // destinations[i] was resolved from route(i).
+    const auto& chosen = d.route->spec->route(static_cast<int>(d.destination - d.route->destinations.data()));
+    if (chosen.has_headers()) apply_header_ops(chosen.headers().request(), up_req);
+  }
+  up_req.keep_alive(true);
+  up_req.prepare_payload();
+
+  // Retries: the route timeout covers every attempt; each waits a fully
+  // jittered back-off and goes to an endpoint not tried yet where possible.
+  const config::RetryPolicy& policy = d.route ? d.route->retries : kNoRetries;
+  const ParsedRetryOn retry_on = parse_retry_policy(policy);
+  const auto deadline = route_deadline(RetryClock::now(), d.timeout_ms);
+  std::vector<const config::Endpoint*> tried;
+  const config::Endpoint* ep = d.endpoint;
+  Response res;
+  AttemptOutcome outcome;
+  for (uint32_t n = 0;; ++n) {
+    const auto attempt_deadline = next_attempt_deadline(policy, n, RetryClock::now(), deadline);
+    if (!attempt_deadline && n > 0) break;
+    ++log.attempts;
+    log.upstream = format_endpoint(ep->ip, ep->port);
+    tried.push_back(ep);
+    w.router.picker().started(ep);
+    const auto until = attempt_deadline && *attempt_deadline != RetryClock::time_point::max()
+                           ? attempt_deadline : std::optional<RetryClock::time_point>{};
+    outcome = co_await attempt(w, *ep, up_req, res, d, until);
+    w.router.picker().finished(ep);
+    if (deadline && RetryClock::now() >= *deadline) {
+      log.flags = "UT";
+      co_return local_reply(504, req.version(), true, "upstream request timeout\n");
+    }
+    if (!should_retry(retry_on, outcome) || n >= policy.attempts) break;
+    asio::steady_timer pause(w.ioc, backoff(n + 1, w.rng()));
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored_));
+    ep = w.router.repick(d, tried);
+    if (!ep) break;
+  }
+  const bool exhausted = log.attempts > 1 && should_retry(retry_on, outcome);
+  switch (outcome.kind) {
+    case AttemptOutcome::Kind::kResponse:
+      if (exhausted) log.flags = "URX";
+      strip_hop_by_hop(res);
+      if (d.route && d.route->spec->has_headers()) apply_header_ops(d.route->spec->headers().response(), res);
+      co_return res;
+    case AttemptOutcome::Kind::kConnectFailure:
+      log.flags = exhausted ? "URX,UF" : "UF";
+      co_return local_reply(503, req.version(), true, "upstream connect error\n");
+    case AttemptOutcome::Kind::kPerTryTimeout:
+      log.flags = exhausted ? "URX,UT" : "UT";
+      co_return local_reply(504, req.version(), true, "upstream request timeout\n");
+    default:
+      log.flags = exhausted ? "URX,UC" : "UC";
+      co_return local_reply(503, req.version(), true, "upstream connection terminated\n");
+  }
 }
 
 Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {

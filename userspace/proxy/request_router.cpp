@@ -1,5 +1,7 @@
 #include "request_router.h"
 
+#include <algorithm>
+
 namespace sluice::proxy {
 
 namespace {
@@ -84,13 +86,23 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   const config::Service* target = snap->find_service(dest->host);
   const config::ServicePort* port = target ? port_of(*target, dest->port, dst->port) : nullptr;
   if (!port) return local(std::move(d), 503, "UH", "no healthy upstream\n");
-  const std::vector<const config::Endpoint*> endpoints = subset_endpoints(*target, *port, dest->subset);
+  d.destination = dest == &fallback ? nullptr : dest;
+  d.endpoints = subset_endpoints(*target, *port, dest->subset);
   const config::ResolvedPolicy policy = subset_policy(*target, *port, dest->subset);
   d.connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
-  d.endpoint = picker_.pick(dest->host + ":" + std::to_string(port->port) + "/" + dest->subset, endpoints,
-                            policy.load_balancer);
+  d.load_balancer = policy.load_balancer;
+  d.lb_key = dest->host + ":" + std::to_string(port->port) + "/" + dest->subset;
+  d.endpoint = picker_.pick(d.lb_key, d.endpoints, d.load_balancer);
   if (!d.endpoint) return local(std::move(d), 503, "UH", "no healthy upstream\n");
   return d;
+}
+
+const config::Endpoint* RequestRouter::repick(const RouteDecision& d, const std::vector<const config::Endpoint*>& tried) {
+  std::vector<const config::Endpoint*> fresh;
+  for (const config::Endpoint* e : d.endpoints) {
+    if (std::find(tried.begin(), tried.end(), e) == tried.end()) fresh.push_back(e);
+  }
+  return picker_.pick(d.lb_key, fresh.empty() ? d.endpoints : fresh, d.load_balancer);
 }
 
 }  // namespace sluice::proxy

@@ -28,7 +28,12 @@ struct RouteDecision {
   std::vector<std::pair<std::string, std::string>> local_headers;
   std::string virtual_service;   // "namespace/name", or empty without one
   const config::HttpRoute* route = nullptr;
+  const config::RouteDestination* destination = nullptr;
   const config::Endpoint* endpoint = nullptr;
+  // The destination's endpoints and policy, for retries to pick again.
+  std::vector<const config::Endpoint*> endpoints;
+  std::string lb_key;
+  config::LoadBalancerPolicy load_balancer;
   int64_t timeout_ms = 0;        // 0: none
   int64_t connect_timeout_ms = 10000;
 };
@@ -37,6 +42,8 @@ class RequestRouter {
  public:
   RouteDecision decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
                        const RequestAttrs& req);
+  // Another endpoint for a retry: one not tried yet where there is one.
+  const config::Endpoint* repick(const RouteDecision& d, const std::vector<const config::Endpoint*>& tried);
   EndpointPicker& picker() { return picker_; }
 
  private:
