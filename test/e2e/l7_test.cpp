@@ -2,6 +2,7 @@
 // the kernel redirects it to sluiced's proxy on the node, the proxy routes by
 // the VirtualService and forwards to sluice-echo pods. Privileged.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <atomic>
+#include <mutex>
+#include <poll.h>
 #include <vector>
 #include <sstream>
 #include <thread>
@@ -299,6 +303,84 @@ TEST_F(L7Test, AbortFaultHitsItsShare) {
   EXPECT_GE(v["status:500"], 60);  // 100 expected
   EXPECT_LE(v["status:500"], 140);
   EXPECT_NE(log().find("\"flags\":\"FI\""), std::string::npos);
+}
+
+// Accepts connections in a pod and records what arrives; never answers.
+class CaptureSink {
+ public:
+  CaptureSink(int fd, uint16_t port) : fd_(fd) {
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    listen(fd_, 64);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 100) != 1) continue;
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) continue;
+        char buf[4096];
+        timeval tv{0, 200000};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t n = read(c, buf, sizeof(buf));
+        std::lock_guard lock(mu_);
+        if (n > 0) seen_.append(buf, static_cast<size_t>(n));
+        held_.push_back(c);  // held open, unanswered: a mirror that hangs
+      }
+    });
+  }
+  ~CaptureSink() {
+    stop_ = true;
+    thread_.join();
+    for (int c : held_) close(c);
+    close(fd_);
+  }
+  std::string seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::string seen_;
+  std::vector<int> held_;
+  std::thread thread_;
+};
+
+constexpr const char* kMirrorSink = R"(---
+apiVersion: v1
+kind: Service
+metadata: {name: sink, namespace: default}
+spec: {clusterIP: 10.96.0.30, selector: {app: sink}, ports: [{name: http, port: 80, targetPort: 9090}]}
+)";
+
+TEST_F(L7Test, MirrorGetsAShadowCopyAndNeverSlowsThePrimary) {
+  CaptureSink sink(node_->tcp_socket_in_pod(4), 9090);
+  std::string config = bookinfo(route_with("    mirror: {host: sink}\n")) + kMirrorSink +
+                       "---\napiVersion: v1\nkind: Pod\nmetadata: {name: sink, namespace: default, labels: {app: sink}}\n"
+                       "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n";
+  start(config);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(versions(10)["v1"], 10);
+  EXPECT_LT(seconds_since(t0), 2.0) << "ten requests; the mirror never answers";
+  for (int i = 0; i < 100 && sink.seen().find("reviews-shadow") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(sink.seen().find("reviews-shadow:9080"), std::string::npos) << sink.seen().substr(0, 300);
+  EXPECT_NE(sink.seen().find("GET /reviews/1"), std::string::npos);
+}
+
+TEST_F(L7Test, ADeadMirrorDoesNotFailThePrimary) {
+  std::string config = bookinfo(route_with("    mirror: {host: sink}\n")) + kMirrorSink +
+                       "---\napiVersion: v1\nkind: Pod\nmetadata: {name: sink, namespace: default, labels: {app: sink}}\n"
+                       "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n";  // nothing listens on 9090
+  start(config);
+  EXPECT_EQ(versions(10)["v1"], 10);
 }
 
 TEST_F(L7Test, AFaultWithoutAPercentageNeverFires) {

@@ -15,6 +15,8 @@ inline constexpr std::size_t kMaxBufferedBodyBytes = 8 * 1024 * 1024;
 inline constexpr std::chrono::seconds kHeaderReadTimeout{10};
 // An idle downstream keep-alive connection is closed after this.
 inline constexpr std::chrono::seconds kDownstreamIdleTimeout{60};
+// A mirrored copy is abandoned after this; the primary never waits for it.
+inline constexpr std::chrono::seconds kMirrorTimeout{10};
 // Idle upstream connections kept per endpoint and worker.
 inline constexpr std::size_t kMaxIdleUpstreamPerEndpoint = 32;
 

@@ -111,6 +111,7 @@ struct ProxyServer::Impl {
   asio::awaitable<void> accept_loop(Worker& w);
   asio::awaitable<void> session(Worker& w, tcp::socket socket);
   asio::awaitable<Response> forward(Worker& w, Request& req, const RouteDecision& d, AccessLogEntry& log);
+  asio::awaitable<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
   asio::awaitable<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req, Response& res,
                                           const RouteDecision& d, std::optional<RetryClock::time_point> deadline);
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
@@ -186,7 +187,7 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     attrs.scheme = "http";
     attrs.port = dst ? dst->port : 0;
     attrs.headers = &headers;
-    RouteDecision d = w.router.decide(snap, dst, attrs);
+    RouteDecision d = w.router.decide(snap, dst, attrs, peer_ip);
     log.route = d.virtual_service;
     if (!d.local_status && d.route && d.route->spec->has_fault()) {
       std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -315,6 +316,17 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   up_req.keep_alive(true);
   up_req.prepare_payload();
 
+  // Mirrors get their copy first and on their own: nothing they do can delay
+  // or fail this request.
+  for (const config::Endpoint* m : w.router.mirror_endpoints(d, d.original_port)) {
+    Request copy = up_req;
+    const std::string host(up_req[http::field::host]);
+    const size_t colon = host.rfind(':');
+    copy.set(http::field::host, colon == std::string::npos ? host + "-shadow"
+                                                           : host.substr(0, colon) + "-shadow" + host.substr(colon));
+    asio::co_spawn(w.ioc, mirror(w, std::move(copy), *m, d.snapshot), asio::detached);
+  }
+
   // Retries: the route timeout covers every attempt; each waits a fully
   // jittered back-off and goes to an endpoint not tried yet where possible.
   const config::RetryPolicy& policy = d.route ? d.route->retries : kNoRetries;
@@ -362,6 +374,28 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
       log.flags = exhausted ? "URX,UC" : "UC";
       co_return local_reply(503, req.version(), true, "upstream connection terminated\n");
   }
+}
+
+asio::awaitable<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const config::Endpoint& ep,
+                                                config::SnapshotPtr keep) {
+  beast::tcp_stream stream(w.ioc);
+  beast::error_code ec;
+  stream.socket().open(tcp::v4(), ec);
+  if (!ec && options.bypass_mark) {
+    setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
+  }
+  copy.keep_alive(false);
+  stream.expires_after(kMirrorTimeout);
+  co_await stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
+                                asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_await http::async_write(stream, copy, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) {
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> discard;
+    discard.body_limit(kMaxBufferedBodyBytes);
+    co_await http::async_read(stream, buf, discard, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  (void)keep;  // the endpoint lives in this snapshot
 }
 
 Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {

@@ -1,5 +1,7 @@
 #include "request_router.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace sluice::proxy {
@@ -40,6 +42,13 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   version_ = snap->version;
   by_vip_.clear();
   compiled_.clear();
+  pods_by_ip_.clear();
+  for (const auto& pod : snap->resources.pods) {
+    in_addr a{};
+    if (inet_pton(AF_INET, pod->object.status().pod_ip().c_str(), &a) == 1) {
+      pods_by_ip_[ntohl(a.s_addr)] = {&pod->meta.labels, &pod->meta.ns};
+    }
+  }
   for (const auto& [fqdn, s] : snap->services) {
     if (!s->vip) continue;
     for (const config::ServicePort& p : s->ports) by_vip_[vip_key(s->vip, p.port)] = {s.get(), &p};
@@ -56,15 +65,20 @@ const CompiledRoutes* RequestRouter::compiled(const config::MeshSnapshot& snap, 
 }
 
 RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
-                                    const RequestAttrs& req) {
+                                    RequestAttrs req, uint32_t client_ip) {
   RouteDecision d;
   if (!snap) return local(std::move(d), 503, "NC", "no configuration yet\n");
   d.snapshot = snap;
   if (!dst) return local(std::move(d), 404, "NR", "unknown original destination\n");
   refresh(snap);
+  if (auto pod = pods_by_ip_.find(client_ip); pod != pods_by_ip_.end()) {
+    req.source_labels = pod->second.labels;
+    req.source_namespace = *pod->second.ns;
+  }
   auto svc = by_vip_.find(vip_key(dst->vip, dst->port));
   if (svc == by_vip_.end()) return local(std::move(d), 404, "NR", "no service at the original destination\n");
   const config::Service& service = *svc->second.first;
+  d.original_port = dst->port;
 
   // The service's VirtualService routes, or the service itself when it has none.
   config::RouteDestination fallback{service.fqdn, "", dst->port, 100};
@@ -103,6 +117,30 @@ const config::Endpoint* RequestRouter::repick(const RouteDecision& d, const std:
     if (std::find(tried.begin(), tried.end(), e) == tried.end()) fresh.push_back(e);
   }
   return picker_.pick(d.lb_key, fresh.empty() ? d.endpoints : fresh, d.load_balancer);
+}
+
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+
+std::vector<const config::Endpoint*> RequestRouter::mirror_endpoints(const RouteDecision& d, uint16_t original_port) {
+  std::vector<const config::Endpoint*> out;
+  if (!d.route || !d.snapshot) return out;
+  const auto& spec = *d.route->spec;
+  std::uniform_real_distribution<double> u(0.0, 100.0);
+  auto add = [&](const istio::networking::Destination& dest, bool has_pct, double pct) {
+    if (has_pct && u(rng_) >= pct) return;
+    const std::string host = config::resolve_host(dest.host(), d.virtual_service.substr(0, d.virtual_service.find('/')),
+                                                  d.snapshot->domain);
+    const config::Service* s = d.snapshot->find_service(host);
+    const config::ServicePort* port = s ? port_of(*s, dest.has_port() ? dest.port().number() : 0, original_port) : nullptr;
+    if (!port) return;
+    const auto eps = subset_endpoints(*s, *port, dest.subset());
+    if (!eps.empty()) out.push_back(eps[rng_() % eps.size()]);
+  };
+  if (spec.has_mirror()) add(spec.mirror(), spec.has_mirror_percentage(), spec.mirror_percentage().value());
+  for (const auto& m : spec.mirrors()) add(m.destination(), m.has_percentage(), m.percentage().value());
+  return out;
 }
 
 }  // namespace sluice::proxy

@@ -35,13 +35,20 @@ struct RouteDecision {
   std::string lb_key;
   config::LoadBalancerPolicy load_balancer;
   int64_t timeout_ms = 0;        // 0: none
+  uint16_t original_port = 0;    // the service port the client addressed
   int64_t connect_timeout_ms = 10000;
 };
 
 class RequestRouter {
  public:
-  RouteDecision decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
-                       const RequestAttrs& req);
+  // req.source_labels and req.source_namespace are filled in from the
+  // client's pod (by IP) when the snapshot knows it.
+  RouteDecision decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst, RequestAttrs req,
+                       uint32_t client_ip);
+  // Endpoints that get a copy of this request (mirror / mirrors, each by its
+  // percentage; an absent percentage means 100%).
+  std::vector<const config::Endpoint*> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
+
   // Another endpoint for a retry: one not tried yet where there is one.
   const config::Endpoint* repick(const RouteDecision& d, const std::vector<const config::Endpoint*>& tried);
   EndpointPicker& picker() { return picker_; }
@@ -53,6 +60,11 @@ class RequestRouter {
   uint64_t version_ = ~0ULL;
   std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;
   std::unordered_map<std::string, std::shared_ptr<const CompiledRoutes>> compiled_;
+  struct Workload {
+    const std::map<std::string, std::string>* labels;
+    const std::string* ns;
+  };
+  std::unordered_map<uint32_t, Workload> pods_by_ip_;
   EndpointPicker picker_;
   std::minstd_rand rng_{std::random_device{}()};
 };
