@@ -129,7 +129,8 @@ class L7Test : public sluice::test::NodeTest {
     daemon_ = node_->spawn(node_->node_ns(),
                            {SLUICED_PATH, "--config", dir_ + "/config", "--cgroup", node_->cgroup_path(), "--pin-dir",
                             node_->pin_dir(), "--admin-port", std::to_string(kAdminPort), "--node-ip",
-                            node_->node_ip(), "--proxy-port", std::to_string(kProxyPort)},
+                            node_->node_ip(), "--proxy-port", std::to_string(kProxyPort),
+                            "--request-header-timeout-ms", "1000"},
                            dir_ + "/sluiced.log");
     for (int i = 0; i < 250; ++i) {
       auto r = node_->in_node([] { return sluice::http_get("127.0.0.1", kAdminPort, "/ready", 500ms); });
@@ -406,6 +407,11 @@ TEST_F(L7Test, HostileInputIsRejected) {
   EXPECT_EQ(big.status, 431u);
   HttpReply garbage = request("HELLO\r\n\r\n");
   EXPECT_EQ(garbage.status, 400u);
+  // A slow client: half the headers, then silence.
+  const auto t0 = std::chrono::steady_clock::now();
+  HttpReply slow = request("GET /reviews/1 HTTP/1.1\r\nHost: rev");
+  EXPECT_EQ(slow.status, 408u);
+  EXPECT_LT(seconds_since(t0), 3.0);
   EXPECT_EQ(get("/reviews/1").status, 200u) << "the proxy still serves";
 }
 

@@ -118,10 +118,11 @@ class Client {
       std::size_t n = 0;
       stream_.expires_after(kClientTimeout);
       auto ec = run([&](auto done) {
-        stream_.async_read_some(asio::buffer(chunk), [&n, done](beast::error_code e, std::size_t got) mutable {
-          n = got;
-          done(e);
-        });
+        stream_.async_read_some(asio::buffer(chunk),
+                                [&n, done](beast::error_code e, std::size_t got) mutable {
+                                  n = got;
+                                  done(e);
+                                });
       });
       out.append(chunk, n);
       if (ec) return {ec, out};
@@ -145,7 +146,8 @@ TEST(EchoServer, IdentityHeadersAndJsonBody) {
 
   Client c(server->port());
   ASSERT_TRUE(c.connected());
-  Response res = c.get("/hello/world?x=1", {{"X-Custom", "a \"quoted\" \\ value"}, {"Accept", "*/*"}});
+  Response res =
+      c.get("/hello/world?x=1", {{"X-Custom", "a \"quoted\" \\ value"}, {"Accept", "*/*"}});
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(sv(res["x-echo-pod"]), "reviews-v2-abc");
   EXPECT_EQ(sv(res["x-echo-version"]), "v2");
@@ -167,7 +169,8 @@ TEST(EchoServer, RepeatedHeadersAreJoined) {
   auto server = start_server();
   ASSERT_TRUE(server);
   Client c(server->port());
-  ASSERT_TRUE(c.send_raw("GET / HTTP/1.1\r\nHost: h\r\nX-Dup: one\r\nx-dup: two\r\n\r\n") == beast::error_code());
+XX
+              beast::error_code());
   auto [ec, res] = c.read();
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_TRUE(contains(res.body(), R"("x-dup":"one, two")")) << res.body();
@@ -363,6 +366,15 @@ TEST(EchoServer, KeepAliveOverTenRequests) {
     EXPECT_EQ(remote, first_remote);
   }
   EXPECT_EQ(server->requests(), 10u);
+
+  // Pipelined requests are answered in order.
+  ASSERT_FALSE(
+      c.send_raw("GET /p1 HTTP/1.1\r\nHost: h\r\n\r\nGET /p2 HTTP/1.1\r\nHost: h\r\n\r\n"));
+  auto [ec1, r1] = c.read();
+  auto [ec2, r2] = c.read();
+  ASSERT_FALSE(ec1 || ec2);
+  EXPECT_TRUE(contains(r1.body(), R"("path":"/p1")"));
+  EXPECT_TRUE(contains(r2.body(), R"("path":"/p2")"));
 }
 
 TEST(EchoServer, CloseAfterEndsTheConnection) {
@@ -401,7 +413,8 @@ TEST(EchoServer, ChunkedBodyIsConsumed) {
   auto server = start_server();
   ASSERT_TRUE(server);
   Client c(server->port());
-  ASSERT_FALSE(c.send_raw("PUT /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_FALSE(
+      c.send_raw("PUT /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"));
   // Uneven chunks, one with an extension, then a trailer.
   std::size_t sent = 0;
   std::size_t size = 1;
@@ -425,7 +438,8 @@ TEST(EchoServer, ExpectContinueGetsInterimResponse) {
   auto server = start_server();
   ASSERT_TRUE(server);
   Client c(server->port());
-  ASSERT_FALSE(c.send_raw("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_FALSE(c.send_raw(
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
   auto [ec, interim] = c.read();
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(interim.result_int(), 100);
@@ -475,14 +489,15 @@ TEST(EchoServer, MalformedRequestGets400AndClose) {
   }
   {
     Client c(server->port());
-    ASSERT_FALSE(c.send_raw("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+    ASSERT_FALSE(
+        c.send_raw("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
     auto [ec, out] = c.read_until_closed();
     EXPECT_EQ(out.rfind("HTTP/1.1 400 ", 0), 0u) << out;
   }
   {
     Client c(server->port());
-    ASSERT_FALSE(c.send_raw("GET / HTTP/1.1\r\nX-Big: " + std::string(EchoServer::kMaxHeaderBytes, 'h') +
-                            "\r\n\r\n"));
+    ASSERT_FALSE(c.send_raw(
+        "GET / HTTP/1.1\r\nX-Big: " + std::string(EchoServer::kMaxHeaderBytes, 'h') + "\r\n\r\n"));
     auto [ec, out] = c.read_until_closed();
     EXPECT_EQ(out.rfind("HTTP/1.1 431 ", 0), 0u) << out.substr(0, 100);
   }
@@ -550,7 +565,8 @@ TEST(EchoServer, StopIsPromptWithClientsConnected) {
   // 0 stays idle, 1 waits on a long delay, 2 is halfway through a body,
   // 3 holds a WebSocket.
   ASSERT_FALSE(clients[1]->send(http::verb::get, "/", {{"x-echo-delay-ms", "30000"}}));
-  ASSERT_FALSE(clients[2]->send_raw("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\npartial"));
+  ASSERT_FALSE(
+      clients[2]->send_raw("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\npartial"));
   websocket::stream<beast::tcp_stream&> ws(clients[3]->stream());
   clients[3]->stream().expires_after(kClientTimeout);
   ASSERT_FALSE(clients[3]->run([&](auto done) { ws.async_handshake("h", "/", done); }));
@@ -601,6 +617,9 @@ TEST(EchoServer, StartRejectsBadOptions) {
   expect_error(o, "status");
 
   o.status = 0;
+  o.name = "evil\r\nx-injected: 1";
+  expect_error(o, "name with CRLF");
+  o.name = "";
   o.listen = "[::1]:0";
   auto v6 = EchoServer::start(o);  // IPv6 loopback may be missing in a sandbox
   if (v6) {

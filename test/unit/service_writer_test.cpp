@@ -142,3 +142,13 @@ TEST(ServiceWriter, RejectsInvalidSpecs) {
   EXPECT_FALSE(w.apply(spec_of("10.96.0.10:80 10.200.1.1:80 10.200.1.1:80")).ok());
   EXPECT_TRUE(maps.service_keys().empty());
 }
+
+TEST(ServiceWriter, AConfigUpdateKeepsAnEjection) {
+  MemoryDatapathMaps maps;
+  ServiceWriter w(maps);
+  auto spec = spec_of("10.96.0.10:80 10.200.1.1:80 10.200.1.2:80");
+  ASSERT_TRUE(w.apply(spec).ok());
+  ASSERT_TRUE(w.set_ejected(service_key(spec), spec.backends[0].addr, 80, true).ok());
+  ASSERT_TRUE(w.apply(spec_of("10.96.0.10:80 algo=round_robin 10.200.1.1:80 10.200.1.2:80 10.200.1.3:80")).ok());
+  EXPECT_TRUE(w.read(service_key(spec))->backends[0].ejected);
+}

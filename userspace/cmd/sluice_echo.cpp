@@ -10,10 +10,16 @@
 
 #include "echo_server.h"
 
+namespace {
+extern "C" void on_stop_signal(int) {}
+}  // namespace
+
 int main(int argc, char** argv) {
   sluice::EchoOptions o;
-  CLI::App app{"sluice-echo: an HTTP/1.1 and WebSocket echo backend for tests, benchmarks and the demo"};
-  app.add_option("--listen", o.listen, "address:port to listen on; port 0 picks one")->capture_default_str();
+  CLI::App app{
+      "sluice-echo: an HTTP/1.1 and WebSocket echo backend for tests, benchmarks and the demo"};
+  app.add_option("--listen", o.listen, "address:port to listen on; port 0 picks one")
+      ->capture_default_str();
   app.add_option("--name", o.name, "pod name in x-echo-pod (default: $POD_NAME, else the hostname)")
       ->envname("POD_NAME");
   app.add_option("--version", o.version, "version in x-echo-version (default: $VERSION, else v1)")
@@ -25,21 +31,30 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, sluice::EchoServer::kMaxDelayMs))
       ->capture_default_str();
   app.add_option("--status", o.status,
-                 "status of every response (default 200); with --fail-percent, of the failed ones (default 503)")
+                 "status of every response (default 200); with --fail-percent, of the failed ones "
+                 "(default 503)")
       ->check(CLI::Range(200u, 599u));
-  app.add_option("--fail-percent", o.fail_percent, "share of requests, 0 to 100, answered with --status")
+  app.add_option("--fail-percent", o.fail_percent,
+                 "share of requests, 0 to 100, answered with --status")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
-  app.add_option("--close-after", o.close_after, "close each connection after this many responses (0: never)")
+  app.add_option("--close-after", o.close_after,
+                 "close each connection after this many responses (0: never)")
       ->capture_default_str();
   app.add_flag("--log", o.log, "one line per request on stderr");
-  app.add_option("--seed", o.seed, "random seed for --fail-percent (0: random)")->capture_default_str();
+  app.add_option("--seed", o.seed, "random seed for --fail-percent (0: random)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (o.name.empty()) {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) o.name = host;
   }
 
+  // A shell starts background jobs with SIGINT ignored, and an ignored
+  // signal is discarded rather than queued for sigwait; a handler that
+  // never runs (the signal stays blocked) makes it count again.
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   // Block the stop signals before any thread starts: every thread inherits
   // the mask, so sigwait below is their only receiver.
   sigset_t stop_signals;
@@ -54,8 +69,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sluice-echo: %s\n", server.error().to_string().c_str());
     return 1;
   }
-  std::fprintf(stderr, "sluice-echo: %s listening on %s (port %u), %u thread(s)\n",
-               o.name.c_str(), o.listen.c_str(), (*server)->port(), o.threads);
+  std::fprintf(stderr, "sluice-echo: %s listening on %s (port %u), %u thread(s)\n", o.name.c_str(),
+               o.listen.c_str(), (*server)->port(), o.threads);
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -40,6 +40,7 @@ struct Flags {
   std::string log_level = "info";
   unsigned debounce_ms = 100;
   unsigned workers = 2;
+  unsigned header_timeout_ms = 10000;
   bool access_log = true;
   bool cleanup = false;
 };
@@ -136,6 +137,7 @@ int run(const Flags& f) {
     po.port = f.proxy_port;
     po.workers = f.workers;
     po.bypass_mark = kProxyBypassMark;
+    po.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
     po.snapshot = [&sync] { return sync.current(); };
     po.original_destination = [kernel](uint32_t ip, uint16_t port) {
       return original_destination(kernel.orig_dst, ip, port);
@@ -195,6 +197,9 @@ int main(int argc, char** argv) {
   app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port (0: no proxy)")->capture_default_str();
   app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
+  app.add_option("--request-header-timeout-ms", f.header_timeout_ms,
+                 "a client must send complete request headers within this, else 408")
+      ->capture_default_str();
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--debounce-ms", f.debounce_ms, "quiet time after a config change before reloading")
       ->capture_default_str();

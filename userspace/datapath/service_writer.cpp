@@ -119,10 +119,12 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
     taken.insert(next_free);
   }
 
-  // 1. backends
+  // 1. backends. An ejection mark is runtime state owned by outlier
+  // detection, not config: a config update keeps it.
   for (const auto& [index, b] : assigned) {
     sl_backend want = to_kernel(*b);
     auto have = previous.find(index);
+    if (have != previous.end()) want.flags |= have->second.flags & SL_BE_F_EJECTED;
     if (have == previous.end() || !same_backend(have->second, want)) {
       if (Status s = maps_.put_backend(backend_key(key, index), want); !s) return s;
     }

@@ -11,7 +11,13 @@
 //   x-echo-close      / close=       1: close the connection without answering
 //                                    reset: the same, with a TCP RST
 //   x-echo-body-bytes / body_bytes=  answer with this many bytes instead of JSON
-// A control with a bad value gets a 400.
+// A control with a bad value gets a 400. The delay comes first, so a delayed
+// close is a slow failure.
+//
+// The JSON body: {"pod", "version", "method", "path" (the target as sent,
+// query included), "host", "remote_addr" (ip:port of the peer), "headers"
+// (lowercased names; repeated fields joined with ", "), "body_bytes" (size of
+// the request body, which is read and discarded)}.
 //
 // Boost.Asio/Beast stay out of this header, so consumers need neither.
 #pragma once

@@ -11,7 +11,8 @@ inline constexpr std::size_t kMaxRequestHeaderBytes = 32 * 1024;
 // Request and response bodies are held whole up to this size (413/502
 // beyond it). Streaming bodies is the next step; see docs/l7.md.
 inline constexpr std::size_t kMaxBufferedBodyBytes = 8 * 1024 * 1024;
-// A client that has not sent complete headers in this time gets 408.
+// A client that has not sent complete headers in this time gets 408
+// (the default of sluiced --request-header-timeout-ms).
 inline constexpr std::chrono::seconds kHeaderReadTimeout{10};
 // An idle downstream keep-alive connection is closed after this.
 inline constexpr std::chrono::seconds kDownstreamIdleTimeout{60};

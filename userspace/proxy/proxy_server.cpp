@@ -145,7 +145,7 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRequestHeaderBytes);
     parser.body_limit(kMaxBufferedBodyBytes);
-    stream.expires_after(kHeaderReadTimeout);
+    stream.expires_after(options.header_timeout);
     co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
     if (ec) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "mesh_snapshot.h"
+#include "proxy_limits.h"
 #include "proxy_redirect.h"
 #include "result.h"
 
@@ -22,6 +23,8 @@ struct ProxyOptions {
   uint16_t port = 15001;  // 0: any (tests)
   unsigned workers = 2;
   uint32_t bypass_mark = 0;  // SO_MARK on upstream sockets, so the kernel does not redirect them
+  // A client must send complete request headers within this, else 408.
+  std::chrono::milliseconds header_timeout = kHeaderReadTimeout;
   std::function<config::SnapshotPtr()> snapshot;
   // The destination a client asked for, by its address (host byte order).
   std::function<std::optional<OriginalDestination>(uint32_t ip, uint16_t port)> original_destination;
