@@ -4,7 +4,6 @@
 // circuit-breaking task in the order the proxy takes the guards.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <thread>

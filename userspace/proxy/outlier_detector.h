@@ -94,8 +94,10 @@ class OutlierDetector {
   explicit OutlierDetector(config::OutlierPolicy policy) : OutlierDetector(policy, Options{}) {}
   OutlierDetector(config::OutlierPolicy policy, Options options);
 
-  // The endpoints of the cluster now. New ones start clean; the state of
-  // removed ones is dropped. Percentages are computed over this set.
+  // The endpoints of the cluster now; call it before the first report and on
+  // every endpoint change. New ones start clean; the state of removed ones is
+  // dropped, and reports for endpoints outside the set are ignored.
+  // Percentages are computed over this set.
   void set_endpoints(const std::vector<uint64_t>& endpoint_ids);
 
   // The result of one upstream attempt: the response status, or

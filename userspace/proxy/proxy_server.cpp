@@ -145,8 +145,18 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRequestHeaderBytes);
     parser.body_limit(kMaxBufferedBodyBytes);
-    stream.expires_after(options.header_timeout);
+    // A timer that cancels the read rather than tcp_stream's own timeout,
+    // which would close the socket before a 408 could be sent.
+    asio::steady_timer header_timer(w.ioc, options.header_timeout);
+    bool timed_out = false;
+    header_timer.async_wait([&timed_out, &stream](beast::error_code e) {
+      if (e) return;  // cancelled: the locals may be gone, touch nothing
+      timed_out = true;
+      stream.socket().cancel();
+    });
     co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    header_timer.cancel();
+    if (timed_out) ec = beast::error::timeout;
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
     if (ec) {
       // Malformed or hostile input: answer, then close. Partial headers are
