@@ -384,6 +384,65 @@ TEST_F(L7Test, ADeadMirrorDoesNotFailThePrimary) {
   EXPECT_EQ(versions(10)["v1"], 10);
 }
 
+std::string admin_get(sluice::test::NodeSim& node, const std::string& path) {
+  auto r = node.in_node([&] { return sluice::http_get("127.0.0.1", kAdminPort, path, 1000ms); });
+  return r.ok() ? r->second : "";
+}
+
+// Istio's circuit-breaking task: one connection, one pending request, five
+// concurrent clients against a slow backend.
+TEST_F(L7Test, CircuitBreakerOverflowGives503UO) {
+  std::string config = bookinfo(route_with("    retries: {attempts: 0}\n"));
+  const std::string dr = "  - {name: v3, labels: {version: v3}}\n";
+  config.replace(config.find(dr), dr.size(),
+                 dr + "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n"
+                      "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n");
+  start(config);
+  std::atomic<int> ok{0}, overflow{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 5; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 4; ++i) {
+        HttpReply r = get("/reviews/1", "x-echo-delay-ms: 150\r\n");
+        (r.status == 200 ? ok : r.status == 503 ? overflow : other)++;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_GT(overflow.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_NE(log().find("\"flags\":\"UO\""), std::string::npos);
+}
+
+TEST_F(L7Test, OutlierDetectionEjectsInTheDaemonAndTheKernelThenRestores) {
+  start_echo(3, {"--status", "500", "--fail-percent", "100"});  // p3 answers 500
+  std::string config = bookinfo(route_with("    retries: {attempts: 0}\n", kAllPods));
+  const std::string dr = "  - {name: v3, labels: {version: v3}}\n";
+  config.replace(config.find(dr), dr.size(),
+                 dr + "  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n"
+                      "      baseEjectionTime: 3s\n      maxEjectionPercent: 100\n");
+  start(config);
+  // (start()'s readiness probe may already have met p3 and ejected it.)
+  auto before = versions(30);
+  EXPECT_LE(before["status:500"], 1) << "p3 fails once, then it is ejected";
+  auto after = versions(30);
+  EXPECT_EQ(after["status:500"], 0) << "the ejected pod gets no more requests";
+
+  const std::string p3 = "\"address\":\"" + node_->pod_ip(3) + "\",\"port\":8080,\"weight\":1,\"ejected\":";
+  auto kernel_mark_is = [&](const char* value, std::chrono::milliseconds limit) {
+    for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+      if (admin_get(*node_, "/maps").find(p3 + value) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  EXPECT_TRUE(kernel_mark_is("true", 2s)) << "marked in the kernel backend map: " << admin_get(*node_, "/maps");
+  EXPECT_TRUE(kernel_mark_is("false", 8s)) << "restored after baseEjectionTime (3 s, ticked each 1 s interval)";
+  EXPECT_NE(log().find("outlier: ejected " + node_->pod_ip(3)), std::string::npos);
+  EXPECT_NE(log().find("outlier: restored " + node_->pod_ip(3)), std::string::npos);
+}
+
 TEST_F(L7Test, AFaultWithoutAPercentageNeverFires) {
   start(bookinfo(route_with("    fault: {abort: {httpStatus: 500}}\n")));
   EXPECT_EQ(versions(20)["v1"], 20);

@@ -466,6 +466,10 @@ TEST(EchoServer, ResponseBodyBytes) {
   EXPECT_EQ(small.body(), "0123456789");
 
   EXPECT_TRUE(c.get("/?body_bytes=0").body().empty());
+  Response no_content = c.get("/?body_bytes=10&status=204");
+  EXPECT_EQ(no_content.result_int(), 204);
+  EXPECT_TRUE(no_content.body().empty());
+  EXPECT_EQ(no_content.count(http::field::content_length), 0u);
 
   ASSERT_FALSE(c.send(http::verb::head, "/?body_bytes=5000"));
   auto [ec, head] = c.read(/*head=*/true);

@@ -18,6 +18,7 @@
 #include "proxy_redirect.h"
 #include "proxy_server.h"
 #include "service_text.h"
+#include "service_writer.h"
 #include "sock_lb_loader.h"
 
 namespace {
@@ -70,6 +71,26 @@ class ReloadQueue {
   std::condition_variable cv_;
   bool pending_ = false;
 };
+
+// Outlier detection runs in the proxy; its ejections are also marked in the
+// kernel's backend map, so L4 clients of the same service avoid the endpoint
+// too, and unmarked when the ejection ends.
+void mirror_ejections(proxy::ClusterRegistry& clusters, DatapathMaps& maps) {
+  clusters.tick(proxy::OutlierDetector::Clock::now());
+  ServiceWriter writer(maps);
+  for (const auto& [cluster, e] : clusters.drain_events()) {
+    const auto ip = static_cast<uint32_t>(e.endpoint_id >> 16);
+    const auto port = static_cast<uint16_t>(e.endpoint_id & 0xffff);
+    spdlog::info("outlier: {} {}:{} in {} ({}, ejection #{}, {} ms)", e.ejected ? "ejected" : "restored",
+                 format_ip(ip), port, cluster->key, proxy::to_string(e.reason), e.ejection_count, e.duration.count());
+    if (!cluster->vip) continue;
+    Status s = writer.set_ejected(service_key(cluster->vip, cluster->service_port, 6), ip, port, e.ejected);
+    if (!s) {
+      spdlog::warn("outlier: kernel mark for {}:{} in {}:{}: {}", format_ip(ip), port, format_ip(cluster->vip),
+                   cluster->service_port, s.error().to_string());
+    }
+  }
+}
 
 int run(const Flags& f) {
   // The L7 proxy runs when the node's address is known: HTTP service ports
@@ -158,6 +179,7 @@ int run(const Flags& f) {
       if (Status s = beat_proxy_heartbeat((*lb)->maps().node); !s) spdlog::warn("heartbeat: {}", s.error().to_string());
       last_beat = std::chrono::steady_clock::now();
     }
+    if (proxy) mirror_ejections(*proxy->clusters(), maps);
     if (queue.wait(std::chrono::milliseconds(200))) sync.reload();
   }
   spdlog::info("shutting down");

@@ -89,15 +89,32 @@ class BeastHeaders final : public HeaderSource {
   const Request& r_;
 };
 
+// Outlier detection sees every attempt's result: a status, or (0) a local
+// connect failure, reset or timeout. The proxy's own overflow is not the
+// endpoint's fault and is not reported.
+void report_outlier(Cluster& cluster, const config::Endpoint& ep, const AttemptOutcome& o) {
+  if (o.kind == AttemptOutcome::Kind::kOverflow) return;
+  const unsigned status = o.kind == AttemptOutcome::Kind::kResponse ? o.status : OutlierDetector::kLocalOriginFailure;
+  cluster.outlier.report(EndpointPicker::endpoint_id(&ep), status, OutlierDetector::Clock::now());
+}
+
 }  // namespace
+
+// An upstream connection with the circuit-breaker slot it holds.
+struct UpstreamConn {
+  tcp::socket socket;
+  CircuitBreaker::Guard slot;
+  uint32_t requests = 0;
+};
 
 // One worker thread: its io_context, listener, load balancers and upstream
 // connection pool. Nothing here is shared with other workers.
 struct Worker {
+  explicit Worker(std::shared_ptr<ClusterRegistry> clusters) : router(std::move(clusters)) {}
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   RequestRouter router;
-  std::unordered_map<uint64_t, std::vector<tcp::socket>> idle;  // endpoint -> idle upstream connections
+  std::unordered_map<uint64_t, std::vector<UpstreamConn>> idle;  // endpoint -> idle upstream connections
   std::minstd_rand rng{std::random_device{}()};
   std::thread thread;
 };
@@ -255,31 +272,61 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
                                                            Response& res, const RouteDecision& d,
                                                            std::optional<RetryClock::time_point> deadline) {
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
+  CircuitBreaker& breaker = d.cluster->breaker;
   AttemptOutcome out;
   for (int fresh = 0; fresh < 2; ++fresh) {
     auto& pool = w.idle[id];
-    const bool pooled = !pool.empty();
-    std::optional<beast::tcp_stream> stream;
+    std::optional<UpstreamConn> conn;
     beast::error_code ec;
-    if (pooled) {
-      stream.emplace(std::move(pool.back()));
+    if (!pool.empty()) {
+      conn.emplace(std::move(pool.back()));
       pool.pop_back();
     } else {
-      stream.emplace(w.ioc);
-      stream->socket().open(tcp::v4(), ec);
-      if (!ec && options.bypass_mark) {
-        setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark,
-                   sizeof(options.bypass_mark));
+      // A new connection needs a slot under maxConnections. Without one the
+      // request waits as pending (http1MaxPendingRequests) for a slot or an
+      // idle connection, up to the connect timeout; past either limit it
+      // overflows (503 UO), as in Envoy.
+      std::optional<CircuitBreaker::Guard> slot = breaker.try_connection();
+      if (!slot) {
+        std::optional<CircuitBreaker::Guard> pending = breaker.try_pending_request();
+        if (!pending) {
+          out.kind = AttemptOutcome::Kind::kOverflow;
+          co_return out;
+        }
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.connect_timeout_ms);
+        asio::steady_timer wait(w.ioc);
+        while (!slot && pool.empty() && std::chrono::steady_clock::now() < give_up) {
+          wait.expires_after(kPendingPollInterval);
+          co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          slot = breaker.try_connection();
+        }
+        if (!slot && !pool.empty()) {
+          conn.emplace(std::move(pool.back()));
+          pool.pop_back();
+        } else if (!slot) {
+          out.kind = AttemptOutcome::Kind::kOverflow;
+          co_return out;
+        }
       }
-      stream->expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
-      co_await stream->async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
-                                     asio::redirect_error(asio::use_awaitable, ec));
-      stream->expires_never();
-      if (ec) {
-        out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
-                                               : AttemptOutcome::Kind::kConnectFailure;
-        out.request_sent = false;
-        co_return out;
+      if (!conn) {
+        conn.emplace(UpstreamConn{tcp::socket(w.ioc), std::move(*slot), 0});
+        conn->socket.open(tcp::v4(), ec);
+        if (!ec && options.bypass_mark) {
+          setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark,
+                     sizeof(options.bypass_mark));
+        }
+        beast::tcp_stream connecting(std::move(conn->socket));
+        connecting.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+        co_await connecting.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
+                                          asio::redirect_error(asio::use_awaitable, ec));
+        conn->socket = connecting.release_socket();
+        if (ec) {
+          out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
+                                                 : AttemptOutcome::Kind::kConnectFailure;
+          out.request_sent = false;
+          co_return out;
+        }
+        fresh = 1;  // a failure on a new connection is final
       }
     }
     std::chrono::milliseconds budget(0);
@@ -287,8 +334,13 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
       budget = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - RetryClock::now());
       if (budget.count() <= 0) budget = std::chrono::milliseconds(1);
     }
-    if (co_await exchange(w, *stream, req, res, budget, ec)) {
-      if (res.keep_alive() && pool.size() < kMaxIdleUpstreamPerEndpoint) pool.push_back(stream->release_socket());
+    beast::tcp_stream stream(std::move(conn->socket));
+    if (co_await exchange(w, stream, req, res, budget, ec)) {
+      const uint32_t limit = breaker.max_requests_per_connection();
+      if (res.keep_alive() && (limit == 0 || ++conn->requests < limit) && pool.size() < kMaxIdleUpstreamPerEndpoint) {
+        conn->socket = stream.release_socket();
+        pool.push_back(std::move(*conn));
+      }
       out.kind = AttemptOutcome::Kind::kResponse;
       out.status = static_cast<uint16_t>(res.result_int());
       if (auto g = res.find("grpc-status"); g != res.end()) {
@@ -300,7 +352,6 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
       out.kind = AttemptOutcome::Kind::kPerTryTimeout;
       co_return out;
     }
-    if (!pooled) break;
   }
   out.kind = AttemptOutcome::Kind::kReset;
   co_return out;
@@ -337,6 +388,12 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
     asio::co_spawn(w.ioc, mirror(w, std::move(copy), *m, d.snapshot), asio::detached);
   }
 
+  std::optional<CircuitBreaker::Guard> request_slot = d.cluster->breaker.try_request();
+  if (!request_slot) {
+    log.flags = "UO";
+    co_return local_reply(503, req.version(), true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
+  }
+
   // Retries: the route timeout covers every attempt; each waits a fully
   // jittered back-off and goes to an endpoint not tried yet where possible.
   const config::RetryPolicy& policy = d.route ? d.route->retries : kNoRetries;
@@ -344,6 +401,8 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   const auto deadline = route_deadline(RetryClock::now(), d.timeout_ms);
   std::vector<const config::Endpoint*> tried;
   const config::Endpoint* ep = d.endpoint;
+  std::optional<CircuitBreaker::Guard> retry_slot;
+  bool retry_overflow = false;
   Response res;
   AttemptOutcome outcome;
   for (uint32_t n = 0;; ++n) {
@@ -357,20 +416,31 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
                            ? attempt_deadline : std::optional<RetryClock::time_point>{};
     outcome = co_await attempt(w, *ep, up_req, res, d, until);
     w.router.picker().finished(ep);
+    report_outlier(*d.cluster, *ep, outcome);
     if (deadline && RetryClock::now() >= *deadline) {
       log.flags = "UT";
       co_return local_reply(504, req.version(), true, "upstream request timeout\n");
     }
     if (!should_retry(retry_on, outcome) || n >= policy.attempts) break;
+    // maxRetries: a retry without a slot is skipped, and the response so far stands.
+    retry_slot = d.cluster->breaker.try_retry();
+    if (!retry_slot) {
+      retry_overflow = true;
+      break;
+    }
     asio::steady_timer pause(w.ioc, backoff(n + 1, w.rng()));
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored_));
     ep = w.router.repick(d, tried);
     if (!ep) break;
   }
   const bool exhausted = log.attempts > 1 && should_retry(retry_on, outcome);
+  if (retry_overflow) log.flags = "UO";
   switch (outcome.kind) {
+    case AttemptOutcome::Kind::kOverflow:
+      log.flags = "UO";
+      co_return local_reply(503, req.version(), true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
     case AttemptOutcome::Kind::kResponse:
-      if (exhausted) log.flags = "URX";
+      if (exhausted) log.flags = log.flags.empty() ? "URX" : log.flags + ",URX";
       strip_hop_by_hop(res);
       if (d.route && d.route->spec->has_headers()) apply_header_ops(d.route->spec->headers().response(), res);
       co_return res;
@@ -411,13 +481,14 @@ asio::awaitable<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const c
 Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
+  if (!impl->options.clusters) impl->options.clusters = std::make_shared<ClusterRegistry>();
   const unsigned n = std::max(1u, impl->options.workers);
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl->options.address, ec);
   if (ec) return make_error(-EINVAL, "proxy: bad listen address " + impl->options.address);
   uint16_t port = impl->options.port;
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>();
+    auto w = std::make_unique<Worker>(impl->options.clusters);
     tcp::endpoint ep(address, port);
     w->acceptor.open(ep.protocol(), ec);
     if (!ec) w->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -447,6 +518,8 @@ ProxyServer::ProxyServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ProxyServer::~ProxyServer() { stop(); }
 
 uint16_t ProxyServer::port() const { return impl_->port; }
+
+const std::shared_ptr<ClusterRegistry>& ProxyServer::clusters() const { return impl_->options.clusters; }
 
 void ProxyServer::stop() {
   if (impl_->stopped.exchange(true)) return;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "cluster_registry.h"
 #include "mesh_snapshot.h"
 #include "proxy_limits.h"
 #include "proxy_redirect.h"
@@ -28,6 +29,9 @@ struct ProxyOptions {
   std::function<config::SnapshotPtr()> snapshot;
   // The destination a client asked for, by its address (host byte order).
   std::function<std::optional<OriginalDestination>(uint32_t ip, uint16_t port)> original_destination;
+  // Circuit breakers and outlier detectors, shared with the daemon (which
+  // ticks them and mirrors ejections into the kernel). Created if null.
+  std::shared_ptr<ClusterRegistry> clusters;
   // One JSON line per request; empty: access log off.
   std::function<void(const std::string&)> access_log;
 };
@@ -40,6 +44,7 @@ class ProxyServer {
   ProxyServer& operator=(const ProxyServer&) = delete;
 
   uint16_t port() const;
+  const std::shared_ptr<ClusterRegistry>& clusters() const;
   void stop();  // idempotent
 
   struct Impl;

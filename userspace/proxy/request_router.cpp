@@ -43,6 +43,7 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   by_vip_.clear();
   compiled_.clear();
   pods_by_ip_.clear();
+  cluster_cache_.clear();
   for (const auto& pod : snap->resources.pods) {
     in_addr a{};
     if (inet_pton(AF_INET, pod->object.status().pod_ip().c_str(), &a) == 1) {
@@ -106,6 +107,16 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   d.connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
   d.load_balancer = policy.load_balancer;
   d.lb_key = dest->host + ":" + std::to_string(port->port) + "/" + dest->subset;
+  auto& cached = cluster_cache_[d.lb_key];
+  if (!cached) cached = clusters_->get(d.lb_key, *target, *port, policy, d.endpoints);
+  d.cluster = cached;
+  // Ejected endpoints get nothing; when all are ejected (or the detector is
+  // in panic) every endpoint is used, as in Envoy.
+  std::vector<const config::Endpoint*> healthy;
+  for (const config::Endpoint* e : d.endpoints) {
+    if (!d.cluster->outlier.ejected(EndpointPicker::endpoint_id(e))) healthy.push_back(e);
+  }
+  if (!healthy.empty()) d.endpoints = std::move(healthy);
   d.endpoint = picker_.pick(d.lb_key, d.endpoints, d.load_balancer);
   if (!d.endpoint) return local(std::move(d), 503, "UH", "no healthy upstream\n");
   return d;

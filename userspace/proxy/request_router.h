@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster_registry.h"
 #include "endpoint_picker.h"
 #include "mesh_snapshot.h"
 #include "proxy_redirect.h"
@@ -34,6 +35,7 @@ struct RouteDecision {
   std::vector<const config::Endpoint*> endpoints;
   std::string lb_key;
   config::LoadBalancerPolicy load_balancer;
+  std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
   int64_t connect_timeout_ms = 10000;
@@ -41,6 +43,8 @@ struct RouteDecision {
 
 class RequestRouter {
  public:
+  explicit RequestRouter(std::shared_ptr<ClusterRegistry> clusters) : clusters_(std::move(clusters)) {}
+
   // req.source_labels and req.source_namespace are filled in from the
   // client's pod (by IP) when the snapshot knows it.
   RouteDecision decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst, RequestAttrs req,
@@ -65,6 +69,8 @@ class RequestRouter {
     const std::string* ns;
   };
   std::unordered_map<uint32_t, Workload> pods_by_ip_;
+  std::shared_ptr<ClusterRegistry> clusters_;
+  std::unordered_map<std::string, std::shared_ptr<Cluster>> cluster_cache_;  // this snapshot's clusters
   EndpointPicker picker_;
   std::minstd_rand rng_{std::random_device{}()};
 };
