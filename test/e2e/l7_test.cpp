@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <atomic>
 #include <mutex>
 #include <poll.h>
@@ -441,6 +442,62 @@ TEST_F(L7Test, OutlierDetectionEjectsInTheDaemonAndTheKernelThenRestores) {
   EXPECT_TRUE(kernel_mark_is("false", 8s)) << "restored after baseEjectionTime (3 s, ticked each 1 s interval)";
   EXPECT_NE(log().find("outlier: ejected " + node_->pod_ip(3)), std::string::npos);
   EXPECT_NE(log().find("outlier: restored " + node_->pod_ip(3)), std::string::npos);
+}
+
+// bookinfo's DestinationRule with a traffic policy added.
+std::string with_policy(std::string config, const std::string& policy) {
+  const std::string dr = "  - {name: v3, labels: {version: v3}}\n";
+  return config.replace(config.find(dr), dr.size(), dr + "  trafficPolicy:\n" + policy);
+}
+
+TEST_F(L7Test, ConsistentHashOnAHeaderIsSticky) {
+  start(with_policy(bookinfo(route_with("", kAllPods)),
+                    "    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n"));
+  std::set<std::string> pods;
+  for (int u = 0; u < 6; ++u) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 8; ++i) {
+      seen.insert(get("/reviews/1", "x-user: user-" + std::to_string(u) + "\r\n").headers["x-echo-pod"]);
+    }
+    EXPECT_EQ(seen.size(), 1u) << "user-" << u << " moved between pods";
+    pods.insert(*seen.begin());
+  }
+  EXPECT_GT(pods.size(), 1u) << "six users should not all hash to one pod";
+}
+
+TEST_F(L7Test, ConsistentHashCookieIsSetAndSticky) {
+  start(with_policy(bookinfo(route_with("", kAllPods)),
+                    "    loadBalancer:\n      consistentHash: {httpCookie: {name: session, ttl: 60s, path: /}}\n"));
+  HttpReply first = get("/reviews/1");
+  ASSERT_FALSE(first.headers["set-cookie"].empty());
+  EXPECT_NE(first.headers["set-cookie"].find("Max-Age=60"), std::string::npos);
+  const std::string cookie = first.headers["set-cookie"].substr(0, first.headers["set-cookie"].find(';'));
+  for (int i = 0; i < 10; ++i) {
+    HttpReply r = get("/reviews/1", "cookie: " + cookie + "\r\n");
+    EXPECT_EQ(r.headers["x-echo-pod"], first.headers["x-echo-pod"]);
+    EXPECT_TRUE(r.headers["set-cookie"].empty()) << "no new cookie when the client has one";
+  }
+}
+
+TEST_F(L7Test, LeastRequestPrefersTheFastPod) {
+  start_echo(3, {"--delay-ms", "300"});  // p3 is slow
+  start(with_policy(bookinfo(route_with("", kAllPods)), "    loadBalancer: {simple: LEAST_REQUEST}\n"));
+  std::mutex mu;
+  std::map<std::string, int> per_pod;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 12; ++i) {
+        HttpReply r = get("/reviews/1");
+        std::lock_guard lock(mu);
+        ++per_pod[r.headers["x-echo-pod"]];
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_LT(per_pod["p3"], per_pod["p2"]);
+  EXPECT_LT(per_pod["p3"], per_pod["p4"]);
+  EXPECT_LT(per_pod["p3"], 72 / 5) << "round robin would give the slow pod a third";
 }
 
 TEST_F(L7Test, AFaultWithoutAPercentageNeverFires) {

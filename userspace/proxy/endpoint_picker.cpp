@@ -1,6 +1,7 @@
 #include "endpoint_picker.h"
 
 #include "lb_select.h"
+#include "maglev.h"
 
 namespace sluice::proxy {
 
@@ -44,11 +45,14 @@ config::ResolvedPolicy subset_policy(const config::Service& service, const confi
 
 const config::Endpoint* EndpointPicker::pick(const std::string& key,
                                              const std::vector<const config::Endpoint*>& endpoints,
-                                             const config::LoadBalancerPolicy& policy) {
+                                             const config::LoadBalancerPolicy& policy, std::optional<uint64_t> hash) {
   const uint32_t n = static_cast<uint32_t>(endpoints.size());
   if (n == 0) return nullptr;
   using Kind = config::LoadBalancerPolicy::Kind;
   switch (policy.kind) {
+    case Kind::kConsistentHash:
+      if (hash) return pick_hashed(key, endpoints, policy, *hash);
+      return endpoints[lb4_slot_random(static_cast<uint32_t>(rng_()), n)];
     case Kind::kRoundRobin:
       return endpoints[lb4_slot_round_robin(cursors_[key]++, n)];
     case Kind::kLeastRequest: {
@@ -65,6 +69,24 @@ const config::Endpoint* EndpointPicker::pick(const std::string& key,
     default:  // RANDOM, PASSTHROUGH; consistent hashing is not wired in yet
       return endpoints[lb4_slot_random(static_cast<uint32_t>(rng_()), n)];
   }
+}
+
+const config::Endpoint* EndpointPicker::pick_hashed(const std::string& key,
+                                                    const std::vector<const config::Endpoint*>& endpoints,
+                                                    const config::LoadBalancerPolicy& policy, uint64_t hash) {
+  std::vector<uint64_t> ids;
+  ids.reserve(endpoints.size());
+  for (const config::Endpoint* e : endpoints) ids.push_back(endpoint_id(e));
+  MaglevCache& cache = maglev_[key];
+  if (cache.ids != ids) {
+    std::vector<MaglevEntry> entries;
+    for (uint32_t i = 0; i < ids.size(); ++i) entries.push_back({ids[i], endpoints[i]->weight ? endpoints[i]->weight : 1, i});
+    uint64_t size = policy.ring_hash ? config::kMaglevDefaultTableSize : policy.table_size;
+    if (!is_prime(size) || size < ids.size()) size = config::kMaglevDefaultTableSize;
+    cache.table = build_maglev_table(entries, static_cast<uint32_t>(size));
+    cache.ids = std::move(ids);
+  }
+  return endpoints[cache.table[lb4_hash64(hash) % cache.table.size()]];
 }
 
 void EndpointPicker::finished(const config::Endpoint* e) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -26,9 +27,10 @@ config::ResolvedPolicy subset_policy(const config::Service& service, const confi
 
 class EndpointPicker {
  public:
-  // key names the endpoint set (service, port, subset) for round-robin state.
+  // key names the endpoint set (service, port, subset) for round-robin and
+  // Maglev state; hash is the request's consistent-hash key, if it has one.
   const config::Endpoint* pick(const std::string& key, const std::vector<const config::Endpoint*>& endpoints,
-                               const config::LoadBalancerPolicy& policy);
+                               const config::LoadBalancerPolicy& policy, std::optional<uint64_t> hash = {});
 
   // In-flight requests per endpoint, for LEAST_REQUEST.
   void started(const config::Endpoint* e) { ++in_flight_[endpoint_id(e)]; }
@@ -37,7 +39,17 @@ class EndpointPicker {
   static uint64_t endpoint_id(const config::Endpoint* e) { return (uint64_t{e->ip} << 16) | e->port; }
 
  private:
+  // A Maglev table per endpoint set (ring hash is served by Maglev too: both
+  // keep a key on one endpoint and move about 1/N of keys on a change).
+  struct MaglevCache {
+    std::vector<uint64_t> ids;
+    std::vector<uint32_t> table;  // index into ids
+  };
+  const config::Endpoint* pick_hashed(const std::string& key, const std::vector<const config::Endpoint*>& endpoints,
+                                      const config::LoadBalancerPolicy& policy, uint64_t hash);
+
   std::unordered_map<std::string, uint64_t> cursors_;
+  std::unordered_map<std::string, MaglevCache> maglev_;
   std::unordered_map<uint64_t, uint32_t> in_flight_;
   std::minstd_rand rng_{std::random_device{}()};
 };

@@ -443,6 +443,7 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
       if (exhausted) log.flags = log.flags.empty() ? "URX" : log.flags + ",URX";
       strip_hop_by_hop(res);
       if (d.route && d.route->spec->has_headers()) apply_header_ops(d.route->spec->headers().response(), res);
+      if (!d.set_cookie.empty()) res.insert(http::field::set_cookie, d.set_cookie);
       co_return res;
     case AttemptOutcome::Kind::kConnectFailure:
       log.flags = exhausted ? "URX,UF" : "UF";

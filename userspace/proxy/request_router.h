@@ -36,6 +36,8 @@ struct RouteDecision {
   std::string lb_key;
   config::LoadBalancerPolicy load_balancer;
   std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
+  std::optional<uint64_t> hash;      // consistent-hash key of this request
+  std::string set_cookie;            // a hash cookie to give the client (it sent none)
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
   int64_t connect_timeout_ms = 10000;
@@ -73,6 +75,10 @@ class RequestRouter {
   std::unordered_map<std::string, std::shared_ptr<Cluster>> cluster_cache_;  // this snapshot's clusters
   EndpointPicker picker_;
   std::minstd_rand rng_{std::random_device{}()};
+
+  // The request's consistent-hash key per the policy; may create a cookie.
+  std::optional<uint64_t> hash_key(const config::LoadBalancerPolicy& lb, const RequestAttrs& req, uint32_t client_ip,
+                                   std::string& set_cookie);
 };
 
 }  // namespace sluice::proxy
