@@ -242,13 +242,33 @@ spec:
   hosts: [reviews]
   http:
   - route:
-    - {destination: {host: reviews, subset: v1}, weight: 50}
-    - {destination: {host: reviews, subset: v3}, weight: 50}
+    - {destination: {host: reviews, subset: v1}, weight: 90}
+    - {destination: {host: reviews, subset: v3}, weight: 10}
 )"));
-  auto v = versions(200);
-  EXPECT_EQ(v["v1"] + v["v3"], 200);
-  EXPECT_GE(v["v1"], 60);  // 100 expected; sd about 7
-  EXPECT_GE(v["v3"], 60);
+  auto v = versions(2000);
+  EXPECT_EQ(v["v1"] + v["v3"], 2000);
+  EXPECT_GE(v["v3"], 140);  // 200 expected; sd about 13
+  EXPECT_LE(v["v3"], 260);
+}
+
+TEST_F(L7Test, RewriteChangesThePathAndAuthority) {
+  start(bookinfo(R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri: {prefix: /api/}
+    rewrite: {uri: /reviews/, authority: reviews.internal}
+    route:
+    - destination: {host: reviews, subset: v1}
+)"));
+  HttpReply r = get("/api/7?x=1");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find("\"path\":\"/reviews/7?x=1\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"host\":\"reviews.internal\""), std::string::npos) << r.body;
 }
 
 TEST_F(L7Test, RouteTimeoutGives504UT) {
@@ -414,6 +434,12 @@ TEST_F(L7Test, CircuitBreakerOverflowGives503UO) {
   EXPECT_GT(overflow.load(), 0);
   EXPECT_EQ(other.load(), 0);
   EXPECT_NE(log().find("\"flags\":\"UO\""), std::string::npos);
+  // The admin API shows the daemon's half: the pending-request overflows.
+  const std::string clusters = admin_get(*node_, "/clusters");
+  const std::string pending = "\"pending_requests\":{\"active\":0,\"limit\":1,\"overflows\":";
+  const size_t at = clusters.find(pending);
+  ASSERT_NE(at, std::string::npos) << clusters;
+  EXPECT_GT(std::atoi(clusters.c_str() + at + pending.size()), 0) << clusters;
 }
 
 TEST_F(L7Test, OutlierDetectionEjectsInTheDaemonAndTheKernelThenRestores) {

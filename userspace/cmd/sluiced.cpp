@@ -143,6 +143,12 @@ int run(const Flags& f) {
       {"/config", [&](const std::string&) { return AdminResponse{200, "application/json", config_status_json(sync.status())}; }},
       {"/maps", [&](const std::string&) { return AdminResponse{200, "application/json", kernel_maps_json(maps, stats)}; }},
   };
+  // The proxy's clusters (circuit breakers, outlier detection) are created
+  // here so the admin API can show them next to the kernel's counters.
+  auto clusters = std::make_shared<proxy::ClusterRegistry>();
+  routes["/clusters"] = [clusters](const std::string&) {
+    return AdminResponse{200, "application/json", clusters->to_json()};
+  };
   auto admin = AdminServer::start(f.admin_address, f.admin_port, std::move(routes));
   if (!admin) {
     spdlog::critical("admin API: {}", admin.error().to_string());
@@ -158,6 +164,7 @@ int run(const Flags& f) {
     po.port = f.proxy_port;
     po.workers = f.workers;
     po.bypass_mark = kProxyBypassMark;
+    po.clusters = clusters;
     po.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
     po.snapshot = [&sync] { return sync.current(); };
     po.original_destination = [kernel](uint32_t ip, uint16_t port) {

@@ -1,6 +1,9 @@
 #include "cluster_registry.h"
 
 #include "endpoint_picker.h"
+#include "json_writer.h"
+
+#include <map>
 
 namespace sluice::proxy {
 
@@ -41,6 +44,49 @@ std::vector<std::pair<std::shared_ptr<Cluster>, OutlierDetector::Event>> Cluster
     for (OutlierDetector::Event& e : c->outlier.drain_events()) out.emplace_back(c, e);
   }
   return out;
+}
+
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+
+std::string ClusterRegistry::to_json() const {
+  JsonWriter w;
+  auto counter = [&w](const char* name, const CircuitBreaker::Counter& c) {
+    w.key(name).begin_object();
+    w.key("active").value(c.active);
+    w.key("limit").value(c.limit);
+    w.key("overflows").value(c.overflows);
+    w.end_object();
+  };
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::shared_ptr<Cluster>> sorted(clusters_.begin(), clusters_.end());
+  w.begin_object().key("clusters").begin_array();
+  for (const auto& [key, c] : sorted) {
+    const CircuitBreaker::Snapshot cb = c->breaker.snapshot();
+    const OutlierDetector::Stats od = c->outlier.stats();
+    w.begin_object();
+    w.key("name").value(key);
+    w.key("circuit_breakers").begin_object();
+    counter("connections", cb.connections);
+    counter("pending_requests", cb.pending_requests);
+    counter("requests", cb.requests);
+    counter("retries", cb.retries);
+    w.key("max_requests_per_connection").value(cb.max_requests_per_connection);
+    w.end_object();
+    w.key("outlier_detection").begin_object();
+    w.key("enabled").value(c->outlier.enabled());
+    w.key("ejections_active").value(od.ejections_active);
+    w.key("ejections_total").value(od.ejections_enforced_total);
+    w.key("ejections_consecutive_5xx").value(od.ejections_enforced_consecutive_5xx);
+    w.key("ejections_consecutive_gateway_failure").value(od.ejections_enforced_consecutive_gateway_failure);
+    w.key("ejections_overflow").value(od.ejections_overflow);
+    w.key("panic").value(od.panic);
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return std::move(w).str();
 }
 
 }  // namespace sluice::proxy

@@ -43,11 +43,16 @@ class ClusterRegistry {
   // whose ejection ended); call it more often than the shortest interval.
   void tick(OutlierDetector::Clock::time_point now);
 
+  // Every cluster's circuit-breaker counters and outlier state, as JSON for
+  // the admin API (/clusters): the daemon's half of the view whose kernel
+  // half is /maps.
+  std::string to_json() const;
+
   // Ejection changes since the last call, with their cluster.
   std::vector<std::pair<std::shared_ptr<Cluster>, OutlierDetector::Event>> drain_events();
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Cluster>> clusters_;
 };
 
