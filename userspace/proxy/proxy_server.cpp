@@ -10,9 +10,11 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -89,6 +91,22 @@ class BeastHeaders final : public HeaderSource {
   const Request& r_;
 };
 
+// Copies bytes from one socket to the other until either side ends, then
+// shuts the other down so its reader ends too.
+asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::shared_ptr<std::atomic<uint64_t>> bytes) {
+  std::array<char, 16 * 1024> buf;
+  beast::error_code ec;
+  for (;;) {
+    size_t n = co_await from.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    co_await asio::async_write(to, asio::buffer(buf.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    *bytes += n;
+  }
+  to.shutdown(tcp::socket::shutdown_send, ec);
+  from.shutdown(tcp::socket::shutdown_receive, ec);
+}
+
 // Outlier detection sees every attempt's result: a status, or (0) a local
 // connect failure, reset or timeout. The proxy's own overflow is not the
 // endpoint's fault and is not reported.
@@ -129,6 +147,8 @@ struct ProxyServer::Impl {
   asio::awaitable<void> session(Worker& w, tcp::socket socket);
   asio::awaitable<Response> forward(Worker& w, Request& req, const RouteDecision& d, AccessLogEntry& log);
   asio::awaitable<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
+  asio::awaitable<void> tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf, Request& req,
+                               const RouteDecision& d, AccessLogEntry& log);
   asio::awaitable<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req, Response& res,
                                           const RouteDecision& d, std::optional<RetryClock::time_point> deadline);
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
@@ -229,6 +249,14 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
         d.flags = log.flags.empty() ? "FI" : log.flags + ",FI";
         d.local_body = "fault filter abort\n";
       }
+    }
+    if (!d.local_status && !req[http::field::upgrade].empty()) {
+      // Upgrade (WebSocket): the connection becomes a byte tunnel to one
+      // endpoint and leaves HTTP behind.
+      co_await tunnel(w, stream, buffer, req, d, log);
+      log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      if (options.access_log) options.access_log(format_access_log(log));
+      co_return;
     }
     if (d.local_status) {
       log.flags = d.flags;
@@ -455,6 +483,74 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
       log.flags = exhausted ? "URX,UC" : "UC";
       co_return local_reply(503, req.version(), true, "upstream connection terminated\n");
   }
+}
+
+asio::awaitable<void> ProxyServer::Impl::tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf,
+                                                Request& req, const RouteDecision& d, AccessLogEntry& log) {
+  const config::Endpoint& ep = *d.endpoint;
+  log.upstream = format_endpoint(ep.ip, ep.port);
+  log.attempts = 1;
+  beast::tcp_stream up(w.ioc);
+  beast::error_code ec;
+  up.socket().open(tcp::v4(), ec);
+  if (!ec && options.bypass_mark) {
+    setsockopt(up.socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
+  }
+  up.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+  co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    log.flags = "UF";
+    Response res = local_reply(503, req.version(), false, "upstream connect error\n");
+    log.status = 503;
+    co_await http::async_write(client, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_return;
+  }
+  // The upgrade request goes out with its Connection/Upgrade headers.
+  co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
+  beast::flat_buffer up_buf;
+  http::response_parser<http::empty_body> head;
+  if (!ec) co_await http::async_read_header(up, up_buf, head, asio::redirect_error(asio::use_awaitable, ec));
+  up.expires_never();
+  if (ec) {
+    log.flags = "UC";
+    log.status = 503;
+    Response res = local_reply(503, req.version(), false, "upstream connection terminated\n");
+    co_await http::async_write(client, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_return;
+  }
+  http::response<http::empty_body> res = head.release();
+  log.status = res.result_int();
+  http::serializer<false, http::empty_body> sr(res);
+  co_await http::async_write_header(client, sr, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec || res.result() != http::status::switching_protocols) co_return;
+
+  // Bytes each side sent past the handshake are already in the buffers.
+  auto bytes = std::make_shared<std::atomic<uint64_t>>(0);
+  tcp::socket& cs = client.socket();
+  tcp::socket& us = up.socket();
+  if (client_buf.size()) co_await asio::async_write(us, client_buf.data(), asio::redirect_error(asio::use_awaitable, ec));
+  if (up_buf.size()) co_await asio::async_write(cs, up_buf.data(), asio::redirect_error(asio::use_awaitable, ec));
+  // One direction runs beside this coroutine, which must outlive it (the
+  // sockets are ours). When the client's direction ends, the other gets a
+  // grace period to drain before both sockets are closed.
+  auto finished = std::make_shared<bool>(false);
+  auto done = std::make_shared<asio::steady_timer>(w.ioc, asio::steady_timer::time_point::max());
+  asio::co_spawn(w.ioc, pump(us, cs, bytes), [finished, done](std::exception_ptr) {
+    *finished = true;
+    done->cancel();
+  });
+  co_await pump(cs, us, bytes);
+  if (!*finished) {
+    done->expires_after(kTunnelDrainTimeout);
+    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (!*finished) {
+    cs.close(ec);
+    us.close(ec);
+    done->expires_at(asio::steady_timer::time_point::max());
+    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  log.response_bytes = *bytes;
 }
 
 asio::awaitable<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const config::Endpoint& ep,
