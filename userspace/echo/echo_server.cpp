@@ -1,5 +1,7 @@
 #include "echo_server.h"
 
+#include "http_query.h"
+
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -128,30 +130,13 @@ std::optional<uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
-// Values are not percent-decoded: every control takes a number or a word.
-std::optional<std::string_view> query_param(std::string_view target, std::string_view key) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
-}
-
 // The header wins over the query parameter: a proxy under test may rewrite
 // the path, but rarely strips x- headers.
 std::optional<std::string_view> control(const Request& req, std::string_view header,
                                         std::string_view param) {
   auto it = req.find(beast::string_view(header.data(), header.size()));
   if (it != req.end()) return sv(it->value());
-  return query_param(sv(req.target()), param);
+  return http_query::param(http_query::query_of(sv(req.target())), param);  // not percent-decoded
 }
 
 Result<Controls> parse_controls(const Request& req, const EchoOptions& o, std::mt19937_64& rng) {

@@ -1,5 +1,7 @@
 #include "request_router.h"
 
+#include "http_query.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -146,22 +148,6 @@ std::optional<std::string_view> cookie_value(std::string_view cookies, std::stri
   return std::nullopt;
 }
 
-std::optional<std::string_view> query_value(std::string_view path, std::string_view name) {
-  size_t q = path.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view query = path.substr(q + 1);
-  while (!query.empty()) {
-    size_t end = query.find('&');
-    std::string_view part = query.substr(0, end);
-    if (part.starts_with(name) && (part.size() == name.size() || part[name.size()] == '=')) {
-      return part.size() == name.size() ? std::string_view() : part.substr(name.size() + 1);
-    }
-    if (end == std::string_view::npos) break;
-    query.remove_prefix(end + 1);
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<uint64_t> RequestRouter::hash_key(const config::LoadBalancerPolicy& lb, const RequestAttrs& req,
@@ -175,7 +161,7 @@ std::optional<uint64_t> RequestRouter::hash_key(const config::LoadBalancerPolicy
     return v ? std::optional<uint64_t>(fnv1a(*v)) : std::nullopt;
   }
   if (!lb.hash_query_parameter.empty()) {
-    auto v = query_value(req.path, lb.hash_query_parameter);
+    auto v = http_query::param(http_query::query_of(req.path), lb.hash_query_parameter);
     return v ? std::optional<uint64_t>(fnv1a(*v)) : std::nullopt;
   }
   if (!lb.hash_cookie.empty()) {

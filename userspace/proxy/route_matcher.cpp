@@ -1,5 +1,6 @@
 #include "route_matcher.h"
 
+#include "http_query.h"
 #include "mesh_snapshot.h"
 
 #include <re2/re2.h>
@@ -84,29 +85,6 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
 std::string_view path_only(std::string_view path) {
   const size_t end = path.find_first_of("?#");
   return end == std::string_view::npos ? path : path.substr(0, end);
-}
-
-std::string_view query_of(std::string_view path) {
-  const size_t q = path.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view query = path.substr(q + 1);
-  const size_t hash = query.find('#');
-  return hash == std::string_view::npos ? query : query.substr(0, hash);
-}
-
-// The first value of query parameter `name`, as Envoy's route matcher sees it:
-// QueryParamsMulti::parseQueryString (no percent-decoding, first occurrence
-// wins, "?flag" has the value "").
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const size_t eq = param.find('=');
-    if (param.substr(0, eq) != name) continue;
-    return eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1);
-  }
-  return std::nullopt;
 }
 
 class Compiler {
@@ -264,9 +242,9 @@ bool match_hits(const MatchCond& m, const RequestAttrs& req) {
     if (!header_matches(h, req)) return false;
   }
   if (!m.query.empty()) {
-    const std::string_view query = query_of(req.path);
+    const std::string_view query = http_query::query_of(req.path);
     for (const QueryCond& q : m.query) {
-      const std::optional<std::string_view> v = query_param(query, q.name);
+      const std::optional<std::string_view> v = http_query::param(query, q.name);
       if (!v || !q.cond.matches(*v)) return false;
     }
   }
