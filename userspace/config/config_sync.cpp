@@ -50,13 +50,17 @@ bool ConfigSync::reload() {
   ++next_version_;
 
   const auto sync_start = std::chrono::steady_clock::now();
-  const L4Diff diff = diff_l4(kernel_view_, snap->l4_services);
+  const L4Diff diff = diff_l4(synced_ ? synced_->l4_services : kernel_view_, snap->l4_services);
   SyncStats stats;
   Status s = apply_l4_diff(maps_, diff, &stats);
   const double sync_ms = ms_since(sync_start);
+  // The snapshot this one replaces is freed when this function returns,
+  // after the new one is in force and timed.
+  SnapshotPtr replaced = std::exchange(synced_, snap);
   if (s.ok()) {
-    kernel_view_ = snap->l4_services;
+    kernel_view_.clear();
   } else {
+    synced_.reset();
     spdlog::error("kernel sync: {} of {} changes failed, first: {}", stats.failures,
                   stats.upserts + stats.removals, s.error().to_string());
     kernel_view_ = read_l4(maps_);  // learn what actually landed; the next reload retries the rest

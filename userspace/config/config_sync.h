@@ -55,7 +55,10 @@ class ConfigSync {
   std::vector<std::string> paths_;
   DatapathMaps& maps_;
   std::atomic<SnapshotPtr> current_;
-  L4ServiceMap kernel_view_;  // what the kernel holds, as far as we know
+  // What the kernel holds: the last synced snapshot's view, or (after a
+  // restart, or a failed write) what was read back from the kernel.
+  SnapshotPtr synced_;
+  L4ServiceMap kernel_view_;
   ResourceCache cache_;       // parsed files, reused while unchanged
   BuildMemo memo_;            // built services, reused while their inputs are unchanged
   uint64_t next_version_ = 1;

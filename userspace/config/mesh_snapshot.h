@@ -55,6 +55,7 @@ struct Service {
   std::vector<ServicePort> ports;
   std::vector<Subset> subsets;
   const istio::networking::TrafficPolicy* policy = nullptr;  // DestinationRule top level
+  std::vector<ServiceSpec> l4;  // its ports as the kernel sees them (none without a VIP)
 };
 
 // Services point into `resources`, so a snapshot is never copied.

@@ -261,6 +261,7 @@ class Builder {
     }
     apply_rule(*s, rule);
     resolve_policies(*s);
+    compute_l4(*s);
     return s;
   }
 
@@ -346,6 +347,7 @@ class Builder {
         }
         apply_rule(*s, rule_for(host));
         resolve_policies(*s);
+        compute_l4(*s);
         snap_.services[host] = std::move(s);
       }
     }
@@ -360,32 +362,39 @@ class Builder {
     }
   }
 
+  // A service's ports as kernel L4 services, computed once per built service.
+  static void compute_l4(Service& s) {
+    if (!s.vip) return;
+    for (const ServicePort& p : s.ports) {
+      ServiceSpec spec;
+      spec.vip = s.vip;
+      spec.port = p.port;
+      spec.proto = p.l4_proto;
+      spec.algo = kernel_algo(p.policy.load_balancer);
+      spec.max_conns = p.policy.connection_pool.max_connections;
+      spec.l7 = p.l4_proto == 6 && is_http(p.protocol);
+      // Ring hash has no kernel form; the kernel always uses Maglev.
+      spec.maglev_size = p.policy.load_balancer.ring_hash
+                             ? static_cast<uint32_t>(kMaglevDefaultTableSize)
+                             : static_cast<uint32_t>(p.policy.load_balancer.table_size);
+      spec.backends.reserve(p.endpoints.size());
+      for (const Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
+      std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
+        return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
+      });
+      // Two endpoints with one address (an IP listed twice) are one backend.
+      spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
+                                      [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
+                          spec.backends.end());
+      if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
+      s.l4.push_back(std::move(spec));
+    }
+  }
+
   void build_l4_view() {
     for (const auto& [fqdn, s] : snap_.services) {
-      if (!s->vip) continue;
-      for (const ServicePort& p : s->ports) {
-        ServiceSpec spec;
-        spec.vip = s->vip;
-        spec.port = p.port;
-        spec.proto = p.l4_proto;
-        spec.algo = kernel_algo(p.policy.load_balancer);
-        spec.max_conns = p.policy.connection_pool.max_connections;
-        spec.l7 = p.l4_proto == 6 && is_http(p.protocol);
-        // Ring hash has no kernel form; the kernel always uses Maglev.
-        spec.maglev_size = p.policy.load_balancer.ring_hash
-                               ? static_cast<uint32_t>(kMaglevDefaultTableSize)
-                               : static_cast<uint32_t>(p.policy.load_balancer.table_size);
-        spec.backends.reserve(p.endpoints.size());
-        for (const Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
-        std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
-          return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
-        });
-        // Two endpoints with one address (an IP listed twice) are one backend.
-        spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
-                                        [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
-                            spec.backends.end());
-        if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
-        snap_.l4_services.try_emplace(l4_key(spec), std::move(spec));  // validation reports VIP clashes
+      for (const ServiceSpec& spec : s->l4) {
+        snap_.l4_services.try_emplace(l4_key(spec), spec);  // validation reports VIP clashes
       }
     }
   }
@@ -475,7 +484,7 @@ BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo)
   snap->version = version;
   snap->resources = std::move(loaded.resources);
   Builder(*snap, result.diagnostics, memo).run();
-  validate_snapshot(*snap, result.diagnostics);
+  validate_snapshot(*snap, result.diagnostics, memo ? &memo->validation : nullptr);
   if (has_errors(result.diagnostics)) return result;
   for (const Diagnostic& d : result.diagnostics) snap->warnings.push_back(d);
   result.snapshot = std::move(snap);

@@ -10,6 +10,7 @@
 #include "diagnostic.h"
 #include "mesh_snapshot.h"
 #include "resource_loader.h"
+#include "validate.h"
 
 namespace sluice::config {
 
@@ -29,6 +30,7 @@ struct BuildMemo {
     std::shared_ptr<const Service> service;
   };
   std::unordered_map<std::string, Entry> services;  // by FQDN
+  ValidationMemo validation;
 };
 
 // Validates and builds. Any error leaves snapshot null: a bad config never

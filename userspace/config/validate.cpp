@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "maglev.h"
 
@@ -346,11 +347,23 @@ void check_kubernetes_service(ResourceChecker& c, const k8s::Service& svc) {
   }
 }
 
-// The same kind/namespace/name twice: the second is an error.
+// The same kind/namespace/name twice: the second is an error. Keys are views
+// into the resources, so this pass allocates nothing per resource.
+struct IdKey {
+  std::string_view kind, ns, name;
+  bool operator==(const IdKey&) const = default;
+};
+struct IdHash {
+  size_t operator()(const IdKey& k) const {
+    std::hash<std::string_view> h;
+    return h(k.kind) ^ (h(k.ns) * 31) ^ (h(k.name) * 131);
+  }
+};
+
 template <class Resources>
-void check_duplicates(const Resources& rs, std::set<std::string>& seen, std::vector<Diagnostic>& out) {
+void check_duplicates(const Resources& rs, std::unordered_set<IdKey, IdHash>& seen, std::vector<Diagnostic>& out) {
   for (const auto& r : rs) {
-    if (!seen.insert(r->meta.id()).second) {
+    if (!seen.insert({r->meta.kind, r->meta.ns, r->meta.name}).second) {
       DiagnosticSink sink(out);
       sink.set_context(r->source.file, r->meta.id());
       sink.error(r->source.line, "metadata.name", "duplicate resource: " + r->meta.id() + " is defined more than once");
@@ -358,11 +371,35 @@ void check_duplicates(const Resources& rs, std::set<std::string>& seen, std::vec
   }
 }
 
+// Checks of one resource alone, reused from the memo while the resource is
+// the same object (its file did not change).
+template <class Resources, class Check>
+void local_checks(const MeshSnapshot& snap, const Resources& rs, ValidationMemo* memo, ValidationMemo& next,
+                  std::vector<Diagnostic>& out, Check check) {
+  for (const auto& r : rs) {
+    std::vector<Diagnostic> found;
+    const std::vector<Diagnostic>* cached = nullptr;
+    if (memo) {
+      auto it = memo->local.find(r.get());
+      if (it != memo->local.end()) cached = &it->second.second;
+    }
+    if (cached) {
+      found = *cached;
+    } else {
+      ResourceChecker c(snap, r->source, r->meta, found);
+      check(c, *r);
+    }
+    out.insert(out.end(), found.begin(), found.end());
+    if (memo) next.local.emplace(r.get(), std::make_pair(std::shared_ptr<const void>(r), std::move(found)));
+  }
+}
+
 }  // namespace
 
-void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out) {
+void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, ValidationMemo* memo) {
   const ResourceSet& rs = snap.resources;
-  std::set<std::string> seen;
+  std::unordered_set<IdKey, IdHash> seen;
+  seen.reserve(rs.services.size() + rs.pods.size() + rs.endpoint_slices.size() + 64);
   check_duplicates(rs.virtual_services, seen, out);
   check_duplicates(rs.destination_rules, seen, out);
   check_duplicates(rs.service_entries, seen, out);
@@ -374,6 +411,8 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out) {
   check_duplicates(rs.endpoint_slices, seen, out);
   check_duplicates(rs.secrets, seen, out);
 
+  // VirtualServices and DestinationRules refer to services and subsets: they
+  // are checked again every time.
   for (const auto& r : rs.virtual_services) {
     ResourceChecker c(snap, r->source, r->meta, out);
     check_virtual_service(c, r->spec);
@@ -382,22 +421,14 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out) {
     ResourceChecker c(snap, r->source, r->meta, out);
     check_destination_rule(c, r->spec, snap, r->meta.ns);
   }
-  for (const auto& r : rs.service_entries) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_service_entry(c, r->spec);
-  }
-  for (const auto& r : rs.gateways) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_gateway(c, r->spec);
-  }
-  for (const auto& r : rs.authorization_policies) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_authorization_policy(c, r->spec);
-  }
-  for (const auto& r : rs.services) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_kubernetes_service(c, r->object);
-  }
+  ValidationMemo next;
+  local_checks(snap, rs.service_entries, memo, next, out, [](ResourceChecker& c, const auto& r) { check_service_entry(c, r.spec); });
+  local_checks(snap, rs.gateways, memo, next, out, [](ResourceChecker& c, const auto& r) { check_gateway(c, r.spec); });
+  local_checks(snap, rs.authorization_policies, memo, next, out,
+               [](ResourceChecker& c, const auto& r) { check_authorization_policy(c, r.spec); });
+  local_checks(snap, rs.services, memo, next, out,
+               [](ResourceChecker& c, const auto& r) { check_kubernetes_service(c, r.object); });
+  if (memo) *memo = std::move(next);
 }
 
 }  // namespace sluice::config

@@ -3,6 +3,9 @@
 // Each problem names the file, line, resource and field.
 #pragma once
 
+#include <memory>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "diagnostic.h"
@@ -10,6 +13,13 @@
 
 namespace sluice::config {
 
-void validate_snapshot(const MeshSnapshot& snapshot, std::vector<Diagnostic>& out);
+// Diagnostics of the checks that depend on one resource alone, kept per
+// resource from the last validation: an unchanged resource is not checked
+// again. Holding the resource keeps its address from being reused.
+struct ValidationMemo {
+  std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::vector<Diagnostic>>> local;
+};
+
+void validate_snapshot(const MeshSnapshot& snapshot, std::vector<Diagnostic>& out, ValidationMemo* memo = nullptr);
 
 }  // namespace sluice::config
