@@ -559,6 +559,29 @@ TEST_F(L7Test, WebSocketUpgradeIsTunnelled) {
   close(fd);
 }
 
+// Established connections to p<i>:8080, counted inside the pod.
+int upstream_connections(sluice::test::NodeSim& node, int pod) {
+  const std::string cmd = "ip netns exec " + node.pod_ns(pod) + " ss -Htn state established '( sport = :8080 )'";
+  FILE* p = popen(cmd.c_str(), "r");
+  int lines = 0;
+  char buf[512];
+  while (p && fgets(buf, sizeof(buf), p)) ++lines;
+  if (p) pclose(p);
+  return lines;
+}
+
+TEST_F(L7Test, IdleUpstreamConnectionsCloseAfterIdleTimeout) {
+  start(with_policy(bookinfo(route_with("")), "    connectionPool:\n      http: {idleTimeout: 1s}\n"));
+  ASSERT_EQ(get("/reviews/1").status, 200u);
+  EXPECT_GE(upstream_connections(*node_, 2), 1) << "the proxy keeps the upstream connection alive";
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) {
+    std::this_thread::sleep_for(100ms);
+    closed = upstream_connections(*node_, 2) == 0;
+  }
+  EXPECT_TRUE(closed) << "still open 4 s after a 1 s idleTimeout";
+}
+
 TEST_F(L7Test, AFaultWithoutAPercentageNeverFires) {
   start(bookinfo(route_with("    fault: {abort: {httpStatus: 500}}\n")));
   EXPECT_EQ(versions(20)["v1"], 20);

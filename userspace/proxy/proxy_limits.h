@@ -20,6 +20,8 @@ inline constexpr std::chrono::seconds kDownstreamIdleTimeout{60};
 inline constexpr std::chrono::seconds kMirrorTimeout{10};
 // After one side of an Upgrade tunnel ends, the other may drain this long.
 inline constexpr std::chrono::seconds kTunnelDrainTimeout{5};
+// How often each worker closes upstream connections idle past their timeout.
+inline constexpr std::chrono::milliseconds kIdleSweepInterval{250};
 // How often a pending request looks for a free connection slot.
 inline constexpr std::chrono::milliseconds kPendingPollInterval{2};
 // Idle upstream connections kept per endpoint and worker.

@@ -123,6 +123,8 @@ struct UpstreamConn {
   tcp::socket socket;
   CircuitBreaker::Guard slot;
   uint32_t requests = 0;
+  std::chrono::steady_clock::time_point idle_since{};
+  std::chrono::milliseconds idle_timeout{0};  // connectionPool.http.idleTimeout of its cluster
 };
 
 // One worker thread: its io_context, listener, load balancers and upstream
@@ -144,6 +146,7 @@ struct ProxyServer::Impl {
   std::atomic<bool> stopped{false};
 
   asio::awaitable<void> accept_loop(Worker& w);
+  asio::awaitable<void> sweep_idle(Worker& w);
   asio::awaitable<void> session(Worker& w, tcp::socket socket);
   asio::awaitable<Response> forward(Worker& w, Request& req, const RouteDecision& d, AccessLogEntry& log);
   asio::awaitable<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
@@ -164,6 +167,21 @@ asio::awaitable<void> ProxyServer::Impl::accept_loop(Worker& w) {
     if (ec == asio::error::operation_aborted || stopped) co_return;
     if (ec) continue;
     asio::co_spawn(w.ioc, session(w, std::move(s)), asio::detached);
+  }
+}
+
+// Closes pooled upstream connections that stayed idle past their cluster's
+// idleTimeout (Istio's default is 1 h), releasing their connection slots.
+asio::awaitable<void> ProxyServer::Impl::sweep_idle(Worker& w) {
+  asio::steady_timer tick(w.ioc);
+  beast::error_code ec;
+  while (!stopped) {
+    tick.expires_after(kIdleSweepInterval);
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [id, pool] : w.idle) {
+      std::erase_if(pool, [&](const UpstreamConn& c) { return now - c.idle_since >= c.idle_timeout; });
+    }
   }
 }
 
@@ -367,6 +385,8 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
       const uint32_t limit = breaker.max_requests_per_connection();
       if (res.keep_alive() && (limit == 0 || ++conn->requests < limit) && pool.size() < kMaxIdleUpstreamPerEndpoint) {
         conn->socket = stream.release_socket();
+        conn->idle_since = std::chrono::steady_clock::now();
+        conn->idle_timeout = std::chrono::milliseconds(d.cluster->policy.connection_pool.http_idle_timeout_ms);
         pool.push_back(std::move(*conn));
       }
       out.kind = AttemptOutcome::Kind::kResponse;
@@ -605,6 +625,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
   for (auto& w : impl->workers) {
     Worker* raw = w.get();
     asio::co_spawn(raw->ioc, impl->accept_loop(*raw), asio::detached);
+    asio::co_spawn(raw->ioc, impl->sweep_idle(*raw), asio::detached);
     raw->thread = std::thread([raw] { raw->ioc.run(); });
   }
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(impl)));
