@@ -407,12 +407,14 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
 
 asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, const RouteDecision& d,
                                                      AccessLogEntry& log) {
-  Request up_req = req;
+  // The request is not needed after this: move it rather than copy a body.
+  const unsigned version = version;
+  Request up_req = std::move(req);
   strip_hop_by_hop(up_req);
   if (d.route) {
     const auto& spec = *d.route->spec;
     if (spec.has_rewrite()) {
-      up_req.target(rewrite_target(spec, std::string(req.target())));
+      up_req.target(rewrite_target(spec, std::string(up_req.target())));
       if (!spec.rewrite().authority().empty()) up_req.set(http::field::host, spec.rewrite().authority());
     }
     if (spec.has_headers()) apply_header_ops(spec.headers().request(), up_req);
@@ -439,13 +441,13 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   std::optional<CircuitBreaker::Guard> request_slot = d.cluster->breaker.try_request();
   if (!request_slot) {
     log.flags = "UO";
-    co_return local_reply(503, req.version(), true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
+    co_return local_reply(503, version, true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
   }
 
   // Retries: the route timeout covers every attempt; each waits a fully
   // jittered back-off and goes to an endpoint not tried yet where possible.
   const config::RetryPolicy& policy = d.route ? d.route->retries : kNoRetries;
-  const ParsedRetryOn retry_on = parse_retry_policy(policy);
+  const ParsedRetryOn& retry_on = w.router.retry_on(d.route);
   const auto deadline = route_deadline(RetryClock::now(), d.timeout_ms);
   std::vector<const config::Endpoint*> tried;
   const config::Endpoint* ep = d.endpoint;
@@ -467,7 +469,7 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
     report_outlier(*d.cluster, *ep, outcome);
     if (deadline && RetryClock::now() >= *deadline) {
       log.flags = "UT";
-      co_return local_reply(504, req.version(), true, "upstream request timeout\n");
+      co_return local_reply(504, version, true, "upstream request timeout\n");
     }
     if (!should_retry(retry_on, outcome) || n >= policy.attempts) break;
     // maxRetries: a retry without a slot is skipped, and the response so far stands.
@@ -486,7 +488,7 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   switch (outcome.kind) {
     case AttemptOutcome::Kind::kOverflow:
       log.flags = "UO";
-      co_return local_reply(503, req.version(), true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
+      co_return local_reply(503, version, true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
     case AttemptOutcome::Kind::kResponse:
       if (exhausted) log.flags = log.flags.empty() ? "URX" : log.flags + ",URX";
       strip_hop_by_hop(res);
@@ -495,13 +497,13 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
       co_return res;
     case AttemptOutcome::Kind::kConnectFailure:
       log.flags = exhausted ? "URX,UF" : "UF";
-      co_return local_reply(503, req.version(), true, "upstream connect error\n");
+      co_return local_reply(503, version, true, "upstream connect error\n");
     case AttemptOutcome::Kind::kPerTryTimeout:
       log.flags = exhausted ? "URX,UT" : "UT";
-      co_return local_reply(504, req.version(), true, "upstream request timeout\n");
+      co_return local_reply(504, version, true, "upstream request timeout\n");
     default:
       log.flags = exhausted ? "URX,UC" : "UC";
-      co_return local_reply(503, req.version(), true, "upstream connection terminated\n");
+      co_return local_reply(503, version, true, "upstream connection terminated\n");
   }
 }
 

@@ -47,6 +47,7 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   compiled_.clear();
   pods_by_ip_.clear();
   cluster_cache_.clear();
+  retry_cache_.clear();
   for (const auto& pod : snap->resources.pods) {
     in_addr a{};
     if (inet_pton(AF_INET, pod->object.status().pod_ip().c_str(), &a) == 1) {
@@ -209,6 +210,18 @@ std::vector<const config::Endpoint*> RequestRouter::mirror_endpoints(const Route
   if (spec.has_mirror()) add(spec.mirror(), spec.has_mirror_percentage(), spec.mirror_percentage().value());
   for (const auto& m : spec.mirrors()) add(m.destination(), m.has_percentage(), m.percentage().value());
   return out;
+}
+
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+
+const ParsedRetryOn& RequestRouter::retry_on(const config::HttpRoute* route) {
+  static const ParsedRetryOn kNone = parse_retry_on("");
+  if (!route) return kNone;
+  auto it = retry_cache_.find(route);
+  if (it == retry_cache_.end()) it = retry_cache_.emplace(route, parse_retry_policy(route->retries)).first;
+  return it->second;
 }
 
 }  // namespace sluice::proxy

@@ -17,6 +17,7 @@
 #include "endpoint_picker.h"
 #include "mesh_snapshot.h"
 #include "proxy_redirect.h"
+#include "retry_policy.h"
 #include "route_matcher.h"
 
 namespace sluice::proxy {
@@ -59,6 +60,9 @@ class RequestRouter {
   const config::Endpoint* repick(const RouteDecision& d, const std::vector<const config::Endpoint*>& tried);
   EndpointPicker& picker() { return picker_; }
 
+  // The route's retryOn, parsed once per snapshot (no route: no retries).
+  const ParsedRetryOn& retry_on(const config::HttpRoute* route);
+
  private:
   void refresh(const config::SnapshotPtr& snap);
   const CompiledRoutes* compiled(const config::MeshSnapshot& snap, const std::string& host);
@@ -73,6 +77,7 @@ class RequestRouter {
   std::unordered_map<uint32_t, Workload> pods_by_ip_;
   std::shared_ptr<ClusterRegistry> clusters_;
   std::unordered_map<std::string, std::shared_ptr<Cluster>> cluster_cache_;  // this snapshot's clusters
+  std::unordered_map<const config::HttpRoute*, ParsedRetryOn> retry_cache_;
   EndpointPicker picker_;
   std::minstd_rand rng_{std::random_device{}()};
 
