@@ -1,0 +1,807 @@
+#!/usr/bin/env bash
+# l7.sh: sluiced's L7 HTTP proxy against HAProxy and nginx, and against no
+# proxy at all, under the same load on the same simulated node. A benchmark,
+# not a test: it prints numbers, asserts none.
+#
+# Run as root from anywhere:  bench/l7.sh          (about 5 minutes)
+# Environment:
+#   ROUNDS=3                 measurements per path; rounds interleave across the
+#                            paths in a rotating order; the table shows medians
+#   WRK_CONNS=50 WRK_THREADS=2 WRK_DURATION=10
+#                            the throughput run: wrk, closed loop, keep-alive
+#   RATE=1000 LAT_DURATION=10 LAT_WARMUP=1 LAT_CONNS=8
+#                            the latency run: sluice-bench-http-load, open loop
+#                            at RATE requests/s, latency from each request's due
+#                            time; LAT_CONNS keep-alive connections are opened
+#                            first (more only if all are busy)
+#   BACKEND=nginx            nginx: each backend pod runs nginx (one worker)
+#                            serving a static file of BODY_BYTES bytes;
+#                            echo: sluice-echo, GET /?body_bytes=BODY_BYTES.
+#                            nginx is the default because it is cheap: with 2
+#                            CPUs the backends share one with the client, and
+#                            sluice-echo costs about as much CPU per request as
+#                            the proxies, so with it the client's CPU, not the
+#                            proxy, sets the maximum (see util@max)
+#   BODY_BYTES=1024          response body size
+#   WORKERS=1                sluiced --workers, HAProxy nbthread, nginx
+#                            worker_processes: the same for all three
+#   PROXY_CPUS=0 LOAD_CPUS=1 BACKEND_CPUS=1
+#                            taskset CPU lists ("-": no pinning). The proxy
+#                            under test gets a CPU of its own; the load
+#                            generator and the backends share the other one
+#   ECHO_THREADS=1           sluice-echo --threads per backend pod (BACKEND=echo)
+#   NICE=-10                 nice value of every process the benchmark starts
+#                            (proxies, backends, load generators), alike for all
+#                            paths: on a shared 2-CPU machine, other tenants'
+#                            compiler jobs would otherwise hold a woken server
+#                            off the CPU for a 4 ms tick and decide the p99.
+#                            0: no change
+#   LAT_RT=1                 during the open-loop runs only, every benchmark
+#                            process (proxies, backends, generator) runs
+#                            SCHED_FIFO 10 (chrt), so that a woken server
+#                            preempts other tenants' jobs at once instead of at
+#                            the next tick (EEVDF, HZ=250, PREEMPT_NONE here).
+#                            At RATE=1000 that is a few % of a CPU, bounded by
+#                            LAT_DURATION and by the kernel's RT throttling.
+#                            The wrk runs stay SCHED_OTHER at NICE. 0: off
+#   PATHS="direct sluice haproxy nginx"
+#   QUIET_WAIT=60 QUIET_PCT=10
+#                            before each wrk run, wait up to QUIET_WAIT s until
+#                            other tenants use at most QUIET_PCT% of the CPUs
+#                            (the node cgroup's own CPU time is subtracted);
+#                            the share they took during each run is printed
+#   NGINX_KEEPALIVE=32       the nginx proxy's upstream keepalive (idle
+#                            connections kept per worker, over all servers)
+#   SLUICE_ACCESS_LOG=0      1: sluiced writes its access log (to a file)
+#   PERF=0                   1: afterwards, perf-profile sluiced during one more
+#                            wrk run and print its hottest symbols
+#   LAT_SLOW_US=0            > 0: the generator logs each request slower than
+#                            this (due time, latency) to loadgen.err
+#   KEEP_LOGS=<dir>          copy the run's logs and raw outputs there on exit
+#   BUILD_DIR=<repo>/build   BENCH_BUILD=0 skips the build if the binaries exist
+#
+# Layout (scripts/node_sim.sh, prefix "sl" + 6 hex, unique per run):
+#   p1       client: wrk and the open-loop generator, in the node cgroup (where
+#            sluiced attaches its programs), so VIP connects are redirected
+#   p2, p3   the backends on :8080 (pods of Service echo, 10.96.0.10:80, port
+#            name http, so the kernel sends its connects to sluiced's proxy);
+#            every response carries x-echo-pod: p2 or p3
+#   node     netns P-node, 10.200.0.1: sluiced (proxy :15001, admin :15000),
+#            HAProxy :8081 and nginx :8082, all three in the node cgroup too
+# Paths: direct  = p1 -> p2/p3:8080 (alternating; wrk: one wrk per pod, half
+#                  the connections and threads each, summed)
+#        sluice  = p1 -> 10.96.0.10:80 -> redirect -> sluiced -> p2/p3 (ROUND_ROBIN)
+#        haproxy = p1 -> 10.200.0.1:8081 -> p2/p3 (roundrobin, http-reuse always)
+#        nginx   = p1 -> 10.200.0.1:8082 -> p2/p3 (upstream keepalive NGINX_KEEPALIVE)
+# Nothing is added to the root netns; no default routes anywhere. Proxies run
+# in the foreground and are stopped by PID; their configs live in a temp dir.
+# Everything is removed on exit (trap), including on failure and Ctrl-C.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+NODE_SIM=$ROOT/scripts/node_sim.sh
+CG_ROOT=${SLUICE_CGROUP2_ROOT:-/sys/fs/cgroup/unified}
+ROUNDS=${ROUNDS:-3}
+WRK_CONNS=${WRK_CONNS:-50}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_DURATION=${WRK_DURATION:-10}
+RATE=${RATE:-1000}
+LAT_DURATION=${LAT_DURATION:-10}
+LAT_WARMUP=${LAT_WARMUP:-1}
+LAT_CONNS=${LAT_CONNS:-8}
+BODY_BYTES=${BODY_BYTES:-1024}
+WORKERS=${WORKERS:-1}
+PROXY_CPUS=${PROXY_CPUS:-0}
+LOAD_CPUS=${LOAD_CPUS:-1}
+BACKEND_CPUS=${BACKEND_CPUS:-1}
+ECHO_THREADS=${ECHO_THREADS:-1}
+BACKEND=${BACKEND:-nginx}
+NICE=${NICE:--10}
+LAT_RT=${LAT_RT:-1}
+PATHS=${PATHS:-"direct sluice haproxy nginx"}
+SLUICE_ACCESS_LOG=${SLUICE_ACCESS_LOG:-0}
+NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
+PERF=${PERF:-0}
+LAT_SLOW_US=${LAT_SLOW_US:-0}
+QUIET_WAIT=${QUIET_WAIT:-60}
+QUIET_PCT=${QUIET_PCT:-10}
+KEEP_LOGS=${KEEP_LOGS:-}
+
+VIP=10.96.0.10
+NODE_IP=10.200.0.1
+ECHO_PORT=8080
+PROXY_PORT=15001
+ADMIN_PORT=15000
+HAPROXY_PORT=8081
+NGINX_PORT=8082
+CLIENT_POD=1
+BACKEND_PODS=(2 3)
+
+log() { echo "l7: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (BPF, netns, cgroups)"
+for v in NGINX_KEEPALIVE QUIET_WAIT QUIET_PCT LAT_SLOW_US LAT_RT ROUNDS WRK_CONNS WRK_THREADS WRK_DURATION RATE LAT_DURATION LAT_WARMUP LAT_CONNS BODY_BYTES WORKERS ECHO_THREADS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number"
+done
+(( ROUNDS >= 1 && ROUNDS <= 20 )) || die "ROUNDS 1..20"
+(( WRK_DURATION >= 1 && WRK_DURATION <= 120 && LAT_DURATION >= 1 && LAT_DURATION <= 120 )) || die "durations 1..120 s"
+(( LAT_WARMUP <= 30 )) || die "LAT_WARMUP 0..30 s"
+(( WRK_THREADS >= 1 && WRK_CONNS >= WRK_THREADS && WRK_CONNS <= 10000 )) || die "WRK_THREADS >= 1, WRK_THREADS <= WRK_CONNS <= 10000"
+(( RATE >= 1 && RATE <= 200000 && LAT_CONNS >= 1 && LAT_CONNS <= 1024 )) || die "RATE 1..200000, LAT_CONNS 1..1024"
+(( WORKERS >= 1 && WORKERS <= 64 && ECHO_THREADS >= 1 && ECHO_THREADS <= 64 )) || die "WORKERS, ECHO_THREADS 1..64"
+(( NGINX_KEEPALIVE >= 1 )) || die "NGINX_KEEPALIVE must be at least 1"
+(( BODY_BYTES <= 8388608 )) || die "BODY_BYTES up to 8 MiB (sluiced buffers bodies whole up to that)"
+for v in PROXY_CPUS LOAD_CPUS BACKEND_CPUS; do
+  [[ ${!v} == - || ${!v} =~ ^[0-9]+([-,][0-9]+)*$ ]] || die "$v must be a CPU list such as 0 or 0,1, or -"
+done
+if ! [[ $NICE =~ ^-?[0-9]+$ ]] || (( NICE < -20 || NICE > 19 )); then die "NICE -20..19"; fi
+[[ $BACKEND == nginx || $BACKEND == echo ]] || die "BACKEND is nginx or echo"
+if [[ $BACKEND == nginx ]]; then REQ_PATH=/body.bin; else REQ_PATH="/?body_bytes=$BODY_BYTES"; fi
+read -r -a PATH_LIST <<<"$PATHS"
+(( ${#PATH_LIST[@]} > 0 )) || die "PATHS is empty"
+for p in "${PATH_LIST[@]}"; do
+  [[ $p =~ ^(direct|sluice|haproxy|nginx)$ ]] || die "unknown path '$p' (direct sluice haproxy nginx)"
+done
+has_path() { [[ " ${PATH_LIST[*]} " == *" $1 "* ]]; }
+need=(ip awk sort taskset nsenter curl wrk)
+has_path haproxy && need+=(haproxy)
+if has_path nginx || [[ $BACKEND == nginx ]]; then need+=(nginx); fi
+(( PERF )) && need+=(perf)
+(( LAT_RT )) && need+=(chrt)
+for tool in "${need[@]}"; do
+  command -v "$tool" >/dev/null || die "missing $tool"
+done
+# Direct traffic splits the wrk connections and threads over the two pods.
+if has_path direct; then
+  (( WRK_THREADS % 2 == 0 && WRK_CONNS % 2 == 0 )) || die "the direct path needs even WRK_THREADS and WRK_CONNS"
+fi
+
+# --- build -------------------------------------------------------------------
+SLUICED=$BUILD_DIR/userspace/cmd/sluiced
+ECHO=$BUILD_DIR/userspace/cmd/sluice-echo
+LOADGEN=$BUILD_DIR/bench/sluice-bench-http-load
+if [[ ! -x $SLUICED || ! -x $ECHO || ! -x $LOADGEN || ${BENCH_BUILD:-1} == 1 ]]; then
+  log "building sluiced, sluice-echo and sluice-bench-http-load in $BUILD_DIR"
+  if [[ ! -f $BUILD_DIR/build.ninja ]]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
+  fi
+  # Only these targets: other parts of the tree may be mid-edit.
+  cmake --build "$BUILD_DIR" -j 2 --target sluiced sluice-echo sluice-bench-http-load >/dev/null
+fi
+
+# What is measured: the commit and the uncommitted changes under the daemon's
+# sources, as the binaries are taken.
+DIRTY=$(git -C "$ROOT" status --porcelain -- userspace bpf loader maps proto 2>/dev/null | awk '{ print $2 }' | xargs)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+SLUICED_BUILT=$(date -r "$SLUICED" '+%F %T')
+
+# --- setup and cleanup -------------------------------------------------------
+PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d /tmp/sluice-l7.XXXXXX)
+# Private copies of the binaries: the shared build dir may be rebuilt by
+# someone else mid-run (a replaced sluiced also loses its symbols for perf).
+mkdir "$WORK/bin"
+cp "$SLUICED" "$ECHO" "$LOADGEN" "$WORK/bin/"
+SLUICED=$WORK/bin/sluiced ECHO=$WORK/bin/sluice-echo LOADGEN=$WORK/bin/sluice-bench-http-load
+PIDS=()  # every long-running process we started, stopped in reverse order
+SLUICED_PID="" HAPROXY_PID="" NGINX_PID=""
+BACKEND_PIDS=()  # the backend servers' main PIDs (nginx: masters)
+NODE_UP=0
+T_START=$EPOCHREALTIME
+LOAD_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
+
+stop_pid() { # TERM, up to 5 s grace, then KILL; only our own PIDs
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  set +e
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if (( NODE_UP )); then
+    # Also kills anything left in the run's cgroup and netns (e.g. a wrk that
+    # an interrupt cut short), then removes netns, cgroup and pin dir.
+    "$NODE_SIM" down "$PREFIX" || { log "node_sim down $PREFIX failed"; rc=1; }
+  fi
+  if [[ -n $KEEP_LOGS ]]; then
+    mkdir -p "$KEEP_LOGS" && cp -r "$WORK"/. "$KEEP_LOGS"/ && log "logs kept in $KEEP_LOGS"
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for _ in 1 2 3 4 5; do
+  up_rc=0
+  "$NODE_SIM" up "$PREFIX" 3 || up_rc=$?
+  (( up_rc == 3 )) || break
+  PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+done
+(( up_rc == 3 )) || NODE_UP=1
+(( up_rc == 0 )) || die "node_sim up failed ($up_rc)"
+CGROUP=$CG_ROOT/$PREFIX
+PIN=/sys/fs/bpf/$PREFIX/sluice
+NODE_NS=/run/netns/$PREFIX-node
+[[ -d $CGROUP ]] || die "node_sim did not create $CGROUP"
+
+# nice + taskset prefixes for the three roles (no taskset for "-").
+PROXY_PIN=() LOAD_PIN=() BACKEND_PIN=()
+[[ $PROXY_CPUS == - ]] || PROXY_PIN=(taskset -c "$PROXY_CPUS")
+[[ $LOAD_CPUS == - ]] || LOAD_PIN=(taskset -c "$LOAD_CPUS")
+[[ $BACKEND_CPUS == - ]] || BACKEND_PIN=(taskset -c "$BACKEND_CPUS")
+PROXY_PIN=(nice -n "$NICE" "${PROXY_PIN[@]}")
+LOAD_PIN=(nice -n "$NICE" "${LOAD_PIN[@]}")
+BACKEND_PIN=(nice -n "$NICE" "${BACKEND_PIN[@]}")
+# A process in the node netns and cgroup. nsenter, not `ip netns exec`: the
+# latter remounts /sys, which hides bpffs from sluiced. Cgroup first (the
+# remount would hide it too), then the CPU pinning, then the netns; every step
+# execs, so $! is the PID of the final program.
+start_in_node() { # log file, command...
+  local logf=$1
+  shift
+  sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" "${PROXY_PIN[@]}" \
+    nsenter --net="$NODE_NS" "$@" >"$logf" 2>&1 &
+}
+in_client() { "$NODE_SIM" exec "$PREFIX" "p$CLIENT_POD" "$@"; }
+
+# --- backends ------------------------------------------------------------------
+# Started in the pod netns (and the node cgroup) by node_sim exec, pinned and
+# niced; every step execs, so $! is the server's PID.
+if [[ $BACKEND == nginx ]]; then
+  mkdir -p "$WORK/www"
+  head -c "$BODY_BYTES" /dev/zero | tr '\0' x >"$WORK/www/body.bin"
+  # nginx workers run as nobody: they must reach the file.
+  chmod 0755 "$WORK" "$WORK/www"
+  chmod 0644 "$WORK/www/body.bin"
+  for i in "${BACKEND_PODS[@]}"; do
+    d=$WORK/backend-p$i
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    # One read and one writev per response: no sendfile (the body would go
+    # out as a second segment), the file's descriptor cached.
+    sendfile off;
+    open_file_cache max=16 inactive=600s;
+    open_file_cache_valid 600s;
+    default_type application/octet-stream;
+    server {
+        listen 0.0.0.0:$ECHO_PORT;
+        root $WORK/www;
+        add_header x-echo-pod p$i always;
+        # What the backend saw, for the path checks: sluiced adds x-request-id
+        # and connects from the node address.
+        add_header x-seen-request-id "\$http_x_request_id" always;
+        add_header x-seen-remote "\$remote_addr" always;
+    }
+}
+EOF
+    "$NODE_SIM" exec "$PREFIX" "p$i" "${BACKEND_PIN[@]}" nginx -e "$d/error.log" -p "$d/" -c "$d/nginx.conf" \
+      -g 'daemon off;' >"$d/stdout.log" 2>&1 &
+    BACKEND_PIDS+=("$!")
+    PIDS+=("$!")
+  done
+else
+  for i in "${BACKEND_PODS[@]}"; do
+    "$NODE_SIM" exec "$PREFIX" "p$i" "${BACKEND_PIN[@]}" "$ECHO" --listen "0.0.0.0:$ECHO_PORT" --name "p$i" \
+      --version v1 --threads "$ECHO_THREADS" >"$WORK/echo-p$i.log" 2>&1 &
+    BACKEND_PIDS+=("$!")
+    PIDS+=("$!")
+  done
+fi
+wait_listen() { # netns path, port
+  for _ in $(seq 100); do
+    nsenter --net="$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+    sleep 0.05
+  done
+  return 1
+}
+for i in "${BACKEND_PODS[@]}"; do
+  wait_listen "/run/netns/$PREFIX-p$i" "$ECHO_PORT" ||
+    die "the backend in p$i is not listening: $(tail -n 3 "$WORK"/echo-p"$i".log "$WORK"/backend-p"$i"/*.log 2>/dev/null)"
+done
+# All backend processes (nginx: master and worker).
+backend_pids() {
+  local pid
+  for pid in "${BACKEND_PIDS[@]}"; do
+    echo "$pid"
+    [[ $BACKEND != nginx ]] || pgrep -P "$pid" || true
+  done
+}
+
+# --- sluiced -------------------------------------------------------------------
+mkdir -p "$WORK/config"
+{
+  cat <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: bench}
+spec: {clusterIP: $VIP, selector: {app: echo}, ports: [{name: http, port: 80, targetPort: $ECHO_PORT}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: bench}
+spec:
+  host: echo
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: bench}
+spec:
+  hosts: [echo]
+  http:
+  - route:
+    - destination: {host: echo}
+EOF
+  for i in "${BACKEND_PODS[@]}"; do
+    printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: echo-p%s, namespace: bench, labels: {app: echo, version: v1}}\n' "$i"
+    printf 'status: {phase: Running, podIP: 10.200.1.%s}\n' "$i"
+  done
+} >"$WORK/config/mesh.yaml"
+
+if has_path sluice; then
+  access=(--no-access-log)
+  (( SLUICE_ACCESS_LOG )) && access=()
+  start_in_node "$WORK/sluiced.log" "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
+    --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
+    "${access[@]}" --cleanup
+  SLUICED_PID=$!
+  PIDS+=("$SLUICED_PID")
+  ready=0
+  for _ in $(seq 250); do
+    kill -0 "$SLUICED_PID" 2>/dev/null || break
+    if [[ $(nsenter --net="$NODE_NS" curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" 2>/dev/null) == ready ]]; then
+      ready=1
+      break
+    fi
+    sleep 0.02
+  done
+  (( ready )) || die "sluiced did not become ready: $(tail -n 5 "$WORK/sluiced.log")"
+fi
+
+# --- HAProxy -------------------------------------------------------------------
+if has_path haproxy; then
+  cat >"$WORK/haproxy.cfg" <<EOF
+global
+    nbthread $WORKERS
+    maxconn 4096
+
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+
+frontend fe
+    bind $NODE_IP:$HAPROXY_PORT
+    default_backend echo
+
+backend echo
+    balance roundrobin
+    http-reuse always
+$(for i in "${BACKEND_PODS[@]}"; do echo "    server p$i 10.200.1.$i:$ECHO_PORT"; done)
+EOF
+  start_in_node "$WORK/haproxy.log" haproxy -db -f "$WORK/haproxy.cfg"
+  HAPROXY_PID=$!
+  PIDS+=("$HAPROXY_PID")
+  wait_listen "$NODE_NS" "$HAPROXY_PORT" || die "haproxy is not listening: $(tail -n 5 "$WORK/haproxy.log")"
+fi
+
+# --- nginx ---------------------------------------------------------------------
+if has_path nginx; then
+  NGX=$WORK/nginx
+  mkdir -p "$NGX/tmp"
+  cat >"$NGX/nginx.conf" <<EOF
+worker_processes $WORKERS;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $NGX/tmp/body;
+    proxy_temp_path $NGX/tmp/proxy;
+    fastcgi_temp_path $NGX/tmp/fastcgi;
+    uwsgi_temp_path $NGX/tmp/uwsgi;
+    scgi_temp_path $NGX/tmp/scgi;
+    # The default of 1000 requests per connection would make nginx alone
+    # reconnect during the run; HAProxy and sluiced have no such limit.
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    upstream echo {
+$(for i in "${BACKEND_PODS[@]}"; do echo "        server 10.200.1.$i:$ECHO_PORT;"; done)
+        keepalive $NGINX_KEEPALIVE;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen $NODE_IP:$NGINX_PORT;
+        location / {
+            proxy_pass http://echo;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+  start_in_node "$WORK/nginx.log" nginx -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf" -g 'daemon off;'
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_listen "$NODE_NS" "$NGINX_PORT" || die "nginx is not listening: $(tail -n 5 "$NGX/error.log" "$WORK/nginx.log")"
+fi
+
+# --- per path ------------------------------------------------------------------
+# host:port the client sends to (direct: both pods).
+targets_of() {
+  case $1 in
+    direct) for i in "${BACKEND_PODS[@]}"; do echo "10.200.1.$i:$ECHO_PORT"; done ;;
+    sluice) echo "$VIP:80" ;;
+    haproxy) echo "$NODE_IP:$HAPROXY_PORT" ;;
+    nginx) echo "$NODE_IP:$NGINX_PORT" ;;
+  esac
+}
+# PIDs whose CPU time is the path's cost (none for direct).
+pids_of() {
+  case $1 in
+    sluice) echo "$SLUICED_PID" ;;
+    haproxy) echo "$HAPROXY_PID" ;;
+    nginx) echo "$NGINX_PID"; pgrep -P "$NGINX_PID" || true ;;
+  esac
+}
+# Every long-running process we started (for LAT_RT): backends and proxies.
+server_pids() {
+  local p
+  backend_pids
+  for p in sluice haproxy nginx; do
+    has_path "$p" && pids_of "$p"
+  done
+  return 0
+}
+set_rt() { # on|off: SCHED_FIFO 10 or back to SCHED_OTHER (the nice value stays), all threads
+  local pid
+  (( LAT_RT )) || return 0
+  for pid in $(server_pids); do
+    if [[ $1 == on ]]; then
+      chrt -a -f -p 10 "$pid" >/dev/null || log "chrt -f $pid failed"
+    else
+      chrt -a -o -p 0 "$pid" >/dev/null || log "chrt -o $pid failed"
+    fi
+  done
+}
+LAT_PREFIX=("${LOAD_PIN[@]}")
+(( ! LAT_RT )) || LAT_PREFIX=(chrt -f 10 "${LOAD_PIN[@]}")
+CLK_TCK=$(getconf CLK_TCK)
+ticks() { # utime + stime of the PIDs, in clock ticks (all threads)
+  local t=0 p s
+  local -a f
+  for p in "$@"; do
+    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    s=${s##*) }
+    read -r -a f <<<"$s"
+    t=$((t + f[11] + f[12]))
+  done
+  echo "$t"
+}
+rss_kb() { # VmRSS summed over the PIDs
+  local t=0 p v
+  for p in "$@"; do
+    v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || continue
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+# Per-CPU busy and total jiffies, plus the CPU time of everything this run
+# started (all of it lives in the node cgroup), to tell our load from other
+# tenants' on a shared machine.
+cpu_snap() {
+  awk '/^cpu[0-9]/ { b = $2 + $3 + $4 + $7 + $8 + $9; printf "%s %d %d\n", $1, b, b + $5 + $6 }' /proc/stat
+  awk '$1 == "usage_usec" { print "cg", $2, 0 }' "$CGROUP/cpu.stat"
+}
+cpu_busy() { # before-file after-file -> "cpu0 97% cpu1 80%, others 12%"
+  awk -v hz="$CLK_TCK" 'NR == FNR { b[$1] = $2; t[$1] = $3; next }
+       $1 == "cg" { cg = ($2 - b["cg"]) / 1e6; next }
+       { dt = $3 - t[$1]; printf "%s%s %.0f%%", sep, $1, (dt > 0 ? 100 * ($2 - b[$1]) / dt : 0); sep = " ";
+         busy += ($2 - b[$1]) / hz; cap += dt / hz }
+       END { o = cap > 0 ? 100 * (busy - cg) / cap : 0; printf ", others %.0f%%", (o < 0 ? 0 : o) }' "$1" "$2"
+}
+# Other tenants' share of the machine's CPU over one second.
+others_pct() {
+  cpu_snap >"$WORK/quiet.before"
+  sleep 1
+  cpu_snap >"$WORK/quiet.after"
+  cpu_busy "$WORK/quiet.before" "$WORK/quiet.after" | sed 's/.*others \(-\?[0-9]*\)%.*/\1/'
+}
+# Waits (at most QUIET_WAIT s) until other tenants use at most QUIET_PCT% of
+# the machine, so that a throughput run is not decided by someone's compile.
+quiet_wait() {
+  local waited=0 o
+  (( QUIET_WAIT > 0 )) || return 0
+  while :; do
+    o=$(others_pct)
+    (( o <= QUIET_PCT )) && break
+    if (( waited >= QUIET_WAIT )); then
+      log "other tenants still use ${o}% of the CPUs after ${waited}s; measuring anyway"
+      return 0
+    fi
+    waited=$((waited + 1))
+  done
+  (( waited == 0 )) || log "waited ${waited}s for other tenants' load to drop to ${o}%"
+}
+per_1k() { # ticks, requests -> CPU seconds per 1000 requests
+  awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.4f\n", t / hz / n * 1000; else print "err" }'
+}
+
+# Works through the path? 4 requests must reach both pods; sluice's must have
+# gone through the proxy (it adds x-request-id, and the backend sees the node
+# address as the peer) rather than the kernel's L4 fallback.
+proxied_by_sluice() { # curl -i output (nginx) or the JSON body (echo)
+  if [[ $BACKEND == nginx ]]; then
+    [[ $1 =~ x-seen-request-id:\ [0-9a-f-]{36} && $1 == *"x-seen-remote: $NODE_IP"* ]]
+  else
+    [[ $1 == *'"x-request-id"'* && $1 == *"\"remote_addr\":\"$NODE_IP:"* ]]
+  fi
+}
+check_path() {
+  local p=$1 t out pods="" i
+  read -r t < <(targets_of "$p")
+  for i in 1 2 3 4; do
+    [[ $p == direct ]] && t=10.200.1.${BACKEND_PODS[i % 2]}:$ECHO_PORT
+    out=$(in_client curl -s -i -m 3 -H 'Host: echo' "http://$t$REQ_PATH" 2>/dev/null | tr -d '\r') || return 1
+    [[ $out =~ x-echo-pod:\ (p[0-9]+) ]] || { log "$p: no x-echo-pod in the reply: ${out:0:300}"; return 1; }
+    pods+=" ${BASH_REMATCH[1]}"
+    if [[ $p == sluice && $BACKEND == echo ]]; then
+      out=$(in_client curl -s -m 3 -H 'Host: echo' "http://$t/" 2>/dev/null) || return 1
+    fi
+    if [[ $p == sluice ]] && ! proxied_by_sluice "$out"; then
+      log "sluice: a request did not go through the proxy: ${out:0:300}"
+      return 1
+    fi
+  done
+  [[ $pods == *p2* && $pods == *p3* ]] || { log "$p: requests did not reach both pods:$pods"; return 1; }
+  # One body of the benchmark's size.
+  out=$(in_client curl -s -m 3 -o /dev/null -w '%{http_code} %{size_download}' -H 'Host: echo' "http://$t$REQ_PATH")
+  [[ $out == "200 $BODY_BYTES" ]] || { log "$p: $REQ_PATH gave '$out'"; return 1; }
+}
+
+# The sluice path needs the kernel redirect, which starts with the first
+# heartbeat: wait for it.
+if has_path sluice; then
+  probe_path=/
+  [[ $BACKEND == echo ]] || probe_path=$REQ_PATH
+  for _ in $(seq 100); do
+    out=$(in_client curl -s -i -m 1 "http://$VIP$probe_path" 2>/dev/null | tr -d '\r' || true)
+    proxied_by_sluice "$out" && break
+    sleep 0.05
+  done
+fi
+LIVE=()
+declare -A STATUS
+for p in "${PATH_LIST[@]}"; do
+  if check_path "$p"; then
+    LIVE+=("$p")
+  else
+    STATUS[$p]=error
+    log "$p: the path does not work; skipping it"
+  fi
+done
+(( ${#LIVE[@]} > 0 )) || die "no path works"
+log "prefix $PREFIX; paths: ${LIVE[*]}; $ROUNDS round(s) of wrk -c $WRK_CONNS -t $WRK_THREADS -d ${WRK_DURATION}s" \
+  "and $RATE req/s open loop for ${LAT_DURATION}s (+${LAT_WARMUP}s warm-up)"
+
+# wrk, closed loop: requests/s. Direct: one wrk per pod, summed.
+run_wrk() { # path -> "rps requests errors"
+  local p=$1 k=0 t n out tot_rps=0 tot_req=0 errs=0 c=$WRK_CONNS th=$WRK_THREADS
+  local -a wpids=() tl
+  mapfile -t tl < <(targets_of "$p")
+  n=${#tl[@]}
+  c=$((c / n)) th=$((th / n))
+  for t in "${tl[@]}"; do
+    in_client "${LOAD_PIN[@]}" wrk -c "$c" -t "$th" -d "${WRK_DURATION}s" --timeout 5s -H 'Host: echo' \
+      "http://$t$REQ_PATH" >"$WORK/wrk.$k.out" 2>&1 &
+    wpids+=("$!")
+    k=$((k + 1))
+  done
+  for t in "${wpids[@]}"; do wait "$t" || true; done
+  for ((k = 0; k < n; k++)); do
+    out=$(<"$WORK/wrk.$k.out")
+    cat "$WORK/wrk.$k.out" >>"$WORK/wrk.raw"
+    if [[ $out =~ Requests/sec:\ *([0-9.]+) ]]; then
+      tot_rps=$(awk -v a="$tot_rps" -v b="${BASH_REMATCH[1]}" 'BEGIN { printf "%.1f", a + b }')
+    else
+      echo "err 0 1"
+      return
+    fi
+    [[ $out =~ ([0-9]+)\ requests\ in ]] && tot_req=$((tot_req + BASH_REMATCH[1]))
+    [[ $out =~ Non-2xx\ or\ 3xx\ responses:\ *([0-9]+) ]] && errs=$((errs + BASH_REMATCH[1]))
+    [[ $out =~ Socket\ errors:\ connect\ ([0-9]+),\ read\ ([0-9]+),\ write\ ([0-9]+),\ timeout\ ([0-9]+) ]] &&
+      errs=$((errs + BASH_REMATCH[1] + BASH_REMATCH[2] + BASH_REMATCH[3] + BASH_REMATCH[4]))
+  done
+  echo "$tot_rps $tot_req $errs"
+}
+
+# Open loop at RATE: "p50 p99 p999 total errors" (latencies in µs).
+run_lat() {
+  local p=$1 t out n=0
+  local -a args=()
+  for t in $(targets_of "$p"); do args+=(--target "$t"); n=$((n + 1)); done
+  # LAT_CONNS in all, split over the targets.
+  local conns=$((LAT_CONNS / n > 0 ? LAT_CONNS / n : 1))
+  out=$(in_client "${LAT_PREFIX[@]}" "$LOADGEN" "${args[@]}" --rate "$RATE" --duration-s "$LAT_DURATION" \
+    --warmup-s "$LAT_WARMUP" --connections "$conns" --path "$REQ_PATH" --host echo --slow-us "$LAT_SLOW_US" \
+    2> >(sed "s/^/$p: /" >>"$WORK/loadgen.err")) || true
+  echo "$p $out" >>"$WORK/lat.raw"
+  if [[ $out =~ errors=([0-9]+).*p50_us=([0-9.]+).*p99_us=([0-9.]+)\ p999_us=([0-9.]+).*total=([0-9]+) ]]; then
+    echo "${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[5]} ${BASH_REMATCH[1]}"
+  else
+    echo "err err err 0 1"
+  fi
+}
+
+median() { # values on stdin, "err" ignored; prints the median or "err"
+  sort -g | awk '$1 != "err" { v[n++] = $1 } END {
+    if (!n) { print "err"; exit } print (n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2) }'
+}
+
+declare -A RSS BUSY
+FAILED=0
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((k = 0; k < ${#LIVE[@]}; k++)); do
+    p=${LIVE[$(((k + r) % ${#LIVE[@]}))]}
+    mapfile -t pp < <(pids_of "$p")
+    # Throughput.
+    quiet_wait
+    cpu_snap >"$WORK/cpu.before"
+    t0=$(ticks "${pp[@]}")
+    mapfile -t bp < <(backend_pids)
+    e0=$(ticks "${bp[@]}")
+    read -r rps nreq errs < <(run_wrk "$p")
+    t1=$(ticks "${pp[@]}")
+    e1=$(ticks "${bp[@]}")
+    cpu_snap >"$WORK/cpu.after"
+    busy=$(cpu_busy "$WORK/cpu.before" "$WORK/cpu.after")
+    BUSY[$p]="${BUSY[$p]:-}${BUSY[$p]:+; }$busy"
+    echo "$rps" >>"$WORK/$p.rps"
+    (( ${#pp[@]} )) && per_1k $((t1 - t0)) "$nreq" >>"$WORK/$p.cpu_max"
+    # The proxy's share of one CPU over the wrk run: near 100% means it, not
+    # the client or the backends, set the pace.
+    (( ${#pp[@]} )) && awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v d="$WRK_DURATION" \
+      'BEGIN { printf "%.0f\n", 100 * t / hz / d }' >>"$WORK/$p.util"
+    per_1k $((e1 - e0)) "$nreq" >>"$WORK/$p.backend_cpu"
+    if (( ${#pp[@]} )); then
+      kb=$(rss_kb "${pp[@]}")
+      (( kb > ${RSS[$p]:-0} )) && RSS[$p]=$kb
+    fi
+    (( errs == 0 )) || { log "$p: wrk saw $errs errors"; FAILED=1; }
+    log "round $((r + 1)) $p: wrk ${rps} req/s ($nreq requests, $errs errors; $busy)"
+    sleep 1
+    # Latency at a fixed rate.
+    set_rt on
+    t0=$(ticks "${pp[@]}")
+    read -r p50 p99 p999 total lerr < <(run_lat "$p")
+    t1=$(ticks "${pp[@]}")
+    set_rt off
+    echo "$p50" >>"$WORK/$p.p50"
+    echo "$p99" >>"$WORK/$p.p99"
+    echo "$p999" >>"$WORK/$p.p999"
+    (( ${#pp[@]} )) && per_1k $((t1 - t0)) "$total" >>"$WORK/$p.cpu_rate"
+    [[ $p50 != err && $lerr == 0 ]] || { log "$p: open-loop run had errors ($lerr)"; FAILED=1; }
+    log "round $((r + 1)) $p: at $RATE req/s p50 ${p50} µs p99 ${p99} µs p99.9 ${p999} µs"
+    sleep 1
+  done
+done
+
+# Optional: where sluiced spends its time under wrk load.
+PERF_TOP=""
+if (( PERF )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  log "perf: profiling sluiced during one more wrk run"
+  quiet_wait
+  perf record -q -F 499 --call-graph dwarf,16384 -p "$SLUICED_PID" -o "$WORK/perf.data" -- sleep "$WRK_DURATION" \
+    >/dev/null 2>&1 &
+  perf_pid=$!
+  run_wrk sluice >/dev/null
+  wait "$perf_pid" || true
+  # Where the time goes by binary, then the hottest functions (self time;
+  # inclusive times say little here: the coroutines resume from Asio's loop).
+  perf_rows() { # rows, perf report arguments -> the first rows of its percentages, cut to 150 columns
+    local n=$1
+    shift
+    perf report -i "$WORK/perf.data" --stdio -g none "$@" 2>/dev/null | grep -E '^ +[0-9.]+%' |
+      sed -e 's/[ -]*$//' | cut -c1-150 | head -n "$n" || true
+  }
+  PERF_TOP="by binary:"$'\n'$(perf_rows 6 --no-children --sort dso)
+  PERF_TOP+=$'\n'"hottest functions (self):"$'\n'$(perf_rows 25 --no-children --sort dso,symbol)
+fi
+
+# --- report --------------------------------------------------------------------
+num() { [[ ${1:-} =~ ^[0-9.]+$ ]]; }
+declare -A M
+for p in "${PATH_LIST[@]}"; do
+  for f in rps p50 p99 p999 cpu_max cpu_rate backend_cpu util; do
+    if [[ -f $WORK/$p.$f ]]; then M[$p,$f]=$(median <"$WORK/$p.$f"); else M[$p,$f]=-; fi
+  done
+  # Throughput: the best round. Other tenants' load can only lower it, so the
+  # best round is the closest to what the path does on a machine of its own.
+  M[$p,rps_med]=${M[$p,rps]}
+  if [[ -f $WORK/$p.rps ]]; then
+    M[$p,rps]=$(awk '$1 != "err" && $1 > m { m = $1 } END { print m ? m : "err" }' "$WORK/$p.rps")
+  fi
+  [[ ${STATUS[$p]:-} != error ]] || M[$p,rps]=error
+done
+row() { printf '%-8s %9s %9s %8s %8s %9s %12s %12s %7s %8s %12s\n' "$@"; }
+echo
+echo "L7: GET $REQ_PATH (a ${BODY_BYTES}-byte body) from 2 $([[ $BACKEND == nginx ]] && echo "nginx" || echo "sluice-echo") backend pods; $ROUNDS round(s), medians unless noted"
+echo "max req/s: wrk -c $WRK_CONNS -t $WRK_THREADS -d ${WRK_DURATION}s (closed loop, keep-alive), best round (and the median)"
+echo "latency: open loop at $RATE req/s for ${LAT_DURATION}s, from each request's due time"
+echo "CPU: the proxy's utime+stime per 1000 requests, at max load and at $RATE req/s; util@max: the proxy's"
+echo "     share of one CPU during the wrk run; backend_s/1k: both backends' CPU per 1000 requests at max load"
+row path "max_req/s" "(median)" "p50_us" "p99_us" "p99.9_us" "cpu_s/1k@max" "cpu_s/1k@$RATE" "rss_mb" "util@max" "backend_s/1k"
+for p in "${PATH_LIST[@]}"; do
+  rss=-
+  [[ -n ${RSS[$p]:-} ]] && rss=$(awk -v k="${RSS[$p]}" 'BEGIN { printf "%.1f", k / 1024 }')
+  util=${M[$p,util]}
+  num "$util" && util+=%
+  row "$p" "${M[$p,rps]}" "${M[$p,rps_med]}" "${M[$p,p50]}" "${M[$p,p99]}" "${M[$p,p999]}" "${M[$p,cpu_max]}" "${M[$p,cpu_rate]}" \
+    "$rss" "$util" "${M[$p,backend_cpu]}"
+done
+# What one fully busy core would serve, from the CPU each request cost at
+# max load: the throughput comparison that other tenants' load (which makes
+# the wrk runs latency-bound) cannot skew much.
+est=""
+for p in sluice haproxy nginx; do
+  num "${M[$p,cpu_max]:-}" && est+=" $p $(awk -v c="${M[$p,cpu_max]}" 'BEGIN { printf "%.0f", 1000 / c }')"
+done
+if [[ -n $est ]]; then
+  echo "req/s per proxy CPU-second at max load (1000 / cpu_s/1k@max):$est"
+  if num "${M[sluice,cpu_max]:-}" && num "${M[haproxy,cpu_max]:-}"; then
+    echo "  sluice / haproxy: $(awk -v a="${M[haproxy,cpu_max]}" -v b="${M[sluice,cpu_max]}" 'BEGIN { printf "%.2f", a / b }')"
+  fi
+fi
+echo
+echo "CPU busy during the wrk runs, per round (others: other tenants' share of both CPUs):"
+for p in "${LIVE[@]}"; do echo "  $p: ${BUSY[$p]}"; done
+if [[ -n $PERF_TOP ]]; then
+  echo
+  echo "perf, sluiced under wrk load (perf record -F 499 --call-graph dwarf):"
+  echo "$PERF_TOP"
+fi
+echo
+echo "pinning: proxy on CPU(s) $PROXY_CPUS, wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
+  "$WORKERS proxy worker(s)/thread(s)/process(es); backends: $([[ $BACKEND == nginx ]] && echo "nginx, 1 worker" || echo "sluice-echo --threads $ECHO_THREADS");" \
+  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off); nice $NICE;" \
+  "open-loop runs $( ((LAT_RT)) && echo "SCHED_FIFO 10" || echo "SCHED_OTHER")"
+echo "sluiced: commit $COMMIT${DIRTY:+ with uncommitted changes to $DIRTY}, binary built $SLUICED_BUILT"
+echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk", $2 }');" \
+  "kernel $(uname -r), $(nproc) CPU(s); load average at start $LOAD_START, at end $(cut -d ' ' -f 1-3 /proc/loadavg); run time $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')s"
+
+s=${M[sluice,rps]:-n/a} h=${M[haproxy,rps]:-n/a} n=${M[nginx,rps]:-n/a}
+ratio=n/a added=n/a
+if num "$s" && num "$h"; then ratio=$(awk -v a="$s" -v b="$h" 'BEGIN { printf "%.2f", a / b }'); fi
+if num "${M[sluice,p99]:-}" && num "${M[direct,p99]:-}"; then
+  added=$(awk -v a="${M[sluice,p99]}" -v b="${M[direct,p99]}" 'BEGIN { printf "%.0f", a - b }')
+fi
+echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added"
+exit "$FAILED"
