@@ -194,6 +194,8 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       options.original_destination ? options.original_destination(peer_ip, peer.port()) : std::nullopt;
   const std::string downstream = format_endpoint(peer_ip, peer.port());
 
+  // Responses go out as soon as they are written, not after Nagle's delay.
+  socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -357,6 +359,7 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
       if (!conn) {
         conn.emplace(UpstreamConn{tcp::socket(w.ioc), std::move(*slot), 0});
         conn->socket.open(tcp::v4(), ec);
+        if (!ec) conn->socket.set_option(tcp::no_delay(true), ec);
         if (!ec && options.bypass_mark) {
           setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark,
                      sizeof(options.bypass_mark));
