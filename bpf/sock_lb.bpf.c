@@ -82,6 +82,12 @@ static __always_inline int lb4_pick_from_slot(const struct sl_svc_key *svc, __u3
 				   .count = count, .out = out };
 	struct sl_backend *be;
 
+	/* The common case: the chosen slot is healthy, no walk needed. */
+	be = lb4_slot_backend(svc, bank, start, &out->key);
+	if (be && !(be->flags & SL_BE_F_EJECTED)) {
+		out->be = *be;
+		return 0;
+	}
 	bpf_loop(count, lb4_probe_cb, &p, 0);
 	if (p.found)
 		return 0;

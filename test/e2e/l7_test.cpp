@@ -163,6 +163,17 @@ class L7Test : public sluice::test::NodeTest {
     return out;
   }
 
+  // bookinfo with a route to v1 mirrored to a "sink" Service on pod 4:9090.
+  std::string mirrored_to_sink() {
+    return bookinfo("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\n"
+                    "spec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n"
+                    "    mirror: {host: sink}\n"
+                    "---\napiVersion: v1\nkind: Service\nmetadata: {name: sink, namespace: default}\n"
+                    "spec: {clusterIP: 10.96.0.30, selector: {app: sink}, ports: [{name: http, port: 80, targetPort: 9090}]}\n"
+                    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: sink, namespace: default, labels: {app: sink}}\n"
+                    "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n");
+  }
+
   std::string log() {
     std::ifstream in(dir_ + "/sluiced.log");
     return {std::istreambuf_iterator<char>(in), {}};
@@ -374,18 +385,9 @@ class CaptureSink {
   std::thread thread_;
 };
 
-constexpr const char* kMirrorSink = R"(---
-apiVersion: v1
-kind: Service
-metadata: {name: sink, namespace: default}
-spec: {clusterIP: 10.96.0.30, selector: {app: sink}, ports: [{name: http, port: 80, targetPort: 9090}]}
-)";
-
 TEST_F(L7Test, MirrorGetsAShadowCopyAndNeverSlowsThePrimary) {
   CaptureSink sink(node_->tcp_socket_in_pod(4), 9090);
-  std::string config = bookinfo(route_with("    mirror: {host: sink}\n")) + kMirrorSink +
-                       "---\napiVersion: v1\nkind: Pod\nmetadata: {name: sink, namespace: default, labels: {app: sink}}\n"
-                       "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n";
+  const std::string config = mirrored_to_sink();
   start(config);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(versions(10)["v1"], 10);
@@ -398,9 +400,7 @@ TEST_F(L7Test, MirrorGetsAShadowCopyAndNeverSlowsThePrimary) {
 }
 
 TEST_F(L7Test, ADeadMirrorDoesNotFailThePrimary) {
-  std::string config = bookinfo(route_with("    mirror: {host: sink}\n")) + kMirrorSink +
-                       "---\napiVersion: v1\nkind: Pod\nmetadata: {name: sink, namespace: default, labels: {app: sink}}\n"
-                       "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n";  // nothing listens on 9090
+  const std::string config = mirrored_to_sink();  // nothing listens on 9090
   start(config);
   EXPECT_EQ(versions(10)["v1"], 10);
 }

@@ -100,7 +100,7 @@ bool labels_match(const std::map<std::string, std::string>& selector,
 }
 
 template <class Map>
-std::map<std::string, std::string> to_map(const Map& m) {  // NOLINT: small maps
+std::map<std::string, std::string> to_map(const Map& m) {
   return {m.begin(), m.end()};
 }
 

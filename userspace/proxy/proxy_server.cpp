@@ -48,6 +48,9 @@ std::string format_endpoint(uint32_t ip, uint16_t port) {
   return std::string(buf) + ":" + std::to_string(port);
 }
 
+// Envoy's body for a circuit-breaker overflow, which users grep for.
+constexpr const char* kOverflowBody = "upstream connect error or disconnect/reset before headers. reset reason: overflow\n";
+
 Response local_reply(unsigned status, unsigned version, bool keep_alive, std::string body = {}) {
   Response res{static_cast<http::status>(status), version};
   res.set(http::field::server, "sluice");
@@ -444,7 +447,7 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   std::optional<CircuitBreaker::Guard> request_slot = d.cluster->breaker.try_request();
   if (!request_slot) {
     log.flags = "UO";
-    co_return local_reply(503, version, true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
+    co_return local_reply(503, version, true, kOverflowBody);
   }
 
   // Retries: the route timeout covers every attempt; each waits a fully
@@ -491,7 +494,7 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   switch (outcome.kind) {
     case AttemptOutcome::Kind::kOverflow:
       log.flags = "UO";
-      co_return local_reply(503, version, true, "upstream connect error or disconnect/reset before headers. reset reason: overflow\n");
+      co_return local_reply(503, version, true, kOverflowBody);
     case AttemptOutcome::Kind::kResponse:
       if (exhausted) log.flags = log.flags.empty() ? "URX" : log.flags + ",URX";
       strip_hop_by_hop(res);
