@@ -630,5 +630,30 @@ TEST(EchoServer, StartRejectsBadOptions) {
   }
 }
 
+TEST(EchoServer, ChunkedGeneratedBody) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  Client c(server->port());
+  Response res = c.get("/?body_bytes=200000&chunked=1");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body().size(), 200000u);
+  EXPECT_TRUE(res.chunked());
+  EXPECT_EQ(res.count(http::field::content_length), 0u);
+  EXPECT_EQ(res.body().substr(0, 12), "0123456789ab");
+  EXPECT_EQ(c.get("/?chunked=maybe").result_int(), 400);
+}
+
+TEST(EchoServer, ReportsTheRequestBodyHash) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  Client c(server->port());
+  // FNV-1a 64 of "hello" and of nothing.
+  ASSERT_FALSE(c.send_raw("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"));
+  auto [ec, res] = c.read();
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(contains(res.body(), R"("body_fnv1a":"a430d84680aabd0b")")) << res.body();
+  EXPECT_TRUE(contains(c.get("/").body(), R"("body_fnv1a":"cbf29ce484222325")"));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -11,13 +11,15 @@
 //   x-echo-close      / close=       1: close the connection without answering
 //                                    reset: the same, with a TCP RST
 //   x-echo-body-bytes / body_bytes=  answer with this many bytes instead of JSON
+//   x-echo-chunked    / chunked=     1: send those bytes chunked, without Content-Length
 // A control with a bad value gets a 400. The delay comes first, so a delayed
 // close is a slow failure.
 //
 // The JSON body: {"pod", "version", "method", "path" (the target as sent,
 // query included), "host", "remote_addr" (ip:port of the peer), "headers"
 // (lowercased names; repeated fields joined with ", "), "body_bytes" (size of
-// the request body, which is read and discarded)}.
+// the request body, which is read and discarded) and "body_fnv1a" (its
+// FNV-1a 64-bit hash, 16 hex digits)}.
 //
 // Boost.Asio/Beast stay out of this header, so consumers need neither.
 #pragma once

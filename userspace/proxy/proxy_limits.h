@@ -8,9 +8,15 @@ namespace sluice::proxy {
 
 // Larger request headers are answered with 431.
 inline constexpr std::size_t kMaxRequestHeaderBytes = 32 * 1024;
-// Request and response bodies are held whole up to this size (413/502
-// beyond it). Streaming bodies is the next step; see docs/l7.md.
-inline constexpr std::size_t kMaxBufferedBodyBytes = 8 * 1024 * 1024;
+// A request body up to this size is held whole, so that the request can be
+// retried and mirrored (Envoy's per_request_buffer_limit_bytes default). A
+// larger one is streamed to a single attempt and is not mirrored.
+inline constexpr std::size_t kRetryBufferBytes = 64 * 1024;
+// Bodies stream through in pieces of at most this size.
+inline constexpr std::size_t kRelayChunkBytes = 16 * 1024;
+// A streaming body whose next read or write does not complete in this time
+// is abandoned and both connections closed (Envoy's stream idle timeout).
+inline constexpr std::chrono::seconds kStreamIdleTimeout{300};
 // A client that has not sent complete headers in this time gets 408
 // (the default of sluiced --request-header-timeout-ms).
 inline constexpr std::chrono::seconds kHeaderReadTimeout{10};

@@ -17,12 +17,14 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
 
 #include "access_log.h"
+#include "body_relay.h"
 #include "endpoint_picker.h"
 #include "proxy_limits.h"
 #include "fault_injection.h"
@@ -38,6 +40,8 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+using RequestBodyParser = http::request_parser<http::buffer_body>;
+using ResponseBodyParser = http::response_parser<http::buffer_body>;
 
 namespace {
 
@@ -123,11 +127,37 @@ void report_outlier(Cluster& cluster, const config::Endpoint& ep, const AttemptO
 
 // An upstream connection with the circuit-breaker slot it holds.
 struct UpstreamConn {
-  tcp::socket socket;
+  beast::tcp_stream stream;
   CircuitBreaker::Guard slot;
   uint32_t requests = 0;
   std::chrono::steady_clock::time_point idle_since{};
   std::chrono::milliseconds idle_timeout{0};  // connectionPool.http.idleTimeout of its cluster
+};
+
+// A downstream request body that did not fit the retry buffer: the part
+// already read is in the request's body, the rest is still on the client
+// connection, behind `parser`.
+struct StreamingBody {
+  beast::tcp_stream& stream;
+  beast::flat_buffer& buffer;
+  RequestBodyParser& parser;
+};
+
+// An upstream response whose headers have arrived; its body is still to be
+// relayed from `conn`.
+struct UpstreamReply {
+  std::unique_ptr<UpstreamConn> conn;
+  beast::flat_buffer buffer;
+  std::optional<ResponseBodyParser> parser;  // a new one per response read
+  uint64_t endpoint_id = 0;
+  uint32_t max_requests = 0;  // maxRequestsPerConnection of its cluster; 0 = unlimited
+  bool deadline_set = false;  // the connection's expiry is the route/try deadline
+};
+
+// What a forwarded request produced: a reply made here, or an upstream reply.
+struct ForwardResult {
+  std::optional<Response> local;
+  std::unique_ptr<UpstreamReply> upstream;
 };
 
 // One worker thread: its io_context, listener, load balancers and upstream
@@ -137,7 +167,7 @@ struct Worker {
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   RequestRouter router;
-  std::unordered_map<uint64_t, std::vector<UpstreamConn>> idle;  // endpoint -> idle upstream connections
+  std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConn>>> idle;  // endpoint -> idle upstream connections
   std::minstd_rand rng{std::random_device{}()};
   std::thread thread;
 };
@@ -151,16 +181,22 @@ struct ProxyServer::Impl {
   asio::awaitable<void> accept_loop(Worker& w);
   asio::awaitable<void> sweep_idle(Worker& w);
   asio::awaitable<void> session(Worker& w, tcp::socket socket);
-  asio::awaitable<Response> forward(Worker& w, Request& req, const RouteDecision& d, AccessLogEntry& log);
+  asio::awaitable<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, const RouteDecision& d,
+                                         AccessLogEntry& log);
   asio::awaitable<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
   asio::awaitable<void> tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf, Request& req,
                                const RouteDecision& d, AccessLogEntry& log);
-  asio::awaitable<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req, Response& res,
-                                          const RouteDecision& d, std::optional<RetryClock::time_point> deadline);
+  asio::awaitable<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req,
+                                          StreamingBody* streaming, UpstreamReply& reply, const RouteDecision& d,
+                                          std::optional<RetryClock::time_point> deadline, uint64_t& streamed);
+  asio::awaitable<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, UpstreamReply& reply,
+                                 std::chrono::milliseconds timeout, bool head, uint64_t& streamed,
+                                 beast::error_code& ec);
+  asio::awaitable<void> read_request_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                          RequestBodyParser& parser, std::string& body, beast::error_code& ec);
+  void finish_upstream(Worker& w, UpstreamReply& reply);
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
-  asio::awaitable<bool> exchange(Worker& w, beast::tcp_stream& up, Request& req, Response& res,
-                                 std::chrono::milliseconds timeout, beast::error_code& ec);
 };
 
 asio::awaitable<void> ProxyServer::Impl::accept_loop(Worker& w) {
@@ -183,9 +219,33 @@ asio::awaitable<void> ProxyServer::Impl::sweep_idle(Worker& w) {
     co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     const auto now = std::chrono::steady_clock::now();
     for (auto& [id, pool] : w.idle) {
-      std::erase_if(pool, [&](const UpstreamConn& c) { return now - c.idle_since >= c.idle_timeout; });
+      std::erase_if(pool, [&](const auto& c) { return now - c->idle_since >= c->idle_timeout; });
     }
   }
+}
+
+// Reads the request body into `body` while it fits the retry buffer. On
+// return the body is complete (parser.is_done()), or larger than the buffer
+// with the rest left to stream, or `ec` is set.
+asio::awaitable<void> ProxyServer::Impl::read_request_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                           RequestBodyParser& parser, std::string& body,
+                                                           beast::error_code& ec) {
+  while (!parser.is_done() && body.size() <= kRetryBufferBytes) {
+    const size_t have = body.size();
+    // Read one byte past the limit, so that a body of exactly the limit
+    // still counts as whole.
+    size_t want = kRetryBufferBytes + 1 - have;
+    if (auto left = parser.content_length_remaining()) want = std::min<uint64_t>(want, std::max<uint64_t>(*left, 1));
+    body.resize(have + want);
+    parser.get().body().data = body.data() + have;
+    parser.get().body().size = want;
+    stream.expires_after(kStreamIdleTimeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    body.resize(have + want - parser.get().body().size);
+    if (ec) break;
+  }
+  stream.expires_never();
 }
 
 asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) {
@@ -202,9 +262,9 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
-    http::request_parser<http::string_body> parser;
+    RequestBodyParser parser;
     parser.header_limit(kMaxRequestHeaderBytes);
-    parser.body_limit(kMaxBufferedBodyBytes);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // bodies stream; there is no size limit
     // A timer that cancels the read rather than tcp_stream's own timeout,
     // which would close the socket before a 408 could be sent.
     asio::steady_timer header_timer(w.ioc, options.header_timeout);
@@ -214,7 +274,7 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       timed_out = true;
       stream.socket().cancel();
     });
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     header_timer.cancel();
     if (timed_out) ec = beast::error::timeout;
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
@@ -222,10 +282,7 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       // Malformed or hostile input: answer, then close. Partial headers are
       // never passed on (no smuggling: Content-Length with
       // Transfer-Encoding, bad chunks and the like are rejected by the parser).
-      unsigned status = ec == beast::error::timeout            ? 408
-                        : ec == http::error::header_limit      ? 431
-                        : ec == http::error::body_limit        ? 413
-                                                               : 400;
+      unsigned status = ec == beast::error::timeout ? 408 : ec == http::error::header_limit ? 431 : 400;
       if (ec != beast::error::timeout || parser.got_some()) {
         Response res = local_reply(status, 11, false);
         stream.expires_after(std::chrono::seconds(5));
@@ -233,10 +290,34 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       }
       break;
     }
-    stream.expires_never();
 
     const auto start = std::chrono::steady_clock::now();
-    Request req = parser.release();
+    // The header moves out of the parser; the parser keeps its framing
+    // state and goes on reading the body.
+    Request req(std::move(parser.get().base()));
+    if (!parser.is_done()) {
+      // Like Envoy, answer "Expect: 100-continue" here, and do not pass it on.
+      if (beast::iequals(req[http::field::expect], "100-continue")) {
+        req.erase(http::field::expect);
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(stream, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      co_await read_request_body(stream, buffer, parser, req.body(), ec);
+      if (ec) {
+        // Framing errors get a 400; a client that went away or stalled gets nothing.
+        if (ec != beast::error::timeout && ec != asio::error::eof && ec != http::error::partial_message &&
+            ec != asio::error::connection_reset) {
+          Response res = local_reply(400, 11, false);
+          stream.expires_after(std::chrono::seconds(5));
+          co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        }
+        break;
+      }
+    }
+    StreamingBody rest{stream, buffer, parser};
+    StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
+
     AccessLogEntry log;
     log.method = std::string(req.method_string());
     log.authority = std::string(req[http::field::host]);
@@ -245,9 +326,9 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     log.request_bytes = req.body().size();
     if (req["x-request-id"].empty()) req.set("x-request-id", new_request_id(w.rng));
     log.request_id = std::string(req["x-request-id"]);
-    const bool keep_alive = req.keep_alive();
+    bool keep_alive = req.keep_alive();
+    const unsigned version = req.version();
 
-    Response res;
     config::SnapshotPtr snap = options.snapshot ? options.snapshot() : nullptr;
     const BeastHeaders headers(req);
     RequestAttrs attrs;
@@ -273,7 +354,7 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
         d.local_body = "fault filter abort\n";
       }
     }
-    if (!d.local_status && !req[http::field::upgrade].empty()) {
+    if (!d.local_status && !req[http::field::upgrade].empty() && !streaming) {
       // Upgrade (WebSocket): the connection becomes a byte tunnel to one
       // endpoint and leaves HTTP behind.
       co_await tunnel(w, stream, buffer, req, d, log);
@@ -281,19 +362,53 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       if (options.access_log) options.access_log(format_access_log(log));
       co_return;
     }
+    ForwardResult result;
     if (d.local_status) {
       log.flags = d.flags;
-      res = local_reply(d.local_status, req.version(), keep_alive, d.local_body);
-      for (const auto& [name, value] : d.local_headers) res.set(name, value);
+      result.local = local_reply(d.local_status, version, keep_alive, d.local_body);
+      for (const auto& [name, value] : d.local_headers) result.local->set(name, value);
     } else {
       const std::string injected = std::exchange(log.flags, {});
-      res = co_await forward(w, req, d, log);
+      result = co_await forward(w, req, streaming, d, log);
       if (!injected.empty()) log.flags = log.flags.empty() ? injected : injected + "," + log.flags;
     }
-    res.keep_alive(keep_alive);
-    log.status = res.result_int();
-    log.response_bytes = res.body().size();
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    // An unread request body cannot be skipped over: the connection ends
+    // with this response.
+    if (!parser.is_done()) keep_alive = false;
+    if (result.local) {
+      Response& res = *result.local;
+      res.keep_alive(keep_alive);
+      log.status = res.result_int();
+      log.response_bytes = res.body().size();
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      UpstreamReply& up = *result.upstream;
+      ResponseBodyParser& up_parser = *up.parser;
+      http::response<http::buffer_body> res(std::move(up_parser.get().base()));
+      log.status = res.result_int();
+      if (!up_parser.is_done() && !up_parser.chunked() && !up_parser.content_length()) {
+        // The upstream ends its body by closing: re-frame it as chunked, or
+        // for an HTTP/1.0 client, end it by closing too.
+        if (version >= 11) res.chunked(true); else keep_alive = false;
+      } else if (version < 11 && res.chunked()) {
+        res.chunked(false);
+        keep_alive = false;
+      }
+      res.keep_alive(keep_alive);
+      // Under a route timeout the upstream stream keeps its deadline for the
+      // whole body (Envoy's timeout spans the complete response); otherwise
+      // each read has the stream idle timeout.
+      const RelayLimits limits{up.deadline_set ? std::nullopt : std::optional<std::chrono::milliseconds>(kStreamIdleTimeout),
+                               kStreamIdleTimeout};
+      log.response_bytes = co_await relay_body(up.conn->stream, up.buffer, up_parser, stream, res, {}, limits, ec);
+      if (ec) {
+        // Headers are gone already: all that is left is to cut the response.
+        log.flags = log.flags.empty() ? "UPE" : log.flags + ",UPE";
+      } else {
+        finish_upstream(w, up);
+      }
+      stream.expires_never();
+    }
     log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (options.access_log) options.access_log(format_access_log(log));
     if (ec || !keep_alive) break;
@@ -301,36 +416,59 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
-asio::awaitable<bool> ProxyServer::Impl::exchange(Worker&, beast::tcp_stream& up, Request& req, Response& res,
-                                                  std::chrono::milliseconds timeout, beast::error_code& ec) {
-  if (timeout.count() > 0) up.expires_after(timeout);
-  co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
+// Sends the request and reads the response headers. A streaming request
+// body is relayed from the client first (only the route timeout is not
+// running yet then: like Envoy's, it starts once the request is complete).
+asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming,
+                                                  UpstreamReply& reply, std::chrono::milliseconds timeout, bool head,
+                                                  uint64_t& streamed, beast::error_code& ec) {
+  beast::tcp_stream& up = conn.stream;
+  if (!streaming) {
+    if (timeout.count() > 0) up.expires_after(timeout);
+    co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    http::request<http::buffer_body> out(req.base());
+    streamed = co_await relay_body(streaming->stream, streaming->buffer, streaming->parser, up, out, req.body(),
+                                   RelayLimits{kStreamIdleTimeout, kStreamIdleTimeout}, ec);
+    streaming->stream.expires_never();
+    if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
+  }
   if (ec) co_return false;
-  beast::flat_buffer buf;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxBufferedBodyBytes);
-  co_await http::async_read(up, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
-  up.expires_never();
-  if (ec) co_return false;
-  res = parser.release();
+  reply.buffer.clear();
+  for (;;) {
+    reply.parser.emplace();
+    reply.parser->header_limit(kMaxRequestHeaderBytes);
+    reply.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    reply.parser->skip(head);
+    co_await http::async_read_header(up, reply.buffer, *reply.parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    // An interim 1xx (other than 101) precedes the real response: skip it.
+    const unsigned status = reply.parser->get().result_int();
+    if (status < 100 || status >= 200 || status == 101) break;
+  }
+  reply.deadline_set = timeout.count() > 0;
+  if (!reply.deadline_set) up.expires_never();
   co_return true;
 }
 
 // One exchange with one endpoint. A pooled connection may have been closed
 // by the server meanwhile; that shows as an error before any response, so it
-// is retried once on a fresh connection without counting as an attempt.
+// is retried once on a fresh connection without counting as an attempt
+// (unless a streamed body has already been consumed).
 asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoint& ep, Request& req,
-                                                           Response& res, const RouteDecision& d,
-                                                           std::optional<RetryClock::time_point> deadline) {
+                                                           StreamingBody* streaming, UpstreamReply& reply,
+                                                           const RouteDecision& d,
+                                                           std::optional<RetryClock::time_point> deadline,
+                                                           uint64_t& streamed) {
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
   CircuitBreaker& breaker = d.cluster->breaker;
   AttemptOutcome out;
   for (int fresh = 0; fresh < 2; ++fresh) {
     auto& pool = w.idle[id];
-    std::optional<UpstreamConn> conn;
+    std::unique_ptr<UpstreamConn> conn;
     beast::error_code ec;
     if (!pool.empty()) {
-      conn.emplace(std::move(pool.back()));
+      conn = std::move(pool.back());
       pool.pop_back();
     } else {
       // A new connection needs a slot under maxConnections. Without one the
@@ -352,7 +490,7 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
           slot = breaker.try_connection();
         }
         if (!slot && !pool.empty()) {
-          conn.emplace(std::move(pool.back()));
+          conn = std::move(pool.back());
           pool.pop_back();
         } else if (!slot) {
           out.kind = AttemptOutcome::Kind::kOverflow;
@@ -360,18 +498,17 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
         }
       }
       if (!conn) {
-        conn.emplace(UpstreamConn{tcp::socket(w.ioc), std::move(*slot), 0});
-        conn->socket.open(tcp::v4(), ec);
-        if (!ec) conn->socket.set_option(tcp::no_delay(true), ec);
+        conn.reset(new UpstreamConn{beast::tcp_stream(w.ioc), std::move(*slot), 0});
+        tcp::socket& s = conn->stream.socket();
+        s.open(tcp::v4(), ec);
+        if (!ec) s.set_option(tcp::no_delay(true), ec);
         if (!ec && options.bypass_mark) {
-          setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark,
-                     sizeof(options.bypass_mark));
+          setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
         }
-        beast::tcp_stream connecting(std::move(conn->socket));
-        connecting.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
-        co_await connecting.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
-                                          asio::redirect_error(asio::use_awaitable, ec));
-        conn->socket = connecting.release_socket();
+        conn->stream.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+        co_await conn->stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
+                                            asio::redirect_error(asio::use_awaitable, ec));
+        conn->stream.expires_never();
         if (ec) {
           out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
                                                  : AttemptOutcome::Kind::kConnectFailure;
@@ -386,16 +523,14 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
       budget = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - RetryClock::now());
       if (budget.count() <= 0) budget = std::chrono::milliseconds(1);
     }
-    beast::tcp_stream stream(std::move(conn->socket));
-    if (co_await exchange(w, stream, req, res, budget, ec)) {
-      const uint32_t limit = breaker.max_requests_per_connection();
-      if (res.keep_alive() && (limit == 0 || ++conn->requests < limit) && pool.size() < kMaxIdleUpstreamPerEndpoint) {
-        conn->socket = stream.release_socket();
-        conn->idle_since = std::chrono::steady_clock::now();
-        conn->idle_timeout = std::chrono::milliseconds(d.cluster->policy.connection_pool.http_idle_timeout_ms);
-        pool.push_back(std::move(*conn));
-      }
+    const bool head = req.method() == http::verb::head;
+    if (co_await exchange(*conn, req, streaming, reply, budget, head, streamed, ec)) {
+      conn->idle_timeout = std::chrono::milliseconds(d.cluster->policy.connection_pool.http_idle_timeout_ms);
+      reply.conn = std::move(conn);
+      reply.endpoint_id = id;
+      reply.max_requests = breaker.max_requests_per_connection();
       out.kind = AttemptOutcome::Kind::kResponse;
+      const auto& res = reply.parser->get();
       out.status = static_cast<uint16_t>(res.result_int());
       if (auto g = res.find("grpc-status"); g != res.end()) {
         out.grpc_status = static_cast<uint32_t>(std::atoi(std::string(g->value()).c_str()));
@@ -406,15 +541,29 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
       out.kind = AttemptOutcome::Kind::kPerTryTimeout;
       co_return out;
     }
+    if (streamed > 0) break;  // the body is gone: no second try
   }
   out.kind = AttemptOutcome::Kind::kReset;
   co_return out;
 }
 
-asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, const RouteDecision& d,
-                                                     AccessLogEntry& log) {
+// After a response body was relayed whole, its connection goes back to the
+// pool if both sides keep it alive and it has requests left.
+void ProxyServer::Impl::finish_upstream(Worker& w, UpstreamReply& reply) {
+  if (!reply.conn || !reply.parser->is_done() || !reply.parser->keep_alive() || reply.buffer.size() != 0) return;
+  UpstreamConn& conn = *reply.conn;
+  const uint32_t limit = reply.max_requests;
+  auto& pool = w.idle[reply.endpoint_id];
+  if ((limit != 0 && ++conn.requests >= limit) || pool.size() >= kMaxIdleUpstreamPerEndpoint) return;
+  conn.stream.expires_never();
+  conn.idle_since = std::chrono::steady_clock::now();
+  pool.push_back(std::move(reply.conn));
+}
+
+asio::awaitable<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, StreamingBody* streaming,
+                                                          const RouteDecision& d, AccessLogEntry& log) {
   // The request is not needed after this: move it rather than copy a body.
-  const unsigned version = version;
+  const unsigned version = req.version();
   Request up_req = std::move(req);
   strip_hop_by_hop(up_req);
   if (d.route) {
@@ -431,11 +580,18 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
     if (chosen.has_headers()) apply_header_ops(chosen.headers().request(), up_req);
   }
   up_req.keep_alive(true);
-  up_req.prepare_payload();
+  // A streamed body keeps the client's framing (Content-Length or chunked).
+  if (!streaming) up_req.prepare_payload();
 
+  ForwardResult result;
+  auto local = [&](unsigned status, std::string body) {
+    result.local = local_reply(status, version, true, std::move(body));
+    return std::move(result);
+  };
   // Mirrors get their copy first and on their own: nothing they do can delay
-  // or fail this request.
-  for (const config::Endpoint* m : w.router.mirror_endpoints(d, d.original_port)) {
+  // or fail this request. A streamed body is not mirrored.
+  for (const config::Endpoint* m : streaming ? std::vector<const config::Endpoint*>{}
+                                             : w.router.mirror_endpoints(d, d.original_port)) {
     Request copy = up_req;
     const std::string host(up_req[http::field::host]);
     const size_t colon = host.rfind(':');
@@ -447,19 +603,20 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   std::optional<CircuitBreaker::Guard> request_slot = d.cluster->breaker.try_request();
   if (!request_slot) {
     log.flags = "UO";
-    co_return local_reply(503, version, true, kOverflowBody);
+    co_return local(503, kOverflowBody);
   }
 
   // Retries: the route timeout covers every attempt; each waits a fully
   // jittered back-off and goes to an endpoint not tried yet where possible.
-  const config::RetryPolicy& policy = d.route ? d.route->retries : kNoRetries;
+  // A streamed request has a single attempt: its body cannot be replayed.
+  const config::RetryPolicy& policy = d.route && !streaming ? d.route->retries : kNoRetries;
   const ParsedRetryOn& retry_on = w.router.retry_on(d.route);
-  const auto deadline = route_deadline(RetryClock::now(), d.timeout_ms);
+  const auto deadline = streaming ? std::nullopt : route_deadline(RetryClock::now(), d.timeout_ms);
   std::vector<const config::Endpoint*> tried;
   const config::Endpoint* ep = d.endpoint;
   std::optional<CircuitBreaker::Guard> retry_slot;
   bool retry_overflow = false;
-  Response res;
+  auto reply = std::make_unique<UpstreamReply>();
   AttemptOutcome outcome;
   for (uint32_t n = 0;; ++n) {
     const auto attempt_deadline = next_attempt_deadline(policy, n, RetryClock::now(), deadline);
@@ -468,14 +625,18 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
     log.upstream = format_endpoint(ep->ip, ep->port);
     tried.push_back(ep);
     w.router.picker().started(ep);
-    const auto until = attempt_deadline && *attempt_deadline != RetryClock::time_point::max()
-                           ? attempt_deadline : std::optional<RetryClock::time_point>{};
-    outcome = co_await attempt(w, *ep, up_req, res, d, until);
+    auto until = attempt_deadline && *attempt_deadline != RetryClock::time_point::max()
+                     ? attempt_deadline : std::optional<RetryClock::time_point>{};
+    if (streaming && d.timeout_ms > 0) until = RetryClock::now() + std::chrono::milliseconds(d.timeout_ms);
+    if (n > 0) reply = std::make_unique<UpstreamReply>();
+    uint64_t streamed = 0;
+    outcome = co_await attempt(w, *ep, up_req, streaming, *reply, d, until, streamed);
+    log.request_bytes += streamed;
     w.router.picker().finished(ep);
     report_outlier(*d.cluster, *ep, outcome);
     if (deadline && RetryClock::now() >= *deadline) {
       log.flags = "UT";
-      co_return local_reply(504, version, true, "upstream request timeout\n");
+      co_return local(504, "upstream request timeout\n");
     }
     if (!should_retry(retry_on, outcome) || n >= policy.attempts) break;
     // maxRetries: a retry without a slot is skipped, and the response so far stands.
@@ -494,25 +655,27 @@ asio::awaitable<Response> ProxyServer::Impl::forward(Worker& w, Request& req, co
   switch (outcome.kind) {
     case AttemptOutcome::Kind::kOverflow:
       log.flags = "UO";
-      co_return local_reply(503, version, true, kOverflowBody);
-    case AttemptOutcome::Kind::kResponse:
+      co_return local(503, kOverflowBody);
+    case AttemptOutcome::Kind::kResponse: {
       if (exhausted) log.flags = log.flags.empty() ? "URX" : log.flags + ",URX";
+      auto& res = reply->parser->get();
       strip_hop_by_hop(res);
       if (d.route && d.route->spec->has_headers()) apply_header_ops(d.route->spec->headers().response(), res);
       if (!d.set_cookie.empty()) res.insert(http::field::set_cookie, d.set_cookie);
-      co_return res;
+      result.upstream = std::move(reply);
+      co_return std::move(result);
+    }
     case AttemptOutcome::Kind::kConnectFailure:
       log.flags = exhausted ? "URX,UF" : "UF";
-      co_return local_reply(503, version, true, "upstream connect error\n");
+      co_return local(503, "upstream connect error\n");
     case AttemptOutcome::Kind::kPerTryTimeout:
       log.flags = exhausted ? "URX,UT" : "UT";
-      co_return local_reply(504, version, true, "upstream request timeout\n");
+      co_return local(504, "upstream request timeout\n");
     default:
       log.flags = exhausted ? "URX,UC" : "UC";
-      co_return local_reply(503, version, true, "upstream connection terminated\n");
+      co_return local(503, "upstream connection terminated\n");
   }
 }
-
 asio::awaitable<void> ProxyServer::Impl::tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf,
                                                 Request& req, const RouteDecision& d, AccessLogEntry& log) {
   const config::Endpoint& ep = *d.endpoint;
@@ -595,10 +758,10 @@ asio::awaitable<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const c
                                 asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) co_await http::async_write(stream, copy, asio::redirect_error(asio::use_awaitable, ec));
   if (!ec) {
+    // The response is discarded: wait for its headers, then hang up.
     beast::flat_buffer buf;
-    http::response_parser<http::string_body> discard;
-    discard.body_limit(kMaxBufferedBodyBytes);
-    co_await http::async_read(stream, buf, discard, asio::redirect_error(asio::use_awaitable, ec));
+    http::response_parser<http::empty_body> discard;
+    co_await http::async_read_header(stream, buf, discard, asio::redirect_error(asio::use_awaitable, ec));
   }
   (void)keep;  // the endpoint lives in this snapshot
 }
