@@ -631,7 +631,7 @@ asio::awaitable<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& re
     if (n > 0) reply = std::make_unique<UpstreamReply>();
     uint64_t streamed = 0;
     outcome = co_await attempt(w, *ep, up_req, streaming, *reply, d, until, streamed);
-    log.request_bytes += streamed;
+    if (streaming) log.request_bytes = streamed;  // the buffered prefix is part of it
     w.router.picker().finished(ep);
     report_outlier(*d.cluster, *ep, outcome);
     if (deadline && RetryClock::now() >= *deadline) {

@@ -1,0 +1,201 @@
+// The fixture of the L7 end-to-end tests: a simulated node with sluice-echo
+// pods (versions v1..v3 of "reviews") and sluiced in front of them, plus raw
+// HTTP helpers that speak from inside a pod. Privileged.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "admin_client.h"
+#include "node_sim.h"
+#include "pod_sockets.h"
+
+namespace sluice::test {
+
+using namespace std::chrono_literals;
+
+
+inline constexpr uint16_t kAdminPort = 15000;
+inline constexpr uint16_t kProxyPort = 15001;
+inline constexpr const char* kVip = "10.96.0.20";
+inline constexpr uint16_t kPort = 9080;
+
+struct HttpReply {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+// A raw HTTP/1.1 exchange from inside a pod, so the test exercises exactly
+// what an application in the pod would send.
+inline HttpReply raw_request(int fd, const std::string& request) {
+  HttpReply r;
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) return r;
+  std::string in;
+  char buf[8192];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) in.append(buf, static_cast<size_t>(n));
+  std::istringstream s(in);
+  std::string line;
+  if (!std::getline(s, line)) return r;
+  r.status = static_cast<unsigned>(std::atoi(line.substr(9, 3).c_str()));
+  while (std::getline(s, line) && line != "\r") {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    if (!value.empty() && value.back() == '\r') value.pop_back();
+    r.headers[name] = value;
+  }
+  r.body.assign(std::istreambuf_iterator<char>(s), {});
+  return r;
+}
+
+class L7Test : public NodeTest {
+ protected:
+  int pod_count() const override { return 4; }
+
+  void SetUp() override {
+    NodeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    node_->join_cgroup();
+    dir_ = "/tmp/" + node_->prefix() + "-l7";
+    std::filesystem::create_directories(dir_ + "/config");
+    for (int i : {2, 3, 4}) start_echo(i);
+  }
+
+  // sluice-echo in pod i, version v<i-1>, with extra flags.
+  void start_echo(int i, std::vector<std::string> extra = {}) {
+    if (echo_[i] > 0) node_->stop(echo_[i]);
+    std::vector<std::string> argv = {SLUICE_ECHO_PATH, "--listen", "0.0.0.0:8080", "--name", "p" + std::to_string(i),
+                                     "--version", "v" + std::to_string(i - 1)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    echo_[i] = node_->spawn(node_->pod_ns(i), argv, dir_ + "/echo.log");
+    // Ready when it answers.
+    for (int t = 0; t < 100; ++t) {
+      int fd = node_->tcp_socket_in_pod(1);
+      bool up = connect_to(fd, node_->pod_ip(i), 8080) == 0;
+      close(fd);
+      if (up) break;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+
+  void TearDown() override {
+    if (node_) {
+      if (daemon_ > 0) node_->stop(daemon_);
+      std::filesystem::remove_all(node_->pin_dir() + "/links");
+      if (HasFailure()) {
+        std::ifstream in(dir_ + "/sluiced.log");
+        std::cerr << "--- sluiced log ---\n" << in.rdbuf() << "--- end ---\n";
+      }
+    }
+    std::filesystem::remove_all(dir_);
+    NodeTest::TearDown();
+  }
+
+  std::string bookinfo(const std::string& virtual_service) {
+    std::string y =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n"
+        "spec: {clusterIP: 10.96.0.20, selector: {app: reviews}, ports: [{name: http, port: 9080, targetPort: 8080}]}\n"
+        "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\n"
+        "spec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n"
+        "  - {name: v3, labels: {version: v3}}\n";
+    for (int i : {2, 3, 4}) {
+      y += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: reviews-" + std::to_string(i) +
+           ", namespace: default, labels: {app: reviews, version: v" + std::to_string(i - 1) +
+           "}}\nstatus: {phase: Running, podIP: " + node_->pod_ip(i) + "}\n";
+    }
+    return y + virtual_service;
+  }
+
+  void start(const std::string& config) {
+    std::ofstream(dir_ + "/config/mesh.yaml") << config;
+    std::vector<std::string> argv{SLUICED_PATH, "--config", dir_ + "/config", "--cgroup", node_->cgroup_path(), "--pin-dir",
+                            node_->pin_dir(), "--admin-port", std::to_string(kAdminPort), "--node-ip",
+                            node_->node_ip(), "--proxy-port", std::to_string(kProxyPort),
+                            "--request-header-timeout-ms", "1000"};
+    argv.insert(argv.end(), daemon_flags_.begin(), daemon_flags_.end());
+    daemon_ = node_->spawn(node_->node_ns(), argv, dir_ + "/sluiced.log");
+    for (int i = 0; i < 250; ++i) {
+      auto r = node_->in_node([] { return sluice::http_get("127.0.0.1", kAdminPort, "/ready", 500ms); });
+      if (r.ok() && r->first == 200) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    // Wait until the kernel redirects (first heartbeat) and a request goes through.
+    for (int i = 0; i < 100 && get("/").status == 0; ++i) std::this_thread::sleep_for(20ms);
+  }
+
+  HttpReply request(const std::string& text) {
+    int fd = node_->tcp_socket_in_pod(1);
+    HttpReply r;
+    if (connect_to(fd, kVip, kPort) == 0) r = raw_request(fd, text);
+    close(fd);
+    return r;
+  }
+
+  HttpReply get(const std::string& path, const std::string& extra_headers = "") {
+    return request("GET " + path + " HTTP/1.1\r\nHost: reviews:9080\r\nConnection: close\r\n" + extra_headers + "\r\n");
+  }
+
+  std::map<std::string, int> versions(int n, const std::string& extra = "") {
+    std::map<std::string, int> out;
+    for (int i = 0; i < n; ++i) {
+      HttpReply r = get("/reviews/1", extra);
+      ++out[r.status == 200 ? r.headers["x-echo-version"] : "status:" + std::to_string(r.status)];
+    }
+    return out;
+  }
+
+  // bookinfo with a route to v1 mirrored to a "sink" Service on pod 4:9090.
+  std::string mirrored_to_sink() {
+    return bookinfo("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\n"
+                    "spec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n"
+                    "    mirror: {host: sink}\n"
+                    "---\napiVersion: v1\nkind: Service\nmetadata: {name: sink, namespace: default}\n"
+                    "spec: {clusterIP: 10.96.0.30, selector: {app: sink}, ports: [{name: http, port: 80, targetPort: 9090}]}\n"
+                    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: sink, namespace: default, labels: {app: sink}}\n"
+                    "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n");
+  }
+
+  std::string log() {
+    std::ifstream in(dir_ + "/sluiced.log");
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
+  std::string dir_;
+  std::vector<std::string> daemon_flags_;  // extra sluiced flags for start()
+  pid_t daemon_ = -1;
+  std::map<int, pid_t> echo_;
+};
+
+// A VirtualService with one route to `destination`, plus route fields.
+inline std::string route_with(const std::string& extra, const std::string& destination = "{host: reviews, subset: v1}") {
+  return "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\n"
+         "spec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: " + destination + "\n" + extra;
+}
+
+inline constexpr const char* kAllPods = "{host: reviews}";
+
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace sluice::test
