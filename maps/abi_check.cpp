@@ -61,3 +61,34 @@ SL_CHECK_SIZE(struct sl_node_state, 8);
 
 static_assert(SL_R__COUNT < 64, "sl_stats is sized by SL_R__COUNT");
 static_assert(SL_MAX_SLOTS * SL_SLOT_BANKS <= 0xffffffffu / 2, "slot index fits");
+
+// XDP load balancer (bpf/xdp_lb.bpf.c, bpf/tc_nat.bpf.c).
+#include "xdp_lb_types.h"
+#include "xdp_stat_reasons.h"
+
+SL_CHECK_SIZE(struct sl_xvip_key, 8);
+SL_CHECK_OFF(struct sl_xvip_key, port, 4);
+SL_CHECK_OFF(struct sl_xvip_key, proto, 6);
+SL_CHECK_SIZE(struct sl_xvip, 16);
+SL_CHECK_OFF(struct sl_xvip, maglev_size, 4);
+SL_CHECK_OFF(struct sl_xvip, backend_count, 8);
+SL_CHECK_OFF(struct sl_xvip, flags, 10);
+SL_CHECK_OFF(struct sl_xvip, revision, 12);
+SL_CHECK_SIZE(struct sl_xbackend, 8);
+SL_CHECK_OFF(struct sl_xbackend, port, 4);
+SL_CHECK_OFF(struct sl_xbackend, flags, 6);
+SL_CHECK_SIZE(struct sl_xct_key, 16);
+SL_CHECK_OFF(struct sl_xct_key, daddr, 4);
+SL_CHECK_OFF(struct sl_xct_key, sport, 8);
+SL_CHECK_OFF(struct sl_xct_key, dport, 10);
+SL_CHECK_OFF(struct sl_xct_key, proto, 12);
+SL_CHECK_SIZE(struct sl_xct, 16);
+SL_CHECK_OFF(struct sl_xct, port, 4);
+SL_CHECK_OFF(struct sl_xct, vip_id, 8);
+SL_CHECK_SIZE(struct sl_xsrc_key, 12);
+SL_CHECK_OFF(struct sl_xsrc_key, vip_id, 4);
+SL_CHECK_OFF(struct sl_xsrc_key, addr, 8);
+SL_CHECK_SIZE(struct sl_xvip_counters, 64);
+SL_CHECK_OFF(struct sl_xvip_counters, drops, 32);
+static_assert(SL_XDROP__COUNT <= SL_XDROP_SLOTS, "per-VIP drop slots");
+static_assert(SL_XR__COUNT < 64, "sl_xstats is sized by SL_XR__COUNT");

@@ -1,0 +1,77 @@
+/* Pure logic of the XDP load balancer: incremental Internet checksums
+ * (RFC 1624) and the flow hash that keys the Maglev table. No maps and no
+ * helpers, so it compiles into the BPF programs and into the GoogleTest
+ * tests, which check it against checksums computed from scratch. */
+#ifndef SLUICE_BPF_XDP_LB_LOGIC_H
+#define SLUICE_BPF_XDP_LB_LOGIC_H
+
+#include <linux/types.h>
+
+#include "lb_select.h"
+
+/* Fold a 32-bit one's complement sum to 16 bits. */
+static __always_inline __u16 lb4_csum_fold(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)s;
+}
+
+/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). The sum is byte-order
+ * independent, so the fields are used exactly as they sit in the packet. */
+static __always_inline __u16 lb4_csum_replace2(__u16 check, __u16 from, __u16 to)
+{
+	__u32 s = (__u16)~check;
+
+	s += (__u16)~from;
+	s += to;
+	return (__u16)~lb4_csum_fold(s);
+}
+
+static __always_inline __u16 lb4_csum_replace4(__u16 check, __u32 from, __u32 to)
+{
+	__u32 s = (__u16)~check;
+
+	s += (__u16)~(from >> 16);
+	s += (__u16)~(from & 0xffff);
+	s += to >> 16;
+	s += to & 0xffff;
+	return (__u16)~lb4_csum_fold(s);
+}
+
+/* A UDP checksum of 0 means "none" (RFC 768) and must stay 0; a computed 0
+ * is sent as 0xffff. */
+static __always_inline __u16 lb4_udp_csum_replace(__u16 check, __u32 from_addr, __u32 to_addr,
+						  __u16 from_port, __u16 to_port)
+{
+	if (!check)
+		return 0;
+	check = lb4_csum_replace4(check, from_addr, to_addr);
+	check = lb4_csum_replace2(check, from_port, to_port);
+	return check ? check : 0xffff;
+}
+
+static __always_inline __u16 lb4_tcp_csum_replace(__u16 check, __u32 from_addr, __u32 to_addr,
+						  __u16 from_port, __u16 to_port)
+{
+	check = lb4_csum_replace4(check, from_addr, to_addr);
+	return lb4_csum_replace2(check, from_port, to_port);
+}
+
+/* The flow's 5-tuple hashed for the Maglev lookup. Every field goes through
+ * the mixer, so flows that differ only in the source port spread too. */
+static __always_inline __u32 lb4_flow_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
+					   __u8 proto)
+{
+	__u64 a = ((__u64)saddr << 32) | daddr;
+	__u64 b = ((__u64)sport << 32) | ((__u64)dport << 16) | proto;
+
+	return lb4_hash64(a ^ ((__u64)lb4_hash64(b) << 32 | lb4_hash64(~b)));
+}
+
+static __always_inline __u32 lb4_maglev_slot(__u32 hash, __u32 size)
+{
+	return size ? hash % size : 0;
+}
+
+#endif

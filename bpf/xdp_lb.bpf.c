@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/* XDP L4 load balancing of LoadBalancer ingress IPs and externalIPs on the
+ * node's external interface. A packet to a VIP:port gets its flow's backend
+ * from the conntrack, or for a new flow from the VIP's Maglev table keyed on
+ * the 5-tuple hash; it is then DNATed (destination address and port, IP and
+ * L4 checksums updated incrementally) and passed to the stack, which routes
+ * it to the pod. Replies are reverse-NATed by bpf/tc_nat.bpf.c on the same
+ * interface's egress. Everything else passes untouched. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xdp_lb_maps.h"
+#include "xdp_lb_logic.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+_Static_assert(sizeof(struct sl_xbackend) == sizeof(__u64), "Maglev entry size");
+
+/* Benchmark knob, set by the loader before load (0 in production, where the
+ * verifier prunes the branch): every packet takes the new-flow path, so a
+ * BPF_PROG_TEST_RUN repeat loop measures the Maglev pick and the conntrack
+ * insert rather than a conntrack hit. */
+#define SL_XDP_BENCH_NO_CT_LOOKUP 0x1
+const volatile __u32 sl_xdp_bench_flags = 0;
+
+#define SL_IP_MF 0x2000
+#define SL_IP_OFFSET 0x1fff
+
+/* linux/icmp.h pulls in libc's socket headers, which do not build for BPF. */
+#define SL_ICMP_DEST_UNREACH 3
+struct lb4_icmphdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u32 rest;
+};
+
+struct lb4_ports {
+	__be16 src;
+	__be16 dst;
+};
+
+static __always_inline int lb4_verdict(__u32 reason, int action)
+{
+	lb4_xcount(reason);
+	return action;
+}
+
+static __always_inline struct sl_xvip_counters *lb4_vip_counters(__u32 id)
+{
+	return bpf_map_lookup_elem(&sl_xvip_cnt, &id);
+}
+
+static __always_inline int lb4_drop(struct sl_xvip_counters *c, __u32 drop, __u32 reason)
+{
+	if (c && drop < SL_XDROP_SLOTS)
+		c->drops[drop] += 1;
+	return lb4_verdict(reason, XDP_DROP);
+}
+
+/* Source-range check: the LPM trie holds (vip id, range) pairs. */
+static __always_inline int lb4_source_allowed(__u32 vip_id, __be32 saddr)
+{
+	struct sl_xsrc_key k = { .prefixlen = 64, .vip_id = vip_id, .addr = saddr };
+
+	return bpf_map_lookup_elem(&sl_xsrc, &k) != NULL;
+}
+
+/* The backend of a new flow: the VIP's Maglev table at the flow hash. */
+static __always_inline struct sl_xbackend *lb4_maglev_pick(const struct sl_xvip *vip, __u32 hash)
+{
+	__u32 id = vip->id;
+	void *table = bpf_map_lookup_elem(&sl_xmaglev, &id);
+	__u32 slot;
+
+	if (!table)
+		return NULL;
+	slot = lb4_maglev_slot(hash, vip->maglev_size);
+	return (struct sl_xbackend *)bpf_map_lookup_elem(table, &slot);
+}
+
+static __always_inline int lb4_track(const struct sl_xct_key *fwd, const struct sl_xbackend *be,
+				     const struct sl_xvip_key *vk, __u32 vip_id)
+{
+	struct sl_xct ct = { .addr = be->addr, .port = be->port, .vip_id = vip_id };
+	struct sl_xct_key rev = {
+		.saddr = be->addr, .daddr = fwd->saddr,
+		.sport = be->port, .dport = fwd->sport, .proto = fwd->proto,
+	};
+	struct sl_xct nat = { .addr = vk->addr, .port = vk->port, .vip_id = vip_id };
+
+	/* Reverse first: a reply must never find a forward entry without it. */
+	if (bpf_map_update_elem(&sl_xnat, &rev, &nat, BPF_ANY))
+		return -1;
+	if (bpf_map_update_elem(&sl_xct, fwd, &ct, BPF_ANY))
+		return -1;
+	return 0;
+}
+
+/* TCP or UDP to a VIP. l4_off is the offset of the L4 header from data. */
+static __always_inline int lb4_xdp_l4(struct xdp_md *ctx, __u8 proto)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	const __u32 l4_off = sizeof(struct ethhdr) + sizeof(struct iphdr);
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct sl_xvip_counters *cnt;
+	struct lb4_ports *ports;
+	struct sl_xbackend pick;
+	struct sl_xvip *vip;
+	__u32 csum_off, hash;
+	__u16 *csum;
+
+	/* The whole L4 header must be there: a truncated one is not ours. */
+	if (proto == IPPROTO_TCP) {
+		if (data + l4_off + sizeof(struct tcphdr) > end)
+			return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+		csum_off = l4_off + offsetof(struct tcphdr, check);
+	} else {
+		if (data + l4_off + sizeof(struct udphdr) > end)
+			return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+		csum_off = l4_off + offsetof(struct udphdr, check);
+	}
+	ports = data + l4_off;
+	if ((void *)(ports + 1) > end || (void *)(ip + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+
+	struct sl_xvip_key vk = { .addr = ip->daddr, .port = ports->dst, .proto = proto };
+
+	vip = bpf_map_lookup_elem(&sl_xvips, &vk);
+	if (!vip)
+		return lb4_verdict(SL_XR_PASS_NOT_VIP, XDP_PASS);
+	cnt = lb4_vip_counters(vip->id);
+
+	if ((vip->flags & SL_XVIP_F_SRC_RANGES) && !lb4_source_allowed(vip->id, ip->saddr))
+		return lb4_drop(cnt, SL_XDROP_SRC_RANGE, SL_XR_DROP_SRC_RANGE);
+
+	struct sl_xct_key fk = {
+		.saddr = ip->saddr, .daddr = ip->daddr,
+		.sport = ports->src, .dport = ports->dst, .proto = proto,
+	};
+	struct sl_xct *ct = NULL;
+
+	if (!(sl_xdp_bench_flags & SL_XDP_BENCH_NO_CT_LOOKUP))
+		ct = bpf_map_lookup_elem(&sl_xct, &fk);
+	if (ct) {
+		pick.addr = ct->addr;
+		pick.port = ct->port;
+		lb4_xcount(SL_XR_DNAT_TRACKED);
+	} else {
+		struct sl_xbackend *be;
+
+		hash = lb4_flow_hash(fk.saddr, fk.daddr, fk.sport, fk.dport, proto);
+		be = lb4_maglev_pick(vip, hash);
+		if (!be)
+			return lb4_drop(cnt, SL_XDROP_NO_BACKEND, SL_XR_DROP_NO_BACKEND);
+		pick = *be;
+		if (lb4_track(&fk, &pick, &vk, vip->id))
+			lb4_xcount(SL_XR_CT_FULL);
+		if (cnt)
+			cnt->new_flows += 1;
+		lb4_xcount(SL_XR_DNAT_NEW);
+	}
+
+	/* Map helpers may have been called: re-derive and re-check every packet
+	 * pointer right before its access (see docs/xdp-lb.md). */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	ip = data + sizeof(struct ethhdr);
+	ports = data + l4_off;
+	csum = data + csum_off;
+	if ((void *)(ip + 1) > end || (void *)(ports + 1) > end || (void *)(csum + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+
+	__be32 old_addr = ip->daddr;
+	__be16 old_port = ports->dst;
+
+	if (cnt) {
+		cnt->packets += 1;
+		cnt->bytes += bpf_ntohs(ip->tot_len);
+	}
+	ip->check = lb4_csum_replace4(ip->check, old_addr, pick.addr);
+	ip->daddr = pick.addr;
+	if (proto == IPPROTO_TCP)
+		*csum = lb4_tcp_csum_replace(*csum, old_addr, pick.addr, old_port, pick.port);
+	else
+		*csum = lb4_udp_csum_replace(*csum, old_addr, pick.addr, old_port, pick.port);
+	ports->dst = pick.port;
+	return XDP_PASS;
+}
+
+/* An ICMP error sent to a VIP about a packet the VIP sent (a reply of a
+ * tracked flow that was too big for a router on the way back): the quoted
+ * header reads VIP:port -> client. Send it on to the flow's backend, with
+ * the outer destination and the quoted source rewritten, so the backend's
+ * stack lowers its path MTU. */
+static __always_inline int lb4_xdp_icmp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	const __u32 icmp_off = sizeof(struct ethhdr) + sizeof(struct iphdr);
+	const __u32 in_ip_off = icmp_off + sizeof(struct lb4_icmphdr);
+	const __u32 in_l4_off = in_ip_off + sizeof(struct iphdr);
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct lb4_icmphdr *icmp = data + icmp_off;
+	struct iphdr *in_ip = data + in_ip_off;
+	struct lb4_ports *in_ports = data + in_l4_off;
+
+	if ((void *)(icmp + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+	if (icmp->type != SL_ICMP_DEST_UNREACH)
+		return lb4_verdict(SL_XR_ICMP_PASS, XDP_PASS);
+	if ((void *)(in_ip + 1) > end || (void *)(in_ports + 1) > end || (void *)(ip + 1) > end)
+		return lb4_verdict(SL_XR_ICMP_PASS, XDP_PASS);
+	if (in_ip->ihl != 5 || in_ip->saddr != ip->daddr ||
+	    (in_ip->protocol != IPPROTO_TCP && in_ip->protocol != IPPROTO_UDP))
+		return lb4_verdict(SL_XR_ICMP_PASS, XDP_PASS);
+
+	struct sl_xct_key fk = {
+		.saddr = in_ip->daddr, .daddr = in_ip->saddr,
+		.sport = in_ports->dst, .dport = in_ports->src, .proto = in_ip->protocol,
+	};
+	struct sl_xct *ct = bpf_map_lookup_elem(&sl_xct, &fk);
+
+	if (!ct)
+		return lb4_verdict(SL_XR_ICMP_PASS, XDP_PASS);
+	__be32 be_addr = ct->addr;
+	__be16 be_port = ct->port;
+	struct sl_xvip_counters *cnt = lb4_vip_counters(ct->vip_id);
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	ip = data + sizeof(struct ethhdr);
+	icmp = data + icmp_off;
+	in_ip = data + in_ip_off;
+	in_ports = data + in_l4_off;
+	if ((void *)(ip + 1) > end || (void *)(icmp + 1) > end || (void *)(in_ip + 1) > end ||
+	    (void *)(in_ports + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+
+	__be32 vip_addr = ip->daddr;
+	__be16 vip_port = in_ports->src;
+	__u16 old_in_check = in_ip->check;
+	__u16 new_in_check = lb4_csum_replace4(old_in_check, vip_addr, be_addr);
+	__u16 icmp_check = icmp->checksum;
+
+	/* The ICMP checksum covers the quoted bytes (and no pseudo header):
+	 * account for each quoted field that changes. */
+	icmp_check = lb4_csum_replace4(icmp_check, vip_addr, be_addr);
+	icmp_check = lb4_csum_replace2(icmp_check, old_in_check, new_in_check);
+	icmp_check = lb4_csum_replace2(icmp_check, vip_port, be_port);
+	in_ip->saddr = be_addr;
+	in_ip->check = new_in_check;
+	in_ports->src = be_port;
+	icmp->checksum = icmp_check;
+	ip->check = lb4_csum_replace4(ip->check, vip_addr, be_addr);
+	ip->daddr = be_addr;
+	if (cnt)
+		cnt->icmp += 1;
+	return lb4_verdict(SL_XR_ICMP_TRANSLATED, XDP_PASS);
+}
+
+SEC("xdp")
+int sl_xdp_lb(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+
+	if ((void *)(eth + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return lb4_verdict(SL_XR_PASS_NOT_IPV4, XDP_PASS);
+	if ((void *)(ip + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+	if (ip->version != 4 || ip->ihl < 5)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+	if (ip->ihl != 5)
+		return lb4_verdict(SL_XR_PASS_IP_OPTIONS, XDP_PASS);
+	if (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET))
+		return lb4_verdict(SL_XR_PASS_FRAGMENT, XDP_PASS);
+
+	switch (ip->protocol) {
+	case IPPROTO_TCP:
+		return lb4_xdp_l4(ctx, IPPROTO_TCP);
+	case IPPROTO_UDP:
+		return lb4_xdp_l4(ctx, IPPROTO_UDP);
+	case IPPROTO_ICMP:
+		return lb4_xdp_icmp(ctx);
+	default:
+		return lb4_verdict(SL_XR_PASS_OTHER_PROTO, XDP_PASS);
+	}
+}
