@@ -28,6 +28,8 @@ struct Endpoint {
   std::map<std::string, std::string> labels;
   std::string pod;  // namespace/name when known
   uint32_t weight = 1;
+  std::string node_name;  // EndpointSlice nodeName or Pod spec.nodeName; "" if unknown
+  uint32_t host_ip = 0;   // the pod's status.hostIP (host order), 0 if unknown
   bool operator==(const Endpoint&) const = default;
 };
 
@@ -56,6 +58,12 @@ struct Service {
   std::vector<Subset> subsets;
   const istio::networking::TrafficPolicy* policy = nullptr;  // DestinationRule top level
   std::vector<ServiceSpec> l4;  // its ports as the kernel sees them (none without a VIP)
+  // North-south addresses (host order): status.loadBalancer.ingress[].ip of a
+  // type LoadBalancer service, then spec.externalIPs.
+  std::vector<uint32_t> external_ips;
+  // spec.loadBalancerSourceRanges as (network, prefix length); empty: any.
+  std::vector<std::pair<uint32_t, uint8_t>> source_ranges;
+  bool external_traffic_local = false;  // spec.externalTrafficPolicy: Local
 };
 
 // Services point into `resources`, so a snapshot is never copied.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -259,10 +260,35 @@ class Builder {
       }
       s->ports.push_back(std::move(port));
     }
+    add_external_addresses(r.object, *s);
     apply_rule(*s, rule);
     resolve_policies(*s);
     compute_l4(*s);
     return s;
+  }
+
+  // What the XDP load balancer needs: the addresses external clients use,
+  // who may use them, and whether only local endpoints serve them.
+  static void add_external_addresses(const k8s::Service& svc, Service& s) {
+    auto add_ip = [&](const std::string& text) {
+      uint32_t ip = parse_ipv4(text);
+      if (ip && std::find(s.external_ips.begin(), s.external_ips.end(), ip) == s.external_ips.end()) {
+        s.external_ips.push_back(ip);
+      }
+    };
+    if (svc.spec().type() == "LoadBalancer") {
+      for (const auto& ing : svc.status().load_balancer().ingress()) add_ip(ing.ip());
+    }
+    for (const std::string& ip : svc.spec().external_ips()) add_ip(ip);
+    for (const std::string& range : svc.spec().load_balancer_source_ranges()) {
+      const size_t slash = range.find('/');
+      const int len = slash == std::string::npos ? 32 : std::atoi(range.c_str() + slash + 1);
+      in_addr a{};
+      if (len < 0 || len > 32 || inet_pton(AF_INET, range.substr(0, slash).c_str(), &a) != 1) continue;
+      const uint32_t mask = len == 0 ? 0 : ~0u << (32 - len);
+      s.source_ranges.emplace_back(ntohl(a.s_addr) & mask, static_cast<uint8_t>(len));
+    }
+    s.external_traffic_local = svc.spec().external_traffic_policy() == "Local";
   }
 
   static void add_slice_endpoints(const std::vector<SliceRef>& slices, const k8s::ServicePort& sp,
@@ -284,6 +310,7 @@ class Builder {
             e.ip = ip;
             e.port = target;
             if (ep.has_target_ref()) e.pod = ep.target_ref().namespace_() + "/" + ep.target_ref().name();
+            e.node_name = ep.node_name();
             port.endpoints.push_back(std::move(e));
           }
         }
@@ -304,6 +331,8 @@ class Builder {
       e.port = target;
       e.labels = r->meta.labels;
       e.pod = r->meta.ns + "/" + r->meta.name;
+      e.node_name = pod.spec().node_name();
+      e.host_ip = parse_ipv4(pod.status().host_ip());
       port.endpoints.push_back(std::move(e));
     }
   }
