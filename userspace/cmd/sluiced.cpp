@@ -20,6 +20,7 @@
 #include "service_text.h"
 #include "service_writer.h"
 #include "sock_lb_loader.h"
+#include "xdp_daemon.h"
 
 namespace {
 
@@ -44,6 +45,11 @@ struct Flags {
   unsigned header_timeout_ms = 10000;
   bool access_log = true;
   bool cleanup = false;
+  // XDP load balancing of LoadBalancer/external IPs (docs/xdp-lb.md); off
+  // unless an external interface is named.
+  std::string external_iface;
+  std::string node_name;
+  bool xdp_generic = false;
 };
 
 // SO_MARK on the proxy's upstream sockets, so the kernel never redirects
@@ -124,6 +130,25 @@ int run(const Flags& f) {
   config::ConfigSync sync(f.config, maps);
   sync.adopt_kernel_state();
   sync.reload();
+  std::unique_ptr<XdpDaemon> xdp;
+  if (!f.external_iface.empty()) {
+    XdpDaemonOptions xo{.iface = f.external_iface, .pin_dir = f.pin_dir, .node = {f.node_name, {}},
+                        .force_generic = f.xdp_generic};
+    if (node_ip) xo.node.node_ips.insert(node_ip);
+    auto started = XdpDaemon::start(xo);
+    if (!started) {
+      spdlog::critical("XDP on {}: {}", f.external_iface, started.error().to_string());
+      return 1;
+    }
+    xdp = std::move(*started);
+    spdlog::info("XDP load balancer on {} ({} mode), reverse NAT on its TC egress", f.external_iface,
+                 xdp_mode_name(xdp->mode()));
+  }
+  auto sync_xdp = [&] {
+    if (!xdp || !sync.current()) return;
+    if (Status s = xdp->sync(*sync.current()); !s) spdlog::warn("XDP sync: {}", s.error().to_string());
+  };
+  sync_xdp();
   std::atomic<bool> ready{true};
 
   ReloadQueue queue;
@@ -145,6 +170,7 @@ int run(const Flags& f) {
   };
   // The proxy's clusters (circuit breakers, outlier detection) are created
   // here so the admin API can show them next to the kernel's counters.
+  if (xdp) routes["/xdp"] = [&xdp](const std::string&) { return AdminResponse{200, "application/json", xdp->json()}; };
   auto clusters = std::make_shared<proxy::ClusterRegistry>();
   routes["/clusters"] = [clusters](const std::string&) {
     return AdminResponse{200, "application/json", clusters->to_json()};
@@ -187,7 +213,10 @@ int run(const Flags& f) {
       last_beat = std::chrono::steady_clock::now();
     }
     if (proxy) mirror_ejections(*proxy->clusters(), maps);
-    if (queue.wait(std::chrono::milliseconds(200))) sync.reload();
+    if (queue.wait(std::chrono::milliseconds(200))) {
+      sync.reload();
+      sync_xdp();
+    }
   }
   spdlog::info("shutting down");
   if (proxy) {
@@ -197,6 +226,9 @@ int run(const Flags& f) {
   }
   (*watcher)->stop();
   (*admin)->stop();
+  if (xdp) {
+    if (Status s = xdp->stop(f.cleanup); !s) spdlog::error("XDP cleanup: {}", s.error().to_string());
+  }
   if (f.cleanup) {
     Status s = (*lb)->detach();
     lb->reset();
@@ -233,6 +265,10 @@ int main(int argc, char** argv) {
   app.add_option("--debounce-ms", f.debounce_ms, "quiet time after a config change before reloading")
       ->capture_default_str();
   app.add_flag("--cleanup", f.cleanup, "on exit, detach and remove all pinned state (stops the data path)");
+  app.add_option("--external-iface", f.external_iface,
+                 "node's external interface: XDP load balancing of LoadBalancer and external IPs (none: off)");
+  app.add_option("--node-name", f.node_name, "this node's Kubernetes name, for externalTrafficPolicy: Local");
+  app.add_flag("--xdp-generic", f.xdp_generic, "attach XDP in generic (skb) mode even if the driver has native XDP");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(f.log_level));

@@ -1,0 +1,54 @@
+// The XDP load balancer as sluiced runs it: load, attach to the external
+// interface, follow config snapshots, report counters. Kept apart from
+// sluiced.cpp so the daemon only wires it in behind --external-iface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "result.h"
+#include "xdp_lb_loader.h"
+#include "xdp_snapshot.h"
+#include "xdp_sync.h"
+#include "xdp_tables.h"
+
+namespace sluice {
+
+struct XdpDaemonOptions {
+  std::string iface;    // the node's external interface
+  std::string pin_dir;  // shared with the socket load balancer; the XDP maps have their own names
+  XdpNodeIdentity node;
+  bool force_generic = false;
+  uint32_t maglev_size = SL_MAGLEV_DEFAULT_SIZE;
+  uint32_t max_vips = SL_XDP_DEFAULT_MAX_VIPS;
+};
+
+class XdpDaemon {
+ public:
+  static Result<std::unique_ptr<XdpDaemon>> start(const XdpDaemonOptions& options);
+
+  // Applies the snapshot's VIPs (once per snapshot version).
+  Status sync(const config::MeshSnapshot& snap);
+
+  XdpMode mode() const { return lb_->mode(); }
+  int ifindex() const { return ifindex_; }
+  size_t vip_count() const { return sync_->current().size(); }
+  // {"iface":..,"mode":..,"stats":{reason:n},"vips":[{vip, service, backends, counters}]}
+  std::string json() const;
+
+  // cleanup: detach from the interface and remove the XDP pins (stops XDP
+  // balancing). Otherwise the programs stay attached and keep working.
+  Status stop(bool cleanup);
+
+ private:
+  XdpDaemon() = default;
+  XdpDaemonOptions options_;
+  int ifindex_ = 0;
+  uint64_t synced_version_ = 0;
+  std::unique_ptr<XdpLb> lb_;
+  std::unique_ptr<KernelXdpTables> tables_;
+  std::unique_ptr<XdpSync> sync_;
+};
+
+}  // namespace sluice
