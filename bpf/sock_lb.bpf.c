@@ -244,7 +244,8 @@ static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
 	return SL_R_CONNECT_REDIRECTED;
 }
 
-static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, const struct sl_svc_key *key)
+static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, const struct sl_svc_key *key,
+						 const struct sl_svc *svc)
 {
 	struct sl_sock_state *st;
 
@@ -258,7 +259,7 @@ static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, cons
 	st->be_addr = sl_proxy_ip;
 	st->be_port = sl_proxy_port;
 	st->be_index = 0;
-	st->flags = SL_SOCK_F_REDIRECTED;
+	st->flags = SL_SOCK_F_REDIRECTED | ((svc->flags & SL_SVC_F_NO_REDIR) ? SL_SOCK_F_NO_REDIR : 0);
 	ctx->user_ip4 = sl_proxy_ip;
 	ctx->user_port = sl_proxy_port;
 	return 1;
@@ -287,7 +288,7 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 	if (key.proto == IPPROTO_TCP && (svc->flags & SL_SVC_F_L7)) {
 		reason = lb4_proxy_verdict(ctx);
 		lb4_count(reason);
-		if (reason == SL_R_CONNECT_REDIRECTED && lb4_redirect_to_proxy(ctx, &key))
+		if (reason == SL_R_CONNECT_REDIRECTED && lb4_redirect_to_proxy(ctx, &key, svc))
 			return SL_VERDICT_ALLOW;
 		/* proxy down or bypassed: balance at L4 below */
 	}
@@ -306,7 +307,7 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		st->be_addr = choice.be.addr;
 		st->be_port = choice.be.port;
 		st->be_index = choice.key.index;
-		st->flags = 0;
+		st->flags = (svc->flags & SL_SVC_F_NO_REDIR) ? SL_SOCK_F_NO_REDIR : 0;
 	} else {
 		lb4_count(SL_R_SOCK_STORAGE_FULL);
 	}

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "result.h"
+
 namespace sluice {
 
 class LibbpfLogCapture {
@@ -17,6 +19,12 @@ class LibbpfLogCapture {
   // Everything libbpf printed since construction, trimmed to the last
   // kMaxLogBytes so a huge verifier log stays readable.
   std::string text() const;
+
+  // `e` with the captured text as its verifier log.
+  Error with(Error e) const {
+    e.verifier_log = text();
+    return e;
+  }
 
   static constexpr size_t kMaxLogBytes = 64 * 1024;
 };

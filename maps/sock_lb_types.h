@@ -17,6 +17,7 @@ enum sl_lb_algo {
 /* sl_svc.flags */
 #define SL_SVC_F_BANK1 0x01 /* slots of bank 1 are the live ones */
 #define SL_SVC_F_L7 0x02    /* HTTP port: connects go to the node proxy while it is up */
+#define SL_SVC_F_NO_REDIR 0x04 /* opted out of socket redirection (sock_redir) */
 
 /* sl_backend.flags */
 #define SL_BE_F_EJECTED 0x01 /* outlier detection: no new connections */
@@ -76,6 +77,7 @@ struct sl_backend_counters {
 /* sl_sock_state.flags */
 #define SL_SOCK_F_COUNTED 0x01    /* counted by sockops, release on close */
 #define SL_SOCK_F_REDIRECTED 0x02 /* sent to the node proxy; svc is the original destination */
+#define SL_SOCK_F_NO_REDIR 0x04   /* its service opted out of socket redirection */
 
 /* Per-socket state (BPF_MAP_TYPE_SK_STORAGE) of a balanced connected socket.
  * Freed with the socket, so it cannot leak. */

@@ -75,13 +75,7 @@ struct {
 	__array(values, struct sl_maglev_table);
 } sl_maglev SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sl_sock_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_sock_state SEC(".maps");
+#include "sock_state_map.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -26,7 +26,7 @@ void sort_backends(ServiceSpec& s) {
 // Both views normally keep backends sorted, so the copy-and-sort path is
 // only taken when they really differ or come unsorted.
 bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
-  if (a.algo != b.algo || a.max_conns != b.max_conns || a.l7 != b.l7 || a.backends.size() != b.backends.size()) {
+  if (a.algo != b.algo || a.max_conns != b.max_conns || a.l7 != b.l7 || a.socket_redirect != b.socket_redirect || a.backends.size() != b.backends.size()) {
     return false;
   }
   if (a.algo == SL_LB_CONSISTENT_HASH && a.maglev_size != b.maglev_size) return false;

@@ -31,6 +31,9 @@ struct ServiceSpec {
   uint32_t max_conns = SL_UNLIMITED;
   uint32_t maglev_size = SL_MAGLEV_DEFAULT_SIZE;  // used by CONSISTENT_HASH only
   bool l7 = false;  // an HTTP port: redirected to the node proxy while it is up
+  // Socket redirection (sock_redir) may short-cut its local connections;
+  // false for a service that opted out.
+  bool socket_redirect = true;
   std::vector<BackendSpec> backends;
 
   bool operator==(const ServiceSpec&) const = default;

@@ -96,6 +96,8 @@ Result<ServiceSpec> parse_service_line(std::string_view line) {
       if (!parse_number(t.substr(10), spec.max_conns)) return bad("bad max_conns", t);
     } else if (t == "l7") {
       spec.l7 = true;
+    } else if (t == "noredir") {
+      spec.socket_redirect = false;
     } else if (t.starts_with("maglev=")) {
       if (!parse_number(t.substr(7), spec.maglev_size)) return bad("bad maglev size", t);
     } else {
@@ -123,6 +125,7 @@ std::string format_service(const ServiceSpec& spec) {
   if (spec.max_conns != SL_UNLIMITED) out << " max_conns=" << spec.max_conns;
   if (spec.algo == SL_LB_CONSISTENT_HASH) out << " maglev=" << spec.maglev_size;
   if (spec.l7) out << " l7";
+  if (!spec.socket_redirect) out << " noredir";
   for (const BackendSpec& b : spec.backends) {
     out << ' ' << format_ip(b.addr) << ':' << b.port;
     if (b.weight != 1) out << '@' << b.weight;

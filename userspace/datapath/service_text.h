@@ -1,7 +1,8 @@
 // A one-line text form of a ServiceSpec, used by `sluicectl svc` and the
 // benchmarks to program services by hand:
 //   10.96.0.10:80/tcp algo=round_robin max_conns=100 maglev=65537 l7 10.200.1.1:8080@3 10.200.1.2:8080
-// (l7: an HTTP port, redirected to the node proxy while it is up)
+// (l7: an HTTP port, redirected to the node proxy while it is up; noredir: the
+// service opted out of socket redirection)
 // algo is random | round_robin | least_request | consistent_hash (default
 // random); a backend is ip:port with an optional @weight (default 1) and an
 // optional !ejected mark.

@@ -155,7 +155,8 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
   sl_svc value{};
   value.slot_count = static_cast<uint16_t>(slots.size());
   value.algo = static_cast<uint8_t>(spec.algo);
-  value.flags = static_cast<uint8_t>((bank ? SL_SVC_F_BANK1 : 0) | (spec.l7 ? SL_SVC_F_L7 : 0));
+  value.flags = static_cast<uint8_t>((bank ? SL_SVC_F_BANK1 : 0) | (spec.l7 ? SL_SVC_F_L7 : 0) |
+                                     (spec.socket_redirect ? 0 : SL_SVC_F_NO_REDIR));
   value.max_conns = spec.max_conns;
   value.maglev_size = hashed ? spec.maglev_size : 0;
   value.revision = old ? old->revision + 1 : 1;
@@ -216,6 +217,7 @@ std::optional<ServiceSpec> read_service(const DatapathMaps& maps, const sl_svc_k
   spec.max_conns = svc->max_conns;
   spec.maglev_size = svc->maglev_size ? svc->maglev_size : SL_MAGLEV_DEFAULT_SIZE;
   spec.l7 = (svc->flags & SL_SVC_F_L7) != 0;
+  spec.socket_redirect = (svc->flags & SL_SVC_F_NO_REDIR) == 0;
   for (const auto& [index, be] : live_backends(maps, key, *svc)) spec.backends.push_back(from_kernel(be));
   return spec;
 }

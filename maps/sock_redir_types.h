@@ -1,0 +1,57 @@
+/* Types of the socket redirection fast path (bpf/sock_redir.bpf.c): sockops
+ * puts local TCP sockets in a SOCKHASH, and sk_msg moves the bytes a socket
+ * sends straight into its local peer's receive queue. Plain C; layout is
+ * checked in maps/abi_check.cpp. */
+#ifndef SLUICE_MAPS_SOCK_REDIR_TYPES_H
+#define SLUICE_MAPS_SOCK_REDIR_TYPES_H
+
+#include <linux/types.h>
+
+/* The per-node setting (rodata sl_redir_mode). */
+enum sl_redir_mode {
+	SL_REDIR_OFF = 0,  /* nothing is inserted: every byte takes the stack */
+	SL_REDIR_ON = 1,   /* every local connection is redirected */
+	SL_REDIR_AUTO = 2, /* redirected until it sends a bulk-sized message */
+};
+
+/* A socket as it sees itself. The peer of (l, r) is the socket keyed (r, l). */
+struct sl_redir_key {
+	__be32 local_ip;
+	__be32 remote_ip;
+	__u32 local_port;  /* host order */
+	__u32 remote_port; /* host order */
+};
+
+/* sl_redir_sk.flags: per-socket state, freed with the socket. */
+#define SL_REDIR_SK_F_INSERTED 0x01 /* in the sockhash (counted out at close) */
+#define SL_REDIR_SK_F_BULK 0x02     /* auto: moved to the stack for good */
+
+struct sl_redir_sk {
+	__u32 flags;
+	__u32 pad;
+};
+
+/* sl_redir_stats: per-CPU counters, indexed by these. */
+enum sl_redir_stat {
+	SL_RS_INSERTED = 0,    /* socket put in the sockhash */
+	SL_RS_REMOVED,         /* an inserted socket closed (the kernel unhashes it) */
+	SL_RS_FULL,            /* sockhash full: the connection stays on the stack */
+	SL_RS_INSERT_ERROR,    /* any other insert failure: stays on the stack */
+	SL_RS_NOT_LOCAL,       /* an end is not on this node: not inserted */
+	SL_RS_OPTED_OUT,       /* its service opted out: not inserted */
+	SL_RS_NOT_SERVICE,     /* not a connection to a service or from the proxy */
+	SL_RS_MSG_REDIRECTED,  /* sendmsg delivered to the peer socket directly */
+	SL_RS_BYTES_REDIRECTED,
+	SL_RS_MSG_MISS,        /* no local peer in the sockhash: sent by the stack */
+	SL_RS_BYTES_MISS,
+	SL_RS_MSG_BULK,        /* auto: sent by the stack because the socket moves bulk */
+	SL_RS_BYTES_BULK,
+	SL_RS__COUNT
+};
+
+/* auto: a socket that sends a message at least this large is moving bulk
+ * data, which crosses CPUs faster through the stack (docs/sockmap.md). */
+#define SL_REDIR_DEFAULT_BULK_BYTES (32u * 1024)
+#define SL_REDIR_DEFAULT_SOCKHASH_ENTRIES 65536u
+
+#endif
