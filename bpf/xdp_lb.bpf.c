@@ -29,6 +29,11 @@ _Static_assert(sizeof(struct sl_xbackend) == sizeof(__u64), "Maglev entry size")
 #define SL_XDP_BENCH_NO_CT_LOOKUP 0x1
 const volatile __u32 sl_xdp_bench_flags = 0;
 
+/* Opt-in (loader option fib_redirect): forward DNATed packets with a FIB
+ * lookup and XDP_REDIRECT instead of passing them to the stack. */
+const volatile __u8 sl_xdp_fib_redirect = 0;
+
+#define SL_AF_INET 2
 #define SL_IP_MF 0x2000
 #define SL_IP_OFFSET 0x1fff
 
@@ -101,6 +106,51 @@ static __always_inline int lb4_track(const struct sl_xct_key *fwd, const struct 
 	if (bpf_map_update_elem(&sl_xct, fwd, &ct, BPF_ANY))
 		return -1;
 	return 0;
+}
+
+/* The stack's forwarding, done here: FIB lookup from the ingress device,
+ * TTL decrement, MAC rewrite, redirect. Whatever the FIB cannot answer
+ * directly (no neighbour yet, local delivery, forwarding off) goes to the
+ * stack as usual. */
+static __always_inline int lb4_fib_forward(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	struct bpf_fib_lookup p = {};
+	__u16 old_word, new_word;
+	long rc;
+
+	if ((void *)(ip + 1) > end || ip->ttl <= 1)
+		return lb4_verdict(SL_XR_FIB_PASS, XDP_PASS);
+	p.family = SL_AF_INET;
+	p.tos = ip->tos;
+	p.l4_protocol = ip->protocol;
+	p.tot_len = bpf_ntohs(ip->tot_len);
+	p.ipv4_src = ip->saddr;
+	p.ipv4_dst = ip->daddr;
+	p.ifindex = ctx->ingress_ifindex;
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return lb4_verdict(SL_XR_FIB_PASS, XDP_PASS);
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = data + sizeof(*eth);
+	if ((void *)(ip + 1) > end)
+		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+	/* TTL shares a 16-bit word with the protocol: load the word once,
+	 * before the store, for the checksum update (see kernel-notes). */
+	__builtin_memcpy(&old_word, &ip->ttl, sizeof(old_word));
+	ip->ttl -= 1;
+	__builtin_memcpy(&new_word, &ip->ttl, sizeof(new_word));
+	ip->check = lb4_csum_replace2(ip->check, old_word, new_word);
+	__builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, p.smac, ETH_ALEN);
+	lb4_xcount(SL_XR_FIB_REDIRECT);
+	return bpf_redirect(p.ifindex, 0);
 }
 
 /* TCP or UDP to a VIP. l4_off is the offset of the L4 header from data. */
@@ -192,6 +242,8 @@ static __always_inline int lb4_xdp_l4(struct xdp_md *ctx, __u8 proto)
 	else
 		*csum = lb4_udp_csum_replace(*csum, old_addr, pick.addr, old_port, pick.port);
 	ports->dst = pick.port;
+	if (sl_xdp_fib_redirect)
+		return lb4_fib_forward(ctx);
 	return XDP_PASS;
 }
 

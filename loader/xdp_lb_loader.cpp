@@ -68,6 +68,7 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
     }
   }
   self->xdp_->rodata->sl_xdp_bench_flags = options.bench_flags;
+  self->xdp_->rodata->sl_xdp_fib_redirect = options.fib_redirect ? 1 : 0;
 
   self->reused_maps_ = path_exists(options.pin_dir + "/sl_xvips");
   const std::string hint = " (pin dir " + options.pin_dir +
@@ -190,8 +191,8 @@ const char* sl_xreason_name(unsigned reason) {
       "pass_malformed", "pass_other_proto", "dnat_new",        "dnat_tracked",
       "drop_src_range", "drop_no_backend",  "ct_full",         "icmp_translated",
       "icmp_pass",      "tc_reversed",      "tc_pass",         "tc_malformed",
-      "tc_icmp_reversed"};
-  static_assert(SL_XR__COUNT == 17, "keep the names in step with enum sl_xreason");
+      "tc_icmp_reversed", "fib_redirect",    "fib_pass"};
+  static_assert(SL_XR__COUNT == 19, "keep the names in step with enum sl_xreason");
   return reason < SL_XR__COUNT ? names[reason] : "unknown";
 }
 

@@ -40,6 +40,12 @@ struct XdpLbOptions {
   uint32_t ct_entries = SL_XDP_DEFAULT_CT_ENTRIES;
   uint32_t src_ranges = SL_XDP_DEFAULT_SRC_RANGES;
   uint32_t bench_flags = 0;
+  // Opt-in fast path: after DNAT, look the backend up in the FIB and
+  // XDP_REDIRECT to the egress device instead of passing to the stack. Only
+  // for nodes where backends sit behind devices that take XDP frames (a
+  // routed veth whose peer runs an XDP program); a bridge is never one, and
+  // then the packet is passed as usual. See docs/xdp-lb.md.
+  bool fib_redirect = false;
 };
 
 struct XdpLbMaps {

@@ -22,6 +22,8 @@ enum sl_xreason {
 	SL_XR_TC_PASS,            /* egress packet that is not a reply of a tracked flow */
 	SL_XR_TC_MALFORMED,       /* egress packet too short to parse */
 	SL_XR_TC_ICMP_REVERSED,   /* ICMP error from the backend side rewritten to the VIP */
+	SL_XR_FIB_REDIRECT,       /* opt-in fast path: forwarded by XDP_REDIRECT after a FIB lookup */
+	SL_XR_FIB_PASS,           /* opt-in fast path: FIB gave no direct answer, passed to the stack */
 	SL_XR__COUNT
 };
 

@@ -1,0 +1,378 @@
+// sluice-bench-xdp: the tools behind bench/xdp_lb.sh.
+//
+//   testrun  --pin-dir D [--vips 1000 --backends 100 --repeat 1000000 --maglev 10007]
+//       BPF_PROG_TEST_RUN ns/packet of bpf/xdp_lb.bpf.c with that many VIPs and
+//       backends. The measured VIP's backends all point back at the VIP
+//       itself, so the rewrite is a real one (loads, checksum updates, stores)
+//       that leaves the packet addressed to the VIP: with repeat > 1 the kernel
+//       reuses one buffer, and every run must still take the intended path.
+//       tracked: the flow is in the conntrack. new_flow: a second load with the
+//       bench knob that skips the conntrack lookup, so every run does the
+//       Maglev pick and the conntrack insert (both LRU maps updated).
+//   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic]
+//       Loads, attaches XDP + TC to IF (in the caller's netns), installs one UDP
+//       VIP. Leaves them attached (maps pinned in D) and exits.
+//       --fib-redirect: the opt-in XDP_REDIRECT fast path (the egress
+//       device's peer must run an XDP program, as the bench's sink does).
+//   detach   --pin-dir D --iface IF      removes them again and the pins.
+//   xdp-drop --iface IF | --detach       a 2-instruction XDP_DROP sink on IF.
+//   gen      --iface IF --dst-mac M --src A --dst A:P [--flows 1024 --seconds 3 --max 50000000]
+//       AF_PACKET UDP generator (prebuilt frames, sendmmsg, qdisc bypass),
+//       bounded in time and count; prints "sent=N seconds=S".
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "xdp_lb_loader.h"
+#include "xdp_sync.h"
+#include "xdp_tables.h"
+
+using namespace sluice;
+
+namespace {
+
+std::map<std::string, std::string> parse_args(int argc, char** argv, int first) {
+  std::map<std::string, std::string> a;
+  for (int i = first; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0) continue;
+    if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+      a[k.substr(2)] = argv[++i];
+    } else {
+      a[k.substr(2)] = "1";
+    }
+  }
+  return a;
+}
+
+std::string get(const std::map<std::string, std::string>& a, const std::string& k, const std::string& def = "") {
+  auto it = a.find(k);
+  return it == a.end() ? def : it->second;
+}
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "sluice-bench-xdp: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+uint32_t parse_ip(const std::string& s) {
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) die("bad address " + s);
+  return ntohl(a.s_addr);
+}
+
+std::pair<uint32_t, uint16_t> parse_ip_port(const std::string& s) {
+  size_t c = s.find(':');
+  if (c == std::string::npos) die("want ip:port, got " + s);
+  return {parse_ip(s.substr(0, c)), static_cast<uint16_t>(std::stoi(s.substr(c + 1)))};
+}
+
+uint16_t csum(const uint8_t* d, size_t n, uint32_t s = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(d[i] << 8 | d[i + 1]);
+  if (n & 1) s += static_cast<uint32_t>(d[n - 1] << 8);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(~s);
+}
+
+// Ethernet + IPv4 + UDP with 18 payload bytes (a 60-byte frame, the minimum).
+std::vector<uint8_t> udp_frame(const uint8_t* dst_mac, const uint8_t* src_mac, uint32_t src, uint32_t dst,
+                               uint16_t sport, uint16_t dport) {
+  std::vector<uint8_t> f(14 + 20 + 8 + 18, 0);
+  std::memcpy(&f[0], dst_mac, 6);
+  std::memcpy(&f[6], src_mac, 6);
+  f[12] = 0x08;
+  uint8_t* ip = &f[14];
+  ip[0] = 0x45;
+  const uint16_t tot = 20 + 8 + 18;
+  ip[2] = tot >> 8;
+  ip[3] = tot & 0xff;
+  ip[8] = 64;
+  ip[9] = 17;
+  for (int i = 0; i < 4; ++i) {
+    ip[12 + i] = static_cast<uint8_t>(src >> (24 - 8 * i));
+    ip[16 + i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
+  }
+  uint16_t c = csum(ip, 20);
+  ip[10] = c >> 8;
+  ip[11] = c & 0xff;
+  uint8_t* u = ip + 20;
+  u[0] = sport >> 8;
+  u[1] = sport & 0xff;
+  u[2] = dport >> 8;
+  u[3] = dport & 0xff;
+  u[5] = 8 + 18;
+  for (int i = 0; i < 18; ++i) u[8 + i] = static_cast<uint8_t>(i);
+  uint32_t pseudo = 0;
+  for (int i = 12; i < 20; i += 2) pseudo += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
+  pseudo += 17 + 26;
+  c = csum(u, 26, pseudo);
+  if (c == 0) c = 0xffff;
+  u[6] = c >> 8;
+  u[7] = c & 0xff;
+  return f;
+}
+
+// The bench attaches only inside network namespaces the script created
+// (named sl + 6 hex under /run/netns), never in the root one where the
+// machine's own interfaces live.
+void refuse_root_netns() {
+  struct stat self {};
+  if (::stat("/proc/self/ns/net", &self) != 0) die("cannot stat /proc/self/ns/net");
+  if (DIR* d = ::opendir("/run/netns")) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      struct stat st {};
+      if (name.size() > 8 && name.rfind("sl", 0) == 0 && name[8] == '-' &&
+          ::stat(("/run/netns/" + name).c_str(), &st) == 0 && st.st_ino == self.st_ino && st.st_dev == self.st_dev) {
+        ::closedir(d);
+        return;
+      }
+    }
+    ::closedir(d);
+  }
+  die("refusing to touch interfaces outside a bench netns (/run/netns/sl??????-*)");
+}
+
+std::unique_ptr<XdpLb> load(const std::string& pin_dir, uint32_t vips, uint32_t bench_flags,
+                            bool fib_redirect = false) {
+  XdpLbOptions o;
+  o.fib_redirect = fib_redirect;
+  o.pin_dir = pin_dir;
+  o.max_vips = vips + 16;
+  o.ct_entries = 65536;
+  o.bench_flags = bench_flags;
+  auto lb = XdpLb::load(o);
+  if (!lb) die(lb.error().to_string());
+  return std::move(*lb);
+}
+
+uint32_t test_run_ns(int fd, std::vector<uint8_t> pkt, int repeat, uint32_t* retval) {
+  std::vector<uint8_t> out(pkt.size() + 64);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(), .data_out = out.data(),
+              .data_size_in = static_cast<uint32_t>(pkt.size()), .data_size_out = static_cast<uint32_t>(out.size()),
+              .repeat = repeat);
+  if (bpf_prog_test_run_opts(fd, &opts) != 0) die("test run: " + std::string(std::strerror(errno)));
+  *retval = opts.retval;
+  return opts.duration;
+}
+
+int cmd_testrun(const std::map<std::string, std::string>& a) {
+  const std::string pin = get(a, "pin-dir");
+  if (pin.empty()) die("--pin-dir");
+  const uint32_t nvips = static_cast<uint32_t>(std::stoul(get(a, "vips", "1000")));
+  const uint32_t nbe = static_cast<uint32_t>(std::stoul(get(a, "backends", "100")));
+  const int repeat = std::stoi(get(a, "repeat", "1000000"));
+  const uint32_t msize = static_cast<uint32_t>(std::stoul(get(a, "maglev", "10007")));
+  const uint32_t client = parse_ip("10.111.250.2");
+  const uint32_t hot = parse_ip("10.111.0.10");
+
+  // VIPs 10.100.x.y:80/udp with backends 10.200.a.b:8080; the measured one
+  // (hot) has 100 backends that all name itself.
+  XdpVipMap view;
+  for (uint32_t v = 0; v + 1 < nvips; ++v) {
+    XdpVipSpec s;
+    s.addr = parse_ip("10.100.0.0") + v + 1;
+    s.port = 80;
+    s.proto = 17;
+    s.maglev_size = msize;
+    for (uint32_t b = 0; b < nbe; ++b) s.backends.push_back({parse_ip("10.200.0.0") + (v * nbe + b) % 65000 + 1, 8080, 1, false});
+    view[xdp_vip_key(s)] = s;
+  }
+  XdpVipSpec h;
+  h.addr = hot;
+  h.port = 80;
+  h.proto = 17;
+  h.maglev_size = msize;
+  for (uint32_t b = 0; b < nbe; ++b) h.backends.push_back({hot, 80, 1 + b % 2, false});
+  view[xdp_vip_key(h)] = h;
+
+  uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+  const std::vector<uint8_t> pkt = udp_frame(mac, mac, client, hot, 40000, 80);
+  std::vector<uint8_t> miss = udp_frame(mac, mac, client, parse_ip("10.111.0.99"), 40000, 80);
+
+  uint32_t rv = 0;
+  uint32_t tracked = 0, fresh = 0, pass = 0;
+  {
+    auto lb = load(pin + "/tracked", nvips, 0);
+    KernelXdpTables t(lb->maps());
+    XdpSync sync(t, nvips + 16);
+    auto t0 = std::chrono::steady_clock::now();
+    if (Status s = sync.apply(view); !s) die(s.error().to_string());
+    double prog_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("programmed %u VIPs x %u backends (Maglev %u) in %.2fs\n", nvips, nbe, msize, prog_s);
+    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);  // creates the conntrack entry
+    tracked = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
+    if (rv != XDP_PASS || lb->maps().stats.sum(SL_XR_DNAT_TRACKED) < static_cast<uint64_t>(repeat)) {
+      die("tracked run did not take the tracked path");
+    }
+    pass = test_run_ns(lb->xdp_prog_fd(), miss, repeat, &rv);
+    (void)XdpLb::remove_pins(pin + "/tracked");
+  }
+  ::rmdir((pin + "/tracked").c_str());
+  {
+    auto lb = load(pin + "/new", nvips, kXdpBenchNoCtLookup);
+    KernelXdpTables t(lb->maps());
+    XdpSync sync(t, nvips + 16);
+    if (Status s = sync.apply(view); !s) die(s.error().to_string());
+    fresh = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
+    if (rv != XDP_PASS || lb->maps().stats.sum(SL_XR_DNAT_NEW) < static_cast<uint64_t>(repeat)) {
+      die("new-flow run did not take the new-flow path");
+    }
+    (void)XdpLb::remove_pins(pin + "/new");
+  }
+  ::rmdir((pin + "/new").c_str());
+  // Calibration: a program that only returns XDP_PASS, same packet, same loop.
+  const bpf_insn trivial_prog[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int tfd = bpf_prog_load(BPF_PROG_TYPE_XDP, "sl_bench_pass", "GPL", trivial_prog, 2, nullptr);
+  uint32_t trivial = tfd >= 0 ? test_run_ns(tfd, pkt, repeat, &rv) : 0;
+  if (tfd >= 0) ::close(tfd);
+  std::printf("tracked_ns=%u new_flow_ns=%u pass_ns=%u trivial_ns=%u repeat=%d\n", tracked, fresh, pass, trivial,
+              repeat);
+  return 0;
+}
+
+int cmd_attach(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string pin = get(a, "pin-dir"), iface = get(a, "iface");
+  if (pin.empty() || iface.empty()) die("--pin-dir and --iface");
+  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!ifindex) die("no interface " + iface);
+  auto lb = load(pin, 16, 0, get(a, "fib-redirect") == "1");
+  auto mode = lb->attach_xdp(ifindex, get(a, "generic") == "1");
+  if (!mode) die(mode.error().to_string());
+  if (Status s = lb->attach_tc(ifindex); !s) die(s.error().to_string());
+  auto [vip, vport] = parse_ip_port(get(a, "vip"));
+  auto [be, bport] = parse_ip_port(get(a, "backend"));
+  XdpVipSpec s;
+  s.addr = vip;
+  s.port = vport;
+  s.proto = 17;
+  s.backends.push_back({be, bport, 1, false});
+  KernelXdpTables t(lb->maps());
+  XdpSync sync(t, 16);
+  if (Status st = sync.apply({{xdp_vip_key(s), s}}); !st) die(st.error().to_string());
+  std::printf("mode=%s\n", xdp_mode_name(*mode));
+  return 0;
+}
+
+int cmd_detach(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string pin = get(a, "pin-dir"), iface = get(a, "iface");
+  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (ifindex) (void)XdpLb::detach_interface(ifindex);
+  if (!pin.empty()) {
+    (void)XdpLb::remove_pins(pin);
+    ::rmdir(pin.c_str());
+  }
+  return 0;
+}
+
+int cmd_xdp_drop(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string iface = get(a, "iface");
+  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!ifindex) die("no interface " + iface);
+  if (get(a, "detach") == "1") {
+    bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, nullptr);
+    return 0;
+  }
+  const bpf_insn prog[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_DROP},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "sl_bench_drop", "GPL", prog, 2, nullptr);
+  if (fd < 0) die("load drop program: " + std::string(std::strerror(errno)));
+  if (int err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, nullptr); err) die("attach drop: " + std::to_string(err));
+  return 0;
+}
+
+int cmd_gen(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string iface = get(a, "iface");
+  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!ifindex) die("no interface " + iface);
+  uint8_t dmac[6];
+  if (std::sscanf(get(a, "dst-mac").c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac[0], &dmac[1], &dmac[2], &dmac[3],
+                  &dmac[4], &dmac[5]) != 6) {
+    die("--dst-mac");
+  }
+  const uint8_t smac[6] = {2, 0x5c, 0, 0, 0, 1};
+  const uint32_t src = parse_ip(get(a, "src"));
+  auto [dst, dport] = parse_ip_port(get(a, "dst"));
+  const int flows = std::max(1, std::stoi(get(a, "flows", "1024")));
+  const double seconds = std::min(30.0, std::stod(get(a, "seconds", "3")));
+  const uint64_t max = std::stoull(get(a, "max", "50000000"));
+
+  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: send only
+  if (fd < 0) die("AF_PACKET socket: " + std::string(std::strerror(errno)));
+  int one = 1;
+  (void)::setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  sockaddr_ll ll{};
+  ll.sll_family = AF_PACKET;
+  ll.sll_ifindex = ifindex;
+  ll.sll_halen = 6;
+  std::memcpy(ll.sll_addr, dmac, 6);
+
+  std::vector<std::vector<uint8_t>> frames;
+  for (int i = 0; i < flows; ++i) frames.push_back(udp_frame(dmac, smac, src, dst, static_cast<uint16_t>(20000 + i), dport));
+  constexpr int kBatch = 64;
+  std::vector<mmsghdr> msgs(kBatch);
+  std::vector<iovec> iov(kBatch);
+  uint64_t sent = 0, next = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  while (sent < max) {
+    for (int i = 0; i < kBatch; ++i) {
+      auto& f = frames[(next + static_cast<uint64_t>(i)) % frames.size()];
+      iov[i] = {f.data(), f.size()};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &ll;
+      msgs[i].msg_hdr.msg_namelen = sizeof ll;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = ::sendmmsg(fd, msgs.data(), kBatch, 0);
+    if (n > 0) {
+      sent += static_cast<uint64_t>(n);
+      next += static_cast<uint64_t>(n);
+    }
+    if ((sent & 0x3fff) < kBatch && std::chrono::steady_clock::now() >= deadline) break;
+  }
+  const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  std::printf("sent=%llu seconds=%.3f\n", static_cast<unsigned long long>(sent), el);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) die("usage: sluice-bench-xdp testrun|attach|detach|xdp-drop|gen [options]");
+  const std::string cmd = argv[1];
+  auto a = parse_args(argc, argv, 2);
+  libbpf_set_print(nullptr);
+  if (cmd == "testrun") return cmd_testrun(a);
+  if (cmd == "attach") return cmd_attach(a);
+  if (cmd == "detach") return cmd_detach(a);
+  if (cmd == "xdp-drop") return cmd_xdp_drop(a);
+  if (cmd == "gen") return cmd_gen(a);
+  die("unknown command " + cmd);
+}
