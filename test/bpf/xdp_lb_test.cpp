@@ -417,6 +417,23 @@ TEST_F(XdpLbTest, IcmpFragNeededForATrackedFlowIsTranslated) {
   EXPECT_EQ(vip_counters(web).icmp, 2u);
 }
 
+TEST_F(XdpLbTest, IcmpErrorFromTheBackendSideIsReverseNatedByTc) {
+  XdpVipSpec web = vip_spec(kVip, kPort, IPPROTO_TCP, 3);
+  install({web});
+  Backend b = maglev_backend(web, kClient, 40000);
+  ASSERT_EQ(run_xdp(PacketBuilder().ipv4(kClient, kVip).tcp(40000, kPort).build()).retval, XDP_PASS);
+  // The backend could not take the client's (already DNATed) packet.
+  Bytes got_by_pod = PacketBuilder().ipv4(kClient, b.addr).dont_fragment().tcp(40000, b.port, test::kTcpAck).build_ip();
+  Bytes client_sent = PacketBuilder().ipv4(kClient, kVip).dont_fragment().tcp(40000, kPort, test::kTcpAck).build_ip();
+  Bytes in = PacketBuilder().ipv4(b.addr, kClient).icmp_frag_needed(1400, got_by_pod).build();
+  Bytes want = PacketBuilder().ipv4(kVip, kClient).icmp_frag_needed(1400, client_sent).build();
+  expect_case({"icmp from the backend", in, TC_ACT_OK, want}, true);
+  RunResult r = run_tc(in);
+  EXPECT_TRUE(test::l4_checksum_ok(r.out));
+  EXPECT_TRUE(test::quoted_ipv4_checksum_ok(r.out));
+  EXPECT_EQ(stat(SL_XR_TC_ICMP_REVERSED), 2u);
+}
+
 TEST_F(XdpLbTest, PinnedMapsAreReusedByASecondLoad) {
   XdpVipSpec web = vip_spec(kVip, kPort, IPPROTO_TCP, 3);
   install({web});
