@@ -236,7 +236,7 @@ static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
 
 	if (!sl_proxy_port)
 		return SL_R_CONNECT_PROXY_DOWN;
-	if (sk && sl_bypass_mark && sk->mark == sl_bypass_mark)
+	if (sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark)
 		return SL_R_CONNECT_BYPASS;
 	node = bpf_map_lookup_elem(&sl_node, &zero);
 	if (!node || bpf_ktime_get_ns() - node->proxy_heartbeat_ns > SL_PROXY_STALE_NS)

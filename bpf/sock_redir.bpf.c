@@ -81,7 +81,7 @@ static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_r
 		redir_count(SL_RS_NOT_SERVICE, 1);
 		return;
 	}
-	if (lb && (lb->flags & SL_SOCK_F_NO_REDIR)) {
+	if ((lb && (lb->flags & SL_SOCK_F_NO_REDIR)) || (sk && (sk->mark & SL_MARK_NO_REDIR))) {
 		redir_count(SL_RS_OPTED_OUT, 1);
 		return;
 	}

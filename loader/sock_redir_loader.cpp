@@ -143,4 +143,19 @@ Result<uint32_t> SockRedir::read_sockhash_fill(const std::string& pin_dir) {
   return n;
 }
 
+Status SockRedir::remove_pins(const std::string& pin_dir) {
+  const std::string link_pin = pin_dir + "/links/sl_redir_sockops";
+  if (path_exists(link_pin)) {
+    bpf_link* link = bpf_link__open(link_pin.c_str());
+    if (!link) return make_error(-errno, "open pinned link " + link_pin);
+    std::vector<bpf_link*> links{link};
+    if (Status s = detach_links(links); !s) return s;
+  }
+  for (const char* name : {"sl_sockhash", "sl_redir_pend", "sl_redir_sk", "sl_redir_stats"}) {
+    const std::string path = pin_dir + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return make_error(-errno, "unpin " + path);
+  }
+  return {};
+}
+
 }  // namespace sluice

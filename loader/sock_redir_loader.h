@@ -60,6 +60,11 @@ class SockRedir {
   static Result<RedirStats> read_stats(const std::string& pin_dir);
   static Result<uint32_t> read_sockhash_fill(const std::string& pin_dir);
 
+  // Turns redirection off for a node that had it: detaches and unpins the
+  // sockops link and unpins the redirection maps. Once the sockhash is
+  // freed, its sockets go back to the plain stack. Nothing pinned: no-op.
+  static Status remove_pins(const std::string& pin_dir);
+
  private:
   SockRedir() = default;
 

@@ -5,6 +5,7 @@
 
 #include "consts.h"
 #include "sock_lb_types.h"
+#include "sock_redir_types.h"
 #include "stat_reasons.h"
 
 #define SL_CHECK_SIZE(type, size) static_assert(sizeof(type) == (size), #type " size")
@@ -92,3 +93,12 @@ SL_CHECK_SIZE(struct sl_xvip_counters, 64);
 SL_CHECK_OFF(struct sl_xvip_counters, drops, 32);
 static_assert(SL_XDROP__COUNT <= SL_XDROP_SLOTS, "per-VIP drop slots");
 static_assert(SL_XR__COUNT < 64, "sl_xstats is sized by SL_XR__COUNT");
+
+// sock_redir
+SL_CHECK_SIZE(struct sl_redir_key, 16);
+SL_CHECK_OFF(struct sl_redir_key, remote_ip, 4);
+SL_CHECK_OFF(struct sl_redir_key, local_port, 8);
+SL_CHECK_OFF(struct sl_redir_key, remote_port, 12);
+SL_CHECK_SIZE(struct sl_redir_sk, 8);
+static_assert(SL_RS__COUNT == 13, "keep sl_redir_stat_name() in loader/sock_redir_loader.cpp in step");
+static_assert((SL_MARK_NO_REDIR & 0x5c1u) == 0, "the no-redirect mark bit is clear of the proxy bypass mark");

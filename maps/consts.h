@@ -29,6 +29,10 @@
 /* Istio's connection-pool limits default to 2^32-1, i.e. unlimited. */
 #define SL_UNLIMITED 0xffffffffu
 
+/* Added to the proxy's SO_MARK (next to its bypass mark) on upstream
+ * sockets to a service that opted out of socket redirection. */
+#define SL_MARK_NO_REDIR 0x10000u
+
 /* Pin directory layout under the pin root (default /sys/fs/bpf/sluice). */
 #define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
 

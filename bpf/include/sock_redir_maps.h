@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "consts.h"
 #include "sock_redir_types.h"
 #include "sock_state_map.h"
 

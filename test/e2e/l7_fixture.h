@@ -175,6 +175,44 @@ class L7Test : public NodeTest {
                     "status: {phase: Running, podIP: " + node_->pod_ip(4) + "}\n");
   }
 
+  // A WebSocket through the proxy from pod 1: the Upgrade handshake, then
+  // one masked text frame (payload under 126 bytes) and its echo.
+  struct WebSocketEcho {
+    std::string head;    // the handshake response's header
+    std::string echoed;  // the payload of the frame that came back
+  };
+  WebSocketEcho websocket_echo(const std::string& payload) {
+    WebSocketEcho out;
+    int fd = node_->tcp_socket_in_pod(1);
+    if (connect_to(fd, kVip, kPort) != 0) {
+      close(fd);
+      return out;
+    }
+    const std::string handshake =
+        "GET /reviews/ws HTTP/1.1\r\nHost: reviews:9080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char c;
+    if (write(fd, handshake.data(), handshake.size()) == static_cast<ssize_t>(handshake.size())) {
+      while (out.head.find("\r\n\r\n") == std::string::npos && read(fd, &c, 1) == 1) out.head += c;
+    }
+    if (out.head.substr(0, 12) == "HTTP/1.1 101") {
+      const unsigned char mask[4] = {1, 2, 3, 4};
+      std::string frame = {'\x81', static_cast<char>(0x80 | payload.size())};
+      frame.append(reinterpret_cast<const char*>(mask), 4);
+      for (size_t i = 0; i < payload.size(); ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+      unsigned char hdr[2];
+      if (write(fd, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size()) && read(fd, hdr, 2) == 2 &&
+          hdr[0] == 0x81) {
+        out.echoed.assign(hdr[1] & 0x7f, '\0');
+        if (read(fd, out.echoed.data(), out.echoed.size()) != static_cast<ssize_t>(out.echoed.size())) out.echoed.clear();
+      }
+    }
+    close(fd);
+    return out;
+  }
+
   std::string log() {
     std::ifstream in(dir_ + "/sluiced.log");
     return {std::istreambuf_iterator<char>(in), {}};

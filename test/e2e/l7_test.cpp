@@ -346,34 +346,10 @@ TEST_F(L7Test, LeastRequestPrefersTheFastPod) {
 // A WebSocket through the proxy: the Upgrade handshake, then frames both ways.
 TEST_F(L7Test, WebSocketUpgradeIsTunnelled) {
   start(bookinfo(kJasonToV2));
-  int fd = node_->tcp_socket_in_pod(1);
-  ASSERT_EQ(sluice::test::connect_to(fd, kVip, kPort), 0);
-  const std::string handshake =
-      "GET /reviews/ws HTTP/1.1\r\nHost: reviews:9080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  ASSERT_EQ(write(fd, handshake.data(), handshake.size()), static_cast<ssize_t>(handshake.size()));
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string head;
-  char c;
-  while (head.find("\r\n\r\n") == std::string::npos && read(fd, &c, 1) == 1) head += c;
-  ASSERT_EQ(head.substr(0, 12), "HTTP/1.1 101") << head;
-  EXPECT_NE(head.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << "the backend's accept key comes through";
-
-  // A masked text frame "hello", as a client must send it.
-  const std::string payload = "hello";
-  const unsigned char mask[4] = {1, 2, 3, 4};
-  std::string frame = {'\x81', static_cast<char>(0x80 | payload.size())};
-  frame.append(reinterpret_cast<const char*>(mask), 4);
-  for (size_t i = 0; i < payload.size(); ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
-  ASSERT_EQ(write(fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
-  unsigned char hdr[2];
-  ASSERT_EQ(read(fd, hdr, 2), 2);
-  EXPECT_EQ(hdr[0], 0x81);
-  std::string echoed(hdr[1] & 0x7f, '\0');
-  ASSERT_EQ(read(fd, echoed.data(), echoed.size()), static_cast<ssize_t>(echoed.size()));
-  EXPECT_EQ(echoed, "hello");
-  close(fd);
+  const WebSocketEcho ws = websocket_echo("hello");
+  ASSERT_EQ(ws.head.substr(0, 12), "HTTP/1.1 101") << ws.head;
+  EXPECT_NE(ws.head.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << "the backend's accept key comes through";
+  EXPECT_EQ(ws.echoed, "hello");
 }
 
 // Established connections to p<i>:8080, counted inside the pod.

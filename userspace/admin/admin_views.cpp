@@ -87,4 +87,22 @@ std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<u
   return w.str();
 }
 
+std::string socket_redirect_json(const SockRedir& redir) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("mode").value(sl_redir_mode_name(redir.mode()));
+  w.key("sockhash").begin_object();
+  auto fill = redir.sockhash_fill();
+  w.key("fill").value(uint64_t{fill ? *fill : 0});
+  w.key("capacity").value(uint64_t{redir.sockhash_capacity()});
+  w.end_object();
+  w.key("counters").begin_object();
+  if (auto stats = redir.stats()) {
+    for (unsigned i = 0; i < SL_RS__COUNT; ++i) w.key(sl_redir_stat_name(static_cast<sl_redir_stat>(i))).value((*stats)[i]);
+  }
+  w.end_object();
+  w.end_object();
+  return std::move(w).str();
+}
+
 }  // namespace sluice

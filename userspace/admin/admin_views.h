@@ -6,6 +6,7 @@
 #include "config_sync.h"
 #include "datapath_maps.h"
 #include "map_handle.h"
+#include "sock_redir_loader.h"
 
 namespace sluice {
 
@@ -16,5 +17,9 @@ std::string config_status_json(const config::ConfigStatus& status);
 // /maps: every kernel service with its backends (ejection marks included)
 // and connection counters, plus the per-CPU verdict counters summed.
 std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<uint64_t>& stats);
+
+// /redirect: the socket redirection mode, the sockhash fill level and
+// capacity, and its counters summed over CPUs.
+std::string socket_redirect_json(const SockRedir& redir);
 
 }  // namespace sluice

@@ -20,6 +20,7 @@
 #include "service_text.h"
 #include "service_writer.h"
 #include "sock_lb_loader.h"
+#include "sock_redir_loader.h"
 #include "xdp_daemon.h"
 
 namespace {
@@ -50,7 +51,25 @@ struct Flags {
   std::string external_iface;
   std::string node_name;
   bool xdp_generic = false;
+  // Socket redirection between local sockets (docs/sockmap.md).
+  std::string socket_redirect = "off";
+  std::string pod_cidr;  // this node's pod network: what counts as local
 };
+
+// "10.244.1.0/24" -> (network, prefix length), host order.
+bool parse_cidr(const std::string& text, uint32_t& net, uint8_t& len) {
+  const size_t slash = text.find('/');
+  uint16_t unused = 0;
+  if (slash == std::string::npos || !parse_ip_port(text.substr(0, slash) + ":1", net, unused)) return false;
+  try {
+    const int n = std::stoi(text.substr(slash + 1));
+    if (n < 0 || n > 32) return false;
+    len = static_cast<uint8_t>(n);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
 
 // SO_MARK on the proxy's upstream sockets, so the kernel never redirects
 // them back to the proxy.
@@ -126,6 +145,35 @@ int run(const Flags& f) {
   spdlog::info("kernel programs attached to {} (pin dir {}, maps {}, {} links adopted)", f.cgroup, f.pin_dir,
                (*lb)->reused_maps() ? "reused" : "created", (*lb)->adopted_links());
 
+  std::unique_ptr<SockRedir> redir;
+  if (f.socket_redirect == "off") {
+    // A restart may turn it off: what an earlier run pinned must go.
+    if (Status s = SockRedir::remove_pins(f.pin_dir); !s) {
+      spdlog::critical("turning socket redirection off: {}", s.error().to_string());
+      return 1;
+    }
+  } else {
+    SockRedirOptions ro{.pin_dir = f.pin_dir,
+                        .mode = f.socket_redirect == "on" ? SL_REDIR_ON : SL_REDIR_AUTO,
+                        .node_ip = node_ip};
+    if (!parse_cidr(f.pod_cidr, ro.local_net, ro.local_prefix_len)) {
+      spdlog::critical("--socket-redirect {} needs --pod-cidr, this node's pod network (got '{}')", f.socket_redirect,
+                       f.pod_cidr);
+      return 1;
+    }
+    auto loaded = SockRedir::load(ro);
+    if (!loaded) {
+      spdlog::critical("{}", loaded.error().to_string());
+      return 1;
+    }
+    redir = std::move(*loaded);
+    if (Status s = redir->attach({f.cgroup, f.allow_root_cgroup}); !s) {
+      spdlog::critical("{}", s.error().to_string());
+      return 1;
+    }
+    spdlog::info("socket redirection {} for local connections in {}", f.socket_redirect, f.pod_cidr);
+  }
+
   KernelDatapathMaps maps((*lb)->maps());
   config::ConfigSync sync(f.config, maps);
   sync.adopt_kernel_state();
@@ -170,6 +218,11 @@ int run(const Flags& f) {
   };
   // The proxy's clusters (circuit breakers, outlier detection) are created
   // here so the admin API can show them next to the kernel's counters.
+  if (redir) {
+    routes["/redirect"] = [&redir](const std::string&) {
+      return AdminResponse{200, "application/json", socket_redirect_json(*redir)};
+    };
+  }
   if (xdp) routes["/xdp"] = [&xdp](const std::string&) { return AdminResponse{200, "application/json", xdp->json()}; };
   auto clusters = std::make_shared<proxy::ClusterRegistry>();
   routes["/clusters"] = [clusters](const std::string&) {
@@ -229,6 +282,10 @@ int run(const Flags& f) {
   if (xdp) {
     if (Status s = xdp->stop(f.cleanup); !s) spdlog::error("XDP cleanup: {}", s.error().to_string());
   }
+  if (f.cleanup && redir) {
+    if (Status s = redir->detach(); !s) spdlog::error("socket redirection detach: {}", s.error().to_string());
+    redir.reset();
+  }
   if (f.cleanup) {
     Status s = (*lb)->detach();
     lb->reset();
@@ -268,6 +325,12 @@ int main(int argc, char** argv) {
   app.add_option("--external-iface", f.external_iface,
                  "node's external interface: XDP load balancing of LoadBalancer and external IPs (none: off)");
   app.add_option("--node-name", f.node_name, "this node's Kubernetes name, for externalTrafficPolicy: Local");
+  app.add_option("--socket-redirect", f.socket_redirect,
+                 "sockhash fast path between local sockets: off, on, or auto (bulk senders stay on the stack)")
+      ->check(CLI::IsMember({"off", "on", "auto"}))
+      ->capture_default_str();
+  app.add_option("--pod-cidr", f.pod_cidr, "this node's pod network (e.g. 10.244.1.0/24): connections between "
+                                           "it and --node-ip are local");
   app.add_flag("--xdp-generic", f.xdp_generic, "attach XDP in generic (skb) mode even if the driver has native XDP");
   CLI11_PARSE(app, argc, argv);
 

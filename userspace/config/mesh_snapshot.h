@@ -64,7 +64,13 @@ struct Service {
   // spec.loadBalancerSourceRanges as (network, prefix length); empty: any.
   std::vector<std::pair<uint32_t, uint8_t>> source_ranges;
   bool external_traffic_local = false;  // spec.externalTrafficPolicy: Local
+  // Annotation sluice.io/socket-redirect: "off" opts the service's local
+  // connections out of the sockhash fast path (docs/sockmap.md).
+  bool socket_redirect = true;
 };
+
+// The annotation that opts a Service out of socket redirection.
+inline constexpr const char* kSocketRedirectAnnotation = "sluice.io/socket-redirect";
 
 // Services point into `resources`, so a snapshot is never copied.
 struct MeshSnapshot {

@@ -261,6 +261,10 @@ class Builder {
       s->ports.push_back(std::move(port));
     }
     add_external_addresses(r.object, *s);
+    if (auto a = r.object.metadata().annotations().find(kSocketRedirectAnnotation);
+        a != r.object.metadata().annotations().end()) {
+      s->socket_redirect = a->second != "off" && a->second != "false";
+    }
     apply_rule(*s, rule);
     resolve_policies(*s);
     compute_l4(*s);
@@ -402,6 +406,7 @@ class Builder {
       spec.algo = kernel_algo(p.policy.load_balancer);
       spec.max_conns = p.policy.connection_pool.max_connections;
       spec.l7 = p.l4_proto == 6 && is_http(p.protocol);
+      spec.socket_redirect = s.socket_redirect;
       // Ring hash has no kernel form; the kernel always uses Maglev.
       spec.maglev_size = p.policy.load_balancer.ring_hash
                              ? static_cast<uint32_t>(kMaglevDefaultTableSize)

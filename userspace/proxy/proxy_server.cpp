@@ -27,6 +27,7 @@
 #include "body_relay.h"
 #include "endpoint_picker.h"
 #include "proxy_limits.h"
+#include "consts.h"
 #include "fault_injection.h"
 #include "header_ops.h"
 #include "request_router.h"
@@ -503,7 +504,8 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
         s.open(tcp::v4(), ec);
         if (!ec) s.set_option(tcp::no_delay(true), ec);
         if (!ec && options.bypass_mark) {
-          setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
+          const uint32_t mark = options.bypass_mark | (d.socket_redirect ? 0 : SL_MARK_NO_REDIR);
+          setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
         }
         conn->stream.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
         co_await conn->stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),

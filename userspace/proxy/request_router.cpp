@@ -109,6 +109,7 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   d.endpoints = subset_endpoints(*target, *port, dest->subset);
   const config::ResolvedPolicy policy = subset_policy(*target, *port, dest->subset);
   d.connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
+  d.socket_redirect = target->socket_redirect;
   d.load_balancer = policy.load_balancer;
   d.lb_key = dest->host + ":" + std::to_string(port->port) + "/" + dest->subset;
   auto& cached = cluster_cache_[d.lb_key];

@@ -42,6 +42,7 @@ struct RouteDecision {
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
   int64_t connect_timeout_ms = 10000;
+  bool socket_redirect = true;   // the destination service allows the sockhash fast path
 };
 
 class RequestRouter {

@@ -1,0 +1,117 @@
+// Socket redirection with sluiced in the path: pod -> VIP (an HTTP service)
+// -> kernel redirect to sluiced -> local backend pod, with the sockhash fast
+// path on both hops. Responses must be byte-identical with it on and off,
+// WebSocket tunnels keep working, and the counters move. Privileged.
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "http_stream_client.h"
+#include "l7_fixture.h"
+
+using namespace sluice::test;
+
+namespace {
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * 1024;
+
+class SockmapTest : public L7Test {
+ protected:
+  void start_with_redirect(const std::string& mode) {
+    daemon_flags_ = {"--socket-redirect", mode, "--pod-cidr", "10.200.0.0/16"};
+    start(bookinfo(route_with("")));
+  }
+
+  void stop_daemon() {
+    node_->stop(daemon_);
+    daemon_ = -1;
+  }
+
+  std::string admin(const std::string& path) {
+    auto r = node_->in_node([&] { return sluice::http_get("127.0.0.1", kAdminPort, path, 1000ms); });
+    return r.ok() && r->first == 200 ? r->second : "";
+  }
+
+  // One JSON counter of /redirect.
+  uint64_t redirect_counter(const std::string& name) {
+    const std::string body = admin("/redirect");
+    const size_t at = body.find("\"" + name + "\":");
+    return at == std::string::npos ? 0 : std::stoull(body.substr(at + name.size() + 3));
+  }
+
+  // (status, bytes, FNV-1a, pattern ok, chunked) of every size and framing.
+  using Row = std::tuple<unsigned, uint64_t, std::string, bool, bool>;
+  std::vector<Row> download_all() {
+    std::vector<Row> rows;
+    for (uint64_t n : {kKiB, kMiB, 100 * kMiB}) {
+      for (bool chunked : {false, true}) {
+        int fd = node_->tcp_socket_in_pod(1);
+        if (connect_to(fd, kVip, kPort) != 0) {
+          close(fd);
+          rows.emplace_back(0, 0, "connect failed", false, chunked);
+          continue;
+        }
+        StreamedReply r = streamed_exchange(
+            fd, "GET", "/d?body_bytes=" + std::to_string(n) + (chunked ? "&chunked=1" : ""), "Connection: close\r\n");
+        EXPECT_EQ(r.error, "") << n << (chunked ? " chunked" : "");
+        rows.emplace_back(r.status, r.body_bytes, r.body_hash.hex(), r.matches_echo_pattern, r.chunked);
+      }
+    }
+    return rows;
+  }
+};
+
+TEST_F(SockmapTest, ResponsesAreByteIdenticalWithTheRedirectOnAndOff) {
+  start_with_redirect("on");
+  const std::vector<Row> on = download_all();
+  EXPECT_GT(redirect_counter("inserted"), 0u);
+  EXPECT_GT(redirect_counter("bytes_redirected"), 200 * kMiB) << "the bodies skipped the stack";
+  stop_daemon();
+
+  start_with_redirect("off");
+  EXPECT_EQ(admin("/redirect"), "") << "off: the fast path is not loaded";
+  const std::vector<Row> off = download_all();
+  ASSERT_EQ(on.size(), off.size());
+  for (size_t i = 0; i < on.size(); ++i) {
+    EXPECT_EQ(on[i], off[i]) << "row " << i;
+    EXPECT_EQ(std::get<0>(on[i]), 200u);
+    EXPECT_TRUE(std::get<3>(on[i])) << "row " << i << " is sluice-echo's pattern";
+  }
+}
+
+TEST_F(SockmapTest, UploadsAndRoutingWorkThroughTheFastPath) {
+  start_with_redirect("on");
+  // The proxy finds the original destination (the route sends v1) and the
+  // upload arrives whole, Content-Length and chunked.
+  for (const Upload& u : {Upload{kMiB, 0}, Upload{kMiB, 100000}}) {
+    int fd = node_->tcp_socket_in_pod(1);
+    ASSERT_EQ(connect_to(fd, kVip, kPort), 0);
+    StreamedReply r = streamed_exchange(fd, "POST", "/up", "Connection: close\r\n", u);
+    ASSERT_EQ(r.error, "");
+    EXPECT_EQ(r.headers["x-echo-version"], "v1");
+    EXPECT_NE(r.body_head.find("\"body_fnv1a\":\"" + u.hash() + "\""), std::string::npos) << r.body_head;
+  }
+  EXPECT_GT(redirect_counter("msg_redirected"), 0u);
+}
+
+TEST_F(SockmapTest, WebSocketTunnelsThroughTheFastPath) {
+  start_with_redirect("on");
+  const WebSocketEcho ws = websocket_echo("hello over a sockhash");
+  ASSERT_EQ(ws.head.substr(0, 12), "HTTP/1.1 101") << ws.head;
+  EXPECT_EQ(ws.echoed, "hello over a sockhash");
+  EXPECT_GT(redirect_counter("msg_redirected"), 0u);
+}
+
+TEST_F(SockmapTest, TurningItOffAtRestartRemovesThePinnedFastPath) {
+  start_with_redirect("on");
+  ASSERT_EQ(get("/").status, 200u);
+  stop_daemon();
+  EXPECT_TRUE(std::filesystem::exists(node_->pin_dir() + "/sl_sockhash"));
+  start_with_redirect("off");
+  EXPECT_FALSE(std::filesystem::exists(node_->pin_dir() + "/sl_sockhash"));
+  EXPECT_FALSE(std::filesystem::exists(node_->pin_dir() + "/links/sl_redir_sockops"));
+  EXPECT_EQ(get("/").status, 200u);
+}
+
+}  // namespace
