@@ -90,6 +90,25 @@ TEST(ConfigSnapshot, ServicesGetFqdnsVipsAndProtocols) {
   EXPECT_EQ(reviews->subsets[1].labels.at("version"), "v2");
 }
 
+TEST(ConfigSnapshot, SocketRedirectOptOutAnnotation) {
+  BuildResult r = build_text(R"(apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default, annotations: {sluice.io/socket-redirect: "off"}}
+spec: {clusterIP: 10.96.0.40, ports: [{name: tcp, port: 5432}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.0.41, ports: [{name: http, port: 80}]}
+)");
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  EXPECT_FALSE(r.snapshot->find_service("db.default.svc.cluster.local")->socket_redirect);
+  ASSERT_NE(l4(*r.snapshot, "10.96.0.40", 5432), nullptr);
+  EXPECT_FALSE(l4(*r.snapshot, "10.96.0.40", 5432)->socket_redirect);
+  ASSERT_NE(l4(*r.snapshot, "10.96.0.41", 80), nullptr);
+  EXPECT_TRUE(l4(*r.snapshot, "10.96.0.41", 80)->socket_redirect);
+}
+
 TEST(ConfigSnapshot, EndpointsFromPodSelectors) {
   BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
   ASSERT_TRUE(r.snapshot);

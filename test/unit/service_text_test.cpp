@@ -26,6 +26,15 @@ TEST(ServiceText, RoundTrips) {
   EXPECT_EQ(*parse_service_line(format_service(*s)), *s);
 }
 
+TEST(ServiceText, SocketRedirectOptOutRoundTrips) {
+  const char* line = "10.96.0.10:80/tcp algo=random l7 noredir 10.200.1.1:80";
+  auto s = parse_service_line(line);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->socket_redirect);
+  EXPECT_TRUE(parse_service_line("10.96.0.10:80/tcp 10.200.1.1:80")->socket_redirect);
+  EXPECT_EQ(format_service(*s), line);
+}
+
 TEST(ServiceText, NamesTheBadToken) {
   auto s = parse_service_line("10.96.0.10:80 algo=fastest");
   ASSERT_FALSE(s.ok());
