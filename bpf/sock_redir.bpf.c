@@ -145,7 +145,7 @@ int sl_redir_msg(struct sk_msg_md *msg)
 	if (msg->family != SL_AF_INET)
 		return SK_PASS;
 	sk = msg->sk;
-	if (sl_redir_mode == SL_REDIR_AUTO && sk) {
+	if (sl_redir_mode == SL_REDIR_AUTO && sl_bulk_bytes && sk) {
 		/* Once a socket has moved to the stack it never comes back: bytes
 		 * already redirected are read before those the stack delivers,
 		 * but the reverse order could not be guaranteed. */

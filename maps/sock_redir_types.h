@@ -11,7 +11,7 @@
 enum sl_redir_mode {
 	SL_REDIR_OFF = 0,  /* nothing is inserted: every byte takes the stack */
 	SL_REDIR_ON = 1,   /* every local connection is redirected */
-	SL_REDIR_AUTO = 2, /* redirected until it sends a bulk-sized message */
+	SL_REDIR_AUTO = 2, /* redirected unless it sends a bulk-sized message */
 };
 
 /* A socket as it sees itself. The peer of (l, r) is the socket keyed (r, l). */
@@ -49,9 +49,11 @@ enum sl_redir_stat {
 	SL_RS__COUNT
 };
 
-/* auto: a socket that sends a message at least this large is moving bulk
- * data, which crosses CPUs faster through the stack (docs/sockmap.md). */
-#define SL_REDIR_DEFAULT_BULK_BYTES (32u * 1024)
+/* auto: a socket that sends a message of at least sl_bulk_bytes is moving
+ * bulk data and goes back to the stack; 0 (the default) never does, because
+ * bulk transfers ran faster redirected on the nodes measured so far
+ * (docs/sockmap.md, bench/sockmap.sh). */
+#define SL_REDIR_DEFAULT_BULK_BYTES 0u
 #define SL_REDIR_DEFAULT_SOCKHASH_ENTRIES 65536u
 
 #endif

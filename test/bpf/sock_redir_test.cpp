@@ -145,7 +145,8 @@ class SockRedirTest : public sluice::test::NodeTest {
     NodeTest::TearDown();
   }
 
-  void load(sl_redir_mode mode, uint32_t sockhash_entries = SL_REDIR_DEFAULT_SOCKHASH_ENTRIES) {
+  void load(sl_redir_mode mode, uint32_t sockhash_entries = SL_REDIR_DEFAULT_SOCKHASH_ENTRIES,
+            uint32_t bulk_bytes = 32 * 1024) {
     auto lb = SockLb::load(SockLbOptions{.pin_dir = node_->pin_dir()});
     ASSERT_TRUE(lb.ok()) << lb.error().to_string();
     lb_ = std::move(*lb);
@@ -158,6 +159,7 @@ class SockRedirTest : public sluice::test::NodeTest {
     o.local_prefix_len = 16;
     o.node_ip = node_->node_ip_u32();
     o.sockhash_entries = sockhash_entries;
+    o.bulk_bytes = bulk_bytes;
     auto r = SockRedir::load(o);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
     redir_ = std::move(*r);

@@ -54,6 +54,7 @@ struct Flags {
   // Socket redirection between local sockets (docs/sockmap.md).
   std::string socket_redirect = "off";
   std::string pod_cidr;  // this node's pod network: what counts as local
+  uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
 };
 
 // "10.244.1.0/24" -> (network, prefix length), host order.
@@ -155,7 +156,8 @@ int run(const Flags& f) {
   } else {
     SockRedirOptions ro{.pin_dir = f.pin_dir,
                         .mode = f.socket_redirect == "on" ? SL_REDIR_ON : SL_REDIR_AUTO,
-                        .node_ip = node_ip};
+                        .node_ip = node_ip,
+                        .bulk_bytes = f.redirect_bulk_bytes};
     if (!parse_cidr(f.pod_cidr, ro.local_net, ro.local_prefix_len)) {
       spdlog::critical("--socket-redirect {} needs --pod-cidr, this node's pod network (got '{}')", f.socket_redirect,
                        f.pod_cidr);
@@ -331,6 +333,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pod-cidr", f.pod_cidr, "this node's pod network (e.g. 10.244.1.0/24): connections between "
                                            "it and --node-ip are local");
+  app.add_option("--redirect-bulk-bytes", f.redirect_bulk_bytes,
+                 "auto: a socket that sends a message this large goes back to the stack for good (0: never); "
+                 "set it where bench/sockmap.sh shows bulk transfers slower redirected")
+      ->capture_default_str();
   app.add_flag("--xdp-generic", f.xdp_generic, "attach XDP in generic (skb) mode even if the driver has native XDP");
   CLI11_PARSE(app, argc, argv);
 
