@@ -32,10 +32,11 @@ struct RelayLimits {
 // it from `in`. Returns the body bytes written. On return without error the
 // outgoing message is complete; an error leaves both sides mid-message, and
 // the caller must close them.
-template <bool isRequest>
-boost::asio::awaitable<uint64_t> relay_body(boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buffer,
+// The streams are Beast tcp_streams or TLS streams over them.
+template <bool isRequest, class InStream, class OutStream>
+boost::asio::awaitable<uint64_t> relay_body(InStream& in, boost::beast::flat_buffer& in_buffer,
                                             boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
-                                            boost::beast::tcp_stream& out,
+                                            OutStream& out,
                                             boost::beast::http::message<isRequest, boost::beast::http::buffer_body>& out_msg,
                                             std::string_view first, const RelayLimits& limits,
                                             boost::beast::error_code& ec) {
@@ -54,7 +55,7 @@ boost::asio::awaitable<uint64_t> relay_body(boost::beast::tcp_stream& in, boost:
     } else if (!in_parser.is_done()) {
       in_parser.get().body().data = chunk.data();
       in_parser.get().body().size = chunk.size();
-      if (limits.read_idle) in.expires_after(*limits.read_idle);
+      if (limits.read_idle) boost::beast::get_lowest_layer(in).expires_after(*limits.read_idle);
       co_await http::async_read(in, in_buffer, in_parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return sent;
@@ -68,7 +69,7 @@ boost::asio::awaitable<uint64_t> relay_body(boost::beast::tcp_stream& in, boost:
     }
     out_msg.body().size = n;
     out_msg.body().more = !in_parser.is_done() || pending_first;
-    if (limits.write_idle) out.expires_after(*limits.write_idle);
+    if (limits.write_idle) boost::beast::get_lowest_layer(out).expires_after(*limits.write_idle);
     co_await http::async_write(out, sr, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return sent;

@@ -22,6 +22,8 @@ inline constexpr std::chrono::seconds kStreamIdleTimeout{300};
 inline constexpr std::chrono::seconds kHeaderReadTimeout{10};
 // An idle downstream keep-alive connection is closed after this.
 inline constexpr std::chrono::seconds kDownstreamIdleTimeout{60};
+// A TLS handshake on a gateway port must finish within this.
+inline constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 // A mirrored copy is abandoned after this; the primary never waits for it.
 inline constexpr std::chrono::seconds kMirrorTimeout{10};
 // After one side of an Upgrade tunnel ends, the other may drain this long.

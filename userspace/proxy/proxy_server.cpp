@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <array>
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -32,6 +34,7 @@
 #include "header_ops.h"
 #include "request_router.h"
 #include "retry_policy.h"
+#include "tls_contexts.h"
 
 namespace sluice::proxy {
 
@@ -43,6 +46,7 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using RequestBodyParser = http::request_parser<http::buffer_body>;
 using ResponseBodyParser = http::response_parser<http::buffer_body>;
+using GatewayServerMap = std::map<uint16_t, std::vector<config::GatewayServer>>;
 
 namespace {
 
@@ -137,11 +141,43 @@ struct UpstreamConn {
 
 // A downstream request body that did not fit the retry buffer: the part
 // already read is in the request's body, the rest is still on the client
-// connection, behind `parser`.
-struct StreamingBody {
-  beast::tcp_stream& stream;
-  beast::flat_buffer& buffer;
-  RequestBodyParser& parser;
+// connection (plain or TLS), behind a parser.
+class StreamingBody {
+ public:
+  virtual ~StreamingBody() = default;
+  // Writes `out`'s header, `first`, then the rest of the body to `up`.
+  virtual asio::awaitable<uint64_t> relay_to(beast::tcp_stream& up, http::request<http::buffer_body>& out,
+                                             std::string_view first, beast::error_code& ec) = 0;
+};
+
+template <class Stream>
+class StreamingBodyOf final : public StreamingBody {
+ public:
+  StreamingBodyOf(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser)
+      : stream_(stream), buffer_(buffer), parser_(parser) {}
+  asio::awaitable<uint64_t> relay_to(beast::tcp_stream& up, http::request<http::buffer_body>& out,
+                                     std::string_view first, beast::error_code& ec) override {
+    const uint64_t n = co_await relay_body(stream_, buffer_, parser_, up, out, first,
+                                           RelayLimits{kStreamIdleTimeout, kStreamIdleTimeout}, ec);
+    beast::get_lowest_layer(stream_).expires_never();
+    co_return n;
+  }
+
+ private:
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  RequestBodyParser& parser_;
+};
+
+// Who is at the other end of a downstream connection, and how it came.
+struct Downstream {
+  uint32_t peer_ip = 0;
+  std::string address;                     // "ip:port", for the access log
+  std::optional<OriginalDestination> dst;  // mesh traffic: what the client dialled
+  uint16_t gateway_port = 0;               // gateway traffic: the server port
+  // HTTPS: the gateway servers in force at the handshake, and the one SNI chose.
+  std::shared_ptr<const GatewayServerMap> gateway_servers;
+  const config::GatewayServer* tls_server = nullptr;
 };
 
 // An upstream response whose headers have arrived; its body is still to be
@@ -164,13 +200,37 @@ struct ForwardResult {
 // One worker thread: its io_context, listener, load balancers and upstream
 // connection pool. Nothing here is shared with other workers.
 struct Worker {
-  explicit Worker(std::shared_ptr<ClusterRegistry> clusters) : router(std::move(clusters)) {}
+  explicit Worker(std::shared_ptr<ClusterRegistry> clusters)
+      : router(std::move(clusters)), tls_hello(make_hello_context(tls)) {}
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   RequestRouter router;
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConn>>> idle;  // endpoint -> idle upstream connections
   std::minstd_rand rng{std::random_device{}()};
   std::thread thread;
+
+  // Gateway listeners by port, the TLS contexts of their servers, and the
+  // servers of the snapshot last seen.
+  std::map<uint16_t, std::shared_ptr<tcp::acceptor>> gateway_acceptors;
+  TlsContexts tls;
+  asio::ssl::context tls_hello;  // wraps tls.hello_context()
+  uint64_t gateway_version = ~0ULL;
+  std::shared_ptr<const GatewayServerMap> gateway_servers = std::make_shared<GatewayServerMap>();
+
+  const std::shared_ptr<const GatewayServerMap>& servers_for(const config::SnapshotPtr& snap,
+                                                             const std::map<std::string, std::string>& labels) {
+    if (snap && snap->version != gateway_version) {
+      gateway_servers = std::make_shared<GatewayServerMap>(config::select_gateway_servers(*snap, labels));
+      gateway_version = snap->version;
+    }
+    return gateway_servers;
+  }
+
+ private:
+  static asio::ssl::context make_hello_context(TlsContexts& tls) {
+    SSL_CTX_up_ref(tls.hello_context());  // asio's context takes a reference of its own
+    return asio::ssl::context(tls.hello_context());
+  }
 };
 
 struct ProxyServer::Impl {
@@ -178,6 +238,7 @@ struct ProxyServer::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   uint16_t port = 0;
   std::atomic<bool> stopped{false};
+  std::set<uint16_t> gateway_ports;  // listening on every worker; changed by set_gateway_ports only
 
   asio::awaitable<void> accept_loop(Worker& w);
   asio::awaitable<void> sweep_idle(Worker& w);
@@ -193,8 +254,15 @@ struct ProxyServer::Impl {
   asio::awaitable<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, UpstreamReply& reply,
                                  std::chrono::milliseconds timeout, bool head, uint64_t& streamed,
                                  beast::error_code& ec);
-  asio::awaitable<void> read_request_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                          RequestBodyParser& parser, std::string& body, beast::error_code& ec);
+  template <class Stream>
+  asio::awaitable<void> read_request_body(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser,
+                                          std::string& body, beast::error_code& ec);
+  template <class Stream>
+  asio::awaitable<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Downstream& ds);
+  RouteDecision gateway_decision(Worker& w, const config::SnapshotPtr& snap, const Downstream& ds, const Request& req,
+                                 RequestAttrs& attrs);
+  asio::awaitable<void> gateway_accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, uint16_t port);
+  asio::awaitable<void> gateway_session(Worker& w, tcp::socket socket, uint16_t port);
   void finish_upstream(Worker& w, UpstreamReply& reply);
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
@@ -228,9 +296,11 @@ asio::awaitable<void> ProxyServer::Impl::sweep_idle(Worker& w) {
 // Reads the request body into `body` while it fits the retry buffer. On
 // return the body is complete (parser.is_done()), or larger than the buffer
 // with the rest left to stream, or `ec` is set.
-asio::awaitable<void> ProxyServer::Impl::read_request_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+template <class Stream>
+asio::awaitable<void> ProxyServer::Impl::read_request_body(Stream& stream, beast::flat_buffer& buffer,
                                                            RequestBodyParser& parser, std::string& body,
                                                            beast::error_code& ec) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
   while (!parser.is_done() && body.size() <= kRetryBufferBytes) {
     const size_t have = body.size();
     // Read one byte past the limit, so that a body of exactly the limit
@@ -240,28 +310,39 @@ asio::awaitable<void> ProxyServer::Impl::read_request_body(beast::tcp_stream& st
     body.resize(have + want);
     parser.get().body().data = body.data() + have;
     parser.get().body().size = want;
-    stream.expires_after(kStreamIdleTimeout);
+    tcp_layer.expires_after(kStreamIdleTimeout);
     co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     body.resize(have + want - parser.get().body().size);
     if (ec) break;
   }
-  stream.expires_never();
+  tcp_layer.expires_never();
 }
 
 asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) {
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) co_return;
-  const uint32_t peer_ip = peer.address().to_v4().to_uint();
-  const std::optional<OriginalDestination> dst =
-      options.original_destination ? options.original_destination(peer_ip, peer.port()) : std::nullopt;
-  const std::string downstream = format_endpoint(peer_ip, peer.port());
-
+  Downstream ds;
+  ds.peer_ip = peer.address().to_v4().to_uint();
+  ds.dst = options.original_destination ? options.original_destination(ds.peer_ip, peer.port()) : std::nullopt;
+  ds.address = format_endpoint(ds.peer_ip, peer.port());
   // Responses go out as soon as they are written, not after Nagle's delay.
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  co_await serve(w, stream, buffer, ds);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+// The HTTP/1.1 exchanges of one downstream connection, mesh or gateway,
+// plain or TLS.
+template <class Stream>
+asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast::flat_buffer& buffer,
+                                               const Downstream& ds) {
+  beast::error_code ec;
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  const uint32_t peer_ip = ds.peer_ip;
   for (;;) {
     RequestBodyParser parser;
     parser.header_limit(kMaxRequestHeaderBytes);
@@ -270,10 +351,10 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     // which would close the socket before a 408 could be sent.
     asio::steady_timer header_timer(w.ioc, options.header_timeout);
     bool timed_out = false;
-    header_timer.async_wait([&timed_out, &stream](beast::error_code e) {
+    header_timer.async_wait([&timed_out, &tcp_layer](beast::error_code e) {
       if (e) return;  // cancelled: the locals may be gone, touch nothing
       timed_out = true;
-      stream.socket().cancel();
+      tcp_layer.socket().cancel();
     });
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     header_timer.cancel();
@@ -286,7 +367,7 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       unsigned status = ec == beast::error::timeout ? 408 : ec == http::error::header_limit ? 431 : 400;
       if (ec != beast::error::timeout || parser.got_some()) {
         Response res = local_reply(status, 11, false);
-        stream.expires_after(std::chrono::seconds(5));
+        tcp_layer.expires_after(std::chrono::seconds(5));
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       }
       break;
@@ -310,20 +391,20 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
         if (ec != beast::error::timeout && ec != asio::error::eof && ec != http::error::partial_message &&
             ec != asio::error::connection_reset) {
           Response res = local_reply(400, 11, false);
-          stream.expires_after(std::chrono::seconds(5));
+          tcp_layer.expires_after(std::chrono::seconds(5));
           co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
         }
         break;
       }
     }
-    StreamingBody rest{stream, buffer, parser};
+    StreamingBodyOf<Stream> rest(stream, buffer, parser);
     StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
 
     AccessLogEntry log;
     log.method = std::string(req.method_string());
     log.authority = std::string(req[http::field::host]);
     log.path = std::string(req.target());
-    log.downstream = downstream;
+    log.downstream = ds.address;
     log.request_bytes = req.body().size();
     if (req["x-request-id"].empty()) req.set("x-request-id", new_request_id(w.rng));
     log.request_id = std::string(req["x-request-id"]);
@@ -337,9 +418,10 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     attrs.path = std::string_view(req.target().data(), req.target().size());
     attrs.authority = log.authority;
     attrs.scheme = "http";
-    attrs.port = dst ? dst->port : 0;
+    attrs.port = ds.dst ? ds.dst->port : 0;
     attrs.headers = &headers;
-    RouteDecision d = w.router.decide(snap, dst, attrs, peer_ip);
+    RouteDecision d = ds.gateway_port ? gateway_decision(w, snap, ds, req, attrs)
+                                      : w.router.decide(snap, ds.dst, attrs, peer_ip);
     log.route = d.virtual_service;
     if (!d.local_status && d.route && d.route->spec->has_fault()) {
       std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -357,11 +439,16 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
     }
     if (!d.local_status && !req[http::field::upgrade].empty() && !streaming) {
       // Upgrade (WebSocket): the connection becomes a byte tunnel to one
-      // endpoint and leaves HTTP behind.
-      co_await tunnel(w, stream, buffer, req, d, log);
-      log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      if (options.access_log) options.access_log(format_access_log(log));
-      co_return;
+      // endpoint and leaves HTTP behind. Over TLS, not yet.
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        co_await tunnel(w, stream, buffer, req, d, log);
+        log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (options.access_log) options.access_log(format_access_log(log));
+        co_return;
+      } else {
+        d.local_status = 501;
+        d.local_body = "upgrade over TLS is not supported\n";
+      }
     }
     ForwardResult result;
     if (d.local_status) {
@@ -408,13 +495,12 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
       } else {
         finish_upstream(w, up);
       }
-      stream.expires_never();
+      tcp_layer.expires_never();
     }
     log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (options.access_log) options.access_log(format_access_log(log));
     if (ec || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 // Sends the request and reads the response headers. A streaming request
@@ -429,9 +515,7 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& r
     co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
   } else {
     http::request<http::buffer_body> out(req.base());
-    streamed = co_await relay_body(streaming->stream, streaming->buffer, streaming->parser, up, out, req.body(),
-                                   RelayLimits{kStreamIdleTimeout, kStreamIdleTimeout}, ec);
-    streaming->stream.expires_never();
+    streamed = co_await streaming->relay_to(up, out, req.body(), ec);
     if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
   }
   if (ec) co_return false;
@@ -678,6 +762,110 @@ asio::awaitable<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& re
       co_return local(503, "upstream connection terminated\n");
   }
 }
+// Gateway traffic: the server on this port that serves the Host (for HTTPS,
+// the one SNI chose, which must serve the Host too), then the routes of the
+// VirtualServices bound to its Gateway.
+RouteDecision ProxyServer::Impl::gateway_decision(Worker& w, const config::SnapshotPtr& snap, const Downstream& ds,
+                                                  const Request& req, RequestAttrs& attrs) {
+  RouteDecision d;
+  d.snapshot = snap;
+  const std::string host = config::host_without_port(std::string_view(req[http::field::host].data(),
+                                                                      req[http::field::host].size()));
+  const config::GatewayServer* server = nullptr;
+  if (ds.tls_server) {
+    if (config::gateway_server_matches(*ds.tls_server, host)) server = ds.tls_server;
+  } else if (snap) {
+    const auto& servers = *w.servers_for(snap, options.gateway_labels);
+    if (auto it = servers.find(ds.gateway_port); it != servers.end()) {
+      std::vector<config::GatewayServer> plain;
+      for (const auto& g : it->second) {
+        if (g.tls == config::GatewayTls::kNone) plain.push_back(g);
+      }
+      if (const config::GatewayServer* g = config::find_gateway_server(plain, host)) {
+        // find_gateway_server returned a pointer into `plain`: find the same in the map.
+        for (const auto& orig : it->second) {
+          if (orig.gateway == g->gateway && orig.dns_names == g->dns_names && orig.tls == g->tls) server = &orig;
+        }
+      }
+    }
+  }
+  if (!server) {
+    d.local_status = 404;
+    d.flags = "NR";
+    d.local_body = "no gateway server for host " + host + "\n";
+    return d;
+  }
+  if (!ds.tls_server && server->https_redirect) {
+    d.local_status = 301;
+    d.local_headers.emplace_back("location", "https://" + host + std::string(req.target()));
+    return d;
+  }
+  attrs.scheme = ds.tls_server ? "https" : "http";
+  attrs.port = ds.gateway_port;
+  return w.router.decide_gateway(snap, server->gateway, host, attrs, ds.peer_ip);
+}
+
+asio::awaitable<void> ProxyServer::Impl::gateway_accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor,
+                                                             uint16_t port) {
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket s = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor->is_open() || stopped) co_return;
+    if (ec) continue;
+    asio::co_spawn(w.ioc, gateway_session(w, std::move(s), port), asio::detached);
+  }
+}
+
+asio::awaitable<void> ProxyServer::Impl::gateway_session(Worker& w, tcp::socket socket, uint16_t port) {
+  beast::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  Downstream ds;
+  ds.peer_ip = peer.address().to_v4().to_uint();
+  ds.address = format_endpoint(ds.peer_ip, peer.port());
+  ds.gateway_port = port;
+  socket.set_option(tcp::no_delay(true), ec);
+  config::SnapshotPtr snap = options.snapshot ? options.snapshot() : nullptr;
+  ds.gateway_servers = w.servers_for(snap, options.gateway_labels);
+  bool tls = false;
+  if (auto it = ds.gateway_servers->find(port); it != ds.gateway_servers->end()) {
+    for (const auto& g : it->second) tls = tls || g.tls != config::GatewayTls::kNone;
+  }
+  beast::flat_buffer buffer;
+  if (!tls) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(w, stream, buffer, ds);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), w.tls_hello);
+  TlsHandshake hs;
+  hs.snapshot = snap.get();
+  hs.servers = &ds.gateway_servers->at(port);
+  hs.contexts = &w.tls;
+  SSL_set_app_data(stream.native_handle(), &hs);
+  // A handshake that does not finish in time (or fails) costs this
+  // coroutine only: the worker goes on serving others.
+  beast::get_lowest_layer(stream).expires_after(kTlsHandshakeTimeout);
+  co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  SSL_set_app_data(stream.native_handle(), nullptr);
+  beast::get_lowest_layer(stream).expires_never();
+  if (ec || !hs.chosen) {
+    if (options.access_log) {
+      AccessLogEntry log;
+      log.downstream = ds.address;
+      log.flags = "DC";
+      log.path = "tls handshake: " + (hs.error.empty() ? ec.message() : hs.error);
+      options.access_log(format_access_log(log));
+    }
+    co_return;
+  }
+  ds.tls_server = hs.chosen;
+  co_await serve(w, stream, buffer, ds);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+}
+
 asio::awaitable<void> ProxyServer::Impl::tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf,
                                                 Request& req, const RouteDecision& d, AccessLogEntry& log) {
   const config::Endpoint& ep = *d.endpoint;
@@ -811,6 +999,65 @@ ProxyServer::~ProxyServer() { stop(); }
 uint16_t ProxyServer::port() const { return impl_->port; }
 
 const std::shared_ptr<ClusterRegistry>& ProxyServer::clusters() const { return impl_->options.clusters; }
+
+Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(impl_->options.gateway_address, ec);
+  if (ec) return make_error(-EINVAL, "gateway: bad listen address " + impl_->options.gateway_address);
+  Status result;
+  std::set<uint16_t> opened;  // newly opened on some worker
+  for (auto& w : impl_->workers) {
+    Worker* raw = w.get();
+    // New acceptors are opened here, so bind errors can be returned; each
+    // worker installs and drops its own on its thread.
+    std::map<uint16_t, std::shared_ptr<tcp::acceptor>> added;
+    for (uint16_t port : ports) {
+      if (impl_->gateway_ports.count(port)) continue;  // open on every worker already
+      auto acc = std::make_shared<tcp::acceptor>(raw->ioc);
+      tcp::endpoint ep(address, port);
+      acc->open(ep.protocol(), ec);
+      if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) {
+        int one = 1;
+        setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        acc->bind(ep, ec);
+      }
+      if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        if (result.ok()) {
+          result = make_error(-ec.value(), "gateway: listen on " + impl_->options.gateway_address + ":" +
+                                               std::to_string(port) + ": " + ec.message());
+        }
+        continue;
+      }
+      added.emplace(port, std::move(acc));
+    }
+    for (const auto& [port, acc] : added) opened.insert(port);
+    asio::post(raw->ioc, [impl = impl_.get(), raw, added = std::move(added), ports]() mutable {
+      for (auto it = raw->gateway_acceptors.begin(); it != raw->gateway_acceptors.end();) {
+        if (ports.count(it->first)) {
+          ++it;
+          continue;
+        }
+        beast::error_code ignored;
+        it->second->close(ignored);
+        it = raw->gateway_acceptors.erase(it);
+      }
+      for (auto& [port, acc] : added) {
+        raw->gateway_acceptors[port] = acc;
+        asio::co_spawn(raw->ioc, impl->gateway_accept_loop(*raw, acc, port), asio::detached);
+      }
+    });
+  }
+  std::set<uint16_t> now;
+  for (uint16_t port : ports) {
+    if (impl_->gateway_ports.count(port) || opened.count(port)) now.insert(port);
+  }
+  impl_->gateway_ports = std::move(now);
+  return result;
+}
+
+std::set<uint16_t> ProxyServer::gateway_ports() const { return impl_->gateway_ports; }
 
 void ProxyServer::stop() {
   if (impl_->stopped.exchange(true)) return;

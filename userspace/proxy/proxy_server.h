@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -34,6 +36,10 @@ struct ProxyOptions {
   std::shared_ptr<ClusterRegistry> clusters;
   // One JSON line per request; empty: access log off.
   std::function<void(const std::string&)> access_log;
+  // Gateway ingress: listeners for the servers of Gateways whose selector
+  // matches these labels (set_gateway_ports opens them on this address).
+  std::string gateway_address = "0.0.0.0";
+  std::map<std::string, std::string> gateway_labels{{"istio", "ingressgateway"}};
 };
 
 class ProxyServer {
@@ -44,6 +50,11 @@ class ProxyServer {
   ProxyServer& operator=(const ProxyServer&) = delete;
 
   uint16_t port() const;
+  // Listens on exactly these gateway ports (opening new ones, closing the
+  // rest), on every worker. A port that cannot be bound is reported and
+  // left out; the others still change.
+  Status set_gateway_ports(const std::set<uint16_t>& ports);
+  std::set<uint16_t> gateway_ports() const;
   const std::shared_ptr<ClusterRegistry>& clusters() const;
   void stop();  // idempotent
 

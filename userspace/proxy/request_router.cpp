@@ -60,13 +60,31 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   }
 }
 
-const CompiledRoutes* RequestRouter::compiled(const config::MeshSnapshot& snap, const std::string& host) {
-  auto it = compiled_.find(host);
+const CompiledRoutes* RequestRouter::compiled(const config::RouteTable& table, const std::string& cache_key,
+                                              std::string_view host) {
+  auto it = compiled_.find(cache_key);
   if (it == compiled_.end()) {
-    const config::HostRoutes* routes = find_host(snap.mesh_routes, host);
-    it = compiled_.emplace(host, routes ? CompiledRoutes::build(*routes) : nullptr).first;
+    const config::HostRoutes* routes = find_host(table, host);
+    it = compiled_.emplace(cache_key, routes ? CompiledRoutes::build(*routes) : nullptr).first;
   }
   return it->second.get();
+}
+
+RouteDecision RequestRouter::decide_gateway(config::SnapshotPtr snap, const std::string& gateway, std::string_view host,
+                                            RequestAttrs req, uint32_t client_ip) {
+  RouteDecision d;
+  if (!snap) return local(std::move(d), 503, "NC", "no configuration yet\n");
+  d.snapshot = snap;
+  refresh(snap);
+  auto table = snap->gateway_routes.find(gateway);
+  if (table == snap->gateway_routes.end()) return local(std::move(d), 404, "NR", "no route\n");
+  std::string key = gateway;
+  key += '|';
+  key += host;
+  const CompiledRoutes* routes = compiled(table->second, key, host);
+  if (!routes) return local(std::move(d), 404, "NR", "no route\n");
+  req.gateway = gateway;
+  return route_to(std::move(d), routes, nullptr, 0, req, client_ip);
 }
 
 RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
@@ -86,9 +104,17 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   d.original_port = dst->port;
 
   // The service's VirtualService routes, or the service itself when it has none.
-  config::RouteDestination fallback{service.fqdn, "", dst->port, 100};
-  const config::RouteDestination* dest = &fallback;
-  if (const CompiledRoutes* routes = compiled(*snap, service.fqdn)) {
+  const config::RouteDestination fallback{service.fqdn, "", dst->port, 100};
+  return route_to(std::move(d), compiled(snap->mesh_routes, service.fqdn, service.fqdn), &fallback, dst->port, req,
+                  client_ip);
+}
+
+RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* routes,
+                                      const config::RouteDestination* fallback, uint16_t dst_port,
+                                      const RequestAttrs& req, uint32_t client_ip) {
+  const config::MeshSnapshot* snap = d.snapshot.get();
+  const config::RouteDestination* dest = fallback;
+  if (routes) {
     d.route = routes->match(req);
     if (!d.route) return local(std::move(d), 404, "NR", "no route\n");
     d.virtual_service = d.route->virtual_service;
@@ -103,9 +129,9 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   }
 
   const config::Service* target = snap->find_service(dest->host);
-  const config::ServicePort* port = target ? port_of(*target, dest->port, dst->port) : nullptr;
+  const config::ServicePort* port = target ? port_of(*target, dest->port, dst_port) : nullptr;
   if (!port) return local(std::move(d), 503, "UH", "no healthy upstream\n");
-  d.destination = dest == &fallback ? nullptr : dest;
+  d.destination = dest == fallback ? nullptr : dest;
   d.endpoints = subset_endpoints(*target, *port, dest->subset);
   const config::ResolvedPolicy policy = subset_policy(*target, *port, dest->subset);
   d.connect_timeout_ms = policy.connection_pool.connect_timeout_ms;

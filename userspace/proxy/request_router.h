@@ -53,6 +53,10 @@ class RequestRouter {
   // client's pod (by IP) when the snapshot knows it.
   RouteDecision decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst, RequestAttrs req,
                        uint32_t client_ip);
+  // Gateway traffic: the routes of VirtualServices bound to `gateway`
+  // ("namespace/name") for `host` (the Host header), wildcards included.
+  RouteDecision decide_gateway(config::SnapshotPtr snap, const std::string& gateway, std::string_view host,
+                               RequestAttrs req, uint32_t client_ip);
   // Endpoints that get a copy of this request (mirror / mirrors, each by its
   // percentage; an absent percentage means 100%).
   std::vector<const config::Endpoint*> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
@@ -66,7 +70,11 @@ class RequestRouter {
 
  private:
   void refresh(const config::SnapshotPtr& snap);
-  const CompiledRoutes* compiled(const config::MeshSnapshot& snap, const std::string& host);
+  const CompiledRoutes* compiled(const config::RouteTable& table, const std::string& cache_key, std::string_view host);
+  // The common tail: match a route (none: the fallback destination), pick a
+  // destination, its cluster and an endpoint.
+  RouteDecision route_to(RouteDecision d, const CompiledRoutes* routes, const config::RouteDestination* fallback,
+                         uint16_t dst_port, const RequestAttrs& req, uint32_t client_ip);
 
   uint64_t version_ = ~0ULL;
   std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;
