@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <mutex>
+#include <set>
 
 #include "admin_server.h"
 #include "admin_views.h"
@@ -21,6 +23,7 @@
 #include "service_writer.h"
 #include "sock_lb_loader.h"
 #include "sock_redir_loader.h"
+#include "gateway_servers.h"
 #include "xdp_daemon.h"
 
 namespace {
@@ -55,6 +58,10 @@ struct Flags {
   std::string socket_redirect = "off";
   std::string pod_cidr;  // this node's pod network: what counts as local
   uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
+  // Gateway ingress (docs/gateway.md): the address its listeners bind and
+  // the labels of this node's gateway workload, which Gateway selectors match.
+  std::string gateway_address;  // empty: --node-ip
+  std::vector<std::string> gateway_labels{"istio=ingressgateway"};
 };
 
 // "10.244.1.0/24" -> (network, prefix length), host order.
@@ -238,6 +245,7 @@ int run(const Flags& f) {
   spdlog::info("admin API on {}:{}", f.admin_address, (*admin)->port());
 
   std::unique_ptr<proxy::ProxyServer> proxy;
+  std::map<std::string, std::string> gateway_labels;
   if (l7) {
     const SockLbMaps kernel = (*lb)->maps();
     proxy::ProxyOptions po;
@@ -252,6 +260,17 @@ int run(const Flags& f) {
       return original_destination(kernel.orig_dst, ip, port);
     };
     if (f.access_log) po.access_log = [](const std::string& line) { std::fprintf(stdout, "%s\n", line.c_str()); };
+    po.gateway_address = f.gateway_address.empty() ? f.node_ip : f.gateway_address;
+    po.gateway_labels.clear();
+    for (const std::string& kv : f.gateway_labels) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        spdlog::critical("--gateway-label {}: expected key=value", kv);
+        return 1;
+      }
+      po.gateway_labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    gateway_labels = po.gateway_labels;
     auto started = proxy::ProxyServer::start(std::move(po));
     if (!started) {
       spdlog::critical("{}", started.error().to_string());
@@ -260,6 +279,19 @@ int run(const Flags& f) {
     proxy = std::move(*started);
     spdlog::info("L7 proxy on {}:{} with {} workers", f.node_ip, proxy->port(), f.workers);
   }
+  // Gateway listeners follow the config: one per port of the selected
+  // Gateways' servers.
+  auto sync_gateways = [&] {
+    if (!proxy || !sync.current()) return;
+    std::set<uint16_t> ports;
+    for (const auto& [port, servers] : config::select_gateway_servers(*sync.current(), gateway_labels)) {
+      ports.insert(port);
+    }
+    if (ports == proxy->gateway_ports()) return;
+    if (Status s = proxy->set_gateway_ports(ports); !s) spdlog::error("{}", s.error().to_string());
+    if (!ports.empty()) spdlog::info("gateway listening on {} port(s)", proxy->gateway_ports().size());
+  };
+  sync_gateways();
 
   auto last_beat = std::chrono::steady_clock::time_point{};
   while (!g_stop.load()) {
@@ -271,6 +303,7 @@ int run(const Flags& f) {
     if (queue.wait(std::chrono::milliseconds(200))) {
       sync.reload();
       sync_xdp();
+      sync_gateways();
     }
   }
   spdlog::info("shutting down");
@@ -333,6 +366,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pod-cidr", f.pod_cidr, "this node's pod network (e.g. 10.244.1.0/24): connections between "
                                            "it and --node-ip are local");
+  app.add_option("--gateway-address", f.gateway_address,
+                 "address of the Gateway listeners (default: --node-ip; on a node, its external address)");
+  app.add_option("--gateway-label", f.gateway_labels,
+                 "key=value label of this node's gateway workload, matched by Gateway selectors (repeatable)")
+      ->capture_default_str();
   app.add_option("--redirect-bulk-bytes", f.redirect_bulk_bytes,
                  "auto: a socket that sends a message this large goes back to the stack for good (0: never); "
                  "set it where bench/sockmap.sh shows bulk transfers slower redirected")
