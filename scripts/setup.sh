@@ -13,7 +13,7 @@ PACKAGES=(
   libyaml-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  iproute2 iptables nftables procps
+  iproute2 iptables nftables procps openssl curl
   wrk nghttp2-client haproxy nginx-light
 )
 

@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "admin_client.h"
+#include "external_client.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
 
@@ -43,10 +44,7 @@ constexpr const char* kVip = "10.111.0.10";
 constexpr const char* kClientIp = "10.111.250.2";
 constexpr int kConnections = 90;
 
-int sh(const std::string& cmd) {
-  int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+int sh(const std::string& cmd) { return sluice::test::run_quietly(cmd); }
 
 // Turns TX checksum offload off on ifname in the calling thread's netns, so
 // the packets it sends carry complete checksums and the receiving stack
@@ -118,15 +116,10 @@ class XdpLbE2eTest : public sluice::test::NodeTest {
   std::string log_path() const { return "/tmp/" + node_->prefix() + "-xdp-sluiced.log"; }
 
   void add_external_client() {
-    const std::string node = node_->node_ns(), ext = ext_ns();
+    sluice::test::ExternalLink link;
+    ASSERT_NO_THROW(link = sluice::test::add_external_client(*node_, "10.111.250.1", kClientIp));
+    const std::string node = node_->node_ns(), ext = link.ns;
     const std::vector<std::string> steps = {
-        "ip netns add " + ext,
-        "ip -n " + ext + " link set lo up",
-        "ip -n " + node + " link add ext0 type veth peer name eth0 netns " + ext,
-        "ip -n " + node + " addr add 10.111.250.1/24 dev ext0",
-        "ip -n " + node + " link set ext0 up",
-        "ip -n " + ext + " addr add " + kClientIp + "/24 dev eth0",
-        "ip -n " + ext + " link set eth0 up",
         "ip -n " + ext + " route add 10.111.0.0/24 via 10.111.250.1",
         "ip netns exec " + node + " sysctl -qw net.ipv4.ip_forward=1",
     };
