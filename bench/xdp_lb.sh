@@ -24,7 +24,8 @@
 #   VIPS=1000 BACKENDS=100 REPEAT=1000000 MAGLEV=10007   test-run scale
 #   SECONDS_PER_RUN=3 ROUNDS=3 FLOWS=1024                pps runs (interleaved, median)
 #   GEN_CPU=1                                            generator CPU (-1: none)
-#   BUILD_DIR=<repo>/build-xdp                           where the tool is built
+#   BUILD_DIR=<repo>/build                               where the tool is built
+#   GATEWAY=1                                            0: skip bench/gateway.sh (HTTPS Gateway vs nginx)
 #
 # Everything lives in namespaces created here (prefix sl + 6 hex) and is
 # removed on exit, failure or Ctrl-C. Nothing attaches in the root netns (the
@@ -32,7 +33,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build-xdp}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 VIPS=${VIPS:-1000}
 BACKENDS=${BACKENDS:-100}
 REPEAT=${REPEAT:-1000000}
@@ -136,5 +137,12 @@ printf '%-40s %12s %8s\n' "path" "pps" "vs ipt" \
   "iptables DNAT + stack forward" "$IPT" "1.00"
 echo "iptables: $(iptables --version 2>/dev/null || echo unknown); kernel $(uname -r), $(nproc) CPU(s), generator on CPU $GEN_CPU"
 echo "xdp-lb fast path (opt-in fib_redirect, needs XDP on the egress veth's peer): pps=$RED pps_ratio_vs_iptables=$(ratio "$RED" "$IPT")"
+# The Gateway's HTTPS throughput against nginx (bench/gateway.sh; GATEWAY=0 skips it).
+GW_RATIO=na
+if [[ ${GATEWAY:-1} != 0 ]]; then
+  gw_line=$("$(dirname "$0")/gateway.sh" | tee /dev/stderr | tail -1) || gw_line=""
+  GW_RATIO=$(sed -n 's/.*gw_rps_ratio_vs_nginx=\([0-9.a-z]*\).*/\1/p' <<<"$gw_line")
+  GW_RATIO=${GW_RATIO:-na}
+fi
 # The last line reports the default design (DNAT, then XDP_PASS to the stack).
-echo "xdp-lb: tracked_ns=$TRACKED new_flow_ns=$NEW_FLOW pps=$PPS pps_ratio_vs_iptables=$RATIO gw_rps_ratio_vs_nginx=na"
+echo "xdp-lb: tracked_ns=$TRACKED new_flow_ns=$NEW_FLOW pps=$PPS pps_ratio_vs_iptables=$RATIO gw_rps_ratio_vs_nginx=$GW_RATIO"
