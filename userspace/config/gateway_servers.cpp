@@ -64,6 +64,9 @@ std::map<uint16_t, std::vector<GatewayServer>> select_gateway_servers(const Mesh
       for (const std::string& h : s.hosts()) {
         const size_t slash = h.find('/');
         g.dns_names.push_back(lower(slash == std::string::npos ? h : h.substr(slash + 1)));
+        std::string ns = slash == std::string::npos ? "*" : h.substr(0, slash);
+        if (ns == ".") ns = r->meta.ns;  // "./host": the Gateway's own namespace
+        g.host_namespaces.push_back(std::move(ns));
       }
       if (s.has_tls()) {
         const auto& tls = s.tls();
@@ -84,6 +87,16 @@ std::map<uint16_t, std::vector<GatewayServer>> select_gateway_servers(const Mesh
 
 bool gateway_server_matches(const GatewayServer& server, std::string_view host) {
   return server_score(server, lower(host)) > 0;
+}
+
+bool gateway_server_allows(const GatewayServer& server, std::string_view host, std::string_view vs_namespace) {
+  const std::string h = lower(host);
+  for (size_t i = 0; i < server.dns_names.size(); ++i) {
+    if (match_score(server.dns_names[i], h) == 0) continue;
+    const std::string& ns = server.host_namespaces[i];
+    if (ns == "*" || ns == vs_namespace) return true;
+  }
+  return false;
 }
 
 const GatewayServer* find_gateway_server(const std::vector<GatewayServer>& servers, std::string_view host) {

@@ -23,6 +23,7 @@ struct GatewayServer {
   // hosts as [namespace/]dnsName; the namespace part ("*" or "." or a name)
   // restricts which VirtualServices may bind, the dnsName what clients ask for.
   std::vector<std::string> dns_names;
+  std::vector<std::string> host_namespaces;  // per dns_names entry: "*" or a namespace
   bool https_redirect = false;
   GatewayTls tls = GatewayTls::kNone;
   std::string credential_name;
@@ -39,6 +40,10 @@ std::map<uint16_t, std::vector<GatewayServer>> select_gateway_servers(const Mesh
 // matches one of the server's hosts: "*", "*.example.com" (any subdomain)
 // or an exact name, case-insensitively.
 bool gateway_server_matches(const GatewayServer& server, std::string_view host);
+
+// Whether a VirtualService in `vs_namespace` may serve `host` through this
+// server: some host entry matching `host` names that namespace, or "*".
+bool gateway_server_allows(const GatewayServer& server, std::string_view host, std::string_view vs_namespace);
 
 // The server on a port for a host: the exact-name match first, then the
 // longest wildcard; nullptr if none.

@@ -802,7 +802,20 @@ RouteDecision ProxyServer::Impl::gateway_decision(Worker& w, const config::Snaps
   }
   attrs.scheme = ds.tls_server ? "https" : "http";
   attrs.port = ds.gateway_port;
-  return w.router.decide_gateway(snap, server->gateway, host, attrs, ds.peer_ip);
+  d = w.router.decide_gateway(snap, server->gateway, host, attrs, ds.peer_ip);
+  // hosts: ["ns/name"] lets only VirtualServices of that namespace serve it.
+  if (d.route) {
+    const std::string& vs = d.route->virtual_service;  // "namespace/name"
+    if (!config::gateway_server_allows(*server, host, std::string_view(vs).substr(0, vs.find('/')))) {
+      RouteDecision refused;
+      refused.snapshot = snap;
+      refused.local_status = 404;
+      refused.flags = "NR";
+      refused.local_body = "no route: VirtualService " + vs + " may not bind to this gateway host\n";
+      return refused;
+    }
+  }
+  return d;
 }
 
 asio::awaitable<void> ProxyServer::Impl::gateway_accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor,
