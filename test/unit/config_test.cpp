@@ -439,6 +439,32 @@ spec:
       << all(r.diagnostics);
 }
 
+TEST(ConfigValidation, GatewayCredentialWithoutASecretIsAWarning) {
+  BuildResult r = build_text(R"(apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [www.example.com]
+    tls: {mode: SIMPLE, credentialName: missing-cert}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default, annotations: {sluice.io/socket-redirect: "maybe"}}
+spec: {clusterIP: 10.96.0.9, ports: [{name: http, port: 80}]}
+)", "gw.yaml");
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  EXPECT_NE(all(r.diagnostics).find("gw.yaml:9: warning: Gateway default/gw: spec.servers[0].tls.credentialName: "
+                                    "no Secret default/missing-cert in the config"),
+            std::string::npos)
+      << all(r.diagnostics);
+  EXPECT_NE(all(r.diagnostics).find("Service default/s: metadata.annotations.sluice.io/socket-redirect: expected"),
+            std::string::npos)
+      << all(r.diagnostics);
+}
+
 TEST(ConfigValidation, UnknownKindIsIgnoredWithAWarning) {
   BuildResult r = with_bookinfo("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
   ASSERT_TRUE(r.snapshot) << all(r.diagnostics);

@@ -300,6 +300,23 @@ void check_gateway(ResourceChecker& c, const net::Gateway& gw) {
   }
 }
 
+// credentialName must name a Secret in the Gateway's namespace: it is
+// checked against the Secrets every time (they change independently).
+void check_gateway_credentials(ResourceChecker& c, const net::Gateway& gw, const MeshSnapshot& snap,
+                               const std::string& ns) {
+  for (int i = 0; i < gw.servers_size(); ++i) {
+    const auto& s = gw.servers(i);
+    const std::string& name = s.tls().credential_name();
+    if (!s.has_tls() || name.empty()) continue;
+    bool found = false;
+    for (const auto& secret : snap.resources.secrets) found = found || (secret->meta.ns == ns && secret->meta.name == name);
+    if (!found) {
+      c.warning(idx("spec.servers", i) + ".tls.credentialName",
+                "no Secret " + ns + "/" + name + " in the config: handshakes for this server will fail");
+    }
+  }
+}
+
 void check_authorization_policy(ResourceChecker& c, const istio::security::AuthorizationPolicy& ap) {
   for (int i = 0; i < ap.rules_size(); ++i) {
     const auto& rule = ap.rules(i);
@@ -333,6 +350,13 @@ void check_authorization_policy(ResourceChecker& c, const istio::security::Autho
 
 void check_kubernetes_service(ResourceChecker& c, const k8s::Service& svc) {
   std::set<std::string> names;
+  if (auto a = svc.metadata().annotations().find(kSocketRedirectAnnotation); a != svc.metadata().annotations().end()) {
+    static const std::set<std::string> kValues = {"on", "off", "true", "false"};
+    if (!kValues.count(a->second)) {
+      c.warning(std::string("metadata.annotations.") + kSocketRedirectAnnotation,
+                "expected \"off\" (or on/true/false), got \"" + a->second + "\": socket redirection stays on");
+    }
+  }
   const std::string& cip = svc.spec().cluster_ip();
   if (!cip.empty() && cip != "None" && !valid_ipv4_or_cidr(cip)) c.error("spec.clusterIP", "invalid IP '" + cip + "'");
   for (int i = 0; i < svc.spec().ports_size(); ++i) {
@@ -420,6 +444,10 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, V
   for (const auto& r : rs.destination_rules) {
     ResourceChecker c(snap, r->source, r->meta, out);
     check_destination_rule(c, r->spec, snap, r->meta.ns);
+  }
+  for (const auto& r : rs.gateways) {
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_gateway_credentials(c, r->spec, snap, r->meta.ns);
   }
   ValidationMemo next;
   local_checks(snap, rs.service_entries, memo, next, out, [](ResourceChecker& c, const auto& r) { check_service_entry(c, r.spec); });
