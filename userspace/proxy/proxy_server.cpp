@@ -134,6 +134,9 @@ void report_outlier(Cluster& cluster, const config::Endpoint& ep, const AttemptO
 struct UpstreamConn {
   beast::tcp_stream stream;
   CircuitBreaker::Guard slot;
+  // Kept with the connection, so a response is read in one or two reads,
+  // not a series starting from a fresh 512-byte buffer.
+  beast::flat_buffer buffer;
   uint32_t requests = 0;
   std::chrono::steady_clock::time_point idle_since{};
   std::chrono::milliseconds idle_timeout{0};  // connectionPool.http.idleTimeout of its cluster
@@ -184,7 +187,6 @@ struct Downstream {
 // relayed from `conn`.
 struct UpstreamReply {
   std::unique_ptr<UpstreamConn> conn;
-  beast::flat_buffer buffer;
   std::optional<ResponseBodyParser> parser;  // a new one per response read
   uint64_t endpoint_id = 0;
   uint32_t max_requests = 0;  // maxRequestsPerConnection of its cluster; 0 = unlimited
@@ -195,6 +197,44 @@ struct UpstreamReply {
 struct ForwardResult {
   std::optional<Response> local;
   std::unique_ptr<UpstreamReply> upstream;
+};
+
+// A downstream connection waiting for request headers. Rather than a timer
+// per request, each worker keeps these in a list that its sweeper checks:
+// one past its deadline has its read cancelled (then 408, or a close when
+// nothing came). Lives on the session's frame, linked only while it waits.
+struct HeaderWait {
+  std::chrono::steady_clock::time_point deadline;
+  tcp::socket* socket = nullptr;
+  bool timed_out = false;
+  HeaderWait* prev = nullptr;
+  HeaderWait* next = nullptr;
+};
+
+class HeaderWaits {
+ public:
+  void add(HeaderWait& w) {
+    w.prev = nullptr;
+    w.next = head_;
+    if (head_) head_->prev = &w;
+    head_ = &w;
+  }
+  void remove(HeaderWait& w) {
+    if (w.prev) w.prev->next = w.next; else if (head_ == &w) head_ = w.next;
+    if (w.next) w.next->prev = w.prev;
+    w.prev = w.next = nullptr;
+  }
+  void expire(std::chrono::steady_clock::time_point now) {
+    for (HeaderWait* w = head_; w; w = w->next) {
+      if (w->timed_out || now < w->deadline) continue;
+      w->timed_out = true;
+      beast::error_code ignored;
+      w->socket->cancel(ignored);
+    }
+  }
+
+ private:
+  HeaderWait* head_ = nullptr;
 };
 
 // One worker thread: its io_context, listener, load balancers and upstream
@@ -208,6 +248,7 @@ struct Worker {
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConn>>> idle;  // endpoint -> idle upstream connections
   std::minstd_rand rng{std::random_device{}()};
   std::thread thread;
+  HeaderWaits header_waits;
 
   // Gateway listeners by port, the TLS contexts of their servers, and the
   // servers of the snapshot last seen.
@@ -287,6 +328,7 @@ asio::awaitable<void> ProxyServer::Impl::sweep_idle(Worker& w) {
     tick.expires_after(kIdleSweepInterval);
     co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     const auto now = std::chrono::steady_clock::now();
+    w.header_waits.expire(now);
     for (auto& [id, pool] : w.idle) {
       std::erase_if(pool, [&](const auto& c) { return now - c->idle_since >= c->idle_timeout; });
     }
@@ -347,18 +389,13 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
     RequestBodyParser parser;
     parser.header_limit(kMaxRequestHeaderBytes);
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // bodies stream; there is no size limit
-    // A timer that cancels the read rather than tcp_stream's own timeout,
-    // which would close the socket before a 408 could be sent.
-    asio::steady_timer header_timer(w.ioc, options.header_timeout);
-    bool timed_out = false;
-    header_timer.async_wait([&timed_out, &tcp_layer](beast::error_code e) {
-      if (e) return;  // cancelled: the locals may be gone, touch nothing
-      timed_out = true;
-      tcp_layer.socket().cancel();
-    });
+    // The sweeper cancels the read at the deadline, rather than tcp_stream's
+    // own timeout, which would close the socket before a 408 could be sent.
+    HeaderWait wait{std::chrono::steady_clock::now() + options.header_timeout, &tcp_layer.socket()};
+    w.header_waits.add(wait);
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    header_timer.cancel();
-    if (timed_out) ec = beast::error::timeout;
+    w.header_waits.remove(wait);
+    if (wait.timed_out) ec = beast::error::timeout;
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
     if (ec) {
       // Malformed or hostile input: answer, then close. Partial headers are
@@ -401,13 +438,16 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
     StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
 
     AccessLogEntry log;
-    log.method = std::string(req.method_string());
+    const bool logging = static_cast<bool>(options.access_log);
+    if (logging) {
+      log.method = std::string(req.method_string());
+      log.path = std::string(req.target());
+      log.downstream = ds.address;
+    }
     log.authority = std::string(req[http::field::host]);
-    log.path = std::string(req.target());
-    log.downstream = ds.address;
     log.request_bytes = req.body().size();
     if (req["x-request-id"].empty()) req.set("x-request-id", new_request_id(w.rng));
-    log.request_id = std::string(req["x-request-id"]);
+    if (logging) log.request_id = std::string(req["x-request-id"]);
     bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
 
@@ -488,7 +528,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       // each read has the stream idle timeout.
       const RelayLimits limits{up.deadline_set ? std::nullopt : std::optional<std::chrono::milliseconds>(kStreamIdleTimeout),
                                kStreamIdleTimeout};
-      log.response_bytes = co_await relay_body(up.conn->stream, up.buffer, up_parser, stream, res, {}, limits, ec);
+      log.response_bytes = co_await relay_body(up.conn->stream, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
       if (ec) {
         // Headers are gone already: all that is left is to cut the response.
         log.flags = log.flags.empty() ? "UPE" : log.flags + ",UPE";
@@ -519,13 +559,13 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& r
     if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
   }
   if (ec) co_return false;
-  reply.buffer.clear();
+  conn.buffer.clear();
   for (;;) {
     reply.parser.emplace();
     reply.parser->header_limit(kMaxRequestHeaderBytes);
     reply.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     reply.parser->skip(head);
-    co_await http::async_read_header(up, reply.buffer, *reply.parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(up, conn.buffer, *reply.parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
     // An interim 1xx (other than 101) precedes the real response: skip it.
     const unsigned status = reply.parser->get().result_int();
@@ -583,7 +623,8 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
         }
       }
       if (!conn) {
-        conn.reset(new UpstreamConn{beast::tcp_stream(w.ioc), std::move(*slot), 0});
+        conn.reset(new UpstreamConn{beast::tcp_stream(w.ioc), std::move(*slot), {}, 0});
+        conn->buffer.reserve(kRelayChunkBytes);
         tcp::socket& s = conn->stream.socket();
         s.open(tcp::v4(), ec);
         if (!ec) s.set_option(tcp::no_delay(true), ec);
@@ -636,7 +677,7 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
 // After a response body was relayed whole, its connection goes back to the
 // pool if both sides keep it alive and it has requests left.
 void ProxyServer::Impl::finish_upstream(Worker& w, UpstreamReply& reply) {
-  if (!reply.conn || !reply.parser->is_done() || !reply.parser->keep_alive() || reply.buffer.size() != 0) return;
+  if (!reply.conn || !reply.parser->is_done() || !reply.parser->keep_alive() || reply.conn->buffer.size() != 0) return;
   UpstreamConn& conn = *reply.conn;
   const uint32_t limit = reply.max_requests;
   auto& pool = w.idle[reply.endpoint_id];
@@ -708,7 +749,7 @@ asio::awaitable<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& re
     const auto attempt_deadline = next_attempt_deadline(policy, n, RetryClock::now(), deadline);
     if (!attempt_deadline && n > 0) break;
     ++log.attempts;
-    log.upstream = format_endpoint(ep->ip, ep->port);
+    if (options.access_log) log.upstream = format_endpoint(ep->ip, ep->port);
     tried.push_back(ep);
     w.router.picker().started(ep);
     auto until = attempt_deadline && *attempt_deadline != RetryClock::time_point::max()
