@@ -40,22 +40,8 @@ die() { log "$*"; exit 1; }
 for t in wrk nginx openssl; do command -v "$t" >/dev/null || die "$t is missing (scripts/setup.sh)"; done
 ninja -C "$BUILD_DIR" sluiced >/dev/null || die "build failed"
 
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? i
-  trap - EXIT INT TERM
-  set +e
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-  (( NODE_UP )) && { "$NODE_SIM" down "$PREFIX" || rc=1; }
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -172,9 +158,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
   log "round $r/$ROUNDS done"
 done
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else print v[int((NR + 1) / 2)] }'; }
 get() { awk -v k="$1" -v p="$2" '$1 == k && $2 == p { print $3 }' results | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "na" }'; }
 printf '%-8s %14s %12s\n' path handshakes/s req/s
 for p in sluice nginx; do printf '%-8s %14s %12s\n' "$p" "$(get hs $p)" "$(get rps $p)"; done
 echo "gateway: handshakes_per_s=$(get hs sluice) nginx_handshakes_per_s=$(get hs nginx)" \

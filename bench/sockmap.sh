@@ -55,23 +55,8 @@ die() { log "$*"; exit 1; }
 command -v wrk >/dev/null || die "wrk is missing (scripts/setup.sh)"
 ninja -C "$BUILD_DIR" sluiced sluice-echo sluice-bench-sock >/dev/null || die "build failed"
 
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? i
-  trap - EXIT INT TERM
-  set +e
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-  (( NODE_UP )) && { "$NODE_SIM" down "$PREFIX" || rc=1; }
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -179,9 +164,7 @@ for ((r = 0; r < ROUNDS; r++)); do
   done
 done
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else print v[int((NR + 1) / 2)] }'; }
 get() { awk -v r="$1" -v m="$2" '$1 == r && $2 == m { print $3 }' "$WORK/results" | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "err") printf "%.2f", a / b; else print "err" }'; }
 
 printf '%-16s %10s %10s %10s %9s %9s\n' row off on auto on/off auto/off
 worst_auto=""

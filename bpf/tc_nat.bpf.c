@@ -170,17 +170,8 @@ static __always_inline int lb4_tc_icmp(struct __sk_buff *skb)
 	__be32 vip_addr = nat->addr;
 	__be16 be_port = rk.sport;
 	__be16 vip_port = nat->port;
-	__u16 old_in_check = in_ip->check;
-	__u16 new_in_check = lb4_csum_replace4(old_in_check, be_addr, vip_addr);
-	__u16 icmp_check = icmp->checksum;
-
-	icmp_check = lb4_csum_replace4(icmp_check, be_addr, vip_addr);
-	icmp_check = lb4_csum_replace2(icmp_check, old_in_check, new_in_check);
-	icmp_check = lb4_csum_replace2(icmp_check, be_port, vip_port);
-	in_ip->daddr = vip_addr;
-	in_ip->check = new_in_check;
-	in_ports->dst = vip_port;
-	icmp->checksum = icmp_check;
+	lb4_icmp_rewrite_quote(&icmp->checksum, &in_ip->check, &in_ip->daddr, &in_ports->dst, be_addr, vip_addr,
+			       be_port, vip_port);
 	if (ip->saddr == be_addr) {
 		ip->check = lb4_csum_replace4(ip->check, be_addr, vip_addr);
 		ip->saddr = vip_addr;

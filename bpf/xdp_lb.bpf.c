@@ -297,20 +297,9 @@ static __always_inline int lb4_xdp_icmp(struct xdp_md *ctx)
 		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
 
 	__be32 vip_addr = ip->daddr;
-	__be16 vip_port = in_ports->src;
-	__u16 old_in_check = in_ip->check;
-	__u16 new_in_check = lb4_csum_replace4(old_in_check, vip_addr, be_addr);
-	__u16 icmp_check = icmp->checksum;
 
-	/* The ICMP checksum covers the quoted bytes (and no pseudo header):
-	 * account for each quoted field that changes. */
-	icmp_check = lb4_csum_replace4(icmp_check, vip_addr, be_addr);
-	icmp_check = lb4_csum_replace2(icmp_check, old_in_check, new_in_check);
-	icmp_check = lb4_csum_replace2(icmp_check, vip_port, be_port);
-	in_ip->saddr = be_addr;
-	in_ip->check = new_in_check;
-	in_ports->src = be_port;
-	icmp->checksum = icmp_check;
+	lb4_icmp_rewrite_quote(&icmp->checksum, &in_ip->check, &in_ip->saddr, &in_ports->src, vip_addr, be_addr,
+			       in_ports->src, be_port);
 	ip->check = lb4_csum_replace4(ip->check, vip_addr, be_addr);
 	ip->daddr = be_addr;
 	if (cnt)

@@ -51,6 +51,28 @@ static __always_inline __u16 lb4_udp_csum_replace(__u16 check, __u32 from_addr, 
 	return check ? check : 0xffff;
 }
 
+/* An ICMP error quotes the header of the packet it is about. Rewrites one
+ * address and one port of that quote from `from` to `to`, with the quoted IP
+ * checksum and the ICMP checksum, which covers the quote (and has no pseudo
+ * header), so every changed quoted field is accounted for. The pointers are
+ * into the packet, bounds-checked by the caller. */
+static __always_inline void lb4_icmp_rewrite_quote(__u16 *icmp_check, __u16 *quoted_ip_check, __u32 *quoted_addr,
+						   __u16 *quoted_port, __u32 from_addr, __u32 to_addr,
+						   __u16 from_port, __u16 to_port)
+{
+	__u16 old_in_check = *quoted_ip_check;
+	__u16 new_in_check = lb4_csum_replace4(old_in_check, from_addr, to_addr);
+	__u16 check = *icmp_check;
+
+	check = lb4_csum_replace4(check, from_addr, to_addr);
+	check = lb4_csum_replace2(check, old_in_check, new_in_check);
+	check = lb4_csum_replace2(check, from_port, to_port);
+	*quoted_addr = to_addr;
+	*quoted_ip_check = new_in_check;
+	*quoted_port = to_port;
+	*icmp_check = check;
+}
+
 static __always_inline __u16 lb4_tcp_csum_replace(__u16 check, __u32 from_addr, __u32 to_addr,
 						  __u16 from_port, __u16 to_port)
 {

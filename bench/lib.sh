@@ -1,0 +1,29 @@
+# Helpers shared by the bench scripts (sourced, not run). The caller defines
+# log/die, and for bench_cleanup: PIDS (array), NODE_UP, NODE_SIM, PREFIX, WORK.
+
+# TERM, up to 5 s grace, then KILL; only PIDs the script started.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# The EXIT trap: stops what was started (last first), takes the simulated
+# node down (which also kills anything left in its cgroup and netns) and
+# removes the work dir, keeping the script's exit status.
+bench_cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  set +e
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  (( NODE_UP )) && { "$NODE_SIM" down "$PREFIX" || rc=1; }
+  rm -rf "$WORK"
+  exit "$rc"
+}
+
+# The median of numbers on stdin ("err" when there are none).
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else print v[int((NR + 1) / 2)] }'; }
+
+# a / b with two decimals, "err" when b is not positive or a is "err".
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "err") printf "%.2f", a / b; else print "err" }'; }
