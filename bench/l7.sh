@@ -192,16 +192,7 @@ NODE_UP=0
 T_START=$EPOCHREALTIME
 LOAD_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
-stop_pid() { # TERM, up to 5 s grace, then KILL; only our own PIDs
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source "$ROOT/bench/lib.sh"  # stop_pid
 
 cleanup() {
   local rc=$? i

@@ -66,6 +66,21 @@ static __always_inline int lb4_tc_pull(struct __sk_buff *skb, __u32 need)
 	return bpf_skb_pull_data(skb, need);
 }
 
+/* The packet's data and end, with its first `need` bytes linear; -1 when the
+ * packet is shorter. */
+static __always_inline int lb4_tc_linear(struct __sk_buff *skb, __u32 need, void **data, void **end)
+{
+	*data = (void *)(long)skb->data;
+	*end = (void *)(long)skb->data_end;
+	if (*data + need <= *end)
+		return 0;
+	if (lb4_tc_pull(skb, need))
+		return -1;
+	*data = (void *)(long)skb->data;
+	*end = (void *)(long)skb->data_end;
+	return 0;
+}
+
 static __always_inline int lb4_tc_l4(struct __sk_buff *skb, __u8 proto)
 {
 	const __u32 need = SL_L4_OFF + (proto == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr));
@@ -78,14 +93,8 @@ static __always_inline int lb4_tc_l4(struct __sk_buff *skb, __u8 proto)
 	void *data, *end;
 
 	lb4_reload_barrier();
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	if (data + need > end) {
-		if (lb4_tc_pull(skb, need))
-			return lb4_tc_verdict(SL_XR_TC_MALFORMED);
-		data = (void *)(long)skb->data;
-		end = (void *)(long)skb->data_end;
-	}
+	if (lb4_tc_linear(skb, need, &data, &end))
+		return lb4_tc_verdict(SL_XR_TC_MALFORMED);
 	ip = data + SL_ETH_LEN;
 	ports = data + SL_L4_OFF;
 	if ((void *)(ip + 1) > end || (void *)(ports + 1) > end)
@@ -128,14 +137,8 @@ static __always_inline int lb4_tc_icmp(struct __sk_buff *skb)
 	void *data, *end;
 
 	lb4_reload_barrier();
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	if (data + need > end) {
-		if (lb4_tc_pull(skb, need))
-			return lb4_tc_verdict(SL_XR_TC_PASS);
-		data = (void *)(long)skb->data;
-		end = (void *)(long)skb->data_end;
-	}
+	if (lb4_tc_linear(skb, need, &data, &end))
+		return lb4_tc_verdict(SL_XR_TC_PASS);
 	ip = data + SL_ETH_LEN;
 	icmp = data + icmp_off;
 	in_ip = data + in_ip_off;
