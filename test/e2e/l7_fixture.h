@@ -139,8 +139,16 @@ class L7Test : public NodeTest {
       if (r.ok() && r->first == 200) break;
       std::this_thread::sleep_for(20ms);
     }
-    // Wait until the kernel redirects (first heartbeat) and a request goes through.
-    for (int i = 0; i < 100 && get("/").status == 0; ++i) std::this_thread::sleep_for(20ms);
+    // Wait until the kernel redirects to the proxy (its first heartbeat):
+    // before that, HTTP ports are balanced at L4 and reach pods directly. A
+    // proxied answer is either the proxy's own (server: sluice) or the
+    // backend's echo of the x-request-id the proxy added.
+    auto proxied = [](const HttpReply& r) {
+      const auto server = r.headers.find("server");
+      const bool local = server != r.headers.end() && server->second == "sluice";
+      return r.status != 0 && (local || r.body.find("x-request-id") != std::string::npos);
+    };
+    for (int i = 0; i < 250 && !proxied(get("/")); ++i) std::this_thread::sleep_for(20ms);
   }
 
   HttpReply request(const std::string& text) {
