@@ -71,7 +71,9 @@ TEST_F(L7BodyTest, LargeResponsesStreamWithoutBeingHeld) {
     EXPECT_EQ(r.body_bytes, n);
     EXPECT_TRUE(r.matches_echo_pattern);
     EXPECT_EQ(r.chunked, chunked);
-    if (!chunked) EXPECT_EQ(r.headers["content-length"], std::to_string(n));
+    if (!chunked) {
+      EXPECT_EQ(r.headers["content-length"], std::to_string(n));
+    }
   }
   // 200 MiB went through; the daemon never held a body.
   EXPECT_LT(peak_rss_kib(daemon_), 64 * 1024u) << "sluiced peak RSS, KiB";
