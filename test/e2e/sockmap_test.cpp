@@ -6,6 +6,7 @@
 #include <tuple>
 #include <vector>
 
+#include "external_client.h"  // run_capture
 #include "http_stream_client.h"
 #include "l7_fixture.h"
 
@@ -93,6 +94,13 @@ TEST_F(SockmapTest, UploadsAndRoutingWorkThroughTheFastPath) {
     EXPECT_NE(r.body_head.find("\"body_fnv1a\":\"" + u.hash() + "\""), std::string::npos) << r.body_head;
   }
   EXPECT_GT(redirect_counter("msg_redirected"), 0u);
+  // sluicectl status shows the fast path too.
+  int rc = 0;
+  const std::string status = run_capture(NodeSim::script_path() + " exec " + node_->prefix() + " node " +
+                                             SLUICECTL_PATH + " status --admin 127.0.0.1:" + std::to_string(kAdminPort),
+                                         &rc);
+  EXPECT_EQ(rc, 0) << status;
+  EXPECT_NE(status.find("redirect: {\"mode\":\"on\""), std::string::npos) << status;
 }
 
 TEST_F(SockmapTest, WebSocketTunnelsThroughTheFastPath) {

@@ -67,7 +67,8 @@ int validate(const std::vector<std::string>& paths) {
 
 constexpr int kUsageExit = 2;
 
-// Reads the daemon's admin API: readiness, then the config status as JSON.
+// Reads the daemon's admin API: readiness, the config status, and the socket
+// redirection and XDP views when those run, as JSON.
 int status(const std::string& admin) {
   uint32_t addr = 0;
   uint16_t port = 0;
@@ -79,6 +80,11 @@ int status(const std::string& admin) {
   auto cfg = http_get(host, port, "/config", std::chrono::seconds(2));
   if (!cfg) return fail(cfg.error().to_string());
   std::cout << "config: " << cfg->second << '\n';
+  // Optional parts: shown when the daemon runs them.
+  for (const char* view : {"/redirect", "/xdp"}) {
+    auto r = http_get(host, port, view, std::chrono::seconds(2));
+    if (r && r->first == 200) std::cout << (view + 1) << ": " << r->second << '\n';
+  }
   return ready->first == 200 ? 0 : 1;
 }
 
@@ -130,7 +136,7 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("paths", validate_paths, "files or directories")->required();
 
   std::string admin_endpoint = "127.0.0.1:15000";
-  auto* status_cmd = app.add_subcommand("status", "show the running sluiced's readiness and config status");
+  auto* status_cmd = app.add_subcommand("status", "show the running sluiced's readiness, config status, socket redirection and XDP counters");
   status_cmd->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
 
   try {
