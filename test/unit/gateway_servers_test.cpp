@@ -71,10 +71,11 @@ TEST(GatewayServers, ExactNamesWinOverWildcards) {
   any.dns_names = {"*"};
   for (auto* g : {&wild, &exact, &any}) g->host_namespaces.assign(g->dns_names.size(), "*");
   const std::vector<GatewayServer> all = {any, wild, exact};
-  EXPECT_EQ(find_gateway_server(all, "www.example.com")->dns_names[0], "www.example.com");
-  EXPECT_EQ(find_gateway_server(all, "shop.example.com")->dns_names[0], "*.example.com");
-  EXPECT_EQ(find_gateway_server(all, "example.org")->dns_names[0], "*");
-  EXPECT_EQ(find_gateway_server({wild}, "example.org"), nullptr);
+  EXPECT_EQ(find_gateway_server(all, "www.example.com", ServerKind::kPlain)->dns_names[0], "www.example.com");
+  EXPECT_EQ(find_gateway_server(all, "shop.example.com", ServerKind::kPlain)->dns_names[0], "*.example.com");
+  EXPECT_EQ(find_gateway_server(all, "example.org", ServerKind::kPlain)->dns_names[0], "*");
+  EXPECT_EQ(find_gateway_server({wild}, "example.org", ServerKind::kPlain), nullptr);
+  EXPECT_EQ(find_gateway_server(all, "www.example.com", ServerKind::kTls), nullptr) << "no TLS server here";
 }
 
 TEST(GatewayServers, NamespaceFormRestrictsWhichVirtualServicesBind) {

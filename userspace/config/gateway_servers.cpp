@@ -99,11 +99,13 @@ bool gateway_server_allows(const GatewayServer& server, std::string_view host, s
   return false;
 }
 
-const GatewayServer* find_gateway_server(const std::vector<GatewayServer>& servers, std::string_view host) {
+const GatewayServer* find_gateway_server(const std::vector<GatewayServer>& servers, std::string_view host,
+                                         ServerKind kind) {
   const std::string h = lower(host);
   const GatewayServer* best = nullptr;
   size_t best_score = 0;
   for (const GatewayServer& s : servers) {
+    if ((s.tls == GatewayTls::kNone) != (kind == ServerKind::kPlain)) continue;
     const size_t score = server_score(s, h);
     if (score > best_score) {
       best = &s;

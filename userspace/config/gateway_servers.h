@@ -45,9 +45,14 @@ bool gateway_server_matches(const GatewayServer& server, std::string_view host);
 // server: some host entry matching `host` names that namespace, or "*".
 bool gateway_server_allows(const GatewayServer& server, std::string_view host, std::string_view vs_namespace);
 
-// The server on a port for a host: the exact-name match first, then the
-// longest wildcard; nullptr if none.
-const GatewayServer* find_gateway_server(const std::vector<GatewayServer>& servers, std::string_view host);
+// Which servers of a port a lookup considers: plain HTTP ones (Host header)
+// or TLS ones (SNI).
+enum class ServerKind { kPlain, kTls };
+
+// The server of that kind on a port for a host: the exact-name match first,
+// then the longest wildcard; nullptr if none.
+const GatewayServer* find_gateway_server(const std::vector<GatewayServer>& servers, std::string_view host,
+                                         ServerKind kind);
 
 // "Host: example.com:8443" -> "example.com"; lower case.
 std::string host_without_port(std::string_view host);

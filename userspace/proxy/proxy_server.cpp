@@ -818,16 +818,7 @@ RouteDecision ProxyServer::Impl::gateway_decision(Worker& w, const config::Snaps
   } else if (snap) {
     const auto& servers = *w.servers_for(snap, options.gateway_labels);
     if (auto it = servers.find(ds.gateway_port); it != servers.end()) {
-      std::vector<config::GatewayServer> plain;
-      for (const auto& g : it->second) {
-        if (g.tls == config::GatewayTls::kNone) plain.push_back(g);
-      }
-      if (const config::GatewayServer* g = config::find_gateway_server(plain, host)) {
-        // find_gateway_server returned a pointer into `plain`: find the same in the map.
-        for (const auto& orig : it->second) {
-          if (orig.gateway == g->gateway && orig.dns_names == g->dns_names && orig.tls == g->tls) server = &orig;
-        }
-      }
+      server = config::find_gateway_server(it->second, host, config::ServerKind::kPlain);
     }
   }
   if (!server) {

@@ -70,8 +70,8 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
     const size_t n = (static_cast<size_t>(ext[3]) << 8) | ext[4];
     if (5 + n <= len) hs->sni.assign(reinterpret_cast<const char*>(ext + 5), n);
   }
-  const config::GatewayServer* chosen = config::find_gateway_server(*hs->servers, hs->sni);
-  if (!chosen || chosen->tls == config::GatewayTls::kNone) {
+  const config::GatewayServer* chosen = config::find_gateway_server(*hs->servers, hs->sni, config::ServerKind::kTls);
+  if (!chosen) {
     hs->error = "no HTTPS server for SNI '" + hs->sni + "'";
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;
