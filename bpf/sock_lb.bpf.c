@@ -80,21 +80,26 @@ static __always_inline int lb4_pick_from_slot(const struct sl_svc_key *svc, __u3
 {
 	struct lb4_probe_ctx p = { .svc = svc, .bank = bank, .start = start,
 				   .count = count, .out = out };
+	struct sl_backend_key start_key;
+	struct sl_backend start_be;
 	struct sl_backend *be;
 
 	/* The common case: the chosen slot is healthy, no walk needed. */
-	be = lb4_slot_backend(svc, bank, start, &out->key);
-	if (be && !(be->flags & SL_BE_F_EJECTED)) {
-		out->be = *be;
-		return 0;
+	be = lb4_slot_backend(svc, bank, start, &start_key);
+	if (be) {
+		start_be = *be;
+		out->key = start_key;
+		out->be = start_be;
+		if (!(start_be.flags & SL_BE_F_EJECTED))
+			return 0;
 	}
 	bpf_loop(count, lb4_probe_cb, &p, 0);
 	if (p.found)
 		return 0;
-	be = lb4_slot_backend(svc, bank, start, &out->key);
 	if (!be)
 		return -1;
-	out->be = *be;
+	out->key = start_key; /* panic: the start slot's backend after all */
+	out->be = start_be;
 	out->panic = 1;
 	return 0;
 }
@@ -287,10 +292,12 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 	}
 	if (key.proto == IPPROTO_TCP && (svc->flags & SL_SVC_F_L7)) {
 		reason = lb4_proxy_verdict(ctx);
-		lb4_count(reason);
-		if (reason == SL_R_CONNECT_REDIRECTED && lb4_redirect_to_proxy(ctx, &key, svc))
+		if (reason != SL_R_CONNECT_REDIRECTED) {
+			lb4_count(reason); /* proxy down or bypassed: balance at L4 below */
+		} else if (lb4_redirect_to_proxy(ctx, &key, svc)) {
+			lb4_count(reason);
 			return SL_VERDICT_ALLOW;
-		/* proxy down or bypassed: balance at L4 below */
+		} /* no socket storage (counted there): balance at L4 below */
 	}
 	if (key.proto == IPPROTO_TCP && lb4_at_capacity(&key, svc)) {
 		lb4_count(SL_R_CONNECT_CB_REFUSED);

@@ -33,7 +33,8 @@ static __always_inline int redir_is_local(__be32 ip)
 	return ip == sl_node_ip || (ip & sl_local_mask) == sl_local_net;
 }
 
-static __always_inline void redir_insert(struct bpf_sock_ops *skops, struct sl_redir_key *key)
+/* 0 when the socket is in the sockhash now. */
+static __always_inline int redir_insert(struct bpf_sock_ops *skops, struct sl_redir_key *key)
 {
 	struct sl_redir_sk *st;
 	struct bpf_sock *sk;
@@ -42,17 +43,18 @@ static __always_inline void redir_insert(struct bpf_sock_ops *skops, struct sl_r
 	err = bpf_sock_hash_update(skops, &sl_sockhash, key, BPF_NOEXIST);
 	if (err) {
 		redir_count(err == -SL_E2BIG || err == -SL_ENOMEM || err == -SL_ENOSPC ? SL_RS_FULL : SL_RS_INSERT_ERROR, 1);
-		return;
+		return -1;
 	}
 	redir_count(SL_RS_INSERTED, 1);
 	sk = skops->sk;
 	if (!sk)
-		return;
+		return 0;
 	st = bpf_sk_storage_get(&sl_redir_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st)
 		st->flags = SL_REDIR_SK_F_INSERTED;
 	/* For the close callback, which counts the removal. */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	return 0;
 }
 
 static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_redir_key *key)
@@ -85,16 +87,17 @@ static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_r
 		redir_count(SL_RS_OPTED_OUT, 1);
 		return;
 	}
-	redir_insert(skops, key);
-	/* The passive side is established after this (it needs our ACK). */
-	bpf_map_update_elem(&sl_redir_pend, &peer, &one, BPF_ANY);
+	/* The passive side is established after this (it needs our ACK), and
+	 * follows only if this side made it into the sockhash. */
+	if (redir_insert(skops, key) == 0)
+		bpf_map_update_elem(&sl_redir_pend, &peer, &one, BPF_ANY);
 }
 
 static __always_inline void redir_passive(struct bpf_sock_ops *skops, struct sl_redir_key *key)
 {
-	if (!bpf_map_lookup_elem(&sl_redir_pend, key))
-		return; /* the active side is remote, opted out or was not inserted */
-	bpf_map_delete_elem(&sl_redir_pend, key);
+	/* No note: the active side is remote, opted out or was not inserted. */
+	if (bpf_map_delete_elem(&sl_redir_pend, key))
+		return;
 	redir_insert(skops, key);
 }
 
@@ -142,17 +145,15 @@ int sl_redir_msg(struct sk_msg_md *msg)
 	struct bpf_sock *sk;
 	__u32 size = msg->size;
 
-	if (msg->family != SL_AF_INET)
-		return SK_PASS;
+	/* Only AF_INET sockets are ever inserted, so msg is IPv4. */
 	sk = msg->sk;
 	if (sl_redir_mode == SL_REDIR_AUTO && sl_bulk_bytes && sk) {
 		/* Once a socket has moved to the stack it never comes back: bytes
 		 * already redirected are read before those the stack delivers,
 		 * but the reverse order could not be guaranteed. */
 		st = bpf_sk_storage_get(&sl_redir_sk, sk, 0, 0);
-		if (st && !(st->flags & SL_REDIR_SK_F_BULK) && size >= sl_bulk_bytes)
+		if (st && ((st->flags & SL_REDIR_SK_F_BULK) || size >= sl_bulk_bytes)) {
 			st->flags |= SL_REDIR_SK_F_BULK;
-		if (st && (st->flags & SL_REDIR_SK_F_BULK)) {
 			redir_count(SL_RS_MSG_BULK, 1);
 			redir_count(SL_RS_BYTES_BULK, size);
 			return SK_PASS;

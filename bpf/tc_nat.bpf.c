@@ -24,31 +24,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define SL_IP_MF 0x2000
-#define SL_IP_OFFSET 0x1fff
-
 #define SL_ETH_LEN sizeof(struct ethhdr)
 #define SL_IP_OFF(field) (SL_ETH_LEN + offsetof(struct iphdr, field))
 #define SL_L4_OFF (SL_ETH_LEN + sizeof(struct iphdr))
-
-/* linux/icmp.h pulls in libc's socket headers, which do not build for BPF. */
-#define SL_ICMP_DEST_UNREACH 3
-struct lb4_icmphdr {
-	__u8 type;
-	__u8 code;
-	__u16 checksum;
-	__u32 rest;
-};
 
 /* Forces data/data_end to be loaded again from the context: clang may
  * otherwise reuse a value from the caller through a 32-bit move, which turns
  * the verifier's packet pointer into a plain scalar. */
 #define lb4_reload_barrier() asm volatile("" ::: "memory")
 
-struct lb4_ports {
-	__be16 src;
-	__be16 dst;
-};
 
 static __always_inline int lb4_tc_verdict(__u32 reason)
 {
@@ -185,24 +169,16 @@ static __always_inline int lb4_tc_icmp(struct __sk_buff *skb)
 SEC("tc")
 int sl_tc_nat(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = data + SL_ETH_LEN;
+	struct iphdr *ip;
+	void *data, *end;
 
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
-	if ((void *)(ip + 1) > end) {
-		if (lb4_tc_pull(skb, SL_L4_OFF))
-			return lb4_tc_verdict(SL_XR_TC_MALFORMED);
-		data = (void *)(long)skb->data;
-		end = (void *)(long)skb->data_end;
-		eth = data;
-		ip = data + SL_ETH_LEN;
-		if ((void *)(ip + 1) > end)
-			return lb4_tc_verdict(SL_XR_TC_MALFORMED);
-	}
-	(void)eth;
+	if (lb4_tc_linear(skb, SL_L4_OFF, &data, &end))
+		return lb4_tc_verdict(SL_XR_TC_MALFORMED);
+	ip = data + SL_ETH_LEN;
+	if ((void *)(ip + 1) > end)
+		return lb4_tc_verdict(SL_XR_TC_MALFORMED);
 	/* Replies of tracked flows never carry options; fragments of them are
 	 * left alone (their source stays the backend's). */
 	if (ip->version != 4 || ip->ihl != 5 || (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET)))

@@ -34,23 +34,6 @@ const volatile __u32 sl_xdp_bench_flags = 0;
 const volatile __u8 sl_xdp_fib_redirect = 0;
 
 #define SL_AF_INET 2
-#define SL_IP_MF 0x2000
-#define SL_IP_OFFSET 0x1fff
-
-/* linux/icmp.h pulls in libc's socket headers, which do not build for BPF. */
-#define SL_ICMP_DEST_UNREACH 3
-struct lb4_icmphdr {
-	__u8 type;
-	__u8 code;
-	__u16 checksum;
-	__u32 rest;
-};
-
-struct lb4_ports {
-	__be16 src;
-	__be16 dst;
-};
-
 static __always_inline int lb4_verdict(__u32 reason, int action)
 {
 	lb4_xcount(reason);
@@ -86,7 +69,7 @@ static __always_inline struct sl_xbackend *lb4_maglev_pick(const struct sl_xvip 
 
 	if (!table)
 		return NULL;
-	slot = lb4_maglev_slot(hash, vip->maglev_size);
+	slot = lb4_maglev_index(hash, 0, vip->maglev_size);
 	return (struct sl_xbackend *)bpf_map_lookup_elem(table, &slot);
 }
 

@@ -34,12 +34,6 @@ uint32_t count_keys(int fd) {
   return n;
 }
 
-Result<int> open_pinned(const std::string& path) {
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) return make_error(-errno, "open pinned map " + path);
-  return fd;
-}
-
 }  // namespace
 
 const char* sl_redir_mode_name(sl_redir_mode mode) {
@@ -126,22 +120,6 @@ Status SockRedir::detach() {
 Result<RedirStats> SockRedir::stats() const { return sum_stats(bpf_map__fd(skel_->maps.sl_redir_stats)); }
 
 Result<uint32_t> SockRedir::sockhash_fill() const { return count_keys(bpf_map__fd(skel_->maps.sl_sockhash)); }
-
-Result<RedirStats> SockRedir::read_stats(const std::string& pin_dir) {
-  auto fd = open_pinned(pin_dir + "/sl_redir_stats");
-  if (!fd) return fd.error();
-  RedirStats out = sum_stats(*fd);
-  ::close(*fd);
-  return out;
-}
-
-Result<uint32_t> SockRedir::read_sockhash_fill(const std::string& pin_dir) {
-  auto fd = open_pinned(pin_dir + "/sl_sockhash");
-  if (!fd) return fd.error();
-  const uint32_t n = count_keys(*fd);
-  ::close(*fd);
-  return n;
-}
 
 Status SockRedir::remove_pins(const std::string& pin_dir) {
   const std::string link_pin = pin_dir + "/links/sl_redir_sockops";

@@ -56,10 +56,6 @@ class SockRedir {
   Result<uint32_t> sockhash_fill() const;
   uint32_t sockhash_capacity() const { return capacity_; }
 
-  // The same, read from the maps pinned under pin_dir (sluicectl, tests).
-  static Result<RedirStats> read_stats(const std::string& pin_dir);
-  static Result<uint32_t> read_sockhash_fill(const std::string& pin_dir);
-
   // Turns redirection off for a node that had it: detaches and unpins the
   // sockops link and unpins the redirection maps. Once the sockhash is
   // freed, its sockets go back to the plain stack. Nothing pinned: no-op.

@@ -15,11 +15,6 @@
 namespace sluice {
 namespace {
 
-Error with_log(Error e, const LibbpfLogCapture& log) {
-  e.verifier_log = log.text();
-  return e;
-}
-
 // One TC filter slot per interface is sluice's.
 constexpr uint32_t kTcHandle = 0x51;
 constexpr uint32_t kTcPriority = 0x51;
@@ -49,9 +44,9 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
   std::unique_ptr<XdpLb> self(new XdpLb());
   self->pin_dir_ = options.pin_dir;
   self->xdp_ = xdp_lb_bpf__open_opts(&open_opts);
-  if (!self->xdp_) return with_log(make_error(-errno, "open xdp_lb BPF object"), log);
+  if (!self->xdp_) return log.with(make_error(-errno, "open xdp_lb BPF object"));
   self->tc_ = tc_nat_bpf__open_opts(&open_opts);
-  if (!self->tc_) return with_log(make_error(-errno, "open tc_nat BPF object"), log);
+  if (!self->tc_) return log.with(make_error(-errno, "open tc_nat BPF object"));
 
   auto* m = &self->xdp_->maps;
   auto* t = &self->tc_->maps;
@@ -75,10 +70,10 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
                            "; a pinned map of another size or layout cannot be reused)";
   // XDP first: it creates and pins the shared maps that tc_nat then reuses.
   if (int err = xdp_lb_bpf__load(self->xdp_); err) {
-    return with_log(make_error(err, "load xdp_lb BPF program" + hint), log);
+    return log.with(make_error(err, "load xdp_lb BPF program" + hint));
   }
   if (int err = tc_nat_bpf__load(self->tc_); err) {
-    return with_log(make_error(err, "load tc_nat BPF program" + hint), log);
+    return log.with(make_error(err, "load tc_nat BPF program" + hint));
   }
 
   self->maps_ = XdpLbMaps{

@@ -91,9 +91,21 @@ static __always_inline __u32 lb4_flow_hash(__u32 saddr, __u32 daddr, __u16 sport
 	return lb4_hash64(a ^ ((__u64)lb4_hash64(b) << 32 | lb4_hash64(~b)));
 }
 
-static __always_inline __u32 lb4_maglev_slot(__u32 hash, __u32 size)
-{
-	return size ? hash % size : 0;
-}
+#define SL_IP_MF 0x2000
+#define SL_IP_OFFSET 0x1fff
+
+/* linux/icmp.h pulls in libc's socket headers, which do not build for BPF. */
+#define SL_ICMP_DEST_UNREACH 3
+struct lb4_icmphdr {
+	__u8 type;
+	__u8 code;
+	__u16 checksum;
+	__u32 rest;
+};
+
+struct lb4_ports {
+	__be16 src;
+	__be16 dst;
+};
 
 #endif

@@ -64,20 +64,6 @@ struct Flags {
   std::vector<std::string> gateway_labels{"istio=ingressgateway"};
 };
 
-// "10.244.1.0/24" -> (network, prefix length), host order.
-bool parse_cidr(const std::string& text, uint32_t& net, uint8_t& len) {
-  const size_t slash = text.find('/');
-  uint16_t unused = 0;
-  if (slash == std::string::npos || !parse_ip_port(text.substr(0, slash) + ":1", net, unused)) return false;
-  try {
-    const int n = std::stoi(text.substr(slash + 1));
-    if (n < 0 || n > 32) return false;
-    len = static_cast<uint8_t>(n);
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
 
 // SO_MARK on the proxy's upstream sockets, so the kernel never redirects
 // them back to the proxy.
@@ -165,7 +151,7 @@ int run(const Flags& f) {
                         .mode = f.socket_redirect == "on" ? SL_REDIR_ON : SL_REDIR_AUTO,
                         .node_ip = node_ip,
                         .bulk_bytes = f.redirect_bulk_bytes};
-    if (!parse_cidr(f.pod_cidr, ro.local_net, ro.local_prefix_len)) {
+    if (!parse_ipv4_cidr(f.pod_cidr, ro.local_net, ro.local_prefix_len)) {
       spdlog::critical("--socket-redirect {} needs --pod-cidr, this node's pod network (got '{}')", f.socket_redirect,
                        f.pod_cidr);
       return 1;

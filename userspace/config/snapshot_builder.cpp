@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "service_text.h"
 #include "validate.h"
 
 namespace sluice::config {
@@ -285,12 +286,9 @@ class Builder {
     }
     for (const std::string& ip : svc.spec().external_ips()) add_ip(ip);
     for (const std::string& range : svc.spec().load_balancer_source_ranges()) {
-      const size_t slash = range.find('/');
-      const int len = slash == std::string::npos ? 32 : std::atoi(range.c_str() + slash + 1);
-      in_addr a{};
-      if (len < 0 || len > 32 || inet_pton(AF_INET, range.substr(0, slash).c_str(), &a) != 1) continue;
-      const uint32_t mask = len == 0 ? 0 : ~0u << (32 - len);
-      s.source_ranges.emplace_back(ntohl(a.s_addr) & mask, static_cast<uint8_t>(len));
+      uint32_t net = 0;
+      uint8_t len = 0;
+      if (parse_ipv4_cidr(range, net, len)) s.source_ranges.emplace_back(net, len);
     }
     s.external_traffic_local = svc.spec().external_traffic_policy() == "Local";
   }

@@ -6,9 +6,6 @@
 #include <cerrno>
 
 namespace sluice {
-namespace {
-
-}  // namespace
 
 std::optional<sl_svc> KernelDatapathMaps::get_service(const sl_svc_key& key) const {
   return m_.services.lookup(key);

@@ -63,6 +63,16 @@ bool parse_ip_port(std::string_view text, uint32_t& addr, uint16_t& port) {
          port != 0;
 }
 
+bool parse_ipv4_cidr(std::string_view text, uint32_t& net, uint8_t& prefix_len) {
+  const size_t slash = text.find('/');
+  uint32_t len = 32;
+  if (slash != std::string_view::npos && (!parse_number(text.substr(slash + 1), len) || len > 32)) return false;
+  if (!parse_ip(text.substr(0, slash), net)) return false;
+  net &= len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+  prefix_len = static_cast<uint8_t>(len);
+  return true;
+}
+
 Result<ServiceSpec> parse_service_address(std::string_view text) {
   ServiceSpec spec;
   std::string_view addr = text;

@@ -33,7 +33,6 @@ class XdpDaemon {
 
   XdpMode mode() const { return lb_->mode(); }
   int ifindex() const { return ifindex_; }
-  size_t vip_count() const { return sync_->current().size(); }
   // {"iface":..,"mode":..,"stats":{reason:n},"vips":[{vip, service, backends, counters}]}
   std::string json() const;
 

@@ -483,7 +483,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
         co_await tunnel(w, stream, buffer, req, d, log);
         log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        if (options.access_log) options.access_log(format_access_log(log));
+        if (logging) options.access_log(format_access_log(log));
         co_return;
       } else {
         d.local_status = 501;
@@ -538,7 +538,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       tcp_layer.expires_never();
     }
     log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (options.access_log) options.access_log(format_access_log(log));
+    if (logging) options.access_log(format_access_log(log));
     if (ec || !keep_alive) break;
   }
 }
@@ -559,7 +559,6 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& r
     if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
   }
   if (ec) co_return false;
-  conn.buffer.clear();
   for (;;) {
     reply.parser.emplace();
     reply.parser->header_limit(kMaxRequestHeaderBytes);
@@ -821,16 +820,10 @@ RouteDecision ProxyServer::Impl::gateway_decision(Worker& w, const config::Snaps
       server = config::find_gateway_server(it->second, host, config::ServerKind::kPlain);
     }
   }
-  if (!server) {
-    d.local_status = 404;
-    d.flags = "NR";
-    d.local_body = "no gateway server for host " + host + "\n";
-    return d;
-  }
+  if (!server) return local_answer(std::move(d), 404, "NR", "no gateway server for host " + host + "\n");
   if (!ds.tls_server && server->https_redirect) {
-    d.local_status = 301;
     d.local_headers.emplace_back("location", "https://" + host + std::string(req.target()));
-    return d;
+    return local_answer(std::move(d), 301, "", "");
   }
   attrs.scheme = ds.tls_server ? "https" : "http";
   attrs.port = ds.gateway_port;
@@ -841,10 +834,7 @@ RouteDecision ProxyServer::Impl::gateway_decision(Worker& w, const config::Snaps
     if (!config::gateway_server_allows(*server, host, std::string_view(vs).substr(0, vs.find('/')))) {
       RouteDecision refused;
       refused.snapshot = snap;
-      refused.local_status = 404;
-      refused.flags = "NR";
-      refused.local_body = "no route: VirtualService " + vs + " may not bind to this gateway host\n";
-      return refused;
+      return local_answer(std::move(refused), 404, "NR", "no route: VirtualService " + vs + " may not bind to this gateway host\n");
     }
   }
   return d;

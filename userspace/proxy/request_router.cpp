@@ -9,16 +9,17 @@
 
 namespace sluice::proxy {
 
-namespace {
-
-uint64_t vip_key(uint32_t vip, uint16_t port) { return (uint64_t{vip} << 16) | port; }
-
-RouteDecision local(RouteDecision d, unsigned status, std::string flags, std::string body) {
+RouteDecision local_answer(RouteDecision d, unsigned status, std::string flags, std::string body) {
   d.local_status = status;
   d.flags = std::move(flags);
   d.local_body = std::move(body);
   return d;
 }
+
+namespace {
+
+uint64_t vip_key(uint32_t vip, uint16_t port) { return (uint64_t{vip} << 16) | port; }
+
 
 const config::ServicePort* port_of(const config::Service& s, uint32_t wanted, uint16_t original) {
   for (const config::ServicePort& p : s.ports) {
@@ -35,7 +36,7 @@ RouteDecision redirect(RouteDecision d, const istio::networking::HTTPRedirect& r
   if (r.port()) authority = authority.substr(0, authority.rfind(':')) + ":" + std::to_string(r.port());
   std::string path = r.uri().empty() ? std::string(req.path) : r.uri();
   d.local_headers.emplace_back("location", scheme + "://" + authority + path);
-  return local(std::move(d), r.redirect_code() ? r.redirect_code() : 301, "", "");
+  return local_answer(std::move(d), r.redirect_code() ? r.redirect_code() : 301, "", "");
 }
 
 }  // namespace
@@ -73,16 +74,16 @@ const CompiledRoutes* RequestRouter::compiled(const config::RouteTable& table, c
 RouteDecision RequestRouter::decide_gateway(config::SnapshotPtr snap, const std::string& gateway, std::string_view host,
                                             RequestAttrs req, uint32_t client_ip) {
   RouteDecision d;
-  if (!snap) return local(std::move(d), 503, "NC", "no configuration yet\n");
+  if (!snap) return local_answer(std::move(d), 503, "NC", "no configuration yet\n");
   d.snapshot = snap;
   refresh(snap);
   auto table = snap->gateway_routes.find(gateway);
-  if (table == snap->gateway_routes.end()) return local(std::move(d), 404, "NR", "no route\n");
+  if (table == snap->gateway_routes.end()) return local_answer(std::move(d), 404, "NR", "no route\n");
   std::string key = gateway;
   key += '|';
   key += host;
   const CompiledRoutes* routes = compiled(table->second, key, host);
-  if (!routes) return local(std::move(d), 404, "NR", "no route\n");
+  if (!routes) return local_answer(std::move(d), 404, "NR", "no route\n");
   req.gateway = gateway;
   return route_to(std::move(d), routes, nullptr, 0, req, client_ip);
 }
@@ -90,16 +91,16 @@ RouteDecision RequestRouter::decide_gateway(config::SnapshotPtr snap, const std:
 RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optional<OriginalDestination>& dst,
                                     RequestAttrs req, uint32_t client_ip) {
   RouteDecision d;
-  if (!snap) return local(std::move(d), 503, "NC", "no configuration yet\n");
+  if (!snap) return local_answer(std::move(d), 503, "NC", "no configuration yet\n");
   d.snapshot = snap;
-  if (!dst) return local(std::move(d), 404, "NR", "unknown original destination\n");
+  if (!dst) return local_answer(std::move(d), 404, "NR", "unknown original destination\n");
   refresh(snap);
   if (auto pod = pods_by_ip_.find(client_ip); pod != pods_by_ip_.end()) {
     req.source_labels = pod->second.labels;
     req.source_namespace = *pod->second.ns;
   }
   auto svc = by_vip_.find(vip_key(dst->vip, dst->port));
-  if (svc == by_vip_.end()) return local(std::move(d), 404, "NR", "no service at the original destination\n");
+  if (svc == by_vip_.end()) return local_answer(std::move(d), 404, "NR", "no service at the original destination\n");
   const config::Service& service = *svc->second.first;
   d.original_port = dst->port;
 
@@ -116,21 +117,21 @@ RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* rou
   const config::RouteDestination* dest = fallback;
   if (routes) {
     d.route = routes->match(req);
-    if (!d.route) return local(std::move(d), 404, "NR", "no route\n");
+    if (!d.route) return local_answer(std::move(d), 404, "NR", "no route\n");
     d.virtual_service = d.route->virtual_service;
     if (d.route->spec->has_direct_response()) {
       const auto& dr = d.route->spec->direct_response();
-      return local(std::move(d), dr.status(), "", dr.body().string());
+      return local_answer(std::move(d), dr.status(), "", dr.body().string());
     }
     if (d.route->spec->has_redirect()) return redirect(std::move(d), d.route->spec->redirect(), req);
     d.timeout_ms = d.route->timeout_ms;
     dest = pick_destination(*d.route, static_cast<uint32_t>(rng_()));
-    if (!dest) return local(std::move(d), 503, "UH", "no destination with weight\n");
+    if (!dest) return local_answer(std::move(d), 503, "UH", "no destination with weight\n");
   }
 
   const config::Service* target = snap->find_service(dest->host);
   const config::ServicePort* port = target ? port_of(*target, dest->port, dst_port) : nullptr;
-  if (!port) return local(std::move(d), 503, "UH", "no healthy upstream\n");
+  if (!port) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
   d.destination = dest == fallback ? nullptr : dest;
   d.endpoints = subset_endpoints(*target, *port, dest->subset);
   const config::ResolvedPolicy policy = subset_policy(*target, *port, dest->subset);
@@ -150,7 +151,7 @@ RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* rou
   if (!healthy.empty()) d.endpoints = std::move(healthy);
   d.hash = hash_key(d.load_balancer, req, client_ip, d.set_cookie);
   d.endpoint = picker_.pick(d.lb_key, d.endpoints, d.load_balancer, d.hash);
-  if (!d.endpoint) return local(std::move(d), 503, "UH", "no healthy upstream\n");
+  if (!d.endpoint) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
   return d;
 }
 

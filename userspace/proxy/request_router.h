@@ -45,6 +45,9 @@ struct RouteDecision {
   bool socket_redirect = true;   // the destination service allows the sockhash fast path
 };
 
+// `d` turned into a local answer: status, Envoy response flags, body.
+RouteDecision local_answer(RouteDecision d, unsigned status, std::string flags, std::string body);
+
 class RequestRouter {
  public:
   explicit RequestRouter(std::shared_ptr<ClusterRegistry> clusters) : clusters_(std::move(clusters)) {}
