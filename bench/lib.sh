@@ -22,8 +22,15 @@ bench_cleanup() {
   exit "$rc"
 }
 
-# The median of numbers on stdin ("err" when there are none).
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else print v[int((NR + 1) / 2)] }'; }
+# The median of the numbers on stdin; anything else (a failed run's empty or
+# "err" value) is left out, and "err" is printed when no number is left.
+median() {
+  awk '$1 ~ /^[0-9]+(\.[0-9]+)?$/ { print $1 }' | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "err"; else print v[int((NR + 1) / 2)] }'
+}
 
-# a / b with two decimals, "err" when b is not positive or a is "err".
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "err") printf "%.2f", a / b; else print "err" }'; }
+# a / b with two decimals, "err" unless both are numbers and b is positive.
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+(\.[0-9]+)?$/ && b ~ /^[0-9]+(\.[0-9]+)?$/ && b + 0 > 0)
+    printf "%.2f", a / b; else print "err" }'
+}

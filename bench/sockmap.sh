@@ -26,8 +26,10 @@
 #           dr  10.96.0.31:80   (http) -> sluiced answers itself (directResponse):
 #               the pod <-> sluiced hop alone
 #           web 10.96.0.32:80   (http) -> sluiced -> p2:8080 (1 KiB bodies)
-# CPUs: "same" rows pin client and server to CPU 0; "cross" rows put the
-# server on CPU 1. sluiced runs on CPU 0, the wrk client on CPU 1.
+# CPUs: the pod servers run on CPU 1 and sluiced on CPU 0. Ping-pong and bulk
+# "same" rows put the client on CPU 1 (with the server), "cross" rows on
+# CPU 0; pod <-> sluiced "same" puts the client on CPU 0 (with sluiced). The
+# wrk client runs on CPU 1.
 # Nothing is added to the root netns; no default routes. Everything is removed
 # on exit (trap), including on failure.
 set -euo pipefail
@@ -131,9 +133,9 @@ measure() { # mode round -> appends "row mode value" lines to $WORK/results
   echo "rr_p50_cross $mode $(val p50_us <<<"$out")" >>"$WORK/results"
   echo "rr_p99_cross $mode $(val p99_us <<<"$out")" >>"$WORK/results"
   out=$(in_pod 1 taskset -c 1 "$BUILD_DIR/bench/sluice-bench-sock" bulk 10.96.0.30 7000 "$BULK_MIB" 2>&1 | tail -1)
-  echo "bulk_gbps_same $mode $(val gbps <<<"$out")" >>"$WORK/results"
+  echo "bulk_gbyte_s_same $mode $(val gbyte_s <<<"$out")" >>"$WORK/results"
   out=$(in_pod 1 taskset -c 0 "$BUILD_DIR/bench/sluice-bench-sock" bulk 10.96.0.30 7000 "$BULK_MIB" 2>&1 | tail -1)
-  echo "bulk_gbps_cross $mode $(val gbps <<<"$out")" >>"$WORK/results"
+  echo "bulk_gbyte_s_cross $mode $(val gbyte_s <<<"$out")" >>"$WORK/results"
   # pod <-> sluiced (on CPU 0): same CPU, then across.
   out=$(in_pod 1 taskset -c 0 "$BUILD_DIR/bench/sluice-bench-sock" httprr 10.96.0.31 80 "$HTTP_COUNT" dr 2>&1 | tail -1)
   echo "proxy_p50_same $mode $(val p50_us <<<"$out")" >>"$WORK/results"
@@ -168,13 +170,13 @@ get() { awk -v r="$1" -v m="$2" '$1 == r && $2 == m { print $3 }' "$WORK/results
 
 printf '%-16s %10s %10s %10s %9s %9s\n' row off on auto on/off auto/off
 worst_auto=""
-for row in rr_p50_same rr_p99_same rr_p50_cross rr_p99_cross bulk_gbps_same bulk_gbps_cross \
+for row in rr_p50_same rr_p99_same rr_p50_cross rr_p99_cross bulk_gbyte_s_same bulk_gbyte_s_cross \
            proxy_p50_same proxy_p50_cross proxy_p99_cross l7_rps l7_p99_us; do
   off=$(get "$row" off) on=$(get "$row" on) auto=$(get "$row" auto)
   printf '%-16s %10s %10s %10s %9s %9s\n' "$row" "$off" "$on" "$auto" "$(ratio "$on" "$off")" "$(ratio "$auto" "$off")"
   # "auto never slower than off": as a slowdown factor (>1 is slower).
   case $row in
-    bulk_gbps_*|l7_rps) slow=$(ratio "$off" "$auto") ;;
+    bulk_gbyte_s_*|l7_rps) slow=$(ratio "$off" "$auto") ;;
     *) slow=$(ratio "$auto" "$off") ;;
   esac
   worst_auto=$(awk -v a="$worst_auto" -v b="$slow" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }')
@@ -184,8 +186,8 @@ for m in on auto; do
 done
 echo "sockmap: rr_p50_ratio=$(ratio "$(get rr_p50_same on)" "$(get rr_p50_same off)")" \
   "rr_p50_cross_ratio=$(ratio "$(get rr_p50_cross on)" "$(get rr_p50_cross off)")" \
-  "bulk_ratio=$(ratio "$(get bulk_gbps_cross on)" "$(get bulk_gbps_cross off)")" \
-  "bulk_same_ratio=$(ratio "$(get bulk_gbps_same on)" "$(get bulk_gbps_same off)")" \
+  "bulk_ratio=$(ratio "$(get bulk_gbyte_s_cross on)" "$(get bulk_gbyte_s_cross off)")" \
+  "bulk_same_ratio=$(ratio "$(get bulk_gbyte_s_same on)" "$(get bulk_gbyte_s_same off)")" \
   "l7_rps_ratio=$(ratio "$(get l7_rps on)" "$(get l7_rps off)")" \
   "proxy_rr_p50_ratio=$(ratio "$(get proxy_p50_same on)" "$(get proxy_p50_same off)")" \
   "auto_worst_slowdown_vs_off=$worst_auto"

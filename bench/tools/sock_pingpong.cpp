@@ -4,7 +4,7 @@
 //   rr IP PORT COUNT            one connection, COUNT 1-byte round trips;
 //                               prints "p50_us=… p99_us=… n=…"
 //   bulk IP PORT MIB            one connection, MIB MiB in 256 KiB writes, then
-//                               waits for the server to close; prints "gbps=…"
+//                               waits for the server to close; prints "gbyte_s=…" (GB/s)
 //   httprr IP PORT COUNT HOST   keep-alive GET / with Host HOST, one at a
 //                               time; prints "p50_us=… p99_us=… n=…"
 // Bounded by COUNT/MIB; every blocking call has a 10 s timeout.
@@ -125,7 +125,7 @@ int bulk(const char* ip, int port, long mib) {
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   close(fd);
-  std::printf("gbps=%.3f\n", static_cast<double>(mib) * 1024 * 1024 / s / 1e9);
+  std::printf("gbyte_s=%.3f\n", static_cast<double>(mib) * 1024 * 1024 / s / 1e9);
   return 0;
 }
 

@@ -126,7 +126,7 @@ class XdpLbTest : public ::testing::Test {
   Backend maglev_backend(const XdpVipSpec& vip, uint32_t saddr, uint16_t sport) const {
     std::vector<sl_xbackend> table = xdp_maglev_table(vip);
     uint32_t h = lb4_flow_hash(htonl(saddr), htonl(vip.addr), htons(sport), htons(vip.port), vip.proto);
-    const sl_xbackend& b = table.at(lb4_maglev_slot(h, static_cast<uint32_t>(table.size())));
+    const sl_xbackend& b = table.at(lb4_maglev_index(h, 0, static_cast<uint32_t>(table.size())));
     return {ntohl(b.addr), ntohs(b.port)};
   }
 

@@ -89,13 +89,14 @@ class L7Test : public NodeTest {
     argv.insert(argv.end(), extra.begin(), extra.end());
     echo_[i] = node_->spawn(node_->pod_ns(i), argv, dir_ + "/echo.log");
     // Ready when it answers.
-    for (int t = 0; t < 100; ++t) {
+    bool up = false;
+    for (int t = 0; t < 100 && !up; ++t) {
       int fd = node_->tcp_socket_in_pod(1);
-      bool up = connect_to(fd, node_->pod_ip(i), 8080) == 0;
+      up = connect_to(fd, node_->pod_ip(i), 8080) == 0;
       close(fd);
-      if (up) break;
-      std::this_thread::sleep_for(10ms);
+      if (!up) std::this_thread::sleep_for(10ms);
     }
+    if (!up) ADD_FAILURE() << "sluice-echo in pod " << i << " never answered";
   }
 
   void TearDown() override {
@@ -134,11 +135,13 @@ class L7Test : public NodeTest {
                             "--request-header-timeout-ms", "1000"};
     argv.insert(argv.end(), daemon_flags_.begin(), daemon_flags_.end());
     daemon_ = node_->spawn(node_->node_ns(), argv, dir_ + "/sluiced.log");
-    for (int i = 0; i < 250; ++i) {
+    bool ready = false;
+    for (int i = 0; i < 250 && !ready; ++i) {
       auto r = node_->in_node([] { return sluice::http_get("127.0.0.1", kAdminPort, "/ready", 500ms); });
-      if (r.ok() && r->first == 200) break;
-      std::this_thread::sleep_for(20ms);
+      ready = r.ok() && r->first == 200;
+      if (!ready) std::this_thread::sleep_for(20ms);
     }
+    if (!ready) ADD_FAILURE() << "sluiced never became ready";
     // Wait until the kernel redirects to the proxy (its first heartbeat):
     // before that, HTTP ports are balanced at L4 and reach pods directly. A
     // proxied answer is either the proxy's own (server: sluice) or the
@@ -148,7 +151,9 @@ class L7Test : public NodeTest {
       const bool local = server != r.headers.end() && server->second == "sluice";
       return r.status != 0 && (local || r.body.find("x-request-id") != std::string::npos);
     };
-    for (int i = 0; i < 250 && !proxied(get("/")); ++i) std::this_thread::sleep_for(20ms);
+    bool through_proxy = false;
+    for (int i = 0; i < 250 && !(through_proxy = proxied(get("/"))); ++i) std::this_thread::sleep_for(20ms);
+    if (!through_proxy) ADD_FAILURE() << "requests never went through sluiced's proxy";
   }
 
   HttpReply request(const std::string& text) {
