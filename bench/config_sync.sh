@@ -11,8 +11,9 @@
 #   - full sync: all files appear at once -> every service in the kernel maps;
 #   - incremental: one endpoint of one slice changes -> that service re-synced;
 #   - RSS with everything loaded.
-# "wall" is from the file rename to the daemon's "in force" log line (it
-# includes inotify and the --debounce-ms quiet time, set to DEBOUNCE_MS);
+# "wall" is from just before the file rename to the timestamp of the
+# daemon's "in force" log line, which it writes once the kernel maps are
+# synced (it includes inotify and the --debounce-ms quiet time, DEBOUNCE_MS);
 # "reload" and "sync" are the daemon's own timings from /config: reload is
 # read + validate + build + publish + kernel write, sync the kernel write only.
 # Not a test: it prints numbers and a last line:
@@ -23,7 +24,7 @@ cd "$(dirname "$0")/.."
 SERVICES=${SERVICES:-10000}
 ENDPOINTS=${ENDPOINTS:-10}
 FILES=${FILES:-100}
-DEBOUNCE_MS=${DEBOUNCE_MS:-10}
+DEBOUNCE_MS=${DEBOUNCE_MS:-0}
 BUILD_DIR=${BUILD_DIR:-build}
 
 [ "$(id -u)" -eq 0 ] || { echo "config_sync.sh: needs root" >&2; exit 1; }
@@ -36,7 +37,7 @@ PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d /tmp/"$PREFIX"-bench.XXXXXX)
 CONFIG=$WORK/config
 STAGE=$WORK/stage
-mkdir -p "$CONFIG" "$STAGE"
+mkdir -p "$CONFIG" "$STAGE"  # stage: the files, until they move into config/mesh
 DAEMON_PID=""
 
 cleanup() {
@@ -81,56 +82,87 @@ sh -c "echo \$\$ > $CGROUP/cgroup.procs; exec nsenter --net=/run/netns/$PREFIX-n
   --cgroup $CGROUP --pin-dir $PIN --debounce-ms $DEBOUNCE_MS" > "$LOG" 2>&1 &
 DAEMON_PID=$!
 
-now_ms() { date +%s%3N; }
-# Waits for the n-th "in force" line; prints the wall ms since $1.
-wait_version() {
-  local start=$1 want=$2 deadline=$(( $(now_ms) + 120000 ))
-  while [ "$(grep -c 'in force' "$LOG" || true)" -lt "$want" ]; do
-    if [ "$(now_ms)" -ge "$deadline" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+# Wall-clock microseconds, without forking (bash 5).
+now_us() { echo "${EPOCHREALTIME/./}"; }
+in_force() { grep -c 'in force' "$LOG" || true; }
+# Waits until sluiced has put at least one new config in force and then
+# stayed quiet for SETTLE_MS (a burst of file events can take more than one
+# reload). Sets WALL to the ms from $1 (a now_us) to the timestamp of the last
+# "in force" line ("[2026-11-25 10:00:00.123] ..."), so polling does not add
+# to the figure, and RELOADS to how many reloads it took.
+SEEN=0
+SETTLE_MS=${SETTLE_MS:-300}
+wait_settled() {
+  local start=$1 deadline=$(( $(now_us) / 1000 + 120000 )) count last_change
+  last_change=$(( $(now_us) / 1000 ))
+  local prev=$SEEN
+  while :; do
+    count=$(in_force)
+    [ "$count" -ne "$prev" ] && { prev=$count; last_change=$(( $(now_us) / 1000 )); }
+    if [ "$count" -gt "$SEEN" ] && [ $(( $(now_us) / 1000 - last_change )) -ge "$SETTLE_MS" ]; then break; fi
+    if [ "$(( $(now_us) / 1000 ))" -ge "$deadline" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
       echo "sluiced did not sync; log:" >&2; tail -5 "$LOG" >&2; exit 1
     fi
     sleep 0.005
   done
-  echo $(( $(now_ms) - start ))
+  RELOADS=$(( count - SEEN ))
+  SEEN=$count
+  local stamp done_ms
+  stamp=$(grep 'in force' "$LOG" | sed -n "${count}p" | sed -n 's/^\[\([0-9-]* [0-9:.]*\)\].*/\1/p')
+  done_ms=$(date -d "$stamp" +%s%3N)
+  WALL=$(awk -v a="$done_ms" -v b="$start" 'BEGIN { printf "%.0f", a - b / 1000 }')
 }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$(pgrep -P "$DAEMON_PID" -x sluiced || echo "$DAEMON_PID")/status"; }
 status_json() { scripts/node_sim.sh exec "$PREFIX" node "$SLUICECTL" status 2>/dev/null | sed -n 's/^config: //p'; }
 json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
-wait_version "$(now_ms)" 1 >/dev/null
-sleep 0.5
+wait_settled "$(now_us)"
 RSS_IDLE=$(rss_mb)
 
-start=$(now_ms)
-mv "$STAGE"/*.yaml "$CONFIG"/
-FULL_WALL=$(wait_version "$start" 2)
+start=$(now_us)
+# One rename brings in the whole directory, so the full sync is one reload.
+mv "$STAGE" "$CONFIG/mesh"
+wait_settled "$start"
+FULL_WALL=$WALL FULL_RELOADS=$RELOADS
 S=$(status_json)
 FULL_RELOAD=$(echo "$S" | json_num reload_ms)
 FULL_SYNC=$(echo "$S" | json_num sync_ms)
 FULL_LOAD=$(echo "$S" | json_num load_ms)
 FULL_BUILD=$(echo "$S" | json_num build_ms)
 SERVICES_IN=$(echo "$S" | json_num l4_services)
-sleep 0.5
 RSS_FULL=$(rss_mb)
 
 gen_slices 0 1 > "$WORK/slices-0.yaml.new"
-start=$(now_ms)
-mv "$WORK/slices-0.yaml.new" "$CONFIG/slices-0.yaml"
-INC_WALL=$(wait_version "$start" 3)
+start=$(now_us)
+mv "$WORK/slices-0.yaml.new" "$CONFIG/mesh/slices-0.yaml"
+wait_settled "$start"
+INC_WALL=$WALL INC_RELOADS=$RELOADS
 S=$(status_json)
 INC_RELOAD=$(echo "$S" | json_num reload_ms)
 INC_SYNC=$(echo "$S" | json_num sync_ms)
 INC_LOAD=$(echo "$S" | json_num load_ms)
 INC_BUILD=$(echo "$S" | json_num build_ms)
 INC_UPSERTS=$(echo "$S" | sed -n 's/.*"upserts":\([0-9]*\).*/\1/p')
+INC_DOCS=$(echo "$S" | json_num documents_parsed)
+INC_PATCHED=$(echo "$S" | sed -n 's/.*"patched":\([a-z]*\).*/\1/p')
+
+# The figures mean nothing unless the reloads did what they claim.
+[ "$SERVICES_IN" = "$SERVICES" ] || { echo "full sync left $SERVICES_IN of $SERVICES services in the kernel" >&2; exit 1; }
+if [ "$INC_UPSERTS" != 1 ] || [ "$INC_DOCS" != 1 ] || [ "$INC_PATCHED" != true ] || [ "$INC_RELOADS" != 1 ]; then
+  echo "the one-endpoint change was not one patched reload of one document and one service:" \
+    "reloads=$INC_RELOADS documents=$INC_DOCS patched=$INC_PATCHED upserts=$INC_UPSERTS" >&2
+  tail -"$(( INC_RELOADS + 3 ))" "$LOG" >&2
+  exit 1
+fi
 
 printf '\nconfig-sync: %s services x %s endpoints, %s MB of YAML in %s+1 files, debounce %s ms\n' \
   "$SERVICES" "$ENDPOINTS" "$YAML_MB" "$FILES" "$DEBOUNCE_MS"
+echo "(the full sync took $FULL_RELOADS reload(s); its columns are the last one's)"
 r1() { printf '%.1f' "$1"; }
 printf '%-22s %9s %9s %9s %9s %9s\n' "" "wall_ms" "reload_ms" "load_ms" "build_ms" "sync_ms"
 printf '%-22s %9s %9s %9s %9s %9s\n' "full sync" "$FULL_WALL" "$(r1 "$FULL_RELOAD")" "$(r1 "$FULL_LOAD")" \
   "$(r1 "$FULL_BUILD")" "$(r1 "$FULL_SYNC")"
-printf '%-22s %9s %9s %9s %9s %9s   (%s service re-synced)\n' "one endpoint change" "$INC_WALL" "$(r1 "$INC_RELOAD")" \
+printf '%-22s %9s %9s %9s %9s %9s   (%s service re-synced, patched)\n' "one endpoint change" "$INC_WALL" "$(r1 "$INC_RELOAD")" \
   "$(r1 "$INC_LOAD")" "$(r1 "$INC_BUILD")" "$(r1 "$INC_SYNC")" "$INC_UPSERTS"
 printf '%-22s %10s MB\n' "RSS idle" "$RSS_IDLE"
 printf '%-22s %10s MB   (%s services in the kernel)\n' "RSS loaded" "$RSS_FULL" "$SERVICES_IN"

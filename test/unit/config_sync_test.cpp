@@ -131,5 +131,7 @@ TEST_F(ConfigSyncTest, OnlyChangedFilesAreParsedAgain) {
   write("web.yaml", std::string(kService) + pod(1) + pod(2));
   ASSERT_TRUE(sync.reload());
   EXPECT_EQ(sync.status().last_files_parsed, 1u);
+  EXPECT_EQ(sync.status().last_documents_parsed, 1u) << "the Service document is unchanged";
+  EXPECT_TRUE(sync.status().last_patched);
   EXPECT_EQ(maps_.backend_count(), 2u);
 }

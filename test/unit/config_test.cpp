@@ -38,7 +38,7 @@ const ServiceSpec* l4(const MeshSnapshot& s, const char* vip, uint16_t port, uin
   uint16_t ignored = 0;
   parse_ip_port(std::string(vip) + ":1", addr, ignored);
   auto it = s.l4_services.find({addr, port, proto});
-  return it == s.l4_services.end() ? nullptr : &it->second;
+  return it == s.l4_services.end() ? nullptr : it->second.get();
 }
 
 }  // namespace

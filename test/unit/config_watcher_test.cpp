@@ -154,6 +154,28 @@ TEST(ConfigWatcher, ConfigMapSwapIsSeenThroughAWatchedFileSymlink) {
   EXPECT_EQ(counter.settle(), 1);
 }
 
+// The swap is atomic, so it is not debounced: with a debounce of an hour,
+// the swap still reloads, and a plain write still waits.
+TEST(ConfigWatcher, ConfigMapSwapSkipsTheDebounce) {
+  TempDir dir;
+  const fs::path& root = dir.path();
+  fs::create_directory(root / "..v1");
+  write_file(root / "..v1" / "mesh.yaml", "version: 1\n");
+  fs::create_directory_symlink("..v1", root / "..data");
+  fs::create_symlink("..data/mesh.yaml", root / "mesh.yaml");
+
+  Counter counter;
+  auto w = ConfigWatcher::start({root.string()}, std::chrono::hours(1), counter.callback());
+  ASSERT_TRUE(w) << w.error().to_string();
+
+  write_file(root / "other.yaml", "x");  // debounced for an hour
+  fs::create_directory(root / "..v2");
+  write_file(root / "..v2" / "mesh.yaml", "version: 2\n");
+  fs::create_directory_symlink("..v2", root / "..data_tmp");
+  fs::rename(root / "..data_tmp", root / "..data");
+  EXPECT_EQ(counter.settle(), 1);
+}
+
 TEST(ConfigWatcher, NewSubdirectoriesAreWatchedToo) {
   TempDir dir;
   Counter counter;

@@ -27,6 +27,9 @@ std::string config_status_json(const config::ConfigStatus& s) {
   w.key("build_ms").value(s.last_build_ms);
   w.key("sync_ms").value(s.last_sync_ms);
   w.key("reload_ms").value(s.last_reload_ms);
+  w.key("files_parsed").value(static_cast<uint64_t>(s.last_files_parsed));
+  w.key("documents_parsed").value(static_cast<uint64_t>(s.last_documents_parsed));
+  w.key("patched").value(s.last_patched);
   w.end_object();
   w.key("last_error");
   if (s.last_errors.empty()) {
@@ -48,7 +51,8 @@ std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<u
   JsonWriter w;
   w.begin_object();
   w.key("services").begin_array();
-  for (const auto& [key, spec] : read_l4(maps)) {
+  for (const auto& [key, shared] : read_l4(maps)) {
+    const ServiceSpec& spec = *shared;
     const sl_svc_key k = service_key(spec);
     const auto svc = maps.get_service(k);
     const auto counters = maps.get_service_counters(k).value_or(sl_svc_counters{});

@@ -26,6 +26,7 @@ bool ConfigSync::reload() {
   const auto start = std::chrono::steady_clock::now();
   LoadResult loaded = load_resources(paths_, &cache_);
   const size_t files_parsed = loaded.files_parsed;
+  const size_t documents_parsed = loaded.documents_parsed;
   const double load_ms = ms_since(start);
   const auto build_start = std::chrono::steady_clock::now();
   BuildResult built = build_snapshot(std::move(loaded), next_version_, &memo_);
@@ -81,6 +82,8 @@ bool ConfigSync::reload() {
   status_.last_reload_ms = ms_since(start);
   status_.l4_services = snap->l4_services.size();
   status_.last_files_parsed = files_parsed;
+  status_.last_documents_parsed = documents_parsed;
+  status_.last_patched = built.patched;
   return true;
 }
 

@@ -32,6 +32,8 @@ struct ConfigStatus {
   double last_sync_ms = 0;        // diff and write into the kernel
   double last_reload_ms = 0;      // the whole reload
   size_t last_files_parsed = 0;   // files that changed since the reload before
+  size_t last_documents_parsed = 0;  // YAML documents in them that changed
+  bool last_patched = false;      // the snapshot was patched, not built again (snapshot_patch.h)
   size_t l4_services = 0;
 };
 
@@ -60,7 +62,7 @@ class ConfigSync {
   SnapshotPtr synced_;
   L4ServiceMap kernel_view_;
   ResourceCache cache_;       // parsed files, reused while unchanged
-  BuildMemo memo_;            // built services, reused while their inputs are unchanged
+  BuildMemo memo_;            // the last build: what a patch starts from, services reused
   uint64_t next_version_ = 1;
 
   mutable std::mutex status_mu_;

@@ -141,6 +141,7 @@ bool ConfigWatcher::handle_event(const inotify_event& ev) {
   if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF)) return true;
   const Watch& w = it->second;
   std::string name = ev.len ? ev.name : "";
+  if (name == kConfigMapDataLink && (ev.mask & (IN_MOVED_TO | IN_CREATE))) swapped_ = true;
   if (!w.tree) return w.names.contains(name);
   if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
     // Best effort: it may be gone already, or the watch limit reached.
@@ -164,7 +165,11 @@ void ConfigWatcher::run() {
       return;
     }
     if (fds[1].revents) return;
-    if ((fds[0].revents & POLLIN) && drain_events()) due = Clock::now() + debounce_;
+    if (fds[0].revents & POLLIN) {
+      swapped_ = false;
+      // A ConfigMap swap is atomic: the whole new version is in place.
+      if (drain_events()) due = swapped_ ? Clock::now() : Clock::now() + debounce_;
+    }
     if (due && Clock::now() >= *due) {
       due.reset();
       // A failed reload must not stop later ones.

@@ -12,7 +12,9 @@
 // event that matters, for a watched directory and for a watched file in it.
 //
 // Events are debounced: on_change runs once, `debounce` after the last event
-// of a burst, so one kubelet update or one editor save is one reload.
+// of a burst, so one editor save or one `cp` of many files is one reload.
+// The `..data` swap is the exception: it is atomic, the complete new version
+// is in place when it happens, so it reloads at once.
 #pragma once
 
 #include <chrono>
@@ -73,6 +75,7 @@ class ConfigWatcher {
   const std::chrono::milliseconds debounce_;
   const std::function<void()> on_change_;
   std::map<int, Watch> watches_;  // by watch descriptor; only the thread touches it after start
+  bool swapped_ = false;          // the events being drained include a `..data` swap
   std::mutex stop_mutex_;
   std::thread thread_;
 };

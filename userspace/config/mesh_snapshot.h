@@ -57,7 +57,7 @@ struct Service {
   std::vector<ServicePort> ports;
   std::vector<Subset> subsets;
   const istio::networking::TrafficPolicy* policy = nullptr;  // DestinationRule top level
-  std::vector<ServiceSpec> l4;  // its ports as the kernel sees them (none without a VIP)
+  std::vector<SharedServiceSpec> l4;  // its ports as the kernel sees them (none without a VIP)
   // North-south addresses (host order): status.loadBalancer.ingress[].ip of a
   // type LoadBalancer service, then spec.externalIPs.
   std::vector<uint32_t> external_ips;
@@ -94,6 +94,9 @@ struct MeshSnapshot {
 };
 
 using SnapshotPtr = std::shared_ptr<const MeshSnapshot>;
+
+// The FQDN of a Kubernetes Service: name.namespace.svc.<domain>.
+std::string kubernetes_fqdn(const Meta& svc, const std::string& domain);
 
 // The FQDN Istio gives a host written in namespace ns: a name without dots
 // ("reviews") becomes "reviews.<ns>.svc.cluster.local"; anything with a dot,

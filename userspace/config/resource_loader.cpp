@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
+
+#include "yaml_chunks.h"
 
 namespace sluice::config {
 
@@ -56,8 +59,9 @@ int Source::line_of(const std::string& path) const {
   YamlStream stream(*text);
   if (document >= stream.size()) return line;
   YamlView root = stream.root(document);
-  int at = walk_line(root, base, line);
-  return base.empty() ? walk_line(root, path, line) : walk_line(root, base + "." + path, at);
+  const int own = line - line_offset;  // lines below count within text
+  const int at = walk_line(root, base, own);
+  return line_offset + (base.empty() ? walk_line(root, path, own) : walk_line(root, base + "." + path, at));
 }
 
 namespace {
@@ -105,8 +109,8 @@ ApiKind split_api_version(const std::string& api_version) {
 
 class DocumentReader {
  public:
-  DocumentReader(const std::string& file, std::shared_ptr<const std::string> text, LoadResult& into)
-      : file_(file), text_(std::move(text)), into_(into), sink_(into.diagnostics) {}
+  DocumentReader(const std::string& file, std::shared_ptr<const std::string> text, int line_offset, LoadResult& into)
+      : file_(file), text_(std::move(text)), line_offset_(line_offset), into_(into), sink_(into.diagnostics) {}
 
   // doc: a resource, or a List of them; index: its document in the stream.
   void read(const YamlView& doc, size_t index, const std::string& base = "");
@@ -121,6 +125,7 @@ class DocumentReader {
 
   const std::string& file_;
   std::shared_ptr<const std::string> text_;
+  const int line_offset_;
   LoadResult& into_;
   DiagnosticSink sink_;
   size_t document_ = 0;
@@ -129,8 +134,9 @@ class DocumentReader {
 
 bool DocumentReader::read_meta(const YamlView& doc, Meta& meta, Source& source) {
   source.file = file_;
-  source.line = yaml_line(doc);
+  source.line = yaml_line(doc) + line_offset_;
   source.text = text_;
+  source.line_offset = line_offset_;
   source.document = document_;
   source.base = base_;
   meta.kind = doc["kind"].str();
@@ -145,7 +151,7 @@ bool DocumentReader::read_meta(const YamlView& doc, Meta& meta, Source& source) 
   if (meta.ns.empty()) meta.ns = "default";
   sink_.set_context(file_, meta.id());
   if (meta.name.empty()) {
-    sink_.error(source.line, "metadata.name", "missing");
+    sink_.error(yaml_line(doc), "metadata.name", "missing");
     return false;
   }
   return true;
@@ -165,7 +171,7 @@ void DocumentReader::istio(const YamlView& doc, SharedList<IstioResource<Spec>>&
   }
   const YamlView spec = doc["spec"];
   if (!spec.defined()) {
-    sink_.error(r.source.line, "spec", "missing");
+    sink_.error(yaml_line(doc), "spec", "missing");
     return;
   }
   ok = yaml_to_proto(spec, r.spec, "spec", {.reject_unknown_fields = true}, sink_) && ok;
@@ -257,6 +263,11 @@ std::shared_ptr<const FileResources> ResourceCache::find(const std::string& path
   return it != entries_.end() && it->second.first == id ? it->second.second : nullptr;
 }
 
+std::shared_ptr<const FileResources> ResourceCache::previous(const std::string& path) const {
+  auto it = entries_.find(path);
+  return it == entries_.end() ? nullptr : it->second.second;
+}
+
 void ResourceCache::store(const std::string& path, const Identity& id, std::shared_ptr<const FileResources> r) {
   entries_[path] = {id, std::move(r)};
 }
@@ -266,34 +277,110 @@ void ResourceCache::retain(const std::vector<std::string>& present) {
   std::erase_if(entries_, [&](const auto& e) { return !keep.count(e.first); });
 }
 
-void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into) {
-  auto shared = std::make_shared<const std::string>(text);
-  YamlStream stream(*shared);
-  if (!stream.error().empty()) {
-    // Nothing from a file with a syntax error is used: half a file could
-    // silently drop the resources after the error.
+namespace {
+
+// Reads the resources of text into `into`; false on a YAML syntax error.
+bool read_yaml(std::shared_ptr<const std::string> text, const std::string& name, LoadResult& into, int line_offset) {
+  const size_t first_diagnostic = into.diagnostics.size();
+  YamlStream stream(*text);
+  const bool parsed = stream.error().empty();
+  if (!parsed) {
     into.diagnostics.push_back({Severity::kError, name, stream.error_line(), "", "", "invalid YAML: " + stream.error()});
-    return;
+  } else {
+    DocumentReader reader(name, text, line_offset, into);
+    for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i), i);
   }
-  DocumentReader reader(name, shared, into);
-  for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i), i);
+  // Diagnostics carry the lines of the text; make them the file's.
+  for (size_t i = first_diagnostic; i < into.diagnostics.size(); ++i) {
+    if (into.diagnostics[i].line > 0) into.diagnostics[i].line += line_offset;
+  }
+  return parsed;
+}
+
+}  // namespace
+
+void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into, int line_offset) {
+  // Nothing from a text with a syntax error is used: half a file could
+  // silently drop the resources after the error.
+  LoadResult one;
+  if (!read_yaml(std::make_shared<const std::string>(text), name, one, line_offset)) one.resources = {};
+  into.resources.append(one.resources);
+  into.diagnostics.insert(into.diagnostics.end(), one.diagnostics.begin(), one.diagnostics.end());
 }
 
 namespace {
 
-std::shared_ptr<const FileResources> parse_file(const std::string& file) {
+std::shared_ptr<const ParsedChunk> parse_chunk(const YamlChunk& piece, const std::string& file) {
+  auto out = std::make_shared<ParsedChunk>();
+  out->text = std::make_shared<const std::string>(piece.text);
+  out->line_offset = piece.line_offset;
+  LoadResult one;
+  out->syntax_error = !read_yaml(out->text, file, one, piece.line_offset);
+  out->resources = std::move(one.resources);
+  out->diagnostics = std::move(one.diagnostics);
+  return out;
+}
+
+// The same document at another place in the file: the same resources with
+// their lines moved.
+std::shared_ptr<const ParsedChunk> moved_chunk(const ParsedChunk& from, int line_offset) {
+  auto out = std::make_shared<ParsedChunk>(from);
+  const int delta = line_offset - from.line_offset;
+  out->line_offset = line_offset;
+  out->resources.for_each_list([&](auto& list) {
+    for (auto& r : list) {
+      auto copy = std::make_shared<std::remove_cvref_t<decltype(*r)>>(*r);
+      copy->source.line += delta;
+      copy->source.line_offset += delta;
+      r = std::move(copy);
+    }
+  });
+  for (Diagnostic& d : out->diagnostics) {
+    if (d.line > 0) d.line += delta;
+  }
+  return out;
+}
+
+// Parses file, taking unchanged documents from what it held before.
+std::shared_ptr<const FileResources> parse_file(const std::string& file, const FileResources* before,
+                                                size_t& documents_parsed) {
   auto out = std::make_shared<FileResources>();
   std::ifstream in(file);
   if (!in) {
     out->diagnostics.push_back({Severity::kError, file, 0, "", "", "cannot read file"});
     return out;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  LoadResult one;
-  load_yaml_text(text.str(), file, one);
-  out->resources = std::move(one.resources);
-  out->diagnostics = std::move(one.diagnostics);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+
+  std::unordered_map<std::string_view, const std::shared_ptr<const ParsedChunk>*> known;
+  if (before) {
+    for (const auto& c : before->chunks) known.emplace(*c->text, &c);
+  }
+  for (const YamlChunk& piece : split_yaml_documents(text)) {
+    std::shared_ptr<const ParsedChunk> chunk;
+    if (auto it = known.find(piece.text); it != known.end()) {
+      const auto& old = *it->second;
+      chunk = old->line_offset == piece.line_offset ? old : moved_chunk(*old, piece.line_offset);
+    } else {
+      chunk = parse_chunk(piece, file);
+      ++documents_parsed;
+    }
+    out->chunks.push_back(std::move(chunk));
+  }
+  for (const auto& c : out->chunks) {
+    if (c->syntax_error) {
+      // Nothing from a file with a syntax error is used: half a file could
+      // silently drop the resources after the error.
+      out->diagnostics = c->diagnostics;
+      return out;
+    }
+  }
+  for (const auto& c : out->chunks) {
+    out->resources.append(c->resources);
+    out->diagnostics.insert(out->diagnostics.end(), c->diagnostics.begin(), c->diagnostics.end());
+  }
   return out;
 }
 
@@ -307,6 +394,7 @@ LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* 
   const size_t n = result.files.size();
   std::vector<ResourceCache::Identity> ids(n);
   std::vector<std::shared_ptr<const FileResources>> parsed(n);
+  std::vector<std::shared_ptr<const FileResources>> before(n);
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i) {
     struct stat st {};
@@ -316,11 +404,18 @@ LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* 
                 st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
     }
     if (cache) parsed[i] = cache->find(result.files[i], ids[i]);
-    if (!parsed[i]) todo.push_back(i);
+    if (parsed[i]) continue;
+    if (cache) before[i] = cache->previous(result.files[i]);
+    todo.push_back(i);
   }
   std::atomic<size_t> next{0};
+  std::atomic<size_t> documents{0};
   auto worker = [&] {
-    for (size_t k; (k = next.fetch_add(1)) < todo.size();) parsed[todo[k]] = parse_file(result.files[todo[k]]);
+    size_t mine = 0;
+    for (size_t k; (k = next.fetch_add(1)) < todo.size();) {
+      parsed[todo[k]] = parse_file(result.files[todo[k]], before[todo[k]].get(), mine);
+    }
+    documents += mine;
   };
   const size_t threads = std::min<size_t>(todo.size(), std::max(1u, std::min(4u, std::thread::hardware_concurrency())));
   std::vector<std::thread> pool;
@@ -329,6 +424,8 @@ LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* 
   for (std::thread& t : pool) t.join();
 
   result.files_parsed = todo.size();
+  result.documents_parsed = documents;
+  result.file_resources = parsed;
   std::vector<bool> fresh(n);
   for (size_t i : todo) fresh[i] = true;
   for (size_t i = 0; i < n; ++i) {

@@ -10,17 +10,33 @@
 
 namespace sluice::config {
 
+struct FileResources;
+
 struct LoadResult {
   ResourceSet resources;
   std::vector<Diagnostic> diagnostics;
   std::vector<std::string> files;  // what was read, in order
+  // What each of `files` held (same order); empty for load_yaml_text.
+  std::vector<std::shared_ptr<const FileResources>> file_resources;
   size_t files_parsed = 0;         // the rest came from the cache
+  size_t documents_parsed = 0;     // in those files; the rest were unchanged
+};
+
+// One document (or a few) of a file, parsed once and shared. A changed file
+// reuses the pieces whose text did not change.
+struct ParsedChunk {
+  std::shared_ptr<const std::string> text;
+  int line_offset = 0;  // lines of the file before it
+  ResourceSet resources;
+  std::vector<Diagnostic> diagnostics;  // lines are the file's
+  bool syntax_error = false;
 };
 
 // What one file held, parsed once and shared.
 struct FileResources {
   ResourceSet resources;
   std::vector<Diagnostic> diagnostics;
+  std::vector<std::shared_ptr<const ParsedChunk>> chunks;
 };
 
 // Parsed files by path, reused while the file is unchanged (same device,
@@ -33,6 +49,9 @@ class ResourceCache {
     bool operator==(const Identity&) const = default;
   };
   std::shared_ptr<const FileResources> find(const std::string& path, const Identity& id) const;
+  // What the file held when last read, whatever its identity now: a
+  // changed file reuses its unchanged documents.
+  std::shared_ptr<const FileResources> previous(const std::string& path) const;
   void store(const std::string& path, const Identity& id, std::shared_ptr<const FileResources> r);
   // Drops entries for files not in `present`.
   void retain(const std::vector<std::string>& present);
@@ -46,7 +65,8 @@ class ResourceCache {
 // directories of a mounted ConfigMap while its top-level symlinks are read.
 LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* cache = nullptr);
 
-// One YAML text, as if read from a file called `name` (for tests).
-void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into);
+// One YAML text, as if read from a file called `name` whose first
+// line_offset lines came before it (tests use the whole-file form).
+void load_yaml_text(const std::string& text, const std::string& name, LoadResult& into, int line_offset = 0);
 
 }  // namespace sluice::config

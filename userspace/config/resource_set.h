@@ -19,8 +19,9 @@ namespace sluice::config {
 struct Source {
   std::string file;
   int line = 0;                              // the resource's first line
-  std::shared_ptr<const std::string> text;   // the whole file
-  size_t document = 0;                       // index in the file's YAML stream
+  std::shared_ptr<const std::string> text;   // the document's text (a piece of the file)
+  int line_offset = 0;                       // lines of the file before `text`
+  size_t document = 0;                       // index in text's YAML stream
   std::string base;                          // path of the resource in it ("items[3]" in a List)
 
   // The line of a field path ("spec.http[0].route"), else of its nearest
@@ -71,6 +72,17 @@ struct ResourceSet {
 
   // Appends other's resources (pointers only).
   void append(const ResourceSet& other);
+
+  // Calls f(list) for each of the lists above.
+  template <class F>
+  void for_each_list(F&& f) {
+    f(virtual_services), f(destination_rules), f(service_entries), f(gateways), f(sidecars);
+    f(authorization_policies), f(services), f(pods), f(endpoint_slices), f(secrets);
+  }
+  template <class F>
+  void for_each_list(F&& f) const {
+    const_cast<ResourceSet*>(this)->for_each_list([&](const auto& list) { f(list); });
+  }
 };
 
 }  // namespace sluice::config

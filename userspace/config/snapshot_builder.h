@@ -3,6 +3,7 @@
 // DestinationRule policies with defaults applied, and the kernel's L4 view.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "diagnostic.h"
 #include "mesh_snapshot.h"
 #include "resource_loader.h"
+#include "service_inputs.h"
 #include "validate.h"
 
 namespace sluice::config {
@@ -17,10 +19,12 @@ namespace sluice::config {
 struct BuildResult {
   std::shared_ptr<MeshSnapshot> snapshot;  // null when there are errors
   std::vector<Diagnostic> diagnostics;     // errors and warnings, loading included
+  bool patched = false;                    // the last snapshot patched, not built again
 };
 
 // What the last build made of each Kubernetes Service, and from which
 // inputs, so the next build reuses a service whose inputs did not change.
+// With `base`, it is also what a patched build starts from.
 struct BuildMemo {
   struct Entry {
     // The resources it was built from. Owned, so that their addresses
@@ -31,10 +35,20 @@ struct BuildMemo {
   };
   std::unordered_map<std::string, Entry> services;  // by FQDN
   ValidationMemo validation;
+
+  // The last good snapshot, and what it was built from; null after a
+  // rejected build, which makes the next one a full build.
+  SnapshotPtr base;
+  std::map<std::string, std::shared_ptr<const FileResources>> base_files;  // by path
+  ServiceInputs inputs;                   // base's, indexed
+  std::vector<Diagnostic> build_warnings;  // base's warnings from building (not loading or validating)
+  bool l4_clash = false;                  // two of base's services wanted one VIP:port
 };
 
 // Validates and builds. Any error leaves snapshot null: a bad config never
-// replaces a good one.
+// replaces a good one. With a memo whose base is set, a reload that changed
+// only Kubernetes Services, EndpointSlices and Pods patches the base
+// (snapshot_patch.h) instead of building everything again.
 BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo = nullptr);
 
 // Load paths (through the cache, if given), then build.

@@ -371,19 +371,11 @@ void check_kubernetes_service(ResourceChecker& c, const k8s::Service& svc) {
   }
 }
 
+using IdKey = ValidationMemo::IdKey;
+using IdHash = ValidationMemo::IdHash;
+
 // The same kind/namespace/name twice: the second is an error. Keys are views
 // into the resources, so this pass allocates nothing per resource.
-struct IdKey {
-  std::string_view kind, ns, name;
-  bool operator==(const IdKey&) const = default;
-};
-struct IdHash {
-  size_t operator()(const IdKey& k) const {
-    std::hash<std::string_view> h;
-    return h(k.kind) ^ (h(k.ns) * 31) ^ (h(k.name) * 131);
-  }
-};
-
 template <class Resources>
 void check_duplicates(const Resources& rs, std::unordered_set<IdKey, IdHash>& seen, std::vector<Diagnostic>& out) {
   for (const auto& r : rs) {
@@ -420,6 +412,34 @@ void local_checks(const MeshSnapshot& snap, const Resources& rs, ValidationMemo*
 
 }  // namespace
 
+size_t ValidationMemo::IdHash::operator()(const IdKey& k) const {
+  std::hash<std::string_view> h;
+  return h(k.kind) ^ (h(k.ns) * 31) ^ (h(k.name) * 131);
+}
+
+void validate_references(const MeshSnapshot& snap, std::vector<Diagnostic>& out) {
+  const ResourceSet& rs = snap.resources;
+  for (const auto& r : rs.virtual_services) {
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_virtual_service(c, r->spec);
+  }
+  for (const auto& r : rs.destination_rules) {
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_destination_rule(c, r->spec, snap, r->meta.ns);
+  }
+  for (const auto& r : rs.gateways) {
+    ResourceChecker c(snap, r->source, r->meta, out);
+    check_gateway_credentials(c, r->spec, snap, r->meta.ns);
+  }
+}
+
+std::vector<Diagnostic> check_service_alone(const MeshSnapshot& snap, const K8sResource<k8s::Service>& r) {
+  std::vector<Diagnostic> found;
+  ResourceChecker c(snap, r.source, r.meta, found);
+  check_kubernetes_service(c, r.object);
+  return found;
+}
+
 void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, ValidationMemo* memo) {
   const ResourceSet& rs = snap.resources;
   std::unordered_set<IdKey, IdHash> seen;
@@ -437,26 +457,20 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, V
 
   // VirtualServices and DestinationRules refer to services and subsets: they
   // are checked again every time.
-  for (const auto& r : rs.virtual_services) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_virtual_service(c, r->spec);
-  }
-  for (const auto& r : rs.destination_rules) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_destination_rule(c, r->spec, snap, r->meta.ns);
-  }
-  for (const auto& r : rs.gateways) {
-    ResourceChecker c(snap, r->source, r->meta, out);
-    check_gateway_credentials(c, r->spec, snap, r->meta.ns);
-  }
+  validate_references(snap, out);
   ValidationMemo next;
-  local_checks(snap, rs.service_entries, memo, next, out, [](ResourceChecker& c, const auto& r) { check_service_entry(c, r.spec); });
-  local_checks(snap, rs.gateways, memo, next, out, [](ResourceChecker& c, const auto& r) { check_gateway(c, r.spec); });
-  local_checks(snap, rs.authorization_policies, memo, next, out,
+  std::vector<Diagnostic>& local = next.local_diagnostics;
+  local_checks(snap, rs.service_entries, memo, next, local, [](ResourceChecker& c, const auto& r) { check_service_entry(c, r.spec); });
+  local_checks(snap, rs.gateways, memo, next, local, [](ResourceChecker& c, const auto& r) { check_gateway(c, r.spec); });
+  local_checks(snap, rs.authorization_policies, memo, next, local,
                [](ResourceChecker& c, const auto& r) { check_authorization_policy(c, r.spec); });
-  local_checks(snap, rs.services, memo, next, out,
+  local_checks(snap, rs.services, memo, next, local,
                [](ResourceChecker& c, const auto& r) { check_kubernetes_service(c, r.object); });
-  if (memo) *memo = std::move(next);
+  out.insert(out.end(), local.begin(), local.end());
+  if (memo) {
+    next.ids = std::move(seen);
+    *memo = std::move(next);
+  }
 }
 
 }  // namespace sluice::config

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -16,10 +18,33 @@ namespace sluice::config {
 // Diagnostics of the checks that depend on one resource alone, kept per
 // resource from the last validation: an unchanged resource is not checked
 // again. Holding the resource keeps its address from being reused.
+//
+// It also keeps what a patched build (snapshot_patch.h) needs to check its
+// few changed resources against the rest without walking them all: the
+// resource identities, and the one-resource diagnostics of the whole set.
 struct ValidationMemo {
   std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::vector<Diagnostic>>> local;
+
+  // kind/namespace/name of every resource (views into the resources).
+  struct IdKey {
+    std::string_view kind, ns, name;
+    bool operator==(const IdKey&) const = default;
+  };
+  struct IdHash {
+    size_t operator()(const IdKey& k) const;
+  };
+  std::unordered_set<IdKey, IdHash> ids;
+  std::vector<Diagnostic> local_diagnostics;  // every one-resource diagnostic, in order
 };
 
 void validate_snapshot(const MeshSnapshot& snapshot, std::vector<Diagnostic>& out, ValidationMemo* memo = nullptr);
+
+// The checks that relate resources to each other (VirtualService and
+// DestinationRule hosts and subsets, Gateway credentials): a patched build
+// runs them again since any service may have changed under them.
+void validate_references(const MeshSnapshot& snapshot, std::vector<Diagnostic>& out);
+
+// The one-resource checks of a Kubernetes Service.
+std::vector<Diagnostic> check_service_alone(const MeshSnapshot& snapshot, const K8sResource<k8s::Service>& r);
 
 }  // namespace sluice::config

@@ -39,14 +39,23 @@ bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
 
 }  // namespace
 
+// One ordered walk over both maps; a spec shared by both is unchanged.
 L4Diff diff_l4(const L4ServiceMap& before, const L4ServiceMap& after) {
   L4Diff d;
-  for (const auto& [key, spec] : after) {
-    auto it = before.find(key);
-    if (it == before.end() || !same_config(it->second, spec)) d.upserts.push_back(spec);
-  }
-  for (const auto& [key, spec] : before) {
-    if (!after.count(key)) d.removals.push_back(key);
+  auto b = before.begin();
+  auto a = after.begin();
+  while (a != after.end() || b != before.end()) {
+    if (b == before.end() || (a != after.end() && a->first < b->first)) {
+      d.upserts.push_back(*a->second);
+      ++a;
+    } else if (a == after.end() || b->first < a->first) {
+      d.removals.push_back(b->first);
+      ++b;
+    } else {
+      if (a->second != b->second && !same_config(*b->second, *a->second)) d.upserts.push_back(*a->second);
+      ++a;
+      ++b;
+    }
   }
   return d;
 }
@@ -56,7 +65,8 @@ L4ServiceMap read_l4(const DatapathMaps& maps) {
   for (const sl_svc_key& k : maps.service_keys()) {
     if (auto spec = read_service(maps, k)) {
       sort_backends(*spec);
-      out.emplace(l4_key(*spec), std::move(*spec));
+      const L4Key key = l4_key(*spec);
+      out.emplace(key, std::make_shared<const ServiceSpec>(std::move(*spec)));
     }
   }
   return out;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <vector>
 
@@ -40,9 +41,12 @@ struct ServiceSpec {
 };
 
 // The kernel's view of the mesh: one L4 service per (VIP, port, protocol).
+// Specs are immutable and shared between snapshots, so an unchanged service
+// is the same object in both and comparing them costs a pointer compare.
 using L4Key = std::tuple<uint32_t, uint16_t, uint8_t>;
 inline L4Key l4_key(const ServiceSpec& s) { return {s.vip, s.port, s.proto}; }
-using L4ServiceMap = std::map<L4Key, ServiceSpec>;
+using SharedServiceSpec = std::shared_ptr<const ServiceSpec>;
+using L4ServiceMap = std::map<L4Key, SharedServiceSpec>;
 
 sl_svc_key service_key(uint32_t vip, uint16_t port, uint8_t proto);
 inline sl_svc_key service_key(const ServiceSpec& s) { return service_key(s.vip, s.port, s.proto); }

@@ -1,0 +1,300 @@
+#include "service_inputs.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "maglev.h"
+#include "service_text.h"
+#include "snapshot_builder.h"
+
+namespace sluice::config {
+
+namespace net = istio::networking;
+
+uint32_t ipv4_of(const std::string& s) {
+  in_addr a{};
+  std::string ip = s.substr(0, s.find('/'));
+  return inet_pton(AF_INET, ip.c_str(), &a) == 1 ? ntohl(a.s_addr) : 0;
+}
+
+uint8_t l4_proto_of(const std::string& protocol) { return protocol == "UDP" ? 17 : 6; }
+
+namespace {
+
+bool labels_match(const google::protobuf::Map<std::string, std::string>& selector,
+                  const std::map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+template <class T>
+void erase_one(std::vector<T>& v, const T& item) {
+  auto it = std::find(v.begin(), v.end(), item);
+  if (it != v.end()) v.erase(it);
+}
+
+template <class Refs>
+void sort_by_name(Refs& refs) {
+  std::sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) {
+    return std::tie(a->meta.ns, a->meta.name) < std::tie(b->meta.ns, b->meta.name);
+  });
+}
+
+// targetPort of a Service port for one pod: a number, a container port
+// name, or (absent) the service port itself.
+uint16_t target_port_for(const k8s::ServicePort& sp, const k8s::Pod* pod) {
+  const auto& tp = sp.target_port();
+  if (tp.has_number_value()) return static_cast<uint16_t>(tp.number_value());
+  if (tp.has_string_value() && pod) {
+    for (const auto& c : pod->spec().containers()) {
+      for (const auto& cp : c.ports()) {
+        if (cp.name() == tp.string_value()) return static_cast<uint16_t>(cp.container_port());
+      }
+    }
+    return 0;
+  }
+  return static_cast<uint16_t>(sp.port());
+}
+
+// What the XDP load balancer needs: the addresses external clients use,
+// who may use them, and whether only local endpoints serve them.
+void add_external_addresses(const k8s::Service& svc, Service& s) {
+  auto add_ip = [&](const std::string& text) {
+    uint32_t ip = ipv4_of(text);
+    if (ip && std::find(s.external_ips.begin(), s.external_ips.end(), ip) == s.external_ips.end()) {
+      s.external_ips.push_back(ip);
+    }
+  };
+  if (svc.spec().type() == "LoadBalancer") {
+    for (const auto& ing : svc.status().load_balancer().ingress()) add_ip(ing.ip());
+  }
+  for (const std::string& ip : svc.spec().external_ips()) add_ip(ip);
+  for (const std::string& range : svc.spec().load_balancer_source_ranges()) {
+    uint32_t net = 0;
+    uint8_t len = 0;
+    if (parse_ipv4_cidr(range, net, len)) s.source_ranges.emplace_back(net, len);
+  }
+  s.external_traffic_local = svc.spec().external_traffic_policy() == "Local";
+}
+
+void add_slice_endpoints(const std::vector<ServiceInputs::SliceRef>& slices, const k8s::ServicePort& sp,
+                         ServicePort& port) {
+  for (const auto& ref : slices) {
+    const k8s::EndpointSlice& slice = ref->object;
+    if (!slice.address_type().empty() && slice.address_type() != "IPv4") continue;
+    uint16_t target = 0;
+    for (const auto& p : slice.ports()) {
+      if (p.name() == sp.name()) target = static_cast<uint16_t>(p.port());
+    }
+    if (!target) continue;
+    for (const auto& ep : slice.endpoints()) {
+      // Kubernetes: a nil "ready" means ready.
+      if (ep.has_conditions() && ep.conditions().has_ready() && !ep.conditions().ready().value()) continue;
+      for (const auto& addr : ep.addresses()) {
+        if (uint32_t ip = ipv4_of(addr)) {
+          Endpoint e;
+          e.ip = ip;
+          e.port = target;
+          if (ep.has_target_ref()) e.pod = ep.target_ref().namespace_() + "/" + ep.target_ref().name();
+          e.node_name = ep.node_name();
+          port.endpoints.push_back(std::move(e));
+        }
+      }
+    }
+  }
+}
+
+void add_pod_endpoints(const std::vector<ServiceInputs::PodRef>& pods, const k8s::ServicePort& sp, ServicePort& port) {
+  for (const auto& r : pods) {
+    const k8s::Pod& pod = r->object;
+    const std::string& phase = pod.status().phase();
+    if (!phase.empty() && phase != "Running") continue;
+    uint32_t ip = ipv4_of(pod.status().pod_ip());
+    uint16_t target = target_port_for(sp, &pod);
+    if (!ip || !target) continue;
+    Endpoint e;
+    e.ip = ip;
+    e.port = target;
+    e.labels = r->meta.labels;
+    e.pod = r->meta.ns + "/" + r->meta.name;
+    e.node_name = pod.spec().node_name();
+    e.host_ip = ipv4_of(pod.status().host_ip());
+    port.endpoints.push_back(std::move(e));
+  }
+}
+
+sl_lb_algo kernel_algo(const LoadBalancerPolicy& lb) {
+  switch (lb.kind) {
+    case LoadBalancerPolicy::Kind::kRoundRobin: return SL_LB_ROUND_ROBIN;
+    case LoadBalancerPolicy::Kind::kLeastRequest: return SL_LB_LEAST_REQUEST;
+    case LoadBalancerPolicy::Kind::kConsistentHash: return SL_LB_CONSISTENT_HASH;
+    default: return SL_LB_RANDOM;  // RANDOM, and PASSTHROUGH (no choice to keep at L4)
+  }
+}
+
+}  // namespace
+
+std::string ServiceInputs::slice_owner(const Meta& slice) {
+  auto it = slice.labels.find("kubernetes.io/service-name");
+  return it == slice.labels.end() ? std::string() : key(slice.ns, it->second);
+}
+
+void ServiceInputs::add(const ServiceRef& r) { services_.emplace(key(r->meta.ns, r->meta.name), r); }
+
+void ServiceInputs::remove(const ServiceRef& r) {
+  auto it = services_.find(key(r->meta.ns, r->meta.name));
+  if (it != services_.end() && it->second == r) services_.erase(it);
+}
+
+ServiceInputs::ServiceRef ServiceInputs::service(const std::string& key) const {
+  auto it = services_.find(key);
+  return it == services_.end() ? nullptr : it->second;
+}
+
+void ServiceInputs::add(const SliceRef& r) {
+  if (std::string owner = slice_owner(r->meta); !owner.empty()) slices_[owner].push_back(r);
+}
+
+void ServiceInputs::remove(const SliceRef& r) {
+  auto it = slices_.find(slice_owner(r->meta));
+  if (it == slices_.end()) return;
+  erase_one(it->second, r);
+  if (it->second.empty()) slices_.erase(it);
+}
+
+void ServiceInputs::add(const PodRef& r) {
+  for (const auto& [k, v] : r->meta.labels) pods_by_label_[label_key(r->meta.ns, k, v)].push_back(r);
+}
+
+void ServiceInputs::remove(const PodRef& r) {
+  for (const auto& [k, v] : r->meta.labels) {
+    auto it = pods_by_label_.find(label_key(r->meta.ns, k, v));
+    if (it == pods_by_label_.end()) continue;
+    erase_one(it->second, r);
+    if (it->second.empty()) pods_by_label_.erase(it);
+  }
+}
+
+bool ServiceInputs::add_rule(const std::string& host, const RuleRef& r) { return rules_.emplace(host, r).second; }
+
+ServiceInputs::RuleRef ServiceInputs::rule_for(const std::string& fqdn) const {
+  auto it = rules_.find(fqdn);
+  return it == rules_.end() ? nullptr : it->second;
+}
+
+bool ServiceInputs::has_slices(const Meta& svc) const { return slices_.count(key(svc.ns, svc.name)) > 0; }
+
+std::vector<ServiceInputs::SliceRef> ServiceInputs::slices_of(const Meta& svc) const {
+  auto it = slices_.find(key(svc.ns, svc.name));
+  if (it == slices_.end()) return {};
+  std::vector<SliceRef> out = it->second;
+  sort_by_name(out);
+  return out;
+}
+
+// Walks the shortest posting list among the selector's pairs.
+std::vector<ServiceInputs::PodRef> ServiceInputs::pods_for(
+    const std::string& ns, const google::protobuf::Map<std::string, std::string>& selector) const {
+  const std::vector<PodRef>* shortest = nullptr;
+  for (const auto& [k, v] : selector) {
+    auto it = pods_by_label_.find(label_key(ns, k, v));
+    if (it == pods_by_label_.end()) return {};
+    if (!shortest || it->second.size() < shortest->size()) shortest = &it->second;
+  }
+  std::vector<PodRef> out;
+  if (!shortest) return out;
+  for (const PodRef& p : *shortest) {
+    if (labels_match(selector, p->meta.labels)) out.push_back(p);
+  }
+  sort_by_name(out);
+  return out;
+}
+
+std::vector<std::shared_ptr<const void>> ServiceInputs::inputs_of(const ServiceRef& r, const std::string& fqdn) const {
+  std::vector<std::shared_ptr<const void>> inputs = {r, rule_for(fqdn)};
+  if (has_slices(r->meta)) {
+    for (auto& s : slices_of(r->meta)) inputs.push_back(std::move(s));
+  } else if (!r->object.spec().selector().empty()) {
+    for (auto& p : pods_for(r->meta.ns, r->object.spec().selector())) inputs.push_back(std::move(p));
+  }
+  return inputs;
+}
+
+std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Service>& r, const std::string& fqdn) const {
+  auto s = std::make_shared<Service>();
+  s->name = r.meta.name;
+  s->ns = r.meta.ns;
+  s->fqdn = fqdn;
+  const std::string& cip = r.object.spec().cluster_ip();
+  s->vip = cip == "None" ? 0 : ipv4_of(cip);
+  // EndpointSlices when there are any, else the Pods the selector picks.
+  const std::vector<SliceRef> slices = slices_of(r.meta);
+  std::vector<PodRef> pods;
+  if (slices.empty() && !r.object.spec().selector().empty()) pods = pods_for(r.meta.ns, r.object.spec().selector());
+  for (const auto& sp : r.object.spec().ports()) {
+    ServicePort port;
+    port.name = sp.name();
+    port.port = static_cast<uint16_t>(sp.port());
+    port.l4_proto = l4_proto_of(sp.protocol());
+    port.protocol = select_protocol(sp.app_protocol(), sp.name(), sp.protocol());
+    if (!slices.empty()) {
+      add_slice_endpoints(slices, sp, port);
+    } else {
+      add_pod_endpoints(pods, sp, port);
+    }
+    s->ports.push_back(std::move(port));
+  }
+  add_external_addresses(r.object, *s);
+  if (auto a = r.object.metadata().annotations().find(kSocketRedirectAnnotation);
+      a != r.object.metadata().annotations().end()) {
+    s->socket_redirect = a->second != "off" && a->second != "false";
+  }
+  apply_destination_rule(*s, rule_for(fqdn).get());
+  compute_l4(*s);
+  return s;
+}
+
+void apply_destination_rule(Service& s, const IstioResource<net::DestinationRule>* rule) {
+  if (rule) {
+    if (rule->spec.has_traffic_policy()) s.policy = &rule->spec.traffic_policy();
+    for (const auto& sub : rule->spec.subsets()) {
+      s.subsets.push_back({sub.name(), {sub.labels().begin(), sub.labels().end()},
+                           sub.has_traffic_policy() ? &sub.traffic_policy() : nullptr});
+    }
+  }
+  for (ServicePort& p : s.ports) p.policy = resolve_policy(s.policy, nullptr, p.port);
+}
+
+void compute_l4(Service& s) {
+  if (!s.vip) return;
+  for (const ServicePort& p : s.ports) {
+    ServiceSpec spec;
+    spec.vip = s.vip;
+    spec.port = p.port;
+    spec.proto = p.l4_proto;
+    spec.algo = kernel_algo(p.policy.load_balancer);
+    spec.max_conns = p.policy.connection_pool.max_connections;
+    spec.l7 = p.l4_proto == 6 && is_http(p.protocol);
+    spec.socket_redirect = s.socket_redirect;
+    // Ring hash has no kernel form; the kernel always uses Maglev.
+    spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(kMaglevDefaultTableSize)
+                                                        : static_cast<uint32_t>(p.policy.load_balancer.table_size);
+    spec.backends.reserve(p.endpoints.size());
+    for (const Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
+    std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
+      return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
+    });
+    // Two endpoints with one address (an IP listed twice) are one backend.
+    spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
+                                    [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
+                        spec.backends.end());
+    if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
+    s.l4.push_back(std::make_shared<const ServiceSpec>(std::move(spec)));
+  }
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,77 @@
+// What a Kubernetes Service is built from, indexed: its EndpointSlices (by
+// the kubernetes.io/service-name label), the Pods its selector picks, and
+// the DestinationRule of its host. The index is kept between builds and
+// updated resource by resource, so a reload that changes a few Kubernetes
+// objects rebuilds only the services they touch (snapshot_patch.h).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mesh_snapshot.h"
+
+namespace sluice::config {
+
+class ServiceInputs {
+ public:
+  using ServiceRef = std::shared_ptr<const K8sResource<k8s::Service>>;
+  using PodRef = std::shared_ptr<const K8sResource<k8s::Pod>>;
+  using SliceRef = std::shared_ptr<const K8sResource<k8s::EndpointSlice>>;
+  using RuleRef = std::shared_ptr<const IstioResource<istio::networking::DestinationRule>>;
+
+  // "namespace/name": how Services, and the slices that name them, are keyed.
+  static std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+  // The Service a slice belongs to, by key; empty without the label.
+  static std::string slice_owner(const Meta& slice);
+
+  void add(const ServiceRef& r);
+  void remove(const ServiceRef& r);
+  ServiceRef service(const std::string& key) const;  // null if there is none
+
+  void add(const SliceRef& r);
+  void remove(const SliceRef& r);
+  void add(const PodRef& r);
+  void remove(const PodRef& r);
+  // The DestinationRule of a host; false if another one has it already
+  // (the first one wins, as in Istio).
+  bool add_rule(const std::string& host, const RuleRef& r);
+  RuleRef rule_for(const std::string& fqdn) const;
+
+  // A service's inputs, in a fixed order whatever the order of the files:
+  // slices and pods sorted by name.
+  std::vector<SliceRef> slices_of(const Meta& svc) const;
+  bool has_slices(const Meta& svc) const;
+  std::vector<PodRef> pods_for(const std::string& ns,
+                               const google::protobuf::Map<std::string, std::string>& selector) const;
+
+  // Every input of a Service: the build memo compares them by identity.
+  std::vector<std::shared_ptr<const void>> inputs_of(const ServiceRef& r, const std::string& fqdn) const;
+
+  // Builds the registry entry of a Kubernetes Service from its inputs.
+  std::shared_ptr<const Service> build(const K8sResource<k8s::Service>& r, const std::string& fqdn) const;
+
+ private:
+  static std::string label_key(const std::string& ns, const std::string& k, const std::string& v) {
+    return ns + '\0' + k + '\0' + v;
+  }
+  std::unordered_map<std::string, ServiceRef> services_;  // by key; the first of duplicates
+  std::unordered_map<std::string, std::vector<SliceRef>> slices_;  // by owner key
+  std::unordered_map<std::string, std::vector<PodRef>> pods_by_label_;
+  std::unordered_map<std::string, RuleRef> rules_;  // by host
+};
+
+// An IPv4 address (a CIDR's address part) in host order; 0 if not IPv4.
+uint32_t ipv4_of(const std::string& text);
+// IPPROTO_UDP for "UDP", else IPPROTO_TCP.
+uint8_t l4_proto_of(const std::string& protocol);
+
+// Kernel L4 services of a service's ports (none without a VIP).
+void compute_l4(Service& s);
+
+// A DestinationRule's policy and subsets applied to a service, and each
+// port's resolved policy.
+void apply_destination_rule(Service& s, const IstioResource<istio::networking::DestinationRule>* rule);
+
+}  // namespace sluice::config
