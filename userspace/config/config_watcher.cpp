@@ -24,6 +24,11 @@ constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVE
 // The symlink kubelet swaps to update a mounted ConfigMap.
 constexpr const char* kConfigMapDataLink = "..data";
 
+// The loader skips names that start with '.', so in a watched tree their
+// events cannot change the config: editor swap files, and a ConfigMap's
+// timestamped directories, which it reads only through `..data`.
+bool is_hidden(const std::string& name) { return name.starts_with('.'); }
+
 }  // namespace
 
 Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::start(std::vector<std::string> paths,
@@ -99,7 +104,7 @@ Status ConfigWatcher::add_tree(const std::string& dir) {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code type_ec;
-    if (it->is_symlink(type_ec) || !it->is_directory(type_ec)) continue;
+    if (it->is_symlink(type_ec) || !it->is_directory(type_ec) || is_hidden(it->path().filename().string())) continue;
     Status s = add_tree(it->path().string());
     // A subdirectory deleted while we scan is no error.
     if (!s && s.error().code != -ENOENT) return s;
@@ -143,6 +148,7 @@ bool ConfigWatcher::handle_event(const inotify_event& ev) {
   std::string name = ev.len ? ev.name : "";
   if (name == kConfigMapDataLink && (ev.mask & (IN_MOVED_TO | IN_CREATE))) swapped_ = true;
   if (!w.tree) return w.names.contains(name);
+  if (name != kConfigMapDataLink && is_hidden(name)) return false;
   if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
     // Best effort: it may be gone already, or the watch limit reached.
     (void)add_tree(w.dir + "/" + name);

@@ -14,7 +14,8 @@
 // Events are debounced: on_change runs once, `debounce` after the last event
 // of a burst, so one editor save or one `cp` of many files is one reload.
 // The `..data` swap is the exception: it is atomic, the complete new version
-// is in place when it happens, so it reloads at once.
+// is in place when it happens, so it reloads at once. In a watched directory,
+// other names that start with '.' (which the loader skips) are not watched.
 #pragma once
 
 #include <chrono>
