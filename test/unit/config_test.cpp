@@ -37,8 +37,8 @@ const ServiceSpec* l4(const MeshSnapshot& s, const char* vip, uint16_t port, uin
   uint32_t addr = 0;
   uint16_t ignored = 0;
   parse_ip_port(std::string(vip) + ":1", addr, ignored);
-  auto it = s.l4_services.find({addr, port, proto});
-  return it == s.l4_services.end() ? nullptr : it->second.get();
+  const SharedServiceSpec* spec = s.l4_services.get({addr, port, proto});
+  return spec ? spec->get() : nullptr;
 }
 
 }  // namespace

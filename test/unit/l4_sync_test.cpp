@@ -14,7 +14,7 @@ L4ServiceMap view(std::initializer_list<const char*> lines) {
   for (const char* line : lines) {
     auto s = parse_service_line(line);
     EXPECT_TRUE(s.ok()) << line;
-    m.emplace(l4_key(*s), std::make_shared<const ServiceSpec>(*s));
+    m.insert(l4_key(*s), std::make_shared<const ServiceSpec>(*s));
   }
   return m;
 }

@@ -59,7 +59,7 @@ bool ConfigSync::reload() {
   // after the new one is in force and timed.
   SnapshotPtr replaced = std::exchange(synced_, snap);
   if (s.ok()) {
-    kernel_view_.clear();
+    kernel_view_ = {};
   } else {
     synced_.reset();
     spdlog::error("kernel sync: {} of {} changes failed, first: {}", stats.failures,

@@ -13,6 +13,7 @@
 #include "resource_set.h"
 #include "route_table.h"
 #include "service_spec.h"
+#include "sharded_map.h"
 #include "traffic_policy.h"
 
 namespace sluice::config {
@@ -81,7 +82,8 @@ struct MeshSnapshot {
   uint64_t version = 0;
   std::string domain = "cluster.local";
   ResourceSet resources;
-  std::map<std::string, std::shared_ptr<const Service>> services;  // by FQDN; shared with later snapshots
+  // By FQDN. Shards and services are shared with later snapshots.
+  ShardedMap<std::string, std::shared_ptr<const Service>> services;
   L4ServiceMap l4_services;  // what the kernel should hold
   // VirtualService routes by host: those bound to sidecars/mesh traffic (no
   // `gateways`, or "mesh" among them), and those bound to each Gateway

@@ -32,8 +32,8 @@ std::string_view protocol_name(Protocol p) {
 bool is_http(Protocol p) { return p == Protocol::kHttp || p == Protocol::kHttp2 || p == Protocol::kGrpc; }
 
 const Service* MeshSnapshot::find_service(const std::string& fqdn) const {
-  auto it = services.find(fqdn);
-  return it == services.end() ? nullptr : it->second.get();
+  const auto* s = services.get(fqdn);
+  return s ? s->get() : nullptr;
 }
 
 std::string kubernetes_fqdn(const Meta& svc, const std::string& domain) {
@@ -138,7 +138,7 @@ class Builder {
       } else {
         svc = inputs_.build(*r, fqdn);
       }
-      snap_.services.emplace(fqdn, std::move(svc));
+      snap_.services.insert(fqdn, std::move(svc));
     }
   }
 
@@ -146,7 +146,7 @@ class Builder {
     for (const auto& r : snap_.resources.service_entries) {
       const net::ServiceEntry& se = r->spec;
       for (const std::string& host : se.hosts()) {
-        if (snap_.services.count(host)) {
+        if (snap_.services.contains(host)) {
           sink_.set_context(r->source.file, r->meta.id());
           sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
                         "host " + host + " is already defined by another service; ignored");
@@ -181,16 +181,17 @@ class Builder {
         }
         apply_destination_rule(*s, inputs_.rule_for(host).get());
         compute_l4(*s);
-        snap_.services[host] = std::move(s);
+        snap_.services.insert_or_assign(host, std::move(s));
       }
     }
   }
 
-  // Two services on one VIP:port: the first by FQDN keeps it.
+  // Two services on one VIP:port: the first in the registry's order keeps
+  // it (the order is fixed for a binary, so every node agrees).
   void build_l4_view() {
     for (const auto& [fqdn, s] : snap_.services) {
       for (const SharedServiceSpec& spec : s->l4) {
-        if (!snap_.l4_services.try_emplace(l4_key(*spec), spec).second) l4_clash_ = true;
+        if (!snap_.l4_services.insert(l4_key(*spec), spec)) l4_clash_ = true;
       }
     }
   }

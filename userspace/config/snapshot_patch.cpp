@@ -188,12 +188,12 @@ class Patcher {
     // A ServiceEntry for the same host yields to the Service: which one
     // holds it is the full build's call.
     if (entry_hosts.count(fqdn)) return false;
-    if (auto old = snap.services.find(fqdn); old != snap.services.end()) {
-      for (const SharedServiceSpec& spec : old->second->l4) {
-        auto in_view = snap.l4_services.find(l4_key(*spec));
-        if (in_view != snap.l4_services.end() && in_view->second == spec) snap.l4_services.erase(in_view);
+    if (const auto* old = snap.services.get(fqdn)) {
+      for (const SharedServiceSpec& spec : (*old)->l4) {
+        const SharedServiceSpec* in_view = snap.l4_services.get(l4_key(*spec));
+        if (in_view && *in_view == spec) snap.l4_services.erase(l4_key(*spec));
       }
-      snap.services.erase(old);
+      snap.services.erase(fqdn);
     }
     if (!ref) {
       memo_.services.erase(fqdn);
@@ -202,10 +202,10 @@ class Patcher {
     std::vector<std::shared_ptr<const void>> inputs = memo_.inputs.inputs_of(ref, fqdn);
     std::shared_ptr<const Service> svc = memo_.inputs.build(*ref, fqdn);
     for (const SharedServiceSpec& spec : svc->l4) {
-      if (!snap.l4_services.try_emplace(l4_key(*spec), spec).second) return false;  // a VIP clash
+      if (!snap.l4_services.insert(l4_key(*spec), spec)) return false;  // a VIP clash
     }
     memo_.services[fqdn] = {std::move(inputs), svc};
-    snap.services.emplace(fqdn, std::move(svc));
+    snap.services.insert(fqdn, std::move(svc));
     return true;
   }
 

@@ -39,22 +39,29 @@ bool same_config(const ServiceSpec& a, const ServiceSpec& b) {
 
 }  // namespace
 
-// One ordered walk over both maps; a spec shared by both is unchanged.
+// Shard by shard: a shard both views share is unchanged, the others are
+// walked in key order together. A spec shared by both is unchanged.
 L4Diff diff_l4(const L4ServiceMap& before, const L4ServiceMap& after) {
   L4Diff d;
-  auto b = before.begin();
-  auto a = after.begin();
-  while (a != after.end() || b != before.end()) {
-    if (b == before.end() || (a != after.end() && a->first < b->first)) {
-      d.upserts.push_back(*a->second);
-      ++a;
-    } else if (a == after.end() || b->first < a->first) {
-      d.removals.push_back(b->first);
-      ++b;
-    } else {
-      if (a->second != b->second && !same_config(*b->second, *a->second)) d.upserts.push_back(*a->second);
-      ++a;
-      ++b;
+  static const L4ServiceMap::Shard kEmpty;
+  for (size_t i = 0; i < L4ServiceMap::shard_count; ++i) {
+    if (before.shard(i) == after.shard(i)) continue;
+    const auto& bs = before.shard(i) ? *before.shard(i) : kEmpty;
+    const auto& as = after.shard(i) ? *after.shard(i) : kEmpty;
+    auto b = bs.begin();
+    auto a = as.begin();
+    while (a != as.end() || b != bs.end()) {
+      if (b == bs.end() || (a != as.end() && a->first < b->first)) {
+        d.upserts.push_back(*a->second);
+        ++a;
+      } else if (a == as.end() || b->first < a->first) {
+        d.removals.push_back(b->first);
+        ++b;
+      } else {
+        if (a->second != b->second && !same_config(*b->second, *a->second)) d.upserts.push_back(*a->second);
+        ++a;
+        ++b;
+      }
     }
   }
   return d;
@@ -66,7 +73,7 @@ L4ServiceMap read_l4(const DatapathMaps& maps) {
     if (auto spec = read_service(maps, k)) {
       sort_backends(*spec);
       const L4Key key = l4_key(*spec);
-      out.emplace(key, std::make_shared<const ServiceSpec>(std::move(*spec)));
+      out.insert(key, std::make_shared<const ServiceSpec>(std::move(*spec)));
     }
   }
   return out;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "consts.h"
+#include "sharded_map.h"
 #include "sock_lb_types.h"
 
 namespace sluice {
@@ -46,7 +47,15 @@ struct ServiceSpec {
 using L4Key = std::tuple<uint32_t, uint16_t, uint8_t>;
 inline L4Key l4_key(const ServiceSpec& s) { return {s.vip, s.port, s.proto}; }
 using SharedServiceSpec = std::shared_ptr<const ServiceSpec>;
-using L4ServiceMap = std::map<L4Key, SharedServiceSpec>;
+struct L4KeyHash {
+  size_t operator()(const L4Key& k) const {
+    uint64_t h = (uint64_t{std::get<0>(k)} << 24) ^ (uint64_t{std::get<1>(k)} << 8) ^ std::get<2>(k);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return static_cast<size_t>(h ^ (h >> 33));
+  }
+};
+using L4ServiceMap = ShardedMap<L4Key, SharedServiceSpec, L4KeyHash>;
 
 sl_svc_key service_key(uint32_t vip, uint16_t port, uint8_t proto);
 inline sl_svc_key service_key(const ServiceSpec& s) { return service_key(s.vip, s.port, s.proto); }

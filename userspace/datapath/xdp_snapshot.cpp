@@ -9,8 +9,8 @@ namespace sluice {
 XdpVipMap xdp_vips_from_snapshot(const config::MeshSnapshot& snap, const XdpNodeIdentity& node,
                                  uint32_t maglev_size) {
   XdpVipMap out;
-  // snap.services is ordered by FQDN, so a clash resolves the same way
-  // on every node and every sync.
+  // snap.services iterates in an order fixed for the binary, so a clash
+  // resolves the same way on every node and every sync.
   for (const auto& [fqdn, svc] : snap.services) {
     if (svc->external_ips.empty() || svc->from_service_entry) continue;
     for (const config::ServicePort& p : svc->ports) {
