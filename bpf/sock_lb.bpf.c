@@ -270,6 +270,18 @@ static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, cons
 	return 1;
 }
 
+/* The counters sockops will bump when the connection is established, made
+ * here while the service and backend are known to exist: sockops only looks
+ * them up, so a service removed during the handshake leaves nothing behind. */
+static __always_inline void lb4_create_counters(const struct sl_svc_key *key, const struct sl_backend_key *bk)
+{
+	struct sl_svc_counters zero_svc = {};
+	struct sl_backend_counters zero_be = {};
+
+	lb4_counters(&sl_svc_cnt, key, &zero_svc);
+	lb4_counters(&sl_be_cnt, bk, &zero_be);
+}
+
 SEC("cgroup/connect4")
 int sl_connect4(struct bpf_sock_addr *ctx)
 {
@@ -315,6 +327,8 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		st->be_port = choice.be.port;
 		st->be_index = choice.key.index;
 		st->flags = (svc->flags & SL_SVC_F_NO_REDIR) ? SL_SOCK_F_NO_REDIR : 0;
+		if (key.proto == IPPROTO_TCP)
+			lb4_create_counters(&key, &choice.key);
 	} else {
 		lb4_count(SL_R_SOCK_STORAGE_FULL);
 	}
@@ -470,8 +484,6 @@ static __always_inline void lb4_record_orig_dst(struct bpf_sock_ops *skops, stru
 
 static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 {
-	struct sl_svc_counters zero_svc = {};
-	struct sl_backend_counters zero_be = {};
 	struct sl_backend_key bk;
 	struct sl_svc_counters *sc;
 	struct sl_backend_counters *bc;
@@ -489,12 +501,14 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	}
 	bk.svc = st->svc;
 	bk.index = st->be_index;
-	sc = lb4_counters(&sl_svc_cnt, &st->svc, &zero_svc);
+	/* Lookups only: connect4 created the entries while the service was
+	 * there. One removed since then has no counters left to bring back. */
+	sc = bpf_map_lookup_elem(&sl_svc_cnt, &st->svc);
 	if (sc) {
 		__sync_fetch_and_add(&sc->active, 1);
 		__sync_fetch_and_add(&sc->total, 1);
 	}
-	bc = lb4_counters(&sl_be_cnt, &bk, &zero_be);
+	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
 	if (bc) {
 		__sync_fetch_and_add(&bc->active, 1);
 		__sync_fetch_and_add(&bc->total, 1);

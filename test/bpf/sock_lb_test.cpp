@@ -209,6 +209,53 @@ TEST_F(SockLbTest, MaxConnectionsRefusesTheNextConnectAtOnce) {
   close(held[2]);
 }
 
+// A connection whose handshake outlasts its service: the service's counters
+// go with it, and the late ESTABLISHED must not create them again.
+TEST_F(SockLbTest, AServiceRemovedDuringAHandshakeLeavesNoCounters) {
+  // An accept queue of one: the second SYN is dropped and sent again a
+  // second later, so that handshake spans the removal.
+  int listener = node_->tcp_socket_in_pod(2);
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_port = htons(kBackendPort);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ServiceSpec spec = apply(std::string(kVip) + ":80" + backends_text(2, 2));
+  const sl_svc_key key = service_key(spec);
+
+  int first = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(sluice::test::connect_to(first, kVip, kVipPort), 0);
+  ASSERT_TRUE(wait_active(spec, 1));
+  int second = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(fcntl(second, F_SETFL, O_NONBLOCK), 0);
+  sockaddr_in vip{};
+  vip.sin_family = AF_INET;
+  vip.sin_port = htons(kVipPort);
+  inet_pton(AF_INET, kVip, &vip.sin_addr);
+  ASSERT_EQ(connect(second, reinterpret_cast<sockaddr*>(&vip), sizeof vip), -1);
+  ASSERT_EQ(errno, EINPROGRESS);
+
+  ASSERT_TRUE(ServiceWriter(*tables_).remove(key).ok());
+  ASSERT_FALSE(tables_->get_service_counters(key));
+  int accepted = accept(listener, nullptr, nullptr);  // room for the SYN sent again
+  ASSERT_GE(accepted, 0);
+  pollfd p{second, POLLOUT, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1);
+  int err = -1;
+  socklen_t len = sizeof err;
+  ASSERT_EQ(getsockopt(second, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+  ASSERT_EQ(err, 0) << "the handshake must complete, to the backend picked before the removal";
+
+  EXPECT_FALSE(tables_->get_service_counters(key)) << "sockops brought the removed service's counters back";
+  for (uint32_t i = 0; i < SL_MAX_SLOTS; ++i) {
+    sl_backend_key bk{};
+    bk.svc = key;
+    bk.index = i;
+    EXPECT_FALSE(tables_->get_backend_counters(bk)) << "backend " << i;
+  }
+  for (int fd : {first, second, accepted, listener}) close(fd);
+}
+
 TEST_F(SockLbTest, EjectedBackendGetsNothingAndAllEjectedMeansPanic) {
   start_backends(2, 4);
   ServiceSpec spec = apply(std::string(kVip) + ":80 algo=random" + backends_text(2, 4));
