@@ -1,7 +1,5 @@
 #include "config_watcher.h"
 
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,33 +10,39 @@
 #include <mutex>
 #include <thread>
 
+#include "temp_dir.h"
+
 namespace sluice::config {
 namespace {
 
 namespace fs = std::filesystem;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kDebounce = 100ms;
 constexpr auto kWait = 2s;  // generous: CI machines stall
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sluice_watch_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using TempDir = sluice::test::TempDir;
 
 void write_file(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+// A mounted ConfigMap holding mesh.yaml: mesh.yaml -> ..data/mesh.yaml,
+// ..data -> ..v1.
+void make_config_map(const fs::path& root) {
+  fs::create_directory(root / "..v1");
+  write_file(root / "..v1" / "mesh.yaml", "version: 1\n");
+  fs::create_directory_symlink("..v1", root / "..data");
+  fs::create_symlink("..data/mesh.yaml", root / "mesh.yaml");
+}
+
+// Kubelet's update: a new version directory, then ..data renamed over.
+void swap_config_map(const fs::path& root, const std::string& version) {
+  fs::create_directory(root / version);
+  write_file(root / version / "mesh.yaml", "version: 2\n");
+  fs::create_directory_symlink(version, root / "..data_tmp");
+  fs::rename(root / "..data_tmp", root / "..data");
+}
 
 // Counts on_change calls and lets the test wait for them.
 class Counter {
@@ -136,20 +140,14 @@ TEST(ConfigWatcher, ConfigMapDataSymlinkSwapIsOneCall) {
 TEST(ConfigWatcher, ConfigMapSwapIsSeenThroughAWatchedFileSymlink) {
   TempDir dir;
   const fs::path& root = dir.path();
-  fs::create_directory(root / "..v1");
-  write_file(root / "..v1" / "mesh.yaml", "version: 1\n");
-  fs::create_directory_symlink("..v1", root / "..data");
-  fs::create_symlink("..data/mesh.yaml", root / "mesh.yaml");
+  make_config_map(root);
 
   Counter counter;
   auto w = watch({(root / "mesh.yaml").string()}, counter);
   ASSERT_TRUE(w);
 
   // The watched name itself never changes; only ..data does.
-  fs::create_directory(root / "..v2");
-  write_file(root / "..v2" / "mesh.yaml", "version: 2\n");
-  fs::create_directory_symlink("..v2", root / "..data_tmp");
-  fs::rename(root / "..data_tmp", root / "..data");
+  swap_config_map(root, "..v2");
   fs::remove_all(root / "..v1");
   EXPECT_EQ(counter.settle(), 1);
 }
@@ -159,20 +157,14 @@ TEST(ConfigWatcher, ConfigMapSwapIsSeenThroughAWatchedFileSymlink) {
 TEST(ConfigWatcher, ConfigMapSwapSkipsTheDebounce) {
   TempDir dir;
   const fs::path& root = dir.path();
-  fs::create_directory(root / "..v1");
-  write_file(root / "..v1" / "mesh.yaml", "version: 1\n");
-  fs::create_directory_symlink("..v1", root / "..data");
-  fs::create_symlink("..data/mesh.yaml", root / "mesh.yaml");
+  make_config_map(root);
 
   Counter counter;
   auto w = ConfigWatcher::start({root.string()}, std::chrono::hours(1), counter.callback());
   ASSERT_TRUE(w) << w.error().to_string();
 
   write_file(root / "other.yaml", "x");  // debounced for an hour
-  fs::create_directory(root / "..v2");
-  write_file(root / "..v2" / "mesh.yaml", "version: 2\n");
-  fs::create_directory_symlink("..v2", root / "..data_tmp");
-  fs::rename(root / "..data_tmp", root / "..data");
+  swap_config_map(root, "..v2");
   EXPECT_EQ(counter.settle(), 1);
 }
 

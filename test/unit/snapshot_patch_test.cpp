@@ -4,8 +4,6 @@
 #include "snapshot_patch.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -13,6 +11,7 @@
 #include <sstream>
 
 #include "service_text.h"
+#include "temp_dir.h"
 #include "yaml_chunks.h"
 
 using namespace sluice;
@@ -23,26 +22,18 @@ namespace {
 
 class ConfigDir {
  public:
-  ConfigDir() {
-    char tmpl[] = "/tmp/sluice_patch_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~ConfigDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
   // Written aside and renamed in, as kubectl cp and ConfigMaps do: a new
   // inode, so the loader's cache never mistakes it for the old file.
   void write(const std::string& name, const std::string& text) {
-    const fs::path tmp = path_ / ("." + name + ".tmp");
+    const fs::path tmp = dir_.path() / ("." + name + ".tmp");
     std::ofstream(tmp) << text;
-    fs::rename(tmp, path_ / name);
+    fs::rename(tmp, dir_.path() / name);
   }
-  void remove(const std::string& name) { fs::remove(path_ / name); }
-  std::string path() const { return path_.string(); }
+  void remove(const std::string& name) { fs::remove(dir_.path() / name); }
+  std::string path() const { return dir_.path().string(); }
 
  private:
-  fs::path path_;
+  sluice::test::TempDir dir_{"sluice_patch"};
 };
 
 std::string service(int i, int port = 80) {

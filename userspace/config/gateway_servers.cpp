@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "label_selector.h"
+
 namespace sluice::config {
 namespace {
 
@@ -27,15 +29,6 @@ size_t server_score(const GatewayServer& s, std::string_view host) {
   size_t best = 0;
   for (const std::string& p : s.dns_names) best = std::max(best, match_score(p, host));
   return best;
-}
-
-bool selector_matches(const google::protobuf::Map<std::string, std::string>& selector,
-                      const std::map<std::string, std::string>& labels) {
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "label_selector.h"
 #include "maglev.h"
 #include "service_text.h"
 #include "snapshot_builder.h"
@@ -21,15 +22,6 @@ uint32_t ipv4_of(const std::string& s) {
 uint8_t l4_proto_of(const std::string& protocol) { return protocol == "UDP" ? 17 : 6; }
 
 namespace {
-
-bool labels_match(const google::protobuf::Map<std::string, std::string>& selector,
-                  const std::map<std::string, std::string>& labels) {
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
-}
 
 template <class T>
 void erase_one(std::vector<T>& v, const T& item) {
@@ -208,7 +200,7 @@ std::vector<ServiceInputs::PodRef> ServiceInputs::pods_for(
   std::vector<PodRef> out;
   if (!shortest) return out;
   for (const PodRef& p : *shortest) {
-    if (labels_match(selector, p->meta.labels)) out.push_back(p);
+    if (selector_matches(selector, p->meta.labels)) out.push_back(p);
   }
   sort_by_name(out);
   return out;

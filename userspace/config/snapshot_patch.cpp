@@ -3,6 +3,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "label_selector.h"
+
 namespace sluice::config {
 
 namespace {
@@ -168,12 +170,7 @@ class Patcher {
       auto it = pods_by_ns.find(r->meta.ns);
       if (selector.empty() || it == pods_by_ns.end()) continue;
       for (const Meta* pod : it->second) {
-        bool all = true;
-        for (const auto& [k, v] : selector) {
-          auto l = pod->labels.find(k);
-          all = all && l != pod->labels.end() && l->second == v;
-        }
-        if (all) out.insert(ServiceInputs::key(r->meta.ns, r->meta.name));
+        if (selector_matches(selector, pod->labels)) out.insert(ServiceInputs::key(r->meta.ns, r->meta.name));
       }
     }
     return out;
