@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <optional>
@@ -65,6 +66,28 @@ class MapHandle {
     return out;
   }
 
+  // For a map of maps (V is the inner map's fd on update): fills a new BPF
+  // array named inner_name with `items` and stores it under key. The outer
+  // update is the atomic switch: lookups see the old table or the complete
+  // new one, never a half-written one.
+  template <class Item>
+  Status install_array(const K& key, const std::vector<Item>& items, const char* inner_name) {
+    if (items.empty()) return make_error(-EINVAL, std::string("empty ") + inner_name);
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+    int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, inner_name, sizeof(uint32_t), sizeof(Item),
+                               static_cast<uint32_t>(items.size()), &opts);
+    if (inner < 0) return make_error(-errno, std::string("create ") + inner_name);
+    std::vector<uint32_t> keys(items.size());
+    for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
+    uint32_t count = static_cast<uint32_t>(items.size());
+    int err = bpf_map_update_batch(inner, keys.data(), items.data(), &count, nullptr) == 0 ? 0 : -errno;
+    const V fd = static_cast<V>(inner);
+    if (err == 0) err = bpf_map_update_elem(fd_, &key, &fd, BPF_ANY) == 0 ? 0 : -errno;
+    ::close(inner);
+    if (err) return make_error(err, "install " + std::string(inner_name) + " in " + name_);
+    return {};
+  }
+
  private:
   int fd_ = -1;
   std::string name_;
@@ -78,6 +101,15 @@ class PerCpuArrayHandle {
   PerCpuArrayHandle(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
 
   int fd() const { return fd_; }
+
+  // Sets every CPU's value of index to V{}.
+  Status reset(unsigned index) {
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return make_error(cpus, "count CPUs");
+    std::vector<V> zero(static_cast<size_t>(cpus));
+    if (bpf_map_update_elem(fd_, &index, zero.data(), BPF_ANY) != 0) return make_error(-errno, "reset " + name_);
+    return {};
+  }
 
   // The values of index summed over CPUs.
   V sum(unsigned index) const {

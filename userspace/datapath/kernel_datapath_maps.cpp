@@ -1,10 +1,5 @@
 #include "kernel_datapath_maps.h"
 
-#include <bpf/bpf.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 namespace sluice {
 
 std::optional<sl_svc> KernelDatapathMaps::get_service(const sl_svc_key& key) const {
@@ -49,25 +44,7 @@ std::optional<sl_backend_counters> KernelDatapathMaps::get_backend_counters(
 }
 
 Status KernelDatapathMaps::put_maglev(const sl_svc_key& key, const std::vector<uint32_t>& table) {
-  if (table.empty()) return make_error(-EINVAL, "empty Maglev table");
-  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
-  int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sl_maglev_tbl", sizeof(uint32_t),
-                             sizeof(uint32_t), static_cast<uint32_t>(table.size()), &opts);
-  if (inner < 0) return make_error(-errno, "create Maglev table");
-  std::vector<uint32_t> keys(table.size());
-  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
-  uint32_t count = static_cast<uint32_t>(table.size());
-  int err = bpf_map_update_batch(inner, keys.data(), table.data(), &count, nullptr);
-  if (err == 0) {
-    // The outer update is the atomic switch: lookups see the old table or
-    // the complete new one.
-    err = bpf_map_update_elem(m_.maglev.fd(), &key, &inner, BPF_ANY) == 0 ? 0 : -errno;
-  } else {
-    err = -errno;
-  }
-  ::close(inner);
-  if (err) return make_error(err, "install Maglev table");
-  return {};
+  return m_.maglev.install_array(key, table, "sl_maglev_tbl");
 }
 
 Status KernelDatapathMaps::erase_maglev(const sl_svc_key& key) { return m_.maglev.erase(key); }

@@ -10,11 +10,10 @@
 #include <vector>
 
 #include "result.h"
+#include "xdp_lb_loader.h"
 #include "xdp_lb_types.h"
 
 namespace sluice {
-
-struct XdpLbMaps;
 
 class XdpTables {
  public:
@@ -53,7 +52,7 @@ class KernelXdpTables final : public XdpTables {
   Status reset_counters(uint32_t vip_id) override;
 
  private:
-  int vips_fd_, maglev_fd_, src_fd_, cnt_fd_;
+  XdpLbMaps m_;  // handles: the loader owns the maps
 };
 
 class MemoryXdpTables final : public XdpTables {
