@@ -109,4 +109,37 @@ std::string socket_redirect_json(const SockRedir& redir) {
   return std::move(w).str();
 }
 
+std::string xdp_json(const XdpDaemon& xdp) {
+  const XdpLbMaps& maps = xdp.maps();
+  JsonWriter w;
+  w.begin_object();
+  w.key("iface").value(xdp.iface());
+  w.key("mode").value(xdp_mode_name(xdp.mode()));
+  w.key("stats").begin_object();
+  for (unsigned r = 0; r < SL_XR__COUNT; ++r) w.key(sl_xreason_name(r)).value(maps.stats.sum(r));
+  w.end_object();
+  w.key("vips").begin_array();
+  for (const auto& [key, spec] : xdp.vips().current()) {
+    const auto id = xdp.vips().id_of(key);
+    if (!id) continue;
+    const sl_xvip_counters c = maps.vip_counters.sum(*id);
+    w.begin_object();
+    w.key("vip").value(format_ip(spec.addr) + ":" + std::to_string(spec.port) + (spec.proto == 17 ? "/udp" : "/tcp"));
+    w.key("service").value(spec.service);
+    w.key("backends").value(static_cast<uint64_t>(spec.backends.size()));
+    w.key("local_only").value(spec.local_only);
+    w.key("packets").value(c.packets);
+    w.key("bytes").value(c.bytes);
+    w.key("new_flows").value(c.new_flows);
+    w.key("icmp").value(c.icmp);
+    w.key("drops").begin_object();
+    for (unsigned d = 0; d < SL_XDROP__COUNT; ++d) w.key(sl_xdrop_name(d)).value(c.drops[d]);
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return std::move(w).str();
+}
+
 }  // namespace sluice

@@ -7,6 +7,7 @@
 #include "datapath_maps.h"
 #include "map_handle.h"
 #include "sock_redir_loader.h"
+#include "xdp_daemon.h"
 
 namespace sluice {
 
@@ -21,5 +22,9 @@ std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<u
 // /redirect: the socket redirection mode, the sockhash fill level and
 // capacity, and its counters summed over CPUs.
 std::string socket_redirect_json(const SockRedir& redir);
+
+// /xdp: the interface and mode, the verdict counters, and each VIP with its
+// service, backend count and packet, byte, flow and drop counters.
+std::string xdp_json(const XdpDaemon& xdp);
 
 }  // namespace sluice

@@ -218,7 +218,7 @@ int run(const Flags& f) {
       return AdminResponse{200, "application/json", socket_redirect_json(*redir)};
     };
   }
-  if (xdp) routes["/xdp"] = [&xdp](const std::string&) { return AdminResponse{200, "application/json", xdp->json()}; };
+  if (xdp) routes["/xdp"] = [&xdp](const std::string&) { return AdminResponse{200, "application/json", xdp_json(*xdp)}; };
   auto clusters = std::make_shared<proxy::ClusterRegistry>();
   routes["/clusters"] = [clusters](const std::string&) {
     return AdminResponse{200, "application/json", clusters->to_json()};

@@ -33,8 +33,9 @@ class XdpDaemon {
 
   XdpMode mode() const { return lb_->mode(); }
   int ifindex() const { return ifindex_; }
-  // {"iface":..,"mode":..,"stats":{reason:n},"vips":[{vip, service, backends, counters}]}
-  std::string json() const;
+  const std::string& iface() const { return options_.iface; }
+  const XdpLbMaps& maps() const { return lb_->maps(); }
+  const XdpSync& vips() const { return *sync_; }  // what the kernel holds
 
   // cleanup: detach from the interface and remove the XDP pins (stops XDP
   // balancing). Otherwise the programs stay attached and keep working.
