@@ -115,6 +115,16 @@ wait_settled() {
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$(pgrep -P "$DAEMON_PID" -x sluiced || echo "$DAEMON_PID")/status"; }
 status_json() { scripts/node_sim.sh exec "$PREFIX" node "$SLUICECTL" status 2>/dev/null | sed -n 's/^config: //p'; }
 json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+# After wait_settled: S (the /config JSON) and <name>_WALL, _RELOADS,
+# _RELOAD, _SYNC, _LOAD and _BUILD of the step called name.
+read_status() {
+  S=$(status_json)
+  declare -g "$1_WALL=$WALL" "$1_RELOADS=$RELOADS"
+  local field
+  for field in reload sync load build; do
+    declare -g "$1_${field^^}=$(echo "$S" | json_num "${field}_ms")"
+  done
+}
 
 wait_settled "$(now_us)"
 RSS_IDLE=$(rss_mb)
@@ -123,12 +133,7 @@ start=$(now_us)
 # One rename brings in the whole directory, so the full sync is one reload.
 mv "$STAGE" "$CONFIG/mesh"
 wait_settled "$start"
-FULL_WALL=$WALL FULL_RELOADS=$RELOADS
-S=$(status_json)
-FULL_RELOAD=$(echo "$S" | json_num reload_ms)
-FULL_SYNC=$(echo "$S" | json_num sync_ms)
-FULL_LOAD=$(echo "$S" | json_num load_ms)
-FULL_BUILD=$(echo "$S" | json_num build_ms)
+read_status FULL
 SERVICES_IN=$(echo "$S" | json_num l4_services)
 RSS_FULL=$(rss_mb)
 
@@ -136,12 +141,7 @@ gen_slices 0 1 > "$WORK/slices-0.yaml.new"
 start=$(now_us)
 mv "$WORK/slices-0.yaml.new" "$CONFIG/mesh/slices-0.yaml"
 wait_settled "$start"
-INC_WALL=$WALL INC_RELOADS=$RELOADS
-S=$(status_json)
-INC_RELOAD=$(echo "$S" | json_num reload_ms)
-INC_SYNC=$(echo "$S" | json_num sync_ms)
-INC_LOAD=$(echo "$S" | json_num load_ms)
-INC_BUILD=$(echo "$S" | json_num build_ms)
+read_status INC
 INC_UPSERTS=$(echo "$S" | sed -n 's/.*"upserts":\([0-9]*\).*/\1/p')
 INC_DOCS=$(echo "$S" | json_num documents_parsed)
 INC_PATCHED=$(echo "$S" | sed -n 's/.*"patched":\([a-z]*\).*/\1/p')
