@@ -17,11 +17,13 @@
 #include <thread>
 
 #include "admin_client.h"
+#include "daemon_admin.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
 
 using namespace std::chrono_literals;
 using sluice::test::NamedServer;
+using sluice::test::wait_for;
 
 namespace {
 
@@ -101,20 +103,7 @@ class SluicedTest : public sluice::test::NodeTest {
   std::string log_path() const { return "/tmp/" + node_->prefix() + "-sluiced.log"; }
 
   std::pair<unsigned, std::string> admin(const std::string& path) {
-    return node_->in_node([&] {
-      auto r = sluice::http_get("127.0.0.1", kAdminPort, path, 1000ms);
-      return r.ok() ? r.value() : std::pair<unsigned, std::string>{0, r.error().to_string()};
-    });
-  }
-
-  template <class Pred>
-  static bool wait_for(Pred pred, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return pred();
+    return sluice::test::admin_get(*node_, kAdminPort, path);
   }
 
   friend class ConnectLoop;

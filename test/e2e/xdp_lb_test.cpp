@@ -29,12 +29,14 @@
 #include <thread>
 
 #include "admin_client.h"
+#include "daemon_admin.h"
 #include "external_client.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
 
 using namespace std::chrono_literals;
 using sluice::test::NamedServer;
+using sluice::test::wait_for;
 
 namespace {
 
@@ -169,20 +171,7 @@ class XdpLbE2eTest : public sluice::test::NodeTest {
   }
 
   std::pair<unsigned, std::string> admin(const std::string& path) {
-    return node_->in_node([&] {
-      auto r = sluice::http_get("127.0.0.1", kAdminPort, path, 1000ms);
-      return r.ok() ? r.value() : std::pair<unsigned, std::string>{0, r.error().to_string()};
-    });
-  }
-
-  template <class Pred>
-  static bool wait_for(Pred pred, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return pred();
+    return sluice::test::admin_get(*node_, kAdminPort, path);
   }
 
   std::string config_dir_;
