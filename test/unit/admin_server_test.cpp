@@ -74,8 +74,12 @@ class RawClient {
     char buf[4096];
     ssize_t n;
     while ((n = recv(fd_, buf, sizeof buf, 0)) > 0) out.append(buf, n);
+    closed_ = n == 0 || (n < 0 && errno == ECONNRESET);
     return out;
   }
+  // After read_all: whether it ended because the server closed (FIN or
+  // reset), not because the receive timeout ran out.
+  bool closed() const { return closed_; }
 
   // One response framed by Content-Length, leaving the connection open.
   std::string read_response() {
@@ -97,6 +101,7 @@ class RawClient {
  private:
   int fd_;
   bool connected_ = false;
+  bool closed_ = false;
 };
 
 TEST(AdminServer, ServesARouteOnAnEphemeralPort) {
@@ -256,7 +261,8 @@ TEST(AdminServer, StopWithAClientConnectedReturnsPromptly) {
   auto begin = Clock::now();
   server->stop();
   EXPECT_LT(Clock::now() - begin, 1s);
-  EXPECT_EQ(c.read_all(), "");  // closed, not left hanging until the read timeout
+  EXPECT_EQ(c.read_all(), "");
+  EXPECT_TRUE(c.closed()) << "left hanging until the client's read timeout";
   server->stop();               // idempotent
 
   auto r = http_get("127.0.0.1", port, "/stats", 1000ms);
