@@ -213,7 +213,6 @@ TEST_F(XdpLbTest, TrackedFlowStaysPutAfterABackendIsAdded) {
   }
   ASSERT_TRUE(moved) << "no flow moves between 3 and 4 backends";
   const Backend before = maglev_backend(three, kClient, *moved);
-  const Backend after = maglev_backend(four, kClient, *moved);
 
   Bytes syn = PacketBuilder().ipv4(kClient, kVip).tcp(*moved, kPort).build();
   Bytes ack = PacketBuilder().ipv4(kClient, kVip).tcp(*moved, kPort, test::kTcpAck).build();
@@ -227,7 +226,6 @@ TEST_F(XdpLbTest, TrackedFlowStaysPutAfterABackendIsAdded) {
   const Backend fresh = maglev_backend(four, other, *moved);
   expect_case({"new flow after the change", PacketBuilder().ipv4(other, kVip).tcp(*moved, kPort).build(), XDP_PASS,
                PacketBuilder().ipv4(other, fresh.addr).tcp(*moved, fresh.port).build()});
-  EXPECT_NE(before.addr, after.addr);
 }
 
 TEST_F(XdpLbTest, Udp) {
@@ -239,10 +237,12 @@ TEST_F(XdpLbTest, Udp) {
                PacketBuilder().ipv4(kClient, b.addr).udp(5353, b.port).payload(q).build()});
   Backend b0 = maglev_backend(dns, kClient, 5354);
   Bytes want0 = PacketBuilder().ipv4(kClient, b0.addr).udp(5354, b0.port, false).payload(q).build();
+  // What makes this case: the packet the program must produce has no UDP
+  // checksum (0), where a rewrite that recomputed it would not.
+  ASSERT_EQ(want0[14 + 20 + 6], 0);
+  ASSERT_EQ(want0[14 + 20 + 7], 0);
   expect_case({"udp checksum 0 stays 0", PacketBuilder().ipv4(kClient, kVip).udp(5354, 53, false).payload(q).build(),
                XDP_PASS, want0});
-  EXPECT_EQ(want0[14 + 20 + 6], 0);
-  EXPECT_EQ(want0[14 + 20 + 7], 0);
   // The TCP VIP on the same port number is another key: UDP to port 80 passes.
   Bytes other = PacketBuilder().ipv4(kClient, kVip).udp(5353, 80).payload(q).build();
   expect_case({"udp to a tcp-only port", other, XDP_PASS, other});
