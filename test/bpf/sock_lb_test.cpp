@@ -91,21 +91,11 @@ class SockLbTest : public sluice::test::NodeTest {
   // Connects from pod 1 to the VIP; returns the backend's name, and leaves
   // the connection open in *keep if given.
   std::string connect_once(int from_pod = 1, int* keep = nullptr) {
-    int fd = node_->tcp_socket_in_pod(from_pod);
-    int rc = sluice::test::connect_to(fd, kVip, kVipPort);
-    std::string name = rc == 0 ? sluice::test::read_name(fd) : "error:" + std::to_string(-rc);
-    if (keep) {
-      *keep = fd;
-    } else {
-      close(fd);
-    }
-    return name;
+    return sluice::test::ask_name(node_->tcp_socket_in_pod(from_pod), kVip, kVipPort, keep);
   }
 
   std::map<std::string, int> spread(int n, int from_pod = 1) {
-    std::map<std::string, int> counts;
-    for (int i = 0; i < n; ++i) ++counts[connect_once(from_pod)];
-    return counts;
+    return sluice::test::tally(n, [&] { return connect_once(from_pod); });
   }
 
   uint64_t stat(sl_reason r) { return lb_->maps().stats.sum(r); }

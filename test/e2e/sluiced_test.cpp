@@ -108,18 +108,10 @@ class SluicedTest : public sluice::test::NodeTest {
 
   friend class ConnectLoop;
 
-  std::string connect_once() {
-    int fd = node_->tcp_socket_in_pod(1);
-    int rc = sluice::test::connect_to(fd, kVip, 80);
-    std::string name = rc == 0 ? sluice::test::read_name(fd) : "error:" + std::to_string(-rc);
-    close(fd);
-    return name.empty() ? "error:read" : name;
-  }
+  std::string connect_once() { return sluice::test::ask_name(node_->tcp_socket_in_pod(1), kVip, 80); }
 
   std::map<std::string, int> spread(int n) {
-    std::map<std::string, int> counts;
-    for (int i = 0; i < n; ++i) ++counts[connect_once()];
-    return counts;
+    return sluice::test::tally(n, [&] { return connect_once(); });
   }
 
   std::string config_dir_;

@@ -114,6 +114,18 @@ std::string read_name(int fd, int timeout_ms) {
   return out.substr(0, out.find('\n'));
 }
 
+std::string ask_name(int fd, const std::string& ip, uint16_t port, int* keep) {
+  const int rc = connect_to(fd, ip, port);
+  std::string name = rc == 0 ? read_name(fd) : "error:" + std::to_string(-rc);
+  if (name.empty()) name = "error:read";
+  if (keep) {
+    *keep = fd;
+  } else {
+    close(fd);
+  }
+  return name;
+}
+
 std::string peer_of(int fd) {
   sockaddr_in a{};
   socklen_t len = sizeof(a);

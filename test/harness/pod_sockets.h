@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -38,6 +39,19 @@ int connect_to(int fd, const std::string& ip, uint16_t port);
 
 // Reads the server's greeting line ("p2"), or "" on error/timeout.
 std::string read_name(int fd, int timeout_ms = 2000);
+
+// Connects fd (a fresh TCP socket) to ip:port and reads the NamedServer's
+// greeting: the backend's name, or "error:<errno>" / "error:read". Closes fd
+// unless keep is given, which then receives it.
+std::string ask_name(int fd, const std::string& ip, uint16_t port, int* keep = nullptr);
+
+// How many of n calls of connect() (returning a backend's name) went where.
+template <class Connect>
+std::map<std::string, int> tally(int n, Connect connect) {
+  std::map<std::string, int> counts;
+  for (int i = 0; i < n; ++i) ++counts[connect()];
+  return counts;
+}
 
 // Peer address of fd as "ip:port".
 std::string peer_of(int fd);
