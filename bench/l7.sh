@@ -55,6 +55,8 @@
 #   SLUICE_ACCESS_LOG=0      1: sluiced writes its access log (to a file)
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
+#   SYSCALLS=0               1: afterwards, count each proxy's system calls
+#                            per request during one more wrk run (perf stat)
 #   LAT_SLOW_US=0            > 0: the generator logs each request slower than
 #                            this (due time, latency) to loadgen.err
 #   KEEP_LOGS=<dir>          copy the run's logs and raw outputs there on exit
@@ -103,6 +105,7 @@ PATHS=${PATHS:-"direct sluice haproxy nginx"}
 SLUICE_ACCESS_LOG=${SLUICE_ACCESS_LOG:-0}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
+SYSCALLS=${SYSCALLS:-0}
 LAT_SLOW_US=${LAT_SLOW_US:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_PCT=${QUIET_PCT:-10}
@@ -148,7 +151,7 @@ has_path() { [[ " ${PATH_LIST[*]} " == *" $1 "* ]]; }
 need=(ip awk sort taskset nsenter curl wrk)
 has_path haproxy && need+=(haproxy)
 if has_path nginx || [[ $BACKEND == nginx ]]; then need+=(nginx); fi
-(( PERF )) && need+=(perf)
+(( PERF || SYSCALLS )) && need+=(perf)
 (( LAT_RT )) && need+=(chrt)
 for tool in "${need[@]}"; do
   command -v "$tool" >/dev/null || die "missing $tool"
@@ -727,6 +730,37 @@ if (( PERF )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   PERF_TOP+=$'\n'"hottest functions (self):"$'\n'$(perf_rows 25 --no-children --sort dso,symbol)
 fi
 
+# Optional: system calls per request of each proxy under wrk load, the
+# kinds that matter for a proxy and the total.
+SYSCALL_ROWS=""
+if (( SYSCALLS )); then
+  sc_events=(raw_syscalls:sys_enter)
+  for s in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_ctl \
+    timerfd_settime futex accept4 connect close; do
+    [[ -d /sys/kernel/tracing/events/syscalls/sys_enter_$s || -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_$s ]] &&
+      sc_events+=("syscalls:sys_enter_$s")
+  done
+  sc_list=$(IFS=,; echo "${sc_events[*]}")
+  for p in "${LIVE[@]}"; do
+    [[ $p == direct ]] && continue
+    sc_pids=$(pids_of "$p" | paste -sd, -)
+    [[ -n $sc_pids ]] || continue
+    log "syscalls: counting $p during one more wrk run"
+    quiet_wait
+    perf stat -x, -e "$sc_list" -p "$sc_pids" -o "$WORK/syscalls.$p" -- sleep "$WRK_DURATION" >/dev/null 2>&1 &
+    sc_perf=$!
+    read -r _ sc_req _ < <(run_wrk "$p")
+    wait "$sc_perf" || true
+    (( sc_req > 0 )) || continue
+    SYSCALL_ROWS+=$(awk -F, -v p="$p" -v n="$sc_req" '
+      $3 ~ /sys_enter/ && $1 ~ /^[0-9]+$/ && $1 > 0 {
+        name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "total"
+        row = row sprintf(" %s=%.2f", name, $1 / n)
+      }
+      END { printf "  %-8s%s\n", p, row }' "$WORK/syscalls.$p")$'\n'
+  done
+fi
+
 # --- report --------------------------------------------------------------------
 num() { [[ ${1:-} =~ ^[0-9.]+$ ]]; }
 declare -A M
@@ -778,6 +812,11 @@ if [[ -n $PERF_TOP ]]; then
   echo
   echo "perf, sluiced under wrk load (perf record -F 499 --call-graph dwarf):"
   echo "$PERF_TOP"
+fi
+if [[ -n $SYSCALL_ROWS ]]; then
+  echo
+  echo "system calls per request under wrk load (perf stat over one wrk run; total = every call):"
+  printf '%s' "$SYSCALL_ROWS"
 fi
 echo
 echo "pinning: proxy on CPU(s) $PROXY_CPUS, wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
