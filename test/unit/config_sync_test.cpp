@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "memory_datapath_maps.h"
 
@@ -125,6 +126,9 @@ TEST_F(ConfigSyncTest, OnlyChangedFilesAreParsedAgain) {
   write("web.yaml", std::string(kService) + pod(1));
   write("other.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  clusterIP: 10.96.0.11\n"
                       "  ports: [{name: http, port: 80}]\n  selector: {app: api}\n");
+  // Files written within the timestamp slack of a read are read again (see
+  // ResourceCache): let these age past it first.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(2 * ResourceCache::kTimestampSlackNs));
   ConfigSync sync({dir_.string()}, maps_);
   ASSERT_TRUE(sync.reload());
   EXPECT_EQ(sync.status().last_files_parsed, 2u);

@@ -127,6 +127,28 @@ TEST(IncrementalLoad, ParsesOnlyTheChangedDocument) {
   }
 }
 
+// Timestamps can have a coarse tick (older kernels: a jiffy): a same-size
+// rewrite in place right after a read can keep the file's identity. The
+// cache does not trust an entry whose file changed within the slack of the
+// read, and trusts it once the file is older than that.
+TEST(IncrementalLoad, AFileChangedRightBeforeItsReadIsNotTrusted) {
+  ResourceCache cache;
+  auto parsed = std::make_shared<const FileResources>();
+  const int64_t read_ns = 1'800'000'000'000'000'000;
+  const int64_t slack = ResourceCache::kTimestampSlackNs;
+  ResourceCache::Identity racy{1, 2, 3, read_ns - slack / 2, read_ns - slack / 2};
+  cache.store("racy.yaml", racy, read_ns, parsed);
+  EXPECT_EQ(cache.find("racy.yaml", racy), nullptr) << "written in the tick of the read";
+  EXPECT_EQ(cache.previous("racy.yaml"), parsed) << "its documents are still reused";
+
+  ResourceCache::Identity settled{1, 2, 3, read_ns - 2 * slack, read_ns - 2 * slack};
+  cache.store("settled.yaml", settled, read_ns, parsed);
+  EXPECT_EQ(cache.find("settled.yaml", settled), parsed);
+  ResourceCache::Identity touched = settled;
+  touched.ctime_ns = read_ns;  // a chmod, or a copy that kept the mtime
+  EXPECT_EQ(cache.find("settled.yaml", touched), nullptr);
+}
+
 TEST(IncrementalLoad, MovedDocumentsKeepTheirLines) {
   ConfigDir dir;
   const std::string vs =

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 #include <set>
@@ -260,16 +261,20 @@ void ResourceSet::append(const ResourceSet& o) {
 
 std::shared_ptr<const FileResources> ResourceCache::find(const std::string& path, const Identity& id) const {
   auto it = entries_.find(path);
-  return it != entries_.end() && it->second.first == id ? it->second.second : nullptr;
+  if (it == entries_.end() || !(it->second.id == id)) return nullptr;
+  const int64_t trusted_before = it->second.read_ns - kTimestampSlackNs;
+  if (id.mtime_ns >= trusted_before || id.ctime_ns >= trusted_before) return nullptr;  // racily clean
+  return it->second.resources;
 }
 
 std::shared_ptr<const FileResources> ResourceCache::previous(const std::string& path) const {
   auto it = entries_.find(path);
-  return it == entries_.end() ? nullptr : it->second.second;
+  return it == entries_.end() ? nullptr : it->second.resources;
 }
 
-void ResourceCache::store(const std::string& path, const Identity& id, std::shared_ptr<const FileResources> r) {
-  entries_[path] = {id, std::move(r)};
+void ResourceCache::store(const std::string& path, const Identity& id, int64_t read_ns,
+                          std::shared_ptr<const FileResources> r) {
+  entries_[path] = {id, read_ns, std::move(r)};
 }
 
 void ResourceCache::retain(const std::vector<std::string>& present) {
@@ -391,6 +396,9 @@ LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* 
   for (const std::string& p : paths) collect_files(p, result.files, result.diagnostics);
 
   // Find what the cache already has; parse the rest on all cores.
+  const int64_t read_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
   const size_t n = result.files.size();
   std::vector<ResourceCache::Identity> ids(n);
   std::vector<std::shared_ptr<const FileResources>> parsed(n);
@@ -429,7 +437,7 @@ LoadResult load_resources(const std::vector<std::string>& paths, ResourceCache* 
   std::vector<bool> fresh(n);
   for (size_t i : todo) fresh[i] = true;
   for (size_t i = 0; i < n; ++i) {
-    if (cache && fresh[i]) cache->store(result.files[i], ids[i], parsed[i]);
+    if (cache && fresh[i]) cache->store(result.files[i], ids[i], read_ns, parsed[i]);
     result.resources.append(parsed[i]->resources);
     result.diagnostics.insert(result.diagnostics.end(), parsed[i]->diagnostics.begin(), parsed[i]->diagnostics.end());
   }

@@ -41,6 +41,13 @@ struct FileResources {
 
 // Parsed files by path, reused while the file is unchanged (same device,
 // inode, size, mtime and ctime), so a reload parses only what changed.
+//
+// File timestamps are coarse (a kernel tick, up to 10 ms): a same-size
+// rewrite in place within the tick of the read would look unchanged. As git
+// does for its index, an entry whose file was modified within
+// kTimestampSlack of reading it is not trusted, and the file is read again
+// (its unchanged documents are still reused) until it has been stable for
+// longer than that.
 class ResourceCache {
  public:
   struct Identity {
@@ -48,16 +55,26 @@ class ResourceCache {
     int64_t mtime_ns = 0, ctime_ns = 0;
     bool operator==(const Identity&) const = default;
   };
+  static constexpr int64_t kTimestampSlackNs = 20'000'000;
+
+  // The entry for path if the file is the same and was already old when it
+  // was read.
   std::shared_ptr<const FileResources> find(const std::string& path, const Identity& id) const;
   // What the file held when last read, whatever its identity now: a
   // changed file reuses its unchanged documents.
   std::shared_ptr<const FileResources> previous(const std::string& path) const;
-  void store(const std::string& path, const Identity& id, std::shared_ptr<const FileResources> r);
+  // read_ns: the CLOCK_REALTIME time, in ns, just before the file was stat()ed.
+  void store(const std::string& path, const Identity& id, int64_t read_ns, std::shared_ptr<const FileResources> r);
   // Drops entries for files not in `present`.
   void retain(const std::vector<std::string>& present);
 
  private:
-  std::map<std::string, std::pair<Identity, std::shared_ptr<const FileResources>>> entries_;
+  struct Entry {
+    Identity id;
+    int64_t read_ns = 0;
+    std::shared_ptr<const FileResources> resources;
+  };
+  std::map<std::string, Entry> entries_;
 };
 
 // paths: files or directories. A directory is read recursively; names that
