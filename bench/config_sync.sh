@@ -33,7 +33,8 @@ cmake --build "$BUILD_DIR" -j 2 --target sluiced sluicectl >/dev/null
 SLUICED=$PWD/$BUILD_DIR/userspace/cmd/sluiced
 SLUICECTL=$PWD/$BUILD_DIR/userspace/cmd/sluicectl
 
-PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+source bench/lib.sh  # bench_prefix, stop_pid
+PREFIX=$(bench_prefix)
 WORK=$(mktemp -d /tmp/"$PREFIX"-bench.XXXXXX)
 CONFIG=$WORK/config
 STAGE=$WORK/stage
@@ -41,7 +42,7 @@ mkdir -p "$CONFIG" "$STAGE"  # stage: the files, until they move into config/mes
 DAEMON_PID=""
 
 cleanup() {
-  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
+  [ -n "$DAEMON_PID" ] && stop_pid "$DAEMON_PID"
   scripts/node_sim.sh down "$PREFIX" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }

@@ -26,12 +26,6 @@ ROUNDS=${ROUNDS:-3}
 HS_SECONDS=${HS_SECONDS:-5}
 WRK_DURATION=${WRK_DURATION:-5}
 WRK_CONNS=${WRK_CONNS:-16}
-NODE_SIM=$ROOT/scripts/node_sim.sh
-CG_ROOT=${SLUICE_CGROUP2_ROOT:-/sys/fs/cgroup/unified}
-PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d)
-PIDS=()
-NODE_UP=0
 GW=10.111.250.1
 
 log() { echo "gateway: $*" >&2; }
@@ -41,8 +35,7 @@ for t in wrk nginx openssl; do command -v "$t" >/dev/null || die "$t is missing 
 ninja -C "$BUILD_DIR" sluiced >/dev/null || die "build failed"
 
 source "$ROOT/bench/lib.sh"
-trap bench_cleanup EXIT
-trap 'exit 130' INT
+bench_start
 trap 'exit 143' TERM
 
 "$NODE_SIM" up "$PREFIX" 1 && NODE_UP=1 || die "node_sim up failed"

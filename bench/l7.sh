@@ -84,6 +84,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 NODE_SIM=$ROOT/scripts/node_sim.sh
 CG_ROOT=${SLUICE_CGROUP2_ROOT:-/sys/fs/cgroup/unified}
+source "$ROOT/bench/lib.sh"  # bench_prefix, stop_pid (its own median below averages the middle pair)
 ROUNDS=${ROUNDS:-3}
 WRK_CONNS=${WRK_CONNS:-50}
 WRK_THREADS=${WRK_THREADS:-2}
@@ -181,7 +182,7 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 SLUICED_BUILT=$(date -r "$SLUICED" '+%F %T')
 
 # --- setup and cleanup -------------------------------------------------------
-PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+PREFIX=$(bench_prefix)
 WORK=$(mktemp -d /tmp/sluice-l7.XXXXXX)
 # Private copies of the binaries: the shared build dir may be rebuilt by
 # someone else mid-run (a replaced sluiced also loses its symbols for perf).
@@ -195,7 +196,6 @@ NODE_UP=0
 T_START=$EPOCHREALTIME
 LOAD_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
-source "$ROOT/bench/lib.sh"  # stop_pid
 
 cleanup() {
   local rc=$? i

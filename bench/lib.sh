@@ -1,5 +1,23 @@
 # Helpers shared by the bench scripts (sourced, not run). The caller defines
-# log/die, and for bench_cleanup: PIDS (array), NODE_UP, NODE_SIM, PREFIX, WORK.
+# ROOT (the repo) and log/die, and for bench_cleanup: PIDS (array), NODE_UP,
+# NODE_SIM, PREFIX, WORK (bench_start sets these).
+
+# A name prefix for everything one run creates (netns, veths, cgroup, pins):
+# "sl" and 6 hex digits, so overlapping runs never collide.
+bench_prefix() { echo "sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"; }
+
+# The state of a run that uses the simulated node, with the EXIT trap that
+# removes it all: NODE_SIM, CG_ROOT, PREFIX, WORK, PIDS, NODE_UP.
+bench_start() {
+  NODE_SIM=$ROOT/scripts/node_sim.sh
+  CG_ROOT=${SLUICE_CGROUP2_ROOT:-/sys/fs/cgroup/unified}
+  PREFIX=$(bench_prefix)
+  WORK=$(mktemp -d)
+  PIDS=()
+  NODE_UP=0
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+}
 
 # TERM, up to 5 s grace, then KILL; only PIDs the script started.
 stop_pid() {

@@ -44,12 +44,6 @@ WRK_CONNS=${WRK_CONNS:-16}
 ROUNDS=${ROUNDS:-3}
 MODES=${MODES:-off on auto}
 AUTO_BULK_BYTES=${AUTO_BULK_BYTES:-0}
-NODE_SIM=$ROOT/scripts/node_sim.sh
-CG_ROOT=${SLUICE_CGROUP2_ROOT:-/sys/fs/cgroup/unified}
-PREFIX=sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-WORK=$(mktemp -d)
-PIDS=()
-NODE_UP=0
 
 log() { echo "sockmap: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -58,8 +52,7 @@ command -v wrk >/dev/null || die "wrk is missing (scripts/setup.sh)"
 ninja -C "$BUILD_DIR" sluiced sluice-echo sluice-bench-sock >/dev/null || die "build failed"
 
 source "$ROOT/bench/lib.sh"
-trap bench_cleanup EXIT
-trap 'exit 130' INT
+bench_start
 trap 'exit 143' TERM
 
 "$NODE_SIM" up "$PREFIX" 2 && NODE_UP=1 || die "node_sim up failed"
