@@ -178,16 +178,16 @@ static __always_inline int lb4_pick_maglev(const struct sl_svc_key *svc, const s
 				  s->slot_count, out);
 }
 
-/* Picks a backend for svc with its algorithm. hash_key feeds consistent
- * hashing: the caller's network namespace, since a connecting socket has no
- * source address yet. Returns a reason from enum sl_reason. */
+/* Picks a backend for svc with its algorithm. sc: the service's counters
+ * (round robin keeps its cursor there; without them it picks at random).
+ * hash_key feeds consistent hashing: the caller's network namespace, since a
+ * connecting socket has no source address yet. Returns a reason from enum
+ * sl_reason. */
 static __always_inline __u32 lb4_select(const struct sl_svc_key *key, const struct sl_svc *svc,
-					__u64 hash_key, struct lb4_choice *out)
+					struct sl_svc_counters *sc, __u64 hash_key, struct lb4_choice *out)
 {
 	__u32 bank = (svc->flags & SL_SVC_F_BANK1) ? 1 : 0;
 	__u32 count = svc->slot_count;
-	struct sl_svc_counters zero_svc = {};
-	struct sl_svc_counters *sc;
 	int err;
 
 	if (count == 0 || count > SL_MAX_SLOTS)
@@ -195,7 +195,6 @@ static __always_inline __u32 lb4_select(const struct sl_svc_key *key, const stru
 
 	switch (svc->algo) {
 	case SL_LB_ROUND_ROBIN:
-		sc = lb4_counters(&sl_svc_cnt, key, &zero_svc);
 		err = lb4_pick_from_slot(key, bank,
 					 sc ? lb4_slot_round_robin(__sync_fetch_and_add(&sc->rr_next, 1),
 								   count)
@@ -219,13 +218,25 @@ static __always_inline __u32 lb4_select(const struct sl_svc_key *key, const stru
 	return out->panic ? SL_R_CONNECT_PANIC : SL_R_CONNECT_BALANCED;
 }
 
-static __always_inline int lb4_at_capacity(const struct sl_svc_key *key, const struct sl_svc *svc)
+/* The service's counters, made on first use; only when something reads
+ * them: round robin's cursor, or (always) a TCP connection, which sockops
+ * counts once established and only looks up. So they are made here, while
+ * the service is known to exist, and a service removed during a handshake
+ * leaves nothing behind. */
+static __always_inline struct sl_svc_counters *lb4_svc_counters(const struct sl_svc_key *key,
+								 const struct sl_svc *svc)
 {
-	struct sl_svc_counters *sc;
+	struct sl_svc_counters zero = {};
 
+	if (key->proto != IPPROTO_TCP && svc->algo != SL_LB_ROUND_ROBIN)
+		return NULL;
+	return lb4_counters(&sl_svc_cnt, key, &zero);
+}
+
+static __always_inline int lb4_at_capacity(const struct sl_svc *svc, struct sl_svc_counters *sc)
+{
 	if (svc->max_conns == SL_UNLIMITED)
 		return 0;
-	sc = bpf_map_lookup_elem(&sl_svc_cnt, key);
 	if (!sc || sc->active < svc->max_conns)
 		return 0;
 	__sync_fetch_and_add(&sc->refused, 1);
@@ -270,18 +281,6 @@ static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, cons
 	return 1;
 }
 
-/* The counters sockops will bump when the connection is established, made
- * here while the service and backend are known to exist: sockops only looks
- * them up, so a service removed during the handshake leaves nothing behind. */
-static __always_inline void lb4_create_counters(const struct sl_svc_key *key, const struct sl_backend_key *bk)
-{
-	struct sl_svc_counters zero_svc = {};
-	struct sl_backend_counters zero_be = {};
-
-	lb4_counters(&sl_svc_cnt, key, &zero_svc);
-	lb4_counters(&sl_be_cnt, bk, &zero_be);
-}
-
 SEC("cgroup/connect4")
 int sl_connect4(struct bpf_sock_addr *ctx)
 {
@@ -290,7 +289,9 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		.port = (__be16)ctx->user_port,
 		.proto = ctx->protocol,
 	};
+	struct sl_backend_counters zero_be = {};
 	struct lb4_choice choice = {};
+	struct sl_svc_counters *sc;
 	struct sl_sock_state *st;
 	struct sl_svc *svc;
 	__u32 reason;
@@ -311,11 +312,12 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 			return SL_VERDICT_ALLOW;
 		} /* no socket storage (counted there): balance at L4 below */
 	}
-	if (key.proto == IPPROTO_TCP && lb4_at_capacity(&key, svc)) {
+	sc = lb4_svc_counters(&key, svc);
+	if (key.proto == IPPROTO_TCP && lb4_at_capacity(svc, sc)) {
 		lb4_count(SL_R_CONNECT_CB_REFUSED);
 		return SL_VERDICT_REFUSE;
 	}
-	reason = lb4_select(&key, svc, bpf_get_netns_cookie(ctx), &choice);
+	reason = lb4_select(&key, svc, sc, bpf_get_netns_cookie(ctx), &choice);
 	lb4_count(reason);
 	if (reason != SL_R_CONNECT_BALANCED && reason != SL_R_CONNECT_PANIC)
 		return SL_VERDICT_REFUSE;
@@ -327,8 +329,9 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		st->be_port = choice.be.port;
 		st->be_index = choice.key.index;
 		st->flags = (svc->flags & SL_SVC_F_NO_REDIR) ? SL_SOCK_F_NO_REDIR : 0;
+		/* The backend's counters, for sockops as the service's above. */
 		if (key.proto == IPPROTO_TCP)
-			lb4_create_counters(&key, &choice.key);
+			lb4_counters(&sl_be_cnt, &choice.key, &zero_be);
 	} else {
 		lb4_count(SL_R_SOCK_STORAGE_FULL);
 	}
@@ -377,7 +380,7 @@ int sl_sendmsg4(struct bpf_sock_addr *ctx)
 			return SL_VERDICT_ALLOW;
 		}
 	}
-	reason = lb4_select(&key, svc, bpf_get_netns_cookie(ctx), &choice);
+	reason = lb4_select(&key, svc, lb4_svc_counters(&key, svc), bpf_get_netns_cookie(ctx), &choice);
 	if (reason != SL_R_CONNECT_BALANCED && reason != SL_R_CONNECT_PANIC) {
 		lb4_count(SL_R_SENDMSG_NO_BACKEND);
 		return SL_VERDICT_REFUSE;
