@@ -178,8 +178,6 @@ ServiceInputs::RuleRef ServiceInputs::rule_for(const std::string& fqdn) const {
   return it == rules_.end() ? nullptr : it->second;
 }
 
-bool ServiceInputs::has_slices(const Meta& svc) const { return slices_.count(key(svc.ns, svc.name)) > 0; }
-
 std::vector<ServiceInputs::SliceRef> ServiceInputs::slices_of(const Meta& svc) const {
   auto it = slices_.find(key(svc.ns, svc.name));
   if (it == slices_.end()) return {};
@@ -206,37 +204,41 @@ std::vector<ServiceInputs::PodRef> ServiceInputs::pods_for(
   return out;
 }
 
-std::vector<std::shared_ptr<const void>> ServiceInputs::inputs_of(const ServiceRef& r, const std::string& fqdn) const {
-  std::vector<std::shared_ptr<const void>> inputs = {r, rule_for(fqdn)};
-  if (has_slices(r->meta)) {
-    for (auto& s : slices_of(r->meta)) inputs.push_back(std::move(s));
-  } else if (!r->object.spec().selector().empty()) {
-    for (auto& p : pods_for(r->meta.ns, r->object.spec().selector())) inputs.push_back(std::move(p));
+ServiceInputs::Sources ServiceInputs::sources_of(const K8sResource<k8s::Service>& r, const std::string& fqdn) const {
+  Sources out;
+  out.rule = rule_for(fqdn);
+  out.slices = slices_of(r.meta);
+  if (out.slices.empty() && !r.object.spec().selector().empty()) {
+    out.pods = pods_for(r.meta.ns, r.object.spec().selector());
   }
-  return inputs;
+  return out;
 }
 
-std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Service>& r, const std::string& fqdn) const {
+std::vector<std::shared_ptr<const void>> ServiceInputs::Sources::identity(const ServiceRef& r) const {
+  std::vector<std::shared_ptr<const void>> out = {r, rule};
+  out.insert(out.end(), slices.begin(), slices.end());
+  out.insert(out.end(), pods.begin(), pods.end());
+  return out;
+}
+
+std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Service>& r, const std::string& fqdn,
+                                                    const Sources& from) {
   auto s = std::make_shared<Service>();
   s->name = r.meta.name;
   s->ns = r.meta.ns;
   s->fqdn = fqdn;
   const std::string& cip = r.object.spec().cluster_ip();
   s->vip = cip == "None" ? 0 : ipv4_of(cip);
-  // EndpointSlices when there are any, else the Pods the selector picks.
-  const std::vector<SliceRef> slices = slices_of(r.meta);
-  std::vector<PodRef> pods;
-  if (slices.empty() && !r.object.spec().selector().empty()) pods = pods_for(r.meta.ns, r.object.spec().selector());
   for (const auto& sp : r.object.spec().ports()) {
     ServicePort port;
     port.name = sp.name();
     port.port = static_cast<uint16_t>(sp.port());
     port.l4_proto = l4_proto_of(sp.protocol());
     port.protocol = select_protocol(sp.app_protocol(), sp.name(), sp.protocol());
-    if (!slices.empty()) {
-      add_slice_endpoints(slices, sp, port);
+    if (!from.slices.empty()) {
+      add_slice_endpoints(from.slices, sp, port);
     } else {
-      add_pod_endpoints(pods, sp, port);
+      add_pod_endpoints(from.pods, sp, port);
     }
     s->ports.push_back(std::move(port));
   }
@@ -245,7 +247,7 @@ std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Servi
       a != r.object.metadata().annotations().end()) {
     s->socket_redirect = a->second != "off" && a->second != "false";
   }
-  apply_destination_rule(*s, rule_for(fqdn).get());
+  apply_destination_rule(*s, from.rule.get());
   compute_l4(*s);
   return s;
 }

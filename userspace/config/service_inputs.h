@@ -42,15 +42,23 @@ class ServiceInputs {
   // A service's inputs, in a fixed order whatever the order of the files:
   // slices and pods sorted by name.
   std::vector<SliceRef> slices_of(const Meta& svc) const;
-  bool has_slices(const Meta& svc) const;
   std::vector<PodRef> pods_for(const std::string& ns,
                                const google::protobuf::Map<std::string, std::string>& selector) const;
 
-  // Every input of a Service: the build memo compares them by identity.
-  std::vector<std::shared_ptr<const void>> inputs_of(const ServiceRef& r, const std::string& fqdn) const;
+  // What one Service is built from: its DestinationRule, and its
+  // EndpointSlices when it has any, else the Pods its selector picks.
+  struct Sources {
+    RuleRef rule;
+    std::vector<SliceRef> slices;
+    std::vector<PodRef> pods;
+    // The Service and every source, which the build memo compares by identity.
+    std::vector<std::shared_ptr<const void>> identity(const ServiceRef& r) const;
+  };
+  Sources sources_of(const K8sResource<k8s::Service>& r, const std::string& fqdn) const;
 
-  // Builds the registry entry of a Kubernetes Service from its inputs.
-  std::shared_ptr<const Service> build(const K8sResource<k8s::Service>& r, const std::string& fqdn) const;
+  // Builds the registry entry of a Kubernetes Service from its sources.
+  static std::shared_ptr<const Service> build(const K8sResource<k8s::Service>& r, const std::string& fqdn,
+                                              const Sources& from);
 
  private:
   static std::string label_key(const std::string& ns, const std::string& k, const std::string& v) {

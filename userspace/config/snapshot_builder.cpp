@@ -128,15 +128,16 @@ class Builder {
   void add_kubernetes_services() {
     for (const auto& r : snap_.resources.services) {
       const std::string fqdn = kubernetes_fqdn(r->meta, snap_.domain);
+      const ServiceInputs::Sources sources = inputs_.sources_of(*r, fqdn);
       std::shared_ptr<const Service> svc;
       if (memo_) {
-        std::vector<std::shared_ptr<const void>> inputs = inputs_.inputs_of(r, fqdn);
+        std::vector<std::shared_ptr<const void>> identity = sources.identity(r);
         auto it = memo_->services.find(fqdn);
-        if (it != memo_->services.end() && it->second.same_inputs(inputs)) svc = it->second.service;
-        if (!svc) svc = inputs_.build(*r, fqdn);
-        next_memo_[fqdn] = {std::move(inputs), svc};
+        if (it != memo_->services.end() && it->second.same_inputs(identity)) svc = it->second.service;
+        if (!svc) svc = ServiceInputs::build(*r, fqdn, sources);
+        next_memo_[fqdn] = {std::move(identity), svc};
       } else {
-        svc = inputs_.build(*r, fqdn);
+        svc = ServiceInputs::build(*r, fqdn, sources);
       }
       snap_.services.insert(fqdn, std::move(svc));
     }

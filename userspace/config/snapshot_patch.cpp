@@ -196,8 +196,9 @@ class Patcher {
       memo_.services.erase(fqdn);
       return true;
     }
-    std::vector<std::shared_ptr<const void>> inputs = memo_.inputs.inputs_of(ref, fqdn);
-    std::shared_ptr<const Service> svc = memo_.inputs.build(*ref, fqdn);
+    const ServiceInputs::Sources sources = memo_.inputs.sources_of(*ref, fqdn);
+    std::vector<std::shared_ptr<const void>> inputs = sources.identity(ref);
+    std::shared_ptr<const Service> svc = ServiceInputs::build(*ref, fqdn, sources);
     for (const SharedServiceSpec& spec : svc->l4) {
       if (!snap.l4_services.insert(l4_key(*spec), spec)) return false;  // a VIP clash
     }
