@@ -32,6 +32,7 @@
 #include "consts.h"
 #include "fault_injection.h"
 #include "header_ops.h"
+#include "http_head.h"
 #include "request_router.h"
 #include "retry_policy.h"
 #include "tls_contexts.h"
@@ -119,6 +120,17 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::shared_ptr<s
   from.shutdown(tcp::socket::shutdown_receive, ec);
 }
 
+// The size of a response body that is already whole in `buffer` behind its
+// parsed header: none (0), or all of a Content-Length body. Otherwise (a
+// chunked body, one ended by close, or one still arriving) nullopt.
+std::optional<uint64_t> buffered_body_bytes(const ResponseBodyParser& p, const beast::flat_buffer& buffer) {
+  if (p.is_done()) return 0;
+  if (p.chunked() || !p.content_length()) return std::nullopt;
+  const auto left = p.content_length_remaining();
+  if (!left || *left > buffer.size()) return std::nullopt;
+  return *left;
+}
+
 // Outlier detection sees every attempt's result: a status, or (0) a local
 // connect failure, reset or timeout. The proxy's own overflow is not the
 // endpoint's fault and is not reported.
@@ -140,6 +152,7 @@ struct UpstreamConn {
   uint32_t requests = 0;
   std::chrono::steady_clock::time_point idle_since{};
   std::chrono::milliseconds idle_timeout{0};  // connectionPool.http.idleTimeout of its cluster
+  std::string head;  // the serialized head of the request being sent; its capacity is kept
 };
 
 // A downstream request body that did not fit the retry buffer: the part
@@ -304,7 +317,7 @@ struct ProxyServer::Impl {
                                  RequestAttrs& attrs);
   asio::awaitable<void> gateway_accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, uint16_t port);
   asio::awaitable<void> gateway_session(Worker& w, tcp::socket socket, uint16_t port);
-  void finish_upstream(Worker& w, UpstreamReply& reply);
+  void finish_upstream(Worker& w, UpstreamReply& reply, bool body_complete);
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
 };
@@ -385,6 +398,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
   beast::error_code ec;
   auto& tcp_layer = beast::get_lowest_layer(stream);
   const uint32_t peer_ip = ds.peer_ip;
+  std::string head;  // a response head being written; its capacity is kept
   for (;;) {
     RequestBodyParser parser;
     parser.header_limit(kMaxRequestHeaderBytes);
@@ -528,12 +542,26 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       // each read has the stream idle timeout.
       const RelayLimits limits{up.deadline_set ? std::nullopt : std::optional<std::chrono::milliseconds>(kStreamIdleTimeout),
                                kStreamIdleTimeout};
-      log.response_bytes = co_await relay_body(up.conn->stream, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
+      bool complete = true;  // the upstream body was consumed to its end
+      if (const auto whole = buffered_body_bytes(up_parser, up.conn->buffer)) {
+        // The common case: the whole body came with the headers. One write
+        // of the head and the body, straight from the upstream buffer.
+        head.clear();
+        append_http_head(head, res.base());
+        const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(up.conn->buffer.data(), *whole)};
+        tcp_layer.expires_after(kStreamIdleTimeout);
+        co_await asio::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+        up.conn->buffer.consume(*whole);
+        log.response_bytes = *whole;
+      } else {
+        log.response_bytes = co_await relay_body(up.conn->stream, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
+        complete = up_parser.is_done();
+      }
       if (ec) {
         // Headers are gone already: all that is left is to cut the response.
         log.flags = log.flags.empty() ? "UPE" : log.flags + ",UPE";
       } else {
-        finish_upstream(w, up);
+        finish_upstream(w, up, complete);
       }
       tcp_layer.expires_never();
     }
@@ -552,7 +580,10 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& r
   beast::tcp_stream& up = conn.stream;
   if (!streaming) {
     if (timeout.count() > 0) up.expires_after(timeout);
-    co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
+    conn.head.clear();
+    append_http_head(conn.head, req.base());
+    const std::array<asio::const_buffer, 2> out{asio::buffer(conn.head), asio::buffer(req.body())};
+    co_await asio::async_write(up, out, asio::redirect_error(asio::use_awaitable, ec));
   } else {
     http::request<http::buffer_body> out(req.base());
     streamed = co_await streaming->relay_to(up, out, req.body(), ec);
@@ -622,7 +653,7 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
         }
       }
       if (!conn) {
-        conn.reset(new UpstreamConn{beast::tcp_stream(w.ioc), std::move(*slot), {}, 0});
+        conn.reset(new UpstreamConn{beast::tcp_stream(w.ioc), std::move(*slot)});
         conn->buffer.reserve(kRelayChunkBytes);
         tcp::socket& s = conn->stream.socket();
         s.open(tcp::v4(), ec);
@@ -675,8 +706,8 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
 
 // After a response body was relayed whole, its connection goes back to the
 // pool if both sides keep it alive and it has requests left.
-void ProxyServer::Impl::finish_upstream(Worker& w, UpstreamReply& reply) {
-  if (!reply.conn || !reply.parser->is_done() || !reply.parser->keep_alive() || reply.conn->buffer.size() != 0) return;
+void ProxyServer::Impl::finish_upstream(Worker& w, UpstreamReply& reply, bool body_complete) {
+  if (!reply.conn || !body_complete || !reply.parser->keep_alive() || reply.conn->buffer.size() != 0) return;
   UpstreamConn& conn = *reply.conn;
   const uint32_t limit = reply.max_requests;
   auto& pool = w.idle[reply.endpoint_id];
