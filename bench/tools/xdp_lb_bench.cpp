@@ -6,9 +6,11 @@
 //       itself, so the rewrite is a real one (loads, checksum updates, stores)
 //       that leaves the packet addressed to the VIP: with repeat > 1 the kernel
 //       reuses one buffer, and every run must still take the intended path.
-//       tracked: the flow is in the conntrack. new_flow: a second load with the
-//       bench knob that skips the conntrack lookup, so every run does the
-//       Maglev pick and the conntrack insert (both LRU maps updated).
+//       tracked: the flow is in the flow cache (and the conntrack). ct_hit: a
+//       load with the bench knob that skips the flow cache, so every run looks
+//       the conntrack up. new_flow: a load with the knob that skips the
+//       conntrack lookup, so every run does the Maglev pick and the conntrack
+//       insert (both LRU maps updated).
 //   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic]
 //       Loads, attaches XDP + TC to IF (in the caller's netns), installs one UDP
 //       VIP. Leaves them attached (maps pinned in D) and exits.
@@ -171,6 +173,43 @@ uint32_t test_run_ns(int fd, std::vector<uint8_t> pkt, int repeat, uint32_t* ret
   return opts.duration;
 }
 
+// A load with the given bench knobs under pin/<sub>, programmed with view;
+// unload() removes it again.
+struct BenchLb {
+  std::unique_ptr<XdpLb> lb;
+  std::string dir;
+  double programmed_s = 0;
+
+  BenchLb(const std::string& pin, const std::string& sub, uint32_t nvips, uint32_t flags, const XdpVipMap& view)
+      : lb(load(pin + "/" + sub, nvips, flags)), dir(pin + "/" + sub) {
+    KernelXdpTables t(lb->maps());
+    XdpSync sync(t, nvips + 16);
+    auto t0 = std::chrono::steady_clock::now();
+    if (Status s = sync.apply(view); !s) die(s.error().to_string());
+    programmed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  ~BenchLb() {
+    lb.reset();
+    (void)XdpLb::remove_pins(dir);
+    ::rmdir(dir.c_str());
+  }
+
+  // ns/packet of `repeat` runs of pkt; every run must be counted under reason.
+  uint32_t path_ns(const std::vector<uint8_t>& pkt, int repeat, sl_xreason reason, const char* what) const {
+    const uint64_t before = lb->maps().stats.sum(reason);
+    uint32_t rv = 0;
+    const uint32_t ns = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
+    if (rv != XDP_PASS || lb->maps().stats.sum(reason) - before < static_cast<uint64_t>(repeat)) {
+      die(std::string(what) + " run did not take its path");
+    }
+    return ns;
+  }
+  void run_once(const std::vector<uint8_t>& pkt) const {
+    uint32_t rv = 0;
+    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);
+  }
+};
+
 int cmd_testrun(const std::map<std::string, std::string>& a) {
   const std::string pin = get(a, "pin-dir");
   if (pin.empty()) die("--pin-dir");
@@ -205,47 +244,34 @@ int cmd_testrun(const std::map<std::string, std::string>& a) {
   const std::vector<uint8_t> pkt = udp_frame(mac, mac, client, hot, 40000, 80);
   std::vector<uint8_t> miss = udp_frame(mac, mac, client, parse_ip("10.111.0.99"), 40000, 80);
 
-  uint32_t rv = 0;
-  uint32_t tracked = 0, fresh = 0, pass = 0;
+  uint32_t tracked = 0, ct_hit = 0, fresh = 0, pass = 0;
   {
-    auto lb = load(pin + "/tracked", nvips, 0);
-    KernelXdpTables t(lb->maps());
-    XdpSync sync(t, nvips + 16);
-    auto t0 = std::chrono::steady_clock::now();
-    if (Status s = sync.apply(view); !s) die(s.error().to_string());
-    double prog_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("programmed %u VIPs x %u backends (Maglev %u) in %.2fs\n", nvips, nbe, msize, prog_s);
-    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);  // creates the conntrack entry
-    tracked = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
-    if (rv != XDP_PASS || lb->maps().stats.sum(SL_XR_DNAT_TRACKED) < static_cast<uint64_t>(repeat)) {
-      die("tracked run did not take the tracked path");
-    }
-    pass = test_run_ns(lb->xdp_prog_fd(), miss, repeat, &rv);
-    (void)XdpLb::remove_pins(pin + "/tracked");
+    BenchLb b(pin, "tracked", nvips, 0, view);
+    std::printf("programmed %u VIPs x %u backends (Maglev %u) in %.2fs\n", nvips, nbe, msize, b.programmed_s);
+    b.run_once(pkt);  // creates the conntrack entry and fills the flow cache
+    tracked = b.path_ns(pkt, repeat, SL_XR_DNAT_TRACKED, "tracked");
+    pass = b.path_ns(miss, repeat, SL_XR_PASS_NOT_VIP, "non-VIP");
   }
-  ::rmdir((pin + "/tracked").c_str());
   {
-    auto lb = load(pin + "/new", nvips, kXdpBenchNoCtLookup);
-    KernelXdpTables t(lb->maps());
-    XdpSync sync(t, nvips + 16);
-    if (Status s = sync.apply(view); !s) die(s.error().to_string());
-    fresh = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
-    if (rv != XDP_PASS || lb->maps().stats.sum(SL_XR_DNAT_NEW) < static_cast<uint64_t>(repeat)) {
-      die("new-flow run did not take the new-flow path");
-    }
-    (void)XdpLb::remove_pins(pin + "/new");
+    BenchLb b(pin, "cthit", nvips, kXdpBenchNoFlowCache, view);
+    b.run_once(pkt);
+    ct_hit = b.path_ns(pkt, repeat, SL_XR_DNAT_TRACKED, "conntrack-hit");
   }
-  ::rmdir((pin + "/new").c_str());
+  {
+    BenchLb b(pin, "new", nvips, kXdpBenchNoCtLookup, view);
+    fresh = b.path_ns(pkt, repeat, SL_XR_DNAT_NEW, "new-flow");
+  }
   // Calibration: a program that only returns XDP_PASS, same packet, same loop.
   const bpf_insn trivial_prog[] = {
       {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
       {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
   };
+  uint32_t rv = 0;
   int tfd = bpf_prog_load(BPF_PROG_TYPE_XDP, "sl_bench_pass", "GPL", trivial_prog, 2, nullptr);
   uint32_t trivial = tfd >= 0 ? test_run_ns(tfd, pkt, repeat, &rv) : 0;
   if (tfd >= 0) ::close(tfd);
-  std::printf("tracked_ns=%u new_flow_ns=%u pass_ns=%u trivial_ns=%u repeat=%d\n", tracked, fresh, pass, trivial,
-              repeat);
+  std::printf("tracked_ns=%u ct_hit_ns=%u new_flow_ns=%u pass_ns=%u trivial_ns=%u repeat=%d\n", tracked, ct_hit, fresh,
+              pass, trivial, repeat);
   return 0;
 }
 
