@@ -173,42 +173,16 @@ uint32_t test_run_ns(int fd, std::vector<uint8_t> pkt, int repeat, uint32_t* ret
   return opts.duration;
 }
 
-// A load with the given bench knobs under pin/<sub>, programmed with view;
-// unload() removes it again.
-struct BenchLb {
-  std::unique_ptr<XdpLb> lb;
-  std::string dir;
-  double programmed_s = 0;
-
-  BenchLb(const std::string& pin, const std::string& sub, uint32_t nvips, uint32_t flags, const XdpVipMap& view)
-      : lb(load(pin + "/" + sub, nvips, flags)), dir(pin + "/" + sub) {
-    KernelXdpTables t(lb->maps());
-    XdpSync sync(t, nvips + 16);
-    auto t0 = std::chrono::steady_clock::now();
-    if (Status s = sync.apply(view); !s) die(s.error().to_string());
-    programmed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// ns/packet of `repeat` runs of pkt; every run must be counted under reason.
+uint32_t path_ns(const XdpLb& lb, const std::vector<uint8_t>& pkt, int repeat, sl_xreason reason, const char* what) {
+  const uint64_t before = lb.maps().stats.sum(reason);
+  uint32_t rv = 0;
+  const uint32_t ns = test_run_ns(lb.xdp_prog_fd(), pkt, repeat, &rv);
+  if (rv != XDP_PASS || lb.maps().stats.sum(reason) - before < static_cast<uint64_t>(repeat)) {
+    die(std::string(what) + " run did not take its path");
   }
-  ~BenchLb() {
-    lb.reset();
-    (void)XdpLb::remove_pins(dir);
-    ::rmdir(dir.c_str());
-  }
-
-  // ns/packet of `repeat` runs of pkt; every run must be counted under reason.
-  uint32_t path_ns(const std::vector<uint8_t>& pkt, int repeat, sl_xreason reason, const char* what) const {
-    const uint64_t before = lb->maps().stats.sum(reason);
-    uint32_t rv = 0;
-    const uint32_t ns = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
-    if (rv != XDP_PASS || lb->maps().stats.sum(reason) - before < static_cast<uint64_t>(repeat)) {
-      die(std::string(what) + " run did not take its path");
-    }
-    return ns;
-  }
-  void run_once(const std::vector<uint8_t>& pkt) const {
-    uint32_t rv = 0;
-    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);
-  }
-};
+  return ns;
+}
 
 int cmd_testrun(const std::map<std::string, std::string>& a) {
   const std::string pin = get(a, "pin-dir");
@@ -244,29 +218,31 @@ int cmd_testrun(const std::map<std::string, std::string>& a) {
   const std::vector<uint8_t> pkt = udp_frame(mac, mac, client, hot, 40000, 80);
   std::vector<uint8_t> miss = udp_frame(mac, mac, client, parse_ip("10.111.0.99"), 40000, 80);
 
-  uint32_t tracked = 0, ct_hit = 0, fresh = 0, pass = 0;
+  // One load programs the maps; the loads with bench knobs reuse its pins
+  // (programming takes seconds), each with a flow cache of its own.
+  const std::string dir = pin + "/lb";
+  uint32_t tracked = 0, ct_hit = 0, fresh = 0, pass = 0, rv = 0;
   {
-    BenchLb b(pin, "tracked", nvips, 0, view);
-    std::printf("programmed %u VIPs x %u backends (Maglev %u) in %.2fs\n", nvips, nbe, msize, b.programmed_s);
-    b.run_once(pkt);  // creates the conntrack entry and fills the flow cache
-    tracked = b.path_ns(pkt, repeat, SL_XR_DNAT_TRACKED, "tracked");
-    pass = b.path_ns(miss, repeat, SL_XR_PASS_NOT_VIP, "non-VIP");
+    auto lb = load(dir, nvips, 0);
+    KernelXdpTables t(lb->maps());
+    XdpSync sync(t, nvips + 16);
+    auto t0 = std::chrono::steady_clock::now();
+    if (Status s = sync.apply(view); !s) die(s.error().to_string());
+    double prog_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("programmed %u VIPs x %u backends (Maglev %u) in %.2fs\n", nvips, nbe, msize, prog_s);
+    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);  // creates the conntrack entry, fills the flow cache
+    tracked = path_ns(*lb, pkt, repeat, SL_XR_DNAT_TRACKED, "tracked");
+    pass = path_ns(*lb, miss, repeat, SL_XR_PASS_NOT_VIP, "non-VIP");
+    ct_hit = path_ns(*load(dir, nvips, kXdpBenchNoFlowCache), pkt, repeat, SL_XR_DNAT_TRACKED, "conntrack-hit");
+    fresh = path_ns(*load(dir, nvips, kXdpBenchNoCtLookup), pkt, repeat, SL_XR_DNAT_NEW, "new-flow");
   }
-  {
-    BenchLb b(pin, "cthit", nvips, kXdpBenchNoFlowCache, view);
-    b.run_once(pkt);
-    ct_hit = b.path_ns(pkt, repeat, SL_XR_DNAT_TRACKED, "conntrack-hit");
-  }
-  {
-    BenchLb b(pin, "new", nvips, kXdpBenchNoCtLookup, view);
-    fresh = b.path_ns(pkt, repeat, SL_XR_DNAT_NEW, "new-flow");
-  }
+  (void)XdpLb::remove_pins(dir);
+  ::rmdir(dir.c_str());
   // Calibration: a program that only returns XDP_PASS, same packet, same loop.
   const bpf_insn trivial_prog[] = {
       {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
       {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
   };
-  uint32_t rv = 0;
   int tfd = bpf_prog_load(BPF_PROG_TYPE_XDP, "sl_bench_pass", "GPL", trivial_prog, 2, nullptr);
   uint32_t trivial = tfd >= 0 ? test_run_ns(tfd, pkt, repeat, &rv) : 0;
   if (tfd >= 0) ::close(tfd);
