@@ -114,6 +114,16 @@ static __always_inline int lb4_gen_current(const struct sl_xct *ct)
 	return g && g->gen == ct->gen;
 }
 
+/* Whether a conntrack entry belongs to the VIP that has its id now (made
+ * since the id got it), so not to a removed one. Weaker than
+ * lb4_gen_current: the VIP may have changed since, without a new admission. */
+static __always_inline int lb4_ct_of_live_vip(const struct sl_xct *ct)
+{
+	struct sl_xvip_gen *g = bpf_map_lookup_elem(&sl_xvip_gen, &ct->vip_id);
+
+	return g && lb4_gen_not_before(ct->gen, g->since);
+}
+
 /* Keys are compared as 4-byte words: stack accesses must be aligned, and
  * the key is only 4-byte aligned on the stack. */
 static __always_inline int lb4_same_flow(const struct sl_xct_key *a, const struct sl_xct_key *b)
@@ -352,7 +362,7 @@ static __always_inline int lb4_xdp_icmp(struct xdp_md *ctx)
 	};
 	struct sl_xct *ct = bpf_map_lookup_elem(&sl_xct, &fk);
 
-	if (!ct)
+	if (!ct || !lb4_ct_of_live_vip(ct))
 		return lb4_verdict(SL_XR_ICMP_PASS, XDP_PASS);
 	__be32 be_addr = ct->addr;
 	__be16 be_port = ct->port;

@@ -526,6 +526,15 @@ TEST_F(XdpLbTest, IcmpFragNeededForATrackedFlowIsTranslated) {
   expect_case({"untracked icmp", unknown, XDP_PASS, unknown});
   EXPECT_EQ(stat(SL_XR_ICMP_TRANSLATED), 2u);
   EXPECT_EQ(vip_counters(web).icmp, 2u);
+
+  // A change of the VIP (a backend more) keeps translating for the flow;
+  // once the VIP is removed, its flows' errors pass untouched.
+  const Bytes err = PacketBuilder().ipv4(kRouter, kVip).icmp_frag_needed(1400, sent, 28).build();
+  install({vip_spec(kVip, kPort, IPPROTO_TCP, 4)});
+  EXPECT_EQ(run_xdp(err).out, PacketBuilder().ipv4(kRouter, b.addr).icmp_frag_needed(1400, seen, 28).build());
+  remove(web);
+  expect_case({"icmp about a flow of a removed VIP", err, XDP_PASS, err});
+  EXPECT_EQ(stat(SL_XR_ICMP_TRANSLATED), 3u);
 }
 
 TEST_F(XdpLbTest, IcmpErrorFromTheBackendSideIsReverseNatedByTc) {
