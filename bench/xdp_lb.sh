@@ -3,10 +3,11 @@
 # test: it prints numbers, asserts none.
 #
 #  1. ns/packet in BPF_PROG_TEST_RUN (repeat >= 1e6) with VIPS x BACKENDS:
-#     the tracked-flow path, the new-flow path (Maglev pick + conntrack
-#     insert; the program's bench knob skips the conntrack lookup so every
-#     repeat takes that path), a non-VIP pass, and a 2-instruction XDP_PASS
-#     program for calibration. See bench/tools/xdp_lb_bench.cpp for how each
+#     the tracked-flow path (a per-CPU flow cache hit), the same flow when
+#     it misses the flow cache and hits the conntrack (ct_hit; a bench knob
+#     skips the cache), the new-flow path (Maglev pick + conntrack insert; a
+#     bench knob skips the conntrack lookup so every repeat takes that path),
+#     a non-VIP pass, and a 2-instruction XDP_PASS program for calibration. See bench/tools/xdp_lb_bench.cpp for how each
 #     repeat is kept on its path although the kernel reuses one buffer.
 #  2. packets/s through a real veth path, sluice XDP vs iptables DNAT, the
 #     same traffic in the same run:
@@ -72,7 +73,7 @@ mkdir -p "$PIN"
 TR=$(pin_cpu "$TOOL" testrun --pin-dir "$PIN" --vips "$VIPS" --backends "$BACKENDS" --repeat "$REPEAT" --maglev "$MAGLEV")
 echo "$TR"
 kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$TR" | tail -1; }
-TRACKED=$(kv tracked_ns) NEW_FLOW=$(kv new_flow_ns)
+TRACKED=$(kv tracked_ns) CT_HIT=$(kv ct_hit_ns) NEW_FLOW=$(kv new_flow_ns)
 
 echo "== pps through veth: sluice XDP vs iptables DNAT ($ROUNDS rounds of ${SECONDS_PER_RUN}s, $FLOWS flows)"
 for ns in "$G" "$N" "$S"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
@@ -145,4 +146,4 @@ if [[ ${GATEWAY:-1} != 0 ]]; then
   GW_RATIO=${GW_RATIO:-na}
 fi
 # The last line reports the default design (DNAT, then XDP_PASS to the stack).
-echo "xdp-lb: tracked_ns=$TRACKED new_flow_ns=$NEW_FLOW pps=$PPS pps_ratio_vs_iptables=$RATIO gw_rps_ratio_vs_nginx=$GW_RATIO"
+echo "xdp-lb: tracked_ns=$TRACKED ct_hit_ns=$CT_HIT new_flow_ns=$NEW_FLOW pps=$PPS pps_ratio_vs_iptables=$RATIO gw_rps_ratio_vs_nginx=$GW_RATIO"

@@ -22,11 +22,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 _Static_assert(sizeof(struct sl_xbackend) == sizeof(__u64), "Maglev entry size");
 
-/* Benchmark knob, set by the loader before load (0 in production, where the
- * verifier prunes the branch): every packet takes the new-flow path, so a
- * BPF_PROG_TEST_RUN repeat loop measures the Maglev pick and the conntrack
- * insert rather than a conntrack hit. */
+/* Benchmark knobs, set by the loader before load (0 in production, where the
+ * verifier prunes the branches), so a BPF_PROG_TEST_RUN repeat loop measures
+ * one path: NO_CT_LOOKUP sends every packet down the new-flow path (Maglev
+ * pick, conntrack insert), NO_FLOW_CACHE every tracked packet to the
+ * conntrack. */
 #define SL_XDP_BENCH_NO_CT_LOOKUP 0x1
+#define SL_XDP_BENCH_NO_FLOW_CACHE 0x2
 const volatile __u32 sl_xdp_bench_flags = 0;
 
 /* Opt-in (loader option fib_redirect): forward DNATed packets with a FIB
@@ -74,9 +76,9 @@ static __always_inline struct sl_xbackend *lb4_maglev_pick(const struct sl_xvip 
 }
 
 static __always_inline int lb4_track(const struct sl_xct_key *fwd, const struct sl_xbackend *be,
-				     const struct sl_xvip_key *vk, __u32 vip_id)
+				     const struct sl_xvip_key *vk, __u32 vip_id, __u32 gen)
 {
-	struct sl_xct ct = { .addr = be->addr, .port = be->port, .vip_id = vip_id };
+	struct sl_xct ct = { .addr = be->addr, .port = be->port, .vip_id = vip_id, .gen = gen };
 	struct sl_xct_key rev = {
 		.saddr = be->addr, .daddr = fwd->saddr,
 		.sport = be->port, .dport = fwd->sport, .proto = fwd->proto,
@@ -89,6 +91,113 @@ static __always_inline int lb4_track(const struct sl_xct_key *fwd, const struct 
 	if (bpf_map_update_elem(&sl_xct, fwd, &ct, BPF_ANY))
 		return -1;
 	return 0;
+}
+
+/* Whether a VIP key may exist: its prefilter bit is set. */
+static __always_inline int lb4_vip_maybe(__be32 daddr, __be16 dport, __u8 proto)
+{
+	__u32 bit = lb4_vip_filter_bit(daddr, dport, proto);
+	__u32 word = bit / 64;
+	__u64 *bits = bpf_map_lookup_elem(&sl_xvip_filt, &word);
+
+	return bits && ((*bits >> (bit % 64)) & 1);
+}
+
+#define LB4_FORWARD -1
+
+/* Whether a conntrack value (in the map or cached) carries its VIP's
+ * current generation, i.e. the flow's admission still holds. */
+static __always_inline int lb4_gen_current(const struct sl_xct *ct)
+{
+	struct sl_xvip_gen *g = bpf_map_lookup_elem(&sl_xvip_gen, &ct->vip_id);
+
+	return g && g->gen == ct->gen;
+}
+
+/* Whether a conntrack entry belongs to the VIP that has its id now (made
+ * since the id got it), so not to a removed one. Weaker than
+ * lb4_gen_current: the VIP may have changed since, without a new admission. */
+static __always_inline int lb4_ct_of_live_vip(const struct sl_xct *ct)
+{
+	struct sl_xvip_gen *g = bpf_map_lookup_elem(&sl_xvip_gen, &ct->vip_id);
+
+	return g && lb4_gen_not_before(ct->gen, g->since);
+}
+
+/* Keys are compared as 4-byte words: stack accesses must be aligned, and
+ * the key is only 4-byte aligned on the stack. */
+static __always_inline int lb4_same_flow(const struct sl_xct_key *a, const struct sl_xct_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* A packet the conntrack fast path did not settle: no entry, or one stamped
+ * with an older generation of its VIP. The VIP and its source ranges are
+ * checked as for a new flow; an entry of the VIP's current incarnation then
+ * keeps its backend (and is stamped again), anything else gets the Maglev
+ * pick and a new entry. Returns LB4_FORWARD with *pick set, or the verdict. */
+static __always_inline int lb4_admit(const struct sl_xct_key *fk, struct sl_xct *ct, struct sl_xct *pick)
+{
+	struct sl_xvip_key vk = { .addr = fk->daddr, .port = fk->dport, .proto = fk->proto };
+	struct sl_xvip_counters *cnt;
+	struct sl_xvip_gen gen = {};
+	struct sl_xvip_gen *g;
+	struct sl_xbackend *be;
+	struct sl_xvip *vip;
+	__u32 id;
+
+	vip = bpf_map_lookup_elem(&sl_xvips, &vk);
+	if (!vip)
+		return lb4_verdict(SL_XR_PASS_NOT_VIP, XDP_PASS);
+	id = vip->id;
+	/* Read before the checks: userspace bumps it after its last write, so
+	 * a stamp taken here is stale if the ranges change under this packet. */
+	g = bpf_map_lookup_elem(&sl_xvip_gen, &id);
+	if (g)
+		gen = *g;
+	cnt = lb4_vip_counters(id);
+	if ((vip->flags & SL_XVIP_F_SRC_RANGES) && !lb4_source_allowed(id, fk->saddr))
+		return lb4_drop(cnt, SL_XDROP_SRC_RANGE, SL_XR_DROP_SRC_RANGE);
+	pick->vip_id = id;
+	pick->gen = gen.gen;
+	if (ct && ct->vip_id == id && lb4_gen_not_before(ct->gen, gen.since)) {
+		ct->gen = gen.gen;
+		pick->addr = ct->addr;
+		pick->port = ct->port;
+		lb4_xcount(SL_XR_CT_READMITTED);
+		return LB4_FORWARD;
+	}
+	be = lb4_maglev_pick(vip, lb4_flow_hash(fk->saddr, fk->daddr, fk->sport, fk->dport, fk->proto));
+	if (!be)
+		return lb4_drop(cnt, SL_XDROP_NO_BACKEND, SL_XR_DROP_NO_BACKEND);
+	pick->addr = be->addr;
+	pick->port = be->port;
+	if (lb4_track(fk, be, &vk, id, gen.gen))
+		lb4_xcount(SL_XR_CT_FULL);
+	if (cnt)
+		cnt->new_flows += 1;
+	lb4_xcount(SL_XR_DNAT_NEW);
+	return LB4_FORWARD;
+}
+
+/* A packet the flow cache did not settle: the prefilter, then the
+ * conntrack, then admission. */
+static __always_inline int lb4_find_flow(const struct sl_xct_key *fk, struct sl_xct *pick)
+{
+	struct sl_xct *ct = NULL;
+
+	if (!lb4_vip_maybe(fk->daddr, fk->dport, fk->proto))
+		return lb4_verdict(SL_XR_PASS_NOT_VIP, XDP_PASS);
+	if (!(sl_xdp_bench_flags & SL_XDP_BENCH_NO_CT_LOOKUP))
+		ct = bpf_map_lookup_elem(&sl_xct, fk);
+	if (ct && lb4_gen_current(ct)) {
+		*pick = *ct;
+		lb4_xcount(SL_XR_DNAT_TRACKED);
+		return LB4_FORWARD;
+	}
+	return lb4_admit(fk, ct, pick);
 }
 
 /* The stack's forwarding, done here: FIB lookup from the ingress device,
@@ -136,19 +245,22 @@ static __always_inline int lb4_fib_forward(struct xdp_md *ctx)
 	return bpf_redirect(p.ifindex, 0);
 }
 
-/* TCP or UDP to a VIP. l4_off is the offset of the L4 header from data. */
+/* TCP or UDP, possibly to a VIP. A tracked flow costs the flow cache slot
+ * and array reads (generation, counters); a cache miss adds the prefilter
+ * bit and the conntrack lookup; only other packets look the VIP up. */
 static __always_inline int lb4_xdp_l4(struct xdp_md *ctx, __u8 proto)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	const __u32 l4_off = sizeof(struct ethhdr) + sizeof(struct iphdr);
 	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct sl_xflow_slot *slot = NULL;
 	struct sl_xvip_counters *cnt;
+	struct sl_xct pick = {};
 	struct lb4_ports *ports;
-	struct sl_xbackend pick;
-	struct sl_xvip *vip;
-	__u32 csum_off, hash;
+	__u32 csum_off;
 	__u16 *csum;
+	int verdict;
 
 	/* The whole L4 header must be there: a truncated one is not ours. */
 	if (proto == IPPROTO_TCP) {
@@ -164,41 +276,27 @@ static __always_inline int lb4_xdp_l4(struct xdp_md *ctx, __u8 proto)
 	if ((void *)(ports + 1) > end || (void *)(ip + 1) > end)
 		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
 
-	struct sl_xvip_key vk = { .addr = ip->daddr, .port = ports->dst, .proto = proto };
-
-	vip = bpf_map_lookup_elem(&sl_xvips, &vk);
-	if (!vip)
-		return lb4_verdict(SL_XR_PASS_NOT_VIP, XDP_PASS);
-	cnt = lb4_vip_counters(vip->id);
-
-	if ((vip->flags & SL_XVIP_F_SRC_RANGES) && !lb4_source_allowed(vip->id, ip->saddr))
-		return lb4_drop(cnt, SL_XDROP_SRC_RANGE, SL_XR_DROP_SRC_RANGE);
-
 	struct sl_xct_key fk = {
 		.saddr = ip->saddr, .daddr = ip->daddr,
 		.sport = ports->src, .dport = ports->dst, .proto = proto,
 	};
-	struct sl_xct *ct = NULL;
 
-	if (!(sl_xdp_bench_flags & SL_XDP_BENCH_NO_CT_LOOKUP))
-		ct = bpf_map_lookup_elem(&sl_xct, &fk);
-	if (ct) {
-		pick.addr = ct->addr;
-		pick.port = ct->port;
+	if (!(sl_xdp_bench_flags & (SL_XDP_BENCH_NO_CT_LOOKUP | SL_XDP_BENCH_NO_FLOW_CACHE))) {
+		__u32 i = lb4_flow_slot_index(fk.saddr, fk.daddr, fk.sport, fk.dport, proto);
+
+		slot = bpf_map_lookup_elem(&sl_xflows, &i);
+	}
+	if (slot && lb4_same_flow(&slot->key, &fk) && lb4_gen_current(&slot->ct)) {
+		pick = slot->ct;
 		lb4_xcount(SL_XR_DNAT_TRACKED);
 	} else {
-		struct sl_xbackend *be;
-
-		hash = lb4_flow_hash(fk.saddr, fk.daddr, fk.sport, fk.dport, proto);
-		be = lb4_maglev_pick(vip, hash);
-		if (!be)
-			return lb4_drop(cnt, SL_XDROP_NO_BACKEND, SL_XR_DROP_NO_BACKEND);
-		pick = *be;
-		if (lb4_track(&fk, &pick, &vk, vip->id))
-			lb4_xcount(SL_XR_CT_FULL);
-		if (cnt)
-			cnt->new_flows += 1;
-		lb4_xcount(SL_XR_DNAT_NEW);
+		verdict = lb4_find_flow(&fk, &pick);
+		if (verdict != LB4_FORWARD)
+			return verdict;
+		if (slot) {
+			slot->key = fk;
+			slot->ct = pick;
+		}
 	}
 
 	/* Map helpers may have been called: re-derive and re-check every packet
@@ -214,6 +312,7 @@ static __always_inline int lb4_xdp_l4(struct xdp_md *ctx, __u8 proto)
 	__be32 old_addr = ip->daddr;
 	__be16 old_port = ports->dst;
 
+	cnt = lb4_vip_counters(pick.vip_id);
 	if (cnt) {
 		cnt->packets += 1;
 		cnt->bytes += bpf_ntohs(ip->tot_len);
@@ -263,7 +362,7 @@ static __always_inline int lb4_xdp_icmp(struct xdp_md *ctx)
 	};
 	struct sl_xct *ct = bpf_map_lookup_elem(&sl_xct, &fk);
 
-	if (!ct)
+	if (!ct || !lb4_ct_of_live_vip(ct))
 		return lb4_verdict(SL_XR_ICMP_PASS, XDP_PASS);
 	__be32 be_addr = ct->addr;
 	__be16 be_port = ct->port;

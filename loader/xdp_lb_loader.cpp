@@ -31,8 +31,9 @@ const char* xdp_mode_name(XdpMode m) {
 }
 
 const std::vector<std::string>& XdpLb::pinned_map_names() {
-  static const std::vector<std::string> names = {"sl_xvips", "sl_xmaglev", "sl_xct",     "sl_xnat",
-                                                 "sl_xsrc",  "sl_xvip_cnt", "sl_xstats"};
+  static const std::vector<std::string> names = {"sl_xvips", "sl_xmaglev",  "sl_xct",      "sl_xnat",
+                                                 "sl_xsrc",  "sl_xvip_cnt", "sl_xstats",   "sl_xvip_gen",
+                                                 "sl_xvip_filt"};
   return names;
 }
 
@@ -56,6 +57,7 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
   };
   for (const Size& s : {Size{m->sl_xvips, options.max_vips}, Size{m->sl_xmaglev, options.max_vips},
                         Size{m->sl_xvip_cnt, options.max_vips}, Size{t->sl_xvip_cnt, options.max_vips},
+                        Size{m->sl_xvip_gen, options.max_vips},
                         Size{m->sl_xct, options.ct_entries}, Size{m->sl_xnat, options.ct_entries},
                         Size{t->sl_xnat, options.ct_entries}, Size{m->sl_xsrc, options.src_ranges}}) {
     if (int err = bpf_map__set_max_entries(s.map, s.entries); err) {
@@ -80,7 +82,8 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
       {bpf_map__fd(m->sl_xvips), "sl_xvips"},   {bpf_map__fd(m->sl_xmaglev), "sl_xmaglev"},
       {bpf_map__fd(m->sl_xct), "sl_xct"},       {bpf_map__fd(m->sl_xnat), "sl_xnat"},
       {bpf_map__fd(m->sl_xsrc), "sl_xsrc"},     {bpf_map__fd(m->sl_xvip_cnt), "sl_xvip_cnt"},
-      {bpf_map__fd(m->sl_xstats), "sl_xstats"},
+      {bpf_map__fd(m->sl_xstats), "sl_xstats"}, {bpf_map__fd(m->sl_xvip_gen), "sl_xvip_gen"},
+      {bpf_map__fd(m->sl_xvip_filt), "sl_xvip_filt"},
   };
   return self;
 }
@@ -186,8 +189,8 @@ const char* sl_xreason_name(unsigned reason) {
       "pass_malformed", "pass_other_proto", "dnat_new",        "dnat_tracked",
       "drop_src_range", "drop_no_backend",  "ct_full",         "icmp_translated",
       "icmp_pass",      "tc_reversed",      "tc_pass",         "tc_malformed",
-      "tc_icmp_reversed", "fib_redirect",    "fib_pass"};
-  static_assert(SL_XR__COUNT == 19, "keep the names in step with enum sl_xreason");
+      "tc_icmp_reversed", "fib_redirect",    "fib_pass",        "ct_readmitted"};
+  static_assert(SL_XR__COUNT == 20, "keep the names in step with enum sl_xreason");
   return reason < SL_XR__COUNT ? names[reason] : "unknown";
 }
 

@@ -30,9 +30,11 @@ inline sl_xvip_counters& operator+=(sl_xvip_counters& a, const sl_xvip_counters&
 
 namespace sluice {
 
-// The BPF test-run benchmark knob (bpf/xdp_lb.bpf.c): every packet takes the
-// new-flow path. Never set outside benchmarks.
+// The BPF test-run benchmark knobs (bpf/xdp_lb.bpf.c). Never set outside
+// benchmarks. NoCtLookup: every packet takes the new-flow path. NoFlowCache:
+// a tracked packet always goes to the conntrack (the flow cache's miss path).
 inline constexpr uint32_t kXdpBenchNoCtLookup = 0x1;
+inline constexpr uint32_t kXdpBenchNoFlowCache = 0x2;
 
 struct XdpLbOptions {
   std::string pin_dir = SL_DEFAULT_PIN_DIR;
@@ -56,6 +58,8 @@ struct XdpLbMaps {
   MapHandle<sl_xsrc_key, uint32_t> src_ranges;
   PerCpuArrayHandle<sl_xvip_counters> vip_counters;
   PerCpuArrayHandle<uint64_t> stats;
+  MapHandle<uint32_t, sl_xvip_gen> vip_gens;  // VIP id -> generation (struct sl_xvip_gen)
+  MapHandle<uint32_t, uint64_t> vip_filter;   // prefilter word index -> 64 bits
 };
 
 enum class XdpMode { kNone, kNative, kGeneric };

@@ -12,6 +12,15 @@
 #define SL_XDP_DEFAULT_CT_ENTRIES 262144u
 #define SL_XDP_DEFAULT_SRC_RANGES 16384u
 
+/* The VIP prefilter (sl_xvip_filt): a bitmap of 2^18 bits in 64-bit words,
+ * one bit per hash of a VIP key (lb4_vip_filter_bit). */
+#define SL_XVIP_FILTER_BITS_LOG2 18u
+#define SL_XVIP_FILTER_WORDS (1u << (SL_XVIP_FILTER_BITS_LOG2 - 6))
+
+/* Slots of the per-CPU flow cache (sl_xflows) in front of the conntrack. */
+#define SL_XDP_FLOW_CACHE_SLOTS_LOG2 14u
+#define SL_XDP_FLOW_CACHE_SLOTS (1u << SL_XDP_FLOW_CACHE_SLOTS_LOG2)
+
 /* sl_xvip.flags */
 #define SL_XVIP_F_LOCAL 0x01      /* externalTrafficPolicy: Local; the table holds local backends only */
 #define SL_XVIP_F_SRC_RANGES 0x02 /* loadBalancerSourceRanges set: sources outside are dropped */
@@ -56,14 +65,25 @@ struct sl_xct_key {
 	__u8 pad[3];
 };
 
-/* sl_xct: the backend of a tracked flow. sl_xnat: the VIP to put back as
- * the source of a reply. */
+/* sl_xct: the backend of a tracked flow, and its VIP's generation
+ * (sl_xvip_gen.gen) when the flow was last admitted. sl_xnat: the VIP to put
+ * back as the source of a reply (gen unused, 0). */
 struct sl_xct {
 	__be32 addr;
 	__be16 port;
 	__u16 pad;
 	__u32 vip_id;
-	__u32 pad2;
+	__u32 gen;
+};
+
+/* sl_xvip_gen, indexed by VIP id; written by userspace after the last map
+ * write of every VIP change. A conntrack entry whose gen differs is admitted
+ * again (VIP lookup, source ranges) before it is used; one made before
+ * `since` belongs to an earlier VIP of the same id (or a removed one) and is
+ * replaced. Both come from one counter that only grows, across restarts. */
+struct sl_xvip_gen {
+	__u32 gen;   /* bumped on every change and on removal */
+	__u32 since; /* gen at which the id got its current VIP, or was freed */
 };
 
 /* Source-range trie key: the VIP id is always matched in full, so

@@ -24,6 +24,7 @@ enum sl_xreason {
 	SL_XR_TC_ICMP_REVERSED,   /* ICMP error from the backend side rewritten to the VIP */
 	SL_XR_FIB_REDIRECT,       /* opt-in fast path: forwarded by XDP_REDIRECT after a FIB lookup */
 	SL_XR_FIB_PASS,           /* opt-in fast path: FIB gave no direct answer, passed to the stack */
+	SL_XR_CT_READMITTED,      /* tracked flow whose VIP changed since: admitted again, kept its backend */
 	SL_XR__COUNT
 };
 

@@ -6,9 +6,11 @@
 //       itself, so the rewrite is a real one (loads, checksum updates, stores)
 //       that leaves the packet addressed to the VIP: with repeat > 1 the kernel
 //       reuses one buffer, and every run must still take the intended path.
-//       tracked: the flow is in the conntrack. new_flow: a second load with the
-//       bench knob that skips the conntrack lookup, so every run does the
-//       Maglev pick and the conntrack insert (both LRU maps updated).
+//       tracked: the flow is in the flow cache (and the conntrack). ct_hit: a
+//       load with the bench knob that skips the flow cache, so every run looks
+//       the conntrack up. new_flow: a load with the knob that skips the
+//       conntrack lookup, so every run does the Maglev pick and the conntrack
+//       insert (both LRU maps updated).
 //   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic]
 //       Loads, attaches XDP + TC to IF (in the caller's netns), installs one UDP
 //       VIP. Leaves them attached (maps pinned in D) and exits.
@@ -171,6 +173,17 @@ uint32_t test_run_ns(int fd, std::vector<uint8_t> pkt, int repeat, uint32_t* ret
   return opts.duration;
 }
 
+// ns/packet of `repeat` runs of pkt; every run must be counted under reason.
+uint32_t path_ns(const XdpLb& lb, const std::vector<uint8_t>& pkt, int repeat, sl_xreason reason, const char* what) {
+  const uint64_t before = lb.maps().stats.sum(reason);
+  uint32_t rv = 0;
+  const uint32_t ns = test_run_ns(lb.xdp_prog_fd(), pkt, repeat, &rv);
+  if (rv != XDP_PASS || lb.maps().stats.sum(reason) - before < static_cast<uint64_t>(repeat)) {
+    die(std::string(what) + " run did not take its path");
+  }
+  return ns;
+}
+
 int cmd_testrun(const std::map<std::string, std::string>& a) {
   const std::string pin = get(a, "pin-dir");
   if (pin.empty()) die("--pin-dir");
@@ -205,37 +218,26 @@ int cmd_testrun(const std::map<std::string, std::string>& a) {
   const std::vector<uint8_t> pkt = udp_frame(mac, mac, client, hot, 40000, 80);
   std::vector<uint8_t> miss = udp_frame(mac, mac, client, parse_ip("10.111.0.99"), 40000, 80);
 
-  uint32_t rv = 0;
-  uint32_t tracked = 0, fresh = 0, pass = 0;
+  // One load programs the maps; the loads with bench knobs reuse its pins
+  // (programming takes seconds), each with a flow cache of its own.
+  const std::string dir = pin + "/lb";
+  uint32_t tracked = 0, ct_hit = 0, fresh = 0, pass = 0, rv = 0;
   {
-    auto lb = load(pin + "/tracked", nvips, 0);
+    auto lb = load(dir, nvips, 0);
     KernelXdpTables t(lb->maps());
     XdpSync sync(t, nvips + 16);
     auto t0 = std::chrono::steady_clock::now();
     if (Status s = sync.apply(view); !s) die(s.error().to_string());
     double prog_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("programmed %u VIPs x %u backends (Maglev %u) in %.2fs\n", nvips, nbe, msize, prog_s);
-    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);  // creates the conntrack entry
-    tracked = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
-    if (rv != XDP_PASS || lb->maps().stats.sum(SL_XR_DNAT_TRACKED) < static_cast<uint64_t>(repeat)) {
-      die("tracked run did not take the tracked path");
-    }
-    pass = test_run_ns(lb->xdp_prog_fd(), miss, repeat, &rv);
-    (void)XdpLb::remove_pins(pin + "/tracked");
+    test_run_ns(lb->xdp_prog_fd(), pkt, 1, &rv);  // creates the conntrack entry, fills the flow cache
+    tracked = path_ns(*lb, pkt, repeat, SL_XR_DNAT_TRACKED, "tracked");
+    pass = path_ns(*lb, miss, repeat, SL_XR_PASS_NOT_VIP, "non-VIP");
+    ct_hit = path_ns(*load(dir, nvips, kXdpBenchNoFlowCache), pkt, repeat, SL_XR_DNAT_TRACKED, "conntrack-hit");
+    fresh = path_ns(*load(dir, nvips, kXdpBenchNoCtLookup), pkt, repeat, SL_XR_DNAT_NEW, "new-flow");
   }
-  ::rmdir((pin + "/tracked").c_str());
-  {
-    auto lb = load(pin + "/new", nvips, kXdpBenchNoCtLookup);
-    KernelXdpTables t(lb->maps());
-    XdpSync sync(t, nvips + 16);
-    if (Status s = sync.apply(view); !s) die(s.error().to_string());
-    fresh = test_run_ns(lb->xdp_prog_fd(), pkt, repeat, &rv);
-    if (rv != XDP_PASS || lb->maps().stats.sum(SL_XR_DNAT_NEW) < static_cast<uint64_t>(repeat)) {
-      die("new-flow run did not take the new-flow path");
-    }
-    (void)XdpLb::remove_pins(pin + "/new");
-  }
-  ::rmdir((pin + "/new").c_str());
+  (void)XdpLb::remove_pins(dir);
+  ::rmdir(dir.c_str());
   // Calibration: a program that only returns XDP_PASS, same packet, same loop.
   const bpf_insn trivial_prog[] = {
       {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
@@ -244,8 +246,8 @@ int cmd_testrun(const std::map<std::string, std::string>& a) {
   int tfd = bpf_prog_load(BPF_PROG_TYPE_XDP, "sl_bench_pass", "GPL", trivial_prog, 2, nullptr);
   uint32_t trivial = tfd >= 0 ? test_run_ns(tfd, pkt, repeat, &rv) : 0;
   if (tfd >= 0) ::close(tfd);
-  std::printf("tracked_ns=%u new_flow_ns=%u pass_ns=%u trivial_ns=%u repeat=%d\n", tracked, fresh, pass, trivial,
-              repeat);
+  std::printf("tracked_ns=%u ct_hit_ns=%u new_flow_ns=%u pass_ns=%u trivial_ns=%u repeat=%d\n", tracked, ct_hit, fresh,
+              pass, trivial, repeat);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #include "lb_select.h"
+#include "xdp_lb_types.h"
 
 /* Fold a 32-bit one's complement sum to 16 bits. */
 static __always_inline __u16 lb4_csum_fold(__u32 s)
@@ -89,6 +90,34 @@ static __always_inline __u32 lb4_flow_hash(__u32 saddr, __u32 daddr, __u16 sport
 	__u64 b = ((__u64)sport << 32) | ((__u64)dport << 16) | proto;
 
 	return lb4_hash64(a ^ ((__u64)lb4_hash64(b) << 32 | lb4_hash64(~b)));
+}
+
+/* The VIP prefilter's bit for a VIP key, fields in network order as in the
+ * packet (and in struct sl_xvip_key). A full mixer: VIP addresses that differ
+ * only in their last octet must not crowd into a few bits. */
+static __always_inline __u32 lb4_vip_filter_bit(__u32 addr, __u16 port, __u8 proto)
+{
+	__u64 k = ((__u64)addr << 32) | ((__u64)port << 16) | proto;
+
+	return lb4_hash64(k) >> (32 - SL_XVIP_FILTER_BITS_LOG2);
+}
+
+/* A flow's slot in the per-CPU flow cache: one multiply, the top bits. The
+ * client's address and port sit low in the word, so they reach every bit
+ * of the slot index; a cache only needs a fair spread, not a strong hash. */
+static __always_inline __u32 lb4_flow_slot_index(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
+						 __u8 proto)
+{
+	__u64 k = ((__u64)daddr << 32 | saddr) ^ ((__u64)dport << 48) ^ ((__u64)proto << 40) ^ ((__u64)sport << 8);
+
+	return (__u32)((k * 0x9e3779b97f4a7c15ULL) >> (64 - SL_XDP_FLOW_CACHE_SLOTS_LOG2));
+}
+
+/* Whether a conntrack entry stamped with generation `gen` was made on or
+ * after `since` (wrap-safe). */
+static __always_inline int lb4_gen_not_before(__u32 gen, __u32 since)
+{
+	return (__s32)(gen - since) >= 0;
 }
 
 #define SL_IP_MF 0x2000

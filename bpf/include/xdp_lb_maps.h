@@ -52,4 +52,41 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_xsrc SEC(".maps");
 
+/* Per VIP id: the generation a conntrack entry must carry to be used
+ * without admitting its flow again (see struct sl_xvip_gen). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct sl_xvip_gen);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_xvip_gen SEC(".maps");
+
+/* The VIP prefilter: bit lb4_vip_filter_bit(key) is set for every VIP key
+ * (several keys may share one), so a packet to no VIP passes after one
+ * array read, before any hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XVIP_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_xvip_filt SEC(".maps");
+
+/* The flow cache: per CPU, direct-mapped by lb4_flow_slot_index, a copy of
+ * a conntrack entry with its key. A hit whose generation is current skips
+ * the conntrack's hash lookup; anything else goes to the conntrack and
+ * refills the slot. Not pinned: a new program starts with an empty cache. */
+struct sl_xflow_slot {
+	struct sl_xct_key key;
+	struct sl_xct ct;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_XDP_FLOW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_xflow_slot);
+} sl_xflows SEC(".maps");
+
 #endif

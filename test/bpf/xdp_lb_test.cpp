@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <memory>
@@ -78,6 +79,13 @@ class XdpLbTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SLUICE_REQUIRE_ROOT();
+    // One CPU, so a run sees the per-CPU flow cache the runs before filled.
+    ASSERT_EQ(sched_getaffinity(0, sizeof saved_cpus_, &saved_cpus_), 0);
+    first_cpu_ = -1;
+    for (int c = 0; c < CPU_SETSIZE && first_cpu_ < 0; ++c) {
+      if (CPU_ISSET(c, &saved_cpus_)) first_cpu_ = c;
+    }
+    ASSERT_TRUE(on_cpu(first_cpu_));
     std::random_device rd;
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "sl%06x", static_cast<unsigned>(rd() & 0xffffff));
@@ -95,6 +103,7 @@ class XdpLbTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    (void)sched_setaffinity(0, sizeof saved_cpus_, &saved_cpus_);
     sync_.reset();
     tables_.reset();
     lb_.reset();
@@ -102,6 +111,26 @@ class XdpLbTest : public ::testing::Test {
       (void)XdpLb::remove_pins(pin_dir_);
       ::rmdir(pin_dir_.c_str());
     }
+  }
+
+  static bool on_cpu(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  // Another CPU this test may run on (its flow cache is empty), or -1.
+  int other_cpu() const {
+    for (int c = first_cpu_ + 1; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &saved_cpus_)) return c;
+    }
+    return -1;
+  }
+
+  void remove(const XdpVipSpec& s) {
+    view_.erase(xdp_vip_key(s));
+    Status st = sync_->apply(view_);
+    ASSERT_TRUE(st.ok()) << st.error().to_string();
   }
 
   static XdpVipSpec vip_spec(uint32_t addr, uint16_t port, uint8_t proto, int nbackends) {
@@ -163,6 +192,8 @@ class XdpLbTest : public ::testing::Test {
   std::unique_ptr<KernelXdpTables> tables_;
   std::unique_ptr<XdpSync> sync_;
   XdpVipMap view_;
+  cpu_set_t saved_cpus_{};
+  int first_cpu_ = 0;
 };
 
 TEST_F(XdpLbTest, TcpSynToVipIsDnatedToTheMaglevBackend) {
@@ -226,6 +257,86 @@ TEST_F(XdpLbTest, TrackedFlowStaysPutAfterABackendIsAdded) {
   const Backend fresh = maglev_backend(four, other, *moved);
   expect_case({"new flow after the change", PacketBuilder().ipv4(other, kVip).tcp(*moved, kPort).build(), XDP_PASS,
                PacketBuilder().ipv4(other, fresh.addr).tcp(*moved, fresh.port).build()});
+  // The change bumped the VIP's generation: the tracked flow was admitted
+  // again once, and is plainly tracked after that.
+  EXPECT_EQ(stat(SL_XR_CT_READMITTED), 1u);
+  expect_case({"tracked flow, stamped again", ack, XDP_PASS,
+               PacketBuilder().ipv4(kClient, before.addr).tcp(*moved, before.port, test::kTcpAck).build()});
+  EXPECT_EQ(stat(SL_XR_CT_READMITTED), 1u);
+  EXPECT_EQ(stat(SL_XR_DNAT_TRACKED), 1u);
+}
+
+TEST_F(XdpLbTest, TrackedFlowOfARemovedVipIsNoLongerForwarded) {
+  XdpVipSpec web = vip_spec(kVip, kPort, IPPROTO_TCP, 3);
+  install({web});
+  const Backend b = maglev_backend(web, kClient, 40000);
+  const Bytes syn = PacketBuilder().ipv4(kClient, kVip).tcp(40000, kPort).build();
+  const Bytes ack = PacketBuilder().ipv4(kClient, kVip).tcp(40000, kPort, test::kTcpAck).build();
+  expect_case({"new flow", syn, XDP_PASS, PacketBuilder().ipv4(kClient, b.addr).tcp(40000, b.port).build()});
+  expect_case({"tracked", ack, XDP_PASS, PacketBuilder().ipv4(kClient, b.addr).tcp(40000, b.port, test::kTcpAck).build()});
+  ASSERT_EQ(lb_->maps().ct.keys().size(), 1u);
+
+  remove(web);
+  expect_case({"tracked flow of the removed VIP", ack, XDP_PASS, ack});
+  if (int cpu = other_cpu(); cpu >= 0) {  // no flow cache there: the conntrack path
+    ASSERT_TRUE(on_cpu(cpu));
+    expect_case({"same, conntrack path", ack, XDP_PASS, ack});
+    ASSERT_TRUE(on_cpu(first_cpu_));
+  }
+  EXPECT_EQ(stat(SL_XR_DNAT_TRACKED), 1u);
+  EXPECT_GE(stat(SL_XR_PASS_NOT_VIP), 1u);
+
+  // The address comes back, with other backends, under the same VIP id: the
+  // old entry belongs to the removed VIP and does not bring its backend back.
+  XdpVipSpec again = vip_spec(kVip, kPort, IPPROTO_TCP, 0);
+  for (int i = 4; i <= 6; ++i) again.backends.push_back({backend_ip(i), kBackendPort, 1, false});
+  install({again});
+  ASSERT_EQ(sync_->id_of(xdp_vip_key(again)), 0u);
+  const Backend now = maglev_backend(again, kClient, 40000);
+  expect_case({"same 5-tuple, new VIP", ack, XDP_PASS,
+               PacketBuilder().ipv4(kClient, now.addr).tcp(40000, now.port, test::kTcpAck).build()});
+  EXPECT_EQ(stat(SL_XR_CT_READMITTED), 0u);
+  EXPECT_EQ(stat(SL_XR_DNAT_NEW), 2u);
+}
+
+TEST_F(XdpLbTest, TrackedFlowFromASourceNoLongerAllowedIsDropped) {
+  XdpVipSpec web = vip_spec(kVip, kPort, IPPROTO_TCP, 3);
+  web.source_ranges = {{ip4(10, 111, 250, 0), 24}, {ip4(10, 111, 251, 0), 24}};
+  install({web});
+  const Backend kept = maglev_backend(web, kClient, 40000);
+  auto ack_from = [](uint32_t src, uint16_t sport) {
+    return PacketBuilder().ipv4(src, kVip).tcp(sport, kPort, test::kTcpAck).build();
+  };
+  auto ack_to = [](uint32_t src, uint16_t sport, Backend b) {
+    return PacketBuilder().ipv4(src, b.addr).tcp(sport, b.port, test::kTcpAck).build();
+  };
+  // Two flows per source: one stays on this CPU (flow cache), the other is
+  // checked from another CPU (conntrack), when there is one.
+  for (uint16_t sport : {40000, 40001}) {
+    expect_case({"client", ack_from(kClient, sport), XDP_PASS, ack_to(kClient, sport, maglev_backend(web, kClient, sport))});
+    expect_case({"outsider", ack_from(kOutsider, sport), XDP_PASS,
+                 ack_to(kOutsider, sport, maglev_backend(web, kOutsider, sport))});
+  }
+
+  web.source_ranges = {{ip4(10, 111, 250, 0), 24}};
+  install({web});
+  expect_case({"outsider's tracked flow", ack_from(kOutsider, 40000), XDP_DROP, ack_from(kOutsider, 40000)});
+  expect_case({"client's tracked flow keeps its backend", ack_from(kClient, 40000), XDP_PASS,
+               ack_to(kClient, 40000, kept)});
+  uint64_t readmitted = 1;
+  if (int cpu = other_cpu(); cpu >= 0) {
+    ASSERT_TRUE(on_cpu(cpu));
+    expect_case({"outsider, conntrack path", ack_from(kOutsider, 40001), XDP_DROP, ack_from(kOutsider, 40001)});
+    expect_case({"client, conntrack path", ack_from(kClient, 40001), XDP_PASS,
+                 ack_to(kClient, 40001, maglev_backend(web, kClient, 40001))});
+    ASSERT_TRUE(on_cpu(first_cpu_));
+    ++readmitted;
+  }
+  EXPECT_EQ(stat(SL_XR_CT_READMITTED), readmitted);
+  EXPECT_EQ(stat(SL_XR_DROP_SRC_RANGE), readmitted);
+  // Dropped on every packet, not only the first after the change.
+  expect_case({"outsider again", ack_from(kOutsider, 40000), XDP_DROP, ack_from(kOutsider, 40000)});
+  EXPECT_EQ(vip_counters(web).drops[SL_XDROP_SRC_RANGE], readmitted + 1);
 }
 
 TEST_F(XdpLbTest, Udp) {
@@ -415,6 +526,15 @@ TEST_F(XdpLbTest, IcmpFragNeededForATrackedFlowIsTranslated) {
   expect_case({"untracked icmp", unknown, XDP_PASS, unknown});
   EXPECT_EQ(stat(SL_XR_ICMP_TRANSLATED), 2u);
   EXPECT_EQ(vip_counters(web).icmp, 2u);
+
+  // A change of the VIP (a backend more) keeps translating for the flow;
+  // once the VIP is removed, its flows' errors pass untouched.
+  const Bytes err = PacketBuilder().ipv4(kRouter, kVip).icmp_frag_needed(1400, sent, 28).build();
+  install({vip_spec(kVip, kPort, IPPROTO_TCP, 4)});
+  EXPECT_EQ(run_xdp(err).out, PacketBuilder().ipv4(kRouter, b.addr).icmp_frag_needed(1400, seen, 28).build());
+  remove(web);
+  expect_case({"icmp about a flow of a removed VIP", err, XDP_PASS, err});
+  EXPECT_EQ(stat(SL_XR_ICMP_TRANSLATED), 3u);
 }
 
 TEST_F(XdpLbTest, IcmpErrorFromTheBackendSideIsReverseNatedByTc) {

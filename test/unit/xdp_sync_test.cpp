@@ -157,6 +157,11 @@ TEST(XdpMaglevTable, WeightsAndLocalPolicy) {
   EXPECT_EQ(xdp_maglev_table(s).size(), SL_MAGLEV_DEFAULT_SIZE);
 }
 
+// The op MemoryXdpTables logs for the prefilter word of a VIP.
+std::string filter_op(const XdpVipSpec& s) {
+  return "put_filter " + std::to_string(XdpVipFilter::bit_of(xdp_key(s.addr, s.port, s.proto)) / 64);
+}
+
 TEST(XdpSync, WritesTableAndRangesBeforeTheVipAndOnlyWhatChanged) {
   MemoryXdpTables t;
   XdpSync sync(t, 8);
@@ -164,9 +169,12 @@ TEST(XdpSync, WritesTableAndRangesBeforeTheVipAndOnlyWhatChanged) {
   a.source_ranges = {{ip4(10, 111, 250, 0), 24}};
   XdpVipSpec b = spec(ip4(10, 111, 0, 11), 80, {{ip4(10, 200, 1, 2), 8080, 1, false}});
   ASSERT_TRUE(sync.apply({{xdp_vip_key(a), a}, {xdp_vip_key(b), b}}).ok());
+  // The prefilter bit before the VIP; its generation after everything else.
   EXPECT_EQ(t.ops(), (std::vector<std::string>{
-                         "reset_counters 0", "put_src 0 10.111.250.0/24", "put_maglev 0", "put_vip 10.111.0.10:80/6 id=0",
-                         "reset_counters 1", "put_maglev 1", "put_vip 10.111.0.11:80/6 id=1"}));
+                         "reset_counters 0", filter_op(a), "put_src 0 10.111.250.0/24", "put_maglev 0",
+                         "put_vip 10.111.0.10:80/6 id=0", "put_gen 0 gen=1 since=1",
+                         "reset_counters 1", filter_op(b), "put_maglev 1", "put_vip 10.111.0.11:80/6 id=1",
+                         "put_gen 1 gen=2 since=2"}));
   auto v = t.get_vip(xdp_key(a.addr, a.port, 6));
   ASSERT_TRUE(v);
   EXPECT_EQ(v->flags, SL_XVIP_F_SRC_RANGES);
@@ -178,16 +186,23 @@ TEST(XdpSync, WritesTableAndRangesBeforeTheVipAndOnlyWhatChanged) {
   ASSERT_TRUE(sync.apply(sync.current()).ok());
   EXPECT_TRUE(t.ops().empty());
 
-  // New range first, VIP, then the old range goes; b removed; its id is reused.
+  // New range first, VIP, then the old range goes, then the generation (a
+  // keeps its since: same VIP); b removed, its id's generation moves past
+  // its flows and its bit is cleared; the id is reused with a new since.
   XdpVipSpec a2 = a;
   a2.source_ranges = {{ip4(10, 111, 251, 0), 24}};
   XdpVipSpec c = spec(ip4(10, 111, 0, 12), 443, {{ip4(10, 200, 1, 3), 8443, 1, false}});
   t.clear_ops();
   ASSERT_TRUE(sync.apply({{xdp_vip_key(a2), a2}, {xdp_vip_key(c), c}}).ok());
   EXPECT_EQ(t.ops(), (std::vector<std::string>{
-                         "erase_vip 10.111.0.11:80/6", "erase_maglev 1", "put_src 0 10.111.251.0/24",
-                         "put_maglev 0", "put_vip 10.111.0.10:80/6 id=0", "erase_src 0 10.111.250.0/24",
-                         "reset_counters 1", "put_maglev 1", "put_vip 10.111.0.12:443/6 id=1"}));
+                         "erase_vip 10.111.0.11:80/6", "erase_maglev 1", "put_gen 1 gen=3 since=3", filter_op(b),
+                         "put_src 0 10.111.251.0/24", "put_maglev 0", "put_vip 10.111.0.10:80/6 id=0",
+                         "erase_src 0 10.111.250.0/24", "put_gen 0 gen=4 since=1",
+                         "reset_counters 1", filter_op(c), "put_maglev 1", "put_vip 10.111.0.12:443/6 id=1",
+                         "put_gen 1 gen=5 since=5"}));
+  EXPECT_EQ(t.filter_word(XdpVipFilter::bit_of(xdp_key(b.addr, b.port, 6)) / 64) &
+                (uint64_t{1} << XdpVipFilter::bit_of(xdp_key(b.addr, b.port, 6)) % 64),
+            0u);
 
   // Losing every backend keeps the VIP (it drops) and removes the table.
   XdpVipSpec empty = c;
@@ -224,4 +239,42 @@ TEST(XdpSync, ARestartAdoptsIdsAndRanges) {
   EXPECT_TRUE(t.src_ranges().empty()) << "the adopted range was removed";
   EXPECT_FALSE(t.get_vip(xdp_key(b.addr, b.port, 6)));
   EXPECT_EQ(t.get_vip(xdp_key(a.addr, a.port, 6))->id, 0u);
+  // Generations go on past the first daemon's (a stale conntrack stamp must
+  // never match again); a keeps its since, so its tracked flows keep their
+  // backends; b's id moved past its flows.
+  const std::vector<sl_xvip_gen> gens = t.vip_gens();
+  ASSERT_EQ(gens.size(), 2u);
+  EXPECT_EQ(gens[0].since, 1u);
+  EXPECT_GT(gens[0].gen, 2u);
+  EXPECT_GT(gens[1].since, 2u);
+  EXPECT_EQ(gens[1].gen, gens[1].since);
+}
+
+TEST(XdpVipFilter, KeysSharingABitCountEachOther) {
+  const sl_xvip_key a = xdp_key(ip4(10, 111, 0, 10), 80, 6);
+  sl_xvip_key b{};
+  for (uint32_t addr = ip4(10, 112, 0, 0);; ++addr) {  // another key with a's bit
+    b = xdp_key(addr, 80, 6);
+    if (XdpVipFilter::bit_of(b) == XdpVipFilter::bit_of(a)) break;
+  }
+  const uint32_t bit = XdpVipFilter::bit_of(a);
+  const XdpFilterWord set{bit / 64, uint64_t{1} << (bit % 64)};
+  XdpVipFilter f;
+  EXPECT_EQ(f.add(a), set);
+  EXPECT_EQ(f.add(a), std::nullopt) << "adding a key twice changes nothing";
+  EXPECT_EQ(f.add(b), std::nullopt) << "the bit is already set";
+  EXPECT_EQ(f.remove(a), std::nullopt) << "b still needs the bit";
+  EXPECT_EQ(f.remove(a), std::nullopt);
+  EXPECT_EQ(f.remove(b), (XdpFilterWord{bit / 64, 0}));
+  EXPECT_TRUE(f.words().empty());
+}
+
+TEST(XdpVipFilter, VipsOfOneSubnetSpreadOverTheBits) {
+  // 1000 VIPs that differ in their last two octets only: a prefilter whose
+  // bits clumped would let most non-VIP traffic through to the lookups.
+  XdpVipFilter f;
+  for (uint32_t v = 1; v <= 1000; ++v) (void)f.add(xdp_key(ip4(10, 100, 0, 0) + v, 80, 17));
+  size_t bits = 0;
+  for (const auto& [index, word] : f.words()) bits += static_cast<size_t>(__builtin_popcountll(word));
+  EXPECT_GE(bits, 990u);
 }

@@ -71,6 +71,8 @@ XdpSync::XdpSync(XdpTables& tables, uint32_t max_vips) : tables_(tables), max_vi
   // Adopt what a previous daemon left: same ids, and a placeholder spec that
   // differs from any real one, so the first apply rewrites or removes it.
   std::map<uint32_t, XdpVipKey> by_id;
+  const std::vector<sl_xvip_gen> gens = tables_.vip_gens();
+  for (const sl_xvip_gen& g : gens) revision_ = std::max({revision_, g.gen, g.since});
   for (const auto& [k, v] : tables_.vips()) {
     XdpVipSpec s;
     s.addr = ntohl(k.addr);
@@ -82,7 +84,12 @@ XdpSync::XdpSync(XdpTables& tables, uint32_t max_vips) : tables_(tables), max_vi
     used_ids_.insert(v.id);
     by_id[v.id] = xdp_vip_key(s);
     current_[xdp_vip_key(s)] = s;
+    revision_ = std::max(revision_, v.revision);
+    since_[v.id] = v.id < gens.size() ? gens[v.id].since : 0;
+    (void)filter_.add(k);
   }
+  // Rewritten whole: maps pinned by an older daemon may lack the prefilter.
+  for (const auto& [index, bits] : filter_.words()) (void)tables_.put_filter_word({index, bits});
   for (const sl_xsrc_key& k : tables_.src_ranges()) {
     auto it = by_id.find(k.vip_id);
     if (it == by_id.end()) {
@@ -108,6 +115,10 @@ Status XdpSync::set_ranges(uint32_t id, const std::vector<XdpSourceRange>& want,
   return {};
 }
 
+Status XdpSync::write_filter(const std::optional<XdpFilterWord>& word) {
+  return word ? tables_.put_filter_word(*word) : Status{};
+}
+
 Status XdpSync::upsert(const XdpVipSpec& spec) {
   const XdpVipKey key = xdp_vip_key(spec);
   auto cur = current_.find(key);
@@ -124,6 +135,8 @@ Status XdpSync::upsert(const XdpVipSpec& spec) {
     used_ids_.insert(id);
   }
   const std::vector<XdpSourceRange> have = is_new ? std::vector<XdpSourceRange>{} : cur->second.source_ranges;
+  const sl_xvip_key k = xdp_key(spec.addr, spec.port, spec.proto);
+  if (Status s = write_filter(filter_.add(k)); !s) return s;
 
   // Ranges before the VIP entry that turns the check on; stale ones after.
   if (Status s = set_ranges(id, spec.source_ranges, have); !s) return s;
@@ -139,7 +152,6 @@ Status XdpSync::upsert(const XdpVipSpec& spec) {
   v.backend_count = static_cast<uint16_t>(std::min<size_t>(distinct.size(), 0xffff));
   v.flags = (spec.local_only ? SL_XVIP_F_LOCAL : 0) | (spec.source_ranges.empty() ? 0 : SL_XVIP_F_SRC_RANGES);
   v.revision = ++revision_;
-  const sl_xvip_key k = xdp_key(spec.addr, spec.port, spec.proto);
   if (Status s = tables_.put_vip(k, v); !s) return s;
   if (table.empty()) {
     if (Status s = tables_.erase_maglev(id); !s) return s;
@@ -148,6 +160,9 @@ Status XdpSync::upsert(const XdpVipSpec& spec) {
     if (std::find(spec.source_ranges.begin(), spec.source_ranges.end(), r) != spec.source_ranges.end()) continue;
     if (Status s = tables_.erase_src_range(src_key(id, r)); !s) return s;
   }
+  // Last: tracked flows are admitted again against what was written above.
+  const uint32_t since = since_.try_emplace(id, v.revision).first->second;
+  if (Status s = tables_.put_vip_gen(id, {v.revision, since}); !s) return s;
   current_[key] = spec;
   return {};
 }
@@ -155,7 +170,8 @@ Status XdpSync::upsert(const XdpVipSpec& spec) {
 Status XdpSync::remove(const XdpVipKey& key) {
   auto id = id_of(key);
   auto cur = current_.find(key);
-  if (Status s = tables_.erase_vip(xdp_key(std::get<0>(key), std::get<1>(key), std::get<2>(key))); !s) return s;
+  const sl_xvip_key k = xdp_key(std::get<0>(key), std::get<1>(key), std::get<2>(key));
+  if (Status s = tables_.erase_vip(k); !s) return s;
   if (id) {
     if (Status s = tables_.erase_maglev(*id); !s) return s;
     if (cur != current_.end()) {
@@ -163,9 +179,14 @@ Status XdpSync::remove(const XdpVipKey& key) {
         if (Status s = tables_.erase_src_range(src_key(*id, r)); !s) return s;
       }
     }
+    // The id's entries are now older than any VIP that gets it next.
+    const uint32_t freed = ++revision_;
+    if (Status s = tables_.put_vip_gen(*id, {freed, freed}); !s) return s;
+    since_.erase(*id);
     used_ids_.erase(*id);
     ids_.erase(key);
   }
+  if (Status s = write_filter(filter_.remove(k)); !s) return s;
   current_.erase(key);
   return {};
 }

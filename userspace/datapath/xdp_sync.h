@@ -61,10 +61,13 @@ struct XdpDiff {
 };
 XdpDiff diff_xdp(const XdpVipMap& before, const XdpVipMap& after);
 
-// Owns the VIP id space and the last applied view. Constructed over tables
-// that may already hold VIPs (pinned maps after a restart): those keep their
-// ids, so their conntrack entries and counters stay meaningful, and are
-// rewritten on the first apply.
+// Owns the VIP id space, the last applied view, the prefilter's bit counts
+// and the VIP generations (struct sl_xvip_gen: every change of a VIP ends
+// with a new generation, so its tracked flows are admitted again).
+// Constructed over tables that may already hold VIPs (pinned maps after a
+// restart): those keep their ids, so their conntrack entries and counters
+// stay meaningful, and are rewritten on the first apply; generations go on
+// from the highest one found.
 class XdpSync {
  public:
   XdpSync(XdpTables& tables, uint32_t max_vips);
@@ -81,13 +84,16 @@ class XdpSync {
   Status remove(const XdpVipKey& key);
   Status set_ranges(uint32_t id, const std::vector<XdpSourceRange>& want,
                     const std::vector<XdpSourceRange>& have);
+  Status write_filter(const std::optional<XdpFilterWord>& word);
 
   XdpTables& tables_;
   uint32_t max_vips_;
   XdpVipMap current_;
   std::map<XdpVipKey, uint32_t> ids_;
   std::set<uint32_t> used_ids_;
-  uint32_t revision_ = 0;
+  std::map<uint32_t, uint32_t> since_;  // VIP id -> sl_xvip_gen.since
+  XdpVipFilter filter_;
+  uint32_t revision_ = 0;  // the last generation handed out
 };
 
 }  // namespace sluice

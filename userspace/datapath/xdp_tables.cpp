@@ -33,6 +33,19 @@ std::vector<sl_xsrc_key> KernelXdpTables::src_ranges() const { return m_.src_ran
 
 Status KernelXdpTables::reset_counters(uint32_t vip_id) { return m_.vip_counters.reset(vip_id); }
 
+Status KernelXdpTables::put_vip_gen(uint32_t vip_id, const sl_xvip_gen& gen) { return m_.vip_gens.update(vip_id, gen); }
+
+std::vector<sl_xvip_gen> KernelXdpTables::vip_gens() const {
+  std::vector<sl_xvip_gen> out;
+  m_.vip_gens.for_each([&](uint32_t id, const sl_xvip_gen& g) {
+    if (id >= out.size()) out.resize(id + 1);
+    out[id] = g;
+  });
+  return out;
+}
+
+Status KernelXdpTables::put_filter_word(const XdpFilterWord& word) { return m_.vip_filter.update(word.index, word.bits); }
+
 namespace {
 
 uint64_t pack(const sl_xvip_key& k) {
@@ -109,6 +122,30 @@ std::vector<sl_xsrc_key> MemoryXdpTables::src_ranges() const {
 Status MemoryXdpTables::reset_counters(uint32_t vip_id) {
   ops_.push_back("reset_counters " + std::to_string(vip_id));
   return {};
+}
+
+Status MemoryXdpTables::put_vip_gen(uint32_t vip_id, const sl_xvip_gen& gen) {
+  ops_.push_back("put_gen " + std::to_string(vip_id) + " gen=" + std::to_string(gen.gen) +
+                 " since=" + std::to_string(gen.since));
+  gens_[vip_id] = gen;
+  return {};
+}
+
+std::vector<sl_xvip_gen> MemoryXdpTables::vip_gens() const {
+  std::vector<sl_xvip_gen> out(gens_.empty() ? 0 : gens_.rbegin()->first + 1);
+  for (const auto& [id, g] : gens_) out[id] = g;
+  return out;
+}
+
+Status MemoryXdpTables::put_filter_word(const XdpFilterWord& word) {
+  ops_.push_back("put_filter " + std::to_string(word.index));
+  filter_[word.index] = word.bits;
+  return {};
+}
+
+uint64_t MemoryXdpTables::filter_word(uint32_t index) const {
+  auto it = filter_.find(index);
+  return it == filter_.end() ? 0 : it->second;
 }
 
 const std::vector<sl_xbackend>* MemoryXdpTables::maglev(uint32_t vip_id) const {

@@ -12,6 +12,7 @@
 #include "result.h"
 #include "xdp_lb_loader.h"
 #include "xdp_lb_types.h"
+#include "xdp_vip_filter.h"
 
 namespace sluice {
 
@@ -34,6 +35,13 @@ class XdpTables {
 
   // A VIP id's counters start from zero when the id is given to a new VIP.
   virtual Status reset_counters(uint32_t vip_id) = 0;
+
+  // The generation conntrack entries of the VIP id are checked against.
+  virtual Status put_vip_gen(uint32_t vip_id, const sl_xvip_gen& gen) = 0;
+  // Every id's generation, indexed by id (ids never written are zero).
+  virtual std::vector<sl_xvip_gen> vip_gens() const = 0;
+
+  virtual Status put_filter_word(const XdpFilterWord& word) = 0;
 };
 
 class KernelXdpTables final : public XdpTables {
@@ -50,6 +58,9 @@ class KernelXdpTables final : public XdpTables {
   Status erase_src_range(const sl_xsrc_key& key) override;
   std::vector<sl_xsrc_key> src_ranges() const override;
   Status reset_counters(uint32_t vip_id) override;
+  Status put_vip_gen(uint32_t vip_id, const sl_xvip_gen& gen) override;
+  std::vector<sl_xvip_gen> vip_gens() const override;
+  Status put_filter_word(const XdpFilterWord& word) override;
 
  private:
   XdpLbMaps m_;  // handles: the loader owns the maps
@@ -67,16 +78,22 @@ class MemoryXdpTables final : public XdpTables {
   Status erase_src_range(const sl_xsrc_key& key) override;
   std::vector<sl_xsrc_key> src_ranges() const override;
   Status reset_counters(uint32_t vip_id) override;
+  Status put_vip_gen(uint32_t vip_id, const sl_xvip_gen& gen) override;
+  std::vector<sl_xvip_gen> vip_gens() const override;
+  Status put_filter_word(const XdpFilterWord& word) override;
 
   // Inspection for tests: "put_vip 10.96.0.10:80/6", "put_maglev 3", ...
   const std::vector<std::string>& ops() const { return ops_; }
   void clear_ops() { ops_.clear(); }
   const std::vector<sl_xbackend>* maglev(uint32_t vip_id) const;
+  uint64_t filter_word(uint32_t index) const;
 
  private:
   std::map<uint64_t, std::pair<sl_xvip_key, sl_xvip>> vips_;  // by packed key
   std::map<uint32_t, std::vector<sl_xbackend>> maglev_;
   std::map<std::tuple<uint32_t, uint32_t, uint32_t>, sl_xsrc_key> src_;
+  std::map<uint32_t, sl_xvip_gen> gens_;
+  std::map<uint32_t, uint64_t> filter_;
   std::vector<std::string> ops_;
 };
 
