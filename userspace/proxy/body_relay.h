@@ -5,8 +5,7 @@
 // Nothing bigger than one chunk is ever held.
 #pragma once
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include "proxy_asio.h"
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -34,7 +33,7 @@ struct RelayLimits {
 // the caller must close them.
 // The streams are Beast tcp_streams or TLS streams over them.
 template <bool isRequest, class InStream, class OutStream>
-boost::asio::awaitable<uint64_t> relay_body(InStream& in, boost::beast::flat_buffer& in_buffer,
+Task<uint64_t> relay_body(InStream& in, boost::beast::flat_buffer& in_buffer,
                                             boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
                                             OutStream& out,
                                             boost::beast::http::message<isRequest, boost::beast::http::buffer_body>& out_msg,
@@ -56,7 +55,7 @@ boost::asio::awaitable<uint64_t> relay_body(InStream& in, boost::beast::flat_buf
       in_parser.get().body().data = chunk.data();
       in_parser.get().body().size = chunk.size();
       if (limits.read_idle) boost::beast::get_lowest_layer(in).expires_after(*limits.read_idle);
-      co_await http::async_read(in, in_buffer, in_parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(in, in_buffer, in_parser, redirect(ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return sent;
       n = chunk.size() - in_parser.get().body().size;
@@ -70,7 +69,7 @@ boost::asio::awaitable<uint64_t> relay_body(InStream& in, boost::beast::flat_buf
     out_msg.body().size = n;
     out_msg.body().more = !in_parser.is_done() || pending_first;
     if (limits.write_idle) boost::beast::get_lowest_layer(out).expires_after(*limits.write_idle);
-    co_await http::async_write(out, sr, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(out, sr, redirect(ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return sent;
     sent += n;

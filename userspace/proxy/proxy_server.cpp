@@ -7,9 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,6 +27,7 @@
 #include "body_relay.h"
 #include "endpoint_picker.h"
 #include "proxy_limits.h"
+#include "proxy_asio.h"
 #include "consts.h"
 #include "fault_injection.h"
 #include "header_ops.h"
@@ -82,9 +81,18 @@ void strip_hop_by_hop(http::fields& f) {
 std::string new_request_id(std::minstd_rand& rng) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id(36, '-');
+  // Seven hex digits from each 31-bit draw.
+  uint32_t bits = 0;
+  int left = 0;
   for (size_t i = 0; i < id.size(); ++i) {
     if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    id[i] = kHex[rng() & 15];
+    if (left == 0) {
+      bits = static_cast<uint32_t>(rng());
+      left = 7;
+    }
+    id[i] = kHex[bits & 15];
+    bits >>= 4;
+    --left;
   }
   id[14] = '4';
   return id;
@@ -106,18 +114,18 @@ class BeastHeaders final : public HeaderSource {
 
 // Copies bytes from one socket to the other until either side ends, then
 // shuts the other down so its reader ends too.
-asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::shared_ptr<std::atomic<uint64_t>> bytes) {
+Task<void> pump(Socket& from, Socket& to, std::shared_ptr<std::atomic<uint64_t>> bytes) {
   std::array<char, 16 * 1024> buf;
   beast::error_code ec;
   for (;;) {
-    size_t n = co_await from.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await from.async_read_some(asio::buffer(buf), redirect(ec));
     if (ec) break;
-    co_await asio::async_write(to, asio::buffer(buf.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(to, asio::buffer(buf.data(), n), redirect(ec));
     if (ec) break;
     *bytes += n;
   }
-  to.shutdown(tcp::socket::shutdown_send, ec);
-  from.shutdown(tcp::socket::shutdown_receive, ec);
+  to.shutdown(Socket::shutdown_send, ec);
+  from.shutdown(Socket::shutdown_receive, ec);
 }
 
 // The size of a response body that is already whole in `buffer` behind its
@@ -144,7 +152,7 @@ void report_outlier(Cluster& cluster, const config::Endpoint& ep, const AttemptO
 
 // An upstream connection with the circuit-breaker slot it holds.
 struct UpstreamConn {
-  beast::tcp_stream stream;
+  TcpStream stream;
   CircuitBreaker::Guard slot;
   // Kept with the connection, so a response is read in one or two reads,
   // not a series starting from a fresh 512-byte buffer.
@@ -162,7 +170,7 @@ class StreamingBody {
  public:
   virtual ~StreamingBody() = default;
   // Writes `out`'s header, `first`, then the rest of the body to `up`.
-  virtual asio::awaitable<uint64_t> relay_to(beast::tcp_stream& up, http::request<http::buffer_body>& out,
+  virtual Task<uint64_t> relay_to(TcpStream& up, http::request<http::buffer_body>& out,
                                              std::string_view first, beast::error_code& ec) = 0;
 };
 
@@ -171,7 +179,7 @@ class StreamingBodyOf final : public StreamingBody {
  public:
   StreamingBodyOf(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser)
       : stream_(stream), buffer_(buffer), parser_(parser) {}
-  asio::awaitable<uint64_t> relay_to(beast::tcp_stream& up, http::request<http::buffer_body>& out,
+  Task<uint64_t> relay_to(TcpStream& up, http::request<http::buffer_body>& out,
                                      std::string_view first, beast::error_code& ec) override {
     const uint64_t n = co_await relay_body(stream_, buffer_, parser_, up, out, first,
                                            RelayLimits{kStreamIdleTimeout, kStreamIdleTimeout}, ec);
@@ -218,7 +226,7 @@ struct ForwardResult {
 // nothing came). Lives on the session's frame, linked only while it waits.
 struct HeaderWait {
   std::chrono::steady_clock::time_point deadline;
-  tcp::socket* socket = nullptr;
+  Socket* socket = nullptr;
   bool timed_out = false;
   HeaderWait* prev = nullptr;
   HeaderWait* next = nullptr;
@@ -256,7 +264,7 @@ struct Worker {
   explicit Worker(std::shared_ptr<ClusterRegistry> clusters)
       : router(std::move(clusters)), tls_hello(make_hello_context(tls)) {}
   asio::io_context ioc{1};
-  tcp::acceptor acceptor{ioc};
+  Acceptor acceptor{ioc};
   RequestRouter router;
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConn>>> idle;  // endpoint -> idle upstream connections
   std::minstd_rand rng{std::random_device{}()};
@@ -265,7 +273,7 @@ struct Worker {
 
   // Gateway listeners by port, the TLS contexts of their servers, and the
   // servers of the snapshot last seen.
-  std::map<uint16_t, std::shared_ptr<tcp::acceptor>> gateway_acceptors;
+  std::map<uint16_t, std::shared_ptr<Acceptor>> gateway_acceptors;
   TlsContexts tls;
   asio::ssl::context tls_hello;  // wraps tls.hello_context()
   uint64_t gateway_version = ~0ULL;
@@ -294,38 +302,38 @@ struct ProxyServer::Impl {
   std::atomic<bool> stopped{false};
   std::set<uint16_t> gateway_ports;  // listening on every worker; changed by set_gateway_ports only
 
-  asio::awaitable<void> accept_loop(Worker& w);
-  asio::awaitable<void> sweep_idle(Worker& w);
-  asio::awaitable<void> session(Worker& w, tcp::socket socket);
-  asio::awaitable<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, const RouteDecision& d,
+  Task<void> accept_loop(Worker& w);
+  Task<void> sweep_idle(Worker& w);
+  Task<void> session(Worker& w, Socket socket);
+  Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, const RouteDecision& d,
                                          AccessLogEntry& log);
-  asio::awaitable<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
-  asio::awaitable<void> tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf, Request& req,
+  Task<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
+  Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, Request& req,
                                const RouteDecision& d, AccessLogEntry& log);
-  asio::awaitable<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req,
+  Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req,
                                           StreamingBody* streaming, UpstreamReply& reply, const RouteDecision& d,
                                           std::optional<RetryClock::time_point> deadline, uint64_t& streamed);
-  asio::awaitable<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, UpstreamReply& reply,
+  Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, UpstreamReply& reply,
                                  std::chrono::milliseconds timeout, bool head, uint64_t& streamed,
                                  beast::error_code& ec);
   template <class Stream>
-  asio::awaitable<void> read_request_body(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser,
+  Task<void> read_request_body(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser,
                                           std::string& body, beast::error_code& ec);
   template <class Stream>
-  asio::awaitable<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Downstream& ds);
+  Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Downstream& ds);
   RouteDecision gateway_decision(Worker& w, const config::SnapshotPtr& snap, const Downstream& ds, const Request& req,
                                  RequestAttrs& attrs);
-  asio::awaitable<void> gateway_accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, uint16_t port);
-  asio::awaitable<void> gateway_session(Worker& w, tcp::socket socket, uint16_t port);
+  Task<void> gateway_accept_loop(Worker& w, std::shared_ptr<Acceptor> acceptor, uint16_t port);
+  Task<void> gateway_session(Worker& w, Socket socket, uint16_t port);
   void finish_upstream(Worker& w, UpstreamReply& reply, bool body_complete);
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
 };
 
-asio::awaitable<void> ProxyServer::Impl::accept_loop(Worker& w) {
+Task<void> ProxyServer::Impl::accept_loop(Worker& w) {
   for (;;) {
     beast::error_code ec;
-    tcp::socket s = co_await w.acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    Socket s = co_await w.acceptor.async_accept(redirect(ec));
     if (ec == asio::error::operation_aborted || stopped) co_return;
     if (ec) continue;
     asio::co_spawn(w.ioc, session(w, std::move(s)), asio::detached);
@@ -334,12 +342,12 @@ asio::awaitable<void> ProxyServer::Impl::accept_loop(Worker& w) {
 
 // Closes pooled upstream connections that stayed idle past their cluster's
 // idleTimeout (Istio's default is 1 h), releasing their connection slots.
-asio::awaitable<void> ProxyServer::Impl::sweep_idle(Worker& w) {
-  asio::steady_timer tick(w.ioc);
+Task<void> ProxyServer::Impl::sweep_idle(Worker& w) {
+  Timer tick(w.ioc);
   beast::error_code ec;
   while (!stopped) {
     tick.expires_after(kIdleSweepInterval);
-    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await tick.async_wait(redirect(ec));
     const auto now = std::chrono::steady_clock::now();
     w.header_waits.expire(now);
     for (auto& [id, pool] : w.idle) {
@@ -352,7 +360,7 @@ asio::awaitable<void> ProxyServer::Impl::sweep_idle(Worker& w) {
 // return the body is complete (parser.is_done()), or larger than the buffer
 // with the rest left to stream, or `ec` is set.
 template <class Stream>
-asio::awaitable<void> ProxyServer::Impl::read_request_body(Stream& stream, beast::flat_buffer& buffer,
+Task<void> ProxyServer::Impl::read_request_body(Stream& stream, beast::flat_buffer& buffer,
                                                            RequestBodyParser& parser, std::string& body,
                                                            beast::error_code& ec) {
   auto& tcp_layer = beast::get_lowest_layer(stream);
@@ -366,7 +374,7 @@ asio::awaitable<void> ProxyServer::Impl::read_request_body(Stream& stream, beast
     parser.get().body().data = body.data() + have;
     parser.get().body().size = want;
     tcp_layer.expires_after(kStreamIdleTimeout);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(stream, buffer, parser, redirect(ec));
     if (ec == http::error::need_buffer) ec = {};
     body.resize(have + want - parser.get().body().size);
     if (ec) break;
@@ -374,7 +382,7 @@ asio::awaitable<void> ProxyServer::Impl::read_request_body(Stream& stream, beast
   tcp_layer.expires_never();
 }
 
-asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) {
+Task<void> ProxyServer::Impl::session(Worker& w, Socket socket) {
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -384,16 +392,16 @@ asio::awaitable<void> ProxyServer::Impl::session(Worker& w, tcp::socket socket) 
   ds.address = format_endpoint(ds.peer_ip, peer.port());
   // Responses go out as soon as they are written, not after Nagle's delay.
   socket.set_option(tcp::no_delay(true), ec);
-  beast::tcp_stream stream(std::move(socket));
+  TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
   co_await serve(w, stream, buffer, ds);
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.socket().shutdown(Socket::shutdown_send, ec);
 }
 
 // The HTTP/1.1 exchanges of one downstream connection, mesh or gateway,
 // plain or TLS.
 template <class Stream>
-asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast::flat_buffer& buffer,
+Task<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast::flat_buffer& buffer,
                                                const Downstream& ds) {
   beast::error_code ec;
   auto& tcp_layer = beast::get_lowest_layer(stream);
@@ -407,7 +415,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
     // own timeout, which would close the socket before a 408 could be sent.
     HeaderWait wait{std::chrono::steady_clock::now() + options.header_timeout, &tcp_layer.socket()};
     w.header_waits.add(wait);
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser, redirect(ec));
     w.header_waits.remove(wait);
     if (wait.timed_out) ec = beast::error::timeout;
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
@@ -419,7 +427,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       if (ec != beast::error::timeout || parser.got_some()) {
         Response res = local_reply(status, 11, false);
         tcp_layer.expires_after(std::chrono::seconds(5));
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_write(stream, res, redirect(ec));
       }
       break;
     }
@@ -433,7 +441,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       if (beast::iequals(req[http::field::expect], "100-continue")) {
         req.erase(http::field::expect);
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        co_await asio::async_write(stream, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(stream, asio::buffer(kContinue), redirect(ec));
         if (ec) break;
       }
       co_await read_request_body(stream, buffer, parser, req.body(), ec);
@@ -443,7 +451,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
             ec != asio::error::connection_reset) {
           Response res = local_reply(400, 11, false);
           tcp_layer.expires_after(std::chrono::seconds(5));
-          co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+          co_await http::async_write(stream, res, redirect(ec));
         }
         break;
       }
@@ -481,8 +489,8 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       std::uniform_real_distribution<double> u(0.0, 1.0);
       const FaultDecision f = decide_fault(d.route->spec->fault(), u(w.rng), u(w.rng));
       if (f.delay.count() > 0) {
-        asio::steady_timer delay(w.ioc, f.delay);
-        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        Timer delay(w.ioc, f.delay);
+        co_await delay.async_wait(redirect(ec));
         log.flags = "DI";
       }
       if (f.abort_status) {
@@ -494,7 +502,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
     if (!d.local_status && !req[http::field::upgrade].empty() && !streaming) {
       // Upgrade (WebSocket): the connection becomes a byte tunnel to one
       // endpoint and leaves HTTP behind. Over TLS, not yet.
-      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      if constexpr (std::is_same_v<Stream, TcpStream>) {
         co_await tunnel(w, stream, buffer, req, d, log);
         log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         if (logging) options.access_log(format_access_log(log));
@@ -522,7 +530,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
       res.keep_alive(keep_alive);
       log.status = res.result_int();
       log.response_bytes = res.body().size();
-      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_write(stream, res, redirect(ec));
     } else {
       UpstreamReply& up = *result.upstream;
       ResponseBodyParser& up_parser = *up.parser;
@@ -550,7 +558,7 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
         append_http_head(head, res.base());
         const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(up.conn->buffer.data(), *whole)};
         tcp_layer.expires_after(kStreamIdleTimeout);
-        co_await asio::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(stream, out, redirect(ec));
         up.conn->buffer.consume(*whole);
         log.response_bytes = *whole;
       } else {
@@ -574,16 +582,16 @@ asio::awaitable<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast:
 // Sends the request and reads the response headers. A streaming request
 // body is relayed from the client first (only the route timeout is not
 // running yet then: like Envoy's, it starts once the request is complete).
-asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming,
+Task<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming,
                                                   UpstreamReply& reply, std::chrono::milliseconds timeout, bool head,
                                                   uint64_t& streamed, beast::error_code& ec) {
-  beast::tcp_stream& up = conn.stream;
+  TcpStream& up = conn.stream;
   if (!streaming) {
     if (timeout.count() > 0) up.expires_after(timeout);
     conn.head.clear();
     append_http_head(conn.head, req.base());
     const std::array<asio::const_buffer, 2> out{asio::buffer(conn.head), asio::buffer(req.body())};
-    co_await asio::async_write(up, out, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(up, out, redirect(ec));
   } else {
     http::request<http::buffer_body> out(req.base());
     streamed = co_await streaming->relay_to(up, out, req.body(), ec);
@@ -595,7 +603,7 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& r
     reply.parser->header_limit(kMaxRequestHeaderBytes);
     reply.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     reply.parser->skip(head);
-    co_await http::async_read_header(up, conn.buffer, *reply.parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(up, conn.buffer, *reply.parser, redirect(ec));
     if (ec) co_return false;
     // An interim 1xx (other than 101) precedes the real response: skip it.
     const unsigned status = reply.parser->get().result_int();
@@ -610,7 +618,7 @@ asio::awaitable<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& r
 // by the server meanwhile; that shows as an error before any response, so it
 // is retried once on a fresh connection without counting as an attempt
 // (unless a streamed body has already been consumed).
-asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoint& ep, Request& req,
+Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoint& ep, Request& req,
                                                            StreamingBody* streaming, UpstreamReply& reply,
                                                            const RouteDecision& d,
                                                            std::optional<RetryClock::time_point> deadline,
@@ -638,10 +646,10 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
           co_return out;
         }
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.connect_timeout_ms);
-        asio::steady_timer wait(w.ioc);
+        Timer wait(w.ioc);
         while (!slot && pool.empty() && std::chrono::steady_clock::now() < give_up) {
           wait.expires_after(kPendingPollInterval);
-          co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          co_await wait.async_wait(redirect(ec));
           slot = breaker.try_connection();
         }
         if (!slot && !pool.empty()) {
@@ -653,9 +661,9 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
         }
       }
       if (!conn) {
-        conn.reset(new UpstreamConn{beast::tcp_stream(w.ioc), std::move(*slot)});
+        conn.reset(new UpstreamConn{TcpStream(w.ioc), std::move(*slot)});
         conn->buffer.reserve(kRelayChunkBytes);
-        tcp::socket& s = conn->stream.socket();
+        Socket& s = conn->stream.socket();
         s.open(tcp::v4(), ec);
         if (!ec) s.set_option(tcp::no_delay(true), ec);
         if (!ec && options.bypass_mark) {
@@ -664,7 +672,7 @@ asio::awaitable<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const conf
         }
         conn->stream.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
         co_await conn->stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
-                                            asio::redirect_error(asio::use_awaitable, ec));
+                                            redirect(ec));
         conn->stream.expires_never();
         if (ec) {
           out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
@@ -717,7 +725,7 @@ void ProxyServer::Impl::finish_upstream(Worker& w, UpstreamReply& reply, bool bo
   pool.push_back(std::move(reply.conn));
 }
 
-asio::awaitable<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, StreamingBody* streaming,
+Task<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, StreamingBody* streaming,
                                                           const RouteDecision& d, AccessLogEntry& log) {
   // The request is not needed after this: move it rather than copy a body.
   const unsigned version = req.version();
@@ -802,8 +810,8 @@ asio::awaitable<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& re
       retry_overflow = true;
       break;
     }
-    asio::steady_timer pause(w.ioc, backoff(n + 1, w.rng()));
-    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored_));
+    Timer pause(w.ioc, backoff(n + 1, w.rng()));
+    co_await pause.async_wait(redirect(ignored_));
     ep = w.router.repick(d, tried);
     if (!ep) break;
   }
@@ -871,18 +879,18 @@ RouteDecision ProxyServer::Impl::gateway_decision(Worker& w, const config::Snaps
   return d;
 }
 
-asio::awaitable<void> ProxyServer::Impl::gateway_accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor,
+Task<void> ProxyServer::Impl::gateway_accept_loop(Worker& w, std::shared_ptr<Acceptor> acceptor,
                                                              uint16_t port) {
   for (;;) {
     beast::error_code ec;
-    tcp::socket s = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    Socket s = co_await acceptor->async_accept(redirect(ec));
     if (ec == asio::error::operation_aborted || !acceptor->is_open() || stopped) co_return;
     if (ec) continue;
     asio::co_spawn(w.ioc, gateway_session(w, std::move(s), port), asio::detached);
   }
 }
 
-asio::awaitable<void> ProxyServer::Impl::gateway_session(Worker& w, tcp::socket socket, uint16_t port) {
+Task<void> ProxyServer::Impl::gateway_session(Worker& w, Socket socket, uint16_t port) {
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -899,12 +907,12 @@ asio::awaitable<void> ProxyServer::Impl::gateway_session(Worker& w, tcp::socket 
   }
   beast::flat_buffer buffer;
   if (!tls) {
-    beast::tcp_stream stream(std::move(socket));
+    TcpStream stream(std::move(socket));
     co_await serve(w, stream, buffer, ds);
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.socket().shutdown(Socket::shutdown_send, ec);
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), w.tls_hello);
+  beast::ssl_stream<TcpStream> stream(TcpStream(std::move(socket)), w.tls_hello);
   TlsHandshake hs;
   hs.snapshot = snap.get();
   hs.servers = &ds.gateway_servers->at(port);
@@ -913,7 +921,7 @@ asio::awaitable<void> ProxyServer::Impl::gateway_session(Worker& w, tcp::socket 
   // A handshake that does not finish in time (or fails) costs this
   // coroutine only: the worker goes on serving others.
   beast::get_lowest_layer(stream).expires_after(kTlsHandshakeTimeout);
-  co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream.async_handshake(asio::ssl::stream_base::server, redirect(ec));
   SSL_set_app_data(stream.native_handle(), nullptr);
   beast::get_lowest_layer(stream).expires_never();
   if (ec || !hs.chosen) {
@@ -929,59 +937,59 @@ asio::awaitable<void> ProxyServer::Impl::gateway_session(Worker& w, tcp::socket 
   ds.tls_server = hs.chosen;
   co_await serve(w, stream, buffer, ds);
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
-  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream.async_shutdown(redirect(ec));
 }
 
-asio::awaitable<void> ProxyServer::Impl::tunnel(Worker& w, beast::tcp_stream& client, beast::flat_buffer& client_buf,
+Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf,
                                                 Request& req, const RouteDecision& d, AccessLogEntry& log) {
   const config::Endpoint& ep = *d.endpoint;
   log.upstream = format_endpoint(ep.ip, ep.port);
   log.attempts = 1;
-  beast::tcp_stream up(w.ioc);
+  TcpStream up(w.ioc);
   beast::error_code ec;
   up.socket().open(tcp::v4(), ec);
   if (!ec && options.bypass_mark) {
     setsockopt(up.socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
   }
   up.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
-  co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), asio::redirect_error(asio::use_awaitable, ec));
+  co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
   if (ec) {
     log.flags = "UF";
     Response res = local_reply(503, req.version(), false, "upstream connect error\n");
     log.status = 503;
-    co_await http::async_write(client, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(client, res, redirect(ec));
     co_return;
   }
   // The upgrade request goes out with its Connection/Upgrade headers.
-  co_await http::async_write(up, req, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(up, req, redirect(ec));
   beast::flat_buffer up_buf;
   http::response_parser<http::empty_body> head;
-  if (!ec) co_await http::async_read_header(up, up_buf, head, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_await http::async_read_header(up, up_buf, head, redirect(ec));
   up.expires_never();
   if (ec) {
     log.flags = "UC";
     log.status = 503;
     Response res = local_reply(503, req.version(), false, "upstream connection terminated\n");
-    co_await http::async_write(client, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(client, res, redirect(ec));
     co_return;
   }
   http::response<http::empty_body> res = head.release();
   log.status = res.result_int();
   http::serializer<false, http::empty_body> sr(res);
-  co_await http::async_write_header(client, sr, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write_header(client, sr, redirect(ec));
   if (ec || res.result() != http::status::switching_protocols) co_return;
 
   // Bytes each side sent past the handshake are already in the buffers.
   auto bytes = std::make_shared<std::atomic<uint64_t>>(0);
-  tcp::socket& cs = client.socket();
-  tcp::socket& us = up.socket();
-  if (client_buf.size()) co_await asio::async_write(us, client_buf.data(), asio::redirect_error(asio::use_awaitable, ec));
-  if (up_buf.size()) co_await asio::async_write(cs, up_buf.data(), asio::redirect_error(asio::use_awaitable, ec));
+  Socket& cs = client.socket();
+  Socket& us = up.socket();
+  if (client_buf.size()) co_await asio::async_write(us, client_buf.data(), redirect(ec));
+  if (up_buf.size()) co_await asio::async_write(cs, up_buf.data(), redirect(ec));
   // One direction runs beside this coroutine, which must outlive it (the
   // sockets are ours). When the client's direction ends, the other gets a
   // grace period to drain before both sockets are closed.
   auto finished = std::make_shared<bool>(false);
-  auto done = std::make_shared<asio::steady_timer>(w.ioc, asio::steady_timer::time_point::max());
+  auto done = std::make_shared<Timer>(w.ioc, Timer::time_point::max());
   asio::co_spawn(w.ioc, pump(us, cs, bytes), [finished, done](std::exception_ptr) {
     *finished = true;
     done->cancel();
@@ -989,20 +997,20 @@ asio::awaitable<void> ProxyServer::Impl::tunnel(Worker& w, beast::tcp_stream& cl
   co_await pump(cs, us, bytes);
   if (!*finished) {
     done->expires_after(kTunnelDrainTimeout);
-    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await done->async_wait(redirect(ec));
   }
   if (!*finished) {
     cs.close(ec);
     us.close(ec);
-    done->expires_at(asio::steady_timer::time_point::max());
-    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    done->expires_at(Timer::time_point::max());
+    co_await done->async_wait(redirect(ec));
   }
   log.response_bytes = *bytes;
 }
 
-asio::awaitable<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const config::Endpoint& ep,
+Task<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const config::Endpoint& ep,
                                                 config::SnapshotPtr keep) {
-  beast::tcp_stream stream(w.ioc);
+  TcpStream stream(w.ioc);
   beast::error_code ec;
   stream.socket().open(tcp::v4(), ec);
   if (!ec && options.bypass_mark) {
@@ -1011,13 +1019,13 @@ asio::awaitable<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const c
   copy.keep_alive(false);
   stream.expires_after(kMirrorTimeout);
   co_await stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
-                                asio::redirect_error(asio::use_awaitable, ec));
-  if (!ec) co_await http::async_write(stream, copy, asio::redirect_error(asio::use_awaitable, ec));
+                                redirect(ec));
+  if (!ec) co_await http::async_write(stream, copy, redirect(ec));
   if (!ec) {
     // The response is discarded: wait for its headers, then hang up.
     beast::flat_buffer buf;
     http::response_parser<http::empty_body> discard;
-    co_await http::async_read_header(stream, buf, discard, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(stream, buf, discard, redirect(ec));
   }
   (void)keep;  // the endpoint lives in this snapshot
 }
@@ -1076,10 +1084,10 @@ Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
     Worker* raw = w.get();
     // New acceptors are opened here, so bind errors can be returned; each
     // worker installs and drops its own on its thread.
-    std::map<uint16_t, std::shared_ptr<tcp::acceptor>> added;
+    std::map<uint16_t, std::shared_ptr<Acceptor>> added;
     for (uint16_t port : ports) {
       if (impl_->gateway_ports.count(port)) continue;  // open on every worker already
-      auto acc = std::make_shared<tcp::acceptor>(raw->ioc);
+      auto acc = std::make_shared<Acceptor>(raw->ioc);
       tcp::endpoint ep(address, port);
       acc->open(ep.protocol(), ec);
       if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
