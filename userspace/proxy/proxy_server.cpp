@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <array>
 #include <atomic>
@@ -78,9 +79,10 @@ void strip_hop_by_hop(http::fields& f) {
   }
 }
 
-std::string new_request_id(std::minstd_rand& rng) {
+// A random (version 4 style) UUID, written into `id`.
+void new_request_id(std::minstd_rand& rng, std::array<char, 36>& id) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(36, '-');
+  id.fill('-');
   // Seven hex digits from each 31-bit draw.
   uint32_t bits = 0;
   int left = 0;
@@ -95,7 +97,6 @@ std::string new_request_id(std::minstd_rand& rng) {
     --left;
   }
   id[14] = '4';
-  return id;
 }
 
 // Request headers for the route matcher, read from the Beast message in place.
@@ -466,9 +467,14 @@ Task<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast::flat_buffe
       log.path = std::string(req.target());
       log.downstream = ds.address;
     }
-    log.authority = std::string(req[http::field::host]);
+    const beast::string_view host = req[http::field::host];
+    if (logging) log.authority = std::string(host);
     log.request_bytes = req.body().size();
-    if (req["x-request-id"].empty()) req.set("x-request-id", new_request_id(w.rng));
+    if (req["x-request-id"].empty()) {
+      std::array<char, 36> id;
+      new_request_id(w.rng, id);
+      req.set("x-request-id", beast::string_view(id.data(), id.size()));
+    }
     if (logging) log.request_id = std::string(req["x-request-id"]);
     bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
@@ -478,7 +484,7 @@ Task<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast::flat_buffe
     RequestAttrs attrs;
     attrs.method = std::string_view(req.method_string().data(), req.method_string().size());
     attrs.path = std::string_view(req.target().data(), req.target().size());
-    attrs.authority = log.authority;
+    attrs.authority = std::string_view(host.data(), host.size());
     attrs.scheme = "http";
     attrs.port = ds.dst ? ds.dst->port : 0;
     attrs.headers = &headers;
@@ -777,7 +783,7 @@ Task<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, Streamin
   const config::RetryPolicy& policy = d.route && !streaming ? d.route->retries : kNoRetries;
   const ParsedRetryOn& retry_on = w.router.retry_on(d.route);
   const auto deadline = streaming ? std::nullopt : route_deadline(RetryClock::now(), d.timeout_ms);
-  std::vector<const config::Endpoint*> tried;
+  boost::container::small_vector<const config::Endpoint*, 4> tried;  // no allocation for the usual few attempts
   const config::Endpoint* ep = d.endpoint;
   std::optional<CircuitBreaker::Guard> retry_slot;
   bool retry_overflow = false;
@@ -812,7 +818,7 @@ Task<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, Streamin
     }
     Timer pause(w.ioc, backoff(n + 1, w.rng()));
     co_await pause.async_wait(redirect(ignored_));
-    ep = w.router.repick(d, tried);
+    ep = w.router.repick(d, {tried.data(), tried.size()});
     if (!ep) break;
   }
   const bool exhausted = log.attempts > 1 && should_retry(retry_on, outcome);

@@ -47,7 +47,7 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   by_vip_.clear();
   compiled_.clear();
   pods_by_ip_.clear();
-  cluster_cache_.clear();
+  targets_.clear();
   retry_cache_.clear();
   for (const auto& pod : snap->resources.pods) {
     in_addr a{};
@@ -105,16 +105,34 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   d.original_port = dst->port;
 
   // The service's VirtualService routes, or the service itself when it has none.
-  const config::RouteDestination fallback{service.fqdn, "", dst->port, 100};
-  return route_to(std::move(d), compiled(snap->mesh_routes, service.fqdn, service.fqdn), &fallback, dst->port, req,
+  return route_to(std::move(d), compiled(snap->mesh_routes, service.fqdn, service.fqdn), &service, dst->port, req,
                   client_ip);
 }
 
-RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* routes,
-                                      const config::RouteDestination* fallback, uint16_t dst_port,
-                                      const RequestAttrs& req, uint32_t client_ip) {
-  const config::MeshSnapshot* snap = d.snapshot.get();
-  const config::RouteDestination* dest = fallback;
+std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSnapshot& snap,
+                                                            const config::RouteDestination* dest,
+                                                            const config::Service* fallback, uint16_t dst_port) {
+  const std::pair<const void*, uint16_t> key{dest ? static_cast<const void*>(dest) : fallback, dst_port};
+  if (auto it = targets_.find(key); it != targets_.end()) return it->second;
+  const config::Service* service = dest ? snap.find_service(dest->host) : fallback;
+  const config::ServicePort* port = service ? port_of(*service, dest ? dest->port : 0, dst_port) : nullptr;
+  if (!port) return nullptr;
+  const std::string_view subset = dest ? std::string_view(dest->subset) : std::string_view();
+  auto t = std::make_shared<RouteTarget>();
+  t->endpoints = subset_endpoints(*service, *port, subset);
+  const config::ResolvedPolicy policy = subset_policy(*service, *port, subset);
+  t->load_balancer = policy.load_balancer;
+  t->connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
+  t->socket_redirect = service->socket_redirect;
+  t->lb_key = service->fqdn + ":" + std::to_string(port->port) + "/" + std::string(subset);
+  t->cluster = clusters_->get(t->lb_key, *service, *port, policy, t->endpoints);
+  targets_.emplace(key, t);
+  return t;
+}
+
+RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* routes, const config::Service* fallback,
+                                      uint16_t dst_port, const RequestAttrs& req, uint32_t client_ip) {
+  const config::RouteDestination* dest = nullptr;
   if (routes) {
     d.route = routes->match(req);
     if (!d.route) return local_answer(std::move(d), 404, "NR", "no route\n");
@@ -129,28 +147,27 @@ RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* rou
     if (!dest) return local_answer(std::move(d), 503, "UH", "no destination with weight\n");
   }
 
-  const config::Service* target = snap->find_service(dest->host);
-  const config::ServicePort* port = target ? port_of(*target, dest->port, dst_port) : nullptr;
-  if (!port) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
-  d.destination = dest == fallback ? nullptr : dest;
-  d.endpoints = subset_endpoints(*target, *port, dest->subset);
-  const config::ResolvedPolicy policy = subset_policy(*target, *port, dest->subset);
-  d.connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
+  if (!dest && !fallback) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
+  auto target = target_of(*d.snapshot, dest, fallback, dst_port);
+  if (!target) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
+  d.destination = dest;
+  d.connect_timeout_ms = target->connect_timeout_ms;
   d.socket_redirect = target->socket_redirect;
-  d.load_balancer = policy.load_balancer;
-  d.lb_key = dest->host + ":" + std::to_string(port->port) + "/" + dest->subset;
-  auto& cached = cluster_cache_[d.lb_key];
-  if (!cached) cached = clusters_->get(d.lb_key, *target, *port, policy, d.endpoints);
-  d.cluster = cached;
+  d.cluster = target->cluster.get();
   // Ejected endpoints get nothing; when all are ejected (or the detector is
-  // in panic) every endpoint is used, as in Envoy.
-  std::vector<const config::Endpoint*> healthy;
-  for (const config::Endpoint* e : d.endpoints) {
-    if (!d.cluster->outlier.ejected(EndpointPicker::endpoint_id(e))) healthy.push_back(e);
+  // in panic) every endpoint is used, as in Envoy. The filtered copy is
+  // made only when something is ejected.
+  const OutlierDetector& outlier = d.cluster->outlier;
+  const auto& all = target->endpoints;
+  auto is_ejected = [&](const config::Endpoint* e) { return outlier.ejected(EndpointPicker::endpoint_id(e)); };
+  if (std::any_of(all.begin(), all.end(), is_ejected)) {
+    for (const config::Endpoint* e : all) {
+      if (!is_ejected(e)) d.healthy.push_back(e);
+    }
   }
-  if (!healthy.empty()) d.endpoints = std::move(healthy);
-  d.hash = hash_key(d.load_balancer, req, client_ip, d.set_cookie);
-  d.endpoint = picker_.pick(d.lb_key, d.endpoints, d.load_balancer, d.hash);
+  d.target = std::move(target);
+  d.hash = hash_key(d.target->load_balancer, req, client_ip, d.set_cookie);
+  d.endpoint = picker_.pick(d.target->lb_key, d.endpoints(), d.target->load_balancer, d.hash);
   if (!d.endpoint) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
   return d;
 }
@@ -208,12 +225,12 @@ std::optional<uint64_t> RequestRouter::hash_key(const config::LoadBalancerPolicy
   return std::nullopt;
 }
 
-const config::Endpoint* RequestRouter::repick(const RouteDecision& d, const std::vector<const config::Endpoint*>& tried) {
+const config::Endpoint* RequestRouter::repick(const RouteDecision& d, std::span<const config::Endpoint* const> tried) {
   std::vector<const config::Endpoint*> fresh;
-  for (const config::Endpoint* e : d.endpoints) {
+  for (const config::Endpoint* e : d.endpoints()) {
     if (std::find(tried.begin(), tried.end(), e) == tried.end()) fresh.push_back(e);
   }
-  return picker_.pick(d.lb_key, fresh.empty() ? d.endpoints : fresh, d.load_balancer);
+  return picker_.pick(d.target->lb_key, fresh.empty() ? d.endpoints() : fresh, d.target->load_balancer);
 }
 
 }  // namespace sluice::proxy

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -22,6 +23,18 @@
 
 namespace sluice::proxy {
 
+// What a destination (a service port and subset) resolves to. The same for
+// every request within a snapshot, so each worker works it out once per
+// snapshot instead of per request.
+struct RouteTarget {
+  std::vector<const config::Endpoint*> endpoints;  // the subset's endpoints, ejected ones included
+  config::LoadBalancerPolicy load_balancer;
+  std::string lb_key;                // "host:port/subset": names the endpoint set for LB state and clusters
+  std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
+  int64_t connect_timeout_ms = 10000;
+  bool socket_redirect = true;  // the destination service allows the sockhash fast path
+};
+
 struct RouteDecision {
   config::SnapshotPtr snapshot;  // keeps route and endpoint alive while the request runs
   unsigned local_status = 0;     // non-zero: answer locally with this status
@@ -32,17 +45,20 @@ struct RouteDecision {
   const config::HttpRoute* route = nullptr;
   const config::RouteDestination* destination = nullptr;
   const config::Endpoint* endpoint = nullptr;
-  // The destination's endpoints and policy, for retries to pick again.
-  std::vector<const config::Endpoint*> endpoints;
-  std::string lb_key;
-  config::LoadBalancerPolicy load_balancer;
-  std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
+  std::shared_ptr<const RouteTarget> target;  // set with endpoint
+  Cluster* cluster = nullptr;                 // target->cluster
+  // The endpoints not ejected by outlier detection, when some are; empty
+  // when none are (then all of the target's are used).
+  std::vector<const config::Endpoint*> healthy;
   std::optional<uint64_t> hash;      // consistent-hash key of this request
   std::string set_cookie;            // a hash cookie to give the client (it sent none)
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
   int64_t connect_timeout_ms = 10000;
   bool socket_redirect = true;   // the destination service allows the sockhash fast path
+
+  // The endpoints to pick from, also for retries.
+  const std::vector<const config::Endpoint*>& endpoints() const { return healthy.empty() ? target->endpoints : healthy; }
 };
 
 // `d` turned into a local answer: status, Envoy response flags, body.
@@ -65,7 +81,7 @@ class RequestRouter {
   std::vector<const config::Endpoint*> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
 
   // Another endpoint for a retry: one not tried yet where there is one.
-  const config::Endpoint* repick(const RouteDecision& d, const std::vector<const config::Endpoint*>& tried);
+  const config::Endpoint* repick(const RouteDecision& d, std::span<const config::Endpoint* const> tried);
   EndpointPicker& picker() { return picker_; }
 
   // The route's retryOn, parsed once per snapshot (no route: no retries).
@@ -76,8 +92,13 @@ class RequestRouter {
   const CompiledRoutes* compiled(const config::RouteTable& table, const std::string& cache_key, std::string_view host);
   // The common tail: match a route (none: the fallback destination), pick a
   // destination, its cluster and an endpoint.
-  RouteDecision route_to(RouteDecision d, const CompiledRoutes* routes, const config::RouteDestination* fallback,
+  // `fallback`: the service itself, for a request with no routes.
+  RouteDecision route_to(RouteDecision d, const CompiledRoutes* routes, const config::Service* fallback,
                          uint16_t dst_port, const RequestAttrs& req, uint32_t client_ip);
+  // The target of a route destination (or of the fallback service, with
+  // dest null), cached for this snapshot; null when the port does not exist.
+  std::shared_ptr<const RouteTarget> target_of(const config::MeshSnapshot& snap, const config::RouteDestination* dest,
+                                               const config::Service* fallback, uint16_t dst_port);
 
   uint64_t version_ = ~0ULL;
   std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;
@@ -88,7 +109,14 @@ class RequestRouter {
   };
   std::unordered_map<uint32_t, Workload> pods_by_ip_;
   std::shared_ptr<ClusterRegistry> clusters_;
-  std::unordered_map<std::string, std::shared_ptr<Cluster>> cluster_cache_;  // this snapshot's clusters
+  // This snapshot's targets, by (route destination or fallback service, the
+  // port the client addressed): both pointers live as long as the snapshot.
+  struct TargetKeyHash {
+    size_t operator()(const std::pair<const void*, uint16_t>& k) const {
+      return std::hash<const void*>()(k.first) ^ (size_t{k.second} * 0x9e3779b97f4a7c15ULL);
+    }
+  };
+  std::unordered_map<std::pair<const void*, uint16_t>, std::shared_ptr<const RouteTarget>, TargetKeyHash> targets_;
   std::unordered_map<const config::HttpRoute*, ParsedRetryOn> retry_cache_;
   EndpointPicker picker_;
   std::minstd_rand rng_{std::random_device{}()};
