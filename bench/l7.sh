@@ -57,6 +57,12 @@
 #                            wrk run and print its hottest symbols
 #   SYSCALLS=0               1: afterwards, count each proxy's system calls
 #                            per request during one more wrk run (perf stat)
+#   ALLOCS=0                 1: afterwards, count sluiced's malloc calls per
+#                            request during one more wrk run (a uprobe on libc)
+#   SOCKET_REDIRECT=off      sluiced --socket-redirect (off, on, auto): on/auto
+#                            put pod -> sluiced -> local pod on the sockhash
+#                            fast path (docs/sockmap.md); HAProxy and nginx
+#                            cannot use it
 #   LAT_SLOW_US=0            > 0: the generator logs each request slower than
 #                            this (due time, latency) to loadgen.err
 #   KEEP_LOGS=<dir>          copy the run's logs and raw outputs there on exit
@@ -107,6 +113,9 @@ SLUICE_ACCESS_LOG=${SLUICE_ACCESS_LOG:-0}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
 SYSCALLS=${SYSCALLS:-0}
+ALLOCS=${ALLOCS:-0}
+SOCKET_REDIRECT=${SOCKET_REDIRECT:-off}
+[[ $SOCKET_REDIRECT =~ ^(off|on|auto)$ ]] || die "SOCKET_REDIRECT must be off, on or auto"
 LAT_SLOW_US=${LAT_SLOW_US:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_PCT=${QUIET_PCT:-10}
@@ -152,7 +161,7 @@ has_path() { [[ " ${PATH_LIST[*]} " == *" $1 "* ]]; }
 need=(ip awk sort taskset nsenter curl wrk)
 has_path haproxy && need+=(haproxy)
 if has_path nginx || [[ $BACKEND == nginx ]]; then need+=(nginx); fi
-(( PERF || SYSCALLS )) && need+=(perf)
+(( PERF || SYSCALLS || ALLOCS )) && need+=(perf)
 (( LAT_RT )) && need+=(chrt)
 for tool in "${need[@]}"; do
   command -v "$tool" >/dev/null || die "missing $tool"
@@ -362,7 +371,7 @@ if has_path sluice; then
   (( SLUICE_ACCESS_LOG )) && access=()
   start_in_node "$WORK/sluiced.log" "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
     --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
-    "${access[@]}" --cleanup
+    --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" --cleanup
   SLUICED_PID=$!
   PIDS+=("$SLUICED_PID")
   ready=0
@@ -761,6 +770,33 @@ if (( SYSCALLS )); then
   done
 fi
 
+# Optional: sluiced's heap allocations per request under wrk load.
+ALLOC_ROW=""
+if (( ALLOCS )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  libc=$(awk '$NF ~ /\/libc\.so/ { print $NF; exit }' "/proc/$SLUICED_PID/maps")
+  if [[ -n $libc ]] && perf probe -q -x "$libc" -a sl_malloc=malloc >/dev/null 2>&1; then
+    log "allocs: counting sluiced's malloc calls during one more wrk run"
+    quiet_wait
+    perf stat -x, -e probe_libc:sl_malloc -p "$SLUICED_PID" -o "$WORK/allocs" -- sleep "$WRK_DURATION" >/dev/null 2>&1 &
+    al_perf=$!
+    read -r _ al_req _ < <(run_wrk sluice)
+    wait "$al_perf" || true
+    (( al_req > 0 )) && ALLOC_ROW=$(awk -F, -v n="$al_req" '$3 ~ /sl_malloc/ { printf "%.1f", $1 / n }' "$WORK/allocs")
+    # Where they come from: every 500th call's stack, during one more run.
+    perf record -q -e probe_libc:sl_malloc -c 500 --call-graph dwarf,8192 -p "$SLUICED_PID" -o "$WORK/allocs.data" \
+      -- sleep "$WRK_DURATION" >/dev/null 2>&1 &
+    al_perf=$!
+    run_wrk sluice >/dev/null
+    wait "$al_perf" || true
+    perf probe -q -d probe_libc:sl_malloc >/dev/null 2>&1 || true
+    ALLOC_ROW+=$'\n'"callers (perf report --children, callers of malloc):"$'\n'
+    ALLOC_ROW+=$(perf report -i "$WORK/allocs.data" --stdio --no-children -g caller,0.5,callee,function,percent \
+      --percent-limit 2 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 120 || true)
+  else
+    log "allocs: cannot place a uprobe on malloc in ${libc:-libc}"
+  fi
+fi
+
 # --- report --------------------------------------------------------------------
 num() { [[ ${1:-} =~ ^[0-9.]+$ ]]; }
 declare -A M
@@ -813,6 +849,10 @@ if [[ -n $PERF_TOP ]]; then
   echo "perf, sluiced under wrk load (perf record -F 499 --call-graph dwarf):"
   echo "$PERF_TOP"
 fi
+if [[ -n $ALLOC_ROW ]]; then
+  echo
+  echo "sluiced malloc calls per request under wrk load (uprobe on libc malloc): $ALLOC_ROW"
+fi
 if [[ -n $SYSCALL_ROWS ]]; then
   echo
   echo "system calls per request under wrk load (perf stat over one wrk run; total = every call):"
@@ -821,7 +861,7 @@ fi
 echo
 echo "pinning: proxy on CPU(s) $PROXY_CPUS, wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
   "$WORKERS proxy worker(s)/thread(s)/process(es); backends: $([[ $BACKEND == nginx ]] && echo "nginx, 1 worker" || echo "sluice-echo --threads $ECHO_THREADS");" \
-  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off); nice $NICE;" \
+  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; nice $NICE;" \
   "open-loop runs $( ((LAT_RT)) && echo "SCHED_FIFO 10" || echo "SCHED_OTHER")"
 echo "sluiced: commit $COMMIT${DIRTY:+ with uncommitted changes to $DIRTY}, binary built $SLUICED_BUILT"
 echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk", $2 }');" \
