@@ -10,6 +10,8 @@
 #   WRK_DURATION=5 WRK_CONNS=16
 #                     wrk over HTTPS with keep-alive: request throughput
 #   BUILD_DIR=<repo>/build
+#   PERF=0            1: afterwards, perf-profile sluiced during one more wrk
+#                     run and print its hottest symbols
 #
 # Layout: node_sim prefix "sl" + 6 hex (unique); pod p1 runs nginx (one
 # worker) serving a 1 KiB file on :8080 as the backend; the node netns runs
@@ -124,6 +126,7 @@ sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" taskset -c 0 
   nsenter --net="/run/netns/$NODE" "$BUILD_DIR/userspace/cmd/sluiced" --config "$WORK/config" --cgroup "$CGROUP" \
   --pin-dir "/sys/fs/bpf/$PREFIX/sluice" --node-ip 10.200.0.1 --gateway-address $GW --workers 1 --no-access-log \
   >"$WORK/sluiced.log" 2>&1 & PIDS+=($!)
+SLUICED_PID=$!
 
 in_ext() { ip netns exec "$EXT" "$@"; }
 for _ in $(seq 100); do
@@ -154,6 +157,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
   log "round $r/$ROUNDS done"
 done
+if [[ ${PERF:-0} == 1 ]]; then
+  log "perf: profiling sluiced during one more wrk run"
+  perf record -q -F 499 --call-graph dwarf,16384 -p "$SLUICED_PID" -o "$WORK/perf.data" -- sleep "$WRK_DURATION" \
+    >/dev/null 2>&1 &
+  perf_pid=$!
+  rps 8443 >/dev/null
+  wait "$perf_pid" || true
+  for sort in dso dso,symbol; do
+    perf report -i "$WORK/perf.data" --stdio -g none --no-children --sort "$sort" 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | cut -c1-150 | head -n 25 >&2 || true
+  done
+fi
 get() { awk -v k="$1" -v p="$2" '$1 == k && $2 == p { print $3 }' results | median; }
 printf '%-8s %14s %12s\n' path handshakes/s req/s
 for p in sluice nginx; do printf '%-8s %14s %12s\n' "$p" "$(get hs $p)" "$(get rps $p)"; done
