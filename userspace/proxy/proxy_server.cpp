@@ -264,7 +264,10 @@ class HeaderWaits {
 struct Worker {
   explicit Worker(std::shared_ptr<ClusterRegistry> clusters)
       : router(std::move(clusters)), tls_hello(make_hello_context(tls)) {}
-  asio::io_context ioc{1};
+  // Only this worker's thread starts I/O on its sockets, so the reactor's
+  // per-descriptor locks are switched off; the scheduler keeps its lock,
+  // since other threads post to it (set_gateway_ports, stop).
+  asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Acceptor acceptor{ioc};
   RequestRouter router;
   std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConn>>> idle;  // endpoint -> idle upstream connections
