@@ -32,16 +32,17 @@ struct RelayLimits {
 // outgoing message is complete; an error leaves both sides mid-message, and
 // the caller must close them.
 // The streams are Beast tcp_streams or TLS streams over them.
-template <bool isRequest, class InStream, class OutStream>
+template <bool isRequest, class InStream, class OutStream, class Allocator>
 Task<uint64_t> relay_body(InStream& in, boost::beast::flat_buffer& in_buffer,
-                                            boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& in_parser,
+                                            boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, Allocator>& in_parser,
                                             OutStream& out,
-                                            boost::beast::http::message<isRequest, boost::beast::http::buffer_body>& out_msg,
+                                            boost::beast::http::message<isRequest, boost::beast::http::buffer_body,
+                                                                        boost::beast::http::basic_fields<Allocator>>& out_msg,
                                             std::string_view first, const RelayLimits& limits,
                                             boost::beast::error_code& ec) {
   namespace asio = boost::asio;
   namespace http = boost::beast::http;
-  http::serializer<isRequest, http::buffer_body> sr(out_msg);
+  http::serializer<isRequest, http::buffer_body, http::basic_fields<Allocator>> sr(out_msg);
   std::array<char, kRelayChunkBytes> chunk;
   uint64_t sent = 0;
   bool pending_first = !first.empty();

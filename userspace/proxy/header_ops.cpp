@@ -4,7 +4,7 @@
 
 namespace sluice::proxy {
 
-void apply_header_ops(const istio::networking::Headers::HeaderOperations& ops, boost::beast::http::fields& fields) {
+void apply_header_ops(const istio::networking::Headers::HeaderOperations& ops, Fields& fields) {
   for (const std::string& name : ops.remove()) fields.erase(name);
   for (const auto& [name, value] : ops.set()) fields.set(name, value);
   for (const auto& [name, value] : ops.add()) fields.insert(name, value);

@@ -33,6 +33,7 @@
 #include "fault_injection.h"
 #include "header_ops.h"
 #include "http_head.h"
+#include "http_types.h"
 #include "request_router.h"
 #include "retry_policy.h"
 #include "tls_contexts.h"
@@ -43,10 +44,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
-using RequestBodyParser = http::request_parser<http::buffer_body>;
-using ResponseBodyParser = http::response_parser<http::buffer_body>;
+using StreamRequest = http::request<http::buffer_body, Fields>;
+using StreamResponse = http::response<http::buffer_body, Fields>;
 using GatewayServerMap = std::map<uint16_t, std::vector<config::GatewayServer>>;
 
 namespace {
@@ -72,7 +71,7 @@ Response local_reply(unsigned status, unsigned version, bool keep_alive, std::st
 }
 
 // Headers that describe one hop, not the message: never forwarded.
-void strip_hop_by_hop(http::fields& f) {
+void strip_hop_by_hop(Fields& f) {
   for (auto field : {http::field::connection, http::field::keep_alive, http::field::proxy_connection, http::field::te,
                      http::field::trailer, http::field::upgrade}) {
     f.erase(field);
@@ -171,7 +170,7 @@ class StreamingBody {
  public:
   virtual ~StreamingBody() = default;
   // Writes `out`'s header, `first`, then the rest of the body to `up`.
-  virtual Task<uint64_t> relay_to(TcpStream& up, http::request<http::buffer_body>& out,
+  virtual Task<uint64_t> relay_to(TcpStream& up, StreamRequest& out,
                                              std::string_view first, beast::error_code& ec) = 0;
 };
 
@@ -180,7 +179,7 @@ class StreamingBodyOf final : public StreamingBody {
  public:
   StreamingBodyOf(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser)
       : stream_(stream), buffer_(buffer), parser_(parser) {}
-  Task<uint64_t> relay_to(TcpStream& up, http::request<http::buffer_body>& out,
+  Task<uint64_t> relay_to(TcpStream& up, StreamRequest& out,
                                      std::string_view first, beast::error_code& ec) override {
     const uint64_t n = co_await relay_body(stream_, buffer_, parser_, up, out, first,
                                            RelayLimits{kStreamIdleTimeout, kStreamIdleTimeout}, ec);
@@ -543,7 +542,7 @@ Task<void> ProxyServer::Impl::serve(Worker& w, Stream& stream, beast::flat_buffe
     } else {
       UpstreamReply& up = *result.upstream;
       ResponseBodyParser& up_parser = *up.parser;
-      http::response<http::buffer_body> res(std::move(up_parser.get().base()));
+      StreamResponse res(std::move(up_parser.get().base()));
       log.status = res.result_int();
       if (!up_parser.is_done() && !up_parser.chunked() && !up_parser.content_length()) {
         // The upstream ends its body by closing: re-frame it as chunked, or
@@ -602,7 +601,7 @@ Task<bool> ProxyServer::Impl::exchange(UpstreamConn& conn, Request& req, Streami
     const std::array<asio::const_buffer, 2> out{asio::buffer(conn.head), asio::buffer(req.body())};
     co_await asio::async_write(up, out, redirect(ec));
   } else {
-    http::request<http::buffer_body> out(req.base());
+    StreamRequest out(req.base());
     streamed = co_await streaming->relay_to(up, out, req.body(), ec);
     if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
   }
