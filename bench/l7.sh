@@ -29,6 +29,11 @@
 #                            taskset CPU lists ("-": no pinning). The proxy
 #                            under test gets a CPU of its own; the load
 #                            generator and the backends share the other one
+#   LAT_PROXY_CPUS=<PROXY_CPUS>
+#                            CPU list of the proxy during the latency runs
+#                            only (moved there and back with taskset -a -p);
+#                            LAT_PROXY_CPUS=1 puts it on the client's and the
+#                            backends' CPU, so a request wakes no idle vCPU
 #   ECHO_THREADS=1           sluice-echo --threads per backend pod (BACKEND=echo)
 #   NICE=-10                 nice value of every process the benchmark starts
 #                            (proxies, backends, load generators), alike for all
@@ -102,6 +107,7 @@ LAT_CONNS=${LAT_CONNS:-8}
 BODY_BYTES=${BODY_BYTES:-1024}
 WORKERS=${WORKERS:-1}
 PROXY_CPUS=${PROXY_CPUS:-0}
+LAT_PROXY_CPUS=${LAT_PROXY_CPUS:-$PROXY_CPUS}
 LOAD_CPUS=${LOAD_CPUS:-1}
 BACKEND_CPUS=${BACKEND_CPUS:-1}
 ECHO_THREADS=${ECHO_THREADS:-1}
@@ -146,7 +152,7 @@ done
 (( WORKERS >= 1 && WORKERS <= 64 && ECHO_THREADS >= 1 && ECHO_THREADS <= 64 )) || die "WORKERS, ECHO_THREADS 1..64"
 (( NGINX_KEEPALIVE >= 1 )) || die "NGINX_KEEPALIVE must be at least 1"
 (( BODY_BYTES <= 8388608 )) || die "BODY_BYTES up to 8 MiB (sluiced buffers bodies whole up to that)"
-for v in PROXY_CPUS LOAD_CPUS BACKEND_CPUS; do
+for v in PROXY_CPUS LAT_PROXY_CPUS LOAD_CPUS BACKEND_CPUS; do
   [[ ${!v} == - || ${!v} =~ ^[0-9]+([-,][0-9]+)*$ ]] || die "$v must be a CPU list such as 0 or 0,1, or -"
 done
 if ! [[ $NICE =~ ^-?[0-9]+$ ]] || (( NICE < -20 || NICE > 19 )); then die "NICE -20..19"; fi
@@ -495,6 +501,11 @@ set_rt() { # on|off: SCHED_FIFO 10 or back to SCHED_OTHER (the nice value stays)
     fi
   done
 }
+pin_proxy() { # path, CPU list: every thread of the path's processes
+  local pid
+  [[ $2 == - || $LAT_PROXY_CPUS == "$PROXY_CPUS" ]] && return 0
+  for pid in $(pids_of "$1"); do taskset -a -p -c "$2" "$pid" >/dev/null || log "taskset $pid failed"; done
+}
 LAT_PREFIX=("${LOAD_PIN[@]}")
 (( ! LAT_RT )) || LAT_PREFIX=(chrt -f 10 "${LOAD_PIN[@]}")
 CLK_TCK=$(getconf CLK_TCK)
@@ -702,11 +713,13 @@ for ((r = 0; r < ROUNDS; r++)); do
     log "round $((r + 1)) $p: wrk ${rps} req/s ($nreq requests, $errs errors; $busy)"
     sleep 1
     # Latency at a fixed rate.
+    pin_proxy "$p" "$LAT_PROXY_CPUS"
     set_rt on
     t0=$(ticks "${pp[@]}")
     read -r p50 p99 p999 total lerr < <(run_lat "$p")
     t1=$(ticks "${pp[@]}")
     set_rt off
+    pin_proxy "$p" "$PROXY_CPUS"
     echo "$p50" >>"$WORK/$p.p50"
     echo "$p99" >>"$WORK/$p.p99"
     echo "$p999" >>"$WORK/$p.p999"
@@ -859,7 +872,7 @@ if [[ -n $SYSCALL_ROWS ]]; then
   printf '%s' "$SYSCALL_ROWS"
 fi
 echo
-echo "pinning: proxy on CPU(s) $PROXY_CPUS, wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
+echo "pinning: proxy on CPU(s) $PROXY_CPUS (latency runs: $LAT_PROXY_CPUS), wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
   "$WORKERS proxy worker(s)/thread(s)/process(es); backends: $([[ $BACKEND == nginx ]] && echo "nginx, 1 worker" || echo "sluice-echo --threads $ECHO_THREADS");" \
   "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; nice $NICE;" \
   "open-loop runs $( ((LAT_RT)) && echo "SCHED_FIFO 10" || echo "SCHED_OTHER")"
