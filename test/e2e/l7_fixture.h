@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "admin_client.h"
+#include "daemon_admin.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
 
@@ -229,6 +230,11 @@ class L7Test : public NodeTest {
   std::string log() {
     std::ifstream in(dir_ + "/sluiced.log");
     return {std::istreambuf_iterator<char>(in), {}};
+  }
+  // Whether the daemon's log has `needle` within `limit`: access log lines
+  // reach it in batches (--access-log-flush-ms, 100 ms by default).
+  bool log_has(const std::string& needle, std::chrono::milliseconds limit = std::chrono::seconds(3)) {
+    return wait_for([&] { return log().find(needle) != std::string::npos; }, limit);
   }
 
   std::string dir_;

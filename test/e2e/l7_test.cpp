@@ -41,16 +41,15 @@ TEST_F(L7Test, RequestRoutingByHeaderAsInIstiosTask) {
   start(bookinfo(kJasonToV2));
   EXPECT_EQ(versions(20), (std::map<std::string, int>{{"v1", 20}}));
   EXPECT_EQ(versions(20, "end-user: jason\r\n"), (std::map<std::string, int>{{"v2", 20}}));
-  const std::string l = log();
-  EXPECT_NE(l.find("\"route\":\"default/reviews\""), std::string::npos) << "access log line";
-  EXPECT_NE(l.find("\"upstream\":\"" + node_->pod_ip(3) + ":8080\""), std::string::npos);
+  EXPECT_TRUE(log_has("\"route\":\"default/reviews\"")) << "access log line";
+  EXPECT_TRUE(log_has("\"upstream\":\"" + node_->pod_ip(3) + ":8080\""));
 }
 
 TEST_F(L7Test, NoRouteRedirectAndDirectResponse) {
   start(bookinfo(kJasonToV2));
   HttpReply none = get("/other");
   EXPECT_EQ(none.status, 404u);
-  EXPECT_NE(log().find("\"flags\":\"NR\""), std::string::npos);
+  EXPECT_TRUE(log_has("\"flags\":\"NR\""));
 
   HttpReply moved = get("/moved");
   EXPECT_EQ(moved.status, 301u);
@@ -107,7 +106,7 @@ TEST_F(L7Test, RouteTimeoutGives504UT) {
   EXPECT_EQ(r.status, 504u);
   EXPECT_GE(took, 0.9);
   EXPECT_LT(took, 2.5);
-  EXPECT_NE(log().find("\"flags\":\"UT\""), std::string::npos);
+  EXPECT_TRUE(log_has("\"flags\":\"UT\""));
 }
 
 TEST_F(L7Test, RetriesOn503ReachAHealthyPod) {
@@ -115,7 +114,7 @@ TEST_F(L7Test, RetriesOn503ReachAHealthyPod) {
   start(bookinfo(route_with("    retries: {attempts: 3, retryOn: 5xx}\n", kAllPods)));
   auto v = versions(40);
   EXPECT_EQ(v["v1"] + v["v3"], 40) << "every request ends on a healthy pod";
-  EXPECT_NE(log().find("\"attempts\":2"), std::string::npos) << "some requests needed a retry";
+  EXPECT_TRUE(log_has("\"attempts\":2")) << "some requests needed a retry";
 }
 
 TEST_F(L7Test, WithoutRetriesTheBrokenPodShows) {
@@ -132,7 +131,7 @@ TEST_F(L7Test, PerTryTimeoutIsHonouredAndAttemptsAreLogged) {
   const double took = seconds_since(t0);
   EXPECT_EQ(r.status, 504u);
   EXPECT_LT(took, 1.5) << "three 200 ms tries, not a 2 s wait";
-  EXPECT_NE(log().find("\"attempts\":3"), std::string::npos);
+  EXPECT_TRUE(log_has("\"attempts\":3"));
 }
 
 TEST_F(L7Test, FixedDelayFaultAddsItsDelay) {
@@ -141,7 +140,7 @@ TEST_F(L7Test, FixedDelayFaultAddsItsDelay) {
   HttpReply r = get("/reviews/1");
   EXPECT_EQ(r.status, 200u);
   EXPECT_GE(seconds_since(t0), 2.0);
-  EXPECT_NE(log().find("\"flags\":\"DI\""), std::string::npos);
+  EXPECT_TRUE(log_has("\"flags\":\"DI\""));
 }
 
 TEST_F(L7Test, AbortFaultHitsItsShare) {
@@ -152,7 +151,7 @@ TEST_F(L7Test, AbortFaultHitsItsShare) {
   EXPECT_EQ(v["status:500"] + v["v1"], 200) << seen;
   EXPECT_GE(v["status:500"], 60);  // 100 expected
   EXPECT_LE(v["status:500"], 140);
-  EXPECT_NE(log().find("\"flags\":\"FI\""), std::string::npos);
+  EXPECT_TRUE(log_has("\"flags\":\"FI\""));
 }
 
 // Accepts connections in a pod and records what arrives; never answers.
@@ -250,7 +249,7 @@ TEST_F(L7Test, CircuitBreakerOverflowGives503UO) {
   EXPECT_GT(ok.load(), 0);
   EXPECT_GT(overflow.load(), 0);
   EXPECT_EQ(other.load(), 0);
-  EXPECT_NE(log().find("\"flags\":\"UO\""), std::string::npos);
+  EXPECT_TRUE(log_has("\"flags\":\"UO\""));
   // The admin API shows the daemon's half: the pending-request overflows.
   const std::string clusters = admin_get(*node_, "/clusters");
   const std::string pending = "\"pending_requests\":{\"active\":0,\"limit\":1,\"overflows\":";
@@ -283,8 +282,8 @@ TEST_F(L7Test, OutlierDetectionEjectsInTheDaemonAndTheKernelThenRestores) {
   };
   EXPECT_TRUE(kernel_mark_is("true", 2s)) << "marked in the kernel backend map: " << admin_get(*node_, "/maps");
   EXPECT_TRUE(kernel_mark_is("false", 8s)) << "restored after baseEjectionTime (3 s, ticked each 1 s interval)";
-  EXPECT_NE(log().find("outlier: ejected " + node_->pod_ip(3)), std::string::npos);
-  EXPECT_NE(log().find("outlier: restored " + node_->pod_ip(3)), std::string::npos);
+  EXPECT_TRUE(log_has("outlier: ejected " + node_->pod_ip(3)));
+  EXPECT_TRUE(log_has("outlier: restored " + node_->pod_ip(3)));
 }
 
 // bookinfo's DestinationRule with a traffic policy added.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <unistd.h>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "admin_server.h"
 #include "admin_views.h"
+#include "buffered_line_writer.h"
 #include "config_sync.h"
 #include "config_watcher.h"
 #include "kernel_datapath_maps.h"
@@ -48,6 +50,7 @@ struct Flags {
   unsigned workers = 2;
   unsigned header_timeout_ms = 10000;
   bool access_log = true;
+  unsigned access_log_flush_ms = 100;
   bool cleanup = false;
   // XDP load balancing of LoadBalancer/external IPs (docs/xdp-lb.md); off
   // unless an external interface is named.
@@ -230,6 +233,8 @@ int run(const Flags& f) {
   }
   spdlog::info("admin API on {}:{}", f.admin_address, (*admin)->port());
 
+  // Declared first, so it outlives the proxy that writes to it.
+  std::shared_ptr<proxy::BufferedLineWriter> access_log;
   std::unique_ptr<proxy::ProxyServer> proxy;
   std::map<std::string, std::string> gateway_labels;
   if (l7) {
@@ -245,7 +250,11 @@ int run(const Flags& f) {
     po.original_destination = [kernel](uint32_t ip, uint16_t port) {
       return original_destination(kernel.orig_dst, ip, port);
     };
-    if (f.access_log) po.access_log = [](const std::string& line) { std::fprintf(stdout, "%s\n", line.c_str()); };
+    if (f.access_log) {
+      access_log = std::make_shared<proxy::BufferedLineWriter>(STDOUT_FILENO,
+                                                               std::chrono::milliseconds(f.access_log_flush_ms));
+      po.access_log = [log = access_log](const std::string& line) { log->write_line(line); };
+    }
     po.gateway_address = f.gateway_address.empty() ? f.node_ip : f.gateway_address;
     po.gateway_labels.clear();
     for (const std::string& kv : f.gateway_labels) {
@@ -336,6 +345,10 @@ int main(int argc, char** argv) {
   app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port (0: no proxy)")->capture_default_str();
   app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
+  app.add_option("--access-log-flush-ms", f.access_log_flush_ms,
+                 "access log lines are written every this many ms, or at once when 64 KiB are pending (0: each at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 10000u));
   app.add_option("--request-header-timeout-ms", f.header_timeout_ms,
                  "a client must send complete request headers within this, else 408")
       ->capture_default_str();
@@ -365,8 +378,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(f.log_level));
-  // The access log goes to stdout one line per request; a pipe or file must
-  // see each line when it is written, not when a block fills.
+  // The access log writes to fd 1 itself (in batches, every
+  // --access-log-flush-ms); anything printed through stdio must reach the
+  // descriptor a line at a time, so the two never interleave mid-line.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
