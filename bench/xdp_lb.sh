@@ -109,12 +109,12 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { prin
 
 XDP_RUNS="" RED_RUNS="" IPT_RUNS="" MODE=""
 for r in $(seq "$ROUNDS"); do
-  MODE=$(in_ns "$N" "$TOOL" attach --pin-dir "$PIN" --iface x0 --vip 10.111.0.10:80 --backend 10.200.1.1:8080)
+  MODE=$(in_ns "$N" "$TOOL" attach --pin-dir "$PIN" --iface x0 --vip 10.111.0.10:80 --backend 10.200.1.1:8080 \
+    --no-redirect)
   x=$(run_pps)
   in_ns "$N" "$TOOL" detach --pin-dir "$PIN" --iface x0
   mkdir -p "$PIN"
-  in_ns "$N" "$TOOL" attach --pin-dir "$PIN" --iface x0 --vip 10.111.0.10:80 --backend 10.200.1.1:8080 \
-    --fib-redirect >/dev/null
+  in_ns "$N" "$TOOL" attach --pin-dir "$PIN" --iface x0 --vip 10.111.0.10:80 --backend 10.200.1.1:8080 >/dev/null
   d=$(run_pps)
   in_ns "$N" "$TOOL" detach --pin-dir "$PIN" --iface x0
   mkdir -p "$PIN"

@@ -11,11 +11,12 @@
 //       the conntrack up. new_flow: a load with the knob that skips the
 //       conntrack lookup, so every run does the Maglev pick and the conntrack
 //       insert (both LRU maps updated).
-//   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic]
+//   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic] [--no-redirect]
 //       Loads, attaches XDP + TC to IF (in the caller's netns), installs one UDP
-//       VIP. Leaves them attached (maps pinned in D) and exits.
-//       --fib-redirect: the opt-in XDP_REDIRECT fast path (the egress
-//       device's peer must run an XDP program, as the bench's sink does).
+//       VIP. Leaves them attached (maps pinned in D) and exits. As sluiced
+//       does, lists the devices whose xdp_features say they take XDP frames
+//       for the XDP forward path (the sink's veth, whose peer runs an XDP
+//       program); --no-redirect: DNAT and XDP_PASS only, the stack forwards.
 //   detach   --pin-dir D --iface IF      removes them again and the pins.
 //   xdp-drop --iface IF | --detach       a 2-instruction XDP_DROP sink on IF.
 //   gen      --iface IF --dst-mac M --src A --dst A:P [--flows 1024 --seconds 3 --max 50000000]
@@ -40,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "xdp_features.h"
 #include "xdp_lb_loader.h"
 #include "xdp_sync.h"
 #include "xdp_tables.h"
@@ -150,10 +152,9 @@ void refuse_root_netns() {
   die("refusing to touch interfaces outside a bench netns (/run/netns/sl??????-*)");
 }
 
-std::unique_ptr<XdpLb> load(const std::string& pin_dir, uint32_t vips, uint32_t bench_flags,
-                            bool fib_redirect = false) {
+std::unique_ptr<XdpLb> load(const std::string& pin_dir, uint32_t vips, uint32_t bench_flags, bool redirect = false) {
   XdpLbOptions o;
-  o.fib_redirect = fib_redirect;
+  o.redirect = redirect;
   o.pin_dir = pin_dir;
   o.max_vips = vips + 16;
   o.ct_entries = 65536;
@@ -257,7 +258,8 @@ int cmd_attach(const std::map<std::string, std::string>& a) {
   if (pin.empty() || iface.empty()) die("--pin-dir and --iface");
   int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
   if (!ifindex) die("no interface " + iface);
-  auto lb = load(pin, 16, 0, get(a, "fib-redirect") == "1");
+  const bool redirect = get(a, "no-redirect") != "1";
+  auto lb = load(pin, 16, 0, redirect);
   auto mode = lb->attach_xdp(ifindex, get(a, "generic") == "1");
   if (!mode) die(mode.error().to_string());
   if (Status s = lb->attach_tc(ifindex); !s) die(s.error().to_string());
@@ -271,7 +273,17 @@ int cmd_attach(const std::map<std::string, std::string>& a) {
   KernelXdpTables t(lb->maps());
   XdpSync sync(t, 16);
   if (Status st = sync.apply({{xdp_vip_key(s), s}}); !st) die(st.error().to_string());
-  std::printf("mode=%s\n", xdp_mode_name(*mode));
+  std::string listed;
+  if (redirect) {
+    auto features = netdev_xdp_features();
+    if (!features) die(features.error().to_string());
+    if (Status st = lb->set_tx_devices(xdp_xmit_devices(*features)); !st) die(st.error().to_string());
+    for (int ifindex : lb->tx_devices()) {
+      char name[IF_NAMESIZE] = "?";
+      listed += std::string(listed.empty() ? "" : ",") + (if_indextoname(static_cast<unsigned>(ifindex), name) ? name : "?");
+    }
+  }
+  std::printf("mode=%s xdp_tx=%s\n", xdp_mode_name(*mode), redirect ? (listed.empty() ? "none" : listed.c_str()) : "off");
   return 0;
 }
 
