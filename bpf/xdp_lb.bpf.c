@@ -3,9 +3,11 @@
  * node's external interface. A packet to a VIP:port gets its flow's backend
  * from the conntrack, or for a new flow from the VIP's Maglev table keyed on
  * the 5-tuple hash; it is then DNATed (destination address and port, IP and
- * L4 checksums updated incrementally) and passed to the stack, which routes
- * it to the pod. Replies are reverse-NATed by bpf/tc_nat.bpf.c on the same
- * interface's egress. Everything else passes untouched. */
+ * L4 checksums updated incrementally), then forwarded here (FIB lookup,
+ * XDP_REDIRECT) if its egress device is listed in sl_xtx as taking XDP
+ * frames, or else passed to the stack, which routes it to the pod. Replies
+ * are reverse-NATed by bpf/tc_nat.bpf.c on the same interface's egress.
+ * Everything else passes untouched. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
