@@ -43,6 +43,7 @@
 #                                                        netif_rx on the generator's CPU, so the
 #                                                        iptables run gets no NAPI thread and no
 #                                                        node ns/packet)
+#   GEN_BATCH=64                                         live-frames batch size (up to 256: more load offered)
 #   BUILD_DIR=<repo>/build                               where the tool is built
 #   GATEWAY=1                                            0: skip bench/gateway.sh (HTTPS Gateway vs nginx)
 #
@@ -177,7 +178,7 @@ run_pps() {
   b_tx=$(stat_of "$N" s0 tx_packets) b_in=$(stat_of "$G" g0 tx_dropped) b_sink=$(stat_of "$N" s0 tx_dropped)
   b_cpu=$(thread_ns $node)
   out=$(in_ns "$G" taskset -c "${GEN_CPU/#-1/0-$(( $(nproc) - 1 ))}" $GEN_RT "$TOOL" "$gen" --iface g0 --dst-mac "$X0_MAC" \
-        --src 10.111.250.2 --dst 10.111.0.10:80 --flows "$FLOWS" --seconds "$SECONDS_PER_RUN")
+        --src 10.111.250.2 --dst 10.111.0.10:80 --flows "$FLOWS" --seconds "$SECONDS_PER_RUN" ${GEN_BATCH:+--batch "$GEN_BATCH"})
   a_cpu=$(thread_ns $node)
   sleep 0.2
   a_tx=$(stat_of "$N" s0 tx_packets) a_in=$(stat_of "$G" g0 tx_dropped) a_sink=$(stat_of "$N" s0 tx_dropped)

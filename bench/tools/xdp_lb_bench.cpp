@@ -22,7 +22,7 @@
 //   gen      --iface IF --dst-mac M --src A --dst A:P [--flows 1024 --seconds 3 --max 50000000]
 //       AF_PACKET UDP generator (prebuilt frames, sendmmsg, qdisc bypass),
 //       bounded in time and count; prints "sent=N seconds=S".
-//   gen-xdp  (same options) the same frames from bench/bpf/xdp_gen.bpf.c run
+//   gen-xdp  (same options, and --batch 64: frames per live-frames batch, <= 256) the same frames from bench/bpf/xdp_gen.bpf.c run
 //       in BPF_PROG_TEST_RUN live-frames mode, redirected out of IF (whose
 //       veth peer must have NAPI: an XDP program or GRO). Frames arrive in
 //       pages with XDP headroom, as from a NIC driver; AF_PACKET skbs have
@@ -46,6 +46,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -405,6 +406,7 @@ int cmd_gen_xdp(const std::map<std::string, std::string>& a) {
   const int flows = std::max(1, std::stoi(get(a, "flows", "1024")));
   const double seconds = std::min(30.0, std::stod(get(a, "seconds", "3")));
   const uint64_t max = std::stoull(get(a, "max", "200000000"));
+  const uint32_t batch = static_cast<uint32_t>(std::clamp(std::stoi(get(a, "batch", "64")), 1, 256));
   constexpr uint16_t kBaseSport = 20000;
   std::vector<uint8_t> frame = udp_frame(dmac, smac, src, dst, kBaseSport, dport);
 
@@ -427,7 +429,7 @@ int cmd_gen_xdp(const std::map<std::string, std::string>& a) {
   const auto deadline = start + std::chrono::duration<double>(seconds);
   while (sent < max && std::chrono::steady_clock::now() < deadline) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_size_in = static_cast<uint32_t>(in.size()),
-                .repeat = static_cast<int>(kChunk), .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+                .repeat = static_cast<int>(kChunk), .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = batch);
     if (bpf_prog_test_run_opts(fd, &opts) != 0) die("live-frames test run: " + std::string(std::strerror(errno)));
     sent += kChunk;
   }
