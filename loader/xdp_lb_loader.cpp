@@ -113,7 +113,8 @@ Status XdpLb::set_tx_devices(const std::vector<int>& ifindexes) {
     }
   }
   tx_devices_ = kept;
-  if (want.size() < tx_devices_.size() || want.empty()) xdp_->bss->sl_xtx_listed = static_cast<uint32_t>(want.size());
+  // The count only gates the FIB lookup; with no device left it stops now.
+  xdp_->bss->sl_xtx_listed = static_cast<uint32_t>(tx_devices_.size());
   Status result;
   for (int ifindex : want) {
     if (std::binary_search(tx_devices_.begin(), tx_devices_.end(), ifindex)) continue;
