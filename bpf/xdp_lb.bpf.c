@@ -3,9 +3,11 @@
  * node's external interface. A packet to a VIP:port gets its flow's backend
  * from the conntrack, or for a new flow from the VIP's Maglev table keyed on
  * the 5-tuple hash; it is then DNATed (destination address and port, IP and
- * L4 checksums updated incrementally) and passed to the stack, which routes
- * it to the pod. Replies are reverse-NATed by bpf/tc_nat.bpf.c on the same
- * interface's egress. Everything else passes untouched. */
+ * L4 checksums updated incrementally), then forwarded here (FIB lookup,
+ * XDP_REDIRECT) if its egress device is listed in sl_xtx as taking XDP
+ * frames, or else passed to the stack, which routes it to the pod. Replies
+ * are reverse-NATed by bpf/tc_nat.bpf.c on the same interface's egress.
+ * Everything else passes untouched. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -31,9 +33,13 @@ _Static_assert(sizeof(struct sl_xbackend) == sizeof(__u64), "Maglev entry size")
 #define SL_XDP_BENCH_NO_FLOW_CACHE 0x2
 const volatile __u32 sl_xdp_bench_flags = 0;
 
-/* Opt-in (loader option fib_redirect): forward DNATed packets with a FIB
- * lookup and XDP_REDIRECT instead of passing them to the stack. */
+/* Loader option redirect (on by default): forward DNATed packets in XDP to
+ * the egress devices listed in sl_xtx, the stack for the rest. */
 const volatile __u8 sl_xdp_fib_redirect = 0;
+
+/* How many devices sl_xtx holds, written by userspace after the map: with
+ * none (a bridge node, say) the FIB lookup is skipped altogether. */
+volatile __u32 sl_xtx_listed = 0;
 
 #define SL_AF_INET 2
 static __always_inline int lb4_verdict(__u32 reason, int action)
@@ -201,9 +207,11 @@ static __always_inline int lb4_find_flow(const struct sl_xct_key *fk, struct sl_
 }
 
 /* The stack's forwarding, done here: FIB lookup from the ingress device,
- * TTL decrement, MAC rewrite, redirect. Whatever the FIB cannot answer
- * directly (no neighbour yet, local delivery, forwarding off) goes to the
- * stack as usual. */
+ * TTL decrement, MAC rewrite, redirect through sl_xtx. Whatever the FIB
+ * cannot answer directly (no neighbour yet, local delivery, forwarding off)
+ * and every egress device userspace has not listed as taking XDP frames
+ * goes to the stack as usual, so no frame is redirected where it would be
+ * lost. */
 static __always_inline int lb4_fib_forward(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -233,6 +241,11 @@ static __always_inline int lb4_fib_forward(struct xdp_md *ctx)
 	ip = data + sizeof(*eth);
 	if ((void *)(ip + 1) > end)
 		return lb4_verdict(SL_XR_PASS_MALFORMED, XDP_PASS);
+	/* Decided before the packet is touched: an unlisted device gets the
+	 * fallback action (the low bits of the flags), XDP_PASS, and the
+	 * stack sees the packet with its own MACs and TTL. */
+	if (bpf_redirect_map(&sl_xtx, p.ifindex, XDP_PASS) != XDP_REDIRECT)
+		return lb4_verdict(SL_XR_TX_UNLISTED, XDP_PASS);
 	/* TTL shares a 16-bit word with the protocol: load the word once,
 	 * before the store, for the checksum update (see kernel-notes). */
 	__builtin_memcpy(&old_word, &ip->ttl, sizeof(old_word));
@@ -242,7 +255,7 @@ static __always_inline int lb4_fib_forward(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_dest, p.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, p.smac, ETH_ALEN);
 	lb4_xcount(SL_XR_FIB_REDIRECT);
-	return bpf_redirect(p.ifindex, 0);
+	return XDP_REDIRECT;
 }
 
 /* TCP or UDP, possibly to a VIP. A tracked flow costs the flow cache slot
@@ -324,7 +337,7 @@ static __always_inline int lb4_xdp_l4(struct xdp_md *ctx, __u8 proto)
 	else
 		*csum = lb4_udp_csum_replace(*csum, old_addr, pick.addr, old_port, pick.port);
 	ports->dst = pick.port;
-	if (sl_xdp_fib_redirect)
+	if (sl_xdp_fib_redirect && sl_xtx_listed)
 		return lb4_fib_forward(ctx);
 	return XDP_PASS;
 }

@@ -1,5 +1,5 @@
-# sluice_bpf_skeleton(<area>)
-# Builds bpf/<area>.bpf.c into a BPF object, links it with `bpftool gen object`
+# sluice_bpf_skeleton(<area> [<source dir>])
+# Builds <source dir>/<area>.bpf.c (default: bpf/) into a BPF object, links it with `bpftool gen object`
 # (which also shrinks the embedded DWARF), and generates <area>.skel.h holding
 # `struct <area>_bpf`. Header dependencies come from clang's depfile, so editing
 # a header under maps/ or bpf/include/ rebuilds exactly the objects using it.
@@ -23,7 +23,11 @@ set(SLUICE_BPF_CFLAGS
   -I${PROJECT_SOURCE_DIR}/bpf/include)
 
 function(sluice_bpf_skeleton area)
-  set(src ${PROJECT_SOURCE_DIR}/bpf/${area}.bpf.c)
+  set(src_dir ${PROJECT_SOURCE_DIR}/bpf)
+  if(ARGC GREATER 1)
+    set(src_dir ${ARGV1})
+  endif()
+  set(src ${src_dir}/${area}.bpf.c)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${area}.bpf.o)
   set(linked ${CMAKE_CURRENT_BINARY_DIR}/${area}.o)
   set(skel ${SLUICE_SKEL_DIR}/${area}.skel.h)

@@ -5,6 +5,7 @@
 #include <linux/if_link.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "libbpf_log.h"
@@ -65,7 +66,7 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
     }
   }
   self->xdp_->rodata->sl_xdp_bench_flags = options.bench_flags;
-  self->xdp_->rodata->sl_xdp_fib_redirect = options.fib_redirect ? 1 : 0;
+  self->xdp_->rodata->sl_xdp_fib_redirect = options.redirect ? 1 : 0;
 
   self->reused_maps_ = path_exists(options.pin_dir + "/sl_xvips");
   const std::string hint = " (pin dir " + options.pin_dir +
@@ -91,6 +92,42 @@ Result<std::unique_ptr<XdpLb>> XdpLb::load(const XdpLbOptions& options) {
 XdpLb::~XdpLb() {
   if (tc_) tc_nat_bpf__destroy(tc_);
   if (xdp_) xdp_lb_bpf__destroy(xdp_);
+}
+
+Status XdpLb::set_tx_devices(const std::vector<int>& ifindexes) {
+  std::vector<int> want(ifindexes);
+  std::sort(want.begin(), want.end());
+  want.erase(std::unique(want.begin(), want.end()), want.end());
+  if (want.size() > SL_XDP_TX_DEVICES) return make_error(-E2BIG, "more egress devices than sl_xtx holds");
+  const int fd = bpf_map__fd(xdp_->maps.sl_xtx);
+  std::vector<int> kept;
+  for (int ifindex : tx_devices_) {
+    if (std::binary_search(want.begin(), want.end(), ifindex)) {
+      kept.push_back(ifindex);
+      continue;
+    }
+    const uint32_t key = static_cast<uint32_t>(ifindex);
+    if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT) {
+      tx_devices_ = kept;
+      return make_error(-errno, "remove ifindex " + std::to_string(ifindex) + " from sl_xtx");
+    }
+  }
+  tx_devices_ = kept;
+  // The count only gates the FIB lookup; with no device left it stops now.
+  xdp_->bss->sl_xtx_listed = static_cast<uint32_t>(tx_devices_.size());
+  Status result;
+  for (int ifindex : want) {
+    if (std::binary_search(tx_devices_.begin(), tx_devices_.end(), ifindex)) continue;
+    const uint32_t key = static_cast<uint32_t>(ifindex), value = key;
+    // The kernel refuses a device that is gone since; the others still go in.
+    if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+      if (result.ok()) result = make_error(-errno, "add ifindex " + std::to_string(ifindex) + " to sl_xtx");
+      continue;
+    }
+    tx_devices_.insert(std::upper_bound(tx_devices_.begin(), tx_devices_.end(), ifindex), ifindex);
+  }
+  xdp_->bss->sl_xtx_listed = static_cast<uint32_t>(tx_devices_.size());
+  return result;
 }
 
 int XdpLb::xdp_prog_fd() const { return bpf_program__fd(xdp_->progs.sl_xdp_lb); }
@@ -189,8 +226,9 @@ const char* sl_xreason_name(unsigned reason) {
       "pass_malformed", "pass_other_proto", "dnat_new",        "dnat_tracked",
       "drop_src_range", "drop_no_backend",  "ct_full",         "icmp_translated",
       "icmp_pass",      "tc_reversed",      "tc_pass",         "tc_malformed",
-      "tc_icmp_reversed", "fib_redirect",    "fib_pass",        "ct_readmitted"};
-  static_assert(SL_XR__COUNT == 20, "keep the names in step with enum sl_xreason");
+      "tc_icmp_reversed", "fib_redirect",    "fib_pass",        "ct_readmitted",
+      "tx_unlisted"};
+  static_assert(SL_XR__COUNT == 21, "keep the names in step with enum sl_xreason");
   return reason < SL_XR__COUNT ? names[reason] : "unknown";
 }
 

@@ -42,12 +42,13 @@ struct XdpLbOptions {
   uint32_t ct_entries = SL_XDP_DEFAULT_CT_ENTRIES;
   uint32_t src_ranges = SL_XDP_DEFAULT_SRC_RANGES;
   uint32_t bench_flags = 0;
-  // Opt-in fast path: after DNAT, look the backend up in the FIB and
-  // XDP_REDIRECT to the egress device instead of passing to the stack. Only
-  // for nodes where backends sit behind devices that take XDP frames (a
-  // routed veth whose peer runs an XDP program); a bridge is never one, and
-  // then the packet is passed as usual. See docs/xdp-lb.md.
-  bool fib_redirect = false;
+  // The XDP forward path: after DNAT, look the backend up in the FIB and
+  // XDP_REDIRECT to the egress device if set_tx_devices() listed it (a
+  // device that takes XDP frames, e.g. a routed veth whose peer has an XDP
+  // program or GRO); any other device gets the packet through the stack
+  // as before. Nothing is listed until set_tx_devices(). Off: always the
+  // stack (no FIB lookup). See docs/xdp-lb.md.
+  bool redirect = true;
 };
 
 struct XdpLbMaps {
@@ -91,6 +92,12 @@ class XdpLb {
   // them (cleanup after a daemon that is gone).
   static Status detach_interface(int ifindex);
 
+  // Makes `ifindexes` the egress devices the forward path redirects to
+  // (sl_xtx), replacing the previous set: removals first, then additions.
+  // List only devices that take XDP frames (see xdp_features.h).
+  Status set_tx_devices(const std::vector<int>& ifindexes);
+  const std::vector<int>& tx_devices() const { return tx_devices_; }
+
   int xdp_prog_fd() const;
   int tc_prog_fd() const;
   XdpMode mode() const { return mode_; }
@@ -114,6 +121,7 @@ class XdpLb {
   XdpMode mode_ = XdpMode::kNone;
   int xdp_ifindex_ = 0;
   int tc_ifindex_ = 0;
+  std::vector<int> tx_devices_;  // sorted, what sl_xtx holds
 };
 
 // Names of enum sl_xreason, for stats output.

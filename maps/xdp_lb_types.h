@@ -11,6 +11,8 @@
 #define SL_XDP_DEFAULT_MAX_VIPS 4096u
 #define SL_XDP_DEFAULT_CT_ENTRIES 262144u
 #define SL_XDP_DEFAULT_SRC_RANGES 16384u
+/* Egress devices the XDP forward path may redirect to (sl_xtx). */
+#define SL_XDP_TX_DEVICES 1024u
 
 /* The VIP prefilter (sl_xvip_filt): a bitmap of 2^18 bits in 64-bit words,
  * one bit per hash of a VIP key (lb4_vip_filter_bit). */

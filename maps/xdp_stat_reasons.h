@@ -22,9 +22,10 @@ enum sl_xreason {
 	SL_XR_TC_PASS,            /* egress packet that is not a reply of a tracked flow */
 	SL_XR_TC_MALFORMED,       /* egress packet too short to parse */
 	SL_XR_TC_ICMP_REVERSED,   /* ICMP error from the backend side rewritten to the VIP */
-	SL_XR_FIB_REDIRECT,       /* opt-in fast path: forwarded by XDP_REDIRECT after a FIB lookup */
-	SL_XR_FIB_PASS,           /* opt-in fast path: FIB gave no direct answer, passed to the stack */
+	SL_XR_FIB_REDIRECT,       /* XDP forward: FIB answer, egress device listed in sl_xtx, redirected */
+	SL_XR_FIB_PASS,           /* XDP forward: FIB gave no direct answer, passed to the stack */
 	SL_XR_CT_READMITTED,      /* tracked flow whose VIP changed since: admitted again, kept its backend */
+	SL_XR_TX_UNLISTED,        /* XDP forward: egress device not in sl_xtx (may not take XDP frames): stack */
 	SL_XR__COUNT
 };
 

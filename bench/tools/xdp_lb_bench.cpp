@@ -11,28 +11,42 @@
 //       the conntrack up. new_flow: a load with the knob that skips the
 //       conntrack lookup, so every run does the Maglev pick and the conntrack
 //       insert (both LRU maps updated).
-//   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic]
+//   attach   --pin-dir D --iface IF --vip A:P --backend A:P [--generic] [--no-redirect]
 //       Loads, attaches XDP + TC to IF (in the caller's netns), installs one UDP
-//       VIP. Leaves them attached (maps pinned in D) and exits.
-//       --fib-redirect: the opt-in XDP_REDIRECT fast path (the egress
-//       device's peer must run an XDP program, as the bench's sink does).
+//       VIP. Leaves them attached (maps pinned in D) and exits. As sluiced
+//       does, lists the devices whose xdp_features say they take XDP frames
+//       for the XDP forward path (the sink's veth, whose peer runs an XDP
+//       program); --no-redirect: DNAT and XDP_PASS only, the stack forwards.
 //   detach   --pin-dir D --iface IF      removes them again and the pins.
 //   xdp-drop --iface IF | --detach       a 2-instruction XDP_DROP sink on IF.
 //   gen      --iface IF --dst-mac M --src A --dst A:P [--flows 1024 --seconds 3 --max 50000000]
 //       AF_PACKET UDP generator (prebuilt frames, sendmmsg, qdisc bypass),
 //       bounded in time and count; prints "sent=N seconds=S".
+//   gen-xdp  (same options, and --batch 64: frames per live-frames batch, <= 256) the same frames from bench/bpf/xdp_gen.bpf.c run
+//       in BPF_PROG_TEST_RUN live-frames mode, redirected out of IF (whose
+//       veth peer must have NAPI: an XDP program or GRO). Frames arrive in
+//       pages with XDP headroom, as from a NIC driver; AF_PACKET skbs have
+//       too little, and a veth with XDP copies each into a new page first.
+//   gro      --iface IF --on|--off        GRO on a veth (which gives it NAPI).
+//   tc-drop  --iface IF                   a 2-instruction TC ingress drop on IF: a
+//       sink that lets the stack build the skb (as a pod's veth would) and
+//       drops it before IP, with no XDP copy of the skb.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -40,6 +54,8 @@
 #include <string>
 #include <vector>
 
+#include "xdp_features.h"
+#include "xdp_gen.skel.h"
 #include "xdp_lb_loader.h"
 #include "xdp_sync.h"
 #include "xdp_tables.h"
@@ -150,10 +166,9 @@ void refuse_root_netns() {
   die("refusing to touch interfaces outside a bench netns (/run/netns/sl??????-*)");
 }
 
-std::unique_ptr<XdpLb> load(const std::string& pin_dir, uint32_t vips, uint32_t bench_flags,
-                            bool fib_redirect = false) {
+std::unique_ptr<XdpLb> load(const std::string& pin_dir, uint32_t vips, uint32_t bench_flags, bool redirect = false) {
   XdpLbOptions o;
-  o.fib_redirect = fib_redirect;
+  o.redirect = redirect;
   o.pin_dir = pin_dir;
   o.max_vips = vips + 16;
   o.ct_entries = 65536;
@@ -257,7 +272,8 @@ int cmd_attach(const std::map<std::string, std::string>& a) {
   if (pin.empty() || iface.empty()) die("--pin-dir and --iface");
   int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
   if (!ifindex) die("no interface " + iface);
-  auto lb = load(pin, 16, 0, get(a, "fib-redirect") == "1");
+  const bool redirect = get(a, "no-redirect") != "1";
+  auto lb = load(pin, 16, 0, redirect);
   auto mode = lb->attach_xdp(ifindex, get(a, "generic") == "1");
   if (!mode) die(mode.error().to_string());
   if (Status s = lb->attach_tc(ifindex); !s) die(s.error().to_string());
@@ -271,7 +287,17 @@ int cmd_attach(const std::map<std::string, std::string>& a) {
   KernelXdpTables t(lb->maps());
   XdpSync sync(t, 16);
   if (Status st = sync.apply({{xdp_vip_key(s), s}}); !st) die(st.error().to_string());
-  std::printf("mode=%s\n", xdp_mode_name(*mode));
+  std::string listed;
+  if (redirect) {
+    auto features = netdev_xdp_features();
+    if (!features) die(features.error().to_string());
+    if (Status st = lb->set_tx_devices(xdp_xmit_devices(*features)); !st) die(st.error().to_string());
+    for (int ifindex : lb->tx_devices()) {
+      char name[IF_NAMESIZE] = "?";
+      listed += std::string(listed.empty() ? "" : ",") + (if_indextoname(static_cast<unsigned>(ifindex), name) ? name : "?");
+    }
+  }
+  std::printf("mode=%s xdp_tx=%s\n", xdp_mode_name(*mode), redirect ? (listed.empty() ? "none" : listed.c_str()) : "off");
   return 0;
 }
 
@@ -364,10 +390,95 @@ int cmd_gen(const std::map<std::string, std::string>& a) {
   return 0;
 }
 
+int cmd_gen_xdp(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string iface = get(a, "iface");
+  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!ifindex) die("no interface " + iface);
+  uint8_t dmac[6];
+  if (std::sscanf(get(a, "dst-mac").c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac[0], &dmac[1], &dmac[2], &dmac[3],
+                  &dmac[4], &dmac[5]) != 6) {
+    die("--dst-mac");
+  }
+  const uint8_t smac[6] = {2, 0x5c, 0, 0, 0, 1};
+  const uint32_t src = parse_ip(get(a, "src"));
+  auto [dst, dport] = parse_ip_port(get(a, "dst"));
+  const int flows = std::max(1, std::stoi(get(a, "flows", "1024")));
+  const double seconds = std::min(30.0, std::stod(get(a, "seconds", "3")));
+  const uint64_t max = std::stoull(get(a, "max", "200000000"));
+  const uint32_t batch = static_cast<uint32_t>(std::clamp(std::stoi(get(a, "batch", "64")), 1, 256));
+  constexpr uint16_t kBaseSport = 20000;
+  std::vector<uint8_t> frame = udp_frame(dmac, smac, src, dst, kBaseSport, dport);
+
+  xdp_gen_bpf* skel = xdp_gen_bpf__open();
+  if (!skel) die("open xdp_gen");
+  static_assert(sizeof(skel->data->gen_hdr) == 14 + 20 + 8);
+  std::memcpy(skel->data->gen_hdr, frame.data(), sizeof(skel->data->gen_hdr));
+  skel->rodata->gen_ifindex = static_cast<uint32_t>(ifindex);
+  skel->rodata->gen_flows = static_cast<uint32_t>(flows);
+  skel->rodata->gen_base_sport = kBaseSport;
+  if (int err = xdp_gen_bpf__load(skel); err) die("load xdp_gen: " + std::to_string(err));
+  const int fd = bpf_program__fd(skel->progs.sl_xdp_gen);
+
+  // One test run sends `chunk` frames (bounded, a few ms); loop until the
+  // deadline or max. The kernel drops what the peer's ring cannot take.
+  constexpr uint32_t kChunk = 1u << 16;
+  std::vector<uint8_t> in = frame;
+  uint64_t sent = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  while (sent < max && std::chrono::steady_clock::now() < deadline) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_size_in = static_cast<uint32_t>(in.size()),
+                .repeat = static_cast<int>(kChunk), .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = batch);
+    if (bpf_prog_test_run_opts(fd, &opts) != 0) die("live-frames test run: " + std::string(std::strerror(errno)));
+    sent += kChunk;
+  }
+  const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  xdp_gen_bpf__destroy(skel);
+  std::printf("sent=%llu seconds=%.3f\n", static_cast<unsigned long long>(sent), el);
+  return 0;
+}
+
+int cmd_tc_drop(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string iface = get(a, "iface");
+  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!ifindex) die("no interface " + iface);
+  constexpr int kTcActShot = 2;
+  const bpf_insn prog[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, kTcActShot},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  const int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "sl_bench_tcdrop", "GPL", prog, 2, nullptr);
+  if (fd < 0) die("load tc drop program: " + std::string(std::strerror(errno)));
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  if (int err = bpf_tc_hook_create(&hook); err && err != -EEXIST) die("clsact on " + iface);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = fd, .flags = BPF_TC_F_REPLACE, .handle = 1, .priority = 1);
+  if (int err = bpf_tc_attach(&hook, &opts); err) die("attach tc drop: " + std::to_string(err));
+  return 0;
+}
+
+int cmd_gro(const std::map<std::string, std::string>& a) {
+  refuse_root_netns();
+  const std::string iface = get(a, "iface");
+  if (iface.empty() || iface.size() >= IFNAMSIZ) die("--iface");
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket: " + std::string(std::strerror(errno)));
+  ethtool_value v{};
+  v.cmd = ETHTOOL_SGRO;
+  v.data = get(a, "off") == "1" ? 0 : 1;
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, iface.c_str(), iface.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&v);
+  if (::ioctl(fd, SIOCETHTOOL, &ifr) != 0) die("ETHTOOL_SGRO on " + iface + ": " + std::strerror(errno));
+  ::close(fd);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: sluice-bench-xdp testrun|attach|detach|xdp-drop|gen [options]");
+  if (argc < 2) die("usage: sluice-bench-xdp testrun|attach|detach|xdp-drop|gen|gen-xdp|gro|tc-drop [options]");
   const std::string cmd = argv[1];
   auto a = parse_args(argc, argv, 2);
   libbpf_set_print(nullptr);
@@ -376,5 +487,8 @@ int main(int argc, char** argv) {
   if (cmd == "detach") return cmd_detach(a);
   if (cmd == "xdp-drop") return cmd_xdp_drop(a);
   if (cmd == "gen") return cmd_gen(a);
+  if (cmd == "gen-xdp") return cmd_gen_xdp(a);
+  if (cmd == "gro") return cmd_gro(a);
+  if (cmd == "tc-drop") return cmd_tc_drop(a);
   die("unknown command " + cmd);
 }

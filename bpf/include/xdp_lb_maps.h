@@ -73,6 +73,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_xvip_filt SEC(".maps");
 
+/* Egress devices known to take XDP frames (ndo_xdp_xmit), by ifindex;
+ * written by userspace from the kernel's xdp_features. The forward path
+ * redirects only to these, with XDP_PASS (the stack) as the fallback
+ * action for every other device. Not pinned: a new program starts empty
+ * and the loader fills it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, SL_XDP_TX_DEVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_xtx SEC(".maps");
+
 /* The flow cache: per CPU, direct-mapped by lb4_flow_slot_index, a copy of
  * a conntrack entry with its key. A hit whose generation is current skips
  * the conntrack's hash lookup; anything else goes to the conntrack and

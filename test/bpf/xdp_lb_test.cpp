@@ -1,16 +1,23 @@
 // bpf/xdp_lb.bpf.c and bpf/tc_nat.bpf.c under BPF_PROG_TEST_RUN: table-driven
 // packet fixtures built by PacketBuilder, each with its input, the expected
 // verdict and the expected output bytes; checksums are also verified from
-// scratch. Needs root (label privileged), but no network namespace: only a
-// pin directory of its own on bpffs.
+// scratch. Needs root (label privileged) and a pin directory of its own on
+// bpffs; the XDP forward cases also a network namespace of their own.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <linux/pkt_cls.h>
+#include <net/if.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <random>
@@ -18,6 +25,7 @@
 
 #include "packet_builder.h"
 #include "privileged.h"
+#include "xdp_features.h"
 #include "xdp_lb_loader.h"
 #include "xdp_lb_logic.h"
 #include "xdp_sync.h"
@@ -574,3 +582,166 @@ TEST_F(XdpLbTest, PinnedMapsAreReusedByASecondLoad) {
 }
 
 }  // namespace
+
+// The XDP forward path (XdpLbOptions::redirect, on by default) needs a FIB:
+// a network namespace of the test's own (pin prefix + "-f", no default
+// route) holding the ingress veth in0 (10.111.250.1/24), the egress veth
+// out0 (10.200.0.1/16) and a permanent neighbour for backend 1 only, with
+// forwarding on. The test thread enters it for its test runs, whose
+// ingress_ifindex (ctx_in) is in0. Nothing is attached anywhere: the runs
+// only return the verdict, a redirect is not carried out.
+class XdpLbForwardTest : public XdpLbTest {
+ protected:
+  static constexpr uint8_t kOut0Mac[6] = {0x02, 0x5c, 0, 0, 0x0f, 0x01};
+  static constexpr uint8_t kBackendMac[6] = {0x02, 0x5c, 0, 0, 0x0f, 0x02};
+
+  void SetUp() override {
+    XdpLbTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ns_ = pin_dir_.substr(pin_dir_.rfind('/') + 1) + "-f";
+    const std::string n = "ip -n " + ns_ + " ";
+    ASSERT_TRUE(sh("ip netns add " + ns_));
+    created_ = true;
+    ASSERT_TRUE(sh(n + "link add in0 type veth peer name in1"));
+    ASSERT_TRUE(sh(n + "link add out0 address 02:5c:00:00:0f:01 type veth peer name out1"));
+    ASSERT_TRUE(sh(n + "addr add 10.111.250.1/24 dev in0"));
+    ASSERT_TRUE(sh(n + "addr add 10.200.0.1/16 dev out0"));
+    for (const char* dev : {"lo", "in0", "in1", "out0", "out1"}) ASSERT_TRUE(sh(n + "link set " + dev + " up"));
+    ASSERT_TRUE(sh(n + "neigh replace 10.200.1.1 lladdr 02:5c:00:00:0f:02 dev out0 nud permanent"));
+    ASSERT_TRUE(sh("ip netns exec " + ns_ + " sysctl -qw net.ipv4.ip_forward=1"));
+    root_ns_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(("/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(root_ns_, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::setns(fd, CLONE_NEWNET), 0) << std::strerror(errno);
+    ::close(fd);
+    in0_ = static_cast<int>(if_nametoindex("in0"));
+    out0_ = static_cast<int>(if_nametoindex("out0"));
+    ASSERT_GT(in0_, 0);
+    ASSERT_GT(out0_, 0);
+  }
+
+  void TearDown() override {
+    if (root_ns_ >= 0) {
+      EXPECT_EQ(::setns(root_ns_, CLONE_NEWNET), 0);
+      ::close(root_ns_);
+    }
+    if (created_) (void)sh("ip netns del " + ns_);
+    XdpLbTest::TearDown();
+  }
+
+  static bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+  // One test run as if the frame had arrived on in0.
+  RunResult run_on_in0(const Bytes& in) const {
+    RunResult r;
+    r.out.resize(in.size() + 256);
+    xdp_md ctx{};
+    ctx.data_end = static_cast<uint32_t>(in.size());
+    ctx.ingress_ifindex = static_cast<uint32_t>(in0_);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
+                .data_size_in = static_cast<uint32_t>(in.size()),
+                .data_size_out = static_cast<uint32_t>(r.out.size()), .ctx_in = &ctx, .ctx_size_in = sizeof ctx,
+                .repeat = 1);
+    r.err = bpf_prog_test_run_opts(lb_->xdp_prog_fd(), &opts);
+    r.retval = opts.retval;
+    r.out.resize(opts.data_size_out);
+    return r;
+  }
+
+  void expect_on_in0(const Case& c) const {
+    SCOPED_TRACE(c.name);
+    RunResult r = run_on_in0(c.in);
+    ASSERT_EQ(r.err, 0) << "test run failed: " << std::strerror(errno);
+    EXPECT_EQ(action_name(r.retval), action_name(c.action));
+    EXPECT_EQ(r.out, c.want) << c.name << ": output differs\n" << test::hexdump_diff(c.want, r.out);
+  }
+
+  std::string ns_;
+  bool created_ = false;
+  int root_ns_ = -1;
+  int in0_ = 0, out0_ = 0;
+};
+
+TEST_F(XdpLbForwardTest, RedirectsOnlyToListedDevicesAndPassesTheRestUntouched) {
+  XdpVipSpec udp = vip_spec(kVip, kPort, IPPROTO_UDP, 1);
+  install({udp});
+  const Bytes in = PacketBuilder().ipv4(kClient, kVip).udp(40000, kPort).build();
+  // DNAT only: what the stack gets, with the frame's own MACs and TTL.
+  const Bytes dnat = PacketBuilder().ipv4(kClient, backend_ip(1)).udp(40000, kBackendPort).build();
+  // Forwarded in XDP: TTL 63, MACs from the FIB (out0 -> backend 1).
+  Bytes forwarded = PacketBuilder().ipv4(kClient, backend_ip(1)).ttl(63).udp(40000, kBackendPort).build();
+  std::memcpy(forwarded.data(), kBackendMac, 6);
+  std::memcpy(forwarded.data() + 6, kOut0Mac, 6);
+
+  // Nothing listed (a bridge node, say): the FIB is not even asked.
+  expect_on_in0({"nothing listed", in, XDP_PASS, dnat});
+  EXPECT_EQ(stat(SL_XR_FIB_PASS) + stat(SL_XR_TX_UNLISTED) + stat(SL_XR_FIB_REDIRECT), 0u);
+
+  // Another device listed: the FIB answers out0, which is not, so the
+  // fallback action of bpf_redirect_map applies and the stack forwards.
+  ASSERT_TRUE(lb_->set_tx_devices({in0_}).ok());
+  expect_on_in0({"egress device not listed", in, XDP_PASS, dnat});
+  EXPECT_EQ(stat(SL_XR_TX_UNLISTED), 1u);
+  EXPECT_EQ(stat(SL_XR_FIB_REDIRECT), 0u);
+
+  ASSERT_TRUE(lb_->set_tx_devices({in0_, out0_}).ok());
+  expect_on_in0({"egress device listed", in, XDP_REDIRECT, forwarded});
+  EXPECT_TRUE(test::ipv4_checksum_ok(run_on_in0(in).out));
+  EXPECT_EQ(stat(SL_XR_FIB_REDIRECT), 2u);
+
+  // Unlisted again (its peer lost its XDP program, say): back to the stack.
+  ASSERT_TRUE(lb_->set_tx_devices({in0_}).ok());
+  EXPECT_EQ(lb_->tx_devices(), std::vector<int>{in0_});
+  expect_on_in0({"egress device unlisted again", in, XDP_PASS, dnat});
+  EXPECT_EQ(stat(SL_XR_TX_UNLISTED), 2u);
+  ASSERT_TRUE(lb_->set_tx_devices({}).ok());
+  EXPECT_TRUE(lb_->tx_devices().empty());
+}
+
+TEST_F(XdpLbForwardTest, WhatTheFibCannotAnswerGoesToTheStack) {
+  XdpVipSpec no_neigh = vip_spec(kOtherVip, kPort, IPPROTO_UDP, 0);
+  no_neigh.backends.push_back({backend_ip(2), kBackendPort, 1, false});  // no neighbour entry
+  install({no_neigh});
+  ASSERT_TRUE(lb_->set_tx_devices({out0_}).ok());
+  const Bytes in = PacketBuilder().ipv4(kClient, kOtherVip).udp(40000, kPort).build();
+  expect_on_in0({"unresolved neighbour", in, XDP_PASS,
+                 PacketBuilder().ipv4(kClient, backend_ip(2)).udp(40000, kBackendPort).build()});
+  // TTL 1: the stack sends the time-exceeded error.
+  const Bytes ttl1 = PacketBuilder().ipv4(kClient, kOtherVip).ttl(1).udp(40001, kPort).build();
+  expect_on_in0({"ttl 1", ttl1, XDP_PASS,
+                 PacketBuilder().ipv4(kClient, backend_ip(2)).ttl(1).udp(40001, kBackendPort).build()});
+  EXPECT_EQ(stat(SL_XR_FIB_PASS), 2u);
+  EXPECT_EQ(stat(SL_XR_FIB_REDIRECT), 0u);
+}
+
+TEST_F(XdpLbForwardTest, XdpFeaturesListAVethOnlyWhileItsPeerTakesFrames) {
+  // out0's peer out1 has neither an XDP program nor GRO: a redirect into
+  // out0 would be dropped, and the kernel says so.
+  auto before = netdev_xdp_features();
+  ASSERT_TRUE(before.ok()) << before.error().to_string();
+  if (before->empty()) GTEST_SKIP() << "kernel without the netdev genetlink family";
+  std::vector<int> listed = xdp_xmit_devices(*before);
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), out0_), 0);
+  // An XDP program on out1 makes out0 take XDP frames.
+  const bpf_insn pass[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  const int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "sl_test_pass", "GPL", pass, 2, nullptr);
+  ASSERT_GE(fd, 0);
+  const int out1 = static_cast<int>(if_nametoindex("out1"));
+  ASSERT_EQ(bpf_xdp_attach(out1, fd, XDP_FLAGS_DRV_MODE, nullptr), 0);
+  auto after = netdev_xdp_features();
+  ASSERT_TRUE(after.ok()) << after.error().to_string();
+  listed = xdp_xmit_devices(*after);
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), out0_), 1);
+  ASSERT_TRUE(lb_->set_tx_devices(listed).ok());
+  // Detached again: no longer listed.
+  ASSERT_EQ(bpf_xdp_detach(out1, XDP_FLAGS_DRV_MODE, nullptr), 0);
+  ::close(fd);
+  auto gone = netdev_xdp_features();
+  ASSERT_TRUE(gone.ok());
+  listed = xdp_xmit_devices(*gone);
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), out0_), 0);
+}

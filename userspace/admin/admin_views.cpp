@@ -1,6 +1,7 @@
 #include "admin_views.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include "json_writer.h"
 #include "l4_sync.h"
@@ -115,6 +116,13 @@ std::string xdp_json(const XdpDaemon& xdp) {
   w.begin_object();
   w.key("iface").value(xdp.iface());
   w.key("mode").value(xdp_mode_name(xdp.mode()));
+  w.key("redirect").value(xdp.redirect());
+  w.key("tx_devices").begin_array();
+  for (int ifindex : xdp.tx_devices()) {
+    char name[IF_NAMESIZE] = {};
+    w.value(if_indextoname(static_cast<unsigned>(ifindex), name) ? std::string(name) : std::to_string(ifindex));
+  }
+  w.end_array();
   w.key("stats").begin_object();
   for (unsigned r = 0; r < SL_XR__COUNT; ++r) w.key(sl_xreason_name(r)).value(maps.stats.sum(r));
   w.end_object();

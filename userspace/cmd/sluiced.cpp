@@ -57,6 +57,7 @@ struct Flags {
   std::string external_iface;
   std::string node_name;
   bool xdp_generic = false;
+  std::string xdp_redirect = "on";
   // Socket redirection between local sockets (docs/sockmap.md).
   std::string socket_redirect = "off";
   std::string pod_cidr;  // this node's pod network: what counts as local
@@ -71,6 +72,8 @@ struct Flags {
 // SO_MARK on the proxy's upstream sockets, so the kernel never redirects
 // them back to the proxy.
 constexpr uint32_t kProxyBypassMark = 0x5c1;
+// How often the XDP forward path re-reads which devices take XDP frames.
+constexpr std::chrono::seconds kXdpTxRefresh{1};
 
 // The reload loop: the watcher only raises a flag; reloads run here, one at a
 // time, so a burst of file events costs one reload.
@@ -180,6 +183,7 @@ int run(const Flags& f) {
   if (!f.external_iface.empty()) {
     XdpDaemonOptions xo{.iface = f.external_iface, .pin_dir = f.pin_dir, .node = {f.node_name, {}},
                         .force_generic = f.xdp_generic};
+    xo.redirect = f.xdp_redirect == "on";
     if (node_ip) xo.node.node_ips.insert(node_ip);
     auto started = XdpDaemon::start(xo);
     if (!started) {
@@ -187,8 +191,9 @@ int run(const Flags& f) {
       return 1;
     }
     xdp = std::move(*started);
-    spdlog::info("XDP load balancer on {} ({} mode), reverse NAT on its TC egress", f.external_iface,
-                 xdp_mode_name(xdp->mode()));
+    spdlog::info("XDP load balancer on {} ({} mode), reverse NAT on its TC egress, XDP forward {} ({} device(s) "
+                 "take XDP frames)",
+                 f.external_iface, xdp_mode_name(xdp->mode()), f.xdp_redirect, xdp->tx_devices().size());
   }
   auto sync_xdp = [&] {
     if (!xdp || !sync.current()) return;
@@ -289,7 +294,15 @@ int run(const Flags& f) {
   sync_gateways();
 
   auto last_beat = std::chrono::steady_clock::time_point{};
+  auto last_tx_refresh = std::chrono::steady_clock::now();
   while (!g_stop.load()) {
+    // A device that stops taking XDP frames (a pod veth whose peer lost its
+    // XDP program or GRO) is unlisted here; until then the kernel drops
+    // what is redirected to it. See docs/xdp-lb.md.
+    if (xdp && xdp->redirect() && std::chrono::steady_clock::now() - last_tx_refresh >= kXdpTxRefresh) {
+      if (Status s = xdp->refresh_tx_devices(); !s) spdlog::warn("XDP forward devices: {}", s.error().to_string());
+      last_tx_refresh = std::chrono::steady_clock::now();
+    }
     if (proxy && std::chrono::steady_clock::now() - last_beat >= std::chrono::seconds(1)) {
       if (Status s = beat_proxy_heartbeat((*lb)->maps().node); !s) spdlog::warn("heartbeat: {}", s.error().to_string());
       last_beat = std::chrono::steady_clock::now();
@@ -375,6 +388,11 @@ int main(int argc, char** argv) {
                  "set it where bench/sockmap.sh shows bulk transfers slower redirected")
       ->capture_default_str();
   app.add_flag("--xdp-generic", f.xdp_generic, "attach XDP in generic (skb) mode even if the driver has native XDP");
+  app.add_option("--xdp-redirect", f.xdp_redirect,
+                 "XDP forward path: DNATed packets to a device that takes XDP frames leave by XDP_REDIRECT "
+                 "(skipping the node's netfilter and egress qdisc), the rest through the stack; off: always the stack")
+      ->check(CLI::IsMember({"off", "on"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(f.log_level));

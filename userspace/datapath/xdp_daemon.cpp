@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "mesh_snapshot.h"
+#include "xdp_features.h"
 
 namespace sluice {
 
@@ -16,6 +17,7 @@ Result<std::unique_ptr<XdpDaemon>> XdpDaemon::start(const XdpDaemonOptions& opti
   XdpLbOptions lo;
   lo.pin_dir = options.pin_dir;
   lo.max_vips = options.max_vips;
+  lo.redirect = options.redirect;
   auto lb = XdpLb::load(lo);
   if (!lb) return lb.error();
   self->lb_ = std::move(*lb);
@@ -27,7 +29,16 @@ Result<std::unique_ptr<XdpDaemon>> XdpDaemon::start(const XdpDaemonOptions& opti
   }
   self->tables_ = std::make_unique<KernelXdpTables>(self->lb_->maps());
   self->sync_ = std::make_unique<XdpSync>(*self->tables_, options.max_vips);
+  // Not fatal: with nothing listed every packet takes the stack.
+  (void)self->refresh_tx_devices();
   return self;
+}
+
+Status XdpDaemon::refresh_tx_devices() {
+  if (!options_.redirect) return {};
+  auto features = netdev_xdp_features();
+  if (!features) return features.error();
+  return lb_->set_tx_devices(xdp_xmit_devices(*features));
 }
 
 Status XdpDaemon::sync(const config::MeshSnapshot& snap) {

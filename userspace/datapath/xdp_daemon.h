@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "result.h"
 #include "xdp_lb_loader.h"
@@ -22,6 +23,10 @@ struct XdpDaemonOptions {
   bool force_generic = false;
   uint32_t maglev_size = SL_MAGLEV_DEFAULT_SIZE;
   uint32_t max_vips = SL_XDP_DEFAULT_MAX_VIPS;
+  // The XDP forward path (XdpLbOptions::redirect): DNATed packets to a
+  // device that takes XDP frames leave by XDP_REDIRECT, the rest through
+  // the stack. Off: always the stack.
+  bool redirect = true;
 };
 
 class XdpDaemon {
@@ -30,6 +35,13 @@ class XdpDaemon {
 
   // Applies the snapshot's VIPs (once per snapshot version).
   Status sync(const config::MeshSnapshot& snap);
+
+  // Lists, for the forward path, the devices whose xdp_features say they
+  // take XDP frames now (a veth whose peer gained or lost its XDP program
+  // or GRO changes). Called at start and then periodically.
+  Status refresh_tx_devices();
+  bool redirect() const { return options_.redirect; }
+  const std::vector<int>& tx_devices() const { return lb_->tx_devices(); }
 
   XdpMode mode() const { return lb_->mode(); }
   int ifindex() const { return ifindex_; }
