@@ -242,7 +242,7 @@ echo "xdp-lb stack path (--no-redirect): pps=$PASS pps_ratio_vs_iptables=$(ratio
 # The Gateway's HTTPS throughput against nginx (bench/gateway.sh; GATEWAY=0 skips it).
 GW_RATIO=na
 if [[ ${GATEWAY:-1} != 0 ]]; then
-  gw_line=$("$(dirname "$0")/gateway.sh" | tee /dev/stderr | tail -1) || gw_line=""
+  gw_line=$("$(dirname "$0")/gateway.sh" | tee >(cat >&2) | tail -1) || gw_line=""
   GW_RATIO=$(sed -n 's/.*gw_rps_ratio_vs_nginx=\([0-9.a-z]*\).*/\1/p' <<<"$gw_line")
   GW_RATIO=${GW_RATIO:-na}
 fi
