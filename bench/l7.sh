@@ -886,5 +886,5 @@ if num "$s" && num "$h"; then ratio=$(awk -v a="$s" -v b="$h" 'BEGIN { printf "%
 if num "${M[sluice,p99]:-}" && num "${M[direct,p99]:-}"; then
   added=$(awk -v a="${M[sluice,p99]}" -v b="${M[direct,p99]}" 'BEGIN { printf "%.0f", a - b }')
 fi
-echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added"
+echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT"
 exit "$FAILED"
