@@ -51,6 +51,18 @@ TEST(BufferedLineWriter, LinesArriveWholeAndInOrderWithinTheInterval) {
   EXPECT_EQ(w.dropped(), 0u);
 }
 
+TEST(BufferedLineWriter, LinesLongerThanAnAtomicPipeWriteArriveWhole) {
+  Pipe p;
+  BufferedLineWriter w(p.fd[1], 20ms);
+  const std::string lines[] = {std::string(3000, 'a'), std::string(3000, 'b'), std::string(10000, 'c'), "d"};
+  std::string want;
+  for (const std::string& l : lines) {
+    w.write_line(l);
+    want += l + "\n";
+  }
+  EXPECT_EQ(p.read(want.size(), 5s), want);
+}
+
 TEST(BufferedLineWriter, PendingLinesAreWrittenWhenItStops) {
   Pipe p;
   {

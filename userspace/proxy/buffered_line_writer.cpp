@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -71,7 +72,15 @@ void BufferedLineWriter::run() {
 bool BufferedLineWriter::write_all(std::string_view out) {
   int stalls = 0;  // a non-blocking descriptor that stays full for 5 s counts as failed
   while (!out.empty()) {
-    const ssize_t n = ::write(fd_, out.data(), out.size());
+    // Whole lines of at most PIPE_BUF bytes per write: a pipe (a container's
+    // stdout) keeps such a write in one piece, so a line sluiced's own log
+    // writes to the same descriptor never lands inside an access log line.
+    size_t len = std::min(out.size(), size_t{PIPE_BUF});
+    if (len < out.size()) {
+      const size_t nl = out.substr(0, len).rfind('\n');
+      len = nl != std::string_view::npos ? nl + 1 : std::min(out.size(), out.find('\n') + 1);
+    }
+    const ssize_t n = ::write(fd_, out.data(), len);
     if (n > 0) {
       out.remove_prefix(static_cast<size_t>(n));
     } else if (n < 0 && errno == EINTR) {
