@@ -109,6 +109,42 @@ spec: {clusterIP: 10.96.0.41, ports: [{name: http, port: 80}]}
   EXPECT_TRUE(l4(*r.snapshot, "10.96.0.41", 80)->socket_redirect);
 }
 
+// A TCP port goes to the daemon (the L7 flag) only while a mesh
+// VirtualService's tcp routes take it, and only the ports they take.
+TEST(ConfigSnapshot, TcpRoutesSendTheirTcpPortsToTheDaemon) {
+  const std::string services = R"(apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec: {clusterIP: 10.96.0.40, ports: [{name: tcp-a, port: 5432}, {name: tcp-b, port: 6379}, {name: http, port: 80}]}
+)";
+  const std::string vs = R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: default}
+spec:
+  hosts: [db]
+  tcp:
+  - match: [{port: 5432}]
+    route: [{destination: {host: db}}]
+)";
+  BuildMemo memo;
+  auto build = [&](const std::string& yaml, uint64_t version) {
+    LoadResult loaded;
+    load_yaml_text(yaml, "test.yaml", loaded);
+    return build_snapshot(std::move(loaded), version, &memo);
+  };
+  BuildResult before = build(services, 1);
+  ASSERT_TRUE(before.snapshot) << all(before.diagnostics);
+  EXPECT_FALSE(l4(*before.snapshot, "10.96.0.40", 5432)->l7);
+  EXPECT_TRUE(l4(*before.snapshot, "10.96.0.40", 80)->l7);
+
+  BuildResult after = build(services + vs, 2);
+  ASSERT_TRUE(after.snapshot) << all(after.diagnostics);
+  EXPECT_TRUE(l4(*after.snapshot, "10.96.0.40", 5432)->l7) << "the route's port";
+  EXPECT_FALSE(l4(*after.snapshot, "10.96.0.40", 6379)->l7) << "a port no route takes stays in the kernel";
+  EXPECT_TRUE(l4(*after.snapshot, "10.96.0.40", 80)->l7);
+}
+
 TEST(ConfigSnapshot, EndpointsFromPodSelectors) {
   BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
   ASSERT_TRUE(r.snapshot);

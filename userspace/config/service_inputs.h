@@ -20,6 +20,7 @@ class ServiceInputs {
   using PodRef = std::shared_ptr<const K8sResource<k8s::Pod>>;
   using SliceRef = std::shared_ptr<const K8sResource<k8s::EndpointSlice>>;
   using RuleRef = std::shared_ptr<const IstioResource<istio::networking::DestinationRule>>;
+  using VirtualServiceRef = std::shared_ptr<const IstioResource<istio::networking::VirtualService>>;
 
   // "namespace/name": how Services, and the slices that name them, are keyed.
   static std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
@@ -38,6 +39,10 @@ class ServiceInputs {
   // (the first one wins, as in Istio).
   bool add_rule(const std::string& host, const RuleRef& r);
   RuleRef rule_for(const std::string& fqdn) const;
+  // The mesh VirtualService with `tcp` routes for a host (the first one, as
+  // in the route table): its TCP ports go through the daemon's L4 proxy.
+  void add_tcp_routes(const std::string& host, const VirtualServiceRef& r) { tcp_routes_.emplace(host, r); }
+  VirtualServiceRef tcp_routes_for(const std::string& fqdn) const;
 
   // A service's inputs, in a fixed order whatever the order of the files:
   // slices and pods sorted by name.
@@ -49,6 +54,7 @@ class ServiceInputs {
   // EndpointSlices when it has any, else the Pods its selector picks.
   struct Sources {
     RuleRef rule;
+    VirtualServiceRef tcp_routes;
     std::vector<SliceRef> slices;
     std::vector<PodRef> pods;
     // The Service and every source, which the build memo compares by identity.
@@ -68,6 +74,7 @@ class ServiceInputs {
   std::unordered_map<std::string, std::vector<SliceRef>> slices_;  // by owner key
   std::unordered_map<std::string, std::vector<PodRef>> pods_by_label_;
   std::unordered_map<std::string, RuleRef> rules_;  // by host
+  std::unordered_map<std::string, VirtualServiceRef> tcp_routes_;  // by host
 };
 
 // An IPv4 address (a CIDR's address part) in host order; 0 if not IPv4.
@@ -75,8 +82,14 @@ uint32_t ipv4_of(const std::string& text);
 // IPPROTO_UDP for "UDP", else IPPROTO_TCP.
 uint8_t l4_proto_of(const std::string& protocol);
 
-// Kernel L4 services of a service's ports (none without a VIP).
-void compute_l4(Service& s);
+// Whether a VirtualService's `tcp` routes take the TCP port `port` (a route
+// without matches, or with a match on no port or on this one).
+bool tcp_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port);
+
+// Kernel L4 services of a service's ports (none without a VIP). A TCP port
+// that `tcp_routes` take is sent to the daemon (the L7 flag) like an HTTP
+// port, for its L4 proxy.
+void compute_l4(Service& s, const istio::networking::VirtualService* tcp_routes = nullptr);
 
 // A DestinationRule's policy and subsets applied to a service, and each
 // port's resolved policy.

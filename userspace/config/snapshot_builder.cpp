@@ -119,6 +119,16 @@ class Builder {
                       "another DestinationRule for " + host + " came first; this one is ignored");
       }
     }
+    // Mesh VirtualServices with tcp routes: their hosts' TCP ports go to the
+    // daemon (the first VirtualService of a host wins, as in resolve_routes).
+    for (const auto& r : snap_.resources.virtual_services) {
+      const auto& vs = r->spec;
+      if (vs.tcp().empty()) continue;
+      const bool mesh = vs.gateways().empty() ||
+                        std::any_of(vs.gateways().begin(), vs.gateways().end(), [](const std::string& g) { return g == "mesh"; });
+      if (!mesh) continue;
+      for (const std::string& host : vs.hosts()) inputs_.add_tcp_routes(resolve_host(host, r->meta.ns, snap_.domain), r);
+    }
   }
 
   // A Kubernetes Service is rebuilt only when one of its inputs changed:
@@ -181,7 +191,8 @@ class Builder {
           s->ports.push_back(std::move(port));
         }
         apply_destination_rule(*s, inputs_.rule_for(host).get());
-        compute_l4(*s);
+        const auto tcp_routes = inputs_.tcp_routes_for(host);
+        compute_l4(*s, tcp_routes ? &tcp_routes->spec : nullptr);
         snap_.services.insert_or_assign(host, std::move(s));
       }
     }

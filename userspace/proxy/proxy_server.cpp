@@ -311,6 +311,9 @@ struct ProxyServer::Impl {
   Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, const RouteDecision& d,
                                          AccessLogEntry& log);
   Task<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
+  Task<void> tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap);
+  Task<void> relay_both(Worker& w, Socket& client, Socket& upstream, std::shared_ptr<std::atomic<uint64_t>> to_upstream,
+                        std::shared_ptr<std::atomic<uint64_t>> to_client);
   Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, Request& req,
                                const RouteDecision& d, AccessLogEntry& log);
   Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req,
@@ -395,6 +398,13 @@ Task<void> ProxyServer::Impl::session(Worker& w, Socket socket) {
   ds.address = format_endpoint(ds.peer_ip, peer.port());
   // Responses go out as soon as they are written, not after Nagle's delay.
   socket.set_option(tcp::no_delay(true), ec);
+  if (ds.dst) {
+    config::SnapshotPtr snap = options.snapshot ? options.snapshot() : nullptr;
+    if (w.router.is_opaque_tcp(snap, *ds.dst)) {
+      co_await tcp_proxy(w, std::move(socket), ds, std::move(snap));
+      co_return;
+    }
+  }
   TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
   co_await serve(w, stream, buffer, ds);
@@ -993,16 +1003,25 @@ Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_b
   Socket& us = up.socket();
   if (client_buf.size()) co_await asio::async_write(us, client_buf.data(), redirect(ec));
   if (up_buf.size()) co_await asio::async_write(cs, up_buf.data(), redirect(ec));
-  // One direction runs beside this coroutine, which must outlive it (the
-  // sockets are ours). When the client's direction ends, the other gets a
-  // grace period to drain before both sockets are closed.
+  co_await relay_both(w, cs, us, bytes, bytes);
+  log.response_bytes = *bytes;
+}
+
+// Bytes both ways between two sockets until both directions end. One
+// direction runs beside this coroutine, which must outlive it (the sockets
+// are the caller's). When the client's direction ends, the other gets a
+// grace period to drain before both sockets are closed.
+Task<void> ProxyServer::Impl::relay_both(Worker& w, Socket& cs, Socket& us,
+                                         std::shared_ptr<std::atomic<uint64_t>> to_upstream,
+                                         std::shared_ptr<std::atomic<uint64_t>> to_client) {
+  beast::error_code ec;
   auto finished = std::make_shared<bool>(false);
   auto done = std::make_shared<Timer>(w.ioc, Timer::time_point::max());
-  asio::co_spawn(w.ioc, pump(us, cs, bytes), [finished, done](std::exception_ptr) {
+  asio::co_spawn(w.ioc, pump(us, cs, std::move(to_client)), [finished, done](std::exception_ptr) {
     *finished = true;
     done->cancel();
   });
-  co_await pump(cs, us, bytes);
+  co_await pump(cs, us, std::move(to_upstream));
   if (!*finished) {
     done->expires_after(kTunnelDrainTimeout);
     co_await done->async_wait(redirect(ec));
@@ -1013,7 +1032,56 @@ Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_b
     done->expires_at(Timer::time_point::max());
     co_await done->async_wait(redirect(ec));
   }
-  log.response_bytes = *bytes;
+}
+
+// Opaque TCP that a VirtualService's tcp routes took: one upstream
+// connection per client connection, under the cluster's maxConnections and
+// connectTimeout, then bytes both ways. A connection that cannot be served
+// is closed: TCP has no error response (Envoy resets it too).
+Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap) {
+  const auto start = std::chrono::steady_clock::now();
+  AccessLogEntry log;
+  log.downstream = ds.address;
+  log.authority = format_endpoint(ds.dst->vip, ds.dst->port);
+  RouteDecision d = w.router.decide_tcp(std::move(snap), *ds.dst, ds.peer_ip);
+  log.route = d.virtual_service;
+  beast::error_code ec;
+  auto up_bytes = std::make_shared<std::atomic<uint64_t>>(0);
+  auto down_bytes = std::make_shared<std::atomic<uint64_t>>(0);
+  if (!d.endpoint) {
+    log.flags = "UH";
+  } else if (std::optional<CircuitBreaker::Guard> slot = d.cluster->breaker.try_connection(); !slot) {
+    log.flags = "UO";
+  } else {
+    const config::Endpoint& ep = *d.endpoint;
+    const uint64_t id = EndpointPicker::endpoint_id(&ep);
+    log.upstream = format_endpoint(ep.ip, ep.port);
+    log.attempts = 1;
+    TcpStream up(w.ioc);
+    up.socket().open(tcp::v4(), ec);
+    if (!ec) up.socket().set_option(tcp::no_delay(true), ec);
+    if (!ec && options.bypass_mark) {
+      const uint32_t mark = options.bypass_mark | (d.socket_redirect ? 0 : SL_MARK_NO_REDIR);
+      setsockopt(up.socket().native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+    }
+    up.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+    co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
+    up.expires_never();
+    // For outlier detection a refused or timed-out connect is a local-origin
+    // failure and an accepted one a success.
+    d.cluster->outlier.report(id, ec ? OutlierDetector::kLocalOriginFailure : 200, OutlierDetector::Clock::now());
+    if (ec) {
+      log.flags = "UF";
+    } else {
+      w.router.picker().started(&ep);
+      co_await relay_both(w, client, up.socket(), up_bytes, down_bytes);
+      w.router.picker().finished(&ep);
+    }
+  }
+  log.request_bytes = *up_bytes;
+  log.response_bytes = *down_bytes;
+  log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (options.access_log) options.access_log(format_access_log(log));
 }
 
 Task<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const config::Endpoint& ep,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 namespace sluice::proxy {
 
@@ -146,6 +147,12 @@ RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* rou
     dest = pick_destination(*d.route, static_cast<uint32_t>(rng_()));
     if (!dest) return local_answer(std::move(d), 503, "UH", "no destination with weight\n");
   }
+  return to_target(std::move(d), dest, fallback, dst_port, req, client_ip);
+}
+
+RouteDecision RequestRouter::to_target(RouteDecision d, const config::RouteDestination* dest,
+                                       const config::Service* fallback, uint16_t dst_port, const RequestAttrs& req,
+                                       uint32_t client_ip) {
 
   if (!dest && !fallback) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
   auto target = target_of(*d.snapshot, dest, fallback, dst_port);
@@ -260,6 +267,88 @@ std::vector<const config::Endpoint*> RequestRouter::mirror_endpoints(const Route
 }  // namespace sluice::proxy
 
 namespace sluice::proxy {
+
+namespace {
+
+// "a.b.c.d" or "a.b.c.d/len" holds ip (host order); a bad text holds nothing.
+bool cidr_holds(const std::string& cidr, uint32_t ip) {
+  const size_t slash = cidr.find('/');
+  in_addr a{};
+  if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1) return false;
+  int len = 32;
+  if (slash != std::string::npos) {
+    len = std::atoi(cidr.c_str() + slash + 1);
+    if (len < 0 || len > 32) return false;
+  }
+  const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+  return (ntohl(a.s_addr) & mask) == (ip & mask);
+}
+
+bool tcp_match_hits(const istio::networking::L4MatchAttributes& m, const OriginalDestination& dst, uint32_t client_ip,
+                    const RequestAttrs& source) {
+  if (m.port() && m.port() != dst.port) return false;
+  if (!m.destination_subnets().empty() &&
+      std::none_of(m.destination_subnets().begin(), m.destination_subnets().end(),
+                   [&](const std::string& c) { return cidr_holds(c, dst.vip); })) {
+    return false;
+  }
+  if (!m.source_subnet().empty() && !cidr_holds(m.source_subnet(), client_ip)) return false;
+  if (!m.source_namespace().empty() && m.source_namespace() != source.source_namespace) return false;
+  for (const auto& [k, v] : m.source_labels()) {
+    if (!source.source_labels) return false;
+    auto it = source.source_labels->find(k);
+    if (it == source.source_labels->end() || it->second != v) return false;
+  }
+  if (!m.gateways().empty() &&
+      std::none_of(m.gateways().begin(), m.gateways().end(), [](const std::string& g) { return g == "mesh"; })) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool RequestRouter::is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst) {
+  if (!snap) return false;
+  refresh(snap);
+  auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
+  return svc != by_vip_.end() && svc->second.second->l4_proto == 6 && !config::is_http(svc->second.second->protocol);
+}
+
+RouteDecision RequestRouter::decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip) {
+  RouteDecision d;
+  if (!snap) return d;
+  d.snapshot = snap;
+  refresh(snap);
+  auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
+  if (svc == by_vip_.end()) return d;
+  const config::Service& service = *svc->second.first;
+  d.original_port = dst.port;
+  RequestAttrs source;
+  if (auto pod = pods_by_ip_.find(client_ip); pod != pods_by_ip_.end()) {
+    source.source_labels = pod->second.labels;
+    source.source_namespace = *pod->second.ns;
+  }
+  const config::TcpRoute* chosen = nullptr;
+  if (auto routes = snap->mesh_routes.find(service.fqdn); routes != snap->mesh_routes.end()) {
+    for (const config::TcpRoute& r : routes->second.tcp) {
+      const auto& matches = r.spec->match();
+      if (matches.empty() || std::any_of(matches.begin(), matches.end(), [&](const auto& m) {
+            return tcp_match_hits(m, dst, client_ip, source);
+          })) {
+        chosen = &r;
+        break;
+      }
+    }
+  }
+  const config::RouteDestination* dest = nullptr;
+  if (chosen) {
+    d.virtual_service = chosen->virtual_service;
+    dest = pick_destination(chosen->destinations, static_cast<uint32_t>(rng_()));
+    if (!dest) return d;
+  }
+  return to_target(std::move(d), dest, dest ? nullptr : &service, dst.port, source, client_ip);
+}
 
 const ParsedRetryOn& RequestRouter::retry_on(const config::HttpRoute* route) {
   static const ParsedRetryOn kNone = parse_retry_on("");

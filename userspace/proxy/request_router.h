@@ -76,6 +76,15 @@ class RequestRouter {
   // ("namespace/name") for `host` (the Host header), wildcards included.
   RouteDecision decide_gateway(config::SnapshotPtr snap, const std::string& gateway, std::string_view host,
                                RequestAttrs req, uint32_t client_ip);
+  // Opaque TCP, a service port whose protocol is not HTTP (the kernel sends
+  // such a port here only when a VirtualService's tcp routes take it): the
+  // first tcp route whose match hits, a destination by weight and an
+  // endpoint; the service's own endpoints when no route matches. A decision
+  // without an endpoint means: close the connection.
+  RouteDecision decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip);
+  // Whether the service port at dst is opaque TCP (not HTTP).
+  bool is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst);
+
   // Endpoints that get a copy of this request (mirror / mirrors, each by its
   // percentage; an absent percentage means 100%).
   std::vector<const config::Endpoint*> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
@@ -95,6 +104,9 @@ class RequestRouter {
   // `fallback`: the service itself, for a request with no routes.
   RouteDecision route_to(RouteDecision d, const CompiledRoutes* routes, const config::Service* fallback,
                          uint16_t dst_port, const RequestAttrs& req, uint32_t client_ip);
+  // The chosen destination's target, its healthy endpoints and one of them.
+  RouteDecision to_target(RouteDecision d, const config::RouteDestination* dest, const config::Service* fallback,
+                          uint16_t dst_port, const RequestAttrs& req, uint32_t client_ip);
   // The target of a route destination (or of the fallback service, with
   // dest null), cached for this snapshot; null when the port does not exist.
   std::shared_ptr<const RouteTarget> target_of(const config::MeshSnapshot& snap, const config::RouteDestination* dest,

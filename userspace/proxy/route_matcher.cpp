@@ -366,8 +366,7 @@ const config::HostRoutes* find_host(const config::RouteTable& table, std::string
   return best.first;
 }
 
-const config::RouteDestination* pick_destination(const config::HttpRoute& route, uint32_t random) {
-  const auto& d = route.destinations;
+const config::RouteDestination* pick_destination(const std::vector<config::RouteDestination>& d, uint32_t random) {
   if (d.empty()) return nullptr;
   if (d.size() == 1) return &d.front();
   uint64_t total = 0;

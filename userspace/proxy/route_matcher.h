@@ -107,6 +107,10 @@ const config::HostRoutes* find_host(const config::RouteTable& table, std::string
 // destination is always picked (Istio ignores its weight); with several, a
 // weight <= 0 is never picked. nullptr when the route has no destination
 // (redirect, directResponse) or no positive weight.
-const config::RouteDestination* pick_destination(const config::HttpRoute& route, uint32_t random);
+const config::RouteDestination* pick_destination(const std::vector<config::RouteDestination>& destinations,
+                                                 uint32_t random);
+inline const config::RouteDestination* pick_destination(const config::HttpRoute& route, uint32_t random) {
+  return pick_destination(route.destinations, random);
+}
 
 }  // namespace sluice::proxy
