@@ -52,6 +52,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "xdp_features.h"
@@ -332,22 +333,48 @@ int cmd_xdp_drop(const std::map<std::string, std::string>& a) {
   return 0;
 }
 
-int cmd_gen(const std::map<std::string, std::string>& a) {
+// What both generators take: where to send, what, and for how long.
+struct GenArgs {
+  int ifindex = 0;
+  uint8_t dmac[6] = {};
+  uint8_t smac[6] = {2, 0x5c, 0, 0, 0, 1};
+  uint32_t src = 0;
+  uint32_t dst = 0;
+  uint16_t dport = 0;
+  int flows = 1024;
+  double seconds = 3;
+  uint64_t max = 0;
+};
+
+GenArgs gen_args(const std::map<std::string, std::string>& a, const char* default_max) {
   refuse_root_netns();
+  GenArgs g;
   const std::string iface = get(a, "iface");
-  int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
-  if (!ifindex) die("no interface " + iface);
-  uint8_t dmac[6];
-  if (std::sscanf(get(a, "dst-mac").c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac[0], &dmac[1], &dmac[2], &dmac[3],
-                  &dmac[4], &dmac[5]) != 6) {
+  g.ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!g.ifindex) die("no interface " + iface);
+  uint8_t* m = g.dmac;
+  if (std::sscanf(get(a, "dst-mac").c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) !=
+      6) {
     die("--dst-mac");
   }
-  const uint8_t smac[6] = {2, 0x5c, 0, 0, 0, 1};
-  const uint32_t src = parse_ip(get(a, "src"));
-  auto [dst, dport] = parse_ip_port(get(a, "dst"));
-  const int flows = std::max(1, std::stoi(get(a, "flows", "1024")));
-  const double seconds = std::min(30.0, std::stod(get(a, "seconds", "3")));
-  const uint64_t max = std::stoull(get(a, "max", "50000000"));
+  g.src = parse_ip(get(a, "src"));
+  std::tie(g.dst, g.dport) = parse_ip_port(get(a, "dst"));
+  g.flows = std::max(1, std::stoi(get(a, "flows", "1024")));
+  g.seconds = std::min(30.0, std::stod(get(a, "seconds", "3")));
+  g.max = std::stoull(get(a, "max", default_max));
+  return g;
+}
+
+int cmd_gen(const std::map<std::string, std::string>& a) {
+  const GenArgs g = gen_args(a, "50000000");
+  const int ifindex = g.ifindex;
+  const uint8_t* dmac = g.dmac;
+  const uint8_t* smac = g.smac;
+  const uint32_t src = g.src, dst = g.dst;
+  const uint16_t dport = g.dport;
+  const int flows = g.flows;
+  const double seconds = g.seconds;
+  const uint64_t max = g.max;
 
   int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: send only
   if (fd < 0) die("AF_PACKET socket: " + std::string(std::strerror(errno)));
@@ -391,21 +418,15 @@ int cmd_gen(const std::map<std::string, std::string>& a) {
 }
 
 int cmd_gen_xdp(const std::map<std::string, std::string>& a) {
-  refuse_root_netns();
-  const std::string iface = get(a, "iface");
-  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
-  if (!ifindex) die("no interface " + iface);
-  uint8_t dmac[6];
-  if (std::sscanf(get(a, "dst-mac").c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac[0], &dmac[1], &dmac[2], &dmac[3],
-                  &dmac[4], &dmac[5]) != 6) {
-    die("--dst-mac");
-  }
-  const uint8_t smac[6] = {2, 0x5c, 0, 0, 0, 1};
-  const uint32_t src = parse_ip(get(a, "src"));
-  auto [dst, dport] = parse_ip_port(get(a, "dst"));
-  const int flows = std::max(1, std::stoi(get(a, "flows", "1024")));
-  const double seconds = std::min(30.0, std::stod(get(a, "seconds", "3")));
-  const uint64_t max = std::stoull(get(a, "max", "200000000"));
+  const GenArgs g = gen_args(a, "200000000");
+  const int ifindex = g.ifindex;
+  const uint8_t* dmac = g.dmac;
+  const uint8_t* smac = g.smac;
+  const uint32_t src = g.src, dst = g.dst;
+  const uint16_t dport = g.dport;
+  const int flows = g.flows;
+  const double seconds = g.seconds;
+  const uint64_t max = g.max;
   const uint32_t batch = static_cast<uint32_t>(std::clamp(std::stoi(get(a, "batch", "64")), 1, 256));
   constexpr uint16_t kBaseSport = 20000;
   std::vector<uint8_t> frame = udp_frame(dmac, smac, src, dst, kBaseSport, dport);
