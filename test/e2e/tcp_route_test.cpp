@@ -69,6 +69,28 @@ TEST_F(TcpRouteTest, AMatchOnSourceLabelsPicksItsRouteAndOthersFallThrough) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(over_tcp().headers["x-echo-version"], "v2");
 }
 
+TEST_F(TcpRouteTest, AnIdleConnectionIsClosedAfterTcpIdleTimeout) {
+  std::string config = tcp_echo("  - route:\n    - {destination: {host: tcp-echo, subset: v1}}\n");
+  const std::string rule_head = "spec:\n  host: tcp-echo\n";
+  config.replace(config.find(rule_head), rule_head.size(),
+                 rule_head + "  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1s}}}\n");
+  start(config);
+  int fd = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(connect_to(fd, kTcpVip, kTcpPort), 0);
+  // sluice-echo keeps an idle connection for 300 s: an end within 10 s is
+  // the proxy's.
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1) << "closed by the proxy";
+  char c;
+  EXPECT_LE(read(fd, &c, 1), 0);
+  close(fd);
+  ASSERT_TRUE(log_has("\"route\":\"default/tcp-echo\""));
+  const std::string l = log();
+  const size_t at = l.find("\"duration_ms\":", l.find("\"route\":\"default/tcp-echo\""));
+  ASSERT_NE(at, std::string::npos) << l;
+  EXPECT_GE(std::atof(l.c_str() + at + 14), 1000.0) << "it lasted the idle timeout: " << l.substr(at, 40);
+}
+
 TEST_F(TcpRouteTest, ATcpPortWithoutTcpRoutesStaysInTheKernel) {
   start(tcp_echo(""));
   HttpReply r = over_tcp();

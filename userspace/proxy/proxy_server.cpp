@@ -114,12 +114,15 @@ class BeastHeaders final : public HeaderSource {
 
 // Copies bytes from one socket to the other until either side ends, then
 // shuts the other down so its reader ends too.
-Task<void> pump(Socket& from, Socket& to, std::shared_ptr<std::atomic<uint64_t>> bytes) {
+// `active` is set to the time of each read.
+Task<void> pump(Socket& from, Socket& to, std::shared_ptr<std::atomic<uint64_t>> bytes,
+                std::chrono::steady_clock::time_point* active) {
   std::array<char, 16 * 1024> buf;
   beast::error_code ec;
   for (;;) {
     size_t n = co_await from.async_read_some(asio::buffer(buf), redirect(ec));
     if (ec) break;
+    *active = std::chrono::steady_clock::now();
     co_await asio::async_write(to, asio::buffer(buf.data(), n), redirect(ec));
     if (ec) break;
     *bytes += n;
@@ -313,7 +316,7 @@ struct ProxyServer::Impl {
   Task<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
   Task<void> tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap);
   Task<void> relay_both(Worker& w, Socket& client, Socket& upstream, std::shared_ptr<std::atomic<uint64_t>> to_upstream,
-                        std::shared_ptr<std::atomic<uint64_t>> to_client);
+                        std::shared_ptr<std::atomic<uint64_t>> to_client, std::chrono::milliseconds idle_timeout);
   Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, Request& req,
                                const RouteDecision& d, AccessLogEntry& log);
   Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req,
@@ -1003,40 +1006,62 @@ Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_b
   Socket& us = up.socket();
   if (client_buf.size()) co_await asio::async_write(us, client_buf.data(), redirect(ec));
   if (up_buf.size()) co_await asio::async_write(cs, up_buf.data(), redirect(ec));
-  co_await relay_both(w, cs, us, bytes, bytes);
+  co_await relay_both(w, cs, us, bytes, bytes, std::chrono::milliseconds(0));
   log.response_bytes = *bytes;
 }
 
-// Bytes both ways between two sockets until both directions end. One
-// direction runs beside this coroutine, which must outlive it (the sockets
-// are the caller's). When the client's direction ends, the other gets a
-// grace period to drain before both sockets are closed.
+// Bytes both ways between two sockets until both directions end. When the
+// client's direction ends, the other gets a grace period to drain; when no
+// byte moved either way for idle_timeout (0: no limit), or the grace period
+// is over, both sockets are closed, which ends both directions. The
+// directions run as coroutines of their own; this one waits for both (the
+// sockets are the caller's).
 Task<void> ProxyServer::Impl::relay_both(Worker& w, Socket& cs, Socket& us,
                                          std::shared_ptr<std::atomic<uint64_t>> to_upstream,
-                                         std::shared_ptr<std::atomic<uint64_t>> to_client) {
+                                         std::shared_ptr<std::atomic<uint64_t>> to_client,
+                                         std::chrono::milliseconds idle_timeout) {
+  using Clock = std::chrono::steady_clock;
+  struct State {
+    explicit State(asio::io_context& ioc) : wake(ioc) {}
+    Timer wake;
+    Clock::time_point active = Clock::now();
+    int running = 2;
+    bool client_done = false;
+  };
+  auto st = std::make_shared<State>(w.ioc);
+  auto ended = [st](bool client_direction) {
+    return [st, client_direction](std::exception_ptr) {
+      --st->running;
+      st->client_done = st->client_done || client_direction;
+      st->wake.cancel();
+    };
+  };
+  asio::co_spawn(w.ioc, pump(cs, us, std::move(to_upstream), &st->active), ended(true));
+  asio::co_spawn(w.ioc, pump(us, cs, std::move(to_client), &st->active), ended(false));
+  std::optional<Clock::time_point> drain_until;
+  bool closed = false;
   beast::error_code ec;
-  auto finished = std::make_shared<bool>(false);
-  auto done = std::make_shared<Timer>(w.ioc, Timer::time_point::max());
-  asio::co_spawn(w.ioc, pump(us, cs, std::move(to_client)), [finished, done](std::exception_ptr) {
-    *finished = true;
-    done->cancel();
-  });
-  co_await pump(cs, us, std::move(to_upstream));
-  if (!*finished) {
-    done->expires_after(kTunnelDrainTimeout);
-    co_await done->async_wait(redirect(ec));
-  }
-  if (!*finished) {
-    cs.close(ec);
-    us.close(ec);
-    done->expires_at(Timer::time_point::max());
-    co_await done->async_wait(redirect(ec));
+  while (st->running > 0) {
+    if (st->client_done && !drain_until) drain_until = Clock::now() + kTunnelDrainTimeout;
+    Clock::time_point next = Clock::time_point::max();
+    if (!closed && idle_timeout.count() > 0) next = st->active + idle_timeout;
+    if (!closed && drain_until) next = std::min(next, *drain_until);
+    const Clock::time_point now = Clock::now();
+    if (!closed && next <= now) {
+      cs.close(ec);
+      us.close(ec);
+      closed = true;
+      continue;
+    }
+    st->wake.expires_at(next);
+    co_await st->wake.async_wait(redirect(ec));
   }
 }
 
 // Opaque TCP that a VirtualService's tcp routes took: one upstream
 // connection per client connection, under the cluster's maxConnections and
-// connectTimeout, then bytes both ways. A connection that cannot be served
+// connectTimeout, then bytes both ways until a side ends or the connection
+// is idle for tcp.idleTimeout (Istio's default: 1 h). A connection that cannot be served
 // is closed: TCP has no error response (Envoy resets it too).
 Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap) {
   const auto start = std::chrono::steady_clock::now();
@@ -1074,7 +1099,8 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
       log.flags = "UF";
     } else {
       w.router.picker().started(&ep);
-      co_await relay_both(w, client, up.socket(), up_bytes, down_bytes);
+      co_await relay_both(w, client, up.socket(), up_bytes, down_bytes,
+                          std::chrono::milliseconds(d.cluster->policy.connection_pool.tcp_idle_timeout_ms));
       w.router.picker().finished(&ep);
     }
   }
