@@ -153,7 +153,6 @@ RouteDecision RequestRouter::route_to(RouteDecision d, const CompiledRoutes* rou
 RouteDecision RequestRouter::to_target(RouteDecision d, const config::RouteDestination* dest,
                                        const config::Service* fallback, uint16_t dst_port, const RequestAttrs& req,
                                        uint32_t client_ip) {
-
   if (!dest && !fallback) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
   auto target = target_of(*d.snapshot, dest, fallback, dst_port);
   if (!target) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
