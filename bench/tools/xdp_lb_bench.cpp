@@ -367,14 +367,6 @@ GenArgs gen_args(const std::map<std::string, std::string>& a, const char* defaul
 
 int cmd_gen(const std::map<std::string, std::string>& a) {
   const GenArgs g = gen_args(a, "50000000");
-  const int ifindex = g.ifindex;
-  const uint8_t* dmac = g.dmac;
-  const uint8_t* smac = g.smac;
-  const uint32_t src = g.src, dst = g.dst;
-  const uint16_t dport = g.dport;
-  const int flows = g.flows;
-  const double seconds = g.seconds;
-  const uint64_t max = g.max;
 
   int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: send only
   if (fd < 0) die("AF_PACKET socket: " + std::string(std::strerror(errno)));
@@ -382,19 +374,19 @@ int cmd_gen(const std::map<std::string, std::string>& a) {
   (void)::setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   sockaddr_ll ll{};
   ll.sll_family = AF_PACKET;
-  ll.sll_ifindex = ifindex;
+  ll.sll_ifindex = g.ifindex;
   ll.sll_halen = 6;
-  std::memcpy(ll.sll_addr, dmac, 6);
+  std::memcpy(ll.sll_addr, g.dmac, 6);
 
   std::vector<std::vector<uint8_t>> frames;
-  for (int i = 0; i < flows; ++i) frames.push_back(udp_frame(dmac, smac, src, dst, static_cast<uint16_t>(20000 + i), dport));
+  for (int i = 0; i < g.flows; ++i) frames.push_back(udp_frame(g.dmac, g.smac, g.src, g.dst, static_cast<uint16_t>(20000 + i), g.dport));
   constexpr int kBatch = 64;
   std::vector<mmsghdr> msgs(kBatch);
   std::vector<iovec> iov(kBatch);
   uint64_t sent = 0, next = 0;
   const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::duration<double>(seconds);
-  while (sent < max) {
+  const auto deadline = start + std::chrono::duration<double>(g.seconds);
+  while (sent < g.max) {
     for (int i = 0; i < kBatch; ++i) {
       auto& f = frames[(next + static_cast<uint64_t>(i)) % frames.size()];
       iov[i] = {f.data(), f.size()};
@@ -419,24 +411,16 @@ int cmd_gen(const std::map<std::string, std::string>& a) {
 
 int cmd_gen_xdp(const std::map<std::string, std::string>& a) {
   const GenArgs g = gen_args(a, "200000000");
-  const int ifindex = g.ifindex;
-  const uint8_t* dmac = g.dmac;
-  const uint8_t* smac = g.smac;
-  const uint32_t src = g.src, dst = g.dst;
-  const uint16_t dport = g.dport;
-  const int flows = g.flows;
-  const double seconds = g.seconds;
-  const uint64_t max = g.max;
   const uint32_t batch = static_cast<uint32_t>(std::clamp(std::stoi(get(a, "batch", "64")), 1, 256));
   constexpr uint16_t kBaseSport = 20000;
-  std::vector<uint8_t> frame = udp_frame(dmac, smac, src, dst, kBaseSport, dport);
+  std::vector<uint8_t> frame = udp_frame(g.dmac, g.smac, g.src, g.dst, kBaseSport, g.dport);
 
   xdp_gen_bpf* skel = xdp_gen_bpf__open();
   if (!skel) die("open xdp_gen");
   static_assert(sizeof(skel->data->gen_hdr) == 14 + 20 + 8);
   std::memcpy(skel->data->gen_hdr, frame.data(), sizeof(skel->data->gen_hdr));
-  skel->rodata->gen_ifindex = static_cast<uint32_t>(ifindex);
-  skel->rodata->gen_flows = static_cast<uint32_t>(flows);
+  skel->rodata->gen_ifindex = static_cast<uint32_t>(g.ifindex);
+  skel->rodata->gen_flows = static_cast<uint32_t>(g.flows);
   skel->rodata->gen_base_sport = kBaseSport;
   if (int err = xdp_gen_bpf__load(skel); err) die("load xdp_gen: " + std::to_string(err));
   const int fd = bpf_program__fd(skel->progs.sl_xdp_gen);
@@ -447,8 +431,8 @@ int cmd_gen_xdp(const std::map<std::string, std::string>& a) {
   std::vector<uint8_t> in = frame;
   uint64_t sent = 0;
   const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::duration<double>(seconds);
-  while (sent < max && std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = start + std::chrono::duration<double>(g.seconds);
+  while (sent < g.max && std::chrono::steady_clock::now() < deadline) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_size_in = static_cast<uint32_t>(in.size()),
                 .repeat = static_cast<int>(kChunk), .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = batch);
     if (bpf_prog_test_run_opts(fd, &opts) != 0) die("live-frames test run: " + std::string(std::strerror(errno)));
