@@ -335,6 +335,9 @@ struct ProxyServer::Impl {
   Task<void> gateway_accept_loop(Worker& w, std::shared_ptr<Acceptor> acceptor, uint16_t port);
   Task<void> gateway_session(Worker& w, Socket socket, uint16_t port);
   void finish_upstream(Worker& w, UpstreamReply& reply, bool body_complete);
+  // Opens a socket to an endpoint of `target`: no Nagle, and the bypass mark
+  // (plus the sockhash opt-out where the service has one).
+  void open_upstream(Socket& s, const RouteTarget& target, beast::error_code& ec) const;
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
 };
@@ -645,7 +648,7 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
                                                            std::optional<RetryClock::time_point> deadline,
                                                            uint64_t& streamed) {
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
-  CircuitBreaker& breaker = d.cluster->breaker;
+  CircuitBreaker& breaker = d.cluster().breaker;
   AttemptOutcome out;
   for (int fresh = 0; fresh < 2; ++fresh) {
     auto& pool = w.idle[id];
@@ -666,7 +669,7 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
           out.kind = AttemptOutcome::Kind::kOverflow;
           co_return out;
         }
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.connect_timeout_ms);
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.target->connect_timeout_ms);
         Timer wait(w.ioc);
         while (!slot && pool.empty() && std::chrono::steady_clock::now() < give_up) {
           wait.expires_after(kPendingPollInterval);
@@ -684,14 +687,8 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
       if (!conn) {
         conn.reset(new UpstreamConn{TcpStream(w.ioc), std::move(*slot)});
         conn->buffer.reserve(kRelayChunkBytes);
-        Socket& s = conn->stream.socket();
-        s.open(tcp::v4(), ec);
-        if (!ec) s.set_option(tcp::no_delay(true), ec);
-        if (!ec && options.bypass_mark) {
-          const uint32_t mark = options.bypass_mark | (d.socket_redirect ? 0 : SL_MARK_NO_REDIR);
-          setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
-        }
-        conn->stream.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+        open_upstream(conn->stream.socket(), *d.target, ec);
+        conn->stream.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
         co_await conn->stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
                                             redirect(ec));
         conn->stream.expires_never();
@@ -711,7 +708,7 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
     }
     const bool head = req.method() == http::verb::head;
     if (co_await exchange(*conn, req, streaming, reply, budget, head, streamed, ec)) {
-      conn->idle_timeout = std::chrono::milliseconds(d.cluster->policy.connection_pool.http_idle_timeout_ms);
+      conn->idle_timeout = std::chrono::milliseconds(d.cluster().policy.connection_pool.http_idle_timeout_ms);
       reply.conn = std::move(conn);
       reply.endpoint_id = id;
       reply.max_requests = breaker.max_requests_per_connection();
@@ -731,6 +728,15 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
   }
   out.kind = AttemptOutcome::Kind::kReset;
   co_return out;
+}
+
+void ProxyServer::Impl::open_upstream(Socket& s, const RouteTarget& target, beast::error_code& ec) const {
+  s.open(tcp::v4(), ec);
+  if (!ec) s.set_option(tcp::no_delay(true), ec);
+  if (!ec && options.bypass_mark) {
+    const uint32_t mark = options.bypass_mark | (target.socket_redirect ? 0 : SL_MARK_NO_REDIR);
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+  }
 }
 
 // After a response body was relayed whole, its connection goes back to the
@@ -786,7 +792,7 @@ Task<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, Streamin
     asio::co_spawn(w.ioc, mirror(w, std::move(copy), *m, d.snapshot), asio::detached);
   }
 
-  std::optional<CircuitBreaker::Guard> request_slot = d.cluster->breaker.try_request();
+  std::optional<CircuitBreaker::Guard> request_slot = d.cluster().breaker.try_request();
   if (!request_slot) {
     log.flags = "UO";
     co_return local(503, kOverflowBody);
@@ -819,14 +825,14 @@ Task<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, Streamin
     outcome = co_await attempt(w, *ep, up_req, streaming, *reply, d, until, streamed);
     if (streaming) log.request_bytes = streamed;  // the buffered prefix is part of it
     w.router.picker().finished(ep);
-    report_outlier(*d.cluster, *ep, outcome);
+    report_outlier(d.cluster(), *ep, outcome);
     if (deadline && RetryClock::now() >= *deadline) {
       log.flags = "UT";
       co_return local(504, "upstream request timeout\n");
     }
     if (!should_retry(retry_on, outcome) || n >= policy.attempts) break;
     // maxRetries: a retry without a slot is skipped, and the response so far stands.
-    retry_slot = d.cluster->breaker.try_retry();
+    retry_slot = d.cluster().breaker.try_retry();
     if (!retry_slot) {
       retry_overflow = true;
       break;
@@ -972,7 +978,7 @@ Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_b
   if (!ec && options.bypass_mark) {
     setsockopt(up.socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
   }
-  up.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+  up.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
   co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
   if (ec) {
     log.flags = "UF";
@@ -1075,7 +1081,7 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
   auto down_bytes = std::make_shared<std::atomic<uint64_t>>(0);
   if (!d.endpoint) {
     log.flags = "UH";
-  } else if (std::optional<CircuitBreaker::Guard> slot = d.cluster->breaker.try_connection(); !slot) {
+  } else if (std::optional<CircuitBreaker::Guard> slot = d.cluster().breaker.try_connection(); !slot) {
     log.flags = "UO";
   } else {
     const config::Endpoint& ep = *d.endpoint;
@@ -1083,24 +1089,19 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
     log.upstream = format_endpoint(ep.ip, ep.port);
     log.attempts = 1;
     TcpStream up(w.ioc);
-    up.socket().open(tcp::v4(), ec);
-    if (!ec) up.socket().set_option(tcp::no_delay(true), ec);
-    if (!ec && options.bypass_mark) {
-      const uint32_t mark = options.bypass_mark | (d.socket_redirect ? 0 : SL_MARK_NO_REDIR);
-      setsockopt(up.socket().native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
-    }
-    up.expires_after(std::chrono::milliseconds(d.connect_timeout_ms));
+    open_upstream(up.socket(), *d.target, ec);
+    up.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
     co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
     up.expires_never();
     // For outlier detection a refused or timed-out connect is a local-origin
     // failure and an accepted one a success.
-    d.cluster->outlier.report(id, ec ? OutlierDetector::kLocalOriginFailure : 200, OutlierDetector::Clock::now());
+    d.cluster().outlier.report(id, ec ? OutlierDetector::kLocalOriginFailure : 200, OutlierDetector::Clock::now());
     if (ec) {
       log.flags = "UF";
     } else {
       w.router.picker().started(&ep);
       co_await relay_both(w, client, up.socket(), up_bytes, down_bytes,
-                          std::chrono::milliseconds(d.cluster->policy.connection_pool.tcp_idle_timeout_ms));
+                          std::chrono::milliseconds(d.cluster().policy.connection_pool.tcp_idle_timeout_ms));
       w.router.picker().finished(&ep);
     }
   }

@@ -157,13 +157,10 @@ RouteDecision RequestRouter::to_target(RouteDecision d, const config::RouteDesti
   auto target = target_of(*d.snapshot, dest, fallback, dst_port);
   if (!target) return local_answer(std::move(d), 503, "UH", "no healthy upstream\n");
   d.destination = dest;
-  d.connect_timeout_ms = target->connect_timeout_ms;
-  d.socket_redirect = target->socket_redirect;
-  d.cluster = target->cluster.get();
   // Ejected endpoints get nothing; when all are ejected (or the detector is
   // in panic) every endpoint is used, as in Envoy. The filtered copy is
   // made only when something is ejected.
-  const OutlierDetector& outlier = d.cluster->outlier;
+  const OutlierDetector& outlier = target->cluster->outlier;
   const auto& all = target->endpoints;
   auto is_ejected = [&](const config::Endpoint* e) { return outlier.ejected(EndpointPicker::endpoint_id(e)); };
   if (std::any_of(all.begin(), all.end(), is_ejected)) {

@@ -46,7 +46,6 @@ struct RouteDecision {
   const config::RouteDestination* destination = nullptr;
   const config::Endpoint* endpoint = nullptr;
   std::shared_ptr<const RouteTarget> target;  // set with endpoint
-  Cluster* cluster = nullptr;                 // target->cluster
   // The endpoints not ejected by outlier detection, when some are; empty
   // when none are (then all of the target's are used).
   std::vector<const config::Endpoint*> healthy;
@@ -54,9 +53,9 @@ struct RouteDecision {
   std::string set_cookie;            // a hash cookie to give the client (it sent none)
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
-  int64_t connect_timeout_ms = 10000;
-  bool socket_redirect = true;   // the destination service allows the sockhash fast path
 
+  // With an endpoint: its destination's circuit breaker and outlier detector.
+  Cluster& cluster() const { return *target->cluster; }
   // The endpoints to pick from, also for retries.
   const std::vector<const config::Endpoint*>& endpoints() const { return healthy.empty() ? target->endpoints : healthy; }
 };
