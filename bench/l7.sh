@@ -64,10 +64,12 @@
 #                            per request during one more wrk run (perf stat)
 #   ALLOCS=0                 1: afterwards, count sluiced's malloc calls per
 #                            request during one more wrk run (a uprobe on libc)
-#   SOCKET_REDIRECT=off      sluiced --socket-redirect (off, on, auto): on/auto
-#                            put pod -> sluiced -> local pod on the sockhash
-#                            fast path (docs/sockmap.md); HAProxy and nginx
-#                            cannot use it
+#   SOCKET_REDIRECT=proxy    sluiced --socket-redirect (proxy, off, on, auto).
+#                            proxy (sluiced's default): the bytes sluiced
+#                            receives (the client's requests, the backends'
+#                            responses) skip the stack; on/auto: every hop of
+#                            pod -> sluiced -> local pod does (docs/sockmap.md).
+#                            HAProxy and nginx cannot use it
 #   LAT_SLOW_US=0            > 0: the generator logs each request slower than
 #                            this (due time, latency) to loadgen.err
 #   KEEP_LOGS=<dir>          copy the run's logs and raw outputs there on exit
@@ -120,8 +122,8 @@ NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
 SYSCALLS=${SYSCALLS:-0}
 ALLOCS=${ALLOCS:-0}
-SOCKET_REDIRECT=${SOCKET_REDIRECT:-off}
-[[ $SOCKET_REDIRECT =~ ^(off|on|auto)$ ]] || die "SOCKET_REDIRECT must be off, on or auto"
+SOCKET_REDIRECT=${SOCKET_REDIRECT:-proxy}
+[[ $SOCKET_REDIRECT =~ ^(proxy|off|on|auto)$ ]] || die "SOCKET_REDIRECT must be proxy, off, on or auto"
 LAT_SLOW_US=${LAT_SLOW_US:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_PCT=${QUIET_PCT:-10}

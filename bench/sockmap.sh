@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sockmap.sh: the sockhash fast path (bpf/sock_redir.bpf.c) off, on and auto,
+# sockmap.sh: the sockhash fast path (bpf/sock_redir.bpf.c) off, proxy, on and auto,
 # measured in one run on one simulated node. A benchmark, not a test: it
 # prints numbers, asserts none.
 #
@@ -12,7 +12,8 @@
 #                       the L7 row: wrk through sluiced to a local pod
 #   ROUNDS=3            each mode is measured ROUNDS times, modes interleaved;
 #                       the table shows medians
-#   MODES="off on auto"
+#   MODES="off proxy on auto"
+#                       (off is always measured: the other columns are ratios to it)
 #   AUTO_BULK_BYTES=0   sluiced --redirect-bulk-bytes in auto mode: a socket
 #                       that sends a message this large goes back to the stack
 #                       (0: never). Try 32768 to measure that rule
@@ -42,7 +43,8 @@ HTTP_COUNT=${HTTP_COUNT:-5000}
 WRK_DURATION=${WRK_DURATION:-5}
 WRK_CONNS=${WRK_CONNS:-16}
 ROUNDS=${ROUNDS:-3}
-MODES=${MODES:-off on auto}
+MODES=${MODES:-off proxy on auto}
+[[ " $MODES " == *" off "* ]] || MODES="off $MODES"
 AUTO_BULK_BYTES=${AUTO_BULK_BYTES:-0}
 
 log() { echo "sockmap: $*" >&2; }
@@ -161,26 +163,42 @@ done
 
 get() { awk -v r="$1" -v m="$2" '$1 == r && $2 == m { print $3 }' "$WORK/results" | median; }
 
-printf '%-16s %10s %10s %10s %9s %9s\n' row off on auto on/off auto/off
+# One column per mode, then each mode's ratio to off.
+FAST=()
+for m in "${MODE_LIST[@]}"; do [[ $m == off ]] || FAST+=("$m"); done
+{
+  printf '%-16s %10s' row off
+  for m in "${FAST[@]}"; do printf ' %10s' "$m"; done
+  for m in "${FAST[@]}"; do printf ' %9s' "$m/off"; done
+  printf '\n'
+}
 worst_auto=""
 for row in rr_p50_same rr_p99_same rr_p50_cross rr_p99_cross bulk_gbyte_s_same bulk_gbyte_s_cross \
            proxy_p50_same proxy_p50_cross proxy_p99_cross l7_rps l7_p99_us; do
-  off=$(get "$row" off) on=$(get "$row" on) auto=$(get "$row" auto)
-  printf '%-16s %10s %10s %10s %9s %9s\n' "$row" "$off" "$on" "$auto" "$(ratio "$on" "$off")" "$(ratio "$auto" "$off")"
+  off=$(get "$row" off)
+  printf '%-16s %10s' "$row" "$off"
+  for m in "${FAST[@]}"; do printf ' %10s' "$(get "$row" "$m")"; done
+  for m in "${FAST[@]}"; do printf ' %9s' "$(ratio "$(get "$row" "$m")" "$off")"; done
+  printf '\n'
+  [[ " ${FAST[*]} " == *" auto "* ]] || continue
   # "auto never slower than off": as a slowdown factor (>1 is slower).
+  auto=$(get "$row" auto)
   case $row in
     bulk_gbyte_s_*|l7_rps) slow=$(ratio "$off" "$auto") ;;
     *) slow=$(ratio "$auto" "$off") ;;
   esac
   worst_auto=$(awk -v a="$worst_auto" -v b="$slow" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }')
 done
-for m in on auto; do
+for m in "${FAST[@]}"; do
   [[ -f $WORK/redirect-$m.json ]] && log "$m /redirect: $(cat "$WORK/redirect-$m.json")"
 done
+# The summary line keeps its keys: on/off ratios, proxy mode's, and auto's worst case.
 echo "sockmap: rr_p50_ratio=$(ratio "$(get rr_p50_same on)" "$(get rr_p50_same off)")" \
   "rr_p50_cross_ratio=$(ratio "$(get rr_p50_cross on)" "$(get rr_p50_cross off)")" \
   "bulk_ratio=$(ratio "$(get bulk_gbyte_s_cross on)" "$(get bulk_gbyte_s_cross off)")" \
   "bulk_same_ratio=$(ratio "$(get bulk_gbyte_s_same on)" "$(get bulk_gbyte_s_same off)")" \
   "l7_rps_ratio=$(ratio "$(get l7_rps on)" "$(get l7_rps off)")" \
   "proxy_rr_p50_ratio=$(ratio "$(get proxy_p50_same on)" "$(get proxy_p50_same off)")" \
-  "auto_worst_slowdown_vs_off=$worst_auto"
+  "proxy_mode_l7_rps_ratio=$(ratio "$(get l7_rps proxy)" "$(get l7_rps off)")" \
+  "proxy_mode_proxy_rr_p50_ratio=$(ratio "$(get proxy_p50_same proxy)" "$(get proxy_p50_same off)")" \
+  "auto_worst_slowdown_vs_off=${worst_auto:-n/a}"

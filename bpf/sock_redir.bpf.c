@@ -6,7 +6,9 @@
  *
  * Known kernel limit (6.18): redirected bytes wait in the receiver's psock
  * queue, which recv/read and MSG_PEEK see but splice(2) does not. A service
- * whose servers splice must opt out (docs/sockmap.md). */
+ * whose servers splice must opt out (docs/sockmap.md). Proxy mode avoids
+ * the limit: only the node proxy (which never splices) receives redirected
+ * bytes; what it sends, and pod-to-pod traffic, keep the stack. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -27,20 +29,26 @@ const volatile __be32 sl_local_net = 0;
 const volatile __be32 sl_local_mask = 0xffffffff; /* nothing local but sl_node_ip */
 const volatile __be32 sl_node_ip = 0;
 const volatile __u32 sl_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
+/* The node proxy's SO_MARK on its upstream sockets (0: none). */
+const volatile __u32 sl_proxy_mark = 0;
 
 static __always_inline int redir_is_local(__be32 ip)
 {
 	return ip == sl_node_ip || (ip & sl_local_mask) == sl_local_net;
 }
 
-/* 0 when the socket is in the sockhash now. */
-static __always_inline int redir_insert(struct bpf_sock_ops *skops, struct sl_redir_key *key)
+/* 0 when the socket is in its sockhash now: sl_proxyhash for the proxy's
+ * side in proxy mode, sl_sockhash otherwise. */
+static __always_inline int redir_insert(struct bpf_sock_ops *skops, struct sl_redir_key *key, int proxy_side)
 {
 	struct sl_redir_sk *st;
 	struct bpf_sock *sk;
 	long err;
 
-	err = bpf_sock_hash_update(skops, &sl_sockhash, key, BPF_NOEXIST);
+	if (proxy_side)
+		err = bpf_sock_hash_update(skops, &sl_proxyhash, key, BPF_NOEXIST);
+	else
+		err = bpf_sock_hash_update(skops, &sl_sockhash, key, BPF_NOEXIST);
 	if (err) {
 		redir_count(err == -SL_E2BIG || err == -SL_ENOMEM || err == -SL_ENOSPC ? SL_RS_FULL : SL_RS_INSERT_ERROR, 1);
 		return -1;
@@ -57,6 +65,11 @@ static __always_inline int redir_insert(struct bpf_sock_ops *skops, struct sl_re
 	return 0;
 }
 
+static __always_inline int redir_is_proxy_upstream(const struct bpf_sock *sk, const struct sl_redir_key *key)
+{
+	return sk && sl_proxy_mark && key->local_ip == sl_node_ip && (sk->mark & ~SL_MARK_NO_REDIR) == sl_proxy_mark;
+}
+
 static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_redir_key *key)
 {
 	struct sl_redir_key peer = {
@@ -67,9 +80,15 @@ static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_r
 	};
 	struct sl_sock_state *lb;
 	struct bpf_sock *sk;
-	__u32 one = 1;
+	__u32 pend = SL_REDIR_PEND_SENDER;
+	int proxy_side = 0, to_proxy;
 
-	if (!redir_is_local(key->local_ip) || !redir_is_local(key->remote_ip)) {
+	sk = skops->sk;
+	lb = sk ? bpf_sk_storage_get(&sl_sock_state, sk, 0, 0) : 0;
+	/* connect4 sent this socket to the node proxy: both ends are on this
+	 * node by construction, whatever the pod network setting. */
+	to_proxy = lb && (lb->flags & SL_SOCK_F_REDIRECTED);
+	if (!to_proxy && (!redir_is_local(key->local_ip) || !redir_is_local(key->remote_ip))) {
 		redir_count(SL_RS_NOT_LOCAL, 1);
 		return;
 	}
@@ -77,8 +96,6 @@ static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_r
 	 * the socket (balanced at L4, or sent to the node proxy), or the socket
 	 * is the node proxy's own, dialling an endpoint. Pod-to-pod traffic by
 	 * IP stays on the stack. */
-	sk = skops->sk;
-	lb = sk ? bpf_sk_storage_get(&sl_sock_state, sk, 0, 0) : 0;
 	if (!lb && key->local_ip != sl_node_ip) {
 		redir_count(SL_RS_NOT_SERVICE, 1);
 		return;
@@ -87,18 +104,38 @@ static __always_inline void redir_active(struct bpf_sock_ops *skops, struct sl_r
 		redir_count(SL_RS_OPTED_OUT, 1);
 		return;
 	}
+	if (sl_redir_mode == SL_REDIR_PROXY) {
+		/* Only the proxy's end receives redirected bytes. A pod dialling
+		 * the proxy sends through sk_msg, the proxy's accepted socket goes
+		 * to sl_proxyhash; the proxy's upstream socket goes there itself,
+		 * the backend's socket sends through sk_msg. */
+		if (to_proxy) {
+			pend = SL_REDIR_PEND_PROXY;
+		} else if (redir_is_proxy_upstream(sk, key)) {
+			proxy_side = 1;
+		} else {
+			redir_count(SL_RS_NOT_PROXY, 1);
+			return;
+		}
+	}
 	/* The passive side is established after this (it needs our ACK), and
-	 * follows only if this side made it into the sockhash. */
-	if (redir_insert(skops, key) == 0)
-		bpf_map_update_elem(&sl_redir_pend, &peer, &one, BPF_ANY);
+	 * follows only if this side made it into its sockhash. */
+	if (redir_insert(skops, key, proxy_side) == 0)
+		bpf_map_update_elem(&sl_redir_pend, &peer, &pend, BPF_ANY);
 }
 
 static __always_inline void redir_passive(struct bpf_sock_ops *skops, struct sl_redir_key *key)
 {
+	__u32 *pend = bpf_map_lookup_elem(&sl_redir_pend, key);
+	int proxy_side;
+
 	/* No note: the active side is remote, opted out or was not inserted. */
+	if (!pend)
+		return;
+	proxy_side = *pend == SL_REDIR_PEND_PROXY;
 	if (bpf_map_delete_elem(&sl_redir_pend, key))
 		return;
-	redir_insert(skops, key);
+	redir_insert(skops, key, proxy_side);
 }
 
 SEC("sockops")
@@ -144,6 +181,7 @@ int sl_redir_msg(struct sk_msg_md *msg)
 	struct sl_redir_sk *st;
 	struct bpf_sock *sk;
 	__u32 size = msg->size;
+	long verdict;
 
 	/* Only AF_INET sockets are ever inserted, so msg is IPv4. */
 	sk = msg->sk;
@@ -163,7 +201,11 @@ int sl_redir_msg(struct sk_msg_md *msg)
 	peer.remote_ip = msg->local_ip4;
 	peer.local_port = bpf_ntohl(msg->remote_port);
 	peer.remote_port = msg->local_port;
-	if (bpf_msg_redirect_hash(msg, &sl_sockhash, &peer, BPF_F_INGRESS) == SK_PASS) {
+	if (sl_redir_mode == SL_REDIR_PROXY)
+		verdict = bpf_msg_redirect_hash(msg, &sl_proxyhash, &peer, BPF_F_INGRESS);
+	else
+		verdict = bpf_msg_redirect_hash(msg, &sl_sockhash, &peer, BPF_F_INGRESS);
+	if (verdict == SK_PASS) {
 		redir_count(SL_RS_MSG_REDIRECTED, 1);
 		redir_count(SL_RS_BYTES_REDIRECTED, size);
 	} else {

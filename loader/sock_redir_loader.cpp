@@ -22,6 +22,21 @@ RedirStats sum_stats(int fd) {
   return out;
 }
 
+// A counter map pinned by an older sluiced with fewer reasons cannot be
+// reused; counters are all it holds, so it is unpinned and starts again.
+Status unpin_resized_stats(const std::string& pin_dir) {
+  const std::string path = pin_dir + "/sl_redir_stats";
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return {};
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  const int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+  ::close(fd);
+  if (err == 0 && info.max_entries == SL_RS__COUNT) return {};
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return make_error(-errno, "unpin " + path);
+  return {};
+}
+
 uint32_t count_keys(int fd) {
   sl_redir_key key{}, next{};
   const sl_redir_key* prev = nullptr;
@@ -41,6 +56,7 @@ const char* sl_redir_mode_name(sl_redir_mode mode) {
     case SL_REDIR_OFF: return "off";
     case SL_REDIR_ON: return "on";
     case SL_REDIR_AUTO: return "auto";
+    case SL_REDIR_PROXY: return "proxy";
   }
   return "?";
 }
@@ -48,13 +64,14 @@ const char* sl_redir_mode_name(sl_redir_mode mode) {
 const char* sl_redir_stat_name(sl_redir_stat stat) {
   static constexpr const char* kNames[SL_RS__COUNT] = {
       "inserted", "removed", "full", "insert_error", "not_local", "opted_out", "not_service", "msg_redirected",
-      "bytes_redirected", "msg_miss", "bytes_miss", "msg_bulk", "bytes_bulk"};
+      "bytes_redirected", "msg_miss", "bytes_miss", "msg_bulk", "bytes_bulk", "not_proxy"};
   return stat < SL_RS__COUNT ? kNames[stat] : "?";
 }
 
 Result<std::unique_ptr<SockRedir>> SockRedir::load(const SockRedirOptions& options) {
   if (Status s = ensure_bpffs_dir(options.pin_dir); !s) return s.error();
   if (options.local_prefix_len > 32) return make_error(-EINVAL, "sock_redir: pod network prefix length over 32");
+  if (Status s = unpin_resized_stats(options.pin_dir); !s) return s.error();
   LibbpfLogCapture log;
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = options.pin_dir.c_str());
   std::unique_ptr<SockRedir> self(new SockRedir());
@@ -63,7 +80,7 @@ Result<std::unique_ptr<SockRedir>> SockRedir::load(const SockRedirOptions& optio
   self->capacity_ = options.sockhash_entries;
   self->skel_ = sock_redir_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_redir BPF object"));
-  for (bpf_map* m : {self->skel_->maps.sl_sockhash, self->skel_->maps.sl_redir_pend}) {
+  for (bpf_map* m : {self->skel_->maps.sl_sockhash, self->skel_->maps.sl_proxyhash, self->skel_->maps.sl_redir_pend}) {
     if (int err = bpf_map__set_max_entries(m, options.sockhash_entries); err) {
       return make_error(err, std::string("size map ") + bpf_map__name(m));
     }
@@ -76,6 +93,7 @@ Result<std::unique_ptr<SockRedir>> SockRedir::load(const SockRedirOptions& optio
   ro->sl_local_mask = options.local_net ? htonl(mask) : 0xffffffffu;
   ro->sl_node_ip = htonl(options.node_ip);
   ro->sl_bulk_bytes = options.bulk_bytes;
+  ro->sl_proxy_mark = options.proxy_mark;
   if (int err = sock_redir_bpf__load(self->skel_); err) {
     return log.with(make_error(err, "load sock_redir BPF programs (pin dir " + options.pin_dir + ")"));
   }
@@ -119,7 +137,9 @@ Status SockRedir::detach() {
 
 Result<RedirStats> SockRedir::stats() const { return sum_stats(bpf_map__fd(skel_->maps.sl_redir_stats)); }
 
-Result<uint32_t> SockRedir::sockhash_fill() const { return count_keys(bpf_map__fd(skel_->maps.sl_sockhash)); }
+Result<uint32_t> SockRedir::sockhash_fill() const {
+  return count_keys(bpf_map__fd(skel_->maps.sl_sockhash)) + count_keys(bpf_map__fd(skel_->maps.sl_proxyhash));
+}
 
 Status SockRedir::remove_pins(const std::string& pin_dir) {
   const std::string link_pin = pin_dir + "/links/sl_redir_sockops";
@@ -129,7 +149,7 @@ Status SockRedir::remove_pins(const std::string& pin_dir) {
     std::vector<bpf_link*> links{link};
     if (Status s = detach_links(links); !s) return s;
   }
-  for (const char* name : {"sl_sockhash", "sl_redir_pend", "sl_redir_sk", "sl_redir_stats"}) {
+  for (const char* name : {"sl_sockhash", "sl_proxyhash", "sl_redir_pend", "sl_redir_sk", "sl_redir_stats"}) {
     const std::string path = pin_dir + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return make_error(-errno, "unpin " + path);
   }

@@ -29,6 +29,8 @@ struct SockRedirOptions {
   uint32_t local_net = 0;
   uint8_t local_prefix_len = 32;
   uint32_t node_ip = 0;
+  // The proxy's SO_MARK on its upstream sockets (proxy mode; 0: none).
+  uint32_t proxy_mark = 0;
   uint32_t bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
   uint32_t sockhash_entries = SL_REDIR_DEFAULT_SOCKHASH_ENTRIES;
 };
@@ -52,7 +54,7 @@ class SockRedir {
 
   sl_redir_mode mode() const { return mode_; }
   Result<RedirStats> stats() const;
-  // Sockets in the sockhash now (walks its keys).
+  // Sockets in the sockhashes now (walks the keys of both).
   Result<uint32_t> sockhash_fill() const;
   uint32_t sockhash_capacity() const { return capacity_; }
 

@@ -104,5 +104,5 @@ SL_CHECK_OFF(struct sl_redir_key, remote_ip, 4);
 SL_CHECK_OFF(struct sl_redir_key, local_port, 8);
 SL_CHECK_OFF(struct sl_redir_key, remote_port, 12);
 SL_CHECK_SIZE(struct sl_redir_sk, 8);
-static_assert(SL_RS__COUNT == 13, "keep sl_redir_stat_name() in loader/sock_redir_loader.cpp in step");
+static_assert(SL_RS__COUNT == 14, "keep sl_redir_stat_name() in loader/sock_redir_loader.cpp in step");
 static_assert((SL_MARK_NO_REDIR & 0x5c1u) == 0, "the no-redirect mark bit is clear of the proxy bypass mark");

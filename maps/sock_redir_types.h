@@ -12,7 +12,13 @@ enum sl_redir_mode {
 	SL_REDIR_OFF = 0,  /* nothing is inserted: every byte takes the stack */
 	SL_REDIR_ON = 1,   /* every local connection is redirected */
 	SL_REDIR_AUTO = 2, /* redirected unless it sends a bulk-sized message */
+	SL_REDIR_PROXY = 3, /* only bytes that the node proxy receives: a pod's
+	                     * request to it, a local backend's reply to it */
 };
+
+/* sl_redir_pend values: which sockhash the passive side goes into. */
+#define SL_REDIR_PEND_SENDER 1u /* sl_sockhash: its sends run sk_msg */
+#define SL_REDIR_PEND_PROXY 2u  /* sl_proxyhash: the proxy's side, a receiver only */
 
 /* A socket as it sees itself. The peer of (l, r) is the socket keyed (r, l). */
 struct sl_redir_key {
@@ -46,6 +52,7 @@ enum sl_redir_stat {
 	SL_RS_BYTES_MISS,
 	SL_RS_MSG_BULK,        /* auto: sent by the stack because the socket moves bulk */
 	SL_RS_BYTES_BULK,
+	SL_RS_NOT_PROXY,       /* proxy mode: neither end is the node proxy */
 	SL_RS__COUNT
 };
 

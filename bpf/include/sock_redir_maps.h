@@ -20,6 +20,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_sockhash SEC(".maps");
 
+/* Proxy mode: the node proxy's sockets, which only receive redirected
+ * bytes. No program is attached to this map, so the proxy's own sends keep
+ * the plain TCP path (and its peers' splice readers see them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SL_REDIR_DEFAULT_SOCKHASH_ENTRIES);
+	__type(key, struct sl_redir_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_proxyhash SEC(".maps");
+
 /* Connections whose active side was inserted, keyed as the passive side
  * will see itself; the passive side follows the active side's decision. LRU,
  * because a peer that is not local never comes to claim its entry. */

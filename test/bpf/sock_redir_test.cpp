@@ -1,7 +1,9 @@
 // bpf/sock_redir.bpf.c in the real kernel: pods on a simulated node talk
 // over real TCP sockets with the sockhash redirect on, off and auto, and the
 // tests check the bytes (half-close, large writes, MSG_PEEK, splice, auto's
-// switch to the stack), the counters and the sockhash fill. Privileged.
+// switch to the stack), the counters and the sockhash fill; and proxy mode,
+// where only the bytes a stand-in node proxy receives skip the stack.
+// Privileged.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -18,7 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include <bpf/bpf.h>
+
 #include "kernel_datapath_maps.h"
+#include "pin_dir.h"
+#include "proxy_redirect.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
 #include "service_text.h"
@@ -55,6 +61,26 @@ std::string read_all(int fd, size_t limit = SIZE_MAX) {
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
+  return out;
+}
+
+// Reads until EOF (or `limit` bytes) the way splice(2) readers do: socket ->
+// pipe -> memory, with a 5 s guard per read.
+std::string splice_all(int fd, size_t limit = SIZE_MAX) {
+  std::string out;
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return out;
+  pollfd p{fd, POLLIN, 0};
+  while (out.size() < limit) {
+    if (poll(&p, 1, 5000) != 1) break;
+    ssize_t m = splice(fd, nullptr, pipefd[1], nullptr, std::min<size_t>(65536, limit - out.size()), 0);
+    if (m <= 0) break;
+    char tmp[65536];
+    ssize_t r = read(pipefd[0], tmp, static_cast<size_t>(m));
+    if (r > 0) out.append(tmp, static_cast<size_t>(r));
+  }
+  close(pipefd[0]);
+  close(pipefd[1]);
   return out;
 }
 
@@ -145,9 +171,12 @@ class SockRedirTest : public sluice::test::NodeTest {
     NodeTest::TearDown();
   }
 
+  virtual SockLbOptions lb_options() const { return SockLbOptions{.pin_dir = node_->pin_dir()}; }
+  virtual uint32_t proxy_mark() const { return 0; }
+
   void load(sl_redir_mode mode, uint32_t sockhash_entries = SL_REDIR_DEFAULT_SOCKHASH_ENTRIES,
-            uint32_t bulk_bytes = 32 * 1024) {
-    auto lb = SockLb::load(SockLbOptions{.pin_dir = node_->pin_dir()});
+            uint32_t bulk_bytes = 32 * 1024, bool pod_network = true) {
+    auto lb = SockLb::load(lb_options());
     ASSERT_TRUE(lb.ok()) << lb.error().to_string();
     lb_ = std::move(*lb);
     ASSERT_TRUE(lb_->attach({node_->cgroup_path(), false}).ok());
@@ -155,9 +184,12 @@ class SockRedirTest : public sluice::test::NodeTest {
     SockRedirOptions o;
     o.pin_dir = node_->pin_dir();
     o.mode = mode;
-    o.local_net = node_->pod_ip_u32(1) & 0xffff0000u;  // 10.200.0.0/16
-    o.local_prefix_len = 16;
+    if (pod_network) {
+      o.local_net = node_->pod_ip_u32(1) & 0xffff0000u;  // 10.200.0.0/16
+      o.local_prefix_len = 16;
+    }
     o.node_ip = node_->node_ip_u32();
+    o.proxy_mark = proxy_mark();
     o.sockhash_entries = sockhash_entries;
     o.bulk_bytes = bulk_bytes;
     auto r = SockRedir::load(o);
@@ -183,9 +215,9 @@ class SockRedirTest : public sluice::test::NodeTest {
   }
 
   // A connected socket from pod 1 to ip:kPort (by default the service VIP).
-  int dial(const std::string& ip = kVip) {
+  int dial(const std::string& ip = kVip, uint16_t port = kPort) {
     int fd = node_->tcp_socket_in_pod(1);
-    EXPECT_EQ(sluice::test::connect_to(fd, ip, kPort), 0);
+    EXPECT_EQ(sluice::test::connect_to(fd, ip, port), 0);
     return fd;
   }
 
@@ -325,19 +357,7 @@ TEST_F(SockRedirTest, SpliceReadersWorkWhenTheirServiceOptsOut) {
   load(SL_REDIR_ON);
   std::string spliced;
   serve([&](int fd) {
-    int pipefd[2];
-    if (pipe(pipefd) != 0) return;
-    pollfd p{fd, POLLIN, 0};
-    for (;;) {
-      poll(&p, 1, 5000);
-      ssize_t m = splice(fd, nullptr, pipefd[1], nullptr, 65536, 0);
-      if (m <= 0) break;
-      char tmp[65536];
-      ssize_t r = read(pipefd[0], tmp, static_cast<size_t>(m));
-      if (r > 0) spliced.append(tmp, static_cast<size_t>(r));
-    }
-    close(pipefd[0]);
-    close(pipefd[1]);
+    spliced = splice_all(fd);
     write_all(fd, "done");
     shutdown(fd, SHUT_WR);
   });
@@ -415,6 +435,159 @@ TEST_F(SockRedirTest, ManyShortConnectionsLeaveNothingBehind) {
   EXPECT_TRUE(wait_fill(0)) << *redir_->sockhash_fill() << " sockets left in the sockhash";
   EXPECT_EQ(stat(SL_RS_INSERTED), 2u * kConnections);
   EXPECT_EQ(stat(SL_RS_REMOVED), stat(SL_RS_INSERTED));
+}
+
+// An older sluiced pinned fewer counters: the counters start again, and the
+// load does not fail on the pinned map's size.
+TEST_F(SockRedirTest, CountersPinnedByAnOlderSluicedAreReplaced) {
+  ASSERT_EQ(ensure_bpffs_dir(node_->pin_dir()).ok(), true);
+  int old = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "sl_redir_stats", 4, 8, SL_RS__COUNT - 1, nullptr);
+  ASSERT_GE(old, 0) << strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(old, (node_->pin_dir() + "/sl_redir_stats").c_str()), 0) << strerror(errno);
+  close(old);
+  load(SL_REDIR_ON);
+  serve(echo_until_eof);
+  int fd = dial();
+  EXPECT_EQ(round_trip(fd, "ping"), "ping");
+  close(fd);
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), 8u);
+}
+
+// --- proxy mode: only bytes the node proxy receives are redirected --------
+
+constexpr uint16_t kProxyPort = 15001;
+constexpr uint32_t kBypassMark = 0x5c1;
+constexpr const char* kHttpVip = "10.96.0.60";
+
+class ProxyModeTest : public SockRedirTest {
+ protected:
+  SockLbOptions lb_options() const override {
+    SockLbOptions o = SockRedirTest::lb_options();
+    o.proxy_ip = node_->node_ip_u32();
+    o.proxy_port = kProxyPort;
+    o.bypass_mark = kBypassMark;
+    return o;
+  }
+  uint32_t proxy_mark() const override { return kBypassMark; }
+
+  void TearDown() override {
+    if (proxy_ >= 0) close(proxy_);
+    SockRedirTest::TearDown();
+  }
+
+  // Loads proxy mode, an HTTP service kHttpVip:80 (backend pod 2) that
+  // connect4 sends to the proxy, and a stand-in for the proxy's listener on
+  // the node address.
+  void load_proxy_mode(bool pod_network = true) {
+    load(SL_REDIR_PROXY, SL_REDIR_DEFAULT_SOCKHASH_ENTRIES, 0, pod_network);
+    if (HasFatalFailure()) return;
+    auto spec = parse_service_line(std::string(kHttpVip) + ":80/tcp l7 " + node_->pod_ip(2) + ":" +
+                                   std::to_string(kPort));
+    ASSERT_TRUE(spec.ok());
+    ASSERT_TRUE(ServiceWriter(*tables_).apply(*spec).ok());
+    ASSERT_TRUE(beat_proxy_heartbeat(lb_->maps().node).ok());
+    proxy_ = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(kProxyPort);
+    a.sin_addr.s_addr = htonl(node_->node_ip_u32());
+    ASSERT_EQ(bind(proxy_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+    ASSERT_EQ(listen(proxy_, 16), 0);
+  }
+
+  // A pod 1 client of the HTTP service, and the proxy's accepted side of it.
+  std::pair<int, int> client_to_proxy() {
+    int client = dial(kHttpVip, 80);
+    pollfd p{proxy_, POLLIN, 0};
+    int accepted = poll(&p, 1, 2000) == 1 ? accept4(proxy_, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+    EXPECT_GE(accepted, 0) << "the connect did not reach the proxy";
+    return {client, accepted};
+  }
+
+  // The proxy's upstream socket: node address, the proxy's mark, to pod 2.
+  int proxy_upstream() {
+    int fd = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+    setsockopt(fd, SOL_SOCKET, SO_MARK, &kBypassMark, sizeof kBypassMark);
+    EXPECT_EQ(sluice::test::connect_to(fd, node_->pod_ip(2), kPort), 0);
+    return fd;
+  }
+
+  int proxy_ = -1;
+};
+
+TEST_F(ProxyModeTest, APodsRequestBytesGoStraightToTheProxyAndTheRepliesTakeTheStack) {
+  load_proxy_mode();
+  auto [client, accepted] = client_to_proxy();
+  ASSERT_GE(accepted, 0);
+  EXPECT_EQ(*redir_->sockhash_fill(), 2u) << "the pod's socket and the proxy's";
+  const std::string request = pattern(100000, 1);
+  std::string got;
+  std::thread proxy_reads([&] { got = read_all(accepted, request.size()); });
+  ASSERT_TRUE(write_all(client, request));
+  proxy_reads.join();
+  EXPECT_TRUE(got == request);
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), request.size());
+  // The proxy's reply reaches a splice(2) reader: it took the stack.
+  const std::string reply = pattern(300000, 2);
+  std::string spliced;
+  std::thread client_splices([&] { spliced = splice_all(client, reply.size()); });
+  ASSERT_TRUE(write_all(accepted, reply));
+  client_splices.join();
+  EXPECT_TRUE(spliced == reply) << spliced.size() << " of " << reply.size() << " bytes spliced";
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), request.size()) << "nothing the proxy sends is redirected";
+  EXPECT_EQ(stat(SL_RS_MSG_MISS), 0u) << "the proxy's sends do not even run sk_msg";
+  close(client);
+  close(accepted);
+  EXPECT_TRUE(wait_fill(0));
+}
+
+TEST_F(ProxyModeTest, ABackendsRepliesGoStraightToTheProxyAndItsRequestsTakeTheStack) {
+  load_proxy_mode();
+  const std::string request = pattern(200000, 3), reply = pattern(100000, 4);
+  std::string spliced;
+  serve([&](int fd) {
+    spliced = splice_all(fd, request.size());
+    write_all(fd, reply);
+    shutdown(fd, SHUT_WR);
+  });
+  int up = proxy_upstream();
+  std::string got;
+  std::thread proxy_reads([&] { got = read_all(up); });
+  ASSERT_TRUE(write_all(up, request));
+  proxy_reads.join();
+  close(up);
+  server_.reset();
+  EXPECT_TRUE(spliced == request) << spliced.size() << " of " << request.size() << " bytes spliced by the backend";
+  EXPECT_TRUE(got == reply);
+  EXPECT_EQ(stat(SL_RS_INSERTED), 2u);
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), reply.size()) << "only the backend's reply";
+}
+
+TEST_F(ProxyModeTest, PodToPodThroughAServiceStaysOnTheStack) {
+  load_proxy_mode();
+  serve(echo_until_eof);
+  int fd = dial();
+  EXPECT_EQ(round_trip(fd, "ping"), "ping");
+  close(fd);
+  EXPECT_EQ(stat(SL_RS_INSERTED), 0u);
+  EXPECT_EQ(stat(SL_RS_NOT_PROXY), 1u);
+}
+
+TEST_F(ProxyModeTest, WithoutAPodNetworkOnlyTheHopToTheProxyIsRedirected) {
+  load_proxy_mode(/*pod_network=*/false);
+  auto [client, accepted] = client_to_proxy();
+  ASSERT_GE(accepted, 0);
+  ASSERT_TRUE(write_all(client, "GET"));
+  EXPECT_EQ(read_all(accepted, 3), "GET");
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), 3u);
+  serve(echo_until_eof);
+  int up = proxy_upstream();
+  EXPECT_EQ(round_trip(up, "ping"), "ping");
+  EXPECT_EQ(stat(SL_RS_NOT_LOCAL), 1u) << "the pod is not known to be local";
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), 3u);
+  close(up);
+  close(client);
+  close(accepted);
 }
 
 }  // namespace

@@ -41,6 +41,10 @@ class SockmapTest : public L7Test {
     return at == std::string::npos ? 0 : std::stoull(body.substr(at + name.size() + 3));
   }
 
+  // The proxy finds the original destination (the route sends v1) and
+  // uploads arrive whole, Content-Length and chunked.
+  void expect_uploads_arrive_whole();
+
   // (status, bytes, FNV-1a, pattern ok, chunked) of every size and framing.
   using Row = std::tuple<unsigned, uint64_t, std::string, bool, bool>;
   std::vector<Row> download_all() {
@@ -63,30 +67,55 @@ class SockmapTest : public L7Test {
   }
 };
 
-TEST_F(SockmapTest, ResponsesAreByteIdenticalWithTheRedirectOnAndOff) {
-  start_with_redirect("on");
-  const std::vector<Row> on = download_all();
-  EXPECT_GT(redirect_counter("inserted"), 0u);
-  EXPECT_GT(redirect_counter("bytes_redirected"), 200 * kMiB) << "the bodies skipped the stack";
-  stop_daemon();
+TEST_F(SockmapTest, ResponsesAreByteIdenticalWithTheRedirectOnProxyAndOff) {
+  // on: both hops both ways skip the stack. proxy: only what sluiced
+  // receives, so here the backend's responses to sluiced.
+  std::vector<std::vector<Row>> fast;
+  for (const char* mode : {"on", "proxy"}) {
+    start_with_redirect(mode);
+    fast.push_back(download_all());
+    EXPECT_GT(redirect_counter("inserted"), 0u) << mode;
+    EXPECT_GT(redirect_counter("bytes_redirected"), 200 * kMiB) << mode << ": the bodies skipped the stack";
+    stop_daemon();
+  }
 
   start_with_redirect("off");
   auto off_view = node_->in_node([] { return sluice::http_get("127.0.0.1", kAdminPort, "/redirect", 1000ms); });
   ASSERT_TRUE(off_view.ok());
   EXPECT_EQ(off_view->first, 404) << "off: the fast path is not loaded";
   const std::vector<Row> off = download_all();
-  ASSERT_EQ(on.size(), off.size());
-  for (size_t i = 0; i < on.size(); ++i) {
-    EXPECT_EQ(on[i], off[i]) << "row " << i;
-    EXPECT_EQ(std::get<0>(on[i]), 200u);
-    EXPECT_TRUE(std::get<3>(on[i])) << "row " << i << " is sluice-echo's pattern";
+  for (const std::vector<Row>& rows : fast) {
+    ASSERT_EQ(rows.size(), off.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(rows[i], off[i]) << "row " << i;
+      EXPECT_EQ(std::get<0>(rows[i]), 200u);
+      EXPECT_TRUE(std::get<3>(rows[i])) << "row " << i << " is sluice-echo's pattern";
+    }
   }
 }
 
 TEST_F(SockmapTest, UploadsAndRoutingWorkThroughTheFastPath) {
   start_with_redirect("on");
-  // The proxy finds the original destination (the route sends v1) and the
-  // upload arrives whole, Content-Length and chunked.
+  expect_uploads_arrive_whole();
+  // sluicectl status shows the fast path too.
+  int rc = 0;
+  const std::string status = run_capture(NodeSim::script_path() + " exec " + node_->prefix() + " node " +
+                                             SLUICECTL_PATH + " status --admin 127.0.0.1:" + std::to_string(kAdminPort),
+                                         &rc);
+  EXPECT_EQ(rc, 0) << status;
+  EXPECT_NE(status.find("redirect: {\"mode\":\"on\""), std::string::npos) << status;
+}
+
+// sluiced's default: the client's request bytes go straight to sluiced.
+TEST_F(SockmapTest, ProxyModeIsTheDefaultAndRedirectsUploads) {
+  daemon_flags_ = {"--pod-cidr", "10.200.0.0/16"};
+  start(bookinfo(route_with("")));
+  EXPECT_NE(admin("/redirect").find("\"mode\":\"proxy\""), std::string::npos) << admin("/redirect");
+  expect_uploads_arrive_whole();
+  EXPECT_GT(redirect_counter("bytes_redirected"), 2 * kMiB) << "the uploads skipped the stack";
+}
+
+void SockmapTest::expect_uploads_arrive_whole() {
   for (const Upload& u : {Upload{kMiB, 0}, Upload{kMiB, 100000}}) {
     int fd = node_->tcp_socket_in_pod(1);
     ASSERT_EQ(connect_to(fd, kVip, kPort), 0);
@@ -96,13 +125,6 @@ TEST_F(SockmapTest, UploadsAndRoutingWorkThroughTheFastPath) {
     EXPECT_NE(r.body_head.find("\"body_fnv1a\":\"" + u.hash() + "\""), std::string::npos) << r.body_head;
   }
   EXPECT_GT(redirect_counter("msg_redirected"), 0u);
-  // sluicectl status shows the fast path too.
-  int rc = 0;
-  const std::string status = run_capture(NodeSim::script_path() + " exec " + node_->prefix() + " node " +
-                                             SLUICECTL_PATH + " status --admin 127.0.0.1:" + std::to_string(kAdminPort),
-                                         &rc);
-  EXPECT_EQ(rc, 0) << status;
-  EXPECT_NE(status.find("redirect: {\"mode\":\"on\""), std::string::npos) << status;
 }
 
 TEST_F(SockmapTest, WebSocketTunnelsThroughTheFastPath) {

@@ -59,7 +59,7 @@ struct Flags {
   bool xdp_generic = false;
   std::string xdp_redirect = "on";
   // Socket redirection between local sockets (docs/sockmap.md).
-  std::string socket_redirect = "off";
+  std::string socket_redirect = "proxy";
   std::string pod_cidr;  // this node's pod network: what counts as local
   uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
   // Gateway ingress (docs/gateway.md): the address its listeners bind and
@@ -146,7 +146,9 @@ int run(const Flags& f) {
                (*lb)->reused_maps() ? "reused" : "created", (*lb)->adopted_links());
 
   std::unique_ptr<SockRedir> redir;
-  if (f.socket_redirect == "off") {
+  // Proxy mode only has something to do when the proxy runs.
+  const std::string redirect_mode = f.socket_redirect == "proxy" && !l7 ? "off" : f.socket_redirect;
+  if (redirect_mode == "off") {
     // A restart may turn it off: what an earlier run pinned must go.
     if (Status s = SockRedir::remove_pins(f.pin_dir); !s) {
       spdlog::critical("turning socket redirection off: {}", s.error().to_string());
@@ -154,11 +156,18 @@ int run(const Flags& f) {
     }
   } else {
     SockRedirOptions ro{.pin_dir = f.pin_dir,
-                        .mode = f.socket_redirect == "on" ? SL_REDIR_ON : SL_REDIR_AUTO,
+                        .mode = redirect_mode == "on"      ? SL_REDIR_ON
+                                : redirect_mode == "proxy" ? SL_REDIR_PROXY
+                                                           : SL_REDIR_AUTO,
                         .node_ip = node_ip,
+                        .proxy_mark = l7 ? kProxyBypassMark : 0,
                         .bulk_bytes = f.redirect_bulk_bytes};
-    if (!parse_ipv4_cidr(f.pod_cidr, ro.local_net, ro.local_prefix_len)) {
-      spdlog::critical("--socket-redirect {} needs --pod-cidr, this node's pod network (got '{}')", f.socket_redirect,
+    // Proxy mode works without the pod network (a pod's bytes to the proxy
+    // are redirected, the proxy's upstream sockets stay on the stack); the
+    // other modes redirect between pods and need it.
+    const bool cidr_optional = redirect_mode == "proxy" && f.pod_cidr.empty();
+    if (!cidr_optional && !parse_ipv4_cidr(f.pod_cidr, ro.local_net, ro.local_prefix_len)) {
+      spdlog::critical("--socket-redirect {} needs --pod-cidr, this node's pod network (got '{}')", redirect_mode,
                        f.pod_cidr);
       return 1;
     }
@@ -172,7 +181,8 @@ int run(const Flags& f) {
       spdlog::critical("{}", s.error().to_string());
       return 1;
     }
-    spdlog::info("socket redirection {} for local connections in {}", f.socket_redirect, f.pod_cidr);
+    spdlog::info("socket redirection {} for local connections in {}", redirect_mode,
+                 f.pod_cidr.empty() ? "(no pod network given)" : f.pod_cidr);
   }
 
   KernelDatapathMaps maps((*lb)->maps());
@@ -373,8 +383,9 @@ int main(int argc, char** argv) {
                  "node's external interface: XDP load balancing of LoadBalancer and external IPs (none: off)");
   app.add_option("--node-name", f.node_name, "this node's Kubernetes name, for externalTrafficPolicy: Local");
   app.add_option("--socket-redirect", f.socket_redirect,
-                 "sockhash fast path between local sockets: off, on, or auto (bulk senders stay on the stack)")
-      ->check(CLI::IsMember({"off", "on", "auto"}))
+                 "sockhash fast path between local sockets: proxy (only bytes the proxy receives), off, on, "
+                 "or auto (bulk senders stay on the stack)")
+      ->check(CLI::IsMember({"proxy", "off", "on", "auto"}))
       ->capture_default_str();
   app.add_option("--pod-cidr", f.pod_cidr, "this node's pod network (e.g. 10.244.1.0/24): connections between "
                                            "it and --node-ip are local");
