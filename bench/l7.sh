@@ -71,10 +71,9 @@
 #                            pod -> sluiced -> local pod does (docs/sockmap.md).
 #                            HAProxy and nginx cannot use it
 #   BUSY_POLL_US=0           > 0: sluiced --busy-poll-us (its worker polls
-#                            without sleeping for that long after each event).
-#                            HAProxy's busy-polling is not comparable here: it
-#                            never sleeps, so it would take CPU 0 from the
-#                            other paths for the whole run; nginx has none
+#                            without sleeping for that long after each event)
+#                            and HAProxy's busy-polling (always polls); nginx
+#                            has no such setting
 #   LAT_SLOW_US=0            > 0: the generator logs each request slower than
 #                            this (due time, latency) to loadgen.err
 #   KEEP_LOGS=<dir>          copy the run's logs and raw outputs there on exit
@@ -408,6 +407,7 @@ if has_path haproxy; then
 global
     nbthread $WORKERS
     maxconn 4096
+$( ((BUSY_POLL_US)) && echo "    busy-polling")
 
 defaults
     mode http
@@ -884,7 +884,7 @@ fi
 echo
 echo "pinning: proxy on CPU(s) $PROXY_CPUS (latency runs: $LAT_PROXY_CPUS), wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
   "$WORKERS proxy worker(s)/thread(s)/process(es); backends: $([[ $BACKEND == nginx ]] && echo "nginx, 1 worker" || echo "sluice-echo --threads $ECHO_THREADS");" \
-  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; sluiced busy poll ${BUSY_POLL_US} µs; nice $NICE;" \
+  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; busy poll ${BUSY_POLL_US} µs (HAProxy busy-polling $( ((BUSY_POLL_US)) && echo on || echo off)); nice $NICE;" \
   "open-loop runs $( ((LAT_RT)) && echo "SCHED_FIFO 10" || echo "SCHED_OTHER")"
 echo "sluiced: commit $COMMIT${DIRTY:+ with uncommitted changes to $DIRTY}, binary built $SLUICED_BUILT"
 echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk", $2 }');" \
