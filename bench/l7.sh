@@ -70,10 +70,6 @@
 #                            responses) skip the stack; on/auto: every hop of
 #                            pod -> sluiced -> local pod does (docs/sockmap.md).
 #                            HAProxy and nginx cannot use it
-#   BUSY_POLL_US=0           > 0: sluiced --busy-poll-us (its worker polls
-#                            without sleeping for that long after each event)
-#                            and HAProxy's busy-polling (always polls); nginx
-#                            has no such setting
 #   LAT_SLOW_US=0            > 0: the generator logs each request slower than
 #                            this (due time, latency) to loadgen.err
 #   KEEP_LOGS=<dir>          copy the run's logs and raw outputs there on exit
@@ -129,8 +125,6 @@ ALLOCS=${ALLOCS:-0}
 SOCKET_REDIRECT=${SOCKET_REDIRECT:-proxy}
 [[ $SOCKET_REDIRECT =~ ^(proxy|off|on|auto)$ ]] || die "SOCKET_REDIRECT must be proxy, off, on or auto"
 LAT_SLOW_US=${LAT_SLOW_US:-0}
-BUSY_POLL_US=${BUSY_POLL_US:-0}
-[[ $BUSY_POLL_US =~ ^[0-9]+$ ]] || die "BUSY_POLL_US must be a number of µs"
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_PCT=${QUIET_PCT:-10}
 KEEP_LOGS=${KEEP_LOGS:-}
@@ -385,8 +379,7 @@ if has_path sluice; then
   (( SLUICE_ACCESS_LOG )) && access=()
   start_in_node "$WORK/sluiced.log" "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
     --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
-    --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 --busy-poll-us "$BUSY_POLL_US" "${access[@]}" \
-    --cleanup
+    --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" --cleanup
   SLUICED_PID=$!
   PIDS+=("$SLUICED_PID")
   ready=0
@@ -407,7 +400,6 @@ if has_path haproxy; then
 global
     nbthread $WORKERS
     maxconn 4096
-$( ((BUSY_POLL_US)) && echo "    busy-polling")
 
 defaults
     mode http
@@ -884,7 +876,7 @@ fi
 echo
 echo "pinning: proxy on CPU(s) $PROXY_CPUS (latency runs: $LAT_PROXY_CPUS), wrk and load generator on $LOAD_CPUS, backends on $BACKEND_CPUS;" \
   "$WORKERS proxy worker(s)/thread(s)/process(es); backends: $([[ $BACKEND == nginx ]] && echo "nginx, 1 worker" || echo "sluice-echo --threads $ECHO_THREADS");" \
-  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; busy poll ${BUSY_POLL_US} µs (HAProxy busy-polling $( ((BUSY_POLL_US)) && echo on || echo off)); nice $NICE;" \
+  "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; nice $NICE;" \
   "open-loop runs $( ((LAT_RT)) && echo "SCHED_FIFO 10" || echo "SCHED_OTHER")"
 echo "sluiced: commit $COMMIT${DIRTY:+ with uncommitted changes to $DIRTY}, binary built $SLUICED_BUILT"
 echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk", $2 }');" \
@@ -896,5 +888,5 @@ if num "$s" && num "$h"; then ratio=$(awk -v a="$s" -v b="$h" 'BEGIN { printf "%
 if num "${M[sluice,p99]:-}" && num "${M[direct,p99]:-}"; then
   added=$(awk -v a="${M[sluice,p99]}" -v b="${M[direct,p99]}" 'BEGIN { printf "%.0f", a - b }')
 fi
-echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT busy_poll_us=$BUSY_POLL_US"
+echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT"
 exit "$FAILED"

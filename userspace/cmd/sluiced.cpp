@@ -49,7 +49,6 @@ struct Flags {
   unsigned debounce_ms = 100;
   unsigned workers = 2;
   unsigned header_timeout_ms = 10000;
-  unsigned busy_poll_us = 0;
   bool access_log = true;
   unsigned access_log_flush_ms = 100;
   bool cleanup = false;
@@ -262,7 +261,6 @@ int run(const Flags& f) {
     po.bypass_mark = kProxyBypassMark;
     po.clusters = clusters;
     po.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
-    po.busy_poll = std::chrono::microseconds(f.busy_poll_us);
     po.snapshot = [&sync] { return sync.current(); };
     po.original_destination = [kernel](uint32_t ip, uint16_t port) {
       return original_destination(kernel.orig_dst, ip, port);
@@ -369,11 +367,6 @@ int main(int argc, char** argv) {
   app.add_option("--admin-port", f.admin_port, "admin API port (0: any)")->capture_default_str();
   app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port (0: no proxy)")->capture_default_str();
   app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
-  app.add_option("--busy-poll-us", f.busy_poll_us,
-                 "a proxy worker polls without sleeping for this long after its last event (lower latency on VMs "
-                 "with slow wakeups, for up to this much CPU per event; 0: off)")
-      ->check(CLI::Range(0u, 100000u))
-      ->capture_default_str();
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
   app.add_option("--access-log-flush-ms", f.access_log_flush_ms,
                  "access log lines are written every this many ms, or at once when 64 KiB are pending (0: each at once)")

@@ -27,7 +27,6 @@
 #include "access_log.h"
 #include "body_relay.h"
 #include "endpoint_picker.h"
-#include "event_loop.h"
 #include "proxy_limits.h"
 #include "proxy_asio.h"
 #include "consts.h"
@@ -1165,7 +1164,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
     Worker* raw = w.get();
     asio::co_spawn(raw->ioc, impl->accept_loop(*raw), asio::detached);
     asio::co_spawn(raw->ioc, impl->sweep_idle(*raw), asio::detached);
-    raw->thread = std::thread([raw, spin = impl->options.busy_poll] { run_event_loop(raw->ioc, spin); });
+    raw->thread = std::thread([raw] { raw->ioc.run(); });
   }
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(impl)));
 }

@@ -25,9 +25,6 @@ struct ProxyOptions {
   std::string address = "0.0.0.0";
   uint16_t port = 15001;  // 0: any (tests)
   unsigned workers = 2;
-  // After its last handler, a worker polls without blocking for this long
-  // before it sleeps in epoll (event_loop.h). 0: it always blocks.
-  std::chrono::microseconds busy_poll{0};
   uint32_t bypass_mark = 0;  // SO_MARK on upstream sockets, so the kernel does not redirect them
   // A client must send complete request headers within this, else 408.
   std::chrono::milliseconds header_timeout = kHeaderReadTimeout;
