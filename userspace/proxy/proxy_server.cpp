@@ -313,7 +313,7 @@ struct ProxyServer::Impl {
   Task<void> session(Worker& w, Socket socket);
   Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, const RouteDecision& d,
                                          AccessLogEntry& log);
-  Task<void> mirror(Worker& w, Request copy, const config::Endpoint& ep, config::SnapshotPtr keep);
+  Task<void> mirror(Worker& w, Request copy, RequestRouter::MirrorTarget target, config::SnapshotPtr keep);
   Task<void> tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap);
   Task<void> relay_both(Worker& w, Socket& client, Socket& upstream, std::shared_ptr<std::atomic<uint64_t>> to_upstream,
                         std::shared_ptr<std::atomic<uint64_t>> to_client, std::chrono::milliseconds idle_timeout);
@@ -337,7 +337,10 @@ struct ProxyServer::Impl {
   void finish_upstream(Worker& w, UpstreamReply& reply, bool body_complete);
   // Opens a socket to an endpoint of `target`: no Nagle, and the bypass mark
   // (plus the sockhash opt-out where the service has one).
-  void open_upstream(Socket& s, const RouteTarget& target, beast::error_code& ec) const;
+  // Every socket the proxy dials from: no Nagle, and the proxy's mark (so
+  // connect4 lets it through), plus the no-redirect bit when the
+  // destination's service opted out of the sockhash fast path.
+  void open_upstream(Socket& s, bool socket_redirect, beast::error_code& ec) const;
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
 };
@@ -687,7 +690,7 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
       if (!conn) {
         conn.reset(new UpstreamConn{TcpStream(w.ioc), std::move(*slot)});
         conn->buffer.reserve(kRelayChunkBytes);
-        open_upstream(conn->stream.socket(), *d.target, ec);
+        open_upstream(conn->stream.socket(), d.target->socket_redirect, ec);
         conn->stream.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
         co_await conn->stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
                                             redirect(ec));
@@ -730,11 +733,11 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
   co_return out;
 }
 
-void ProxyServer::Impl::open_upstream(Socket& s, const RouteTarget& target, beast::error_code& ec) const {
+void ProxyServer::Impl::open_upstream(Socket& s, bool socket_redirect, beast::error_code& ec) const {
   s.open(tcp::v4(), ec);
   if (!ec) s.set_option(tcp::no_delay(true), ec);
   if (!ec && options.bypass_mark) {
-    const uint32_t mark = options.bypass_mark | (target.socket_redirect ? 0 : SL_MARK_NO_REDIR);
+    const uint32_t mark = options.bypass_mark | (socket_redirect ? 0 : SL_MARK_NO_REDIR);
     setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
   }
 }
@@ -782,14 +785,14 @@ Task<ForwardResult> ProxyServer::Impl::forward(Worker& w, Request& req, Streamin
   };
   // Mirrors get their copy first and on their own: nothing they do can delay
   // or fail this request. A streamed body is not mirrored.
-  for (const config::Endpoint* m : streaming ? std::vector<const config::Endpoint*>{}
-                                             : w.router.mirror_endpoints(d, d.original_port)) {
+  for (const RequestRouter::MirrorTarget& m : streaming ? std::vector<RequestRouter::MirrorTarget>{}
+                                                        : w.router.mirror_endpoints(d, d.original_port)) {
     Request copy = up_req;
     const std::string host(up_req[http::field::host]);
     const size_t colon = host.rfind(':');
     copy.set(http::field::host, colon == std::string::npos ? host + "-shadow"
                                                            : host.substr(0, colon) + "-shadow" + host.substr(colon));
-    asio::co_spawn(w.ioc, mirror(w, std::move(copy), *m, d.snapshot), asio::detached);
+    asio::co_spawn(w.ioc, mirror(w, std::move(copy), m, d.snapshot), asio::detached);
   }
 
   std::optional<CircuitBreaker::Guard> request_slot = d.cluster().breaker.try_request();
@@ -974,10 +977,7 @@ Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_b
   log.attempts = 1;
   TcpStream up(w.ioc);
   beast::error_code ec;
-  up.socket().open(tcp::v4(), ec);
-  if (!ec && options.bypass_mark) {
-    setsockopt(up.socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
-  }
+  open_upstream(up.socket(), d.target->socket_redirect, ec);
   up.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
   co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
   if (ec) {
@@ -1089,7 +1089,7 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
     log.upstream = format_endpoint(ep.ip, ep.port);
     log.attempts = 1;
     TcpStream up(w.ioc);
-    open_upstream(up.socket(), *d.target, ec);
+    open_upstream(up.socket(), d.target->socket_redirect, ec);
     up.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
     co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
     up.expires_never();
@@ -1111,14 +1111,12 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
   if (options.access_log) options.access_log(format_access_log(log));
 }
 
-Task<void> ProxyServer::Impl::mirror(Worker& w, Request copy, const config::Endpoint& ep,
+Task<void> ProxyServer::Impl::mirror(Worker& w, Request copy, RequestRouter::MirrorTarget target,
                                                 config::SnapshotPtr keep) {
+  const config::Endpoint& ep = *target.endpoint;
   TcpStream stream(w.ioc);
   beast::error_code ec;
-  stream.socket().open(tcp::v4(), ec);
-  if (!ec && options.bypass_mark) {
-    setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_MARK, &options.bypass_mark, sizeof(options.bypass_mark));
-  }
+  open_upstream(stream.socket(), target.socket_redirect, ec);
   copy.keep_alive(false);
   stream.expires_after(kMirrorTimeout);
   co_await stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),

@@ -240,8 +240,9 @@ const config::Endpoint* RequestRouter::repick(const RouteDecision& d, std::span<
 
 namespace sluice::proxy {
 
-std::vector<const config::Endpoint*> RequestRouter::mirror_endpoints(const RouteDecision& d, uint16_t original_port) {
-  std::vector<const config::Endpoint*> out;
+std::vector<RequestRouter::MirrorTarget> RequestRouter::mirror_endpoints(const RouteDecision& d,
+                                                                        uint16_t original_port) {
+  std::vector<MirrorTarget> out;
   if (!d.route || !d.snapshot) return out;
   const auto& spec = *d.route->spec;
   std::uniform_real_distribution<double> u(0.0, 100.0);
@@ -253,7 +254,7 @@ std::vector<const config::Endpoint*> RequestRouter::mirror_endpoints(const Route
     const config::ServicePort* port = s ? port_of(*s, dest.has_port() ? dest.port().number() : 0, original_port) : nullptr;
     if (!port) return;
     const auto eps = subset_endpoints(*s, *port, dest.subset());
-    if (!eps.empty()) out.push_back(eps[rng_() % eps.size()]);
+    if (!eps.empty()) out.push_back({eps[rng_() % eps.size()], s->socket_redirect});
   };
   if (spec.has_mirror()) add(spec.mirror(), spec.has_mirror_percentage(), spec.mirror_percentage().value());
   for (const auto& m : spec.mirrors()) add(m.destination(), m.has_percentage(), m.percentage().value());

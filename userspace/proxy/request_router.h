@@ -85,8 +85,13 @@ class RequestRouter {
   bool is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst);
 
   // Endpoints that get a copy of this request (mirror / mirrors, each by its
-  // percentage; an absent percentage means 100%).
-  std::vector<const config::Endpoint*> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
+  // percentage; an absent percentage means 100%), with whether their
+  // service allows the sockhash fast path.
+  struct MirrorTarget {
+    const config::Endpoint* endpoint;
+    bool socket_redirect;
+  };
+  std::vector<MirrorTarget> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
 
   // Another endpoint for a retry: one not tried yet where there is one.
   const config::Endpoint* repick(const RouteDecision& d, std::span<const config::Endpoint* const> tried);
