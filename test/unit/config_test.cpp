@@ -145,6 +145,52 @@ spec:
   EXPECT_TRUE(l4(*after.snapshot, "10.96.0.40", 80)->l7);
 }
 
+TEST(ConfigSnapshot, TlsRoutesSendThePortsTheyMatchToTheDaemon) {
+  const std::string yaml = R"(apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.0.41, ports: [{name: https, port: 443}, {name: tls-b, port: 8443}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  tls:
+  - match: [{sniHosts: [a.example.com], port: 443}]
+    route: [{destination: {host: web}}]
+)";
+  LoadResult loaded;
+  load_yaml_text(yaml, "tls.yaml", loaded);
+  BuildResult r = build_snapshot(std::move(loaded), 1);
+  ASSERT_TRUE(r.snapshot) << all(r.diagnostics);
+  EXPECT_FALSE(has_errors(r.diagnostics)) << all(r.diagnostics);
+  EXPECT_TRUE(l4(*r.snapshot, "10.96.0.41", 443)->l7) << "the tls match's port";
+  EXPECT_FALSE(l4(*r.snapshot, "10.96.0.41", 8443)->l7) << "a port no route takes stays in the kernel";
+  const auto& routes = r.snapshot->mesh_routes.at("web.default.svc.cluster.local");
+  ASSERT_EQ(routes.tls.size(), 1u);
+  EXPECT_EQ(routes.tls[0].destinations.at(0).host, "web.default.svc.cluster.local");
+}
+
+TEST(ConfigValidation, TlsRoutesNeedMatchesWithSniHosts) {
+  BuildResult r = with_bookinfo(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: t, namespace: default}
+spec:
+  hosts: [reviews]
+  tls:
+  - route: [{destination: {host: reviews}}]
+  - match: [{port: 9080}]
+    route: [{destination: {host: reviews}}]
+  - match: [{sniHosts: [a.example.com], destinationSubnets: [10.96.0.300]}]
+    route: [{destination: {host: reviews}}]
+)");
+  const std::string d = all(r.diagnostics);
+  EXPECT_NE(d.find("VirtualService default/t: spec.tls[0].match: at least one match is required"), std::string::npos) << d;
+  EXPECT_NE(d.find("spec.tls[1].match[0].sniHosts: at least one SNI host is required"), std::string::npos) << d;
+  EXPECT_NE(d.find("spec.tls[2].match[0].destinationSubnets[0]: invalid IP or CIDR"), std::string::npos) << d;
+}
+
 TEST(ConfigSnapshot, EndpointsFromPodSelectors) {
   BuildResult r = load_snapshot({kFixtures + "/bookinfo"}, 1);
   ASSERT_TRUE(r.snapshot);

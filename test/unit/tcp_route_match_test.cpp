@@ -1,6 +1,7 @@
-// Which tcp route a connection takes (RequestRouter::decide_tcp): the L4
-// match fields of Istio's TCPRoute against the original destination and the
-// client pod.
+// Which tcp or tls route a connection takes (RequestRouter::decide_tcp): the
+// L4 match fields of Istio's TCPRoute and TLSRoute against the original
+// destination and the client pod, and sniHosts against the ClientHello's
+// server name.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -19,7 +20,7 @@ constexpr uint32_t ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
 // db (10.96.0.40:5432) over pods db-v1 (10.200.1.1) and db-v2 (10.200.1.2);
 // client pods in namespaces default (10.200.2.1, app=api) and other
 // (10.200.2.2); then the tcp routes.
-config::SnapshotPtr snapshot_with(const std::string& tcp_routes) {
+config::SnapshotPtr snapshot_with(const std::string& tcp_routes, const std::string& tls_routes = "") {
   const std::string yaml = R"(apiVersion: v1
 kind: Service
 metadata: {name: db, namespace: default}
@@ -60,7 +61,7 @@ metadata: {name: db, namespace: default}
 spec:
   hosts: [db]
   tcp:
-)" + tcp_routes;
+)" + tcp_routes + (tls_routes.empty() ? "" : "  tls:\n" + tls_routes);
   config::LoadResult loaded;
   config::load_yaml_text(yaml, "tcp.yaml", loaded);
   config::BuildResult r = config::build_snapshot(std::move(loaded), 1);
@@ -69,14 +70,19 @@ spec:
 }
 
 // The address of the endpoint a connection from `client` to `vip`:5432 goes to; 0: none.
-uint32_t endpoint_for(const config::SnapshotPtr& snap, uint32_t client, uint32_t vip = ip(10, 96, 0, 40)) {
+uint32_t endpoint_for(const config::SnapshotPtr& snap, uint32_t client, uint32_t vip = ip(10, 96, 0, 40),
+                      const std::string* sni = nullptr) {
   RequestRouter router(std::make_shared<ClusterRegistry>());
   OriginalDestination dst;
   dst.vip = vip;
   dst.port = 5432;
   dst.proto = 6;
-  RouteDecision d = router.decide_tcp(snap, dst, client);
+  RouteDecision d = router.decide_tcp(snap, dst, client, sni);
   return d.endpoint ? d.endpoint->ip : 0;
+}
+
+uint32_t endpoint_for_hello(const config::SnapshotPtr& snap, uint32_t client, const std::string& sni) {
+  return endpoint_for(snap, client, ip(10, 96, 0, 40), &sni);
 }
 
 constexpr uint32_t kApi = ip(10, 200, 2, 1), kJob = ip(10, 200, 2, 2), kV1 = ip(10, 200, 1, 1), kV2 = ip(10, 200, 1, 2);
@@ -116,6 +122,41 @@ TEST(TcpRouteMatch, APortMatchAndNoMatchingRouteFallsBackToTheService) {
   snap = snapshot_with("  - match: [{port: 5432}]\n" + kToV2);
   ASSERT_TRUE(snap);
   EXPECT_EQ(endpoint_for(snap, kApi), kV2);
+}
+
+TEST(TlsRouteMatch, SniHostsPickTheRouteAndTcpRoutesCatchTheRest) {
+  auto snap = snapshot_with(kElseV1, "  - match: [{sniHosts: [a.example.com]}]\n" + kToV2);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "a.example.com"), kV2);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "b.example.com"), kV1) << "no tls route: the tcp routes";
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, ""), kV1) << "a hello without a server name";
+  EXPECT_EQ(endpoint_for(snap, kApi), kV1) << "not TLS at all";
+}
+
+TEST(TlsRouteMatch, WildcardsAndTheL4FieldsAreAnded) {
+  auto snap = snapshot_with(kElseV1, "  - match: [{sniHosts: ['*.example.com'], sourceLabels: {app: api}}]\n" + kToV2);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "x.example.com"), kV2);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "example.com"), kV2);
+  EXPECT_EQ(endpoint_for_hello(snap, kJob, "x.example.com"), kV1) << "sourceLabels miss";
+  snap = snapshot_with(kElseV1, "  - match: [{sniHosts: [a.example.com], port: 5433}]\n" + kToV2);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "a.example.com"), kV1) << "port miss";
+  snap = snapshot_with(kElseV1, "  - match: [{sniHosts: [a.example.com], destinationSubnets: [10.96.0.40/32]}]\n" + kToV2);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "a.example.com"), kV2);
+}
+
+TEST(TlsRouteMatch, OnlyTlsRoutesThatTakeThePortAskForTheHello) {
+  RequestRouter router(std::make_shared<ClusterRegistry>());
+  OriginalDestination dst;
+  dst.vip = ip(10, 96, 0, 40);
+  dst.port = 5432;
+  dst.proto = 6;
+  EXPECT_TRUE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a]}]\n" + kToV2), dst));
+  EXPECT_TRUE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 5432}]\n" + kToV2), dst));
+  EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 1}]\n" + kToV2), dst));
+  EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1), dst));
 }
 
 }  // namespace

@@ -45,9 +45,17 @@ struct TcpRoute {
   std::vector<RouteDestination> destinations;
 };
 
+// Unterminated TLS, routed by the ClientHello's server name (sniHosts).
+struct TlsRoute {
+  std::string virtual_service;
+  const istio::networking::TLSRoute* spec;
+  std::vector<RouteDestination> destinations;
+};
+
 struct HostRoutes {
   std::vector<HttpRoute> http;  // in order: the first whose match hits wins
   std::vector<TcpRoute> tcp;
+  std::vector<TlsRoute> tls;  // tried before tcp, on a connection that opens with a ClientHello
 };
 
 // Host (FQDN, or a wildcard such as *.example.com) -> its routes.

@@ -173,9 +173,9 @@ void ServiceInputs::remove(const PodRef& r) {
 
 bool ServiceInputs::add_rule(const std::string& host, const RuleRef& r) { return rules_.emplace(host, r).second; }
 
-ServiceInputs::VirtualServiceRef ServiceInputs::tcp_routes_for(const std::string& fqdn) const {
-  auto it = tcp_routes_.find(fqdn);
-  return it == tcp_routes_.end() ? nullptr : it->second;
+ServiceInputs::VirtualServiceRef ServiceInputs::l4_routes_for(const std::string& fqdn) const {
+  auto it = l4_routes_.find(fqdn);
+  return it == l4_routes_.end() ? nullptr : it->second;
 }
 
 ServiceInputs::RuleRef ServiceInputs::rule_for(const std::string& fqdn) const {
@@ -212,7 +212,7 @@ std::vector<ServiceInputs::PodRef> ServiceInputs::pods_for(
 ServiceInputs::Sources ServiceInputs::sources_of(const K8sResource<k8s::Service>& r, const std::string& fqdn) const {
   Sources out;
   out.rule = rule_for(fqdn);
-  out.tcp_routes = tcp_routes_for(fqdn);
+  out.l4_routes = l4_routes_for(fqdn);
   out.slices = slices_of(r.meta);
   if (out.slices.empty() && !r.object.spec().selector().empty()) {
     out.pods = pods_for(r.meta.ns, r.object.spec().selector());
@@ -221,7 +221,7 @@ ServiceInputs::Sources ServiceInputs::sources_of(const K8sResource<k8s::Service>
 }
 
 std::vector<std::shared_ptr<const void>> ServiceInputs::Sources::identity(const ServiceRef& r) const {
-  std::vector<std::shared_ptr<const void>> out = {r, rule, tcp_routes};
+  std::vector<std::shared_ptr<const void>> out = {r, rule, l4_routes};
   out.insert(out.end(), slices.begin(), slices.end());
   out.insert(out.end(), pods.begin(), pods.end());
   return out;
@@ -254,7 +254,7 @@ std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Servi
     s->socket_redirect = a->second != "off" && a->second != "false";
   }
   apply_destination_rule(*s, from.rule.get());
-  compute_l4(*s, from.tcp_routes ? &from.tcp_routes->spec : nullptr);
+  compute_l4(*s, from.l4_routes ? &from.l4_routes->spec : nullptr);
   return s;
 }
 
@@ -269,17 +269,20 @@ void apply_destination_rule(Service& s, const IstioResource<net::DestinationRule
   for (ServicePort& p : s.ports) p.policy = resolve_policy(s.policy, nullptr, p.port);
 }
 
-bool tcp_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port) {
+bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port) {
+  auto takes = [port](const auto& matches) {
+    return std::any_of(matches.begin(), matches.end(), [port](const auto& m) { return m.port() == 0 || m.port() == port; });
+  };
   for (const auto& route : vs.tcp()) {
-    if (route.match().empty()) return true;
-    for (const auto& m : route.match()) {
-      if (m.port() == 0 || m.port() == port) return true;
-    }
+    if (route.match().empty() || takes(route.match())) return true;
+  }
+  for (const auto& route : vs.tls()) {
+    if (takes(route.match())) return true;
   }
   return false;
 }
 
-void compute_l4(Service& s, const istio::networking::VirtualService* tcp_routes) {
+void compute_l4(Service& s, const istio::networking::VirtualService* l4_routes) {
   if (!s.vip) return;
   for (const ServicePort& p : s.ports) {
     ServiceSpec spec;
@@ -288,7 +291,7 @@ void compute_l4(Service& s, const istio::networking::VirtualService* tcp_routes)
     spec.proto = p.l4_proto;
     spec.algo = kernel_algo(p.policy.load_balancer);
     spec.max_conns = p.policy.connection_pool.max_connections;
-    spec.l7 = p.l4_proto == 6 && (is_http(p.protocol) || (tcp_routes && tcp_routes_take_port(*tcp_routes, p.port)));
+    spec.l7 = p.l4_proto == 6 && (is_http(p.protocol) || (l4_routes && l4_routes_take_port(*l4_routes, p.port)));
     spec.socket_redirect = s.socket_redirect;
     // Ring hash has no kernel form; the kernel always uses Maglev.
     spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(kMaglevDefaultTableSize)

@@ -39,10 +39,11 @@ class ServiceInputs {
   // (the first one wins, as in Istio).
   bool add_rule(const std::string& host, const RuleRef& r);
   RuleRef rule_for(const std::string& fqdn) const;
-  // The mesh VirtualService with `tcp` routes for a host (the first one, as
-  // in the route table): its TCP ports go through the daemon's L4 proxy.
-  void add_tcp_routes(const std::string& host, const VirtualServiceRef& r) { tcp_routes_.emplace(host, r); }
-  VirtualServiceRef tcp_routes_for(const std::string& fqdn) const;
+  // The mesh VirtualService with `tcp` or `tls` routes for a host (the first
+  // one, as in the route table): the TCP ports they take go through the
+  // daemon's L4 proxy.
+  void add_l4_routes(const std::string& host, const VirtualServiceRef& r) { l4_routes_.emplace(host, r); }
+  VirtualServiceRef l4_routes_for(const std::string& fqdn) const;
 
   // A service's inputs, in a fixed order whatever the order of the files:
   // slices and pods sorted by name.
@@ -54,7 +55,7 @@ class ServiceInputs {
   // EndpointSlices when it has any, else the Pods its selector picks.
   struct Sources {
     RuleRef rule;
-    VirtualServiceRef tcp_routes;
+    VirtualServiceRef l4_routes;
     std::vector<SliceRef> slices;
     std::vector<PodRef> pods;
     // The Service and every source, which the build memo compares by identity.
@@ -74,7 +75,7 @@ class ServiceInputs {
   std::unordered_map<std::string, std::vector<SliceRef>> slices_;  // by owner key
   std::unordered_map<std::string, std::vector<PodRef>> pods_by_label_;
   std::unordered_map<std::string, RuleRef> rules_;  // by host
-  std::unordered_map<std::string, VirtualServiceRef> tcp_routes_;  // by host
+  std::unordered_map<std::string, VirtualServiceRef> l4_routes_;  // by host
 };
 
 // An IPv4 address (a CIDR's address part) in host order; 0 if not IPv4.
@@ -82,14 +83,15 @@ uint32_t ipv4_of(const std::string& text);
 // IPPROTO_UDP for "UDP", else IPPROTO_TCP.
 uint8_t l4_proto_of(const std::string& protocol);
 
-// Whether a VirtualService's `tcp` routes take the TCP port `port` (a route
-// without matches, or with a match on no port or on this one).
-bool tcp_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port);
+// Whether a VirtualService's `tcp` or `tls` routes take the TCP port `port`
+// (a tcp route without matches, or a tcp or tls match on no port or on this
+// one).
+bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port);
 
 // Kernel L4 services of a service's ports (none without a VIP). A TCP port
-// that `tcp_routes` take is sent to the daemon (the L7 flag) like an HTTP
+// that `l4_routes` take is sent to the daemon (the L7 flag) like an HTTP
 // port, for its L4 proxy.
-void compute_l4(Service& s, const istio::networking::VirtualService* tcp_routes = nullptr);
+void compute_l4(Service& s, const istio::networking::VirtualService* l4_routes = nullptr);
 
 // A DestinationRule's policy and subsets applied to a service, and each
 // port's resolved policy.

@@ -119,15 +119,16 @@ class Builder {
                       "another DestinationRule for " + host + " came first; this one is ignored");
       }
     }
-    // Mesh VirtualServices with tcp routes: their hosts' TCP ports go to the
-    // daemon (the first VirtualService of a host wins, as in resolve_routes).
+    // Mesh VirtualServices with tcp or tls routes: the TCP ports they take go
+    // to the daemon (the first VirtualService of a host wins, as in
+    // resolve_routes).
     for (const auto& r : snap_.resources.virtual_services) {
       const auto& vs = r->spec;
-      if (vs.tcp().empty()) continue;
+      if (vs.tcp().empty() && vs.tls().empty()) continue;
       const bool mesh = vs.gateways().empty() ||
                         std::any_of(vs.gateways().begin(), vs.gateways().end(), [](const std::string& g) { return g == "mesh"; });
       if (!mesh) continue;
-      for (const std::string& host : vs.hosts()) inputs_.add_tcp_routes(resolve_host(host, r->meta.ns, snap_.domain), r);
+      for (const std::string& host : vs.hosts()) inputs_.add_l4_routes(resolve_host(host, r->meta.ns, snap_.domain), r);
     }
   }
 
@@ -191,8 +192,8 @@ class Builder {
           s->ports.push_back(std::move(port));
         }
         apply_destination_rule(*s, inputs_.rule_for(host).get());
-        const auto tcp_routes = inputs_.tcp_routes_for(host);
-        compute_l4(*s, tcp_routes ? &tcp_routes->spec : nullptr);
+        const auto l4_routes = inputs_.l4_routes_for(host);
+        compute_l4(*s, l4_routes ? &l4_routes->spec : nullptr);
         snap_.services.insert_or_assign(host, std::move(s));
       }
     }
@@ -247,6 +248,7 @@ class Builder {
         routes.http.push_back(std::move(route));
       }
       for (const auto& t : vs.tcp()) routes.tcp.push_back({id, &t, destinations(t.route(), r->meta.ns)});
+      for (const auto& t : vs.tls()) routes.tls.push_back({id, &t, destinations(t.route(), r->meta.ns)});
 
       std::vector<RouteTable*> tables;
       if (vs.gateways().empty()) tables.push_back(&snap_.mesh_routes);

@@ -213,26 +213,36 @@ void check_virtual_service(ResourceChecker& c, const net::VirtualService& vs) {
       }
     }
   }
-  for (int i = 0; i < vs.tcp_size(); ++i) {
-    const auto& r = vs.tcp(i);
-    const std::string p = idx("spec.tcp", i);
-    for (int m = 0; m < r.match_size(); ++m) {
-      if (r.match(m).port()) c.port(idx(p + ".match", m) + ".port", r.match(m).port());
-      for (int s = 0; s < r.match(m).destination_subnets_size(); ++s) {
-        if (!valid_ipv4_or_cidr(r.match(m).destination_subnets(s))) {
-          c.error(idx(idx(p + ".match", m) + ".destinationSubnets", s), "invalid IP or CIDR");
-        }
-      }
+  // What tcp and tls matches share: the port and destinationSubnets.
+  auto l4_match = [&c](const std::string& mp, const auto& m) {
+    if (m.port()) c.port(mp + ".port", m.port());
+    for (int s = 0; s < m.destination_subnets_size(); ++s) {
+      if (!valid_ipv4_or_cidr(m.destination_subnets(s))) c.error(idx(mp + ".destinationSubnets", s), "invalid IP or CIDR");
     }
+  };
+  auto l4_routes = [&c](const std::string& p, const auto& r) {
     if (r.route_size() == 0) c.error(p + ".route", "at least one route is required");
     for (int d = 0; d < r.route_size(); ++d) c.destination(idx(p + ".route", d) + ".destination", r.route(d).destination());
     c.weights(p + ".route", r.route());
+  };
+  for (int i = 0; i < vs.tcp_size(); ++i) {
+    const std::string p = idx("spec.tcp", i);
+    for (int m = 0; m < vs.tcp(i).match_size(); ++m) l4_match(idx(p + ".match", m), vs.tcp(i).match(m));
+    l4_routes(p, vs.tcp(i));
   }
   for (int i = 0; i < vs.tls_size(); ++i) {
     const auto& r = vs.tls(i);
     const std::string p = idx("spec.tls", i);
-    for (int d = 0; d < r.route_size(); ++d) c.destination(idx(p + ".route", d) + ".destination", r.route(d).destination());
-    c.weights(p + ".route", r.route());
+    if (r.match_size() == 0) c.error(p + ".match", "at least one match is required (with sniHosts)");
+    for (int m = 0; m < r.match_size(); ++m) {
+      const std::string mp = idx(p + ".match", m);
+      l4_match(mp, r.match(m));
+      if (r.match(m).sni_hosts_size() == 0) c.error(mp + ".sniHosts", "at least one SNI host is required");
+      for (int h = 0; h < r.match(m).sni_hosts_size(); ++h) {
+        if (r.match(m).sni_hosts(h).empty()) c.error(idx(mp + ".sniHosts", h), "must not be empty");
+      }
+    }
+    l4_routes(p, r);
   }
 }
 

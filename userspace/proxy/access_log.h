@@ -20,6 +20,7 @@ struct AccessLogEntry {
   uint32_t attempts = 0;
   uint64_t request_bytes = 0;
   uint64_t response_bytes = 0;
+  std::string server_name;  // TCP proxy: the ClientHello's SNI (Envoy's requested_server_name); empty: none
 };
 
 std::string format_access_log(const AccessLogEntry& e);

@@ -28,6 +28,7 @@
 #include "body_relay.h"
 #include "endpoint_picker.h"
 #include "proxy_limits.h"
+#include "tls_client_hello.h"
 #include "proxy_asio.h"
 #include "consts.h"
 #include "fault_injection.h"
@@ -315,6 +316,7 @@ struct ProxyServer::Impl {
                                          AccessLogEntry& log);
   Task<void> mirror(Worker& w, Request copy, RequestRouter::MirrorTarget target, config::SnapshotPtr keep);
   Task<void> tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap);
+  Task<std::optional<std::string>> read_client_hello(Socket& client, std::string& first);
   Task<void> relay_both(Worker& w, Socket& client, Socket& upstream, std::shared_ptr<std::atomic<uint64_t>> to_upstream,
                         std::shared_ptr<std::atomic<uint64_t>> to_client, std::chrono::milliseconds idle_timeout);
   Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, Request& req,
@@ -1064,17 +1066,49 @@ Task<void> ProxyServer::Impl::relay_both(Worker& w, Socket& cs, Socket& us,
   }
 }
 
-// Opaque TCP that a VirtualService's tcp routes took: one upstream
+// Reads the start of a connection until it is known whether it opens with
+// a TLS ClientHello (the bytes stay in `first`, to be sent on). Returns its
+// server name ("" when it has none), or nullopt when the bytes are not a
+// ClientHello, the client stops sending, or the header timeout passes.
+Task<std::optional<std::string>> ProxyServer::Impl::read_client_hello(Socket& client, std::string& first) {
+  Timer deadline(client.get_executor(), options.header_timeout);
+  bool expired = false;
+  deadline.async_wait([&](beast::error_code e) {
+    if (e) return;
+    expired = true;
+    client.cancel();
+  });
+  std::array<char, 4096> chunk;
+  std::optional<std::string> sni;
+  while (first.size() <= kMaxClientHelloBytes + 4 * 5) {
+    beast::error_code ec;
+    const size_t n = co_await client.async_read_some(asio::buffer(chunk), redirect(ec));
+    first.append(chunk.data(), n);
+    const ClientHelloPeek peek = peek_client_hello(first);
+    if (peek.status == ClientHelloPeek::Status::kDone) sni = peek.sni;
+    if (peek.status != ClientHelloPeek::Status::kNeedMore || ec || expired) break;
+  }
+  deadline.cancel();
+  co_return sni;
+}
+
+// Opaque TCP that a VirtualService's tcp or tls routes took: one upstream
 // connection per client connection, under the cluster's maxConnections and
 // connectTimeout, then bytes both ways until a side ends or the connection
 // is idle for tcp.idleTimeout (Istio's default: 1 h). A connection that cannot be served
-// is closed: TCP has no error response (Envoy resets it too).
+// is closed: TCP has no error response (Envoy resets it too). Where tls
+// routes take the port, the ClientHello is read first and routed by its
+// server name; TLS is not terminated, and the hello goes on untouched.
 Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap) {
   const auto start = std::chrono::steady_clock::now();
   AccessLogEntry log;
   log.downstream = ds.address;
   log.authority = format_endpoint(ds.dst->vip, ds.dst->port);
-  RouteDecision d = w.router.decide_tcp(std::move(snap), *ds.dst, ds.peer_ip);
+  std::string first;  // bytes read from the client before the decision
+  std::optional<std::string> sni;
+  if (w.router.wants_client_hello(snap, *ds.dst)) sni = co_await read_client_hello(client, first);
+  if (sni) log.server_name = *sni;
+  RouteDecision d = w.router.decide_tcp(std::move(snap), *ds.dst, ds.peer_ip, sni ? &*sni : nullptr);
   log.route = d.virtual_service;
   beast::error_code ec;
   auto up_bytes = std::make_shared<std::atomic<uint64_t>>(0);
@@ -1096,6 +1130,10 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
     // For outlier detection a refused or timed-out connect is a local-origin
     // failure and an accepted one a success.
     d.cluster().outlier.report(id, ec ? OutlierDetector::kLocalOriginFailure : 200, OutlierDetector::Clock::now());
+    if (!ec && !first.empty()) {
+      co_await asio::async_write(up.socket(), asio::buffer(first), redirect(ec));
+      *up_bytes += first.size();
+    }
     if (ec) {
       log.flags = "UF";
     } else {

@@ -1,6 +1,7 @@
 #include "request_router.h"
 
 #include "http_query.h"
+#include "tls_client_hello.h"
 
 #include <arpa/inet.h>
 
@@ -281,15 +282,16 @@ bool cidr_holds(const std::string& cidr, uint32_t ip) {
   return (ntohl(a.s_addr) & mask) == (ip & mask);
 }
 
-bool tcp_match_hits(const istio::networking::L4MatchAttributes& m, const OriginalDestination& dst, uint32_t client_ip,
-                    const RequestAttrs& source) {
+// What tcp and tls matches share: port, destinationSubnets, the source
+// workload's labels and namespace, and gateways (only "mesh" applies here).
+template <class Match>
+bool l4_match_hits(const Match& m, const OriginalDestination& dst, const RequestAttrs& source) {
   if (m.port() && m.port() != dst.port) return false;
   if (!m.destination_subnets().empty() &&
       std::none_of(m.destination_subnets().begin(), m.destination_subnets().end(),
                    [&](const std::string& c) { return cidr_holds(c, dst.vip); })) {
     return false;
   }
-  if (!m.source_subnet().empty() && !cidr_holds(m.source_subnet(), client_ip)) return false;
   if (!m.source_namespace().empty() && m.source_namespace() != source.source_namespace) return false;
   for (const auto& [k, v] : m.source_labels()) {
     if (!source.source_labels) return false;
@@ -303,6 +305,30 @@ bool tcp_match_hits(const istio::networking::L4MatchAttributes& m, const Origina
   return true;
 }
 
+bool tcp_match_hits(const istio::networking::L4MatchAttributes& m, const OriginalDestination& dst, uint32_t client_ip,
+                    const RequestAttrs& source) {
+  if (!m.source_subnet().empty() && !cidr_holds(m.source_subnet(), client_ip)) return false;
+  return l4_match_hits(m, dst, source);
+}
+
+bool tls_match_hits(const istio::networking::TLSMatchAttributes& m, const OriginalDestination& dst,
+                    const RequestAttrs& source, std::string_view sni) {
+  if (std::none_of(m.sni_hosts().begin(), m.sni_hosts().end(),
+                   [&](const std::string& h) { return sni_matches(h, sni); })) {
+    return false;
+  }
+  return l4_match_hits(m, dst, source);
+}
+
+template <class Route, class Hits>
+const Route* first_hit(const std::vector<Route>& routes, Hits hits) {
+  for (const Route& r : routes) {
+    const auto& matches = r.spec->match();
+    if (matches.empty() || std::any_of(matches.begin(), matches.end(), hits)) return &r;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 bool RequestRouter::is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst) {
@@ -312,7 +338,21 @@ bool RequestRouter::is_opaque_tcp(const config::SnapshotPtr& snap, const Origina
   return svc != by_vip_.end() && svc->second.second->l4_proto == 6 && !config::is_http(svc->second.second->protocol);
 }
 
-RouteDecision RequestRouter::decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip) {
+bool RequestRouter::wants_client_hello(const config::SnapshotPtr& snap, const OriginalDestination& dst) {
+  if (!snap) return false;
+  refresh(snap);
+  auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
+  if (svc == by_vip_.end()) return false;
+  auto routes = snap->mesh_routes.find(svc->second.first->fqdn);
+  if (routes == snap->mesh_routes.end()) return false;
+  return std::any_of(routes->second.tls.begin(), routes->second.tls.end(), [&](const config::TlsRoute& r) {
+    return std::any_of(r.spec->match().begin(), r.spec->match().end(),
+                       [&](const auto& m) { return m.port() == 0 || m.port() == dst.port; });
+  });
+}
+
+RouteDecision RequestRouter::decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip,
+                                        const std::string* sni) {
   RouteDecision d;
   if (!snap) return d;
   d.snapshot = snap;
@@ -326,22 +366,27 @@ RouteDecision RequestRouter::decide_tcp(config::SnapshotPtr snap, const Original
     source.source_labels = pod->second.labels;
     source.source_namespace = *pod->second.ns;
   }
-  const config::TcpRoute* chosen = nullptr;
+  const std::vector<config::RouteDestination>* destinations = nullptr;
   if (auto routes = snap->mesh_routes.find(service.fqdn); routes != snap->mesh_routes.end()) {
-    for (const config::TcpRoute& r : routes->second.tcp) {
-      const auto& matches = r.spec->match();
-      if (matches.empty() || std::any_of(matches.begin(), matches.end(), [&](const auto& m) {
-            return tcp_match_hits(m, dst, client_ip, source);
-          })) {
-        chosen = &r;
-        break;
-      }
+    // A connection that opened with a ClientHello tries the tls routes
+    // first; then (and for anything else) the tcp routes.
+    const config::TlsRoute* tls = sni ? first_hit(routes->second.tls, [&](const auto& m) {
+      return tls_match_hits(m, dst, source, *sni);
+    }) : nullptr;
+    const config::TcpRoute* tcp = tls ? nullptr : first_hit(routes->second.tcp, [&](const auto& m) {
+      return tcp_match_hits(m, dst, client_ip, source);
+    });
+    if (tls) {
+      d.virtual_service = tls->virtual_service;
+      destinations = &tls->destinations;
+    } else if (tcp) {
+      d.virtual_service = tcp->virtual_service;
+      destinations = &tcp->destinations;
     }
   }
   const config::RouteDestination* dest = nullptr;
-  if (chosen) {
-    d.virtual_service = chosen->virtual_service;
-    dest = pick_destination(chosen->destinations, static_cast<uint32_t>(rng_()));
+  if (destinations) {
+    dest = pick_destination(*destinations, static_cast<uint32_t>(rng_()));
     if (!dest) return d;
   }
   return to_target(std::move(d), dest, dest ? nullptr : &service, dst.port, source, client_ip);

@@ -79,8 +79,14 @@ class RequestRouter {
   // such a port here only when a VirtualService's tcp routes take it): the
   // first tcp route whose match hits, a destination by weight and an
   // endpoint; the service's own endpoints when no route matches. A decision
-  // without an endpoint means: close the connection.
-  RouteDecision decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip);
+  // without an endpoint means: close the connection. sni: the connection
+  // opened with a ClientHello with this server name (empty: none), so the
+  // tls routes are tried first (sniHosts and the L4 fields).
+  RouteDecision decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip,
+                           const std::string* sni = nullptr);
+  // Whether the service at dst has tls routes that take its port: then the
+  // proxy reads the ClientHello before it decides.
+  bool wants_client_hello(const config::SnapshotPtr& snap, const OriginalDestination& dst);
   // Whether the service port at dst is opaque TCP (not HTTP).
   bool is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst);
 
