@@ -395,12 +395,7 @@ class RedirectTest : public SockLbTest {
     apply(std::string(kVip) + ":80 l7" + backends_text(2, 2));
     // A stand-in for sluiced's proxy listener, on the node's bridge address.
     proxy_ = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(kProxyPort);
-    a.sin_addr.s_addr = htonl(node_->node_ip_u32());
-    ASSERT_EQ(bind(proxy_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
-    ASSERT_EQ(listen(proxy_, 16), 0);
+    ASSERT_EQ(sluice::test::listen_on(proxy_, node_->node_ip(), kProxyPort), 0);
   }
 
   void TearDown() override {
@@ -411,11 +406,7 @@ class RedirectTest : public SockLbTest {
   void beat() { ASSERT_TRUE(beat_proxy_heartbeat(lb_->maps().node).ok()); }
 
   // The accepted side of a connection that reached the stand-in proxy.
-  int accept_one() {
-    pollfd p{proxy_, POLLIN, 0};
-    if (poll(&p, 1, 2000) != 1) return -1;
-    return accept4(proxy_, nullptr, nullptr, SOCK_CLOEXEC);
-  }
+  int accept_one() { return sluice::test::accept_within(proxy_); }
 
   static std::pair<uint32_t, uint16_t> peer(int fd) {
     sockaddr_in a{};

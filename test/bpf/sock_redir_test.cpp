@@ -487,19 +487,13 @@ class ProxyModeTest : public SockRedirTest {
     ASSERT_TRUE(ServiceWriter(*tables_).apply(*spec).ok());
     ASSERT_TRUE(beat_proxy_heartbeat(lb_->maps().node).ok());
     proxy_ = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(kProxyPort);
-    a.sin_addr.s_addr = htonl(node_->node_ip_u32());
-    ASSERT_EQ(bind(proxy_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
-    ASSERT_EQ(listen(proxy_, 16), 0);
+    ASSERT_EQ(sluice::test::listen_on(proxy_, node_->node_ip(), kProxyPort), 0);
   }
 
   // A pod 1 client of the HTTP service, and the proxy's accepted side of it.
   std::pair<int, int> client_to_proxy() {
     int client = dial(kHttpVip, 80);
-    pollfd p{proxy_, POLLIN, 0};
-    int accepted = poll(&p, 1, 2000) == 1 ? accept4(proxy_, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+    int accepted = sluice::test::accept_within(proxy_);
     EXPECT_GE(accepted, 0) << "the connect did not reach the proxy";
     return {client, accepted};
   }

@@ -96,6 +96,18 @@ void NamedServer::run_udp() {
   }
 }
 
+int listen_on(int fd, const std::string& ip, uint16_t port) {
+  sockaddr_in a = make_addr(ip, port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 64) != 0) return -errno;
+  return 0;
+}
+
+int accept_within(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) != 1) return -1;
+  return accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+}
+
 int connect_to(int fd, const std::string& ip, uint16_t port) {
   sockaddr_in a = make_addr(ip, port);
   return connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? 0 : -errno;

@@ -34,6 +34,12 @@ class NamedServer {
   std::thread thread_;
 };
 
+// bind() of a fresh TCP socket fd to ip:port, then listen(). Returns 0 or -errno.
+int listen_on(int fd, const std::string& ip, uint16_t port);
+
+// The next connection on listening socket fd, or -1 after timeout_ms.
+int accept_within(int fd, int timeout_ms = 2000);
+
 // connect() of a fresh socket fd to ip:port. Returns 0 or -errno.
 int connect_to(int fd, const std::string& ip, uint16_t port);
 
