@@ -132,7 +132,9 @@ static __always_inline void redir_passive(struct bpf_sock_ops *skops, struct sl_
 	/* No note: the active side is remote, opted out or was not inserted. */
 	if (!pend)
 		return;
-	proxy_side = *pend == SL_REDIR_PEND_PROXY;
+	/* A note left by a proxy-mode run before a restart into another mode
+	 * counts as a plain one. */
+	proxy_side = sl_redir_mode == SL_REDIR_PROXY && *pend == SL_REDIR_PEND_PROXY;
 	if (bpf_map_delete_elem(&sl_redir_pend, key))
 		return;
 	redir_insert(skops, key, proxy_side);

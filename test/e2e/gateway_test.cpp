@@ -6,7 +6,8 @@
 // services and sends end-user jason to v2. Privileged.
 //
 //   client netns <P>-ext   eth0 10.111.250.2/24 ── veth ── ext0 10.111.250.1/24 (node netns)
-//   sluiced --gateway-address 10.111.250.1: :8080 HTTP, :8443 HTTPS (SNI), :9443 HTTPS MUTUAL
+//   sluiced --gateway-address 10.111.250.1: :8080 HTTP, :8443 HTTPS (SNI), :9443 HTTPS MUTUAL,
+//   :10443 TLS PASSTHROUGH (to openssl s_server pods)
 #include <string>
 
 #include "external_client.h"
@@ -39,6 +40,31 @@ spec:
   - port: {number: 9443, name: https-mtls, protocol: HTTPS}
     hosts: [mtls.example.com]
     tls: {mode: MUTUAL, credentialName: mtls-cert}
+  - port: {number: 10443, name: tls-passthrough, protocol: TLS}
+    hosts: [pass.example.com, "*.wild.example.com"]
+    tls: {mode: PASSTHROUGH}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: tls-v1, namespace: default}
+spec: {clusterIP: 10.96.0.23, selector: {version: v1}, ports: [{name: tls, port: 443, targetPort: 8443}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: tls-v2, namespace: default}
+spec: {clusterIP: 10.96.0.24, selector: {version: v2}, ports: [{name: tls, port: 443, targetPort: 8443}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: passthrough, namespace: default}
+spec:
+  hosts: [pass.example.com, "*.wild.example.com"]
+  gateways: [bookinfo-gateway]
+  tls:
+  - match: [{port: 10443, sniHosts: [pass.example.com]}]
+    route: [{destination: {host: tls-v1, port: {number: 443}}}]
+  - match: [{sniHosts: ["*.wild.example.com"]}]
+    route: [{destination: {host: tls-v2}}]
 ---
 apiVersion: v1
 kind: Service
@@ -168,6 +194,21 @@ TEST_F(GatewayTest, HttpsWithSniPickingTheCertificate) {
   EXPECT_EQ(curl("https://secure.example.com:8443/productpage", "--tls-max 1.2").substr(0, 5), "error");
   EXPECT_EQ(curl("https://bookinfo.example.com:8443/productpage", "--tls-max 1.2"), "200 v3 ");
   EXPECT_EQ(curl("https://secure.example.com:8443/productpage"), "200 v3 ");
+}
+
+TEST_F(GatewayTest, PassthroughRoutesBySniWithoutTerminatingTls) {
+  start_tls_server(2, "v1", 8443);
+  start_tls_server(3, "v2", 8443);
+  start_gateway();
+  // The certificate the client sees is the pod's own: sluiced did not
+  // terminate TLS, it routed the ClientHello by its server name.
+  EXPECT_NE(presented("pass.example.com", 10443).find("CN = v1"), std::string::npos) << presented("pass.example.com", 10443);
+  EXPECT_NE(presented("a.wild.example.com", 10443).find("CN = v2"), std::string::npos);
+  EXPECT_EQ(presented("other.example.com", 10443), "") << "no server for the name: closed";
+  EXPECT_TRUE(log_has("\"requested_server_name\":\"pass.example.com\""));
+  EXPECT_TRUE(log_has("\"flags\":\"NR\""));
+  // The terminating ports are unaffected.
+  EXPECT_EQ(curl("https://bookinfo.example.com:8443/productpage"), "200 v3 ");
 }
 
 TEST_F(GatewayTest, MutualTlsNeedsAClientCertificateFromTheCa) {

@@ -22,6 +22,7 @@
 
 #include "admin_client.h"
 #include "daemon_admin.h"
+#include "external_client.h"  // run_quietly
 #include "node_sim.h"
 #include "pod_sockets.h"
 
@@ -100,8 +101,30 @@ class L7Test : public NodeTest {
     if (!up) ADD_FAILURE() << "sluice-echo in pod " << i << " never answered";
   }
 
+  // `openssl s_server -www` in pod i on `port`, with a self-signed
+  // certificate whose CN is `cn`: a real TLS endpoint for tls routes and
+  // Gateway PASSTHROUGH. Stopped in TearDown.
+  void start_tls_server(int i, const std::string& cn, uint16_t port) {
+    ASSERT_EQ(run_quietly("cd " + dir_ + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                          " -days 1 -subj /CN=" + cn + " -keyout " + cn + ".key -out " + cn + ".crt"),
+              0);
+    tls_servers_.push_back(node_->spawn(node_->pod_ns(i),
+                                        {"openssl", "s_server", "-accept", std::to_string(port), "-cert",
+                                         dir_ + "/" + cn + ".crt", "-key", dir_ + "/" + cn + ".key", "-www", "-quiet"},
+                                        dir_ + "/s_server.log"));
+    bool up = false;
+    for (int t = 0; t < 200 && !up; ++t) {
+      int fd = node_->tcp_socket_in_pod(1);
+      up = connect_to(fd, node_->pod_ip(i), port) == 0;
+      close(fd);
+      if (!up) std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(up) << "s_server in pod " << i << " never listened";
+  }
+
   void TearDown() override {
     if (node_) {
+      for (pid_t p : tls_servers_) node_->stop(p);
       if (daemon_ > 0) node_->stop(daemon_);
       std::filesystem::remove_all(node_->pin_dir() + "/links");
       if (HasFailure()) {
@@ -241,6 +264,7 @@ class L7Test : public NodeTest {
   std::vector<std::string> daemon_flags_;  // extra sluiced flags for start()
   pid_t daemon_ = -1;
   std::map<int, pid_t> echo_;
+  std::vector<pid_t> tls_servers_;
 };
 
 // A VirtualService with one route to `destination`, plus route fields.

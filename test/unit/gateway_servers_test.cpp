@@ -20,6 +20,12 @@ spec:
   - port: {number: 443, name: https, protocol: https}
     hosts: ["www.example.com"]
     tls: {mode: MUTUAL, credentialName: www-cert, minProtocolVersion: TLSV1_3}
+  - port: {number: 443, name: https-legacy, protocol: HTTPS}
+    hosts: ["legacy.example.com"]
+    tls: {credentialName: legacy-cert}
+  - port: {number: 8443, name: tls, protocol: TLS}
+    hosts: ["*.pass.example.com"]
+    tls: {mode: PASSTHROUGH}
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -41,7 +47,7 @@ std::map<uint16_t, std::vector<GatewayServer>> servers(const std::map<std::strin
 
 TEST(GatewayServers, SelectedByTheNodesLabels) {
   auto s = servers({{"istio", "ingressgateway"}});
-  ASSERT_EQ(s.size(), 2u);
+  ASSERT_EQ(s.size(), 3u);
   ASSERT_EQ(s.at(80).size(), 1u);
   EXPECT_EQ(s.at(80)[0].gateway, "istio-system/ingress");
   const GatewayServer& https = s.at(443).at(0);
@@ -89,6 +95,20 @@ TEST(GatewayServers, NamespaceFormRestrictsWhichVirtualServicesBind) {
   only_shop.host_namespaces = {"shop"};
   EXPECT_TRUE(gateway_server_allows(only_shop, "store.example.com", "shop"));
   EXPECT_FALSE(gateway_server_allows(only_shop, "store.example.com", "default"));
+}
+
+TEST(GatewayServers, PassthroughServersAreTheirOwnKind) {
+  auto by_port = servers({{"istio", "ingressgateway"}});
+  ASSERT_EQ(by_port.at(8443).size(), 1u);
+  EXPECT_EQ(by_port.at(8443)[0].tls, GatewayTls::kPassthrough);
+  // PASSTHROUGH is also the mode's zero value: a credential without a mode
+  // is still served as SIMPLE.
+  const GatewayServer* legacy = find_gateway_server(by_port.at(443), "legacy.example.com", ServerKind::kTls);
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(legacy->tls, GatewayTls::kSimple);
+  EXPECT_TRUE(find_gateway_server(by_port.at(8443), "a.pass.example.com", ServerKind::kPassthrough));
+  EXPECT_FALSE(find_gateway_server(by_port.at(8443), "a.pass.example.com", ServerKind::kTls))
+      << "a TLS handshake never picks a PASSTHROUGH server";
 }
 
 }  // namespace

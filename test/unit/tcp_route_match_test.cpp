@@ -20,11 +20,15 @@ constexpr uint32_t ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
 // db (10.96.0.40:5432) over pods db-v1 (10.200.1.1) and db-v2 (10.200.1.2);
 // client pods in namespaces default (10.200.2.1, app=api) and other
 // (10.200.2.2); then the tcp routes.
-config::SnapshotPtr snapshot_with(const std::string& tcp_routes, const std::string& tls_routes = "") {
+// The port is named tls (a TLS port, which tls routes apply to) when there
+// are tls routes, unless port_name says otherwise.
+config::SnapshotPtr snapshot_with(const std::string& tcp_routes, const std::string& tls_routes = "",
+                                  std::string port_name = "") {
+  if (port_name.empty()) port_name = tls_routes.empty() ? "tcp" : "tls";
   const std::string yaml = R"(apiVersion: v1
 kind: Service
 metadata: {name: db, namespace: default}
-spec: {clusterIP: 10.96.0.40, selector: {app: db}, ports: [{name: tcp, port: 5432}]}
+spec: {clusterIP: 10.96.0.40, selector: {app: db}, ports: [{name: )" + port_name + R"(, port: 5432}]}
 ---
 apiVersion: v1
 kind: Pod
@@ -88,6 +92,7 @@ uint32_t endpoint_for_hello(const config::SnapshotPtr& snap, uint32_t client, co
 constexpr uint32_t kApi = ip(10, 200, 2, 1), kJob = ip(10, 200, 2, 2), kV1 = ip(10, 200, 1, 1), kV2 = ip(10, 200, 1, 2);
 const std::string kToV2 = "    route: [{destination: {host: db, subset: v2}}]\n";
 const std::string kElseV1 = "  - route: [{destination: {host: db, subset: v1}}]\n";
+const std::string kToV1Tls = "    route: [{destination: {host: db, subset: v1}}]\n";
 
 TEST(TcpRouteMatch, SourceLabelsAndNamespace) {
   auto snap = snapshot_with("  - match: [{sourceLabels: {app: api}}]\n" + kToV2 + kElseV1);
@@ -137,7 +142,7 @@ TEST(TlsRouteMatch, WildcardsAndTheL4FieldsAreAnded) {
   auto snap = snapshot_with(kElseV1, "  - match: [{sniHosts: ['*.example.com'], sourceLabels: {app: api}}]\n" + kToV2);
   ASSERT_TRUE(snap);
   EXPECT_EQ(endpoint_for_hello(snap, kApi, "x.example.com"), kV2);
-  EXPECT_EQ(endpoint_for_hello(snap, kApi, "example.com"), kV2);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "example.com"), kV1) << "a wildcard does not cover its own domain";
   EXPECT_EQ(endpoint_for_hello(snap, kJob, "x.example.com"), kV1) << "sourceLabels miss";
   snap = snapshot_with(kElseV1, "  - match: [{sniHosts: [a.example.com], port: 5433}]\n" + kToV2);
   ASSERT_TRUE(snap);
@@ -157,6 +162,16 @@ TEST(TlsRouteMatch, OnlyTlsRoutesThatTakeThePortAskForTheHello) {
   EXPECT_TRUE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 5432}]\n" + kToV2), dst));
   EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 1}]\n" + kToV2), dst));
   EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1), dst));
+  EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a]}]\n" + kToV2, "tcp-db"), dst))
+      << "tls routes apply to TLS and HTTPS ports only";
+}
+
+TEST(TlsRouteMatch, TheMostSpecificServerNameWinsWhateverTheOrder) {
+  auto snap = snapshot_with(kElseV1, "  - match: [{sniHosts: ['*.example.com']}]\n" + kToV2 +
+                                         "  - match: [{sniHosts: [a.example.com]}]\n" + kToV1Tls);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "a.example.com"), kV1) << "exact beats the wildcard listed first";
+  EXPECT_EQ(endpoint_for_hello(snap, kApi, "b.example.com"), kV2);
 }
 
 }  // namespace

@@ -119,15 +119,30 @@ TEST(SniMatches, ExactWildcardAndAny) {
   EXPECT_TRUE(sni_matches("a.example.com", "a.example.com"));
   EXPECT_TRUE(sni_matches("A.Example.com", "a.example.COM"));
   EXPECT_FALSE(sni_matches("a.example.com", "b.example.com"));
-  // Istio: "*.com will match foo.example.com as well as example.com".
-  EXPECT_TRUE(sni_matches("*.example.com", "foo.example.com"));
+  // Istio: "*.com will match foo.example.com as well as example.com": any
+  // depth under the wildcard's domain, but not the domain itself.
+  EXPECT_TRUE(sni_matches("*.com", "example.com"));
+  EXPECT_TRUE(sni_matches("*.com", "foo.example.com"));
   EXPECT_TRUE(sni_matches("*.example.com", "a.b.example.com"));
-  EXPECT_TRUE(sni_matches("*.example.com", "example.com"));
+  EXPECT_FALSE(sni_matches("*.example.com", "example.com"));
   EXPECT_FALSE(sni_matches("*.example.com", "badexample.com"));
   EXPECT_FALSE(sni_matches("*.example.com", "example.org"));
   EXPECT_TRUE(sni_matches("*", "anything.io"));
   EXPECT_TRUE(sni_matches("*", ""));
   EXPECT_FALSE(sni_matches("a.example.com", ""));
+  // The most specific pattern scores highest.
+  EXPECT_GT(sni_match_score("a.example.com", "a.example.com"), sni_match_score("*.example.com", "a.example.com"));
+  EXPECT_GT(sni_match_score("*.example.com", "a.example.com"), sni_match_score("*.com", "a.example.com"));
+  EXPECT_GT(sni_match_score("*.com", "a.example.com"), sni_match_score("*", "a.example.com"));
+}
+
+TEST(ClientHelloPeek, SaysHowManyBytesItNeedsBeforeItCanDecide) {
+  const std::string hello = client_hello("need.example.com");
+  EXPECT_EQ(peek_client_hello(hello.substr(0, 3)).need, 5u) << "the record header";
+  EXPECT_EQ(peek_client_hello(hello.substr(0, 9)).need, hello.size()) << "the whole record";
+  // One byte that cannot start a handshake record is enough to decide.
+  EXPECT_EQ(peek_client_hello("G").status, Status::kNotTls);
+  EXPECT_EQ(peek_client_hello(std::string("\x16\x01", 2)).status, Status::kNotTls);
 }
 
 }  // namespace

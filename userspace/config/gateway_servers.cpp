@@ -65,7 +65,12 @@ std::map<uint16_t, std::vector<GatewayServer>> select_gateway_servers(const Mesh
         const auto& tls = s.tls();
         g.https_redirect = tls.https_redirect();
         using Mode = istio::networking::ServerTLSSettings;
-        if (g.protocol == "HTTPS") {
+        // PASSTHROUGH is also the mode's zero value: a server that names a
+        // credential without a mode keeps being served as SIMPLE.
+        const bool credential = !tls.credential_name().empty() || !tls.server_certificate().empty();
+        if ((g.protocol == "HTTPS" || g.protocol == "TLS") && tls.mode() == Mode::PASSTHROUGH && !credential) {
+          g.tls = GatewayTls::kPassthrough;
+        } else if (g.protocol == "HTTPS") {
           g.tls = tls.mode() == Mode::MUTUAL ? GatewayTls::kMutual : GatewayTls::kSimple;
         }
         g.credential_name = tls.credential_name();
@@ -98,7 +103,10 @@ const GatewayServer* find_gateway_server(const std::vector<GatewayServer>& serve
   const GatewayServer* best = nullptr;
   size_t best_score = 0;
   for (const GatewayServer& s : servers) {
-    if ((s.tls == GatewayTls::kNone) != (kind == ServerKind::kPlain)) continue;
+    const ServerKind is = s.tls == GatewayTls::kNone          ? ServerKind::kPlain
+                          : s.tls == GatewayTls::kPassthrough ? ServerKind::kPassthrough
+                                                              : ServerKind::kTls;
+    if (is != kind) continue;
     const size_t score = server_score(s, h);
     if (score > best_score) {
       best = &s;

@@ -13,7 +13,8 @@
 
 namespace sluice::config {
 
-enum class GatewayTls { kNone, kSimple, kMutual };
+// kPassthrough: TLS is not terminated; the SNI routes the connection.
+enum class GatewayTls { kNone, kSimple, kMutual, kPassthrough };
 
 struct GatewayServer {
   std::string gateway;  // "namespace/name"
@@ -45,9 +46,9 @@ bool gateway_server_matches(const GatewayServer& server, std::string_view host);
 // server: some host entry matching `host` names that namespace, or "*".
 bool gateway_server_allows(const GatewayServer& server, std::string_view host, std::string_view vs_namespace);
 
-// Which servers of a port a lookup considers: plain HTTP ones (Host header)
-// or TLS ones (SNI).
-enum class ServerKind { kPlain, kTls };
+// Which servers of a port a lookup considers: plain HTTP ones (Host header),
+// TLS-terminating ones (SNI) or PASSTHROUGH ones (SNI).
+enum class ServerKind { kPlain, kTls, kPassthrough };
 
 // The server of that kind on a port for a host: the exact-name match first,
 // then the longest wildcard; nullptr if none.

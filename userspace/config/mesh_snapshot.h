@@ -22,6 +22,8 @@ namespace sluice::config {
 enum class Protocol { kHttp, kHttp2, kGrpc, kTcp, kTls, kHttps, kUdp, kUnknown };
 std::string_view protocol_name(Protocol p);
 bool is_http(Protocol p);
+// Ports that VirtualService tls routes apply to: TLS and HTTPS.
+inline bool is_tls(Protocol p) { return p == Protocol::kTls || p == Protocol::kHttps; }
 
 struct Endpoint {
   uint32_t ip = 0;  // host order

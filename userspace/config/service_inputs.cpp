@@ -269,13 +269,14 @@ void apply_destination_rule(Service& s, const IstioResource<net::DestinationRule
   for (ServicePort& p : s.ports) p.policy = resolve_policy(s.policy, nullptr, p.port);
 }
 
-bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port) {
+bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port, Protocol protocol) {
   auto takes = [port](const auto& matches) {
     return std::any_of(matches.begin(), matches.end(), [port](const auto& m) { return m.port() == 0 || m.port() == port; });
   };
   for (const auto& route : vs.tcp()) {
     if (route.match().empty() || takes(route.match())) return true;
   }
+  if (!is_tls(protocol)) return false;
   for (const auto& route : vs.tls()) {
     if (takes(route.match())) return true;
   }
@@ -291,7 +292,7 @@ void compute_l4(Service& s, const istio::networking::VirtualService* l4_routes) 
     spec.proto = p.l4_proto;
     spec.algo = kernel_algo(p.policy.load_balancer);
     spec.max_conns = p.policy.connection_pool.max_connections;
-    spec.l7 = p.l4_proto == 6 && (is_http(p.protocol) || (l4_routes && l4_routes_take_port(*l4_routes, p.port)));
+    spec.l7 = p.l4_proto == 6 && (is_http(p.protocol) || (l4_routes && l4_routes_take_port(*l4_routes, p.port, p.protocol)));
     spec.socket_redirect = s.socket_redirect;
     // Ring hash has no kernel form; the kernel always uses Maglev.
     spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(kMaglevDefaultTableSize)

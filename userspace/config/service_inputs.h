@@ -84,9 +84,9 @@ uint32_t ipv4_of(const std::string& text);
 uint8_t l4_proto_of(const std::string& protocol);
 
 // Whether a VirtualService's `tcp` or `tls` routes take the TCP port `port`
-// (a tcp route without matches, or a tcp or tls match on no port or on this
-// one).
-bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port);
+// (a tcp route without matches, or a tcp match on no port or on this one;
+// a tls match likewise, but only on a TLS or HTTPS port, as in Istio).
+bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port, Protocol protocol);
 
 // Kernel L4 services of a service's ports (none without a VIP). A TCP port
 // that `l4_routes` take is sent to the daemon (the L7 flag) like an HTTP

@@ -316,7 +316,10 @@ struct ProxyServer::Impl {
                                          AccessLogEntry& log);
   Task<void> mirror(Worker& w, Request copy, RequestRouter::MirrorTarget target, config::SnapshotPtr keep);
   Task<void> tcp_proxy(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap);
-  Task<std::optional<std::string>> read_client_hello(Socket& client, std::string& first);
+  Task<std::optional<std::string>> read_client_hello(Worker& w, Socket& client, std::string& first);
+  Task<void> relay_to_endpoint(Worker& w, Socket& client, const std::string& first, RouteDecision& d,
+                               AccessLogEntry& log, std::chrono::steady_clock::time_point start);
+  Task<void> gateway_passthrough(Worker& w, Socket client, const Downstream& ds, config::SnapshotPtr snap);
   Task<void> relay_both(Worker& w, Socket& client, Socket& upstream, std::shared_ptr<std::atomic<uint64_t>> to_upstream,
                         std::shared_ptr<std::atomic<uint64_t>> to_client, std::chrono::milliseconds idle_timeout);
   Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, Request& req,
@@ -933,9 +936,18 @@ Task<void> ProxyServer::Impl::gateway_session(Worker& w, Socket socket, uint16_t
   socket.set_option(tcp::no_delay(true), ec);
   config::SnapshotPtr snap = options.snapshot ? options.snapshot() : nullptr;
   ds.gateway_servers = w.servers_for(snap, options.gateway_labels);
-  bool tls = false;
+  bool tls = false, passthrough = false;
   if (auto it = ds.gateway_servers->find(port); it != ds.gateway_servers->end()) {
-    for (const auto& g : it->second) tls = tls || g.tls != config::GatewayTls::kNone;
+    for (const auto& g : it->second) {
+      tls = tls || g.tls == config::GatewayTls::kSimple || g.tls == config::GatewayTls::kMutual;
+      passthrough = passthrough || g.tls == config::GatewayTls::kPassthrough;
+    }
+  }
+  // A port that also terminates TLS terminates it for every name: its
+  // PASSTHROUGH servers' names then fail the handshake (docs/gateway.md).
+  if (passthrough && !tls) {
+    co_await gateway_passthrough(w, std::move(socket), ds, std::move(snap));
+    co_return;
   }
   beast::flat_buffer buffer;
   if (!tls) {
@@ -1070,25 +1082,26 @@ Task<void> ProxyServer::Impl::relay_both(Worker& w, Socket& cs, Socket& us,
 // a TLS ClientHello (the bytes stay in `first`, to be sent on). Returns its
 // server name ("" when it has none), or nullopt when the bytes are not a
 // ClientHello, the client stops sending, or the header timeout passes.
-Task<std::optional<std::string>> ProxyServer::Impl::read_client_hello(Socket& client, std::string& first) {
-  Timer deadline(client.get_executor(), options.header_timeout);
-  bool expired = false;
-  deadline.async_wait([&](beast::error_code e) {
-    if (e) return;
-    expired = true;
-    client.cancel();
-  });
+Task<std::optional<std::string>> ProxyServer::Impl::read_client_hello(Worker& w, Socket& client, std::string& first) {
+  // The worker's sweeper cancels the read at the deadline (as for request
+  // headers); nothing outlives this frame.
+  HeaderWait wait{std::chrono::steady_clock::now() + options.header_timeout, &client};
+  w.header_waits.add(wait);
   std::array<char, 4096> chunk;
   std::optional<std::string> sni;
+  size_t need = 1;
   while (first.size() <= kMaxClientHelloBytes + 4 * 5) {
     beast::error_code ec;
     const size_t n = co_await client.async_read_some(asio::buffer(chunk), redirect(ec));
     first.append(chunk.data(), n);
+    if (ec || wait.timed_out) break;
+    if (first.size() < need) continue;  // nothing to decide yet: no parse
     const ClientHelloPeek peek = peek_client_hello(first);
     if (peek.status == ClientHelloPeek::Status::kDone) sni = peek.sni;
-    if (peek.status != ClientHelloPeek::Status::kNeedMore || ec || expired) break;
+    if (peek.status != ClientHelloPeek::Status::kNeedMore) break;
+    need = peek.need;
   }
-  deadline.cancel();
+  w.header_waits.remove(wait);
   co_return sni;
 }
 
@@ -1106,15 +1119,25 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
   log.authority = format_endpoint(ds.dst->vip, ds.dst->port);
   std::string first;  // bytes read from the client before the decision
   std::optional<std::string> sni;
-  if (w.router.wants_client_hello(snap, *ds.dst)) sni = co_await read_client_hello(client, first);
+  if (w.router.wants_client_hello(snap, *ds.dst)) sni = co_await read_client_hello(w, client, first);
   if (sni) log.server_name = *sni;
   RouteDecision d = w.router.decide_tcp(std::move(snap), *ds.dst, ds.peer_ip, sni ? &*sni : nullptr);
+  co_await relay_to_endpoint(w, client, first, d, log, start);
+}
+
+// The rest of an L4 connection once it is decided: a slot under
+// maxConnections, a connect under connectTimeout, the bytes read so far,
+// then both directions until a side ends or tcp.idleTimeout passes; one
+// access-log line.
+Task<void> ProxyServer::Impl::relay_to_endpoint(Worker& w, Socket& client, const std::string& first,
+                                                RouteDecision& d, AccessLogEntry& log,
+                                                std::chrono::steady_clock::time_point start) {
   log.route = d.virtual_service;
   beast::error_code ec;
   auto up_bytes = std::make_shared<std::atomic<uint64_t>>(0);
   auto down_bytes = std::make_shared<std::atomic<uint64_t>>(0);
   if (!d.endpoint) {
-    log.flags = "UH";
+    if (log.flags.empty()) log.flags = "UH";
   } else if (std::optional<CircuitBreaker::Guard> slot = d.cluster().breaker.try_connection(); !slot) {
     log.flags = "UO";
   } else {
@@ -1147,6 +1170,41 @@ Task<void> ProxyServer::Impl::tcp_proxy(Worker& w, Socket client, const Downstre
   log.response_bytes = *down_bytes;
   log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (options.access_log) options.access_log(format_access_log(log));
+}
+
+// A Gateway port whose servers are all `tls.mode: PASSTHROUGH`: the
+// ClientHello's server name picks the server and then a tls route of the
+// VirtualServices bound to its Gateway; TLS goes on to the endpoint
+// unterminated. No server or no route for the name: the connection is
+// closed (flag NR).
+Task<void> ProxyServer::Impl::gateway_passthrough(Worker& w, Socket client, const Downstream& ds,
+                                                  config::SnapshotPtr snap) {
+  const auto start = std::chrono::steady_clock::now();
+  AccessLogEntry log;
+  log.downstream = ds.address;
+  beast::error_code ec;
+  const tcp::endpoint local = client.local_endpoint(ec);
+  log.authority = ec ? std::string() : format_endpoint(local.address().to_v4().to_uint(), local.port());
+  std::string first;
+  const std::optional<std::string> sni = co_await read_client_hello(w, client, first);
+  if (sni) log.server_name = *sni;
+  const config::GatewayServer* server = nullptr;
+  if (sni && !sni->empty()) {
+    if (auto it = ds.gateway_servers->find(ds.gateway_port); it != ds.gateway_servers->end()) {
+      server = config::find_gateway_server(it->second, *sni, config::ServerKind::kPassthrough);
+    }
+  }
+  RouteDecision d;
+  if (server) {
+    d = w.router.decide_gateway_tls(std::move(snap), server->gateway, *sni, ds.gateway_port,
+                                    ec ? 0 : local.address().to_v4().to_uint(), ds.peer_ip);
+    const std::string& vs = d.virtual_service;
+    if (d.endpoint && !config::gateway_server_allows(*server, *sni, std::string_view(vs).substr(0, vs.find('/')))) {
+      d = RouteDecision{};  // hosts: ["ns/name"] keeps other namespaces' routes out
+    }
+  }
+  if (!d.endpoint) log.flags = "NR";
+  co_await relay_to_endpoint(w, client, first, d, log, start);
 }
 
 Task<void> ProxyServer::Impl::mirror(Worker& w, Request copy, RequestRouter::MirrorTarget target,

@@ -283,9 +283,12 @@ bool cidr_holds(const std::string& cidr, uint32_t ip) {
 }
 
 // What tcp and tls matches share: port, destinationSubnets, the source
-// workload's labels and namespace, and gateways (only "mesh" applies here).
+// workload's labels and namespace, and gateways: the match's gateways (as
+// "ns/name", resolved in the VirtualService's namespace) must name the one
+// serving the connection, or "mesh" for mesh traffic (gateway empty).
 template <class Match>
-bool l4_match_hits(const Match& m, const OriginalDestination& dst, const RequestAttrs& source) {
+bool l4_match_hits(const Match& m, const OriginalDestination& dst, const RequestAttrs& source,
+                   std::string_view gateway = {}, std::string_view vs_namespace = {}) {
   if (m.port() && m.port() != dst.port) return false;
   if (!m.destination_subnets().empty() &&
       std::none_of(m.destination_subnets().begin(), m.destination_subnets().end(),
@@ -298,8 +301,9 @@ bool l4_match_hits(const Match& m, const OriginalDestination& dst, const Request
     auto it = source.source_labels->find(k);
     if (it == source.source_labels->end() || it->second != v) return false;
   }
-  if (!m.gateways().empty() &&
-      std::none_of(m.gateways().begin(), m.gateways().end(), [](const std::string& g) { return g == "mesh"; })) {
+  if (!m.gateways().empty() && std::none_of(m.gateways().begin(), m.gateways().end(), [&](const std::string& g) {
+        return gateway.empty() ? g == "mesh" : config::resolve_gateway_name(g, std::string(vs_namespace)) == gateway;
+      })) {
     return false;
   }
   return true;
@@ -311,13 +315,26 @@ bool tcp_match_hits(const istio::networking::L4MatchAttributes& m, const Origina
   return l4_match_hits(m, dst, source);
 }
 
-bool tls_match_hits(const istio::networking::TLSMatchAttributes& m, const OriginalDestination& dst,
-                    const RequestAttrs& source, std::string_view sni) {
-  if (std::none_of(m.sni_hosts().begin(), m.sni_hosts().end(),
-                   [&](const std::string& h) { return sni_matches(h, sni); })) {
-    return false;
+// The tls route for a server name: among routes with a match whose L4
+// fields hit (l4_hits) and whose sniHosts match, the one with the most
+// specific sniHosts entry (Envoy's server-name matching: exact, then the
+// longest wildcard); on a tie, the first.
+template <class L4Hits>
+const config::TlsRoute* best_tls_route(const std::vector<config::TlsRoute>& routes, std::string_view sni,
+                                       L4Hits l4_hits) {
+  const config::TlsRoute* best = nullptr;
+  size_t best_score = 0;
+  for (const config::TlsRoute& r : routes) {
+    for (const auto& m : r.spec->match()) {
+      size_t score = 0;
+      for (const std::string& h : m.sni_hosts()) score = std::max(score, sni_match_score(h, sni));
+      if (score > best_score && l4_hits(r, m)) {
+        best = &r;
+        best_score = score;
+      }
+    }
   }
-  return l4_match_hits(m, dst, source);
+  return best;
 }
 
 template <class Route, class Hits>
@@ -338,11 +355,37 @@ bool RequestRouter::is_opaque_tcp(const config::SnapshotPtr& snap, const Origina
   return svc != by_vip_.end() && svc->second.second->l4_proto == 6 && !config::is_http(svc->second.second->protocol);
 }
 
+RouteDecision RequestRouter::decide_gateway_tls(config::SnapshotPtr snap, const std::string& gateway,
+                                                const std::string& sni, uint16_t port, uint32_t local_ip,
+                                                uint32_t client_ip) {
+  RouteDecision d;
+  if (!snap) return d;
+  d.snapshot = snap;
+  refresh(snap);
+  auto table = snap->gateway_routes.find(gateway);
+  if (table == snap->gateway_routes.end()) return d;
+  const config::HostRoutes* routes = find_host(table->second, sni);
+  if (!routes) return d;
+  OriginalDestination here;
+  here.vip = local_ip;
+  here.port = port;
+  const RequestAttrs source;  // an external client has no workload labels
+  const config::TlsRoute* tls = best_tls_route(routes->tls, sni, [&](const config::TlsRoute& r, const auto& m) {
+    const std::string_view vs_ns = std::string_view(r.virtual_service).substr(0, r.virtual_service.find('/'));
+    return l4_match_hits(m, here, source, gateway, vs_ns);
+  });
+  if (!tls) return d;
+  d.virtual_service = tls->virtual_service;
+  const config::RouteDestination* dest = pick_destination(tls->destinations, static_cast<uint32_t>(rng_()));
+  if (!dest) return d;
+  return to_target(std::move(d), dest, nullptr, 0, source, client_ip);
+}
+
 bool RequestRouter::wants_client_hello(const config::SnapshotPtr& snap, const OriginalDestination& dst) {
   if (!snap) return false;
   refresh(snap);
   auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
-  if (svc == by_vip_.end()) return false;
+  if (svc == by_vip_.end() || !config::is_tls(svc->second.second->protocol)) return false;
   auto routes = snap->mesh_routes.find(svc->second.first->fqdn);
   if (routes == snap->mesh_routes.end()) return false;
   return std::any_of(routes->second.tls.begin(), routes->second.tls.end(), [&](const config::TlsRoute& r) {
@@ -370,9 +413,10 @@ RouteDecision RequestRouter::decide_tcp(config::SnapshotPtr snap, const Original
   if (auto routes = snap->mesh_routes.find(service.fqdn); routes != snap->mesh_routes.end()) {
     // A connection that opened with a ClientHello tries the tls routes
     // first; then (and for anything else) the tcp routes.
-    const config::TlsRoute* tls = sni ? first_hit(routes->second.tls, [&](const auto& m) {
-      return tls_match_hits(m, dst, source, *sni);
-    }) : nullptr;
+    const config::TlsRoute* tls =
+        sni ? best_tls_route(routes->second.tls, *sni,
+                             [&](const config::TlsRoute&, const auto& m) { return l4_match_hits(m, dst, source); })
+            : nullptr;
     const config::TcpRoute* tcp = tls ? nullptr : first_hit(routes->second.tcp, [&](const auto& m) {
       return tcp_match_hits(m, dst, client_ip, source);
     });

@@ -84,8 +84,15 @@ class RequestRouter {
   // tls routes are tried first (sniHosts and the L4 fields).
   RouteDecision decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip,
                            const std::string* sni = nullptr);
-  // Whether the service at dst has tls routes that take its port: then the
-  // proxy reads the ClientHello before it decides.
+  // A Gateway PASSTHROUGH connection: the first tls route of the
+  // VirtualServices bound to `gateway` for the SNI host whose match hits
+  // (sniHosts, port = the gateway port, destinationSubnets against the
+  // gateway address, gateways), a destination by weight and an endpoint.
+  // No endpoint: close the connection.
+  RouteDecision decide_gateway_tls(config::SnapshotPtr snap, const std::string& gateway, const std::string& sni,
+                                   uint16_t port, uint32_t local_ip, uint32_t client_ip);
+  // Whether the service port at dst is a TLS or HTTPS port with tls routes
+  // that take it: then the proxy reads the ClientHello before it decides.
   bool wants_client_hello(const config::SnapshotPtr& snap, const OriginalDestination& dst);
   // Whether the service port at dst is opaque TCP (not HTTP).
   bool is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst);

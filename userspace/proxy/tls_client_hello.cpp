@@ -99,7 +99,18 @@ ClientHelloPeek peek_client_hello(std::string_view bytes) {
   std::string handshake;  // the handshake message, joined across records
   size_t at = 0;
   for (;;) {
-    if (bytes.size() - at < kRecordHeaderBytes) return out;  // need more
+    // Anything that cannot start a handshake record is known at once, from
+    // its first bytes (a client may send a byte and wait for an answer).
+    const size_t have = bytes.size() - at;
+    if ((have >= 1 && static_cast<uint8_t>(bytes[at]) != kRecordHandshake) ||
+        (have >= 2 && static_cast<uint8_t>(bytes[at + 1]) != 3)) {
+      out.status = ClientHelloPeek::Status::kNotTls;
+      return out;
+    }
+    if (have < kRecordHeaderBytes) {
+      out.need = at + kRecordHeaderBytes;
+      return out;
+    }
     const auto* h = reinterpret_cast<const uint8_t*>(bytes.data() + at);
     const size_t len = (size_t{h[3]} << 8) | h[4];
     if (h[0] != kRecordHandshake || h[1] != 3 || len == 0 || len > kMaxRecordPayload) {
@@ -112,6 +123,7 @@ ClientHelloPeek peek_client_hello(std::string_view bytes) {
           static_cast<uint8_t>(bytes[at + kRecordHeaderBytes]) != kHandshakeClientHello) {
         out.status = ClientHelloPeek::Status::kNotTls;
       }
+      out.need = at + kRecordHeaderBytes + len;
       return out;
     }
     handshake.append(bytes.substr(at + kRecordHeaderBytes, len));
@@ -135,15 +147,19 @@ ClientHelloPeek peek_client_hello(std::string_view bytes) {
   }
 }
 
-bool sni_matches(std::string_view pattern, std::string_view sni) {
-  if (pattern == "*") return true;
+size_t sni_match_score(std::string_view pattern, std::string_view sni) {
+  if (pattern == "*") return 1;
   if (pattern.size() > 2 && pattern.substr(0, 2) == "*.") {
-    const std::string_view domain = pattern.substr(2);  // "example.com"
-    if (iequal(sni, domain)) return true;
-    return sni.size() > domain.size() + 1 && sni[sni.size() - domain.size() - 1] == '.' &&
-           iequal(sni.substr(sni.size() - domain.size()), domain);
+    const std::string_view suffix = pattern.substr(1);  // ".example.com"
+    if (sni.size() > suffix.size() && iequal(sni.substr(sni.size() - suffix.size()), suffix)) {
+      return 1 + suffix.size();
+    }
+    return 0;
   }
-  return iequal(pattern, sni);
+  // Exact names outrank any wildcard (names are at most 255 bytes).
+  return iequal(pattern, sni) && !sni.empty() ? 1024 + sni.size() : 0;
 }
+
+bool sni_matches(std::string_view pattern, std::string_view sni) { return sni_match_score(pattern, sni) > 0; }
 
 }  // namespace sluice::proxy

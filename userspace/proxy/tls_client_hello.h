@@ -16,6 +16,10 @@ struct ClientHelloPeek {
   };
   Status status = Status::kNeedMore;
   std::string sni;
+  // kNeedMore: no verdict is possible before this many bytes in all, so a
+  // caller need not look again sooner (a client trickling bytes costs one
+  // parse per record, not one per read).
+  size_t need = 1;
 };
 
 // A ClientHello may span several handshake records; it is only looked at up
@@ -26,8 +30,14 @@ inline constexpr size_t kMaxClientHelloBytes = 64 * 1024;
 ClientHelloPeek peek_client_hello(std::string_view bytes);
 
 // Istio's sniHosts: an exact name, "*" for any (a ClientHello without a
-// name too), or a wildcard prefix: "*.example.com" matches example.com and
-// every name under it. Case-insensitive.
+// name too), or a wildcard prefix: "*.example.com" matches every name under
+// example.com, at any depth, but not example.com itself (Envoy's server-name
+// matching, which Istio configures). Case-insensitive.
 bool sni_matches(std::string_view pattern, std::string_view sni);
+
+// How specific a matching pattern is, for choosing between several that
+// match (Envoy picks the most specific server name): an exact name beats
+// every wildcard, a longer wildcard a shorter one, "*" comes last. 0: no match.
+size_t sni_match_score(std::string_view pattern, std::string_view sni);
 
 }  // namespace sluice::proxy
