@@ -115,6 +115,32 @@ TEST_F(SockmapTest, ProxyModeIsTheDefaultAndRedirectsUploads) {
   EXPECT_GT(redirect_counter("bytes_redirected"), 2 * kMiB) << "the uploads skipped the stack";
 }
 
+// The default mode is an optimisation: when it cannot load (here a pinned
+// map of the wrong type where sl_proxyhash belongs), sluiced warns and
+// serves without it; the mode given explicitly is required.
+TEST_F(SockmapTest, TheDefaultModeFallsBackWhenItCannotLoad) {
+  const std::string bogus = node_->pin_dir() + "/sl_proxyhash";
+  std::filesystem::create_directories(node_->pin_dir());
+  ASSERT_EQ(run_quietly("bpftool map create " + bogus + " type array key 4 value 4 entries 1 name sl_proxyhash"), 0);
+  std::vector<std::string> explicit_flags = {SLUICED_PATH,  "--config",  dir_ + "/config", "--cgroup",
+                                             node_->cgroup_path(), "--pin-dir", node_->pin_dir(),
+                                             "--node-ip",   node_->node_ip(), "--admin-port", "0",
+                                             "--socket-redirect", "proxy"};
+  std::ofstream(dir_ + "/config/mesh.yaml") << bookinfo(route_with(""));
+  int rc = 0;
+  run_capture(NodeSim::script_path() + " exec " + node_->prefix() + " node timeout 20 " + [&] {
+    std::string cmd;
+    for (const std::string& a : explicit_flags) cmd += " '" + a + "'";
+    return cmd;
+  }() + " >/dev/null 2>&1", &rc);
+  EXPECT_NE(rc, 0) << "an explicit mode that cannot load stops sluiced";
+  daemon_flags_ = {"--pod-cidr", "10.200.0.0/16"};
+  start(bookinfo(route_with("")));
+  EXPECT_EQ(get("/").status, 200u);
+  EXPECT_EQ(admin("/redirect"), "") << "no fast path";
+  EXPECT_TRUE(log_has("socket redirection (proxy by default) is unavailable"));
+}
+
 void SockmapTest::expect_uploads_arrive_whole() {
   for (const Upload& u : {Upload{kMiB, 0}, Upload{kMiB, 100000}}) {
     int fd = node_->tcp_socket_in_pod(1);

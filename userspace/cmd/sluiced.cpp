@@ -60,6 +60,7 @@ struct Flags {
   std::string xdp_redirect = "on";
   // Socket redirection between local sockets (docs/sockmap.md).
   std::string socket_redirect = "proxy";
+  bool socket_redirect_given = false;  // on the command line (else the default)
   std::string pod_cidr;  // this node's pod network: what counts as local
   uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
   // Gateway ingress (docs/gateway.md): the address its listeners bind and
@@ -172,17 +173,23 @@ int run(const Flags& f) {
       return 1;
     }
     auto loaded = SockRedir::load(ro);
-    if (!loaded) {
-      spdlog::critical("{}", loaded.error().to_string());
+    Status attached = loaded ? (*loaded)->attach({f.cgroup, f.allow_root_cgroup}) : Status(loaded.error());
+    if (!attached && f.socket_redirect_given) {
+      spdlog::critical("{}", attached.error().to_string());
       return 1;
     }
-    redir = std::move(*loaded);
-    if (Status s = redir->attach({f.cgroup, f.allow_root_cgroup}); !s) {
-      spdlog::critical("{}", s.error().to_string());
-      return 1;
+    if (!attached) {
+      // The default mode is an optimisation: a kernel without what it
+      // needs costs the fast path, not the node.
+      spdlog::warn("socket redirection ({} by default) is unavailable, continuing without it: {}", redirect_mode,
+                   attached.error().to_string());
+      if (loaded) (void)(*loaded)->detach();
+      (void)SockRedir::remove_pins(f.pin_dir);
+    } else {
+      redir = std::move(*loaded);
+      spdlog::info("socket redirection {} for local connections in {}", redirect_mode,
+                   f.pod_cidr.empty() ? "(no pod network given)" : f.pod_cidr);
     }
-    spdlog::info("socket redirection {} for local connections in {}", redirect_mode,
-                 f.pod_cidr.empty() ? "(no pod network given)" : f.pod_cidr);
   }
 
   KernelDatapathMaps maps((*lb)->maps());
@@ -405,6 +412,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"off", "on"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  f.socket_redirect_given = app.count("--socket-redirect") > 0;
 
   spdlog::set_level(spdlog::level::from_str(f.log_level));
   // The access log writes to fd 1 itself (in batches, every
