@@ -340,12 +340,14 @@ struct ProxyServer::Impl {
   Task<void> gateway_accept_loop(Worker& w, std::shared_ptr<Acceptor> acceptor, uint16_t port);
   Task<void> gateway_session(Worker& w, Socket socket, uint16_t port);
   void finish_upstream(Worker& w, UpstreamReply& reply, bool body_complete);
-  // Opens a socket to an endpoint of `target`: no Nagle, and the bypass mark
-  // (plus the sockhash opt-out where the service has one).
   // Every socket the proxy dials from: no Nagle, and the proxy's mark (so
   // connect4 lets it through), plus the no-redirect bit when the
   // destination's service opted out of the sockhash fast path.
   void open_upstream(Socket& s, bool socket_redirect, beast::error_code& ec) const;
+  // Opens `s` (open_upstream) and connects it to `ep` under the target's
+  // connectTimeout, which stays set on the stream for the caller to clear.
+  Task<void> connect_upstream(TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,
+                              beast::error_code& ec) const;
   inline static const config::RetryPolicy kNoRetries{0, 0, ""};
   beast::error_code ignored_;
 };
@@ -695,10 +697,7 @@ Task<AttemptOutcome> ProxyServer::Impl::attempt(Worker& w, const config::Endpoin
       if (!conn) {
         conn.reset(new UpstreamConn{TcpStream(w.ioc), std::move(*slot)});
         conn->buffer.reserve(kRelayChunkBytes);
-        open_upstream(conn->stream.socket(), d.target->socket_redirect, ec);
-        conn->stream.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
-        co_await conn->stream.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port),
-                                            redirect(ec));
+        co_await connect_upstream(conn->stream, *d.target, ep, ec);
         conn->stream.expires_never();
         if (ec) {
           out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
@@ -745,6 +744,13 @@ void ProxyServer::Impl::open_upstream(Socket& s, bool socket_redirect, beast::er
     const uint32_t mark = options.bypass_mark | (socket_redirect ? 0 : SL_MARK_NO_REDIR);
     setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
   }
+}
+
+Task<void> ProxyServer::Impl::connect_upstream(TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,
+                                               beast::error_code& ec) const {
+  open_upstream(s.socket(), target.socket_redirect, ec);
+  s.expires_after(std::chrono::milliseconds(target.connect_timeout_ms));
+  co_await s.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
 }
 
 // After a response body was relayed whole, its connection goes back to the
@@ -991,9 +997,7 @@ Task<void> ProxyServer::Impl::tunnel(Worker& w, TcpStream& client, beast::flat_b
   log.attempts = 1;
   TcpStream up(w.ioc);
   beast::error_code ec;
-  open_upstream(up.socket(), d.target->socket_redirect, ec);
-  up.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
-  co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
+  co_await connect_upstream(up, *d.target, ep, ec);
   if (ec) {
     log.flags = "UF";
     Response res = local_reply(503, req.version(), false, "upstream connect error\n");
@@ -1146,9 +1150,7 @@ Task<void> ProxyServer::Impl::relay_to_endpoint(Worker& w, Socket& client, const
     log.upstream = format_endpoint(ep.ip, ep.port);
     log.attempts = 1;
     TcpStream up(w.ioc);
-    open_upstream(up.socket(), d.target->socket_redirect, ec);
-    up.expires_after(std::chrono::milliseconds(d.target->connect_timeout_ms));
-    co_await up.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
+    co_await connect_upstream(up, *d.target, ep, ec);
     up.expires_never();
     // For outlier detection a refused or timed-out connect is a local-origin
     // failure and an accepted one a success.
@@ -1184,7 +1186,8 @@ Task<void> ProxyServer::Impl::gateway_passthrough(Worker& w, Socket client, cons
   log.downstream = ds.address;
   beast::error_code ec;
   const tcp::endpoint local = client.local_endpoint(ec);
-  log.authority = ec ? std::string() : format_endpoint(local.address().to_v4().to_uint(), local.port());
+  const uint32_t local_ip = ec ? 0 : local.address().to_v4().to_uint();
+  if (!ec) log.authority = format_endpoint(local_ip, local.port());
   std::string first;
   const std::optional<std::string> sni = co_await read_client_hello(w, client, first);
   if (sni) log.server_name = *sni;
@@ -1196,8 +1199,7 @@ Task<void> ProxyServer::Impl::gateway_passthrough(Worker& w, Socket client, cons
   }
   RouteDecision d;
   if (server) {
-    d = w.router.decide_gateway_tls(std::move(snap), server->gateway, *sni, ds.gateway_port,
-                                    ec ? 0 : local.address().to_v4().to_uint(), ds.peer_ip);
+    d = w.router.decide_gateway_tls(std::move(snap), server->gateway, *sni, ds.gateway_port, local_ip, ds.peer_ip);
     const std::string& vs = d.virtual_service;
     if (d.endpoint && !config::gateway_server_allows(*server, *sni, std::string_view(vs).substr(0, vs.find('/')))) {
       d = RouteDecision{};  // hosts: ["ns/name"] keeps other namespaces' routes out

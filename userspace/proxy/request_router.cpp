@@ -1,13 +1,13 @@
 #include "request_router.h"
 
 #include "http_query.h"
+#include "service_text.h"
 #include "tls_client_hello.h"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 namespace sluice::proxy {
 
@@ -270,16 +270,11 @@ namespace {
 
 // "a.b.c.d" or "a.b.c.d/len" holds ip (host order); a bad text holds nothing.
 bool cidr_holds(const std::string& cidr, uint32_t ip) {
-  const size_t slash = cidr.find('/');
-  in_addr a{};
-  if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1) return false;
-  int len = 32;
-  if (slash != std::string::npos) {
-    len = std::atoi(cidr.c_str() + slash + 1);
-    if (len < 0 || len > 32) return false;
-  }
+  uint32_t net = 0;
+  uint8_t len = 0;
+  if (!parse_ipv4_cidr(cidr, net, len)) return false;
   const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
-  return (ntohl(a.s_addr) & mask) == (ip & mask);
+  return (ip & mask) == net;
 }
 
 // What tcp and tls matches share: port, destinationSubnets, the source

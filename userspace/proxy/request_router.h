@@ -84,10 +84,11 @@ class RequestRouter {
   // tls routes are tried first (sniHosts and the L4 fields).
   RouteDecision decide_tcp(config::SnapshotPtr snap, const OriginalDestination& dst, uint32_t client_ip,
                            const std::string* sni = nullptr);
-  // A Gateway PASSTHROUGH connection: the first tls route of the
-  // VirtualServices bound to `gateway` for the SNI host whose match hits
-  // (sniHosts, port = the gateway port, destinationSubnets against the
-  // gateway address, gateways), a destination by weight and an endpoint.
+  // A Gateway PASSTHROUGH connection: among the tls routes of the
+  // VirtualServices bound to `gateway` for the SNI host, the one whose
+  // matching sniHosts entry is the most specific (port = the gateway port,
+  // destinationSubnets against the gateway address and gateways must hit),
+  // a destination by weight and an endpoint.
   // No endpoint: close the connection.
   RouteDecision decide_gateway_tls(config::SnapshotPtr snap, const std::string& gateway, const std::string& sni,
                                    uint16_t port, uint32_t local_ip, uint32_t client_ip);
