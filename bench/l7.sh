@@ -181,7 +181,7 @@ fi
 
 # --- build -------------------------------------------------------------------
 SLUICED=$BUILD_DIR/userspace/cmd/sluiced
-ECHO=$BUILD_DIR/userspace/cmd/sluice-echo
+ECHO=$BUILD_DIR/test/tools/echo/sluice-echo
 LOADGEN=$BUILD_DIR/bench/sluice-bench-http-load
 if [[ ! -x $SLUICED || ! -x $ECHO || ! -x $LOADGEN || ${BENCH_BUILD:-1} == 1 ]]; then
   log "building sluiced, sluice-echo and sluice-bench-http-load in $BUILD_DIR"

@@ -68,7 +68,7 @@ in_pod() { local i=$1; shift; "$NODE_SIM" exec "$PREFIX" "p$i" "$@"; }
 start_pod() { local i=$1 logf=$2; shift 2; in_pod "$i" "$@" >"$logf" 2>&1 & PIDS+=($!); }
 
 start_pod 2 "$WORK/sock.log" taskset -c 1 "$BUILD_DIR/bench/sluice-bench-sock" serve 7000
-start_pod 2 "$WORK/echo.log" taskset -c 1 "$BUILD_DIR/userspace/cmd/sluice-echo" --listen 0.0.0.0:8080 --name p2
+start_pod 2 "$WORK/echo.log" taskset -c 1 "$BUILD_DIR/test/tools/echo/sluice-echo" --listen 0.0.0.0:8080 --name p2
 
 mkdir -p "$WORK/config"
 cat >"$WORK/config/mesh.yaml" <<YAML

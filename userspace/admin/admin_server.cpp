@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "json_writer.h"
+#include "linger_close.h"
 
 namespace sluice {
 
@@ -39,10 +40,6 @@ namespace {
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
-
-// How long, and how much, to drain from a client after an error reply.
-constexpr auto kLingerTime = std::chrono::seconds(1);
-constexpr std::size_t kLingerBytes = 1024 * 1024;
 
 std::string error_body(std::string_view message) {
   JsonWriter w;
@@ -98,21 +95,6 @@ unsigned status_for_read_error(const beast::error_code& ec) {
   if (ec == http::error::end_of_stream || ec == http::error::partial_message) return 0;
   if (ec.category() == beast::error_code(http::error::bad_target).category()) return 400;
   return 0;
-}
-
-// After an error reply the client may still be sending; closing with unread
-// data would reset the connection and could discard the reply before the
-// client reads it. So half-close and drain briefly.
-asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(kLingerTime);
-  char sink[4096];
-  std::size_t drained = 0;
-  while (!ec && drained < kLingerBytes) {
-    drained += co_await stream.async_read_some(asio::buffer(sink),
-                                               asio::redirect_error(asio::use_awaitable, ec));
-  }
 }
 
 asio::awaitable<void> serve_connection(AdminServer::Impl& impl, tcp::socket socket) {

@@ -1,12 +1,10 @@
 #include "service_inputs.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 
+#include "ip_text.h"
 #include "label_selector.h"
 #include "maglev.h"
-#include "service_text.h"
 #include "snapshot_builder.h"
 
 namespace sluice::config {
@@ -14,9 +12,8 @@ namespace sluice::config {
 namespace net = istio::networking;
 
 uint32_t ipv4_of(const std::string& s) {
-  in_addr a{};
-  std::string ip = s.substr(0, s.find('/'));
-  return inet_pton(AF_INET, ip.c_str(), &a) == 1 ? ntohl(a.s_addr) : 0;
+  uint32_t addr = 0;
+  return parse_ipv4(std::string_view(s).substr(0, s.find('/')), addr) ? addr : 0;
 }
 
 uint8_t l4_proto_of(const std::string& protocol) { return protocol == "UDP" ? 17 : 6; }

@@ -10,7 +10,7 @@
 namespace sluice {
 
 struct MaglevEntry {
-  uint64_t identity;  // stable per backend, e.g. (addr << 16) | port
+  uint64_t identity;  // stable per backend: endpoint_key(addr, port)
   uint32_t weight;    // > 0
   uint32_t value;     // what the table stores for this backend
 };

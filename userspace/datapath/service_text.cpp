@@ -1,7 +1,5 @@
 #include "service_text.h"
 
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <charconv>
 #include <sstream>
@@ -19,14 +17,6 @@ template <class T>
 bool parse_number(std::string_view s, T& out) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && ptr == s.data() + s.size();
-}
-
-bool parse_ip(std::string_view s, uint32_t& addr) {
-  std::string copy(s);
-  in_addr a{};
-  if (inet_pton(AF_INET, copy.c_str(), &a) != 1) return false;
-  addr = ntohl(a.s_addr);
-  return true;
 }
 
 Error bad(std::string_view what, std::string_view token) {
@@ -47,30 +37,6 @@ bool parse_algo(std::string_view name, sl_lb_algo& algo) {
     }
   }
   return false;
-}
-
-std::string format_ip(uint32_t addr) {
-  in_addr a{htonl(addr)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return buf;
-}
-
-bool parse_ip_port(std::string_view text, uint32_t& addr, uint16_t& port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  return parse_ip(text.substr(0, colon), addr) && parse_number(text.substr(colon + 1), port) &&
-         port != 0;
-}
-
-bool parse_ipv4_cidr(std::string_view text, uint32_t& net, uint8_t& prefix_len) {
-  const size_t slash = text.find('/');
-  uint32_t len = 32;
-  if (slash != std::string_view::npos && (!parse_number(text.substr(slash + 1), len) || len > 32)) return false;
-  if (!parse_ip(text.substr(0, slash), net)) return false;
-  net &= len == 0 ? 0 : ~uint32_t{0} << (32 - len);
-  prefix_len = static_cast<uint8_t>(len);
-  return true;
 }
 
 Result<ServiceSpec> parse_service_address(std::string_view text) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "ip_text.h"
 #include "result.h"
 #include "service_spec.h"
 
@@ -21,13 +22,6 @@ std::string format_service(const ServiceSpec& spec);
 
 // "10.96.0.10:80/tcp" -> key parts. Protocol defaults to tcp.
 Result<ServiceSpec> parse_service_address(std::string_view text);
-
-// "10.200.1.1:8080" -> addr, port (host order).
-bool parse_ip_port(std::string_view text, uint32_t& addr, uint16_t& port);
-// "10.244.1.0/24" (or a bare address, /32) -> network (host order, host bits
-// cleared) and prefix length.
-bool parse_ipv4_cidr(std::string_view text, uint32_t& net, uint8_t& prefix_len);
-std::string format_ip(uint32_t addr);
 
 std::string_view algo_name(sl_lb_algo algo);
 bool parse_algo(std::string_view name, sl_lb_algo& algo);

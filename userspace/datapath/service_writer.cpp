@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <set>
 
+#include "endpoint_key.h"
 #include "lb_select.h"
 #include "maglev.h"
 #include "slot_builder.h"
@@ -135,7 +136,7 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
   std::vector<MaglevEntry> maglev_entries;
   for (const auto& [index, b] : assigned) {
     weights.push_back({index, b->weight});
-    maglev_entries.push_back({(uint64_t{b->addr} << 16) | b->port, b->weight, index});
+    maglev_entries.push_back({endpoint_key(b->addr, b->port), b->weight, index});
   }
   const std::vector<uint32_t> slots = build_slots(weights, SL_MAX_SLOTS);
   const uint32_t bank = old ? 1 - live_bank(*old) : 0;

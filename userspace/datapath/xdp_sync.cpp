@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "endpoint_key.h"
 #include "maglev.h"
 
 namespace sluice {
@@ -30,7 +31,7 @@ std::vector<sl_xbackend> xdp_maglev_table(const XdpVipSpec& vip) {
   entries.reserve(eligible.size());
   for (uint32_t i = 0; i < eligible.size(); ++i) {
     const XdpBackendSpec& b = *eligible[i];
-    entries.push_back({(static_cast<uint64_t>(b.addr) << 16) | b.port, b.weight, i});
+    entries.push_back({endpoint_key(b.addr, b.port), b.weight, i});
   }
   std::vector<uint32_t> slots = build_maglev_table(entries, size);
   std::vector<sl_xbackend> table(slots.size());

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "endpoint_key.h"
 #include "mesh_snapshot.h"
 
 namespace sluice::proxy {
@@ -36,7 +37,7 @@ class EndpointPicker {
   void started(const config::Endpoint* e) { ++in_flight_[endpoint_id(e)]; }
   void finished(const config::Endpoint* e);
 
-  static uint64_t endpoint_id(const config::Endpoint* e) { return (uint64_t{e->ip} << 16) | e->port; }
+  static uint64_t endpoint_id(const config::Endpoint* e) { return endpoint_key(e->ip, e->port); }
 
  private:
   // A Maglev table per endpoint set (ring hash is served by Maglev too: both

@@ -35,6 +35,8 @@
 #include "header_ops.h"
 #include "http_head.h"
 #include "http_types.h"
+#include "ip_text.h"
+#include "listen_socket.h"
 #include "request_router.h"
 #include "retry_policy.h"
 #include "tls_contexts.h"
@@ -50,13 +52,6 @@ using StreamResponse = http::response<http::buffer_body, Fields>;
 using GatewayServerMap = std::map<uint16_t, std::vector<config::GatewayServer>>;
 
 namespace {
-
-std::string format_endpoint(uint32_t ip, uint16_t port) {
-  in_addr a{htonl(ip)};
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return std::string(buf) + ":" + std::to_string(port);
-}
 
 // Envoy's body for a circuit-breaker overflow, which users grep for.
 constexpr const char* kOverflowBody = "upstream connect error or disconnect/reset before headers. reset reason: overflow\n";
@@ -1240,18 +1235,8 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
   uint16_t port = impl->options.port;
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(impl->options.clusters);
-    tcp::endpoint ep(address, port);
-    w->acceptor.open(ep.protocol(), ec);
-    if (!ec) w->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      setsockopt(w->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-      w->acceptor.bind(ep, ec);
-    }
-    if (!ec) w->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return make_error(-ec.value(), "proxy: listen on " + impl->options.address + ":" + std::to_string(port));
-    }
+    const std::string where = "proxy: listen on " + impl->options.address + ":" + std::to_string(port);
+    if (Status s = listen_reuseport(w->acceptor, tcp::endpoint(address, port), where); !s) return s.error();
     port = w->acceptor.local_endpoint().port();
     impl->workers.push_back(std::move(w));
   }
@@ -1287,20 +1272,9 @@ Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
     for (uint16_t port : ports) {
       if (impl_->gateway_ports.count(port)) continue;  // open on every worker already
       auto acc = std::make_shared<Acceptor>(raw->ioc);
-      tcp::endpoint ep(address, port);
-      acc->open(ep.protocol(), ec);
-      if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) {
-        int one = 1;
-        setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        acc->bind(ep, ec);
-      }
-      if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
-        if (result.ok()) {
-          result = make_error(-ec.value(), "gateway: listen on " + impl_->options.gateway_address + ":" +
-                                               std::to_string(port) + ": " + ec.message());
-        }
+      const std::string where = "gateway: listen on " + impl_->options.gateway_address + ":" + std::to_string(port);
+      if (Status s = listen_reuseport(*acc, tcp::endpoint(address, port), where); !s) {
+        if (result.ok()) result = std::move(s);
         continue;
       }
       added.emplace(port, std::move(acc));

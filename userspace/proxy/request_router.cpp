@@ -1,7 +1,8 @@
 #include "request_router.h"
 
+#include "endpoint_key.h"
 #include "http_query.h"
-#include "service_text.h"
+#include "ip_text.h"
 #include "tls_client_hello.h"
 
 #include <arpa/inet.h>
@@ -19,8 +20,6 @@ RouteDecision local_answer(RouteDecision d, unsigned status, std::string flags, 
 }
 
 namespace {
-
-uint64_t vip_key(uint32_t vip, uint16_t port) { return (uint64_t{vip} << 16) | port; }
 
 
 const config::ServicePort* port_of(const config::Service& s, uint32_t wanted, uint16_t original) {
@@ -59,7 +58,7 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   }
   for (const auto& [fqdn, s] : snap->services) {
     if (!s->vip) continue;
-    for (const config::ServicePort& p : s->ports) by_vip_[vip_key(s->vip, p.port)] = {s.get(), &p};
+    for (const config::ServicePort& p : s->ports) by_vip_[endpoint_key(s->vip, p.port)] = {s.get(), &p};
   }
 }
 
@@ -101,7 +100,7 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
     req.source_labels = pod->second.labels;
     req.source_namespace = *pod->second.ns;
   }
-  auto svc = by_vip_.find(vip_key(dst->vip, dst->port));
+  auto svc = by_vip_.find(endpoint_key(dst->vip, dst->port));
   if (svc == by_vip_.end()) return local_answer(std::move(d), 404, "NR", "no service at the original destination\n");
   const config::Service& service = *svc->second.first;
   d.original_port = dst->port;
@@ -268,15 +267,6 @@ namespace sluice::proxy {
 
 namespace {
 
-// "a.b.c.d" or "a.b.c.d/len" holds ip (host order); a bad text holds nothing.
-bool cidr_holds(const std::string& cidr, uint32_t ip) {
-  uint32_t net = 0;
-  uint8_t len = 0;
-  if (!parse_ipv4_cidr(cidr, net, len)) return false;
-  const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
-  return (ip & mask) == net;
-}
-
 // What tcp and tls matches share: port, destinationSubnets, the source
 // workload's labels and namespace, and gateways: the match's gateways (as
 // "ns/name", resolved in the VirtualService's namespace) must name the one
@@ -287,7 +277,7 @@ bool l4_match_hits(const Match& m, const OriginalDestination& dst, const Request
   if (m.port() && m.port() != dst.port) return false;
   if (!m.destination_subnets().empty() &&
       std::none_of(m.destination_subnets().begin(), m.destination_subnets().end(),
-                   [&](const std::string& c) { return cidr_holds(c, dst.vip); })) {
+                   [&](const std::string& c) { return ipv4_cidr_contains(c, dst.vip); })) {
     return false;
   }
   if (!m.source_namespace().empty() && m.source_namespace() != source.source_namespace) return false;
@@ -306,7 +296,7 @@ bool l4_match_hits(const Match& m, const OriginalDestination& dst, const Request
 
 bool tcp_match_hits(const istio::networking::L4MatchAttributes& m, const OriginalDestination& dst, uint32_t client_ip,
                     const RequestAttrs& source) {
-  if (!m.source_subnet().empty() && !cidr_holds(m.source_subnet(), client_ip)) return false;
+  if (!m.source_subnet().empty() && !ipv4_cidr_contains(m.source_subnet(), client_ip)) return false;
   return l4_match_hits(m, dst, source);
 }
 
@@ -346,7 +336,7 @@ const Route* first_hit(const std::vector<Route>& routes, Hits hits) {
 bool RequestRouter::is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst) {
   if (!snap) return false;
   refresh(snap);
-  auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
+  auto svc = by_vip_.find(endpoint_key(dst.vip, dst.port));
   return svc != by_vip_.end() && svc->second.second->l4_proto == 6 && !config::is_http(svc->second.second->protocol);
 }
 
@@ -379,7 +369,7 @@ RouteDecision RequestRouter::decide_gateway_tls(config::SnapshotPtr snap, const 
 bool RequestRouter::wants_client_hello(const config::SnapshotPtr& snap, const OriginalDestination& dst) {
   if (!snap) return false;
   refresh(snap);
-  auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
+  auto svc = by_vip_.find(endpoint_key(dst.vip, dst.port));
   if (svc == by_vip_.end() || !config::is_tls(svc->second.second->protocol)) return false;
   auto routes = snap->mesh_routes.find(svc->second.first->fqdn);
   if (routes == snap->mesh_routes.end()) return false;
@@ -395,7 +385,7 @@ RouteDecision RequestRouter::decide_tcp(config::SnapshotPtr snap, const Original
   if (!snap) return d;
   d.snapshot = snap;
   refresh(snap);
-  auto svc = by_vip_.find(vip_key(dst.vip, dst.port));
+  auto svc = by_vip_.find(endpoint_key(dst.vip, dst.port));
   if (svc == by_vip_.end()) return d;
   const config::Service& service = *svc->second.first;
   d.original_port = dst.port;

@@ -35,6 +35,8 @@
 #include <thread>
 
 #include "json_writer.h"
+#include "linger_close.h"
+#include "listen_socket.h"
 
 namespace sluice {
 
@@ -61,8 +63,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // How long, and how much, to drain from a client before closing.
-constexpr auto kLingerTime = std::chrono::seconds(1);
-constexpr std::size_t kLingerBytes = 1024 * 1024;
 // Generated response bodies are written from one shared block of this size.
 constexpr std::size_t kFillerBytes = 64 * 1024;
 
@@ -297,21 +297,6 @@ asio::awaitable<void> write_generated(beast::tcp_stream& stream,
     if (ec != http::error::need_buffer) co_return;
     ec = {};
   }
-}
-
-// After the last response the client may still be sending; closing with
-// unread data would reset the connection and could discard the response
-// before the client reads it. So half-close and drain briefly.
-asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(kLingerTime);
-  char sink[4096];
-  std::size_t drained = 0;
-  while (!ec && drained < kLingerBytes) {
-    drained += co_await stream.async_read_some(asio::buffer(sink), redirect(ec));
-  }
-  stream.socket().close(ec);
 }
 
 // One write(2) per line, so lines from several threads do not interleave.
@@ -570,24 +555,6 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
   return tcp::endpoint(ip, static_cast<uint16_t>(*port));
 }
 
-Status listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const std::string& where) {
-  beast::error_code ec;
-  if (acceptor.open(endpoint.protocol(), ec)) return make_error(-ec.value(), where + ": socket");
-  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec)) {
-    return make_error(-ec.value(), where + ": SO_REUSEADDR");
-  }
-  // Each thread has its own listener on the same port; the kernel spreads
-  // connections over them, so no lock is shared on the accept path.
-  using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-  if (acceptor.set_option(ReusePort(true), ec))
-    return make_error(-ec.value(), where + ": SO_REUSEPORT");
-  if (acceptor.bind(endpoint, ec)) return make_error(-ec.value(), where + ": bind");
-  if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
-    return make_error(-ec.value(), where + ": listen");
-  }
-  return {};
-}
-
 bool header_safe(std::string_view s) {
   return std::none_of(s.begin(), s.end(),
                       [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
@@ -631,7 +598,7 @@ Result<std::unique_ptr<EchoServer>> EchoServer::start(const EchoOptions& options
     w->options = shared;
     w->rng.seed(options.seed != 0 ? options.seed + i : (uint64_t{entropy()} << 32) ^ entropy());
     const std::string where = "echo server: " + endpoint_string(*endpoint);
-    if (Status s = listen_on(w->acceptor, *endpoint, where); !s) return s.error();
+    if (Status s = listen_reuseport(w->acceptor, *endpoint, where); !s) return s.error();
     // Port 0 asks the kernel once; the other threads join the port it chose.
     if (endpoint->port() == 0) {
       beast::error_code ec;
