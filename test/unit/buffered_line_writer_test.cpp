@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-namespace sluice::proxy {
+namespace sluice::telemetry {
 namespace {
 
 using namespace std::chrono_literals;
@@ -87,4 +87,4 @@ TEST(BufferedLineWriter, AReaderThatStopsReadingNeverBlocksTheWriterAndDropsAreC
 }
 
 }  // namespace
-}  // namespace sluice::proxy
+}  // namespace sluice::telemetry

@@ -66,7 +66,7 @@ spec:
   return r.snapshot;
 }
 
-std::vector<RequestRouter::MirrorTarget> mirrors_of(const config::SnapshotPtr& snap) {
+std::vector<MirrorTarget> mirrors_of(const config::SnapshotPtr& snap) {
   RequestRouter router(std::make_shared<ClusterRegistry>());
   OriginalDestination dst;
   dst.vip = (10u << 24) | (96u << 16) | 50;

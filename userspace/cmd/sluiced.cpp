@@ -256,7 +256,7 @@ int run(const Flags& f) {
   spdlog::info("admin API on {}:{}", f.admin_address, (*admin)->port());
 
   // Declared first, so it outlives the proxy that writes to it.
-  std::shared_ptr<proxy::BufferedLineWriter> access_log;
+  std::shared_ptr<telemetry::BufferedLineWriter> access_log;
   std::unique_ptr<proxy::ProxyServer> proxy;
   std::map<std::string, std::string> gateway_labels;
   if (l7) {
@@ -273,7 +273,7 @@ int run(const Flags& f) {
       return original_destination(kernel.orig_dst, ip, port);
     };
     if (f.access_log) {
-      access_log = std::make_shared<proxy::BufferedLineWriter>(STDOUT_FILENO,
+      access_log = std::make_shared<telemetry::BufferedLineWriter>(STDOUT_FILENO,
                                                                std::chrono::milliseconds(f.access_log_flush_ms));
       po.access_log = [log = access_log](const std::string& line) { log->write_line(line); };
     }

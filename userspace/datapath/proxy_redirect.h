@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "original_destination.h"
 #include "sock_lb_loader.h"
 
 namespace sluice {
@@ -17,13 +18,6 @@ Status beat_proxy_heartbeat(MapHandle<uint32_t, sl_node_state>& node);
 
 // Stops redirection at once (clean shutdown): HTTP ports fall back to L4.
 Status clear_proxy_heartbeat(MapHandle<uint32_t, sl_node_state>& node);
-
-struct OriginalDestination {
-  uint32_t vip = 0;  // host byte order
-  uint16_t port = 0;
-  uint8_t proto = 0;
-  uint64_t cookie = 0;  // of the client's socket
-};
 
 // What the client of an accepted connection asked for, by the accepted
 // socket's peer address (host byte order).

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <thread>
 
-namespace sluice::proxy {
+namespace sluice::telemetry {
 
 class BufferedLineWriter {
  public:
@@ -49,4 +49,4 @@ class BufferedLineWriter {
   std::thread thread_;
 };
 
-}  // namespace sluice::proxy
+}  // namespace sluice::telemetry

@@ -1,10 +1,14 @@
-// One JSON line per request, with Envoy's response flags (semantics.md).
+// One JSON line per request or TCP connection, with Envoy's response flags
+// (semantics.md). The entry is also the completion record that request
+// filters see (filters/request_filter.h).
 #pragma once
+
+#include "response_flags.h"
 
 #include <cstdint>
 #include <string>
 
-namespace sluice::proxy {
+namespace sluice::telemetry {
 
 struct AccessLogEntry {
   std::string request_id;
@@ -12,7 +16,7 @@ struct AccessLogEntry {
   std::string authority;
   std::string path;
   unsigned status = 0;
-  std::string flags;        // "NR", "UF", "UT", "UO", "DI", "FI", "URX", ... or "-"
+  ResponseFlags flags;
   std::string route;        // "namespace/name" of the VirtualService, or empty
   std::string upstream;     // "ip:port", or empty
   std::string downstream;   // "ip:port" of the client
@@ -25,4 +29,4 @@ struct AccessLogEntry {
 
 std::string format_access_log(const AccessLogEntry& e);
 
-}  // namespace sluice::proxy
+}  // namespace sluice::telemetry

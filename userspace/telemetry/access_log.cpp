@@ -2,7 +2,7 @@
 
 #include "json_writer.h"
 
-namespace sluice::proxy {
+namespace sluice::telemetry {
 
 std::string format_access_log(const AccessLogEntry& e) {
   JsonWriter w;
@@ -12,7 +12,7 @@ std::string format_access_log(const AccessLogEntry& e) {
   w.key("authority").value(e.authority);
   w.key("path").value(e.path);
   w.key("status").value(e.status);
-  w.key("flags").value(e.flags.empty() ? std::string("-") : e.flags);
+  w.key("flags").value(e.flags.str());
   w.key("route").value(e.route);
   w.key("upstream").value(e.upstream);
   w.key("downstream").value(e.downstream);
@@ -25,4 +25,4 @@ std::string format_access_log(const AccessLogEntry& e) {
   return std::move(w).str();
 }
 
-}  // namespace sluice::proxy
+}  // namespace sluice::telemetry

@@ -17,7 +17,8 @@
 #include "cluster_registry.h"
 #include "endpoint_picker.h"
 #include "mesh_snapshot.h"
-#include "proxy_redirect.h"
+#include "original_destination.h"
+#include "response_flags.h"
 #include "retry_policy.h"
 #include "route_matcher.h"
 
@@ -38,7 +39,7 @@ struct RouteTarget {
 struct RouteDecision {
   config::SnapshotPtr snapshot;  // keeps route and endpoint alive while the request runs
   unsigned local_status = 0;     // non-zero: answer locally with this status
-  std::string flags;             // Envoy response flags for the access log
+  telemetry::ResponseFlags flags;  // for the access log
   std::string local_body;
   std::vector<std::pair<std::string, std::string>> local_headers;
   std::string virtual_service;   // "namespace/name", or empty without one
@@ -61,7 +62,18 @@ struct RouteDecision {
 };
 
 // `d` turned into a local answer: status, Envoy response flags, body.
-RouteDecision local_answer(RouteDecision d, unsigned status, std::string flags, std::string body);
+RouteDecision local_answer(RouteDecision d, unsigned status, telemetry::ResponseFlags flags, std::string body);
+
+// The port of `s` a destination means: `wanted` when given, else the port
+// the client addressed; a single-port service's only port either way.
+const config::ServicePort* port_of(const config::Service& s, uint32_t wanted, uint16_t original);
+
+// An endpoint that gets a copy of a request, with whether its service
+// allows the sockhash fast path.
+struct MirrorTarget {
+  const config::Endpoint* endpoint;
+  bool socket_redirect;
+};
 
 class RequestRouter {
  public:
@@ -98,13 +110,7 @@ class RequestRouter {
   // Whether the service port at dst is opaque TCP (not HTTP).
   bool is_opaque_tcp(const config::SnapshotPtr& snap, const OriginalDestination& dst);
 
-  // Endpoints that get a copy of this request (mirror / mirrors, each by its
-  // percentage; an absent percentage means 100%), with whether their
-  // service allows the sockhash fast path.
-  struct MirrorTarget {
-    const config::Endpoint* endpoint;
-    bool socket_redirect;
-  };
+  // Endpoints that get a copy of this request (mirror_policy.h).
   std::vector<MirrorTarget> mirror_endpoints(const RouteDecision& d, uint16_t original_port);
 
   // Another endpoint for a retry: one not tried yet where there is one.

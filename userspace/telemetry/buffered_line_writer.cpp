@@ -10,7 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
-namespace sluice::proxy {
+namespace sluice::telemetry {
 
 BufferedLineWriter::BufferedLineWriter(int fd, std::chrono::milliseconds interval) : fd_(fd), interval_(interval) {
   pending_.reserve(kFlushBytes);
@@ -95,4 +95,4 @@ bool BufferedLineWriter::write_all(std::string_view out) {
   return true;
 }
 
-}  // namespace sluice::proxy
+}  // namespace sluice::telemetry

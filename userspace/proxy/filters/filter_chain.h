@@ -1,0 +1,32 @@
+// The filters of one worker, in order (request_filter.h).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "proxy_options.h"
+#include "request_filter.h"
+
+namespace sluice::proxy {
+
+class FilterChain {
+ public:
+  // The filters sluiced runs, in Envoy's order: faults first (before any
+  // upstream work), the access log last.
+  static FilterChain standard(const ProxyOptions& options);
+
+  void add(std::unique_ptr<RequestFilter> f) { filters_.push_back(std::move(f)); }
+  const std::vector<std::unique_ptr<RequestFilter>>& filters() const { return filters_; }
+
+  void on_response(RequestContext& ctx, ResponseHeader& headers) const {
+    for (const auto& f : filters_) f->on_response(ctx, headers);
+  }
+  void on_complete(const telemetry::AccessLogEntry& done) const {
+    for (const auto& f : filters_) f->on_complete(done);
+  }
+
+ private:
+  std::vector<std::unique_ptr<RequestFilter>> filters_;
+};
+
+}  // namespace sluice::proxy

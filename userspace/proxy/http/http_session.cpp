@@ -1,0 +1,306 @@
+#include "http_session.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+
+#include <cerrno>
+#include <limits>
+#include <memory>
+
+#include "beast_headers.h"
+#include "body_relay.h"
+#include "gateway_route.h"
+#include "http_head.h"
+#include "local_reply.h"
+#include "request_id.h"
+#include "retry_loop.h"
+#include "streaming_body.h"
+#include "websocket_tunnel.h"
+
+namespace sluice::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+// The size of a response body that is already whole in `buffer` behind its
+// parsed header: none (0), or all of a Content-Length body. Otherwise (a
+// chunked body, one ended by close, or one still arriving) nullopt.
+std::optional<uint64_t> buffered_body_bytes(const ResponseBodyParser& p, const beast::flat_buffer& buffer) {
+  if (p.is_done()) return 0;
+  if (p.chunked() || !p.content_length()) return std::nullopt;
+  const auto left = p.content_length_remaining();
+  if (!left || *left > buffer.size()) return std::nullopt;
+  return *left;
+}
+
+// Holds a request for `delay` (a filter asked for it). Returns false as soon
+// as the client hangs up meanwhile: its side reads end-of-stream or an error.
+// Bytes it sends meanwhile (a pipelined request) are left unread, and then
+// only the timer ends the hold.
+Task<bool> hold(Worker& w, Socket& client, std::chrono::milliseconds delay) {
+  struct State {
+    explicit State(asio::io_context& ioc) : timer(ioc) {}
+    Timer timer;
+    bool gone = false;
+  };
+  auto st = std::make_shared<State>(w.ioc);
+  st->timer.expires_after(delay);
+  // The handler may run after this frame is gone (with operation_aborted);
+  // it touches the socket only when the wait completed, during the hold.
+  client.async_wait(Socket::wait_read, [st, &client](const beast::error_code& ec) {
+    if (ec) return;
+    char byte;
+    const ssize_t n = ::recv(client.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      st->gone = true;
+      st->timer.cancel();
+    }
+  });
+  beast::error_code ec;
+  co_await st->timer.async_wait(redirect(ec));
+  client.cancel(ec);  // the readiness wait, if still pending
+  co_return !st->gone;
+}
+
+// Reads the request body into `body` while it fits the retry buffer. On
+// return the body is complete (parser.is_done()), or larger than the buffer
+// with the rest left to stream, or `ec` is set.
+template <class Stream>
+Task<void> read_request_body(Stream& stream, beast::flat_buffer& buffer, RequestBodyParser& parser, std::string& body,
+                             beast::error_code& ec) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  while (!parser.is_done() && body.size() <= kRetryBufferBytes) {
+    const size_t have = body.size();
+    // Read one byte past the limit, so that a body of exactly the limit
+    // still counts as whole.
+    size_t want = kRetryBufferBytes + 1 - have;
+    if (auto left = parser.content_length_remaining()) want = std::min<uint64_t>(want, std::max<uint64_t>(*left, 1));
+    body.resize(have + want);
+    parser.get().body().data = body.data() + have;
+    parser.get().body().size = want;
+    tcp_layer.expires_after(kStreamIdleTimeout);
+    co_await http::async_read(stream, buffer, parser, redirect(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    body.resize(have + want - parser.get().body().size);
+    if (ec) break;
+  }
+  tcp_layer.expires_never();
+}
+
+}  // namespace
+
+// The HTTP/1.1 exchanges of one downstream connection, mesh or gateway,
+// plain or TLS.
+template <class Stream>
+Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Downstream& ds) {
+  beast::error_code ec;
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  const uint32_t peer_ip = ds.peer_ip;
+  std::string head;  // a response head being written; its capacity is kept
+  for (;;) {
+    RequestBodyParser parser;
+    parser.header_limit(kMaxRequestHeaderBytes);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // bodies stream; there is no size limit
+    // The sweeper cancels the read at the deadline, rather than tcp_stream's
+    // own timeout, which would close the socket before a 408 could be sent.
+    HeaderWait wait{std::chrono::steady_clock::now() + w.options.header_timeout, &tcp_layer.socket()};
+    w.header_waits.add(wait);
+    co_await http::async_read_header(stream, buffer, parser, redirect(ec));
+    w.header_waits.remove(wait);
+    if (wait.timed_out) ec = beast::error::timeout;
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
+    if (ec) {
+      // Malformed or hostile input: answer, then close. Partial headers are
+      // never passed on (no smuggling: Content-Length with
+      // Transfer-Encoding, bad chunks and the like are rejected by the parser).
+      unsigned status = ec == beast::error::timeout ? 408 : ec == http::error::header_limit ? 431 : 400;
+      if (ec != beast::error::timeout || parser.got_some()) {
+        Response res = local_reply(status, 11, false);
+        tcp_layer.expires_after(std::chrono::seconds(5));
+        co_await http::async_write(stream, res, redirect(ec));
+      }
+      break;
+    }
+
+    const auto start = std::chrono::steady_clock::now();
+    // The header moves out of the parser; the parser keeps its framing
+    // state and goes on reading the body.
+    Request req(std::move(parser.get().base()));
+    if (!parser.is_done()) {
+      // Like Envoy, answer "Expect: 100-continue" here, and do not pass it on.
+      if (beast::iequals(req[http::field::expect], "100-continue")) {
+        req.erase(http::field::expect);
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(stream, asio::buffer(kContinue), redirect(ec));
+        if (ec) break;
+      }
+      co_await read_request_body(stream, buffer, parser, req.body(), ec);
+      if (ec) {
+        // Framing errors get a 400; a client that went away or stalled gets nothing.
+        if (ec != beast::error::timeout && ec != asio::error::eof && ec != http::error::partial_message &&
+            ec != asio::error::connection_reset) {
+          Response res = local_reply(400, 11, false);
+          tcp_layer.expires_after(std::chrono::seconds(5));
+          co_await http::async_write(stream, res, redirect(ec));
+        }
+        break;
+      }
+    }
+    StreamingBodyOf<Stream> rest(stream, buffer, parser);
+    StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
+
+    telemetry::AccessLogEntry log;
+    const bool logging = w.logging();
+    if (logging) {
+      log.method = std::string(req.method_string());
+      log.path = std::string(req.target());
+      log.downstream = ds.address;
+    }
+    const beast::string_view host = req[http::field::host];
+    if (logging) log.authority = std::string(host);
+    log.request_bytes = req.body().size();
+    if (req["x-request-id"].empty()) {
+      std::array<char, 36> id;
+      new_request_id(w.rng, id);
+      req.set("x-request-id", beast::string_view(id.data(), id.size()));
+    }
+    if (logging) log.request_id = std::string(req["x-request-id"]);
+    bool keep_alive = req.keep_alive();
+    const unsigned version = req.version();
+
+    config::SnapshotPtr snap = w.snapshot();
+    const BeastHeaders headers(req);
+    RequestAttrs attrs;
+    attrs.method = std::string_view(req.method_string().data(), req.method_string().size());
+    attrs.path = std::string_view(req.target().data(), req.target().size());
+    attrs.authority = std::string_view(host.data(), host.size());
+    attrs.scheme = "http";
+    attrs.port = ds.dst ? ds.dst->port : 0;
+    attrs.headers = &headers;
+    RouteDecision d = ds.gateway_port ? gateway_decision(w, snap, ds, req, attrs)
+                                      : w.router.decide(snap, ds.dst, attrs, peer_ip);
+    log.route = d.virtual_service;
+    // The request filters (filters/request_filter.h): each may hold the
+    // request, or answer it, which ends the chain. A route that is already
+    // a local answer (no route, no upstream) skips them.
+    RequestContext ctx{req, ds, d, w.rng};
+    telemetry::ResponseFlags injected;  // the filters' flags
+    bool client_gone = false;
+    if (!d.local_status) {
+      for (const auto& filter : w.filters.filters()) {
+        FilterAction act = filter->on_request(ctx);
+        injected.merge(act.flags);
+        if (act.delay.count() > 0 && !co_await hold(w, tcp_layer.socket(), act.delay)) {
+          client_gone = true;
+          break;
+        }
+        if (act.local_status) {
+          d.local_status = act.local_status;
+          d.local_body = std::move(act.local_body);
+          d.local_headers = std::move(act.local_headers);
+          d.flags = injected;
+          break;
+        }
+      }
+    }
+    if (client_gone) {
+      // Envoy drops a request whose client left while it was held: nothing
+      // goes upstream, and the log says DC.
+      log.flags = injected;
+      log.flags.set(telemetry::ResponseFlag::kDownstreamConnectionTermination);
+      log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      w.filters.on_complete(log);
+      break;
+    }
+    if (!d.local_status && !req[http::field::upgrade].empty() && !streaming) {
+      // Upgrade (WebSocket): the connection becomes a byte tunnel to one
+      // endpoint and leaves HTTP behind. Over TLS, not yet.
+      if constexpr (std::is_same_v<Stream, TcpStream>) {
+        log.flags = injected;
+        co_await tunnel(w, stream, buffer, req, d, log);
+        log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        w.filters.on_complete(log);
+        co_return;
+      } else {
+        d.local_status = 501;
+        d.local_body = "upgrade over TLS is not supported\n";
+      }
+    }
+    ForwardResult result;
+    if (d.local_status) {
+      log.flags = d.flags;
+      result.local = local_reply(d.local_status, version, keep_alive, d.local_body);
+      for (const auto& [name, value] : d.local_headers) result.local->set(name, value);
+    } else {
+      result = co_await forward(w, req, streaming, d, log);
+      log.flags.merge(injected);
+    }
+    // An unread request body cannot be skipped over: the connection ends
+    // with this response.
+    if (!parser.is_done()) keep_alive = false;
+    if (result.local) {
+      Response& res = *result.local;
+      res.keep_alive(keep_alive);
+      w.filters.on_response(ctx, res.base());
+      log.status = res.result_int();
+      log.response_bytes = res.body().size();
+      co_await http::async_write(stream, res, redirect(ec));
+    } else {
+      UpstreamReply& up = *result.upstream;
+      ResponseBodyParser& up_parser = *up.parser;
+      StreamResponse res(std::move(up_parser.get().base()));
+      log.status = res.result_int();
+      if (!up_parser.is_done() && !up_parser.chunked() && !up_parser.content_length()) {
+        // The upstream ends its body by closing: re-frame it as chunked, or
+        // for an HTTP/1.0 client, end it by closing too.
+        if (version >= 11) res.chunked(true); else keep_alive = false;
+      } else if (version < 11 && res.chunked()) {
+        res.chunked(false);
+        keep_alive = false;
+      }
+      res.keep_alive(keep_alive);
+      w.filters.on_response(ctx, res.base());
+      // Under a route timeout the upstream stream keeps its deadline for the
+      // whole body (Envoy's timeout spans the complete response); otherwise
+      // each read has the stream idle timeout.
+      const RelayLimits limits{up.deadline_set ? std::nullopt : std::optional<std::chrono::milliseconds>(kStreamIdleTimeout),
+                               kStreamIdleTimeout};
+      bool complete = true;  // the upstream body was consumed to its end
+      if (const auto whole = buffered_body_bytes(up_parser, up.conn->buffer)) {
+        // The common case: the whole body came with the headers. One write
+        // of the head and the body, straight from the upstream buffer.
+        head.clear();
+        append_http_head(head, res.base());
+        const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(up.conn->buffer.data(), *whole)};
+        tcp_layer.expires_after(kStreamIdleTimeout);
+        co_await asio::async_write(stream, out, redirect(ec));
+        up.conn->buffer.consume(*whole);
+        log.response_bytes = *whole;
+      } else {
+        log.response_bytes = co_await relay_body(up.conn->stream, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
+        complete = up_parser.is_done();
+      }
+      if (ec) {
+        // Headers are gone already: all that is left is to cut the response.
+        log.flags.set(telemetry::ResponseFlag::kUpstreamProtocolError);
+      } else {
+        w.pool.give_back(up, complete);
+      }
+      tcp_layer.expires_never();
+    }
+    log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    w.filters.on_complete(log);
+    if (ec || !keep_alive) break;
+  }
+}
+
+template Task<void> serve<TcpStream>(Worker&, TcpStream&, beast::flat_buffer&, const Downstream&);
+template Task<void> serve<beast::ssl_stream<TcpStream>>(Worker&, beast::ssl_stream<TcpStream>&, beast::flat_buffer&,
+                                                        const Downstream&);
+
+}  // namespace sluice::proxy

@@ -1,0 +1,25 @@
+#include "mirror_policy.h"
+
+namespace sluice::proxy {
+
+std::vector<MirrorTarget> mirror_targets(const RouteDecision& d, uint16_t original_port, std::minstd_rand& rng) {
+  std::vector<MirrorTarget> out;
+  if (!d.route || !d.snapshot) return out;
+  const auto& spec = *d.route->spec;
+  std::uniform_real_distribution<double> u(0.0, 100.0);
+  auto add = [&](const istio::networking::Destination& dest, bool has_pct, double pct) {
+    if (has_pct && u(rng) >= pct) return;
+    const std::string host = config::resolve_host(dest.host(), d.virtual_service.substr(0, d.virtual_service.find('/')),
+                                                  d.snapshot->domain);
+    const config::Service* s = d.snapshot->find_service(host);
+    const config::ServicePort* port = s ? port_of(*s, dest.has_port() ? dest.port().number() : 0, original_port) : nullptr;
+    if (!port) return;
+    const auto eps = subset_endpoints(*s, *port, dest.subset());
+    if (!eps.empty()) out.push_back({eps[rng() % eps.size()], s->socket_redirect});
+  };
+  if (spec.has_mirror()) add(spec.mirror(), spec.has_mirror_percentage(), spec.mirror_percentage().value());
+  for (const auto& m : spec.mirrors()) add(m.destination(), m.has_percentage(), m.percentage().value());
+  return out;
+}
+
+}  // namespace sluice::proxy

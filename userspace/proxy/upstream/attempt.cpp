@@ -1,0 +1,156 @@
+#include "attempt.h"
+
+#include <sys/socket.h>
+
+#include <boost/beast/http.hpp>
+
+#include <cstdlib>
+#include <limits>
+
+#include "consts.h"
+#include "endpoint_picker.h"
+#include "http_head.h"
+
+namespace sluice::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Sends the request and reads the response headers. A streaming request
+// body is relayed from the client first (only the route timeout is not
+// running yet then: like Envoy's, it starts once the request is complete).
+Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, UpstreamReply& reply,
+                    std::chrono::milliseconds timeout, bool head, uint64_t& streamed, beast::error_code& ec) {
+  TcpStream& up = conn.stream;
+  if (!streaming) {
+    if (timeout.count() > 0) up.expires_after(timeout);
+    conn.head.clear();
+    append_http_head(conn.head, req.base());
+    const std::array<asio::const_buffer, 2> out{asio::buffer(conn.head), asio::buffer(req.body())};
+    co_await asio::async_write(up, out, redirect(ec));
+  } else {
+    StreamRequest out(req.base());
+    streamed = co_await streaming->relay_to(up, out, req.body(), ec);
+    if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
+  }
+  if (ec) co_return false;
+  for (;;) {
+    reply.parser.emplace();
+    reply.parser->header_limit(kMaxRequestHeaderBytes);
+    reply.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    reply.parser->skip(head);
+    co_await http::async_read_header(up, conn.buffer, *reply.parser, redirect(ec));
+    if (ec) co_return false;
+    // An interim 1xx (other than 101) precedes the real response: skip it.
+    const unsigned status = reply.parser->get().result_int();
+    if (status < 100 || status >= 200 || status == 101) break;
+  }
+  reply.deadline_set = timeout.count() > 0;
+  if (!reply.deadline_set) up.expires_never();
+  co_return true;
+}
+
+}  // namespace
+
+// One exchange with one endpoint. A pooled connection may have been closed
+// by the server meanwhile; that shows as an error before any response, so it
+// is retried once on a fresh connection without counting as an attempt
+// (unless a streamed body has already been consumed).
+Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req, StreamingBody* streaming,
+                             UpstreamReply& reply, const RouteDecision& d,
+                             std::optional<RetryClock::time_point> deadline, uint64_t& streamed) {
+  const uint64_t id = EndpointPicker::endpoint_id(&ep);
+  CircuitBreaker& breaker = d.cluster().breaker;
+  AttemptOutcome out;
+  for (int fresh = 0; fresh < 2; ++fresh) {
+    std::unique_ptr<UpstreamConn> conn = w.pool.take(id);
+    beast::error_code ec;
+    if (!conn) {
+      // A new connection needs a slot under maxConnections. Without one the
+      // request waits as pending (http1MaxPendingRequests) for a slot or an
+      // idle connection, up to the connect timeout; past either limit it
+      // overflows (503 UO), as in Envoy.
+      std::optional<CircuitBreaker::Guard> slot = breaker.try_connection();
+      if (!slot) {
+        std::optional<CircuitBreaker::Guard> pending = breaker.try_pending_request();
+        if (!pending) {
+          out.kind = AttemptOutcome::Kind::kOverflow;
+          co_return out;
+        }
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.target->connect_timeout_ms);
+        Timer wait(w.ioc);
+        while (!slot && !w.pool.has_idle(id) && std::chrono::steady_clock::now() < give_up) {
+          wait.expires_after(kPendingPollInterval);
+          co_await wait.async_wait(redirect(ec));
+          slot = breaker.try_connection();
+        }
+        if (!slot) conn = w.pool.take(id);
+        if (!slot && !conn) {
+          out.kind = AttemptOutcome::Kind::kOverflow;
+          co_return out;
+        }
+      }
+      if (!conn) {
+        conn.reset(new UpstreamConn{TcpStream(w.ioc), std::move(*slot)});
+        conn->buffer.reserve(kRelayChunkBytes);
+        co_await connect_upstream(w, conn->stream, *d.target, ep, ec);
+        conn->stream.expires_never();
+        if (ec) {
+          out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
+                                                 : AttemptOutcome::Kind::kConnectFailure;
+          out.request_sent = false;
+          co_return out;
+        }
+        fresh = 1;  // a failure on a new connection is final
+      }
+    }
+    std::chrono::milliseconds budget(0);
+    if (deadline) {
+      budget = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - RetryClock::now());
+      if (budget.count() <= 0) budget = std::chrono::milliseconds(1);
+    }
+    const bool head = req.method() == http::verb::head;
+    if (co_await exchange(*conn, req, streaming, reply, budget, head, streamed, ec)) {
+      conn->idle_timeout = std::chrono::milliseconds(d.cluster().policy.connection_pool.http_idle_timeout_ms);
+      reply.conn = std::move(conn);
+      reply.endpoint_id = id;
+      reply.max_requests = breaker.max_requests_per_connection();
+      out.kind = AttemptOutcome::Kind::kResponse;
+      const auto& res = reply.parser->get();
+      out.status = static_cast<uint16_t>(res.result_int());
+      if (auto g = res.find("grpc-status"); g != res.end()) {
+        out.grpc_status = static_cast<uint32_t>(std::atoi(std::string(g->value()).c_str()));
+      }
+      co_return out;
+    }
+    if (ec == beast::error::timeout) {
+      out.kind = AttemptOutcome::Kind::kPerTryTimeout;
+      co_return out;
+    }
+    if (streamed > 0) break;  // the body is gone: no second try
+  }
+  out.kind = AttemptOutcome::Kind::kReset;
+  co_return out;
+}
+
+void open_upstream(const Worker& w, Socket& s, bool socket_redirect, beast::error_code& ec) {
+  s.open(tcp::v4(), ec);
+  if (!ec) s.set_option(tcp::no_delay(true), ec);
+  if (!ec && w.options.bypass_mark) {
+    const uint32_t mark = w.options.bypass_mark | (socket_redirect ? 0 : SL_MARK_NO_REDIR);
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+  }
+}
+
+Task<void> connect_upstream(const Worker& w, TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,
+                            beast::error_code& ec) {
+  open_upstream(w, s.socket(), target.socket_redirect, ec);
+  s.expires_after(std::chrono::milliseconds(target.connect_timeout_ms));
+  co_await s.async_connect(tcp::endpoint(asio::ip::address_v4(ep.ip), ep.port), redirect(ec));
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,48 @@
+// A downstream request body that did not fit the retry buffer: the part
+// already read is in the request's body, the rest is still on the client
+// connection (plain or TLS), behind a parser. It can be sent upstream once.
+#pragma once
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <string_view>
+
+#include "body_relay.h"
+#include "http_types.h"
+#include "proxy_asio.h"
+#include "proxy_limits.h"
+
+namespace sluice::proxy {
+
+using StreamRequest = boost::beast::http::request<boost::beast::http::buffer_body, Fields>;
+using StreamResponse = boost::beast::http::response<boost::beast::http::buffer_body, Fields>;
+
+class StreamingBody {
+ public:
+  virtual ~StreamingBody() = default;
+  // Writes `out`'s header, `first`, then the rest of the body to `up`.
+  virtual Task<uint64_t> relay_to(TcpStream& up, StreamRequest& out, std::string_view first,
+                                  boost::beast::error_code& ec) = 0;
+};
+
+template <class Stream>
+class StreamingBodyOf final : public StreamingBody {
+ public:
+  StreamingBodyOf(Stream& stream, boost::beast::flat_buffer& buffer, RequestBodyParser& parser)
+      : stream_(stream), buffer_(buffer), parser_(parser) {}
+  Task<uint64_t> relay_to(TcpStream& up, StreamRequest& out, std::string_view first,
+                          boost::beast::error_code& ec) override {
+    const uint64_t n = co_await relay_body(stream_, buffer_, parser_, up, out, first,
+                                           RelayLimits{kStreamIdleTimeout, kStreamIdleTimeout}, ec);
+    boost::beast::get_lowest_layer(stream_).expires_never();
+    co_return n;
+  }
+
+ private:
+  Stream& stream_;
+  boost::beast::flat_buffer& buffer_;
+  RequestBodyParser& parser_;
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,47 @@
+// An upstream HTTP/1 connection and a response being read from it.
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "circuit_breaker.h"
+#include "http_types.h"
+#include "proxy_asio.h"
+
+namespace sluice::proxy {
+
+// An upstream connection with the circuit-breaker slot it holds.
+struct UpstreamConn {
+  TcpStream stream;
+  CircuitBreaker::Guard slot;
+  // Kept with the connection, so a response is read in one or two reads,
+  // not a series starting from a fresh 512-byte buffer.
+  boost::beast::flat_buffer buffer;
+  uint32_t requests = 0;
+  std::chrono::steady_clock::time_point idle_since{};
+  std::chrono::milliseconds idle_timeout{0};  // connectionPool.http.idleTimeout of its cluster
+  std::string head;  // the serialized head of the request being sent; its capacity is kept
+};
+
+// An upstream response whose headers have arrived; its body is still to be
+// relayed from `conn`.
+struct UpstreamReply {
+  std::unique_ptr<UpstreamConn> conn;
+  std::optional<ResponseBodyParser> parser;  // a new one per response read
+  uint64_t endpoint_id = 0;
+  uint32_t max_requests = 0;  // maxRequestsPerConnection of its cluster; 0 = unlimited
+  bool deadline_set = false;  // the connection's expiry is the route/try deadline
+};
+
+// What a forwarded request produced: a reply made here, or an upstream reply.
+struct ForwardResult {
+  std::optional<Response> local;
+  std::unique_ptr<UpstreamReply> upstream;
+};
+
+}  // namespace sluice::proxy
