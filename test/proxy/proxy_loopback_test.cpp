@@ -1,0 +1,415 @@
+// The L7 proxy on loopback, without root: a real ProxyServer and real
+// sluice-echo backends on 127.0.0.x, real sockets, with only the kernel's
+// part injected (the original destination every connection dialled). The
+// kernel path of the same features is covered by test/e2e/l7_test.cpp.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "echo_server.h"
+#include "proxy_server.h"
+#include "snapshot_builder.h"
+
+namespace sluice::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint32_t kWebVip = 0x0a600032;     // 10.96.0.50: web, never dialled
+constexpr uint32_t kShadowVip = 0x0a600033;  // 10.96.0.51: shadow
+
+// A whole HTTP/1.1 response, or what arrived before the connection ended.
+struct Reply {
+  unsigned status = 0;
+  std::string head;
+  std::string body;
+  bool closed = false;  // the proxy closed the connection after it
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~Client() { close(); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool connected() const { return connected_; }
+  void send(const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  // Reads one response: headers, then a Content-Length body or until close.
+  Reply read_reply() {
+    Reply r;
+    size_t head_end;
+    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) {
+        r.closed = true;
+        return r;
+      }
+    }
+    r.head = buf_.substr(0, head_end + 4);
+    buf_.erase(0, head_end + 4);
+    if (r.head.size() > 12) r.status = static_cast<unsigned>(std::atoi(r.head.c_str() + 9));
+    const size_t cl = lower(r.head).find("content-length:");
+    if (cl != std::string::npos) {
+      const size_t want = std::strtoul(r.head.c_str() + cl + 15, nullptr, 10);
+      while (buf_.size() < want && fill()) {
+      }
+      r.body = buf_.substr(0, want);
+      buf_.erase(0, std::min(want, buf_.size()));
+    } else {
+      while (fill()) {
+      }
+      r.body = std::move(buf_);
+      buf_.clear();
+    }
+    r.closed = lower(r.head).find("connection: close") != std::string::npos;
+    return r;
+  }
+  // Whether the peer closed the connection (read returns 0) within the
+  // receive timeout.
+  bool closed_by_peer() {
+    char c;
+    return ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  static std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+  bool fill() {
+    char chunk[16384];
+    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+std::string get(const std::string& path, const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: web\r\n" + extra + "\r\n";
+}
+
+// Three pods of web (v1, v2, v3) and one of shadow, each a sluice-echo on
+// its own loopback address and one shared port, with the proxy in front.
+class ProxyLoopbackTest : public ::testing::Test {
+ protected:
+  static constexpr int kPods = 4;
+
+  void SetUp() override {
+    for (int i = 0; i < kPods; ++i) {
+      EchoOptions o;
+      o.listen = "127.0.0." + std::to_string(10 + i) + ":" + std::to_string(backend_port_);
+      o.name = i < 3 ? "web-" + std::to_string(i + 1) : "shadow-1";
+      o.version = i < 3 ? "v" + std::to_string(i + 1) : "v1";
+      o.log = false;
+      if (i == broken_pod_) o.status = 503;
+      auto echo = EchoServer::start(o);
+      ASSERT_TRUE(echo.ok()) << echo.error().to_string();
+      if (i == 0) backend_port_ = (*echo)->port();
+      echoes_.push_back(std::move(*echo));
+    }
+  }
+
+  void TearDown() override {
+    if (proxy_) proxy_->stop();
+    for (auto& e : echoes_) e->stop();
+  }
+
+  // Starts the proxy on the Services, Pods and DestinationRule above plus
+  // `istio` (more YAML documents).
+  void start(const std::string& istio, std::chrono::milliseconds header_timeout = 10s) {
+    std::string yaml;
+    for (const auto& [name, vip] : {std::pair{"web", "10.96.0.50"}, std::pair{"shadow", "10.96.0.51"}}) {
+      yaml += std::string("apiVersion: v1\nkind: Service\nmetadata: {name: ") + name +
+              ", namespace: default}\nspec: {clusterIP: " + vip + ", selector: {app: " + name +
+              "}, ports: [{name: http, port: 80, targetPort: " + std::to_string(backend_port_) + "}]}\n---\n";
+    }
+    for (int i = 0; i < kPods; ++i) {
+      const bool web = i < 3;
+      yaml += "apiVersion: v1\nkind: Pod\nmetadata: {name: " + std::string(web ? "web-" : "shadow-") +
+              std::to_string(web ? i + 1 : 1) + ", namespace: default, labels: {app: " + (web ? "web" : "shadow") +
+              ", version: v" + std::to_string(web ? i + 1 : 1) + "}}\nstatus: {phase: Running, podIP: 127.0.0." +
+              std::to_string(10 + i) + "}\n---\n";
+    }
+    yaml += istio;
+    config::LoadResult loaded;
+    config::load_yaml_text(yaml, "loopback.yaml", loaded);
+    config::BuildResult built = config::build_snapshot(std::move(loaded), 1);
+    ASSERT_TRUE(built.snapshot) << (built.diagnostics.empty() ? "" : built.diagnostics.front().to_string());
+    snapshot_ = built.snapshot;
+
+    ProxyOptions o;
+    o.address = "127.0.0.1";
+    o.port = 0;
+    o.workers = 2;
+    o.header_timeout = header_timeout;
+    o.snapshot = [this] { return snapshot_; };
+    o.original_destination = [this](uint32_t, uint16_t) {
+      return std::optional<OriginalDestination>(OriginalDestination{dialled_.load(), 80, 6, 0});
+    };
+    o.access_log = [this](const std::string& line) {
+      std::lock_guard lock(log_mu_);
+      log_.push_back(line);
+    };
+    auto p = ProxyServer::start(std::move(o));
+    ASSERT_TRUE(p.ok()) << p.error().to_string();
+    proxy_ = std::move(*p);
+  }
+
+  Reply request(const std::string& bytes) {
+    Client c(proxy_->port());
+    EXPECT_TRUE(c.connected());
+    c.send(bytes);
+    return c.read_reply();
+  }
+
+  bool log_has(const std::string& needle) {
+    std::lock_guard lock(log_mu_);
+    for (const auto& l : log_) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  size_t log_lines() {
+    std::lock_guard lock(log_mu_);
+    return log_.size();
+  }
+  // Waits (bounded) for a condition that another thread makes true.
+  template <class F>
+  static bool eventually(F f, std::chrono::milliseconds within = 3s) {
+    const auto until = std::chrono::steady_clock::now() + within;
+    while (!f()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
+  uint16_t backend_port_ = 0;
+  int broken_pod_ = -1;  // set before SetUp runs (in a derived fixture) to make a pod answer 503
+  std::vector<std::unique_ptr<EchoServer>> echoes_;
+  std::unique_ptr<ProxyServer> proxy_;
+  config::SnapshotPtr snapshot_;
+  std::atomic<uint32_t> dialled_{kWebVip};
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+// web-2 answers every request with 503.
+class ProxyLoopbackBrokenPodTest : public ProxyLoopbackTest {
+ protected:
+  void SetUp() override {
+    broken_pod_ = 1;
+    ProxyLoopbackTest::SetUp();
+  }
+};
+
+constexpr const char* kSubsets = R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: v3, labels: {version: v3}}
+)";
+
+std::string virtual_service(const std::string& http) {
+  return std::string(kSubsets) + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                                 "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n" + http;
+}
+
+TEST_F(ProxyLoopbackTest, HeaderMatchRoutesToASubsetAndTheRestToTheDefault) {
+  start(virtual_service("  - match: [{headers: {end-user: {exact: jason}}}]\n"
+                        "    route: [{destination: {host: web, subset: v2}}]\n"
+                        "  - route: [{destination: {host: web, subset: v1}}]\n"));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_NE(request(get("/", "end-user: jason\r\n")).body.find("\"version\":\"v2\""), std::string::npos);
+    EXPECT_NE(request(get("/")).body.find("\"version\":\"v1\""), std::string::npos);
+  }
+}
+
+TEST_F(ProxyLoopbackTest, AnUnknownOriginalDestinationIs404NR) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  dialled_ = 0x0a6000ff;  // 10.96.0.255: no service there
+  EXPECT_EQ(request(get("/")).status, 404u);
+  EXPECT_TRUE(eventually([&] { return log_has("\"flags\":\"NR\""); }));
+}
+
+TEST_F(ProxyLoopbackBrokenPodTest, RetriesOn5xxReachAHealthyPod) {
+  start(virtual_service("  - route: [{destination: {host: web}}]\n    retries: {attempts: 3, retryOn: 5xx}\n"));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(request(get("/")).status, 200u);
+  EXPECT_GT(echoes_[1]->requests(), 0u) << "the broken pod was tried";
+  EXPECT_TRUE(eventually([&] { return log_has("\"attempts\":2"); }));
+}
+
+TEST_F(ProxyLoopbackBrokenPodTest, WithoutRetriesTheBrokenPodShows) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v2}}]\n    retries: {attempts: 0}\n"));
+  EXPECT_EQ(request(get("/")).status, 503u);
+}
+
+TEST_F(ProxyLoopbackTest, PerTryTimeoutsAreRetriedThenTheRouteGives504UT) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"
+                        "    timeout: 2s\n    retries: {attempts: 2, perTryTimeout: 100ms, retryOn: 5xx}\n"));
+  const Reply r = request(get("/", "x-echo-delay-ms: 1000\r\n"));
+  EXPECT_EQ(r.status, 504u);
+  EXPECT_TRUE(eventually([&] { return log_has("\"flags\":\"UT,URX\""); })) << "Envoy's order: UT before URX";
+  EXPECT_TRUE(eventually([&] { return log_has("\"attempts\":3"); }));
+}
+
+TEST_F(ProxyLoopbackTest, AbortFaultAnswersLocallyWithFI) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"
+                        "    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n"));
+  const Reply r = request(get("/"));
+  EXPECT_EQ(r.status, 418u);
+  EXPECT_EQ(r.body, "fault filter abort\n");
+  EXPECT_TRUE(eventually([&] { return log_has("\"flags\":\"FI\""); }));
+  EXPECT_EQ(echoes_[0]->requests(), 0u);
+}
+
+TEST_F(ProxyLoopbackTest, DelayFaultHoldsTheRequestThenForwardsIt) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"
+                        "    fault: {delay: {fixedDelay: 200ms, percentage: {value: 100}}}\n"));
+  EXPECT_EQ(request(get("/")).status, 200u);
+  EXPECT_TRUE(eventually([&] { return log_has("\"flags\":\"DI\""); }));
+  EXPECT_EQ(echoes_[0]->requests(), 1u);
+}
+
+// Envoy drops a delayed request whose client hangs up during the delay.
+TEST_F(ProxyLoopbackTest, AClientThatHangsUpDuringAFaultDelayIsNotForwarded) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"
+                        "    fault: {delay: {fixedDelay: 1s, percentage: {value: 100}}}\n"));
+  {
+    Client c(proxy_->port());
+    c.send(get("/"));
+    std::this_thread::sleep_for(100ms);
+  }  // closed mid-delay
+  EXPECT_TRUE(eventually([&] { return log_lines() > 0; }));
+  EXPECT_TRUE(log_has("\"flags\":\"DI,DC\"")) << (log_.empty() ? "" : log_.front());
+  std::this_thread::sleep_for(1200ms);  // past the delay: nothing may reach the backend
+  EXPECT_EQ(echoes_[0]->requests(), 0u);
+}
+
+TEST_F(ProxyLoopbackTest, AMirrorGetsAShadowCopy) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"
+                        "    mirror: {host: shadow}\n    mirrorPercentage: {value: 100}\n"));
+  EXPECT_EQ(request(get("/")).status, 200u);
+  EXPECT_TRUE(eventually([&] { return echoes_[3]->requests() == 1; }));
+  EXPECT_EQ(echoes_[0]->requests(), 1u);
+}
+
+// Istio's circuit-breaking task: one connection, one pending request,
+// several concurrent clients against a slow backend.
+TEST_F(ProxyLoopbackTest, CircuitBreakerOverflowGives503UO) {
+  std::string dr = kSubsets;
+  dr += "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n"
+        "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n";
+  start(dr + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+             "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n"
+             "  - route: [{destination: {host: web, subset: v1}}]\n    retries: {attempts: 0}\n");
+  std::atomic<int> ok{0}, overflow{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 3; ++i) {
+        const unsigned s = request(get("/", "x-echo-delay-ms: 150\r\n")).status;
+        (s == 200 ? ok : s == 503 ? overflow : other)++;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_GT(overflow.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_TRUE(eventually([&] { return log_has("\"flags\":\"UO\""); }));
+}
+
+TEST_F(ProxyLoopbackBrokenPodTest, OutlierDetectionEjectsTheBrokenPod) {
+  std::string dr = kSubsets;
+  dr += "  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n"
+        "      baseEjectionTime: 30s\n      maxEjectionPercent: 100\n";
+  start(dr + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+             "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n"
+             "  - route: [{destination: {host: web}}]\n    retries: {attempts: 0}\n");
+  int failures = 0;
+  for (int i = 0; i < 30; ++i) failures += request(get("/")).status == 503;
+  EXPECT_EQ(failures, 1) << "one 5xx ejects web-2; the rest go to web-1 and web-3";
+  EXPECT_EQ(echoes_[1]->requests(), 1u);
+}
+
+TEST_F(ProxyLoopbackTest, MalformedRequestsGet400) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  EXPECT_EQ(request("GARBAGE\r\n\r\n").status, 400u);
+  // Content-Length with Transfer-Encoding: a smuggling attempt.
+  EXPECT_EQ(request("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                .status,
+            400u);
+  EXPECT_EQ(request("GET / HTTP/1.1\r\nHost: web\r\nContent-Length: -1\r\n\r\n").status, 400u);
+  EXPECT_EQ(echoes_[0]->requests(), 0u);
+}
+
+TEST_F(ProxyLoopbackTest, OversizedHeadersGet431) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  EXPECT_EQ(request(get("/", "x-big: " + std::string(40 * 1024, 'a') + "\r\n")).status, 431u);
+}
+
+TEST_F(ProxyLoopbackTest, ASlowClientGets408AndASilentOneIsClosed) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"), 300ms);
+  {
+    Client c(proxy_->port());
+    c.send("GET / HTTP/1.1\r\nHost: w");  // and nothing more
+    EXPECT_EQ(c.read_reply().status, 408u);
+  }
+  Client silent(proxy_->port());
+  EXPECT_TRUE(silent.closed_by_peer());
+}
+
+TEST_F(ProxyLoopbackTest, KeepAliveCarriesManyRequestsOnOneConnection) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  Client c(proxy_->port());
+  for (int i = 0; i < 10; ++i) {
+    c.send(get("/n" + std::to_string(i)));
+    const Reply r = c.read_reply();
+    ASSERT_EQ(r.status, 200u);
+    EXPECT_NE(r.body.find("\"path\":\"/n" + std::to_string(i) + "\""), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::proxy
