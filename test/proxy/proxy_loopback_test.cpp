@@ -250,9 +250,12 @@ spec:
   - {name: v3, labels: {version: v3}}
 )";
 
-std::string virtual_service(const std::string& http) {
-  return std::string(kSubsets) + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-                                 "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n" + http;
+// The DestinationRule (with `traffic_policy` appended under its spec) and a
+// VirtualService for web with these http routes.
+std::string virtual_service(const std::string& http, const std::string& traffic_policy = "") {
+  return std::string(kSubsets) + traffic_policy +
+         "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+         "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n" + http;
 }
 
 TEST_F(ProxyLoopbackTest, HeaderMatchRoutesToASubsetAndTheRestToTheDefault) {
@@ -337,12 +340,9 @@ TEST_F(ProxyLoopbackTest, AMirrorGetsAShadowCopy) {
 // Istio's circuit-breaking task: one connection, one pending request,
 // several concurrent clients against a slow backend.
 TEST_F(ProxyLoopbackTest, CircuitBreakerOverflowGives503UO) {
-  std::string dr = kSubsets;
-  dr += "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n"
-        "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n";
-  start(dr + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-             "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n"
-             "  - route: [{destination: {host: web, subset: v1}}]\n    retries: {attempts: 0}\n");
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n    retries: {attempts: 0}\n",
+                        "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n"
+                        "      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n"));
   std::atomic<int> ok{0}, overflow{0}, other{0};
   std::vector<std::thread> clients;
   for (int c = 0; c < 4; ++c) {
@@ -361,12 +361,9 @@ TEST_F(ProxyLoopbackTest, CircuitBreakerOverflowGives503UO) {
 }
 
 TEST_F(ProxyLoopbackBrokenPodTest, OutlierDetectionEjectsTheBrokenPod) {
-  std::string dr = kSubsets;
-  dr += "  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n"
-        "      baseEjectionTime: 30s\n      maxEjectionPercent: 100\n";
-  start(dr + "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-             "metadata: {name: web, namespace: default}\nspec:\n  hosts: [web]\n  http:\n"
-             "  - route: [{destination: {host: web}}]\n    retries: {attempts: 0}\n");
+  start(virtual_service("  - route: [{destination: {host: web}}]\n    retries: {attempts: 0}\n",
+                        "  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n"
+                        "      baseEjectionTime: 30s\n      maxEjectionPercent: 100\n"));
   int failures = 0;
   for (int i = 0; i < 30; ++i) failures += request(get("/")).status == 503;
   EXPECT_EQ(failures, 1) << "one 5xx ejects web-2; the rest go to web-1 and web-3";
