@@ -502,6 +502,19 @@ spec:
   hosts: reviews
 )",
                 "spec.hosts: expected a list, got a scalar"},
+        BadCase{"MaglevSizeTooLarge", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: x, namespace: default}
+spec:
+  host: productpage
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        useSourceIp: true
+        maglev: {tableSize: 18446744073709551557}
+)",
+                "extra.yaml:10: DestinationRule default/x: spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: "
+                "Maglev table size 18446744073709551557 is over the largest, 5000011"},
         // Numbers too large for any integer type: an error, never an exception.
         BadCase{"AuthorizationPortTooLargeForAnyInteger", R"(apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

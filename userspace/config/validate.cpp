@@ -17,6 +17,10 @@ namespace net = istio::networking;
 
 namespace {
 
+// Envoy's limit on a Maglev table (MaglevLbConfig.table_size), which Istio
+// passes on.
+constexpr uint64_t kMaxMaglevTableSize = 5000011;
+
 std::string idx(const std::string& path, int i) { return path + "[" + std::to_string(i) + "]"; }
 
 // A plain decimal number (digits only, no sign or spaces) no larger than max.
@@ -114,7 +118,12 @@ class ResourceChecker {
       if (l.has_load_balancer() && l.load_balancer().has_consistent_hash()) {
         const auto& ch = l.load_balancer().consistent_hash();
         const std::string cp = p + ".loadBalancer.consistentHash";
-        if (ch.has_maglev() && ch.maglev().table_size() && !is_prime(ch.maglev().table_size())) {
+        if (ch.has_maglev() && ch.maglev().table_size() > kMaxMaglevTableSize) {
+          // Checked first: a table is built in memory (and the kernel's is
+          // 32-bit), and proving a 64-bit prime by trial division never ends.
+          error(cp + ".maglev.tableSize", "Maglev table size " + std::to_string(ch.maglev().table_size()) +
+                                              " is over the largest, " + std::to_string(kMaxMaglevTableSize));
+        } else if (ch.has_maglev() && ch.maglev().table_size() && !is_prime(ch.maglev().table_size())) {
           error(cp + ".maglev.tableSize", "Maglev table size " + std::to_string(ch.maglev().table_size()) + " must be prime");
         }
         if (ch.has_http_cookie() && ch.http_cookie().name().empty()) error(cp + ".httpCookie.name", "missing");
