@@ -9,6 +9,7 @@
 //
 // SLUICE_FUZZ_STRICT=1 turns a connection still open at that bound into a
 // crash (a hang to look into); by default it is only counted.
+// SLUICE_FUZZ_DEBUG=1 prints the status line of every response.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -235,12 +236,15 @@ struct Harness {
 
 Harness* harness = nullptr;
 bool strict = false;
+bool debug = false;
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* s = std::getenv("SLUICE_FUZZ_STRICT");
   strict = s && std::strcmp(s, "1") == 0;
+  const char* d = std::getenv("SLUICE_FUZZ_DEBUG");
+  debug = d && std::strcmp(d, "1") == 0;
   // Hostile input makes the proxy log on every run; sanitizers still report.
   spdlog::set_level(spdlog::level::off);
   harness = new Harness();  // lives as long as the process, like the proxy in sluiced
@@ -275,13 +279,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   char buf[16384];
   bool closed = false;
+  std::string head;
   while (wait_for(fd, POLLIN, deadline)) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
       closed = true;
       break;
     }
+    if (debug && n > 0 && head.size() < 256) head.append(buf, static_cast<size_t>(n));
   }
+  if (debug) std::fprintf(stderr, "fuzz_http1: %zu bytes in -> %s\n", size, head.substr(0, head.find('\r')).c_str());
   ::close(fd);
   if (!closed) {
     const uint64_t count = ++harness->open_at_bound;
