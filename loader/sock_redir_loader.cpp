@@ -51,23 +51,6 @@ uint32_t count_keys(int fd) {
 
 }  // namespace
 
-const char* sl_redir_mode_name(sl_redir_mode mode) {
-  switch (mode) {
-    case SL_REDIR_OFF: return "off";
-    case SL_REDIR_ON: return "on";
-    case SL_REDIR_AUTO: return "auto";
-    case SL_REDIR_PROXY: return "proxy";
-  }
-  return "?";
-}
-
-const char* sl_redir_stat_name(sl_redir_stat stat) {
-  static constexpr const char* kNames[SL_RS__COUNT] = {
-      "inserted", "removed", "full", "insert_error", "not_local", "opted_out", "not_service", "msg_redirected",
-      "bytes_redirected", "msg_miss", "bytes_miss", "msg_bulk", "bytes_bulk", "not_proxy"};
-  return stat < SL_RS__COUNT ? kNames[stat] : "?";
-}
-
 Result<std::unique_ptr<SockRedir>> SockRedir::load(const SockRedirOptions& options) {
   if (Status s = ensure_bpffs_dir(options.pin_dir); !s) return s.error();
   if (options.local_prefix_len > 32) return make_error(-EINVAL, "sock_redir: pod network prefix length over 32");

@@ -74,7 +74,5 @@ class SockRedir {
   uint32_t capacity_ = 0;
 };
 
-const char* sl_redir_mode_name(sl_redir_mode mode);
-const char* sl_redir_stat_name(sl_redir_stat stat);
 
 }  // namespace sluice

@@ -220,24 +220,4 @@ Status XdpLb::remove_pins(const std::string& pin_dir) {
   return {};
 }
 
-const char* sl_xreason_name(unsigned reason) {
-  static const char* const names[SL_XR__COUNT] = {
-      "pass_not_ipv4",  "pass_not_vip",     "pass_fragment",   "pass_ip_options",
-      "pass_malformed", "pass_other_proto", "dnat_new",        "dnat_tracked",
-      "drop_src_range", "drop_no_backend",  "ct_full",         "icmp_translated",
-      "icmp_pass",      "tc_reversed",      "tc_pass",         "tc_malformed",
-      "tc_icmp_reversed", "fib_redirect",    "fib_pass",        "ct_readmitted",
-      "tx_unlisted"};
-  static_assert(SL_XR__COUNT == 21, "keep the names in step with enum sl_xreason");
-  return reason < SL_XR__COUNT ? names[reason] : "unknown";
-}
-
-const char* sl_xdrop_name(unsigned drop) {
-  switch (drop) {
-    case SL_XDROP_SRC_RANGE: return "src_range";
-    case SL_XDROP_NO_BACKEND: return "no_backend";
-    default: return "unknown";
-  }
-}
-
 }  // namespace sluice

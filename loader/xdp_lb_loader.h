@@ -124,9 +124,4 @@ class XdpLb {
   std::vector<int> tx_devices_;  // sorted, what sl_xtx holds
 };
 
-// Names of enum sl_xreason, for stats output.
-const char* sl_xreason_name(unsigned reason);
-// Names of enum sl_xdrop.
-const char* sl_xdrop_name(unsigned drop);
-
 }  // namespace sluice

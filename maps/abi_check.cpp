@@ -104,5 +104,58 @@ SL_CHECK_OFF(struct sl_redir_key, remote_ip, 4);
 SL_CHECK_OFF(struct sl_redir_key, local_port, 8);
 SL_CHECK_OFF(struct sl_redir_key, remote_port, 12);
 SL_CHECK_SIZE(struct sl_redir_sk, 8);
-static_assert(SL_RS__COUNT == 14, "keep sl_redir_stat_name() in loader/sock_redir_loader.cpp in step");
+static_assert(SL_RS__COUNT == 14, "sl_redir_stats holds SL_RS__COUNT counters per CPU");
 static_assert((SL_MARK_NO_REDIR & 0x5c1u) == 0, "the no-redirect mark bit is clear of the proxy bypass mark");
+
+// The reason, counter and mode lists (maps/reason_names.h): each enumerator's
+// value is its place in its list, so the name table indexed by value is the
+// list itself, and no two entries share a name.
+#include <string_view>
+
+#include "reason_names.h"
+
+namespace sl_abi_names {
+
+struct Entry {
+  long value;
+  std::string_view name;
+};
+#define SL_ABI_ENTRY(id, name) Entry{static_cast<long>(id), name},
+
+template <size_t N>
+constexpr bool values_in_order(const Entry (&list)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (list[i].value != static_cast<long>(i)) return false;
+  }
+  return true;
+}
+
+template <size_t N>
+constexpr bool names_unique_and_set(const Entry (&list)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (list[i].name.empty()) return false;
+    for (size_t j = i + 1; j < N; ++j) {
+      if (list[i].name == list[j].name) return false;
+    }
+  }
+  return true;
+}
+
+#define SL_ABI_CHECK_LIST(list, count)                                            \
+  namespace list##_check {                                                        \
+  constexpr Entry kList[] = {list(SL_ABI_ENTRY)};                                 \
+  static_assert(sizeof(kList) / sizeof(kList[0]) == (count), #list " count");     \
+  static_assert(values_in_order(kList), #list ": values must be 0, 1, 2, ...");   \
+  static_assert(names_unique_and_set(kList), #list ": names must be set, unique"); \
+  }
+
+SL_ABI_CHECK_LIST(SL_REASON_LIST, SL_R__COUNT)
+SL_ABI_CHECK_LIST(SL_XREASON_LIST, SL_XR__COUNT)
+SL_ABI_CHECK_LIST(SL_XDROP_LIST, SL_XDROP__COUNT)
+SL_ABI_CHECK_LIST(SL_REDIR_STAT_LIST, SL_RS__COUNT)
+SL_ABI_CHECK_LIST(SL_REDIR_MODE_LIST, 4)
+
+#undef SL_ABI_CHECK_LIST
+#undef SL_ABI_ENTRY
+
+}  // namespace sl_abi_names

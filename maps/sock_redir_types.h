@@ -7,13 +7,20 @@
 
 #include <linux/types.h>
 
-/* The per-node setting (rodata sl_redir_mode). */
+/* The per-node setting (rodata sl_redir_mode), as X(enumerator, printed
+ * name); the values are the order, 0 to 3. SL_REDIR_PROXY redirects only the
+ * bytes that the node proxy receives: a pod's request to it, a local
+ * backend's reply to it. */
+#define SL_REDIR_MODE_LIST(X) \
+	X(SL_REDIR_OFF, "off")     /* nothing is inserted: every byte takes the stack */ \
+	X(SL_REDIR_ON, "on")       /* every local connection is redirected */ \
+	X(SL_REDIR_AUTO, "auto")   /* redirected unless it sends a bulk-sized message */ \
+	X(SL_REDIR_PROXY, "proxy") /* only bytes that the node proxy receives */
+
 enum sl_redir_mode {
-	SL_REDIR_OFF = 0,  /* nothing is inserted: every byte takes the stack */
-	SL_REDIR_ON = 1,   /* every local connection is redirected */
-	SL_REDIR_AUTO = 2, /* redirected unless it sends a bulk-sized message */
-	SL_REDIR_PROXY = 3, /* only bytes that the node proxy receives: a pod's
-	                     * request to it, a local backend's reply to it */
+#define SL_ENUM_ENTRY(id, name) id,
+	SL_REDIR_MODE_LIST(SL_ENUM_ENTRY)
+#undef SL_ENUM_ENTRY
 };
 
 /* sl_redir_pend values: which sockhash the passive side goes into. */
@@ -37,22 +44,28 @@ struct sl_redir_sk {
 	__u32 pad;
 };
 
-/* sl_redir_stats: per-CPU counters, indexed by these. */
+/* sl_redir_stats: per-CPU counters, indexed by these; each entry of
+ * SL_REDIR_STAT_LIST is the enumerator and its printed name. */
+#define SL_REDIR_STAT_LIST(X) \
+	X(SL_RS_INSERTED, "inserted")                     /* socket put in the sockhash */ \
+	X(SL_RS_REMOVED, "removed")                       /* an inserted socket closed (the kernel unhashes it) */ \
+	X(SL_RS_FULL, "full")                             /* sockhash full: the connection stays on the stack */ \
+	X(SL_RS_INSERT_ERROR, "insert_error")             /* any other insert failure: stays on the stack */ \
+	X(SL_RS_NOT_LOCAL, "not_local")                   /* an end is not on this node: not inserted */ \
+	X(SL_RS_OPTED_OUT, "opted_out")                   /* its service opted out: not inserted */ \
+	X(SL_RS_NOT_SERVICE, "not_service")               /* not a connection to a service or from the proxy */ \
+	X(SL_RS_MSG_REDIRECTED, "msg_redirected")         /* sendmsg delivered to the peer socket directly */ \
+	X(SL_RS_BYTES_REDIRECTED, "bytes_redirected") \
+	X(SL_RS_MSG_MISS, "msg_miss")                     /* no local peer in the sockhash: sent by the stack */ \
+	X(SL_RS_BYTES_MISS, "bytes_miss") \
+	X(SL_RS_MSG_BULK, "msg_bulk")                     /* auto: sent by the stack because the socket moves bulk */ \
+	X(SL_RS_BYTES_BULK, "bytes_bulk") \
+	X(SL_RS_NOT_PROXY, "not_proxy")                   /* proxy mode: neither end is the node proxy */
+
 enum sl_redir_stat {
-	SL_RS_INSERTED = 0,    /* socket put in the sockhash */
-	SL_RS_REMOVED,         /* an inserted socket closed (the kernel unhashes it) */
-	SL_RS_FULL,            /* sockhash full: the connection stays on the stack */
-	SL_RS_INSERT_ERROR,    /* any other insert failure: stays on the stack */
-	SL_RS_NOT_LOCAL,       /* an end is not on this node: not inserted */
-	SL_RS_OPTED_OUT,       /* its service opted out: not inserted */
-	SL_RS_NOT_SERVICE,     /* not a connection to a service or from the proxy */
-	SL_RS_MSG_REDIRECTED,  /* sendmsg delivered to the peer socket directly */
-	SL_RS_BYTES_REDIRECTED,
-	SL_RS_MSG_MISS,        /* no local peer in the sockhash: sent by the stack */
-	SL_RS_BYTES_MISS,
-	SL_RS_MSG_BULK,        /* auto: sent by the stack because the socket moves bulk */
-	SL_RS_BYTES_BULK,
-	SL_RS_NOT_PROXY,       /* proxy mode: neither end is the node proxy */
+#define SL_ENUM_ENTRY(id, name) id,
+	SL_REDIR_STAT_LIST(SL_ENUM_ENTRY)
+#undef SL_ENUM_ENTRY
 	SL_RS__COUNT
 };
 

@@ -1,32 +1,38 @@
 /* Every verdict of the kernel programs is counted under one of these reasons
- * in the per-CPU array sl_stats. Userspace prints them by name, so keep
- * sl_reason_name() in loader/stat_names.cpp in step with this enum. */
+ * in the per-CPU array sl_stats. Each entry of SL_REASON_LIST is the
+ * enumerator and the name userspace prints for it (maps/reason_names.h), so
+ * the two cannot drift. Add new reasons at the end: the order is the index. */
 #ifndef SLUICE_MAPS_STAT_REASONS_H
 #define SLUICE_MAPS_STAT_REASONS_H
 
+#define SL_REASON_LIST(X) \
+	X(SL_R_CONNECT_PASS_UNKNOWN, "connect_pass_unknown")     /* destination is not a service: untouched */ \
+	X(SL_R_CONNECT_BALANCED, "connect_balanced")             /* connect rewritten to a backend */ \
+	X(SL_R_CONNECT_CB_REFUSED, "connect_cb_refused")         /* service at maxConnections: connect refused */ \
+	X(SL_R_CONNECT_NO_BACKEND, "connect_no_backend")         /* service has no backends: connect refused */ \
+	X(SL_R_CONNECT_PANIC, "connect_panic")                   /* every backend ejected: used them all anyway */ \
+	X(SL_R_CONNECT_MAP_ERROR, "connect_map_error")           /* a slot or backend entry was missing */ \
+	X(SL_R_SENDMSG_PASS_UNKNOWN, "sendmsg_pass_unknown") \
+	X(SL_R_SENDMSG_BALANCED, "sendmsg_balanced") \
+	X(SL_R_SENDMSG_STICKY, "sendmsg_sticky")                 /* UDP datagram reused the socket's earlier backend */ \
+	X(SL_R_SENDMSG_NO_BACKEND, "sendmsg_no_backend") \
+	X(SL_R_RECVMSG_REVERSED, "recvmsg_reversed")             /* UDP reply source rewritten to the VIP */ \
+	X(SL_R_RECVMSG_PASS, "recvmsg_pass") \
+	X(SL_R_GETPEER_REVERSED, "getpeer_reversed")             /* getpeername shows the VIP */ \
+	X(SL_R_GETPEER_PASS, "getpeer_pass") \
+	X(SL_R_SOCKOPS_COUNTED, "sockops_counted")               /* established connection counted */ \
+	X(SL_R_SOCKOPS_RELEASED, "sockops_released")             /* closed connection released its counts */ \
+	X(SL_R_SOCKOPS_FLOOR, "sockops_floor")                   /* a release found a counter already at zero */ \
+	X(SL_R_SOCK_STORAGE_FULL, "sock_storage_full")           /* socket state could not be stored */ \
+	X(SL_R_CONNECT_REDIRECTED, "connect_redirected")         /* HTTP port: sent to the node proxy */ \
+	X(SL_R_CONNECT_PROXY_DOWN, "connect_proxy_down")         /* HTTP port, proxy heartbeat stale: balanced at L4 */ \
+	X(SL_R_CONNECT_BYPASS, "connect_bypass")                 /* the proxy's own socket: not redirected */ \
+	X(SL_R_ORIG_DST_RECORDED, "orig_dst_recorded")           /* sockops stored a redirected connection's destination */
+
 enum sl_reason {
-	SL_R_CONNECT_PASS_UNKNOWN = 0, /* destination is not a service: untouched */
-	SL_R_CONNECT_BALANCED,         /* connect rewritten to a backend */
-	SL_R_CONNECT_CB_REFUSED,       /* service at maxConnections: connect refused */
-	SL_R_CONNECT_NO_BACKEND,       /* service has no backends: connect refused */
-	SL_R_CONNECT_PANIC,            /* every backend ejected: used them all anyway */
-	SL_R_CONNECT_MAP_ERROR,        /* a slot or backend entry was missing */
-	SL_R_SENDMSG_PASS_UNKNOWN,
-	SL_R_SENDMSG_BALANCED,
-	SL_R_SENDMSG_STICKY,           /* UDP datagram reused the socket's earlier backend */
-	SL_R_SENDMSG_NO_BACKEND,
-	SL_R_RECVMSG_REVERSED,         /* UDP reply source rewritten to the VIP */
-	SL_R_RECVMSG_PASS,
-	SL_R_GETPEER_REVERSED,         /* getpeername shows the VIP */
-	SL_R_GETPEER_PASS,
-	SL_R_SOCKOPS_COUNTED,          /* established connection counted */
-	SL_R_SOCKOPS_RELEASED,         /* closed connection released its counts */
-	SL_R_SOCKOPS_FLOOR,            /* a release found a counter already at zero */
-	SL_R_SOCK_STORAGE_FULL,        /* socket state could not be stored */
-	SL_R_CONNECT_REDIRECTED,       /* HTTP port: sent to the node proxy */
-	SL_R_CONNECT_PROXY_DOWN,       /* HTTP port, proxy heartbeat stale: balanced at L4 */
-	SL_R_CONNECT_BYPASS,           /* the proxy's own socket: not redirected */
-	SL_R_ORIG_DST_RECORDED,        /* sockops stored a redirected connection's destination */
+#define SL_ENUM_ENTRY(id, name) id,
+	SL_REASON_LIST(SL_ENUM_ENTRY)
+#undef SL_ENUM_ENTRY
 	SL_R__COUNT
 };
 

@@ -96,10 +96,16 @@ struct sl_xsrc_key {
 	__be32 addr;
 };
 
-/* Per-VIP drop reasons, counted in sl_xvip_counters.drops. */
+/* Per-VIP drop reasons, counted in sl_xvip_counters.drops; each entry of
+ * SL_XDROP_LIST is the enumerator and its printed name. */
+#define SL_XDROP_LIST(X) \
+	X(SL_XDROP_SRC_RANGE, "src_range")       /* source outside loadBalancerSourceRanges */ \
+	X(SL_XDROP_NO_BACKEND, "no_backend")     /* no (local) backend */
+
 enum sl_xdrop {
-	SL_XDROP_SRC_RANGE = 0, /* source outside loadBalancerSourceRanges */
-	SL_XDROP_NO_BACKEND = 1, /* no (local) backend */
+#define SL_ENUM_ENTRY(id, name) id,
+	SL_XDROP_LIST(SL_ENUM_ENTRY)
+#undef SL_ENUM_ENTRY
 	SL_XDROP__COUNT
 };
 #define SL_XDROP_SLOTS 4u

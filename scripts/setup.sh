@@ -13,6 +13,9 @@ PACKAGES=(
   libyaml-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # fuzz tier (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes of
+  # clang-14 (not pulled in without recommends); llvm-14 symbolizes reports
+  libclang-rt-14-dev
   iproute2 iptables nftables procps openssl curl
   wrk nghttp2-client haproxy nginx-light
 )

@@ -3,13 +3,18 @@
 # Privileged tests (ctest label "privileged": BPF and netns) need root. Without
 # root they skip with a message, except under CI=true, where a skip fails.
 # Extra arguments go to ctest, e.g. scripts/test.sh -L unit or -R SockLb.
+# After ctest, each fuzz target (test/fuzz) runs FUZZ_SECONDS (default 15)
+# through scripts/fuzz.sh, in its own build directory; a crash fails the run.
+# FUZZ_SECONDS=0 skips them. Under CI=true, compiler warnings are errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
 
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+WERROR=OFF
+if [ "${CI:-}" = "true" ]; then WERROR=ON; fi
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" -DSLUICE_WERROR="$WERROR" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -21,3 +26,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 300 "$@"
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+if [ "$FUZZ_SECONDS" != "0" ]; then
+  for target in fuzz_config fuzz_client_hello fuzz_http1; do
+    scripts/fuzz.sh "$target" "$FUZZ_SECONDS"
+  done
+fi

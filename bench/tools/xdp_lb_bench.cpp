@@ -164,7 +164,7 @@ void refuse_root_netns() {
     }
     ::closedir(d);
   }
-  die("refusing to touch interfaces outside a bench netns (/run/netns/sl??????-*)");
+  die("refusing to touch interfaces outside a bench netns (/run/netns/sl\?\?\?\?\?\?-*)");
 }
 
 std::unique_ptr<XdpLb> load(const std::string& pin_dir, uint32_t vips, uint32_t bench_flags, bool redirect = false) {

@@ -209,7 +209,7 @@ std::string hexdump_diff(const Bytes& want, const Bytes& got) {
       if (i < got.size()) { std::snprintf(buf, sizeof buf, "%02x ", got[i]); g += buf; } else { g += "   "; }
       if (i < n && (i >= want.size() || i >= got.size() || want[i] != got[i])) differs = true;
     }
-    char head[16];
+    char head[24];  // a marker, up to 16 hex digits, a space
     std::snprintf(head, sizeof head, "%c%04zx ", differs ? '!' : ' ', row);
     out += head + w + " " + g + "\n";
   }

@@ -501,7 +501,128 @@ metadata: {name: x, namespace: default}
 spec:
   hosts: reviews
 )",
-                "spec.hosts: expected a list, got a scalar"}),
+                "spec.hosts: expected a list, got a scalar"},
+        BadCase{"MaglevSizeTooLarge", R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: x, namespace: default}
+spec:
+  host: productpage
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        useSourceIp: true
+        maglev: {tableSize: 18446744073709551557}
+)",
+                "extra.yaml:10: DestinationRule default/x: spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: "
+                "Maglev table size 18446744073709551557 is over the largest, 5000011"},
+        // Numbers too large for any integer type: an error, never an exception.
+        BadCase{"AuthorizationPortTooLargeForAnyInteger", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: huge, namespace: default}
+spec:
+  rules:
+  - to:
+    - operation:
+        ports: ["99999999999999999999"]
+)",
+                "extra.yaml:8: AuthorizationPolicy default/huge: spec.rules[0].to[0].operation.ports[0]: port "
+                "'99999999999999999999' out of range 1-65535"},
+        BadCase{"AuthorizationPortJustAboveRange", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: default}
+spec:
+  rules:
+  - to:
+    - operation:
+        ports: ["80", "65536"]
+)",
+                "AuthorizationPolicy default/p: spec.rules[0].to[0].operation.ports[1]: port '65536' out of range 1-65535"},
+        BadCase{"AuthorizationPortZero", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: default}
+spec:
+  rules:
+  - to:
+    - operation:
+        ports: ["0"]
+)",
+                "spec.rules[0].to[0].operation.ports[0]: port '0' out of range 1-65535"},
+        BadCase{"AuthorizationPortNegative", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: default}
+spec:
+  rules:
+  - to:
+    - operation:
+        ports: ["-1"]
+)",
+                "spec.rules[0].to[0].operation.ports[0]: port '-1' out of range 1-65535"},
+        BadCase{"CidrPrefixTooLargeForAnyInteger", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: default}
+spec:
+  rules:
+  - from:
+    - source:
+        ipBlocks: ["10.0.0.0/99999999999999999999"]
+        notIpBlocks: ["10.0.0.0/33"]
+)",
+                "extra.yaml:8: AuthorizationPolicy default/p: spec.rules[0].from[0].source.ipBlocks[0]: invalid IP or CIDR"},
+        BadCase{"ServicePortTooLargeForAnyInteger", R"(apiVersion: v1
+kind: Service
+metadata: {name: big, namespace: default}
+spec:
+  clusterIP: 10.96.9.9
+  ports:
+  - {name: http, port: 99999999999999999999}
+)",
+                "extra.yaml:7: Service default/big: spec.ports[0].port: '99999999999999999999' is out of range"},
+        BadCase{"DestinationPortTooLargeForAnyInteger", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, port: {number: 99999999999999999999}}
+)",
+                "spec.http[0].route[0].destination.port.number: '99999999999999999999' is out of range"},
+        BadCase{"WeightTooLargeForAnyInteger", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+      weight: 99999999999999999999
+)",
+                "spec.http[0].route[0].weight: '99999999999999999999' is out of range"},
+        BadCase{"DurationTooLong", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+    timeout: 99999999999999999999h
+)",
+                "spec.http[0].timeout: invalid duration '99999999999999999999h'"},
+        BadCase{"PercentageTooLargeForADouble", R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+    fault:
+      abort:
+        httpStatus: 500
+        percentage: {value: 1e999}
+)",
+                "spec.http[0].fault.abort.percentage.value: expected a number, got '1e999'"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 TEST(ConfigValidation, HostWithoutServiceIsOnlyAWarning) {

@@ -102,7 +102,9 @@ TEST(ClientHelloPeek, CorruptedHellosNeverReadOutOfBounds) {
       std::string bad = hello;
       bad[i] = static_cast<char>(rng());
       const ClientHelloPeek p = peek_client_hello(bad);
-      if (p.status == Status::kDone) EXPECT_LE(p.sni.size(), hello.size());
+      if (p.status == Status::kDone) {
+        EXPECT_LE(p.sni.size(), hello.size());
+      }
     }
   }
   // Truncated lengths inside a whole record: a record that claims less.

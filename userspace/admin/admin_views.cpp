@@ -5,10 +5,9 @@
 
 #include "json_writer.h"
 #include "l4_sync.h"
+#include "reason_names.h"
 #include "service_text.h"
 #include "service_writer.h"
-#include "stat_names.h"
-#include "stat_reasons.h"
 
 namespace sluice {
 
@@ -86,7 +85,7 @@ std::string kernel_maps_json(const DatapathMaps& maps, const PerCpuArrayHandle<u
   }
   w.end_array();
   w.key("verdicts").begin_object();
-  for (unsigned r = 0; r < SL_R__COUNT; ++r) w.key(stat_reason_name(r)).value(stats.sum(r));
+  for (unsigned r = 0; r < SL_R__COUNT; ++r) w.key(sl_reason_name(r)).value(stats.sum(r));
   w.end_object();
   w.end_object();
   return w.str();
@@ -103,7 +102,7 @@ std::string socket_redirect_json(const SockRedir& redir) {
   w.end_object();
   w.key("counters").begin_object();
   if (auto stats = redir.stats()) {
-    for (unsigned i = 0; i < SL_RS__COUNT; ++i) w.key(sl_redir_stat_name(static_cast<sl_redir_stat>(i))).value((*stats)[i]);
+    for (unsigned i = 0; i < SL_RS__COUNT; ++i) w.key(sl_redir_stat_name(i)).value((*stats)[i]);
   }
   w.end_object();
   w.end_object();

@@ -39,8 +39,10 @@ int walk_line(YamlView node, std::string_view path, int line) {
     size_t best = std::string_view::npos, best_len = 0;
     for (size_t i = 0; i < node.size() && node.is_map(); ++i) {
       std::string_view k = node.key(i).scalar();
-      bool boundary = path.size() == k.size() || path[k.size()] == '.' || path[k.size()] == '[';
-      if (k.size() > best_len && path.starts_with(k) && boundary) {
+      if (k.size() <= best_len || !path.starts_with(k)) continue;
+      // Only then is path[k.size()] inside path.
+      const bool boundary = path.size() == k.size() || path[k.size()] == '.' || path[k.size()] == '[';
+      if (boundary) {
         best = i;
         best_len = k.size();
       }

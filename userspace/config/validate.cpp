@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <re2/re2.h>
 
+#include <charconv>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -15,17 +17,28 @@ namespace net = istio::networking;
 
 namespace {
 
+// Envoy's limit on a Maglev table (MaglevLbConfig.table_size), which Istio
+// passes on.
+constexpr uint64_t kMaxMaglevTableSize = 5000011;
+
 std::string idx(const std::string& path, int i) { return path + "[" + std::to_string(i) + "]"; }
+
+// A plain decimal number (digits only, no sign or spaces) no larger than max.
+// Never throws: text from a config file may hold any number of digits.
+std::optional<uint64_t> decimal(std::string_view s, uint64_t max) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || v > max) return std::nullopt;
+  return v;
+}
 
 bool valid_ipv4_or_cidr(const std::string& s) {
   std::string ip = s;
   if (size_t slash = s.find('/'); slash != std::string::npos) {
     ip = s.substr(0, slash);
     const std::string bits = s.substr(slash + 1);
-    if (bits.empty() || bits.size() > 2 || bits.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(bits) > 32) {
-      return false;
-    }
+    if (bits.size() > 2 || !decimal(bits, 32)) return false;
   }
   in_addr a{};
   in6_addr a6{};
@@ -105,7 +118,12 @@ class ResourceChecker {
       if (l.has_load_balancer() && l.load_balancer().has_consistent_hash()) {
         const auto& ch = l.load_balancer().consistent_hash();
         const std::string cp = p + ".loadBalancer.consistentHash";
-        if (ch.has_maglev() && ch.maglev().table_size() && !is_prime(ch.maglev().table_size())) {
+        if (ch.has_maglev() && ch.maglev().table_size() > kMaxMaglevTableSize) {
+          // Checked first: a table is built in memory (and the kernel's is
+          // 32-bit), and proving a 64-bit prime by trial division never ends.
+          error(cp + ".maglev.tableSize", "Maglev table size " + std::to_string(ch.maglev().table_size()) +
+                                              " is over the largest, " + std::to_string(kMaxMaglevTableSize));
+        } else if (ch.has_maglev() && ch.maglev().table_size() && !is_prime(ch.maglev().table_size())) {
           error(cp + ".maglev.tableSize", "Maglev table size " + std::to_string(ch.maglev().table_size()) + " must be prime");
         }
         if (ch.has_http_cookie() && ch.http_cookie().name().empty()) error(cp + ".httpCookie.name", "missing");
@@ -346,8 +364,7 @@ void check_authorization_policy(ResourceChecker& c, const istio::security::Autho
       const std::string tp = idx(p + ".to", t) + ".operation";
       for (int q = 0; q < op.ports_size(); ++q) {
         const std::string& port = op.ports(q);
-        if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535 ||
-            std::stoul(port) == 0) {
+        if (std::optional<uint64_t> n = decimal(port, 65535); !n || *n == 0) {
           c.error(idx(tp + ".ports", q), "port '" + port + "' out of range 1-65535");
         }
       }

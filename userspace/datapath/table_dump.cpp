@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <sstream>
 
+#include "reason_names.h"
 #include "service_text.h"
 #include "service_writer.h"
-#include "stat_names.h"
-#include "stat_reasons.h"
 
 namespace sluice {
 
@@ -35,7 +34,7 @@ std::string dump_services(const DatapathMaps& maps) {
 std::string dump_stats(const PerCpuArrayHandle<uint64_t>& stats) {
   std::ostringstream out;
   for (unsigned r = 0; r < SL_R__COUNT; ++r) {
-    out << stat_reason_name(r) << ' ' << stats.sum(r) << '\n';
+    out << sl_reason_name(r) << ' ' << stats.sum(r) << '\n';
   }
   return out.str();
 }
