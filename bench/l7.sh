@@ -50,6 +50,21 @@
 #                            LAT_DURATION and by the kernel's RT throttling.
 #                            The wrk runs stay SCHED_OTHER at NICE. 0: off
 #   PATHS="direct sluice haproxy nginx"
+#                            (sluice_base joins them with BASELINE_SLUICED)
+#   BASELINE_SLUICED=        another sluiced binary, e.g. an older commit's
+#                            built in a worktree of its own (this script builds
+#                            only this tree's), measured as path sluice_base
+#                            exactly like sluice (same flags, config and
+#                            pinning, in the same rotating rounds); appended
+#                            to PATHS unless PATHS names it. The node's cgroup
+#                            and pin dir take one sluiced at a time, so before
+#                            each sluice and sluice_base measurement the
+#                            running sluiced stops (--cleanup: it detaches and
+#                            unpins everything) and that path's binary starts
+#                            afresh. Adds a sluice_base row and, on the last
+#                            line, cpu_ratio_vs_baseline (sluice's
+#                            cpu_s/1k@max over sluice_base's) and
+#                            rps_ratio_vs_baseline (best max req/s, likewise)
 #   QUIET_WAIT=60 QUIET_PCT=10
 #                            before each wrk run, wait up to QUIET_WAIT s until
 #                            other tenants use at most QUIET_PCT% of the CPUs
@@ -86,6 +101,7 @@
 # Paths: direct  = p1 -> p2/p3:8080 (alternating; wrk: one wrk per pod, half
 #                  the connections and threads each, summed)
 #        sluice  = p1 -> 10.96.0.10:80 -> redirect -> sluiced -> p2/p3 (ROUND_ROBIN)
+#        sluice_base = the same with BASELINE_SLUICED's binary
 #        haproxy = p1 -> 10.200.0.1:8081 -> p2/p3 (roundrobin, http-reuse always)
 #        nginx   = p1 -> 10.200.0.1:8082 -> p2/p3 (upstream keepalive NGINX_KEEPALIVE)
 # Nothing is added to the root netns; no default routes anywhere. Proxies run
@@ -128,6 +144,7 @@ LAT_SLOW_US=${LAT_SLOW_US:-0}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_PCT=${QUIET_PCT:-10}
 KEEP_LOGS=${KEEP_LOGS:-}
+BASELINE_SLUICED=${BASELINE_SLUICED:-}
 
 VIP=10.96.0.10
 NODE_IP=10.200.0.1
@@ -163,9 +180,17 @@ if [[ $BACKEND == nginx ]]; then REQ_PATH=/body.bin; else REQ_PATH="/?body_bytes
 read -r -a PATH_LIST <<<"$PATHS"
 (( ${#PATH_LIST[@]} > 0 )) || die "PATHS is empty"
 for p in "${PATH_LIST[@]}"; do
-  [[ $p =~ ^(direct|sluice|haproxy|nginx)$ ]] || die "unknown path '$p' (direct sluice haproxy nginx)"
+  [[ $p =~ ^(direct|sluice|haproxy|nginx|sluice_base)$ ]] || die "unknown path '$p' (direct sluice haproxy nginx)"
+  [[ $p != sluice_base || -n $BASELINE_SLUICED ]] || die "path sluice_base needs BASELINE_SLUICED"
 done
 has_path() { [[ " ${PATH_LIST[*]} " == *" $1 "* ]]; }
+if [[ -n $BASELINE_SLUICED ]]; then
+  [[ -f $BASELINE_SLUICED && -x $BASELINE_SLUICED ]] || die "BASELINE_SLUICED: $BASELINE_SLUICED is not an executable file"
+  BASELINE_SLUICED=$(realpath "$BASELINE_SLUICED")
+  has_path sluice_base || PATH_LIST+=(sluice_base)
+fi
+is_sluice() { [[ $1 == sluice || $1 == sluice_base ]]; }
+has_sluiced() { has_path sluice || has_path sluice_base; }
 need=(ip awk sort taskset nsenter curl wrk)
 has_path haproxy && need+=(haproxy)
 if has_path nginx || [[ $BACKEND == nginx ]]; then need+=(nginx); fi
@@ -197,6 +222,16 @@ fi
 DIRTY=$(git -C "$ROOT" status --porcelain -- userspace bpf loader maps proto 2>/dev/null | awk '{ print $2 }' | xargs)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 SLUICED_BUILT=$(date -r "$SLUICED" '+%F %T')
+if [[ -n $BASELINE_SLUICED ]]; then
+  # The same for the baseline, from the tree it was built in (if any).
+  BASE_TOP=$(git -C "$(dirname "$BASELINE_SLUICED")" rev-parse --show-toplevel 2>/dev/null || true)
+  BASE_COMMIT=unknown BASE_DIRTY=""
+  if [[ -n $BASE_TOP ]]; then
+    BASE_COMMIT=$(git -C "$BASE_TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    BASE_DIRTY=$(git -C "$BASE_TOP" status --porcelain -- userspace bpf loader maps proto 2>/dev/null | awk '{ print $2 }' | xargs)
+  fi
+  BASE_BUILT=$(date -r "$BASELINE_SLUICED" '+%F %T')
+fi
 
 # --- setup and cleanup -------------------------------------------------------
 PREFIX=$(bench_prefix)
@@ -206,8 +241,16 @@ WORK=$(mktemp -d /tmp/sluice-l7.XXXXXX)
 mkdir "$WORK/bin"
 cp "$SLUICED" "$ECHO" "$LOADGEN" "$WORK/bin/"
 SLUICED=$WORK/bin/sluiced ECHO=$WORK/bin/sluice-echo LOADGEN=$WORK/bin/sluice-bench-http-load
+BASE_SLUICED=""
+if [[ -n $BASELINE_SLUICED ]]; then
+  # Its own directory: the same file name (and so the same comm) as sluice's.
+  mkdir "$WORK/bin/base"
+  cp "$BASELINE_SLUICED" "$WORK/bin/base/sluiced"
+  BASE_SLUICED=$WORK/bin/base/sluiced
+fi
 PIDS=()  # every long-running process we started, stopped in reverse order
 SLUICED_PID="" HAPROXY_PID="" NGINX_PID=""
+SLUICED_BIN=""  # the binary SLUICED_PID runs: $SLUICED or $BASE_SLUICED
 BACKEND_PIDS=()  # the backend servers' main PIDs (nginx: masters)
 NODE_UP=0
 T_START=$EPOCHREALTIME
@@ -374,15 +417,15 @@ EOF
   done
 } >"$WORK/config/mesh.yaml"
 
-if has_path sluice; then
-  access=(--no-access-log)
+start_sluiced() { # binary, log file: starts it and waits until it is ready
+  local access=(--no-access-log) ready=0
   (( SLUICE_ACCESS_LOG )) && access=()
-  start_in_node "$WORK/sluiced.log" "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
+  start_in_node "$2" "$1" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
     --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
     --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" --cleanup
   SLUICED_PID=$!
+  SLUICED_BIN=$1
   PIDS+=("$SLUICED_PID")
-  ready=0
   for _ in $(seq 250); do
     kill -0 "$SLUICED_PID" 2>/dev/null || break
     if [[ $(nsenter --net="$NODE_NS" curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" 2>/dev/null) == ready ]]; then
@@ -391,7 +434,18 @@ if has_path sluice; then
     fi
     sleep 0.02
   done
-  (( ready )) || die "sluiced did not become ready: $(tail -n 5 "$WORK/sluiced.log")"
+  (( ready )) || die "sluiced did not become ready: $(tail -n 5 "$2")"
+}
+if has_sluiced; then
+  # With a baseline, the binary of whichever of the two paths comes first.
+  first_bin=$SLUICED
+  for p in "${PATH_LIST[@]}"; do
+    if is_sluice "$p"; then
+      [[ $p == sluice ]] || first_bin=$BASE_SLUICED
+      break
+    fi
+  done
+  if [[ $first_bin == "$SLUICED" ]]; then start_sluiced "$SLUICED" "$WORK/sluiced.log"; else start_sluiced "$BASE_SLUICED" "$WORK/sluiced-base.log"; fi
 fi
 
 # --- HAProxy -------------------------------------------------------------------
@@ -470,7 +524,7 @@ fi
 targets_of() {
   case $1 in
     direct) for i in "${BACKEND_PODS[@]}"; do echo "10.200.1.$i:$ECHO_PORT"; done ;;
-    sluice) echo "$VIP:80" ;;
+    sluice | sluice_base) echo "$VIP:80" ;;
     haproxy) echo "$NODE_IP:$HAPROXY_PORT" ;;
     nginx) echo "$NODE_IP:$NGINX_PORT" ;;
   esac
@@ -478,7 +532,7 @@ targets_of() {
 # PIDs whose CPU time is the path's cost (none for direct).
 pids_of() {
   case $1 in
-    sluice) echo "$SLUICED_PID" ;;
+    sluice | sluice_base) echo "$SLUICED_PID" ;;
     haproxy) echo "$HAPROXY_PID" ;;
     nginx) echo "$NGINX_PID"; pgrep -P "$NGINX_PID" || true ;;
   esac
@@ -487,7 +541,8 @@ pids_of() {
 server_pids() {
   local p
   backend_pids
-  for p in sluice haproxy nginx; do
+  has_sluiced && echo "$SLUICED_PID"
+  for p in haproxy nginx; do
     has_path "$p" && pids_of "$p"
   done
   return 0
@@ -589,11 +644,11 @@ check_path() {
     out=$(in_client curl -s -i -m 3 -H 'Host: echo' "http://$t$REQ_PATH" 2>/dev/null | tr -d '\r') || return 1
     [[ $out =~ x-echo-pod:\ (p[0-9]+) ]] || { log "$p: no x-echo-pod in the reply: ${out:0:300}"; return 1; }
     pods+=" ${BASH_REMATCH[1]}"
-    if [[ $p == sluice && $BACKEND == echo ]]; then
+    if is_sluice "$p" && [[ $BACKEND == echo ]]; then
       out=$(in_client curl -s -m 3 -H 'Host: echo' "http://$t/" 2>/dev/null) || return 1
     fi
-    if [[ $p == sluice ]] && ! proxied_by_sluice "$out"; then
-      log "sluice: a request did not go through the proxy: ${out:0:300}"
+    if is_sluice "$p" && ! proxied_by_sluice "$out"; then
+      log "$p: a request did not go through the proxy: ${out:0:300}"
       return 1
     fi
   done
@@ -605,18 +660,51 @@ check_path() {
 
 # The sluice path needs the kernel redirect, which starts with the first
 # heartbeat: wait for it.
-if has_path sluice; then
-  probe_path=/
+wait_redirect() { # status 1 if it did not start
+  local probe_path=/ out
   [[ $BACKEND == echo ]] || probe_path=$REQ_PATH
   for _ in $(seq 100); do
     out=$(in_client curl -s -i -m 1 "http://$VIP$probe_path" 2>/dev/null | tr -d '\r' || true)
-    proxied_by_sluice "$out" && break
+    proxied_by_sluice "$out" && return 0
     sleep 0.05
   done
-fi
+  return 1
+}
+has_sluiced && { wait_redirect || true; }
+# sluice and sluice_base share the node's cgroup and pin dir: before either
+# path is checked or measured, its binary replaces the other's. The running
+# sluiced stops (--cleanup: it detaches its programs and removes the pin dir)
+# and the other starts afresh and loads its own; both have the same kernel
+# programs and map layout, so even pins a killed daemon left behind are
+# adopted safely. With "fresh" (before each measurement) the daemon is
+# restarted even when it runs the right binary, so that every sluice and
+# sluice_base measurement starts from a daemon alike in age. Without a
+# baseline this never restarts anything.
+FAILED=0
+SLUICED_STARTS=1
+use_sluiced() { # path [fresh]
+  local bin i
+  case $1 in
+    sluice) bin=$SLUICED ;;
+    sluice_base) bin=$BASE_SLUICED ;;
+    *) return 0 ;;
+  esac
+  [[ $bin != "$SLUICED_BIN" || ( -n $BASE_SLUICED && ${2:-} == fresh ) ]] || return 0
+  stop_pid "$SLUICED_PID"
+  for i in "${!PIDS[@]}"; do [[ ${PIDS[i]} != "$SLUICED_PID" ]] || unset 'PIDS[i]'; done
+  PIDS=("${PIDS[@]}")
+  [[ ! -e $PIN ]] || log "sluiced (PID $SLUICED_PID) left $PIN behind; the next one adopts it"
+  SLUICED_STARTS=$((SLUICED_STARTS + 1))
+  start_sluiced "$bin" "$WORK/sluiced.$SLUICED_STARTS.$1.log"
+  if ! wait_redirect; then
+    log "$1: after the restart, requests to $VIP do not go through sluiced"
+    FAILED=1
+  fi
+}
 LIVE=()
 declare -A STATUS
 for p in "${PATH_LIST[@]}"; do
+  use_sluiced "$p"
   if check_path "$p"; then
     LIVE+=("$p")
   else
@@ -683,10 +771,10 @@ median() { # values on stdin, "err" ignored; prints the median or "err"
 }
 
 declare -A RSS BUSY
-FAILED=0
 for ((r = 0; r < ROUNDS; r++)); do
   for ((k = 0; k < ${#LIVE[@]}; k++)); do
     p=${LIVE[$(((k + r) % ${#LIVE[@]}))]}
+    use_sluiced "$p" fresh
     mapfile -t pp < <(pids_of "$p")
     # Throughput.
     quiet_wait
@@ -735,6 +823,7 @@ done
 # Optional: where sluiced spends its time under wrk load.
 PERF_TOP=""
 if (( PERF )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  use_sluiced sluice
   log "perf: profiling sluiced during one more wrk run"
   quiet_wait
   perf record -q -F 499 --call-graph dwarf,16384 -p "$SLUICED_PID" -o "$WORK/perf.data" -- sleep "$WRK_DURATION" \
@@ -767,6 +856,7 @@ if (( SYSCALLS )); then
   sc_list=$(IFS=,; echo "${sc_events[*]}")
   for p in "${LIVE[@]}"; do
     [[ $p == direct ]] && continue
+    use_sluiced "$p"
     sc_pids=$(pids_of "$p" | paste -sd, -)
     [[ -n $sc_pids ]] || continue
     log "syscalls: counting $p during one more wrk run"
@@ -788,6 +878,7 @@ fi
 # Optional: sluiced's heap allocations per request under wrk load.
 ALLOC_ROW=""
 if (( ALLOCS )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  use_sluiced sluice
   libc=$(awk '$NF ~ /\/libc\.so/ { print $NF; exit }' "/proc/$SLUICED_PID/maps")
   if [[ -n $libc ]] && perf probe -q -x "$libc" -a sl_malloc=malloc >/dev/null 2>&1; then
     log "allocs: counting sluiced's malloc calls during one more wrk run"
@@ -827,7 +918,10 @@ for p in "${PATH_LIST[@]}"; do
   fi
   [[ ${STATUS[$p]:-} != error ]] || M[$p,rps]=error
 done
-row() { printf '%-8s %9s %9s %8s %8s %9s %12s %12s %7s %8s %12s\n' "$@"; }
+# The path column fits sluice_base when it is there.
+PATH_W=8
+has_path sluice_base && PATH_W=11
+row() { printf "%-${PATH_W}s"' %9s %9s %8s %8s %9s %12s %12s %7s %8s %12s\n' "$@"; }
 echo
 echo "L7: GET $REQ_PATH (a ${BODY_BYTES}-byte body) from 2 $([[ $BACKEND == nginx ]] && echo "nginx" || echo "sluice-echo") backend pods; $ROUNDS round(s), medians unless noted"
 echo "max req/s: wrk -c $WRK_CONNS -t $WRK_THREADS -d ${WRK_DURATION}s (closed loop, keep-alive), best round (and the median)"
@@ -847,7 +941,7 @@ done
 # max load: the throughput comparison that other tenants' load (which makes
 # the wrk runs latency-bound) cannot skew much.
 est=""
-for p in sluice haproxy nginx; do
+for p in sluice sluice_base haproxy nginx; do
   num "${M[$p,cpu_max]:-}" && est+=" $p $(awk -v c="${M[$p,cpu_max]}" 'BEGIN { printf "%.0f", 1000 / c }')"
 done
 if [[ -n $est ]]; then
@@ -879,6 +973,10 @@ echo "pinning: proxy on CPU(s) $PROXY_CPUS (latency runs: $LAT_PROXY_CPUS), wrk 
   "sluiced access log $( ((SLUICE_ACCESS_LOG)) && echo on || echo off), socket redirect $SOCKET_REDIRECT; nice $NICE;" \
   "open-loop runs $( ((LAT_RT)) && echo "SCHED_FIFO 10" || echo "SCHED_OTHER")"
 echo "sluiced: commit $COMMIT${DIRTY:+ with uncommitted changes to $DIRTY}, binary built $SLUICED_BUILT"
+if has_path sluice_base; then
+  echo "sluice_base: $BASELINE_SLUICED, commit $BASE_COMMIT${BASE_DIRTY:+ with uncommitted changes to $BASE_DIRTY}," \
+    "binary built $BASE_BUILT; sluiced restarted (--cleanup) before each sluice and sluice_base measurement ($SLUICED_STARTS starts)"
+fi
 echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk", $2 }');" \
   "kernel $(uname -r), $(nproc) CPU(s); load average at start $LOAD_START, at end $(cut -d ' ' -f 1-3 /proc/loadavg); run time $(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')s"
 
@@ -888,5 +986,18 @@ if num "$s" && num "$h"; then ratio=$(awk -v a="$s" -v b="$h" 'BEGIN { printf "%
 if num "${M[sluice,p99]:-}" && num "${M[direct,p99]:-}"; then
   added=$(awk -v a="${M[sluice,p99]}" -v b="${M[direct,p99]}" 'BEGIN { printf "%.0f", a - b }')
 fi
-echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT"
+# Against the baseline: CPU per request at max load (median rounds) and the
+# best max req/s, sluice's over sluice_base's.
+vs_base=""
+if has_path sluice_base; then
+  cpu_vs=n/a rps_vs=n/a
+  if num "${M[sluice,cpu_max]:-}" && num "${M[sluice_base,cpu_max]:-}"; then
+    cpu_vs=$(awk -v a="${M[sluice,cpu_max]}" -v b="${M[sluice_base,cpu_max]}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
+  fi
+  if num "${M[sluice,rps]:-}" && num "${M[sluice_base,rps]:-}"; then
+    rps_vs=$(awk -v a="${M[sluice,rps]}" -v b="${M[sluice_base,rps]}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')
+  fi
+  vs_base=" cpu_ratio_vs_baseline=$cpu_vs rps_ratio_vs_baseline=$rps_vs"
+fi
+echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT$vs_base"
 exit "$FAILED"
