@@ -74,5 +74,4 @@ class SockRedir {
   uint32_t capacity_ = 0;
 };
 
-
 }  // namespace sluice
