@@ -87,8 +87,9 @@ struct MeshSnapshot {
   std::string domain = "cluster.local";
   ResourceSet resources;
   // By FQDN. Shards and services are shared with later snapshots.
-  // A service that did not change between two snapshots is the same object
-  // in both (the datapath's L4 view relies on it: l4_view.h).
+  // Built with a BuildMemo, a service whose inputs did not change is the
+  // same object in both snapshots (the datapath's L4 view relies on it to
+  // stay incremental: l4_view.h).
   ShardedMap<std::string, std::shared_ptr<const Service>> services;
   // VirtualService routes by host: those bound to sidecars/mesh traffic (no
   // `gateways`, or "mesh" among them), and those bound to each Gateway
