@@ -13,6 +13,7 @@
 
 using namespace sluice;
 using namespace sluice::config;
+using namespace sluice::daemon;
 
 namespace {
 

@@ -4,6 +4,7 @@
 
 #include "diagnostic.h"
 #include "duration.h"
+#include "l4_view.h"
 #include "service_text.h"
 #include "snapshot_builder.h"
 
@@ -37,8 +38,13 @@ const ServiceSpec* l4(const MeshSnapshot& s, const char* vip, uint16_t port, uin
   uint32_t addr = 0;
   uint16_t ignored = 0;
   parse_ip_port(std::string(vip) + ":1", addr, ignored);
-  const SharedServiceSpec* spec = s.l4_services.get({addr, port, proto});
-  return spec ? spec->get() : nullptr;
+  // The datapath's view of the snapshot; specs are kept for the test's life.
+  static std::vector<SharedServiceSpec> keep;
+  const L4ServiceMap view = build_l4_view(s);
+  const SharedServiceSpec* spec = view.get({addr, port, proto});
+  if (!spec) return nullptr;
+  keep.push_back(*spec);
+  return keep.back().get();
 }
 
 }  // namespace

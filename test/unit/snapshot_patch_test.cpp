@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "l4_view.h"
 #include "service_text.h"
 #include "temp_dir.h"
 #include "yaml_chunks.h"
@@ -55,8 +56,9 @@ std::string pod(const std::string& name, const std::string& app, int host) {
          "}}\nstatus: {phase: Running, podIP: 10.200.99." + std::to_string(host) + "}\n";
 }
 
-// Everything a snapshot says about services, routes and the kernel, as text.
-std::string describe(const MeshSnapshot& s) {
+// Everything a snapshot says about services and routes, and the kernel's
+// view of it (l4), as text.
+std::string describe(const MeshSnapshot& s, const L4ServiceMap& l4) {
   std::ostringstream out;
   for (const auto& [fqdn, svc] : s.services) {
     out << fqdn << " vip=" << svc->vip << " se=" << svc->from_service_entry << " subsets=" << svc->subsets.size();
@@ -67,7 +69,7 @@ std::string describe(const MeshSnapshot& s) {
     }
     out << "\n";
   }
-  for (const auto& [key, spec] : s.l4_services) out << format_service(*spec) << "\n";
+  for (const auto& [key, spec] : l4) out << format_service(*spec) << "\n";
   for (const auto& [host, routes] : s.mesh_routes) out << "route " << host << " " << routes.http.size() << "\n";
   std::multiset<std::string> warnings;
   for (const Diagnostic& d : s.warnings) warnings.insert(d.to_string());
@@ -230,8 +232,11 @@ TEST(SnapshotPatch, RandomChurnMatchesAFullBuild) {
 
   ResourceCache cache;
   BuildMemo memo;
+  L4ViewBuilder l4;  // the datapath's view, kept incrementally like the daemon's
   write_all();
-  ASSERT_TRUE(build_snapshot(load_resources({dir.path()}, &cache), 1, &memo).snapshot);
+  BuildResult first = build_snapshot(load_resources({dir.path()}, &cache), 1, &memo);
+  ASSERT_TRUE(first.snapshot);
+  l4.update(*first.snapshot);
   int patched = 0;
   for (int step = 0; step < 120; ++step) {
     const int svc = static_cast<int>(rng() % kServices);
@@ -259,7 +264,8 @@ TEST(SnapshotPatch, RandomChurnMatchesAFullBuild) {
     ASSERT_EQ(static_cast<bool>(got.snapshot), static_cast<bool>(want.snapshot)) << "step " << step;
     if (!want.snapshot) continue;
     patched += got.patched;
-    ASSERT_EQ(describe(*got.snapshot), describe(*want.snapshot)) << "step " << step << (got.patched ? " (patched)" : "");
+    ASSERT_EQ(describe(*got.snapshot, l4.update(*got.snapshot)), describe(*want.snapshot, build_l4_view(*want.snapshot)))
+        << "step " << step << (got.patched ? " (patched)" : "");
   }
   EXPECT_GT(patched, 60);
 }

@@ -11,21 +11,21 @@
 
 namespace sluice {
 
-std::string config_status_json(const config::ConfigStatus& s) {
+std::string config_status_json(const config::ReloadStatus& s, const L4SyncStatus& k) {
   JsonWriter w;
   w.begin_object();
   w.key("version").value(s.version);
   w.key("reloads").value(s.reloads);
   w.key("rejected").value(s.rejected);
-  w.key("sync_failures").value(s.sync_failures);
-  w.key("l4_services").value(static_cast<uint64_t>(s.l4_services));
+  w.key("sync_failures").value(k.sync_failures);
+  w.key("l4_services").value(static_cast<uint64_t>(k.l4_services));
   w.key("last_sync").begin_object();
-  w.key("upserts").value(static_cast<uint64_t>(s.last_sync.upserts));
-  w.key("removals").value(static_cast<uint64_t>(s.last_sync.removals));
-  w.key("failures").value(static_cast<uint64_t>(s.last_sync.failures));
+  w.key("upserts").value(static_cast<uint64_t>(k.last_sync.upserts));
+  w.key("removals").value(static_cast<uint64_t>(k.last_sync.removals));
+  w.key("failures").value(static_cast<uint64_t>(k.last_sync.failures));
   w.key("load_ms").value(s.last_load_ms);
   w.key("build_ms").value(s.last_build_ms);
-  w.key("sync_ms").value(s.last_sync_ms);
+  w.key("sync_ms").value(k.last_sync_ms);
   w.key("reload_ms").value(s.last_reload_ms);
   w.key("files_parsed").value(static_cast<uint64_t>(s.last_files_parsed));
   w.key("documents_parsed").value(static_cast<uint64_t>(s.last_documents_parsed));

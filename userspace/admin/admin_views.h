@@ -3,8 +3,9 @@
 
 #include <string>
 
-#include "config_sync.h"
+#include "config_reloader.h"
 #include "datapath_maps.h"
+#include "l4_table_sync.h"
 #include "map_handle.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
@@ -12,8 +13,9 @@
 namespace sluice {
 
 // /config: the snapshot version in force, the last rejected attempt's
-// errors, reload counters and the last sync's size and duration.
-std::string config_status_json(const config::ConfigStatus& status);
+// errors, reload counters and the last sync's size and duration. Both halves
+// are of the same reload (the daemon reads them together).
+std::string config_status_json(const config::ReloadStatus& reload, const L4SyncStatus& kernel);
 
 // /maps: every kernel service with its backends (ejection marks included)
 // and connection counters, plus the per-CPU verdict counters summed.

@@ -12,7 +12,6 @@
 #include "diagnostic.h"
 #include "resource_set.h"
 #include "route_table.h"
-#include "service_spec.h"
 #include "sharded_map.h"
 #include "traffic_policy.h"
 
@@ -43,6 +42,10 @@ struct ServicePort {
   Protocol protocol = Protocol::kTcp;
   std::vector<Endpoint> endpoints;
   ResolvedPolicy policy;  // the DestinationRule's policy for this port
+  // The node daemon takes this TCP port's connections (the kernel sends them
+  // to it while it is up): an HTTP port, or one that a mesh VirtualService's
+  // `tcp`/`tls` routes take, for its L4 proxy.
+  bool via_daemon = false;
 };
 
 struct Subset {
@@ -60,7 +63,6 @@ struct Service {
   std::vector<ServicePort> ports;
   std::vector<Subset> subsets;
   const istio::networking::TrafficPolicy* policy = nullptr;  // DestinationRule top level
-  std::vector<SharedServiceSpec> l4;  // its ports as the kernel sees them (none without a VIP)
   // North-south addresses (host order): status.loadBalancer.ingress[].ip of a
   // type LoadBalancer service, then spec.externalIPs.
   std::vector<uint32_t> external_ips;
@@ -85,8 +87,10 @@ struct MeshSnapshot {
   std::string domain = "cluster.local";
   ResourceSet resources;
   // By FQDN. Shards and services are shared with later snapshots.
+  // Built with a BuildMemo, a service whose inputs did not change is the
+  // same object in both snapshots (the datapath's L4 view relies on it to
+  // stay incremental: l4_view.h).
   ShardedMap<std::string, std::shared_ptr<const Service>> services;
-  L4ServiceMap l4_services;  // what the kernel should hold
   // VirtualService routes by host: those bound to sidecars/mesh traffic (no
   // `gateways`, or "mesh" among them), and those bound to each Gateway
   // ("namespace/name").

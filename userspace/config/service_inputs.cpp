@@ -4,7 +4,6 @@
 
 #include "ip_text.h"
 #include "label_selector.h"
-#include "maglev.h"
 #include "snapshot_builder.h"
 
 namespace sluice::config {
@@ -113,15 +112,6 @@ void add_pod_endpoints(const std::vector<ServiceInputs::PodRef>& pods, const k8s
     e.node_name = pod.spec().node_name();
     e.host_ip = ipv4_of(pod.status().host_ip());
     port.endpoints.push_back(std::move(e));
-  }
-}
-
-sl_lb_algo kernel_algo(const LoadBalancerPolicy& lb) {
-  switch (lb.kind) {
-    case LoadBalancerPolicy::Kind::kRoundRobin: return SL_LB_ROUND_ROBIN;
-    case LoadBalancerPolicy::Kind::kLeastRequest: return SL_LB_LEAST_REQUEST;
-    case LoadBalancerPolicy::Kind::kConsistentHash: return SL_LB_CONSISTENT_HASH;
-    default: return SL_LB_RANDOM;  // RANDOM, and PASSTHROUGH (no choice to keep at L4)
   }
 }
 
@@ -251,7 +241,7 @@ std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Servi
     s->socket_redirect = a->second != "off" && a->second != "false";
   }
   apply_destination_rule(*s, from.rule.get());
-  compute_l4(*s, from.l4_routes ? &from.l4_routes->spec : nullptr);
+  mark_daemon_ports(*s, from.l4_routes ? &from.l4_routes->spec : nullptr);
   return s;
 }
 
@@ -280,31 +270,9 @@ bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t p
   return false;
 }
 
-void compute_l4(Service& s, const istio::networking::VirtualService* l4_routes) {
-  if (!s.vip) return;
-  for (const ServicePort& p : s.ports) {
-    ServiceSpec spec;
-    spec.vip = s.vip;
-    spec.port = p.port;
-    spec.proto = p.l4_proto;
-    spec.algo = kernel_algo(p.policy.load_balancer);
-    spec.max_conns = p.policy.connection_pool.max_connections;
-    spec.l7 = p.l4_proto == 6 && (is_http(p.protocol) || (l4_routes && l4_routes_take_port(*l4_routes, p.port, p.protocol)));
-    spec.socket_redirect = s.socket_redirect;
-    // Ring hash has no kernel form; the kernel always uses Maglev.
-    spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(kMaglevDefaultTableSize)
-                                                        : static_cast<uint32_t>(p.policy.load_balancer.table_size);
-    spec.backends.reserve(p.endpoints.size());
-    for (const Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
-    std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
-      return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
-    });
-    // Two endpoints with one address (an IP listed twice) are one backend.
-    spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
-                                    [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
-                        spec.backends.end());
-    if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
-    s.l4.push_back(std::make_shared<const ServiceSpec>(std::move(spec)));
+void mark_daemon_ports(Service& s, const istio::networking::VirtualService* l4_routes) {
+  for (ServicePort& p : s.ports) {
+    p.via_daemon = p.l4_proto == 6 && (is_http(p.protocol) || (l4_routes && l4_routes_take_port(*l4_routes, p.port, p.protocol)));
   }
 }
 

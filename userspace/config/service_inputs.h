@@ -88,10 +88,9 @@ uint8_t l4_proto_of(const std::string& protocol);
 // a tls match likewise, but only on a TLS or HTTPS port, as in Istio).
 bool l4_routes_take_port(const istio::networking::VirtualService& vs, uint32_t port, Protocol protocol);
 
-// Kernel L4 services of a service's ports (none without a VIP). A TCP port
-// that `l4_routes` take is sent to the daemon (the L7 flag) like an HTTP
-// port, for its L4 proxy.
-void compute_l4(Service& s, const istio::networking::VirtualService* l4_routes = nullptr);
+// Marks the ports the node daemon takes (ServicePort::via_daemon): TCP ports
+// that are HTTP, or that `l4_routes` take, for the daemon's L4 proxy.
+void mark_daemon_ports(Service& s, const istio::networking::VirtualService* l4_routes = nullptr);
 
 // A DestinationRule's policy and subsets applied to a service, and each
 // port's resolved policy.

@@ -99,11 +99,9 @@ class Builder {
     index_inputs();
     add_kubernetes_services();
     add_service_entries();
-    build_l4_view();
     resolve_routes();
     if (memo_) memo_->services = std::move(next_memo_);
   }
-  bool l4_clash() const { return l4_clash_; }
 
  private:
   void index_inputs() {
@@ -193,18 +191,8 @@ class Builder {
         }
         apply_destination_rule(*s, inputs_.rule_for(host).get());
         const auto l4_routes = inputs_.l4_routes_for(host);
-        compute_l4(*s, l4_routes ? &l4_routes->spec : nullptr);
+        mark_daemon_ports(*s, l4_routes ? &l4_routes->spec : nullptr);
         snap_.services.insert_or_assign(host, std::move(s));
-      }
-    }
-  }
-
-  // Two services on one VIP:port: the first in the registry's order keeps
-  // it (the order is fixed for a binary, so every node agrees).
-  void build_l4_view() {
-    for (const auto& [fqdn, s] : snap_.services) {
-      for (const SharedServiceSpec& spec : s->l4) {
-        if (!snap_.l4_services.insert(l4_key(*spec), spec)) l4_clash_ = true;
       }
     }
   }
@@ -274,7 +262,6 @@ class Builder {
   ServiceInputs& inputs_;
   BuildMemo* memo_;
   std::unordered_map<std::string, BuildMemo::Entry> next_memo_;
-  bool l4_clash_ = false;
 };
 
 }  // namespace
@@ -313,7 +300,6 @@ BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo)
     memo->base_files.clear();
     for (size_t i = 0; i < loaded.files.size(); ++i) memo->base_files.emplace(loaded.files[i], loaded.file_resources[i]);
     memo->build_warnings = std::move(build_warnings);
-    memo->l4_clash = builder.l4_clash();
   }
   result.snapshot = std::move(snap);
   return result;

@@ -1,6 +1,7 @@
 // Builds a MeshSnapshot from loaded resources: the service registry
 // (Kubernetes Services with their Pods or EndpointSlices, and ServiceEntries),
-// DestinationRule policies with defaults applied, and the kernel's L4 view.
+// DestinationRule policies with defaults applied, and the routes. What the
+// kernel makes of it is the datapath's business (l4_view.h, xdp_snapshot.h).
 #pragma once
 
 #include <map>
@@ -42,7 +43,6 @@ struct BuildMemo {
   std::map<std::string, std::shared_ptr<const FileResources>> base_files;  // by path
   ServiceInputs inputs;                   // base's, indexed
   std::vector<Diagnostic> build_warnings;  // base's warnings from building (not loading or validating)
-  bool l4_clash = false;                  // two of base's services wanted one VIP:port
 };
 
 // Validates and builds. Any error leaves snapshot null: a bad config never

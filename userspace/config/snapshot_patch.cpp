@@ -116,7 +116,6 @@ class Patcher {
 
     snap.domain = base_.domain;
     snap.services = base_.services;
-    snap.l4_services = base_.l4_services;
     snap.mesh_routes = base_.mesh_routes;
     snap.gateway_routes = base_.gateway_routes;
     for (const auto& r : delta_.services_new) {
@@ -176,7 +175,7 @@ class Patcher {
     return out;
   }
 
-  // Replaces one Kubernetes Service in the registry and the L4 view.
+  // Replaces one Kubernetes Service in the registry.
   bool rebuild(MeshSnapshot& snap, const std::string& key, const std::unordered_set<std::string>& entry_hosts) {
     const auto ref = memo_.inputs.service(key);
     const size_t slash = key.find('/');
@@ -185,13 +184,7 @@ class Patcher {
     // A ServiceEntry for the same host yields to the Service: which one
     // holds it is the full build's call.
     if (entry_hosts.count(fqdn)) return false;
-    if (const auto* old = snap.services.get(fqdn)) {
-      for (const SharedServiceSpec& spec : (*old)->l4) {
-        const SharedServiceSpec* in_view = snap.l4_services.get(l4_key(*spec));
-        if (in_view && *in_view == spec) snap.l4_services.erase(l4_key(*spec));
-      }
-      snap.services.erase(fqdn);
-    }
+    snap.services.erase(fqdn);
     if (!ref) {
       memo_.services.erase(fqdn);
       return true;
@@ -199,9 +192,6 @@ class Patcher {
     const ServiceInputs::Sources sources = memo_.inputs.sources_of(*ref, fqdn);
     std::vector<std::shared_ptr<const void>> inputs = sources.identity(ref);
     std::shared_ptr<const Service> svc = ServiceInputs::build(*ref, fqdn, sources);
-    for (const SharedServiceSpec& spec : svc->l4) {
-      if (!snap.l4_services.insert(l4_key(*spec), spec)) return false;  // a VIP clash
-    }
     memo_.services[fqdn] = {std::move(inputs), svc};
     snap.services.insert(fqdn, std::move(svc));
     return true;
@@ -216,7 +206,7 @@ class Patcher {
 }  // namespace
 
 std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, BuildMemo& memo) {
-  if (!memo.base || memo.l4_clash || loaded.file_resources.size() != loaded.files.size() ||
+  if (!memo.base || loaded.file_resources.size() != loaded.files.size() ||
       has_errors(loaded.diagnostics)) {
     return std::nullopt;
   }

@@ -9,7 +9,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "maglev.h"
+#include "prime.h"
 
 namespace sluice::config {
 

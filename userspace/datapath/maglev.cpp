@@ -6,15 +6,6 @@
 
 namespace sluice {
 
-bool is_prime(uint64_t n) {
-  if (n < 2) return false;
-  if (n % 2 == 0) return n == 2;
-  for (uint64_t d = 3; d * d <= n; d += 2) {
-    if (n % d == 0) return false;
-  }
-  return true;
-}
-
 namespace {
 
 // Two independent hashes of the identity give each backend its permutation:

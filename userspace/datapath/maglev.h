@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "prime.h"  // is_prime: Maglev needs a prime table size
+
 namespace sluice {
 
 struct MaglevEntry {
@@ -14,9 +16,6 @@ struct MaglevEntry {
   uint32_t weight;    // > 0
   uint32_t value;     // what the table stores for this backend
 };
-
-// True when n is prime; Maglev needs a prime table size.
-bool is_prime(uint64_t n);
 
 // Builds a table of `size` entries (size must be prime and at least the
 // number of entries). Returns an empty table when entries is empty.

@@ -1,6 +1,6 @@
 // The XDP load balancer as sluiced runs it: load, attach to the external
-// interface, follow config snapshots, report counters. Kept apart from
-// sluiced.cpp so the daemon only wires it in behind --external-iface.
+// interface, follow config snapshots, report counters. The node daemon
+// (userspace/daemon/) wires it in behind --external-iface.
 #pragma once
 
 #include <cstdint>

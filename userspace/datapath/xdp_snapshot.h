@@ -1,6 +1,4 @@
-// MeshSnapshot -> the XDP load balancer's VIPs. In its own library
-// (sluice_xdp_sync) because the config library already depends on the
-// datapath one.
+// MeshSnapshot -> the XDP load balancer's VIPs.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,56 @@
+#include "config_reloader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace sluice::config {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+bool ConfigReloader::reload() {
+  const auto start = std::chrono::steady_clock::now();
+  LoadResult loaded = load_resources(paths_, &cache_);
+  const size_t files_parsed = loaded.files_parsed;
+  const size_t documents_parsed = loaded.documents_parsed;
+  const double load_ms = ms_since(start);
+  const auto build_start = std::chrono::steady_clock::now();
+  BuildResult built = build_snapshot(std::move(loaded), next_version_, &memo_);
+  const double build_ms = ms_since(build_start);
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+  for (const Diagnostic& d : built.diagnostics) {
+    (d.severity == Severity::kError ? errors : warnings).push_back(d.to_string());
+  }
+  ++status_.reloads;
+  if (!built.snapshot) {
+    for (const std::string& e : errors) spdlog::error("config rejected: {}", e);
+    ++status_.rejected;
+    status_.last_errors = std::move(errors);
+    return false;
+  }
+  for (const std::string& w : warnings) spdlog::warn("{}", w);
+
+  const uint64_t version = built.snapshot->version;
+  current_.store(std::move(built.snapshot), std::memory_order_release);
+  ++next_version_;
+
+  status_.version = version;
+  status_.last_errors.clear();
+  status_.warnings = std::move(warnings);
+  status_.last_load_ms = load_ms;
+  status_.last_build_ms = build_ms;
+  status_.last_reload_ms = ms_since(start);
+  status_.last_files_parsed = files_parsed;
+  status_.last_documents_parsed = documents_parsed;
+  status_.last_patched = built.patched;
+  return true;
+}
+
+}  // namespace sluice::config

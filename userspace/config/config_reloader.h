@@ -1,0 +1,54 @@
+// The reload step of the config: load the files (only those that changed),
+// build or patch the snapshot, and publish it with one atomic pointer swap.
+// A bad config changes nothing: the last good snapshot stays in force. What
+// follows a new snapshot (kernel tables, XDP, listeners) is the daemon's.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mesh_snapshot.h"
+#include "resource_loader.h"
+#include "snapshot_builder.h"
+
+namespace sluice::config {
+
+struct ReloadStatus {
+  uint64_t version = 0;           // of the snapshot in force; 0 before the first good one
+  uint64_t reloads = 0;           // attempts
+  uint64_t rejected = 0;          // attempts refused because of errors
+  std::vector<std::string> last_errors;  // of the last rejected attempt, cleared by a good one
+  std::vector<std::string> warnings;     // of the snapshot in force
+  double last_load_ms = 0;        // read and parse changed files
+  double last_build_ms = 0;       // build and validate the snapshot
+  double last_reload_ms = 0;      // the whole reload (in the daemon, the kernel write included)
+  size_t last_files_parsed = 0;   // files that changed since the reload before
+  size_t last_documents_parsed = 0;  // YAML documents in them that changed
+  bool last_patched = false;      // the snapshot was patched, not built again (snapshot_patch.h)
+};
+
+class ConfigReloader {
+ public:
+  explicit ConfigReloader(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+
+  // One reload. Returns true if a new snapshot is in force. One caller at a
+  // time; status() belongs to that caller too.
+  bool reload();
+
+  // Lock-free for readers on the request path, from any thread.
+  SnapshotPtr current() const { return current_.load(std::memory_order_acquire); }
+
+  const ReloadStatus& status() const { return status_; }
+
+ private:
+  std::vector<std::string> paths_;
+  std::atomic<SnapshotPtr> current_;
+  ResourceCache cache_;  // parsed files, reused while unchanged
+  BuildMemo memo_;       // the last build: what a patch starts from, services reused
+  uint64_t next_version_ = 1;
+  ReloadStatus status_;
+};
+
+}  // namespace sluice::config

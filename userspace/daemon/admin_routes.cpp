@@ -1,0 +1,40 @@
+#include "admin_routes.h"
+
+#include "admin_views.h"
+
+namespace sluice::daemon {
+
+std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
+  const std::atomic<bool>& ready = from.ready;
+  const ConfigSync& sync = from.sync;
+  const DatapathMaps& maps = from.maps;
+  const PerCpuArrayHandle<uint64_t> stats = from.stats;
+  std::map<std::string, AdminHandler> routes = {
+      {"/ready",
+       [&ready](const std::string&) {
+         return ready ? AdminResponse{200, "text/plain", "ready\n"} : AdminResponse{503, "text/plain", "starting\n"};
+       }},
+      {"/config",
+       [&sync](const std::string&) {
+         const ConfigStatus st = sync.status();
+         return AdminResponse{200, "application/json", config_status_json(st, st)};
+       }},
+      {"/maps", [&maps, stats](const std::string&) { return AdminResponse{200, "application/json", kernel_maps_json(maps, stats)}; }},
+  };
+  if (const SockRedir* redir = from.redirect) {
+    routes["/redirect"] = [redir](const std::string&) {
+      return AdminResponse{200, "application/json", socket_redirect_json(*redir)};
+    };
+  }
+  if (const XdpDaemon* xdp = from.xdp) {
+    routes["/xdp"] = [xdp](const std::string&) { return AdminResponse{200, "application/json", xdp_json(*xdp)}; };
+  }
+  // The proxy's clusters (circuit breakers, outlier detection) are created
+  // by the daemon so the admin API can show them next to the kernel's counters.
+  routes["/clusters"] = [clusters = from.clusters](const std::string&) {
+    return AdminResponse{200, "application/json", clusters->to_json()};
+  };
+  return routes;
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,34 @@
+// The admin API's routes in sluiced: each renders a view (admin_views.h) of
+// a part the daemon runs. Optional parts (socket redirection, XDP) have a
+// route only when they run.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "admin_server.h"
+#include "cluster_registry.h"
+#include "config_sync.h"
+#include "datapath_maps.h"
+#include "map_handle.h"
+#include "sock_redir_loader.h"
+#include "xdp_daemon.h"
+
+namespace sluice::daemon {
+
+// What the routes read; everything must outlive the admin server.
+struct AdminSources {
+  const std::atomic<bool>& ready;
+  const ConfigSync& sync;
+  const DatapathMaps& maps;
+  PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters
+  const SockRedir* redirect = nullptr;  // null: not running
+  const XdpDaemon* xdp = nullptr;       // null: not running
+  std::shared_ptr<proxy::ClusterRegistry> clusters;
+};
+
+std::map<std::string, AdminHandler> admin_routes(const AdminSources& from);
+
+}  // namespace sluice::daemon

@@ -1,0 +1,50 @@
+// What sluiced is told on its command line (userspace/cmd/sluiced.cpp parses
+// it; docs/config.md describes each flag).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "consts.h"
+#include "sock_redir_types.h"
+
+namespace sluice::daemon {
+
+struct DaemonOptions {
+  std::vector<std::string> config;
+  std::string cgroup;
+  bool allow_root_cgroup = false;
+  std::string pin_dir = SL_DEFAULT_PIN_DIR;
+  std::string node_ip;
+  std::string admin_address = "127.0.0.1";
+  uint16_t admin_port = 15000;
+  uint16_t proxy_port = 15001;
+  unsigned debounce_ms = 100;
+  unsigned workers = 2;
+  unsigned header_timeout_ms = 10000;
+  bool access_log = true;
+  unsigned access_log_flush_ms = 100;
+  bool cleanup = false;
+  // XDP load balancing of LoadBalancer/external IPs (docs/xdp-lb.md); off
+  // unless an external interface is named.
+  std::string external_iface;
+  std::string node_name;
+  bool xdp_generic = false;
+  std::string xdp_redirect = "on";
+  // Socket redirection between local sockets (docs/sockmap.md).
+  std::string socket_redirect = "proxy";
+  bool socket_redirect_given = false;  // on the command line (else the default)
+  std::string pod_cidr;  // this node's pod network: what counts as local
+  uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
+  // Gateway ingress (docs/gateway.md): the address its listeners bind and
+  // the labels of this node's gateway workload, which Gateway selectors match.
+  std::string gateway_address;  // empty: node_ip
+  std::vector<std::string> gateway_labels{"istio=ingressgateway"};
+};
+
+// SO_MARK on the proxy's upstream sockets, so the kernel never redirects
+// them back to the proxy.
+inline constexpr uint32_t kProxyBypassMark = 0x5c1;
+
+}  // namespace sluice::daemon

@@ -1,0 +1,38 @@
+// The L7 proxy as the daemon runs it: its options from the daemon's, the
+// kernel's original-destination map, the access log writer, and the
+// gateway workload's labels.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buffered_line_writer.h"
+#include "cluster_registry.h"
+#include "daemon_options.h"
+#include "mesh_snapshot.h"
+#include "proxy_server.h"
+#include "result.h"
+#include "sock_lb_loader.h"
+
+namespace sluice::daemon {
+
+struct L7Proxy {
+  // Declared first, so it outlives the proxy that writes to it.
+  std::shared_ptr<telemetry::BufferedLineWriter> access_log;
+  std::unique_ptr<proxy::ProxyServer> server;
+  std::map<std::string, std::string> gateway_labels;  // of this node's gateway workload
+};
+
+// --gateway-label key=value pairs as a map.
+Result<std::map<std::string, std::string>> parse_gateway_labels(const std::vector<std::string>& pairs);
+
+// Starts the proxy on --node-ip:--proxy-port. It reads the snapshot in force
+// through `snapshot` and shares `clusters` with the daemon.
+Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
+                               std::function<config::SnapshotPtr()> snapshot,
+                               std::shared_ptr<proxy::ClusterRegistry> clusters);
+
+}  // namespace sluice::daemon

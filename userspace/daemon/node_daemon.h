@@ -1,0 +1,76 @@
+// The node daemon: loads and attaches the kernel programs (adopting pinned
+// state from an earlier run), keeps the kernel tables, the XDP VIPs and the
+// gateway listeners in step with the config, runs the L7 proxy and the admin
+// API, and mirrors the proxy's outlier ejections into the kernel.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "admin_server.h"
+#include "cluster_registry.h"
+#include "config_sync.h"
+#include "config_watcher.h"
+#include "daemon_options.h"
+#include "gateway_listeners.h"
+#include "kernel_datapath_maps.h"
+#include "l7_proxy.h"
+#include "reload_queue.h"
+#include "result.h"
+#include "snapshot_fanout.h"
+#include "sock_lb_loader.h"
+#include "sock_redir_loader.h"
+#include "xdp_daemon.h"
+
+namespace sluice::daemon {
+
+class NodeDaemon {
+ public:
+  // Everything up and the first config applied; the error says what could
+  // not start (what did start is stopped again, pins stay).
+  static Result<std::unique_ptr<NodeDaemon>> start(const DaemonOptions& options);
+
+  // The main loop until `stop` is set, then the orderly shutdown (with
+  // --cleanup, the pinned state goes too).
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  explicit NodeDaemon(const DaemonOptions& options) : o_(options) {}
+  Status start_kernel();
+  Status start_config();
+  Status start_xdp();
+  Status start_admin();
+  Status start_proxy();
+  void tick();      // heartbeat, XDP devices, ejections
+  void reload();    // a new config, then its fan-out
+  void shutdown();
+
+  const DaemonOptions o_;
+  // The L7 proxy runs when the node's address is known: HTTP service ports
+  // are then redirected to it (while it beats its heartbeat).
+  bool l7_ = false;
+  uint32_t node_ip_ = 0;  // host order
+  // Members are in start order, so a failed start stops what did start in
+  // reverse.
+  std::unique_ptr<SockLb> lb_;
+  std::unique_ptr<SockRedir> redir_;
+  std::unique_ptr<KernelDatapathMaps> maps_;
+  std::unique_ptr<ConfigSync> sync_;
+  std::unique_ptr<XdpDaemon> xdp_;
+  std::atomic<bool> ready_{true};
+  ReloadQueue queue_;
+  std::unique_ptr<config::ConfigWatcher> watcher_;
+  std::shared_ptr<proxy::ClusterRegistry> clusters_;
+  std::unique_ptr<AdminServer> admin_;
+  L7Proxy proxy_;
+  std::unique_ptr<GatewayListeners> gateways_;
+  SnapshotFanout fanout_;
+  std::chrono::steady_clock::time_point last_beat_{};
+  std::chrono::steady_clock::time_point last_tx_refresh_{};
+};
+
+// start, then run; 1 (logged) if it could not start.
+int run_node_daemon(const DaemonOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace sluice::daemon
