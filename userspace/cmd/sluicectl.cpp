@@ -1,17 +1,19 @@
-// sluicectl: the admin tool. For now it loads/attaches the kernel programs
-// and edits the L4 service tables by hand; later issues add validate/status.
+// sluicectl: the admin tool: validates config like istioctl, reads a running
+// sluiced's status, and loads, attaches and edits the kernel tables by hand.
+// Argument parsing and calls into the layers below; nothing else.
 #include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <iostream>
 
-#include "admin_client.h"
 #include "diagnostic.h"
 #include "kernel_datapath_maps.h"
 #include "pinned_maps.h"
 #include "pin_dir.h"
+#include "service_lines.h"
 #include "service_text.h"
 #include "service_writer.h"
+#include "status_report.h"
 #include "snapshot_builder.h"
 #include "sock_lb_loader.h"
 #include "table_dump.h"
@@ -34,21 +36,7 @@ int with_tables(const std::string& pin_dir, Fn&& fn) {
 }
 
 int apply_lines(DatapathMaps& maps, std::istream& in, const std::string& source) {
-  ServiceWriter writer(maps);
-  std::string line;
-  int lineno = 0;
-  int errors = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty() || line[0] == '#') continue;
-    auto spec = parse_service_line(line);
-    Status s = spec ? writer.apply(*spec) : Status(spec.error());
-    if (!s) {
-      std::cerr << source << ':' << lineno << ": " << s.error().to_string() << '\n';
-      ++errors;
-    }
-  }
-  return errors ? 1 : 0;
+  return apply_service_lines(maps, in, source, std::cerr) ? 1 : 0;
 }
 
 // Like `istioctl validate`: one line per problem on stdout, a summary on
@@ -70,22 +58,12 @@ constexpr int kUsageExit = 2;
 // Reads the daemon's admin API: readiness, the config status, and the socket
 // redirection and XDP views when those run, as JSON.
 int status(const std::string& admin) {
-  uint32_t addr = 0;
-  uint16_t port = 0;
-  if (!parse_ip_port(admin, addr, port)) return fail("expected --admin ip:port, got " + admin);
-  const std::string host = format_ip(addr);
-  auto ready = http_get(host, port, "/ready", std::chrono::seconds(2));
-  if (!ready) return fail("sluiced at " + admin + " is not reachable: " + ready.error().to_string());
-  std::cout << "ready: " << (ready->first == 200 ? "yes" : "no") << '\n';
-  auto cfg = http_get(host, port, "/config", std::chrono::seconds(2));
-  if (!cfg) return fail(cfg.error().to_string());
-  std::cout << "config: " << cfg->second << '\n';
-  // Optional parts: shown when the daemon runs them.
-  for (const char* view : {"/redirect", "/xdp"}) {
-    auto r = http_get(host, port, view, std::chrono::seconds(2));
-    if (r && r->first == 200) std::cout << (view + 1) << ": " << r->second << '\n';
-  }
-  return ready->first == 200 ? 0 : 1;
+  auto report = read_status(admin);
+  if (!report) return fail(report.error().to_string());
+  std::cout << "ready: " << (report->ready ? "yes" : "no") << '\n';
+  std::cout << "config: " << report->config << '\n';
+  for (const auto& [name, json] : report->views) std::cout << name << ": " << json << '\n';
+  return report->ready ? 0 : 1;
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Fills a protobuf message from a YAML node, driven by the message's
 // descriptor. Field names are the proto3 JSON names (Istio's YAML names; the
 // proto names are accepted too). Every problem is reported with its line and
-// field path. (Later semantic checks find lines with find_line().)
+// field path. (Later semantic checks find their lines with Source::line_of(),
+// resource_set.h.)
 #pragma once
 
 #include <google/protobuf/message.h>

@@ -1,0 +1,23 @@
+// `sluicectl status`: what a running sluiced says about itself through its
+// admin API (readiness, the config status, and the socket-redirection and
+// XDP views when it runs them).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "result.h"
+
+namespace sluice {
+
+struct StatusReport {
+  bool ready = false;
+  std::string config;                                 // /config, JSON
+  std::vector<std::pair<std::string, std::string>> views;  // ("redirect", JSON), ("xdp", JSON) when served
+};
+
+// `admin` is "ip:port".
+Result<StatusReport> read_status(const std::string& admin);
+
+}  // namespace sluice
