@@ -32,9 +32,8 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::start(const DaemonOptions& optio
 }
 
 Status NodeDaemon::start_kernel() {
-  uint16_t unused_port = 0;
   l7_ = !o_.node_ip.empty() && o_.proxy_port != 0;
-  if (l7_ && !parse_ip_port(o_.node_ip + ":1", node_ip_, unused_port)) {
+  if (l7_ && !parse_ipv4(o_.node_ip, node_ip_)) {
     return make_error(0, "--node-ip " + o_.node_ip + " is not an IPv4 address");
   }
   SockLbOptions lb_options{.pin_dir = o_.pin_dir};
@@ -124,11 +123,11 @@ void NodeDaemon::tick() {
   // what is redirected to it. See docs/xdp-lb.md.
   if (xdp_ && xdp_->redirect() && now - last_tx_refresh_ >= kXdpTxRefresh) {
     if (Status s = xdp_->refresh_tx_devices(); !s) spdlog::warn("XDP forward devices: {}", s.error().to_string());
-    last_tx_refresh_ = std::chrono::steady_clock::now();
+    last_tx_refresh_ = now;
   }
-  if (proxy_.server && std::chrono::steady_clock::now() - last_beat_ >= kHeartbeat) {
+  if (proxy_.server && now - last_beat_ >= kHeartbeat) {
     if (Status s = beat_proxy_heartbeat(lb_->maps().node); !s) spdlog::warn("heartbeat: {}", s.error().to_string());
-    last_beat_ = std::chrono::steady_clock::now();
+    last_beat_ = now;
   }
   if (proxy_.server) mirror_ejections(*proxy_.server->clusters(), *maps_);
 }
