@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <set>
 
 namespace sluice::config {
 
@@ -14,35 +15,50 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+std::string FileSource::describe() const {
+  std::string out = "files:";
+  for (const std::string& p : paths_) out += " " + p;
+  return out;
+}
+
 bool ConfigReloader::reload() {
   const auto start = std::chrono::steady_clock::now();
-  LoadResult loaded = load_resources(paths_, &cache_);
+  LoadResult loaded = source_->load();
   const size_t files_parsed = loaded.files_parsed;
   const size_t documents_parsed = loaded.documents_parsed;
   const double load_ms = ms_since(start);
   const auto build_start = std::chrono::steady_clock::now();
   BuildResult built = build_snapshot(std::move(loaded), next_version_, &memo_);
   const double build_ms = ms_since(build_start);
+  ++status_.reloads;
+  if (!built.snapshot) {  // build_snapshot always admits what it can; kept for safety
+    ++status_.rejected;
+    return false;
+  }
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
   for (const Diagnostic& d : built.diagnostics) {
     (d.severity == Severity::kError ? errors : warnings).push_back(d.to_string());
   }
-  ++status_.reloads;
-  if (!built.snapshot) {
-    for (const std::string& e : errors) spdlog::error("config rejected: {}", e);
-    ++status_.rejected;
-    status_.last_errors = std::move(errors);
-    return false;
+  // Each rejection and warning is logged when it first appears, not again
+  // on every reload while it stands.
+  const std::set<std::string> seen_errors(status_.last_errors.begin(), status_.last_errors.end());
+  const std::set<std::string> seen_warnings(status_.warnings.begin(), status_.warnings.end());
+  for (const std::string& e : errors) {
+    if (!seen_errors.count(e)) spdlog::error("config: rejected: {}", e);
   }
-  for (const std::string& w : warnings) spdlog::warn("{}", w);
+  for (const std::string& w : warnings) {
+    if (!seen_warnings.count(w)) spdlog::warn("config: {}", w);
+  }
+  if (!errors.empty()) ++status_.rejected;
 
   const uint64_t version = built.snapshot->version;
   current_.store(std::move(built.snapshot), std::memory_order_release);
   ++next_version_;
 
   status_.version = version;
-  status_.last_errors.clear();
+  status_.source = source_->describe();
+  status_.last_errors = std::move(errors);
   status_.warnings = std::move(warnings);
   status_.last_load_ms = load_ms;
   status_.last_build_ms = build_ms;

@@ -1,7 +1,8 @@
-// The reload step of the config: load the files (only those that changed),
-// build or patch the snapshot, and publish it with one atomic pointer swap.
-// A bad config changes nothing: the last good snapshot stays in force. What
-// follows a new snapshot (kernel tables, XDP, listeners) is the daemon's.
+// The reload step of the config: load from the source (for files, only
+// those that changed), build or patch the snapshot, and publish it with one
+// atomic pointer swap. Each resource is admitted on its own (admission.h):
+// a bad one is rejected alone and its last good version stays in force.
+// What follows a new snapshot (kernel tables, XDP, listeners) is the daemon's.
 #pragma once
 
 #include <atomic>
@@ -9,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "config_source.h"
 #include "mesh_snapshot.h"
-#include "resource_loader.h"
 #include "snapshot_builder.h"
 
 namespace sluice::config {
@@ -18,8 +21,9 @@ namespace sluice::config {
 struct ReloadStatus {
   uint64_t version = 0;           // of the snapshot in force; 0 before the first good one
   uint64_t reloads = 0;           // attempts
-  uint64_t rejected = 0;          // attempts refused because of errors
-  std::vector<std::string> last_errors;  // of the last rejected attempt, cleared by a good one
+  uint64_t rejected = 0;          // reloads that rejected at least one resource
+  std::string source;             // ConfigSource::describe()
+  std::vector<std::string> last_errors;  // of the resources rejected by the snapshot in force
   std::vector<std::string> warnings;     // of the snapshot in force
   double last_load_ms = 0;        // read and parse changed files
   double last_build_ms = 0;       // build and validate the snapshot
@@ -31,11 +35,15 @@ struct ReloadStatus {
 
 class ConfigReloader {
  public:
-  explicit ConfigReloader(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+  explicit ConfigReloader(std::unique_ptr<ConfigSource> source) : source_(std::move(source)) {}
+  explicit ConfigReloader(std::vector<std::string> paths)
+      : ConfigReloader(std::make_unique<FileSource>(std::move(paths))) {}
 
   // One reload. Returns true if a new snapshot is in force. One caller at a
   // time; status() belongs to that caller too.
   bool reload();
+
+  ConfigSource& source() { return *source_; }
 
   // Lock-free for readers on the request path, from any thread.
   SnapshotPtr current() const { return current_.load(std::memory_order_acquire); }
@@ -43,9 +51,8 @@ class ConfigReloader {
   const ReloadStatus& status() const { return status_; }
 
  private:
-  std::vector<std::string> paths_;
+  std::unique_ptr<ConfigSource> source_;
   std::atomic<SnapshotPtr> current_;
-  ResourceCache cache_;  // parsed files, reused while unchanged
   BuildMemo memo_;       // the last build: what a patch starts from, services reused
   uint64_t next_version_ = 1;
   ReloadStatus status_;

@@ -97,6 +97,9 @@ struct MeshSnapshot {
   RouteTable mesh_routes;
   std::map<std::string, RouteTable> gateway_routes;
   std::vector<Diagnostic> warnings;
+  // The errors of the resources that were rejected (admission.h): they are
+  // absent from this snapshot, or in force in their last good version.
+  std::vector<Diagnostic> rejections;
 
   const Service* find_service(const std::string& fqdn) const;
 };

@@ -13,7 +13,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "object_reader.h"
 #include "yaml_chunks.h"
+#include "yaml_to_proto.h"
 
 namespace sluice::config {
 
@@ -99,152 +101,6 @@ void collect_files(const fs::path& path, std::vector<std::string>& out, std::vec
   out.push_back(path.string());
 }
 
-struct ApiKind {
-  std::string group;
-  std::string version;
-};
-
-ApiKind split_api_version(const std::string& api_version) {
-  size_t slash = api_version.find('/');
-  if (slash == std::string::npos) return {"", api_version};
-  return {api_version.substr(0, slash), api_version.substr(slash + 1)};
-}
-
-class DocumentReader {
- public:
-  DocumentReader(const std::string& file, std::shared_ptr<const std::string> text, int line_offset, LoadResult& into)
-      : file_(file), text_(std::move(text)), line_offset_(line_offset), into_(into), sink_(into.diagnostics) {}
-
-  // doc: a resource, or a List of them; index: its document in the stream.
-  void read(const YamlView& doc, size_t index, const std::string& base = "");
-
- private:
-  bool read_meta(const YamlView& doc, Meta& meta, Source& source);
-
-  template <class Spec>
-  void istio(const YamlView& doc, SharedList<IstioResource<Spec>>& out);
-  template <class Object>
-  void k8s(const YamlView& doc, SharedList<K8sResource<Object>>& out);
-
-  const std::string& file_;
-  std::shared_ptr<const std::string> text_;
-  const int line_offset_;
-  LoadResult& into_;
-  DiagnosticSink sink_;
-  size_t document_ = 0;
-  std::string base_;
-};
-
-bool DocumentReader::read_meta(const YamlView& doc, Meta& meta, Source& source) {
-  source.file = file_;
-  source.line = yaml_line(doc) + line_offset_;
-  source.text = text_;
-  source.line_offset = line_offset_;
-  source.document = document_;
-  source.base = base_;
-  meta.kind = doc["kind"].str();
-  const YamlView md = doc["metadata"];
-  if (md.is_map()) {
-    meta.name = md["name"].str();
-    meta.ns = md["namespace"].str();
-    if (const YamlView labels = md["labels"]; labels.is_map()) {
-      for (size_t i = 0; i < labels.size(); ++i) meta.labels[labels.key(i).str()] = labels.value(i).str();
-    }
-  }
-  if (meta.ns.empty()) meta.ns = "default";
-  sink_.set_context(file_, meta.id());
-  if (meta.name.empty()) {
-    sink_.error(yaml_line(doc), "metadata.name", "missing");
-    return false;
-  }
-  return true;
-}
-
-template <class Spec>
-void DocumentReader::istio(const YamlView& doc, SharedList<IstioResource<Spec>>& out) {
-  IstioResource<Spec> r;
-  if (!read_meta(doc, r.meta, r.source)) return;
-  bool ok = true;
-  for (size_t i = 0; i < doc.size(); ++i) {
-    const std::string key = doc.key(i).str();
-    if (key != "apiVersion" && key != "kind" && key != "metadata" && key != "spec" && key != "status") {
-      sink_.error(yaml_line(doc.key(i)), key, "unknown field");
-      ok = false;
-    }
-  }
-  const YamlView spec = doc["spec"];
-  if (!spec.defined()) {
-    sink_.error(yaml_line(doc), "spec", "missing");
-    return;
-  }
-  ok = yaml_to_proto(spec, r.spec, "spec", {.reject_unknown_fields = true}, sink_) && ok;
-  if (ok) out.push_back(std::make_shared<const IstioResource<Spec>>(std::move(r)));
-}
-
-template <class Object>
-void DocumentReader::k8s(const YamlView& doc, SharedList<K8sResource<Object>>& out) {
-  K8sResource<Object> r;
-  if (!read_meta(doc, r.meta, r.source)) return;
-  if (yaml_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_)) {
-    out.push_back(std::make_shared<const K8sResource<Object>>(std::move(r)));
-  }
-}
-
-void DocumentReader::read(const YamlView& doc, size_t index, const std::string& base) {
-  document_ = index;
-  base_ = base;
-  if (doc.is_null()) return;
-  sink_.set_context(file_, "");
-  if (!doc.is_map()) {
-    sink_.error(yaml_line(doc), "", "expected a Kubernetes object (a map with apiVersion and kind)");
-    return;
-  }
-  const std::string kind = doc["kind"].str();
-  const std::string api_version = doc["apiVersion"].str();
-  if (kind == "List" || kind.ends_with("List")) {
-    const YamlView items = doc["items"];
-    for (size_t i = 0; i < items.size(); ++i) {
-      read(items.item(i), index, (base.empty() ? "" : base + ".") + "items[" + std::to_string(i) + "]");
-    }
-    if (!items.is_sequence() && !items.is_null()) sink_.error(yaml_line(items), "items", "expected a list");
-    return;
-  }
-  if (kind.empty() || api_version.empty()) {
-    sink_.error(yaml_line(doc), kind.empty() ? "kind" : "apiVersion", "missing");
-    return;
-  }
-  const auto [group, version] = split_api_version(api_version);
-  ResourceSet& rs = into_.resources;
-  auto unsupported_version = [&](const char* want) {
-    sink_.set_context(file_, kind + " " + doc["metadata"]["name"].str());
-    sink_.error(yaml_line(doc["apiVersion"]), "apiVersion",
-                "unsupported version '" + api_version + "' (want " + want + ")");
-  };
-
-  if (group == "networking.istio.io") {
-    if (version != "v1" && version != "v1beta1" && version != "v1alpha3") {
-      return unsupported_version("v1, v1beta1 or v1alpha3");
-    }
-    if (kind == "VirtualService") return istio(doc, rs.virtual_services);
-    if (kind == "DestinationRule") return istio(doc, rs.destination_rules);
-    if (kind == "ServiceEntry") return istio(doc, rs.service_entries);
-    if (kind == "Gateway") return istio(doc, rs.gateways);
-    if (kind == "Sidecar") return istio(doc, rs.sidecars);
-  } else if (group == "security.istio.io") {
-    if (version != "v1" && version != "v1beta1") return unsupported_version("v1 or v1beta1");
-    if (kind == "AuthorizationPolicy") return istio(doc, rs.authorization_policies);
-  } else if (group.empty() && version == "v1") {
-    if (kind == "Service") return k8s(doc, rs.services);
-    if (kind == "Pod") return k8s(doc, rs.pods);
-    if (kind == "Secret") return k8s(doc, rs.secrets);
-  } else if (group == "discovery.k8s.io") {
-    if (version != "v1") return unsupported_version("v1");
-    if (kind == "EndpointSlice") return k8s(doc, rs.endpoint_slices);
-  }
-  sink_.set_context(file_, kind + " " + doc["metadata"]["name"].str());
-  sink_.warning(yaml_line(doc), "", "kind " + api_version + " " + kind + " is not used by sluice; ignored");
-}
-
 }  // namespace
 
 void ResourceSet::append(const ResourceSet& o) {
@@ -294,7 +150,8 @@ bool read_yaml(std::shared_ptr<const std::string> text, const std::string& name,
   if (!parsed) {
     into.diagnostics.push_back({Severity::kError, name, stream.error_line(), "", "", "invalid YAML: " + stream.error()});
   } else {
-    DocumentReader reader(name, text, line_offset, into);
+    const ObjectOrigin origin{name, text, line_offset};
+    ObjectReader<YamlView> reader(origin, into.resources, into.diagnostics);
     for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i), i);
   }
   // Diagnostics carry the lines of the text; make them the file's.

@@ -33,6 +33,7 @@ struct Meta {
   std::string kind;
   std::string name;
   std::string ns;
+  std::string created;  // metadata.creationTimestamp (RFC 3339), when known: Istio's order of precedence
   std::map<std::string, std::string> labels;
   std::string id() const { return kind + " " + ns + "/" + name; }
 };

@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "admission.h"
 #include "snapshot_patch.h"
 #include "validate.h"
 
@@ -274,32 +275,87 @@ bool BuildMemo::Entry::same_inputs(const std::vector<std::shared_ptr<const void>
   return true;
 }
 
+namespace {
+
+// One full build of rs: the registry, the routes, and the checks. Returns
+// the snapshot; diagnostics go to out.
+std::shared_ptr<MeshSnapshot> build_once(const ResourceSet& rs, uint64_t version, BuildMemo* memo,
+                                         std::vector<Diagnostic>& build_warnings, std::vector<Diagnostic>& out) {
+  auto snap = std::make_shared<MeshSnapshot>();
+  snap->version = version;
+  snap->resources = rs;
+  ServiceInputs scratch;
+  if (memo) {
+    memo->base.reset();
+    memo->inputs = {};
+  }
+  build_warnings.clear();
+  Builder builder(*snap, build_warnings, memo ? memo->inputs : scratch, memo);
+  builder.run();
+  out.insert(out.end(), build_warnings.begin(), build_warnings.end());
+  validate_snapshot(*snap, out, memo ? &memo->validation : nullptr);
+  return snap;
+}
+
+}  // namespace
+
 BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo) {
   if (memo) {
     if (std::optional<BuildResult> patched = patch_snapshot(loaded, version, *memo)) return std::move(*patched);
   }
   BuildResult result;
   result.diagnostics = std::move(loaded.diagnostics);
-  auto snap = std::make_shared<MeshSnapshot>();
-  snap->version = version;
-  snap->resources = std::move(loaded.resources);
-  ServiceInputs scratch;
-  if (memo) {
-    memo->base.reset();
-    memo->inputs = {};
-  }
+  const SnapshotPtr last_good = memo ? memo->in_force : nullptr;
+  const ResourceSet* good = last_good ? &last_good->resources : nullptr;
+
+  // Admission (admission.h): duplicates, then what failed to load.
+  ResourceSet rs = std::move(loaded.resources);
+  const bool replaced = replace_duplicates(rs, result.diagnostics);
+  Rejections rejected = rejections_of(result.diagnostics);
+  keep_last_good(rs, rejected, good, result.diagnostics);
+
+  // Then what the checks reject: build, drop what has errors (its last good
+  // version back in), and build again. A last good version that fails too
+  // (a check that changed under it) is dropped in the last round.
+  constexpr int kRounds = 3;
+  std::shared_ptr<MeshSnapshot> snap;
   std::vector<Diagnostic> build_warnings;
-  Builder builder(*snap, build_warnings, memo ? memo->inputs : scratch, memo);
-  builder.run();
-  result.diagnostics.insert(result.diagnostics.end(), build_warnings.begin(), build_warnings.end());
-  validate_snapshot(*snap, result.diagnostics, memo ? &memo->validation : nullptr);
-  if (has_errors(result.diagnostics)) return result;
-  for (const Diagnostic& d : result.diagnostics) snap->warnings.push_back(d);
-  if (memo && !loaded.file_resources.empty()) {
-    memo->base = snap;
-    memo->base_files.clear();
-    for (size_t i = 0; i < loaded.files.size(); ++i) memo->base_files.emplace(loaded.files[i], loaded.file_resources[i]);
-    memo->build_warnings = std::move(build_warnings);
+  std::vector<Diagnostic> rejected_errors;  // of resources dropped in earlier rounds
+  for (int round = 0;; ++round) {
+    std::vector<Diagnostic> found;
+    snap = build_once(rs, version, memo, build_warnings, found);
+    Rejections now = rejections_of(found);
+    if (now.empty() || round == kRounds - 1) {
+      if (!now.empty()) {
+        // Cannot happen unless checks disagree between rounds: drop the rest.
+        keep_last_good(rs, now, nullptr, result.diagnostics);
+        rejected_errors.insert(rejected_errors.end(), found.begin(), found.end());
+        found.clear();
+        snap = build_once(rs, version, memo, build_warnings, found);
+      }
+      result.diagnostics.insert(result.diagnostics.end(), rejected_errors.begin(), rejected_errors.end());
+      result.diagnostics.insert(result.diagnostics.end(), found.begin(), found.end());
+      break;
+    }
+    for (const Diagnostic& d : found) {
+      if (d.severity == Severity::kError) rejected_errors.push_back(d);
+    }
+    rejected.resources.insert(now.resources.begin(), now.resources.end());
+    keep_last_good(rs, now, round == 0 ? good : nullptr, result.diagnostics);
+  }
+  for (const Diagnostic& d : result.diagnostics) {
+    (d.severity == Severity::kError ? snap->rejections : snap->warnings).push_back(d);
+  }
+  if (memo) {
+    memo->in_force = snap;
+    // A patch starts from files as they are; one that rejected or replaced
+    // anything is not what its files say, so the next build is a full one.
+    if (!loaded.file_resources.empty() && rejected.empty() && !replaced) {
+      memo->base = snap;
+      memo->base_files.clear();
+      for (size_t i = 0; i < loaded.files.size(); ++i) memo->base_files.emplace(loaded.files[i], loaded.file_resources[i]);
+      memo->build_warnings = std::move(build_warnings);
+    }
   }
   result.snapshot = std::move(snap);
   return result;

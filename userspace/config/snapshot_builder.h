@@ -18,7 +18,9 @@
 namespace sluice::config {
 
 struct BuildResult {
-  std::shared_ptr<MeshSnapshot> snapshot;  // null when there are errors
+  // What was admitted (admission.h): never null from build_snapshot. The
+  // resources that errors name are not in it, or in their last good version.
+  std::shared_ptr<MeshSnapshot> snapshot;
   std::vector<Diagnostic> diagnostics;     // errors and warnings, loading included
   bool patched = false;                    // the last snapshot patched, not built again
 };
@@ -37,16 +39,21 @@ struct BuildMemo {
   std::unordered_map<std::string, Entry> services;  // by FQDN
   ValidationMemo validation;
 
-  // The last good snapshot, and what it was built from; null after a
-  // rejected build, which makes the next one a full build.
+  // The snapshot in force: where rejected resources find their last good
+  // version.
+  SnapshotPtr in_force;
+  // What a patch starts from: the last snapshot whose resources are exactly
+  // what its files hold (nothing rejected or replaced), and what it was
+  // built from; null otherwise, which makes the next build a full one.
   SnapshotPtr base;
   std::map<std::string, std::shared_ptr<const FileResources>> base_files;  // by path
   ServiceInputs inputs;                   // base's, indexed
   std::vector<Diagnostic> build_warnings;  // base's warnings from building (not loading or validating)
 };
 
-// Validates and builds. Any error leaves snapshot null: a bad config never
-// replaces a good one. With a memo whose base is set, a reload that changed
+// Validates and builds, admitting each resource on its own (admission.h):
+// with a memo, a rejected resource keeps the version of memo->in_force.
+// With a memo whose base is set, a reload that changed
 // only Kubernetes Services, EndpointSlices and Pods patches the base
 // (snapshot_patch.h) instead of building everything again.
 BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo = nullptr);

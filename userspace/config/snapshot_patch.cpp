@@ -218,14 +218,20 @@ std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, 
   BuildResult result;
   result.patched = true;
   snap->resources = std::move(loaded.resources);
-  result.diagnostics = std::move(loaded.diagnostics);
+  result.diagnostics = loaded.diagnostics;
   result.diagnostics.insert(result.diagnostics.end(), memo.build_warnings.begin(), memo.build_warnings.end());
   validate_references(*snap, result.diagnostics);
   const auto& local = memo.validation.local_diagnostics;
   result.diagnostics.insert(result.diagnostics.end(), local.begin(), local.end());
-  if (has_errors(result.diagnostics)) return result;  // the memo stays without a base
+  if (has_errors(result.diagnostics)) {
+    // Admission is the full build's: give the resources back to it. The
+    // memo stays without a base.
+    loaded.resources = std::move(snap->resources);
+    return std::nullopt;
+  }
   snap->warnings = result.diagnostics;
   memo.base = snap;
+  memo.in_force = snap;
   memo.base_files.clear();
   for (size_t i = 0; i < loaded.files.size(); ++i) memo.base_files.emplace(loaded.files[i], loaded.file_resources[i]);
   result.snapshot = std::move(snap);
