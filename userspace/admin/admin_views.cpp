@@ -15,6 +15,7 @@ std::string config_status_json(const config::ReloadStatus& s, const L4SyncStatus
   JsonWriter w;
   w.begin_object();
   w.key("version").value(s.version);
+  w.key("source").value(s.source);
   w.key("reloads").value(s.reloads);
   w.key("rejected").value(s.rejected);
   w.key("sync_failures").value(k.sync_failures);
@@ -42,6 +43,30 @@ std::string config_status_json(const config::ReloadStatus& s, const L4SyncStatus
   w.end_array();
   w.key("warnings").begin_array();
   for (const std::string& e : s.warnings) w.value(e);
+  w.end_array();
+  w.end_object();
+  return w.str();
+}
+
+std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatus>& types) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("synced").value(synced);
+  w.key("types").begin_array();
+  for (const kube::ReflectorStatus& t : types) {
+    w.begin_object();
+    w.key("type").value(t.type);
+    w.key("synced").value(t.synced);
+    w.key("objects").value(static_cast<uint64_t>(t.objects));
+    w.key("resource_version").value(t.resource_version);
+    w.key("lists").value(t.lists);
+    w.key("watches").value(t.watches);
+    w.key("events").value(t.events);
+    w.key("relists_after_gone").value(t.relists_gone);
+    w.key("failures").value(t.failures);
+    w.key("last_error").value(t.last_error);
+    w.end_object();
+  }
   w.end_array();
   w.end_object();
   return w.str();

@@ -6,6 +6,7 @@
 #include "config_reloader.h"
 #include "datapath_maps.h"
 #include "l4_table_sync.h"
+#include "reflector_status.h"
 #include "map_handle.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
@@ -16,6 +17,9 @@ namespace sluice {
 // errors, reload counters and the last sync's size and duration. Both halves
 // are of the same reload (the daemon reads them together).
 std::string config_status_json(const config::ReloadStatus& reload, const L4SyncStatus& kernel);
+
+// /kubernetes: each watched type's list and watch state (kube/reflector.h).
+std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatus>& types);
 
 // /maps: every kernel service with its backends (ejection marks included)
 // and connection counters, plus the per-CPU verdict counters summed.

@@ -23,7 +23,18 @@ int main(int argc, char** argv) {
   sluice::daemon::DaemonOptions f;
   std::string log_level = "info";
   CLI::App app{"sluiced: sluice's node daemon"};
-  app.add_option("--config", f.config, "config directory or file of Istio/Kubernetes YAML (repeatable)")->required();
+  auto* config_opt =
+      app.add_option("--config", f.config, "config directory or file of Istio/Kubernetes YAML (repeatable; development and demos)");
+  auto* kube_opt = app.add_flag("--kube", f.kube,
+                                "read the config from the Kubernetes API, in cluster (service-account token and CA, "
+                                "KUBERNETES_SERVICE_HOST/PORT)");
+  auto* kubeconfig_opt = app.add_option("--kubeconfig", f.kubeconfig, "read the config from the Kubernetes API of this kubeconfig");
+  app.add_option("--kube-context", f.kube_context, "the kubeconfig context to use (default: its current-context)");
+  app.add_option("--kube-sync-timeout", f.kube_sync_timeout_s,
+                 "seconds to wait at start for the first list of every resource type before going on")
+      ->capture_default_str();
+  config_opt->excludes(kube_opt)->excludes(kubeconfig_opt);
+  kube_opt->excludes(kubeconfig_opt);
   app.add_option("--cgroup", f.cgroup,
                  "cgroup v2 directory to attach to; no default. On a node, the cgroup v2 root (with --allow-root-cgroup)")
       ->required();
@@ -72,6 +83,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"off", "on"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (f.config.empty() && !f.kube && f.kubeconfig.empty()) {
+    std::fprintf(stderr, "sluiced: one of --config, --kube or --kubeconfig is required\n");
+    return 2;
+  }
   f.socket_redirect_given = app.count("--socket-redirect") > 0;
 
   spdlog::set_level(spdlog::level::from_str(log_level));

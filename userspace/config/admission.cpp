@@ -12,7 +12,7 @@ void zip_lists(ResourceSet& a, const ResourceSet& b, F&& f) {
   f(a.virtual_services, b.virtual_services), f(a.destination_rules, b.destination_rules);
   f(a.service_entries, b.service_entries), f(a.gateways, b.gateways), f(a.sidecars, b.sidecars);
   f(a.authorization_policies, b.authorization_policies), f(a.services, b.services), f(a.pods, b.pods);
-  f(a.endpoint_slices, b.endpoint_slices), f(a.secrets, b.secrets);
+  f(a.endpoint_slices, b.endpoint_slices), f(a.secrets, b.secrets), f(a.namespaces, b.namespaces);
 }
 
 std::string where(const Source& s) { return s.file + (s.line > 0 ? ":" + std::to_string(s.line) : ""); }

@@ -86,6 +86,7 @@ class ObjectReader {
       if (kind == "Service") return k8s(doc, kind, rs.services);
       if (kind == "Pod") return k8s(doc, kind, rs.pods);
       if (kind == "Secret") return k8s(doc, kind, rs.secrets);
+      if (kind == "Namespace") return k8s(doc, kind, rs.namespaces);
     } else if (group == "discovery.k8s.io") {
       if (version != "v1") return unsupported_version("v1");
       if (kind == "EndpointSlice") return k8s(doc, kind, rs.endpoint_slices);
@@ -116,7 +117,7 @@ class ObjectReader {
       meta.created = md["creationTimestamp"].str();
       for_each_entry(md["labels"], [&](std::string_view k, int, const Node& v) { meta.labels[std::string(k)] = v.str(); });
     }
-    if (meta.ns.empty()) meta.ns = "default";
+    if (meta.ns.empty() && kind != "Namespace") meta.ns = "default";  // Namespaces are cluster-scoped
     sink_.set_context(origin_.file, meta.id());
     if (meta.name.empty()) {
       sink_.error(doc.line(), "metadata.name", "missing");

@@ -115,6 +115,7 @@ void ResourceSet::append(const ResourceSet& o) {
   add(pods, o.pods);
   add(endpoint_slices, o.endpoint_slices);
   add(secrets, o.secrets);
+  add(namespaces, o.namespaces);
 }
 
 std::shared_ptr<const FileResources> ResourceCache::find(const std::string& path, const Identity& id) const {

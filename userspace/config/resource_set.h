@@ -70,6 +70,7 @@ struct ResourceSet {
   SharedList<K8sResource<k8s::Pod>> pods;
   SharedList<K8sResource<k8s::EndpointSlice>> endpoint_slices;
   SharedList<K8sResource<k8s::Secret>> secrets;
+  SharedList<K8sResource<k8s::Namespace>> namespaces;
 
   // Appends other's resources (pointers only).
   void append(const ResourceSet& other);
@@ -78,7 +79,7 @@ struct ResourceSet {
   template <class F>
   void for_each_list(F&& f) {
     f(virtual_services), f(destination_rules), f(service_entries), f(gateways), f(sidecars);
-    f(authorization_policies), f(services), f(pods), f(endpoint_slices), f(secrets);
+    f(authorization_policies), f(services), f(pods), f(endpoint_slices), f(secrets), f(namespaces);
   }
   template <class F>
   void for_each_list(F&& f) const {

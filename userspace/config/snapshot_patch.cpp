@@ -17,7 +17,7 @@ struct Delta {
   Refs<K8sResource<k8s::Service>> services_gone, services_new;
   Refs<K8sResource<k8s::EndpointSlice>> slices_gone, slices_new;
   Refs<K8sResource<k8s::Pod>> pods_gone, pods_new;
-  bool other_kinds = false;  // an Istio resource or a Secret changed
+  bool other_kinds = false;  // an Istio resource, a Secret or a Namespace changed
 
   template <class T>
   static void compare(const Refs<T>& before, const Refs<T>& after, Refs<T>& gone, Refs<T>& arrived) {
@@ -51,7 +51,7 @@ struct Delta {
                   !same(before.service_entries, after.service_entries) || !same(before.gateways, after.gateways) ||
                   !same(before.sidecars, after.sidecars) ||
                   !same(before.authorization_policies, after.authorization_policies) ||
-                  !same(before.secrets, after.secrets);
+                  !same(before.secrets, after.secrets) || !same(before.namespaces, after.namespaces);
   }
 };
 

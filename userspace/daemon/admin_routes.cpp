@@ -29,6 +29,11 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   if (const XdpDaemon* xdp = from.xdp) {
     routes["/xdp"] = [xdp](const std::string&) { return AdminResponse{200, "application/json", xdp_json(*xdp)}; };
   }
+  if (const kube::KubeSource* kube = from.kube) {
+    routes["/kubernetes"] = [kube](const std::string&) {
+      return AdminResponse{200, "application/json", kube_status_json(kube->synced(), kube->status())};
+    };
+  }
   // The proxy's clusters (circuit breakers, outlier detection) are created
   // by the daemon so the admin API can show them next to the kernel's counters.
   routes["/clusters"] = [clusters = from.clusters](const std::string&) {

@@ -1,8 +1,8 @@
 // The daemon's reload step: reload the config (config_reloader.h), which
 // publishes the new snapshot with one atomic pointer swap, then bring the
 // kernel's L4 tables to it by writing only what changed (l4_table_sync.h).
-// A bad config changes nothing: the last good snapshot (and the kernel state
-// built from it) stays in force.
+// A bad resource changes nothing: it is rejected alone and its last good
+// version (and the kernel state built from it) stays in force.
 #pragma once
 
 #include <memory>
@@ -22,6 +22,8 @@ struct ConfigStatus : config::ReloadStatus, L4SyncStatus {};
 
 class ConfigSync {
  public:
+  ConfigSync(std::unique_ptr<config::ConfigSource> source, DatapathMaps& maps)
+      : reloader_(std::move(source)), tables_(maps) {}
   ConfigSync(std::vector<std::string> paths, DatapathMaps& maps) : reloader_(std::move(paths)), tables_(maps) {}
 
   // Starts from what the kernel holds (pinned by an earlier run), so the

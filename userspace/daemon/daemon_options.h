@@ -12,7 +12,13 @@
 namespace sluice::daemon {
 
 struct DaemonOptions {
+  // The config source: YAML files and directories, or the Kubernetes API
+  // (docs/kubernetes.md), in cluster (`kube`) or through a kubeconfig.
   std::vector<std::string> config;
+  bool kube = false;
+  std::string kubeconfig;
+  std::string kube_context;  // empty: the kubeconfig's current-context
+  unsigned kube_sync_timeout_s = 60;  // at start, how long to wait for the first list of every type
   std::string cgroup;
   bool allow_root_cgroup = false;
   std::string pin_dir = SL_DEFAULT_PIN_DIR;

@@ -55,9 +55,29 @@ Status NodeDaemon::start_kernel() {
 }
 
 Status NodeDaemon::start_config() {
+  std::unique_ptr<config::ConfigSource> source;
+  if (o_.kube || !o_.kubeconfig.empty()) {
+    auto access = o_.kube ? kube::in_cluster_access() : kube::kubeconfig_access(o_.kubeconfig, o_.kube_context);
+    if (!access) return access.error();
+    auto started = kube::KubeSource::start({.access = *access, .debounce = std::chrono::milliseconds(o_.debounce_ms)},
+                                           [this] { queue_.request(); });
+    if (!started) return make_error(0, "kubernetes client: " + started.error().to_string());
+    kube_ = started->get();
+    source = std::move(*started);
+  } else {
+    source = std::make_unique<config::FileSource>(o_.config);
+  }
   maps_ = std::make_unique<KernelDatapathMaps>(lb_->maps());
-  sync_ = std::make_unique<ConfigSync>(o_.config, *maps_);
+  sync_ = std::make_unique<ConfigSync>(std::move(source), *maps_);
   sync_->adopt_kernel_state();
+  if (kube_ && !kube_->wait_synced(std::chrono::seconds(o_.kube_sync_timeout_s))) {
+    // A config from a partial list would take away what the missing types
+    // hold: the kernel keeps what it has (pinned by an earlier run) until
+    // every type is listed, and the first reload follows then.
+    spdlog::warn("kubernetes: not every resource type is listed after {} s; the first config waits for them",
+                 o_.kube_sync_timeout_s);
+    return {};
+  }
   sync_->reload();
   return {};
 }
@@ -81,6 +101,7 @@ Status NodeDaemon::start_xdp() {
   fanout_.publish(sync_->current());
   last_tx_refresh_ = std::chrono::steady_clock::now();
 
+  if (kube_) return {};  // the Kubernetes source says when it changed
   auto watcher = config::ConfigWatcher::start(o_.config, std::chrono::milliseconds(o_.debounce_ms),
                                               [this] { queue_.request(); });
   if (!watcher) return make_error(0, "watch " + o_.config.front() + ": " + watcher.error().to_string());
@@ -97,7 +118,8 @@ Status NodeDaemon::start_admin() {
                                                 .stats = lb_->maps().stats,
                                                 .redirect = redir_.get(),
                                                 .xdp = xdp_.get(),
-                                                .clusters = clusters_}));
+                                                .clusters = clusters_,
+                                                .kube = kube_}));
   if (!admin) return make_error(0, "admin API: " + admin.error().to_string());
   admin_ = std::move(*admin);
   spdlog::info("admin API on {}:{}", o_.admin_address, admin_->port());
@@ -133,6 +155,7 @@ void NodeDaemon::tick() {
 }
 
 void NodeDaemon::reload() {
+  if (kube_ && !kube_->synced()) return;
   sync_->reload();
   fanout_.publish(sync_->current());
 }
@@ -152,7 +175,8 @@ void NodeDaemon::shutdown() {
     (void)clear_proxy_heartbeat(lb_->maps().node);
     proxy_.server->stop();
   }
-  watcher_->stop();
+  if (watcher_) watcher_->stop();
+  if (kube_) kube_->stop();
   admin_->stop();
   if (xdp_) {
     if (Status s = xdp_->stop(o_.cleanup); !s) spdlog::error("XDP cleanup: {}", s.error().to_string());

@@ -15,6 +15,7 @@
 #include "daemon_options.h"
 #include "gateway_listeners.h"
 #include "kernel_datapath_maps.h"
+#include "kube_source.h"
 #include "l7_proxy.h"
 #include "reload_queue.h"
 #include "result.h"
@@ -60,7 +61,8 @@ class NodeDaemon {
   std::unique_ptr<XdpDaemon> xdp_;
   std::atomic<bool> ready_{true};
   ReloadQueue queue_;
-  std::unique_ptr<config::ConfigWatcher> watcher_;
+  std::unique_ptr<config::ConfigWatcher> watcher_;  // with a file source
+  kube::KubeSource* kube_ = nullptr;  // with the Kubernetes source (owned by sync_)
   std::shared_ptr<proxy::ClusterRegistry> clusters_;
   std::unique_ptr<AdminServer> admin_;
   L7Proxy proxy_;

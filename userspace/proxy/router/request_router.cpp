@@ -105,6 +105,14 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
                   client_ip);
 }
 
+bool RequestRouter::cluster_exists(const config::MeshSnapshot& snap, const config::RouteDestination& dest) {
+  const config::Service* service = snap.find_service(dest.host);
+  if (!service) return false;
+  if (dest.subset.empty()) return true;
+  return std::any_of(service->subsets.begin(), service->subsets.end(),
+                     [&](const config::Subset& s) { return s.name == dest.subset; });
+}
+
 std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSnapshot& snap,
                                                             const config::RouteDestination* dest,
                                                             const config::Service* fallback, uint16_t dst_port) {
@@ -149,6 +157,12 @@ RouteDecision RequestRouter::to_target(RouteDecision d, const config::RouteDesti
                                        const config::Service* fallback, uint16_t dst_port, const RequestAttrs& req,
                                        uint32_t client_ip) {
   if (!dest && !fallback) return local_answer(std::move(d), 503, telemetry::ResponseFlag::kNoHealthyUpstream, "no healthy upstream\n");
+  if (dest && !cluster_exists(*d.snapshot, *dest)) {
+    // Envoy has no cluster for a host that is no service, or for a subset
+    // no DestinationRule defines (a reference admission lets through with
+    // a warning): 503 NC.
+    return local_answer(std::move(d), 503, telemetry::ResponseFlag::kNoClusterFound, "no cluster for the route's destination\n");
+  }
   auto target = target_of(*d.snapshot, dest, fallback, dst_port);
   if (!target) return local_answer(std::move(d), 503, telemetry::ResponseFlag::kNoHealthyUpstream, "no healthy upstream\n");
   d.destination = dest;

@@ -133,6 +133,9 @@ class RequestRouter {
                           uint16_t dst_port, const RequestAttrs& req, uint32_t client_ip);
   // The target of a route destination (or of the fallback service, with
   // dest null), cached for this snapshot; null when the port does not exist.
+  // A destination whose host is a service and whose subset (if any) is
+  // defined by its DestinationRule.
+  static bool cluster_exists(const config::MeshSnapshot& snap, const config::RouteDestination& dest);
   std::shared_ptr<const RouteTarget> target_of(const config::MeshSnapshot& snap, const config::RouteDestination* dest,
                                                const config::Service* fallback, uint16_t dst_port);
 

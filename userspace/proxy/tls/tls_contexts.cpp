@@ -7,6 +7,8 @@
 
 #include <functional>
 
+#include "base64.h"
+
 namespace sluice::proxy {
 namespace {
 
@@ -18,24 +20,6 @@ std::string openssl_error() {
   ERR_error_string_n(e, buf, sizeof buf);
   ERR_clear_error();
   return e ? buf : "unknown OpenSSL error";
-}
-
-std::string base64_decode(const std::string& in, bool& ok) {
-  std::string clean;
-  for (char c : in) {
-    if (c != '\n' && c != '\r' && c != ' ') clean += c;
-  }
-  ok = clean.size() % 4 == 0;
-  if (!ok) return {};
-  std::string out(clean.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));
-  ok = n >= 0;
-  if (!ok) return {};
-  size_t pad = 0;
-  while (pad < 2 && pad < clean.size() && clean[clean.size() - 1 - pad] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
 }
 
 const k8s::Secret* find_secret(const config::MeshSnapshot& snap, const std::string& ns, const std::string& name) {
@@ -52,9 +36,9 @@ bool secret_value(const k8s::Secret& s, const std::string& key, std::string& out
     return true;
   }
   if (auto it = s.data().find(key); it != s.data().end()) {
-    bool ok = false;
-    out = base64_decode(it->second, ok);
-    return ok;
+    std::optional<std::string> decoded = base64_decode(it->second);
+    if (decoded) out = std::move(*decoded);
+    return decoded.has_value();
   }
   return false;
 }

@@ -1,0 +1,20 @@
+// What the admin API's /kubernetes shows of each watched type
+// (reflector.h keeps it), without the client's Asio types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace sluice::kube {
+
+struct ReflectorStatus {
+  std::string type;
+  bool synced = false;
+  size_t objects = 0;
+  uint64_t lists = 0, watches = 0, events = 0, relists_gone = 0, failures = 0;
+  std::string resource_version;
+  std::string last_error;
+};
+
+}  // namespace sluice::kube

@@ -1,0 +1,27 @@
+#include "resource_types.h"
+
+namespace sluice::kube {
+
+std::string ResourceType::path() const {
+  return (group.empty() ? "/api/" : "/apis/" + group + "/") + version + "/" + plural;
+}
+
+std::vector<ResourceType> watched_types() {
+  return {
+      {"", "v1", "namespaces", "Namespace", ""},
+      {"", "v1", "services", "Service", ""},
+      {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", ""},
+      {"", "v1", "pods", "Pod", ""},
+      // Only TLS Secrets, and of those only the ones a Gateway names reach
+      // the snapshot (kube_store.h): a node proxy has no use for the rest.
+      {"", "v1", "secrets", "Secret", "type=kubernetes.io/tls"},
+      {"networking.istio.io", "v1", "virtualservices", "VirtualService", ""},
+      {"networking.istio.io", "v1", "destinationrules", "DestinationRule", ""},
+      {"networking.istio.io", "v1", "serviceentries", "ServiceEntry", ""},
+      {"networking.istio.io", "v1", "gateways", "Gateway", ""},
+      {"networking.istio.io", "v1", "sidecars", "Sidecar", ""},
+      {"security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", ""},
+  };
+}
+
+}  // namespace sluice::kube
