@@ -47,7 +47,7 @@ Reply fail(int status, std::string_view message) {
 
 Reply version_reply(const Result<uint64_t>& rv) {
   if (!rv) return fail(rv.error().code == -ENOENT ? 404 : 400, rv.error().message);
-  return ok("{\"resourceVersion\":\"" + std::to_string(*rv) + "\"}");
+  return ok("{\"resourceVersion\":\"" + std::to_string(rv.value()) + "\"}");
 }
 
 std::optional<double> number(const KubeQuery& q, std::string_view name) {

@@ -87,7 +87,7 @@ Result<ObjectDraft> draft_of(element obj, std::string_view api_version, std::str
                                    "\" kind \"" + std::string(kind) + "\"");
   }
   object members;
-  (void)obj.get_object().get(members);
+  if (obj.get_object().get(members) != simdjson::SUCCESS) return make_error(-EINVAL, where + ": not a JSON object");
   element meta;
   if (members.at_key("metadata").get(meta) != simdjson::SUCCESS || !meta.is_object()) {
     return make_error(-EINVAL, where + ": metadata must be an object");

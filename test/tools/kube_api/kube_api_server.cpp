@@ -8,6 +8,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -62,12 +63,12 @@ struct Connection {
   Connection(tcp::socket socket, ssl::context& tls) : stream(std::move(socket), tls) {}
   beast::ssl_stream<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream); }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream); }
   // Abrupt: no TLS close_notify, no terminating chunk.
   void close() {
     beast::error_code ec;
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-    tcp().socket().close(ec);
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().socket().close(ec);
   }
 };
 
@@ -135,6 +136,8 @@ struct KubeApiServer::Impl {
   std::map<int, uint64_t> statuses;
 
   asio::io_context ioc{1};
+  // Keeps the thread serving while down, with nothing else to wait for.
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   tcp::acceptor acceptor{ioc};
   asio::steady_timer up_timer{ioc};
   asio::steady_timer bookmark_timer{ioc};
@@ -227,14 +230,14 @@ asio::awaitable<void> KubeApiServer::Impl::serve(std::shared_ptr<Connection> c) 
   } forget{connections, c.get()};
 
   beast::error_code ec;
-  c->tcp().expires_after(kHandshakeTimeout);
+  c->lowest().expires_after(kHandshakeTimeout);
   co_await c->stream.async_handshake(ssl::stream_base::server, redirect(ec));
   if (ec) co_return;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(kMaxBodyBytes);
-    c->tcp().expires_after(kIdleTimeout);
+    c->lowest().expires_after(kIdleTimeout);
     co_await http::async_read(c->stream, c->buffer, parser, redirect(ec));
     if (ec) {
       if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
@@ -252,8 +255,8 @@ asio::awaitable<void> KubeApiServer::Impl::serve(std::shared_ptr<Connection> c) 
     const bool keep = co_await handle(c, req);
     if (!keep || !req.keep_alive()) break;
   }
-  c->tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
-  c->tcp().socket().close(ec);
+  c->lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+  c->lowest().socket().close(ec);
 }
 
 asio::awaitable<bool> KubeApiServer::Impl::send(Connection& c, const Request& req, int status, std::string body,
@@ -266,7 +269,7 @@ asio::awaitable<bool> KubeApiServer::Impl::send(Connection& c, const Request& re
   res.keep_alive(req.keep_alive());
   count_status(status);
   beast::error_code ec;
-  c.tcp().expires_after(kWriteTimeout);
+  c.lowest().expires_after(kWriteTimeout);
   co_await http::async_write(c.stream, res, redirect(ec));
   co_return !ec && req.keep_alive();
 }
@@ -440,7 +443,7 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_list(Connection& c, const Reque
   http::response_serializer<http::empty_body> sr{res};
   count_status(200);
   beast::error_code ec;
-  c.tcp().expires_after(kWriteTimeout);
+  c.lowest().expires_after(kWriteTimeout);
   co_await http::async_write_header(c.stream, sr, redirect(ec));
   std::string chunk = std::move(head);
   chunk.reserve(kListChunkBytes + 64 * 1024);
@@ -448,7 +451,7 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_list(Connection& c, const Reque
   while (!ec && !last) {
     append_items(chunk, next, kListChunkBytes);
     last = next == list.items.size();
-    c.tcp().expires_after(kWriteTimeout);
+    c.lowest().expires_after(kWriteTimeout);
     co_await asio::async_write(c.stream, http::make_chunk(asio::buffer(chunk)), redirect(ec));
     chunk.clear();
   }
@@ -543,7 +546,7 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_watch(std::shared_ptr<Connectio
   http::response_serializer<http::empty_body> sr{res};
   count_status(200);
   beast::error_code ec;
-  c->tcp().expires_never();  // a watch is quiet for as long as nothing changes
+  c->lowest().expires_never();  // a watch is quiet for as long as nothing changes
   co_await http::async_write_header(c->stream, sr, redirect(ec));
 
   auto ahead = std::make_shared<ReadAhead>();
