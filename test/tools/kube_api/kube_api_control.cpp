@@ -187,7 +187,13 @@ struct KubeApiControl::Impl {
       parser.body_limit(kMaxBodyBytes);
       beast::error_code ec;
       stream.expires_after(std::chrono::minutes(5));
-      co_await http::async_read(stream, buffer, parser, redirect(ec));
+      co_await http::async_read_header(stream, buffer, parser, redirect(ec));
+      if (!ec && parser.get()[http::field::expect] == "100-continue") {
+        // curl waits a second for this before sending a large body.
+        http::response<http::empty_body> go_on{http::status::continue_, 11};
+        co_await http::async_write(stream, go_on, redirect(ec));
+      }
+      if (!ec && !parser.is_done()) co_await http::async_read(stream, buffer, parser, redirect(ec));
       Reply reply;
       http::request<http::string_body> req;
       if (ec == http::error::end_of_stream || ec == asio::error::eof) break;
