@@ -4,6 +4,8 @@
 // the scripted failures (compaction, dropped watches, downtime, 401, 403).
 #include "kube_api_server.h"
 
+#include "kube_api_control.h"
+
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <simdjson.h>
@@ -536,6 +538,55 @@ TEST_F(KubeApiServerTest, LargeListIsChunkedAndComplete) {
   Json node(c.get("/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-2").body());
   EXPECT_EQ(node.size("/items"), 0u);
   EXPECT_EQ(server_->requests("list", "/api/v1/pods"), 2u);
+}
+
+// One plain HTTP request to the control port.
+Response control(uint16_t port, http::verb verb, const std::string& target, const std::string& body = "") {
+  asio::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  Response res;
+  http::read(socket, buffer, res);
+  return res;
+}
+
+TEST_F(KubeApiServerTest, ControlInterface) {
+  auto ctl = KubeApiControl::start(*server_);
+  ASSERT_TRUE(ctl) << ctl.error().to_string();
+  const uint16_t port = (*ctl)->port();
+  Response applied = control(port, http::verb::post, "/apply", service("ns", "a") + "---\n" + service("ns", "b"));
+  ASSERT_EQ(applied.result_int(), 200) << applied.body();
+  EXPECT_EQ(Json(applied.body()).str("/resourceVersion"), std::to_string(server_->resource_version()));
+  EXPECT_EQ(server_->count("services"), 2u);
+  EXPECT_EQ(control(port, http::verb::post, "/delete?resource=services&namespace=ns&name=a").result_int(), 200);
+  EXPECT_EQ(control(port, http::verb::post, "/delete?resource=services&namespace=ns&name=a").result_int(), 404);
+  EXPECT_EQ(control(port, http::verb::get, "/object?resource=services&namespace=ns&name=b").result_int(), 200);
+  EXPECT_EQ(control(port, http::verb::post, "/apply", "kind: Nope\n").result_int(), 400);
+
+  EXPECT_EQ(control(port, http::verb::post, "/forbid?resource=pods").result_int(), 200);
+  EXPECT_EQ(control(port, http::verb::post, "/token?value=rotated").result_int(), 200);
+  Client c(*server_);
+  EXPECT_EQ(c.get("/api/v1/pods", std::string("rotated")).result_int(), 403);
+  EXPECT_EQ(c.get("/api/v1/services", std::string("rotated")).result_int(), 200);
+  EXPECT_EQ(c.get("/api/v1/services").result_int(), 401);
+
+  Json stats(control(port, http::verb::get, "/stats").body());
+  EXPECT_EQ(stats.num("/requests/list ~1api~1v1~1services"), 2);
+  EXPECT_EQ(stats.num("/responses/403"), 1);
+  EXPECT_EQ(stats.num("/objects/services"), 1);
+  EXPECT_EQ(control(port, http::verb::post, "/down?seconds=0.2").result_int(), 200);
+  EXPECT_TRUE(server_->is_down());
+  EXPECT_EQ(control(port, http::verb::post, "/up").result_int(), 200);
+  EXPECT_FALSE(server_->is_down());
+  EXPECT_EQ(control(port, http::verb::get, "/compact").result_int(), 405);
+  EXPECT_EQ(control(port, http::verb::post, "/nothing").result_int(), 404);
+  EXPECT_EQ(control(port, http::verb::post, "/page-size?limit=x").result_int(), 400);
 }
 
 }  // namespace

@@ -289,7 +289,7 @@ void StoredObject::append_full(std::string& out, std::string_view api_version, u
   out.append(json, rv_pos + rv_len);
 }
 
-std::shared_ptr<StoredObject> ObjectDraft::publish(uint64_t rv) const {
+std::shared_ptr<StoredObject> ObjectDraft::publish(uint64_t rv) && {
   auto o = std::make_shared<StoredObject>();
   o->type = type;
   o->ns = ns;
@@ -298,8 +298,8 @@ std::shared_ptr<StoredObject> ObjectDraft::publish(uint64_t rv) const {
   o->uid = uid;
   o->created = created;
   o->rv = rv;
-  o->labels = labels;
-  o->fields = fields;
+  o->labels = std::move(labels);
+  o->fields = std::move(fields);
   std::string& j = o->json;
   j.reserve(meta_rest.size() + body_rest.size() + name.size() + ns.size() + 160);
   j += "{\"metadata\":{\"name\":";

@@ -77,7 +77,8 @@ struct ObjectDraft {
   KubeLabels fields;
 
   std::string key() const { return ns.empty() ? name : ns + "/" + name; }
-  std::shared_ptr<StoredObject> publish(uint64_t rv) const;
+  // The stored object at version rv; moves the draft's parts into it.
+  std::shared_ptr<StoredObject> publish(uint64_t rv) &&;
 };
 
 // Parses YAML or JSON text (the first non-blank character '{' or '[' means

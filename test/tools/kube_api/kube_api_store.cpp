@@ -154,7 +154,7 @@ uint64_t KubeStore::apply(std::vector<ObjectDraft> drafts) {
     std::shared_ptr<const StoredObject> prev = it == r.objects.end() ? nullptr : it->second;
     if (d.uid.empty()) d.uid = prev ? prev->uid : random_uid();
     if (d.created.empty()) d.created = prev ? prev->created : now;
-    std::shared_ptr<const StoredObject> obj = d.publish(++rv_);
+    std::shared_ptr<const StoredObject> obj = std::move(d).publish(++rv_);
     if (prev) {
       it->second = obj;
     } else {
