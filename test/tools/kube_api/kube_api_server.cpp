@@ -182,6 +182,8 @@ struct KubeApiServer::Impl {
   asio::awaitable<bool> send_failure(Connection& c, const Request& req, const KubeFailure& f) {
     co_return co_await send(c, req, f.code, f.status_json());
   }
+  // Sends the header of a 200 response whose JSON body follows in chunks.
+  asio::awaitable<beast::error_code> start_chunked(Connection& c, const Request& req);
   asio::awaitable<bool> serve_list(Connection& c, const Request& req, const KubeRoute& route, const KubeQuery& q,
                                    KubeFilter filter);
   asio::awaitable<bool> serve_watch(std::shared_ptr<Connection> c, const Request& req, const KubeRoute& route,
@@ -272,6 +274,19 @@ asio::awaitable<bool> KubeApiServer::Impl::send(Connection& c, const Request& re
   c.lowest().expires_after(kWriteTimeout);
   co_await http::async_write(c.stream, res, redirect(ec));
   co_return !ec && req.keep_alive();
+}
+
+asio::awaitable<beast::error_code> KubeApiServer::Impl::start_chunked(Connection& c, const Request& req) {
+  http::response<http::empty_body> res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-cache, private");
+  res.chunked(true);
+  res.keep_alive(req.keep_alive());
+  http::response_serializer<http::empty_body> sr{res};
+  count_status(200);
+  beast::error_code ec;
+  co_await http::async_write_header(c.stream, sr, redirect(ec));
+  co_return ec;
 }
 
 bool KubeApiServer::Impl::authenticated(Connection& c, const Request& req) {
@@ -435,16 +450,8 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_list(Connection& c, const Reque
     co_return co_await send(c, req, 200, std::move(body));
   }
 
-  http::response<http::empty_body> res{http::status::ok, req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-cache, private");
-  res.chunked(true);
-  res.keep_alive(req.keep_alive());
-  http::response_serializer<http::empty_body> sr{res};
-  count_status(200);
-  beast::error_code ec;
   c.lowest().expires_after(kWriteTimeout);
-  co_await http::async_write_header(c.stream, sr, redirect(ec));
+  beast::error_code ec = co_await start_chunked(c, req);
   std::string chunk = std::move(head);
   chunk.reserve(kListChunkBytes + 64 * 1024);
   bool last = false;
@@ -538,16 +545,8 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_watch(std::shared_ptr<Connectio
   const KubeResourceType& type = *route.type;
   const std::string api_version = type.api_version(route.version);
 
-  http::response<http::empty_body> res{http::status::ok, req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-cache, private");
-  res.chunked(true);
-  res.keep_alive(req.keep_alive());
-  http::response_serializer<http::empty_body> sr{res};
-  count_status(200);
-  beast::error_code ec;
   c->lowest().expires_never();  // a watch is quiet for as long as nothing changes
-  co_await http::async_write_header(c->stream, sr, redirect(ec));
+  beast::error_code ec = co_await start_chunked(*c, req);
 
   auto ahead = std::make_shared<ReadAhead>();
   asio::co_spawn(ioc, read_ahead(c, ahead, wake_timer), asio::detached);

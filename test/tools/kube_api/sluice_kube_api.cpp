@@ -10,10 +10,7 @@
 //   curl -X POST --data-binary @svc.yaml http://127.0.0.1:$(cat /tmp/k/control_port)/apply
 #include <CLI/CLI.hpp>
 
-#include <pthread.h>
-
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,10 +18,9 @@
 
 #include "kube_api_control.h"
 #include "kube_api_server.h"
+#include "stop_signals.h"
 
 namespace {
-
-extern "C" void on_stop_signal(int) {}
 
 namespace fs = std::filesystem;
 
@@ -77,14 +73,7 @@ int main(int argc, char** argv) {
   o.bookmark_interval = std::chrono::milliseconds(bookmark_ms);
   o.default_watch_timeout = std::chrono::seconds(watch_timeout_s);
 
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = sluice::tools::block_stop_signals();
 
   auto server = sluice::testing::KubeApiServer::start(o);
   if (!server) {
@@ -130,8 +119,7 @@ int main(int argc, char** argv) {
                (*server)->url().c_str(), static_cast<unsigned long long>((*server)->resource_version()), files,
                (*control)->port(), (dir / "kubeconfig").c_str());
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
+  const int signal = sluice::tools::wait_for_stop_signal(stop_signals);
   (*control)->stop();
   (*server)->stop();
   std::fprintf(stderr, "sluice-kube-api: stopped on signal %d\n", signal);
