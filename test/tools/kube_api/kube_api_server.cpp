@@ -121,7 +121,7 @@ struct KubeApiServer::Impl {
   std::set<Connection*> connections;  // io thread only
   uint64_t accept_epoch = 0;          // io thread only: a new listener retires the old accept loop
   std::atomic<bool> running{false};
-  uint16_t port = 0;
+  std::atomic<uint16_t> port{0};
 
   mutable std::mutex mutex;  // guards what follows, read by the io thread and scripted from others
   std::string token;
@@ -192,6 +192,7 @@ struct KubeApiServer::Impl {
   bool authenticated(Connection& c, const Request& req);
   void close_everything();
   void come_up_on_io();
+  std::string kubeconfig_locked() const;
   Status write_client_files_locked();
 };
 
@@ -518,6 +519,7 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_watch(std::shared_ptr<Connectio
   if (auto v = q.get("timeoutSeconds"); v && !v->empty()) {
     timeout_seconds = parse_u64(*v);
     if (!timeout_seconds) co_return co_await send(*c, req, 400, kube_status_json(400, "BadRequest", "invalid timeoutSeconds \"" + std::string(*v) + "\""));
+    if (*timeout_seconds == 0) timeout_seconds.reset();  // 0: the server's default, as the apiserver reads it
   }
   // ListOptions validation, with the apiserver's wording.
   std::string invalid;
@@ -549,7 +551,11 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_watch(std::shared_ptr<Connectio
   beast::error_code ec = co_await start_chunked(*c, req);
 
   auto ahead = std::make_shared<ReadAhead>();
-  asio::co_spawn(ioc, read_ahead(c, ahead, wake_timer), asio::detached);
+  if (c->buffer.size() > 0) {
+    ahead->done = true;  // a pipelined request is already here
+  } else {
+    asio::co_spawn(ioc, read_ahead(c, ahead, wake_timer), asio::detached);
+  }
   std::optional<Clock::time_point> deadline;
   if (timeout_seconds) {
     deadline = Clock::now() + std::chrono::seconds(*timeout_seconds);
@@ -642,31 +648,34 @@ void KubeApiServer::Impl::come_up_on_io() {
   down = false;
 }
 
+std::string KubeApiServer::Impl::kubeconfig_locked() const {
+  return "apiVersion: v1\n"
+         "kind: Config\n"
+         "clusters:\n"
+         "- name: sluice-test\n"
+         "  cluster:\n"
+         "    server: https://127.0.0.1:" + std::to_string(port) + "\n"
+         "    certificate-authority-data: " + base64_encode(pki.ca_pem) + "\n"
+         "contexts:\n"
+         "- name: sluice-test\n"
+         "  context:\n"
+         "    cluster: sluice-test\n"
+         "    namespace: default\n"
+         "    user: sluiced\n"
+         "current-context: sluice-test\n"
+         "preferences: {}\n"
+         "users:\n"
+         "- name: sluiced\n"
+         "  user:\n"
+         "    token: " + quoted_yaml(token) + "\n";
+}
+
 Status KubeApiServer::Impl::write_client_files_locked() {
   const std::string sa = dir + "/serviceaccount";
   std::error_code fs_ec;
   std::filesystem::create_directories(sa, fs_ec);
   if (fs_ec) return make_error(-fs_ec.value(), "kube-api: mkdir " + sa + ": " + fs_ec.message());
-  const std::string kubeconfig =
-      "apiVersion: v1\n"
-      "kind: Config\n"
-      "clusters:\n"
-      "- name: sluice-test\n"
-      "  cluster:\n"
-      "    server: https://127.0.0.1:" + std::to_string(port) + "\n"
-      "    certificate-authority-data: " + base64_encode(pki.ca_pem) + "\n"
-      "contexts:\n"
-      "- name: sluice-test\n"
-      "  context:\n"
-      "    cluster: sluice-test\n"
-      "    namespace: default\n"
-      "    user: sluiced\n"
-      "current-context: sluice-test\n"
-      "preferences: {}\n"
-      "users:\n"
-      "- name: sluiced\n"
-      "  user:\n"
-      "    token: " + quoted_yaml(token) + "\n";
+  const std::string kubeconfig = kubeconfig_locked();
   for (const auto& [path, text, mode] : {std::tuple<std::string, std::string, mode_t>{dir + "/token", token, 0600},
                                          {sa + "/token", token, 0600},
                                          {sa + "/ca.crt", pki.ca_pem, 0644},
@@ -764,9 +773,8 @@ std::string KubeApiServer::token() const {
 }
 
 std::string KubeApiServer::kubeconfig() const {
-  Status s = const_cast<KubeApiServer*>(this)->write_client_files();
-  std::ifstream in(impl_->dir + "/kubeconfig");
-  return s ? std::string(std::istreambuf_iterator<char>(in), {}) : std::string();
+  std::lock_guard lock(impl_->mutex);
+  return impl_->kubeconfig_locked();
 }
 
 Status KubeApiServer::write_client_files() {
@@ -935,7 +943,7 @@ std::string KubeApiServer::stats_json() const {
   for (const KubeResourceType& t : s.store.types()) w.key(t.plural).value(static_cast<uint64_t>(s.store.count(&t)));
   w.end_object();
   std::lock_guard lock(s.mutex);
-  w.key("port").value(s.port);
+  w.key("port").value(s.port.load());
   w.key("down").value(s.down);
   w.key("requests").begin_object();
   for (const auto& [k, n] : s.counts) w.key(k).value(n);
