@@ -520,6 +520,7 @@ asio::awaitable<bool> KubeApiServer::Impl::serve_watch(std::shared_ptr<Connectio
     timeout_seconds = parse_u64(*v);
     if (!timeout_seconds) co_return co_await send(*c, req, 400, kube_status_json(400, "BadRequest", "invalid timeoutSeconds \"" + std::string(*v) + "\""));
     if (*timeout_seconds == 0) timeout_seconds.reset();  // 0: the server's default, as the apiserver reads it
+    if (timeout_seconds) timeout_seconds = std::min<uint64_t>(*timeout_seconds, 10ull * 365 * 24 * 3600);  // no clock overflow
   }
   // ListOptions validation, with the apiserver's wording.
   std::string invalid;
