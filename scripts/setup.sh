@@ -11,6 +11,8 @@ PACKAGES=(
   # userspace libraries
   libboost-dev libboost-system-dev libssl-dev protobuf-compiler libprotobuf-dev
   libyaml-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
+  # JSON of the Kubernetes API (the client and the test API server)
+  libsimdjson-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # fuzz tier (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes of

@@ -5,14 +5,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 
 #include "echo_server.h"
-
-namespace {
-extern "C" void on_stop_signal(int) {}
-}  // namespace
+#include "stop_signals.h"
 
 int main(int argc, char** argv) {
   sluice::EchoOptions o;
@@ -50,19 +46,7 @@ int main(int argc, char** argv) {
     if (gethostname(host, sizeof host - 1) == 0) o.name = host;
   }
 
-  // A shell starts background jobs with SIGINT ignored, and an ignored
-  // signal is discarded rather than queued for sigwait; a handler that
-  // never runs (the signal stays blocked) makes it count again.
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-  // Block the stop signals before any thread starts: every thread inherits
-  // the mask, so sigwait below is their only receiver.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = sluice::tools::block_stop_signals();
 
   auto server = sluice::EchoServer::start(o);
   if (!server) {
@@ -72,8 +56,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "sluice-echo: %s listening on %s (port %u), %u thread(s)\n", o.name.c_str(),
                o.listen.c_str(), (*server)->port(), o.threads);
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
+  const int signal = sluice::tools::wait_for_stop_signal(stop_signals);
   (*server)->stop();
   std::fprintf(stderr, "sluice-echo: stopped on signal %d after %llu requests\n", signal,
                static_cast<unsigned long long>((*server)->requests()));
