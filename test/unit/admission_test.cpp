@@ -20,10 +20,13 @@ void write(const std::filesystem::path& p, const std::string& text) {
   std::filesystem::rename(p.string() + ".tmp", p);
 }
 
-std::string vs(const std::string& name, const std::string& host, const std::string& timeout) {
+// weight: the route's one destination's (-1: unset); a negative one fails
+// validation, a timeout that is not a duration fails conversion.
+std::string vs(const std::string& name, const std::string& host, const std::string& timeout, int weight = -1) {
   return "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: " + name +
          ", namespace: default}\nspec:\n  hosts: [" + host + "]\n  http:\n  - route:\n    - destination: {host: " +
-         host + "}\n    timeout: " + timeout + "\n";
+         host + "}\n" + (weight == -1 ? "" : "      weight: " + std::to_string(weight) + "\n") + "    timeout: " + timeout +
+         "\n";
 }
 
 const HttpRoute* route_of(const MeshSnapshot& s, const std::string& fqdn) {
@@ -49,7 +52,7 @@ TEST(Admission, AnInvalidResourceIsRejectedAloneAndKeepsItsLastGoodVersion) {
   ASSERT_TRUE(reloader.status().last_errors.empty());
 
   // In the same reload: a breaks (a negative weight), b changes for the good.
-  write(dir.path() / "a.yaml", vs("a", "a.example.com", "1s") + "      weight: -5\n");
+  write(dir.path() / "a.yaml", vs("a", "a.example.com", "1s", -5));
   write(dir.path() / "b.yaml", vs("b", "b.example.com", "2s"));
   ASSERT_TRUE(reloader.reload());
   const SnapshotPtr snap = reloader.current();
@@ -60,9 +63,15 @@ TEST(Admission, AnInvalidResourceIsRejectedAloneAndKeepsItsLastGoodVersion) {
   EXPECT_EQ(b->timeout_ms, 2000) << "b's change applies";
   const ReloadStatus& st = reloader.status();
   ASSERT_FALSE(st.last_errors.empty());
-  EXPECT_TRUE(has(st.last_errors, "VirtualService default/a")) << st.last_errors.front();
-  EXPECT_TRUE(has(st.warnings, "rejected; its last good version stays in force"));
+  EXPECT_TRUE(has(st.last_errors, "VirtualService default/a")) << ::testing::PrintToString(st.last_errors);
+  EXPECT_TRUE(has(st.warnings, "rejected; its last good version stays in force")) << ::testing::PrintToString(st.warnings) << ::testing::PrintToString(st.last_errors);
   EXPECT_EQ(snap->rejections.size(), st.last_errors.size());
+
+  // A version that does not even convert keeps the last good one too.
+  write(dir.path() / "a.yaml", vs("a", "a.example.com", "forever"));
+  ASSERT_TRUE(reloader.reload());
+  EXPECT_EQ(route_of(*reloader.current(), "a.example.com")->timeout_ms, 1000);
+  EXPECT_TRUE(has(reloader.status().last_errors, "VirtualService default/a: spec.http[0].timeout: invalid duration"));
 
   // Fixed: the new version applies and the rejection is gone.
   write(dir.path() / "a.yaml", vs("a", "a.example.com", "3s"));
@@ -110,7 +119,7 @@ TEST(Admission, ALaterObjectReplacesAnEarlierOneLikeKubectlApply) {
 
 TEST(Admission, WithoutALastGoodVersionARejectedResourceIsSimplyAbsent) {
   LoadResult loaded;
-  load_yaml_text(vs("bad", "bad.example.com", "1s") + "      weight: -1\n", "t.yaml", loaded);
+  load_yaml_text(vs("bad", "bad.example.com", "1s", -5), "t.yaml", loaded);
   BuildResult r = build_snapshot(std::move(loaded), 1);
   ASSERT_TRUE(r.snapshot);
   EXPECT_TRUE(has_errors(r.diagnostics));

@@ -176,7 +176,9 @@ asio::awaitable<Result<ApiReply>> ApiConnection::stream_lines(const std::string&
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
     beast::get_lowest_layer(*c.stream).expires_after(idle_timeout);
-    co_await http::async_read(*c.stream, c.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    // read_some, not read: read fills the whole buffer before it returns,
+    // and a watch's events must be handled as they arrive.
+    co_await http::async_read_some(*c.stream, c.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       c.close();
