@@ -153,10 +153,18 @@ class L7Test : public NodeTest {
 
   void start(const std::string& config) {
     std::ofstream(dir_ + "/config/mesh.yaml") << config;
-    std::vector<std::string> argv{SLUICED_PATH, "--config", dir_ + "/config", "--cgroup", node_->cgroup_path(), "--pin-dir",
+    start_daemon({"--config", dir_ + "/config"});
+  }
+
+  // sluiced with this config source (--config DIR, --kubeconfig PATH), ready
+  // and proxying.
+  void start_daemon(const std::vector<std::string>& source) {
+    std::vector<std::string> argv{SLUICED_PATH};
+    argv.insert(argv.end(), source.begin(), source.end());
+    argv.insert(argv.end(), {"--cgroup", node_->cgroup_path(), "--pin-dir",
                             node_->pin_dir(), "--admin-port", std::to_string(kAdminPort), "--node-ip",
                             node_->node_ip(), "--proxy-port", std::to_string(kProxyPort),
-                            "--request-header-timeout-ms", "1000"};
+                            "--request-header-timeout-ms", "1000"});
     argv.insert(argv.end(), daemon_flags_.begin(), daemon_flags_.end());
     daemon_ = node_->spawn(node_->node_ns(), argv, dir_ + "/sluiced.log");
     bool ready = false;

@@ -69,8 +69,28 @@ void add_external_addresses(const k8s::Service& svc, Service& s) {
   s.external_traffic_local = svc.spec().external_traffic_policy() == "Local";
 }
 
-void add_slice_endpoints(const std::vector<ServiceInputs::SliceRef>& slices, const k8s::ServicePort& sp,
-                         ServicePort& port) {
+// The labels of slice endpoints: those of their pods, found by the
+// endpoint's targetRef or, without one, by address. Subsets select on them.
+class PodLabels {
+ public:
+  explicit PodLabels(const std::vector<ServiceInputs::PodRef>& pods) {
+    for (const auto& p : pods) {
+      by_name_.emplace(p->meta.ns + "/" + p->meta.name, &p->meta.labels);
+      if (!p->object.status().pod_ip().empty()) by_ip_.emplace(p->object.status().pod_ip(), &p->meta.labels);
+    }
+  }
+  const std::map<std::string, std::string>* find(const std::string& pod, const std::string& addr) const {
+    auto it = pod.empty() ? by_ip_.find(addr) : by_name_.find(pod);
+    return it == (pod.empty() ? by_ip_.end() : by_name_.end()) ? nullptr : it->second;
+  }
+
+ private:
+  std::unordered_map<std::string, const std::map<std::string, std::string>*> by_name_, by_ip_;
+};
+
+void add_slice_endpoints(const std::vector<ServiceInputs::SliceRef>& slices, const std::vector<ServiceInputs::PodRef>& pods,
+                         const k8s::ServicePort& sp, ServicePort& port) {
+  const PodLabels labels(pods);
   for (const auto& ref : slices) {
     const k8s::EndpointSlice& slice = ref->object;
     if (!slice.address_type().empty() && slice.address_type() != "IPv4") continue;
@@ -88,6 +108,7 @@ void add_slice_endpoints(const std::vector<ServiceInputs::SliceRef>& slices, con
           e.ip = ip;
           e.port = target;
           if (ep.has_target_ref()) e.pod = ep.target_ref().namespace_() + "/" + ep.target_ref().name();
+          if (const auto* found = labels.find(e.pod, addr)) e.labels = *found;
           e.node_name = ep.node_name();
           port.endpoints.push_back(std::move(e));
         }
@@ -201,9 +222,9 @@ ServiceInputs::Sources ServiceInputs::sources_of(const K8sResource<k8s::Service>
   out.rule = rule_for(fqdn);
   out.l4_routes = l4_routes_for(fqdn);
   out.slices = slices_of(r.meta);
-  if (out.slices.empty() && !r.object.spec().selector().empty()) {
-    out.pods = pods_for(r.meta.ns, r.object.spec().selector());
-  }
+  // With slices too: the selected pods give the slices' endpoints their
+  // labels, which subsets select on.
+  if (!r.object.spec().selector().empty()) out.pods = pods_for(r.meta.ns, r.object.spec().selector());
   return out;
 }
 
@@ -229,7 +250,7 @@ std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Servi
     port.l4_proto = l4_proto_of(sp.protocol());
     port.protocol = select_protocol(sp.app_protocol(), sp.name(), sp.protocol());
     if (!from.slices.empty()) {
-      add_slice_endpoints(from.slices, sp, port);
+      add_slice_endpoints(from.slices, from.pods, sp, port);
     } else {
       add_pod_endpoints(from.pods, sp, port);
     }
