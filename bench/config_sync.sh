@@ -18,8 +18,12 @@
 # read + validate + build + publish + kernel write, sync the kernel write only.
 # Not a test: it prints numbers and a last line:
 #   config-sync: services=… full_ms=… incremental_ms=… rss_idle_mb=… rss_10k_mb=…
+#
+# MODE=watch: the same from the Kubernetes API instead of files, at 10k
+# Services and 100k Pods (bench/config_sync_watch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "${MODE:-files}" = watch ] && exec bench/config_sync_watch.sh
 
 SERVICES=${SERVICES:-10000}
 ENDPOINTS=${ENDPOINTS:-10}
