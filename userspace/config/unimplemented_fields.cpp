@@ -187,7 +187,7 @@ void check_unimplemented(const pb::Message& spec, const Source& source, const Me
     if (e.message == name && e.field.empty()) {
       DiagnosticSink sink(out);
       sink.set_context(source.file, meta.id());
-      sink.warning(source.line, "", meta.kind + ": " + warning_text(e));
+      sink.warning(source.line, "", warning_text(e));
     }
   }
   Walker(source, meta, out).walk(spec, "spec");
