@@ -10,6 +10,7 @@
 #include "config_dir_apply.h"
 #include "resource_loader.h"
 #include "temp_dir.h"
+#include "validation_text.h"
 
 using namespace sluice::config;
 namespace fs = std::filesystem;
@@ -30,11 +31,7 @@ std::vector<std::string> listing(const fs::path& dir) {
   return out;
 }
 
-std::string all(const std::vector<Diagnostic>& diags) {
-  std::string s;
-  for (const auto& d : diags) s += d.to_string() + "\n";
-  return s;
-}
+using sluice::test::all;
 
 constexpr const char* kDestinationRule = R"(apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -6,24 +6,15 @@
 #include "resource_loader.h"
 #include "unimplemented_fields.h"
 #include "validate.h"
+#include "validation_text.h"
 
 using namespace sluice::config;
 
 namespace {
 
-std::vector<Diagnostic> validate_text(const std::string& yaml) {
-  LoadResult loaded;
-  load_yaml_text(yaml, "u.yaml", loaded);
-  std::vector<Diagnostic> out = std::move(loaded.diagnostics);
-  validate_resources(loaded.resources, out);
-  return out;
-}
+std::vector<Diagnostic> validate_text(const std::string& yaml) { return sluice::test::validate_text(yaml, "u.yaml"); }
 
-std::string all(const std::vector<Diagnostic>& diags) {
-  std::string s;
-  for (const auto& d : diags) s += d.to_string() + "\n";
-  return s;
-}
+using sluice::test::all;
 
 // Every entry names a message, a field path and an enum value that exist:
 // a typo would silently warn about nothing.

@@ -11,18 +11,13 @@
 #include "resource_loader.h"
 #include "snapshot_builder.h"
 #include "validate.h"
+#include "validation_text.h"
 
 using namespace sluice::config;
 
 namespace {
 
-std::vector<Diagnostic> validate_text(const std::string& yaml) {
-  LoadResult loaded;
-  load_yaml_text(yaml, "t.yaml", loaded);
-  std::vector<Diagnostic> out = std::move(loaded.diagnostics);
-  validate_resources(loaded.resources, out);
-  return out;
-}
+std::vector<Diagnostic> validate_text(const std::string& yaml) { return sluice::test::validate_text(yaml, "t.yaml"); }
 
 std::string errors_of(const std::vector<Diagnostic>& diags) {
   std::string s;
@@ -32,11 +27,7 @@ std::string errors_of(const std::vector<Diagnostic>& diags) {
   return s;
 }
 
-std::string all(const std::vector<Diagnostic>& diags) {
-  std::string s;
-  for (const auto& d : diags) s += d.to_string() + "\n";
-  return s;
-}
+using sluice::test::all;
 
 struct ParityCase {
   const char* name;

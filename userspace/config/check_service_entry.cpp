@@ -88,11 +88,7 @@ void dns_endpoints(ResourceChecker& c, const net::ServiceEntry& se, const std::s
 
 void check_service_entry(ResourceChecker& c, const net::ServiceEntry& se) {
   if (se.has_workload_selector()) {
-    c.selector_labels("spec.workloadSelector.labels", se.workload_selector().labels());
-    if (se.workload_selector().labels().empty()) {
-      c.warning("spec.workloadSelector",
-                "service entry: workload selector specified without labels, will be applied to all services in namespace");
-    }
+    check_alpha_workload_selector(c, se.workload_selector(), "service entry");
     if (se.endpoints_size() > 0) {
       c.error("spec.workloadSelector", "only one of WorkloadSelector or Endpoints is allowed in Service Entry");
     }

@@ -161,14 +161,16 @@ void egress(ResourceChecker& c, const net::Sidecar& sc) {
 
 }  // namespace
 
-void check_sidecar(ResourceChecker& c, const net::Sidecar& sc) {
-  if (sc.has_workload_selector()) {
-    c.selector_labels("spec.workloadSelector.labels", sc.workload_selector().labels());
-    if (sc.workload_selector().labels().empty()) {
-      c.warning("spec.workloadSelector",
-                "sidecar: workload selector specified without labels, will be applied to all services in namespace");
-    }
+void check_alpha_workload_selector(ResourceChecker& c, const net::WorkloadSelector& ws, const std::string& who) {
+  c.selector_labels("spec.workloadSelector.labels", ws.labels());
+  if (ws.labels().empty()) {
+    c.warning("spec.workloadSelector",
+              who + ": workload selector specified without labels, will be applied to all services in namespace");
   }
+}
+
+void check_sidecar(ResourceChecker& c, const net::Sidecar& sc) {
+  if (sc.has_workload_selector()) check_alpha_workload_selector(c, sc.workload_selector(), "sidecar");
   if (sc.egress_size() == 0 && sc.ingress_size() == 0 && !sc.has_outbound_traffic_policy() && !sc.has_inbound_connection_pool()) {
     c.error("spec", "sidecar: empty configuration provided");
     return;

@@ -22,6 +22,7 @@ struct Object {
   std::string api_version, kind, ns, name;
   std::string text;  // the object alone, as YAML
   int line = 0;
+  std::string id() const { return kind + " " + ns + "/" + name; }
 };
 
 std::string lower(std::string s) {
@@ -107,9 +108,25 @@ bool write_atomically(const std::string& dir, const std::string& path, const std
   return true;
 }
 
+// Calls f(file, text, objects, report) for each file that reads as YAML.
+template <class F>
+ApplyReport each_file(const std::vector<std::string>& files, F&& f) {
+  ApplyReport report;
+  for (const std::string& file : files) {
+    std::string text;
+    std::vector<Object> objects;
+    if (read_objects(file, text, objects, report)) {
+      f(file, text, objects, report);
+    } else {
+      ++report.failed;
+    }
+  }
+  return report;
+}
+
 // The errors that the checks of one resource found for object o.
 bool refused(const Object& o, const std::vector<Diagnostic>& diags) {
-  const std::string id = o.kind + " " + o.ns + "/" + o.name;
+  const std::string id = o.id();
   const std::string short_id = o.kind + " " + o.name;  // an unsupported apiVersion is reported so
   for (const Diagnostic& d : diags) {
     if (d.severity == Severity::kError && (d.resource == id || d.resource == short_id)) return true;
@@ -124,14 +141,8 @@ std::string object_file_name(const std::string& kind, const std::string& ns, con
 }
 
 ApplyReport apply_to_config_dir(const std::vector<std::string>& files, const std::string& dir) {
-  ApplyReport report;
-  for (const std::string& file : files) {
-    std::string text;
-    std::vector<Object> objects;
-    if (!read_objects(file, text, objects, report)) {
-      ++report.failed;
-      continue;
-    }
+  return each_file(files, [&](const std::string& file, const std::string& text, const std::vector<Object>& objects,
+                              ApplyReport& report) {
     // The objects are checked where they stand in the file, so that a
     // diagnostic points at the file's own lines.
     LoadResult loaded;
@@ -153,29 +164,21 @@ ApplyReport apply_to_config_dir(const std::vector<std::string>& files, const std
       }
       std::string error;
       if (!write_atomically(dir, path, o.text, error)) {
-        report.diagnostics.push_back({Severity::kError, file, o.line, o.kind + " " + o.ns + "/" + o.name, "", error});
+        report.diagnostics.push_back({Severity::kError, file, o.line, o.id(), "", error});
         ++report.failed;
         continue;
       }
       report.lines.push_back(kubectl_name(o) + (existed ? " configured" : " created"));
     }
-  }
-  return report;
+  });
 }
 
 ApplyReport delete_from_config_dir(const std::vector<std::string>& files, const std::string& dir) {
-  ApplyReport report;
-  for (const std::string& file : files) {
-    std::string text;
-    std::vector<Object> objects;
-    if (!read_objects(file, text, objects, report)) {
-      ++report.failed;
-      continue;
-    }
+  return each_file(files, [&](const std::string& file, const std::string&, const std::vector<Object>& objects,
+                              ApplyReport& report) {
     for (const Object& o : objects) {
-      const std::string id = o.kind + " " + o.ns + "/" + o.name;
       if (o.name.empty()) {
-        report.diagnostics.push_back({Severity::kError, file, o.line, id, "metadata.name", "missing"});
+        report.diagnostics.push_back({Severity::kError, file, o.line, o.id(), "metadata.name", "missing"});
         ++report.failed;
         continue;
       }
@@ -185,11 +188,10 @@ ApplyReport delete_from_config_dir(const std::vector<std::string>& files, const 
         continue;
       }
       const std::string why = errno == ENOENT ? "not found: no " + path : "cannot remove " + path + ": " + std::strerror(errno);
-      report.diagnostics.push_back({Severity::kError, file, o.line, id, "", why});
+      report.diagnostics.push_back({Severity::kError, file, o.line, o.id(), "", why});
       ++report.failed;
     }
-  }
-  return report;
+  });
 }
 
 }  // namespace sluice::config

@@ -27,6 +27,10 @@ void check_destination(ResourceChecker& c, const std::string& path, const istio:
 // "namespace/dnsName" hosts of Gateway servers and Sidecar egress listeners
 // (agent.ValidateNamespaceSlashWildcardHostname).
 void check_namespace_slash_host(ResourceChecker& c, const std::string& path, const std::string& host, bool gateway);
+// ValidateAlphaWorkloadSelector (Sidecar, ServiceEntry: the `labels` form);
+// `who` names the kind in the warning ("sidecar", "service entry").
+void check_alpha_workload_selector(ResourceChecker& c, const istio::networking::WorkloadSelector& ws,
+                                   const std::string& who);
 // Istio's host.Name.Matches and SubsetOf ("*.foo.com" style wildcards).
 bool hosts_overlap(std::string_view a, std::string_view b);
 bool host_subset_of(std::string_view host, std::string_view of);

@@ -85,6 +85,18 @@ void local_checks(const Resources& rs, ValidationMemo* memo, ValidationMemo& nex
   }
 }
 
+// The kinds with checks of their own (Pods, EndpointSlices and Secrets
+// have none).
+void all_local_checks(const ResourceSet& rs, ValidationMemo* memo, ValidationMemo& next, std::vector<Diagnostic>& out) {
+  local_checks(rs.virtual_services, memo, next, out);
+  local_checks(rs.destination_rules, memo, next, out);
+  local_checks(rs.service_entries, memo, next, out);
+  local_checks(rs.gateways, memo, next, out);
+  local_checks(rs.sidecars, memo, next, out);
+  local_checks(rs.authorization_policies, memo, next, out);
+  local_checks(rs.services, memo, next, out);
+}
+
 }  // namespace
 
 size_t ValidationMemo::IdHash::operator()(const IdKey& k) const {
@@ -94,13 +106,7 @@ size_t ValidationMemo::IdHash::operator()(const IdKey& k) const {
 
 void validate_resources(const ResourceSet& rs, std::vector<Diagnostic>& out) {
   ValidationMemo next;
-  local_checks(rs.virtual_services, nullptr, next, out);
-  local_checks(rs.destination_rules, nullptr, next, out);
-  local_checks(rs.service_entries, nullptr, next, out);
-  local_checks(rs.gateways, nullptr, next, out);
-  local_checks(rs.sidecars, nullptr, next, out);
-  local_checks(rs.authorization_policies, nullptr, next, out);
-  local_checks(rs.services, nullptr, next, out);
+  all_local_checks(rs, nullptr, next, out);
 }
 
 void validate_references(const MeshSnapshot& snap, std::vector<Diagnostic>& out) {
@@ -131,13 +137,7 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, V
   validate_references(snap, out);
   ValidationMemo next;
   std::vector<Diagnostic>& local = next.local_diagnostics;
-  local_checks(rs.virtual_services, memo, next, local);
-  local_checks(rs.destination_rules, memo, next, local);
-  local_checks(rs.service_entries, memo, next, local);
-  local_checks(rs.gateways, memo, next, local);
-  local_checks(rs.sidecars, memo, next, local);
-  local_checks(rs.authorization_policies, memo, next, local);
-  local_checks(rs.services, memo, next, local);
+  all_local_checks(rs, memo, next, local);
   out.insert(out.end(), local.begin(), local.end());
   if (memo) {
     next.ids = std::move(seen);
