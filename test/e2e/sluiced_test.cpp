@@ -229,11 +229,11 @@ TEST_F(SluicedTest, ABadFileLeavesTheOldConfigServingAndReportsTheError) {
   write_web({2, 3});
   start_daemon();
   write_config("broken.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web}\n"
-                              "spec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n      weight: 60\n"
+                              "spec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n      weight: -60\n"
                               "    - destination: {host: web}\n      weight: 30\n");
   ASSERT_TRUE(wait_for([&] { return admin("/config").second.find("\"rejected\":1") != std::string::npos; }, 2s));
   const std::string cfg = admin("/config").second;
-  EXPECT_NE(cfg.find("broken.yaml:7: VirtualService default/web: spec.http[0].route: weights sum to 90, must be 100"),
+  EXPECT_NE(cfg.find("broken.yaml:9: VirtualService default/web: spec.http[0].route[0].weight: weight -60 < 0"),
             std::string::npos)
       << cfg;
   EXPECT_NE(cfg.find("\"version\":1"), std::string::npos) << cfg;

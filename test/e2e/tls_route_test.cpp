@@ -41,7 +41,8 @@ class TlsRouteTest : public L7Test {
         "spec:\n  host: secure\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n"
         "  - {name: v3, labels: {version: v3}}\n"
         "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: secure, namespace: default}\n"
-        "spec:\n  hosts: [secure]\n" + routes);
+        // The SNI hosts of the tls routes are among the hosts, as Istio requires.
+        "spec:\n  hosts: [secure, a.example.com, '*.b.example.com']\n" + routes);
   }
 
   // One TLS connection from pod 1 to the Service, with this server name

@@ -1,12 +1,15 @@
-// YAML bytes through the whole config path of `sluicectl validate`: the
-// multi-document YAML loader, the YAML -> protobuf conversion, per-resource
-// validation and the snapshot build (services, policies, the kernel's L4
-// view), then the printed diagnostics. No input may crash, hang or throw:
-// a bad config is diagnostics, never an exception.
+// YAML bytes through the whole config path of the daemon and of `sluicectl
+// validate` and `analyze`: the multi-document YAML loader (and its rewrite
+// of YAML 1.2 flow scalars), the YAML -> protobuf conversion, per-resource
+// validation, the unimplemented-fields walk, the findings across resources
+// and the snapshot build (services, policies, the kernel's L4 view), then
+// the printed diagnostics. No input may crash, hang or throw: a bad config
+// is diagnostics, never an exception.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "analyze.h"
 #include "diagnostic.h"
 #include "resource_loader.h"
 #include "snapshot_builder.h"
@@ -21,9 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sluice::config;
   LoadResult loaded;
   load_yaml_text(std::string(reinterpret_cast<const char*>(data), size), "fuzz.yaml", loaded);
+  std::string printed;
+  for (const Diagnostic& d : analyze_resources(loaded.resources)) printed += format_analysis(d);
   BuildResult r = build_snapshot(std::move(loaded), 1);
   size_t errors = 0;
-  std::string printed;
   for (const Diagnostic& d : r.diagnostics) {
     printed += d.to_string();
     errors += d.severity == Severity::kError;

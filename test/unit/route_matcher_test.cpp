@@ -398,14 +398,16 @@ TEST(RouteMatch, GatewaysInsideAMatch) {
   EXPECT_EQ(gw.match(through_gw), "short-name");
 }
 
+// ("./gw-a" is not among them: Istio's validation refuses "." as a
+// namespace in VirtualService gateways.)
 TEST(RouteMatch, GatewayNamesInOtherForms) {
-  const std::string spec_extra = "  gateways:\n  - mesh\n  - ./gw-a\n  - gw-b.infra.svc.cluster.local\n";
-  Compiled c = compile(route("dot-slash", "    - gateways:\n      - ./gw-a\n") +
+  const std::string spec_extra = "  gateways:\n  - mesh\n  - gw-a\n  - gw-b.infra.svc.cluster.local\n";
+  Compiled c = compile(route("same-namespace", "    - gateways:\n      - gw-a\n") +
                            route("legacy-fqdn", "    - gateways:\n      - gw-b.infra.svc.cluster.local\n"),
                        spec_extra);
   Req r;
   r.gateway = "default/gw-a";
-  EXPECT_EQ(c.match(r), "dot-slash");
+  EXPECT_EQ(c.match(r), "same-namespace");
   r.gateway = "infra/gw-b";
   EXPECT_EQ(c.match(r), "legacy-fqdn");
 }

@@ -63,7 +63,8 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: db, namespace: default}
 spec:
-  hosts: [db]
+  # The SNI hosts of the tls routes are among the hosts, as Istio requires.
+  hosts: [db, "*.example.com", a]
   tcp:
 )" + tcp_routes + (tls_routes.empty() ? "" : "  tls:\n" + tls_routes);
   config::LoadResult loaded;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "analyze.h"
+#include "config_dir_apply.h"
 #include "diagnostic.h"
 #include "kernel_datapath_maps.h"
 #include "pinned_maps.h"
@@ -14,7 +16,6 @@
 #include "service_text.h"
 #include "service_writer.h"
 #include "status_report.h"
-#include "snapshot_builder.h"
 #include "sock_lb_loader.h"
 #include "table_dump.h"
 
@@ -39,18 +40,43 @@ int apply_lines(DatapathMaps& maps, std::istream& in, const std::string& source)
   return apply_service_lines(maps, in, source, std::cerr) ? 1 : 0;
 }
 
-// Like `istioctl validate`: one line per problem on stdout, a summary on
-// stderr; exit 1 when there are errors.
+// Like `istioctl validate -f`: each resource on its own, one line per
+// problem on stdout, a summary on stderr; exit 1 only for errors.
 int validate(const std::vector<std::string>& paths) {
-  config::BuildResult r = config::load_snapshot(paths, 0);
+  const std::vector<config::Diagnostic> diags = config::validate_files(paths);
   size_t errors = 0;
-  for (const config::Diagnostic& d : r.diagnostics) {
+  for (const config::Diagnostic& d : diags) {
     std::cout << d.to_string() << '\n';
     errors += d.severity == config::Severity::kError;
   }
-  std::cerr << "sluicectl validate: " << errors << " error(s), " << r.diagnostics.size() - errors
-            << " warning(s)\n";
+  std::cerr << "sluicectl validate: " << errors << " error(s), " << diags.size() - errors << " warning(s)\n";
   return errors ? 1 : 0;
+}
+
+// Like `istioctl analyze`: validate, plus the findings across resources,
+// with Istio's message codes; exit 1 when a line is at Error level.
+int analyze(const std::vector<std::string>& paths) {
+  const std::vector<config::Diagnostic> diags = config::analyze_files(paths);
+  size_t errors = 0;
+  for (const config::Diagnostic& d : diags) {
+    std::cout << config::format_analysis(d) << '\n';
+    errors += config::analysis_level(d) == "Error";
+  }
+  if (diags.empty()) {
+    std::cerr << "\u2714 No validation issues found.\n";
+  } else {
+    std::cerr << "sluicectl analyze: " << errors << " error(s), " << diags.size() - errors << " warning(s)\n";
+  }
+  return errors ? 1 : 0;
+}
+
+// kubectl apply/delete -f into a config directory: kubectl's lines on
+// stdout, problems on stderr; exit 1 if any object failed.
+int config_dir(bool apply, const std::vector<std::string>& files, const std::string& dir) {
+  const config::ApplyReport r = apply ? config::apply_to_config_dir(files, dir) : config::delete_from_config_dir(files, dir);
+  for (const config::Diagnostic& d : r.diagnostics) std::cerr << d.to_string() << '\n';
+  for (const std::string& line : r.lines) std::cout << line << '\n';
+  return r.failed ? 1 : 0;
 }
 
 constexpr int kUsageExit = 2;
@@ -110,8 +136,23 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> validate_paths;
   auto* validate_cmd = app.add_subcommand(
-      "validate", "check Istio and Kubernetes YAML files or directories (exit 0 clean, 1 errors, 2 usage)");
+      "validate", "check each resource of Istio and Kubernetes YAML files or directories on its own, like istioctl validate "
+                  "(exit 0 clean, 1 errors, 2 usage)");
   validate_cmd->add_option("paths", validate_paths, "files or directories")->required();
+
+  std::vector<std::string> analyze_paths;
+  auto* analyze_cmd = app.add_subcommand(
+      "analyze", "check Istio and Kubernetes YAML across resources, like istioctl analyze (exit 1 on Error findings)");
+  analyze_cmd->add_option("paths", analyze_paths, "files or directories")->required();
+
+  std::vector<std::string> object_files;
+  std::string config_dir_path;
+  auto* apply_cmd = app.add_subcommand("apply", "write each object of the files to the config directory, like kubectl apply");
+  auto* delete_cmd = app.add_subcommand("delete", "remove each object of the files from the config directory, like kubectl delete");
+  for (auto* c : {apply_cmd, delete_cmd}) {
+    c->add_option("-f,--filename", object_files, "YAML files of objects")->required();
+    c->add_option("--dir", config_dir_path, "the config directory sluiced reads")->required();
+  }
 
   std::string admin_endpoint = "127.0.0.1:15000";
   auto* status_cmd = app.add_subcommand("status", "show the running sluiced's readiness, config status, socket redirection and XDP counters");
@@ -125,6 +166,8 @@ int main(int argc, char** argv) {
   }
 
   if (validate_cmd->parsed()) return validate(validate_paths);
+  if (analyze_cmd->parsed()) return analyze(analyze_paths);
+  if (apply_cmd->parsed() || delete_cmd->parsed()) return config_dir(apply_cmd->parsed(), object_files, config_dir_path);
   if (status_cmd->parsed()) return status(admin_endpoint);
 
   if (attach->parsed()) {

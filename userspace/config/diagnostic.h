@@ -16,6 +16,9 @@ struct Diagnostic {
   std::string resource;   // "VirtualService default/reviews", or empty
   std::string field;      // "spec.http[0].route", or empty
   std::string message;
+  // Istio's analysis message code ("IST0101") of a finding about references
+  // between resources; empty for the checks of one resource.
+  std::string code = {};
 
   std::string to_string() const;
 };
@@ -33,14 +36,14 @@ class DiagnosticSink {
   void error(int line, std::string field, std::string message) {
     add(Severity::kError, line, std::move(field), std::move(message));
   }
-  void warning(int line, std::string field, std::string message) {
-    add(Severity::kWarning, line, std::move(field), std::move(message));
+  void warning(int line, std::string field, std::string message, std::string code = {}) {
+    add(Severity::kWarning, line, std::move(field), std::move(message), std::move(code));
   }
   std::vector<Diagnostic>& all() { return out_; }
 
  private:
-  void add(Severity s, int line, std::string field, std::string message) {
-    out_.push_back({s, file_, line, resource_, std::move(field), std::move(message)});
+  void add(Severity s, int line, std::string field, std::string message, std::string code = {}) {
+    out_.push_back({s, file_, line, resource_, std::move(field), std::move(message), std::move(code)});
   }
   std::vector<Diagnostic>& out_;
   std::string file_;

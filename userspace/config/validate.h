@@ -1,5 +1,11 @@
-// Semantic checks of a built snapshot, beyond what the schema catches:
-// weights, regexes, percentages, ports, names, references between resources.
+// Semantic checks of a built snapshot, beyond what the schema catches. Two
+// kinds, as in Istio:
+//   - the checks of one resource on its own (istioctl validate, Istio's
+//     admission webhook): Istio's rules (resource_checks.h), and warnings for
+//     what sluice does not implement (unimplemented_fields.h). These give
+//     the errors; every error names its resource (Meta::id()), so that a
+//     per-resource admission can reject exactly the resources named;
+//   - references between resources (references.h): warnings only.
 // Each problem names the file, line, resource and field.
 #pragma once
 
@@ -40,11 +46,16 @@ struct ValidationMemo {
 void validate_snapshot(const MeshSnapshot& snapshot, std::vector<Diagnostic>& out, ValidationMemo* memo = nullptr);
 
 // The checks that relate resources to each other (VirtualService and
-// DestinationRule hosts and subsets, Gateway credentials): a patched build
-// runs them again since any service may have changed under them.
+// DestinationRule hosts and subsets, Gateways, Gateway credentials), as
+// warnings: a patched build runs them again since any service may have
+// changed under them.
 void validate_references(const MeshSnapshot& snapshot, std::vector<Diagnostic>& out);
 
-// The one-resource checks of a Kubernetes Service.
+// The checks of each resource on its own, and nothing else: no duplicates,
+// no references (`sluicectl validate`, like `istioctl validate -f`).
+void validate_resources(const ResourceSet& resources, std::vector<Diagnostic>& out);
+
+// The one-resource checks of a Kubernetes Service (errors and warnings).
 std::vector<Diagnostic> check_service_alone(const MeshSnapshot& snapshot, const K8sResource<k8s::Service>& r);
 
 }  // namespace sluice::config

@@ -39,6 +39,10 @@ class YamlView {
   std::optional<bool> as_bool() const;
   std::optional<double> as_double() const;
 
+  // This node and what is below it as a YAML document of its own, with the
+  // scalars' quoting kept (so "80" stays a string and 80 a number).
+  std::string emit() const;
+
  private:
   yaml_document_t* doc_ = nullptr;
   yaml_node_t* node_ = nullptr;
