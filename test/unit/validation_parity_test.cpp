@@ -398,7 +398,13 @@ spec:
     for (const auto& r : list) ids.insert(r->meta.id());
   });
   BuildResult r = build_snapshot(std::move(loaded), 1);
-  ASSERT_FALSE(r.snapshot);
+  // Per-resource admission (admission.h): only the valid one is in force.
+  ASSERT_TRUE(r.snapshot);
+  std::set<std::string> admitted;
+  r.snapshot->resources.for_each_list([&](const auto& list) {
+    for (const auto& x : list) admitted.insert(x->meta.id());
+  });
+  EXPECT_EQ(admitted, std::set<std::string>{"VirtualService default/ok"});
   size_t errors = 0;
   std::set<std::string> named;
   for (const Diagnostic& d : r.diagnostics) {
