@@ -141,7 +141,7 @@ TEST_F(KubeWatchTest, AnInvalidResourceIsRejectedAloneWhileAValidChangeApplies) 
   EXPECT_EQ(versions(10), (std::map<std::string, int>{{"v1", 10}})) << "reviews keeps its last good route";
   const std::string config = config_json();
   EXPECT_NE(config.find("VirtualService default/reviews"), std::string::npos) << config;
-  EXPECT_NE(config.find("weight must not be negative"), std::string::npos) << config;
+  EXPECT_NE(config.find("spec.http[0].route[0].weight: weight -5 < 0"), std::string::npos) << config;
   EXPECT_TRUE(log_has("config: rejected: kubernetes: VirtualService default/reviews"));
 }
 
