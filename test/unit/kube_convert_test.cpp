@@ -7,6 +7,7 @@
 #include "json_view.h"
 #include "kube_store.h"
 #include "resource_loader.h"
+#include "snapshot_builder.h"
 
 using namespace sluice;
 using namespace sluice::config;
@@ -190,4 +191,53 @@ TEST(KubeConvert, OnlySecretsThatAGatewayNamesReachTheSnapshot) {
   LoadResult loaded = store.load();
   ASSERT_EQ(loaded.resources.secrets.size(), 1u);
   EXPECT_EQ(loaded.resources.secrets[0]->meta.name, "web-cert");
+}
+
+// The store hands each reload the change since the last one, and a reload
+// of Kubernetes objects alone is patched from it, with the same result as a
+// full build.
+TEST(KubeStore, ReloadsPatchFromTheStoresDelta) {
+  KubeStore store(kube::watched_types());
+  auto index = [&](const std::string& kind) {
+    for (size_t i = 0; i < store.types().size(); ++i) {
+      if (store.types()[i].kind == kind) return i;
+    }
+    return size_t(0);
+  };
+  auto slice = [&](const std::string& ip) {
+    return convert("EndpointSlice", R"({"metadata":{"name":"web-1","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
+      "addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":[")" + ip + R"("]}]})");
+  };
+  store.upsert(index("Service"), "shop/web", convert("Service", R"({"metadata":{"name":"web","namespace":"shop"},
+    "spec":{"clusterIP":"10.96.0.5","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}})"));
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.1"));
+  BuildMemo memo;
+  BuildResult first = build_snapshot(store.load(), 1, &memo);
+  ASSERT_TRUE(first.snapshot);
+  EXPECT_FALSE(first.patched);
+
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.2"));
+  LoadResult second_load = store.load();
+  ASSERT_TRUE(second_load.delta);
+  EXPECT_EQ(second_load.delta->changes.size(), 1u);
+  BuildResult second = build_snapshot(std::move(second_load), 2, &memo);
+  ASSERT_TRUE(second.snapshot);
+  EXPECT_TRUE(second.patched);
+  const Service* web = second.snapshot->find_service("web.shop.svc.cluster.local");
+  ASSERT_TRUE(web);
+  ASSERT_EQ(web->ports.at(0).endpoints.size(), 1u);
+  EXPECT_EQ(web->ports[0].endpoints[0].ip, 0x0AC80002u);
+
+  // An Istio resource changes: a full build.
+  store.upsert(index("DestinationRule"), "shop/web", convert("DestinationRule", R"({"metadata":{"name":"web","namespace":"shop"},"spec":{"host":"web"}})"));
+  BuildResult third = build_snapshot(store.load(), 3, &memo);
+  EXPECT_FALSE(third.patched);
+  // A delta on top of a build that did not come from the previous load is
+  // not used: two loads, and only the second is built.
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.3"));
+  (void)store.load();
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.4"));
+  BuildResult fourth = build_snapshot(store.load(), 4, &memo);
+  EXPECT_FALSE(fourth.patched);
+  EXPECT_EQ(fourth.snapshot->find_service("web.shop.svc.cluster.local")->ports[0].endpoints[0].ip, 0x0AC80004u);
 }

@@ -6,15 +6,6 @@ namespace sluice::config {
 
 namespace {
 
-// Calls f(list of a, same list of b) for each kind.
-template <class F>
-void zip_lists(ResourceSet& a, const ResourceSet& b, F&& f) {
-  f(a.virtual_services, b.virtual_services), f(a.destination_rules, b.destination_rules);
-  f(a.service_entries, b.service_entries), f(a.gateways, b.gateways), f(a.sidecars, b.sidecars);
-  f(a.authorization_policies, b.authorization_policies), f(a.services, b.services), f(a.pods, b.pods);
-  f(a.endpoint_slices, b.endpoint_slices), f(a.secrets, b.secrets), f(a.namespaces, b.namespaces);
-}
-
 std::string where(const Source& s) { return s.file + (s.line > 0 ? ":" + std::to_string(s.line) : ""); }
 
 // A file of its own, or one under a directory that could not be read.
@@ -70,7 +61,7 @@ void keep_last_good(ResourceSet& rs, const Rejections& rejected, const ResourceS
                     std::vector<Diagnostic>& out) {
   if (rejected.empty()) return;
   static const ResourceSet kNone;
-  zip_lists(rs, last_good ? *last_good : kNone, [&](auto& list, const auto& good) {
+  ResourceSet::zip(rs, last_good ? *last_good : kNone, [&](auto& list, const auto& good) {
     std::erase_if(list, [&](const auto& r) { return rejected.resources.count(r->meta.id()) > 0; });
     std::set<std::string> present;  // ids defined now; needed only for rejected files
     if (!rejected.files.empty()) {

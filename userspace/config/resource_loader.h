@@ -2,6 +2,7 @@
 // objects included) from files and directories into a ResourceSet.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,17 @@ namespace sluice::config {
 
 struct FileResources;
 
+// What changed since a source's previous load, when the source knows it (the
+// Kubernetes store does): each object that changed, before and after (null
+// when absent). A patched build consumes it instead of comparing every file,
+// so its work follows the change, not the cluster. Valid only on top of the
+// build of generation `since`.
+struct SourceDelta {
+  uint64_t since = 0;
+  uint64_t generation = 0;
+  std::vector<std::pair<std::shared_ptr<const FileResources>, std::shared_ptr<const FileResources>>> changes;
+};
+
 struct LoadResult {
   ResourceSet resources;
   std::vector<Diagnostic> diagnostics;
@@ -20,6 +32,7 @@ struct LoadResult {
   std::vector<std::shared_ptr<const FileResources>> file_resources;
   size_t files_parsed = 0;         // the rest came from the cache
   size_t documents_parsed = 0;     // in those files; the rest were unchanged
+  std::optional<SourceDelta> delta;  // from sources that track changes (then files are empty)
 };
 
 // One document (or a few) of a file, parsed once and shared. A changed file

@@ -81,6 +81,14 @@ struct ResourceSet {
     f(virtual_services), f(destination_rules), f(service_entries), f(gateways), f(sidecars);
     f(authorization_policies), f(services), f(pods), f(endpoint_slices), f(secrets), f(namespaces);
   }
+  // Calls f(list of a, same list of b) for each kind.
+  template <class F>
+  static void zip(ResourceSet& a, const ResourceSet& b, F&& f) {
+    f(a.virtual_services, b.virtual_services), f(a.destination_rules, b.destination_rules);
+    f(a.service_entries, b.service_entries), f(a.gateways, b.gateways), f(a.sidecars, b.sidecars);
+    f(a.authorization_policies, b.authorization_policies), f(a.services, b.services), f(a.pods, b.pods);
+    f(a.endpoint_slices, b.endpoint_slices), f(a.secrets, b.secrets), f(a.namespaces, b.namespaces);
+  }
   template <class F>
   void for_each_list(F&& f) const {
     const_cast<ResourceSet*>(this)->for_each_list([&](const auto& list) { f(list); });

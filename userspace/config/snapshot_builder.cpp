@@ -350,8 +350,9 @@ BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo)
     memo->in_force = snap;
     // A patch starts from files as they are; one that rejected or replaced
     // anything is not what its files say, so the next build is a full one.
-    if (!loaded.file_resources.empty() && rejected.empty() && !replaced) {
+    if ((!loaded.file_resources.empty() || loaded.delta) && rejected.empty() && !replaced) {
       memo->base = snap;
+      memo->base_generation = loaded.delta ? loaded.delta->generation : 0;
       memo->base_files.clear();
       for (size_t i = 0; i < loaded.files.size(); ++i) memo->base_files.emplace(loaded.files[i], loaded.file_resources[i]);
       memo->build_warnings = std::move(build_warnings);

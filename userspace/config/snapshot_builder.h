@@ -47,6 +47,7 @@ struct BuildMemo {
   // built from; null otherwise, which makes the next build a full one.
   SnapshotPtr base;
   std::map<std::string, std::shared_ptr<const FileResources>> base_files;  // by path
+  uint64_t base_generation = 0;  // of the SourceDelta base was built from, for sources with deltas
   ServiceInputs inputs;                   // base's, indexed
   std::vector<Diagnostic> build_warnings;  // base's warnings from building (not loading or validating)
 };

@@ -58,6 +58,13 @@ struct Delta {
 Delta delta_of(const LoadResult& loaded, const BuildMemo& memo) {
   Delta d;
   static const ResourceSet kNone;
+  if (loaded.delta) {
+    for (const auto& [before, after] : loaded.delta->changes) {
+      d.add_file(before ? before->resources : kNone, after ? after->resources : kNone);
+      if (d.other_kinds) break;
+    }
+    return d;
+  }
   std::unordered_set<std::string_view> present;
   for (size_t i = 0; i < loaded.files.size() && !d.other_kinds; ++i) {
     present.insert(loaded.files[i]);
@@ -206,9 +213,10 @@ class Patcher {
 }  // namespace
 
 std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, BuildMemo& memo) {
-  if (!memo.base || loaded.file_resources.size() != loaded.files.size() ||
-      has_errors(loaded.diagnostics)) {
-    return std::nullopt;
+  if (!memo.base || has_errors(loaded.diagnostics)) return std::nullopt;
+  if (loaded.delta ? loaded.delta->since != memo.base_generation
+                   : loaded.file_resources.size() != loaded.files.size()) {
+    return std::nullopt;  // a delta on top of another build, or files without what they held
   }
   const SnapshotPtr base = memo.base;
   auto snap = std::make_shared<MeshSnapshot>();
@@ -232,6 +240,7 @@ std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, 
   snap->warnings = result.diagnostics;
   memo.base = snap;
   memo.in_force = snap;
+  memo.base_generation = loaded.delta ? loaded.delta->generation : 0;
   memo.base_files.clear();
   for (size_t i = 0; i < loaded.files.size(); ++i) memo.base_files.emplace(loaded.files[i], loaded.file_resources[i]);
   result.snapshot = std::move(snap);

@@ -58,7 +58,7 @@ class KubeSource : public config::ConfigSource {
   const std::string server_;
   const std::chrono::milliseconds debounce_;
   const std::function<void()> on_change_;
-  KubeStore store_;
+  mutable KubeStore store_;  // its readers lock; const here means "does not change the source"
   TokenSource tokens_;
   // stop() tears these down in order: connections, then the timer and the
   // io_context (which destroys the suspended coroutines), while the

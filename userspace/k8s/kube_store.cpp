@@ -22,22 +22,72 @@ KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonVi
   return out;
 }
 
+namespace {
+
+// Removes r from list by identity (order is not kept: these lists are of
+// Kubernetes objects, whose order means nothing).
+template <class List, class Item>
+void remove_one(List& list, const Item& r) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i] == r) {
+      list[i] = std::move(list.back());
+      list.pop_back();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void KubeStore::changed(size_t type, const std::string& key, const Object& before, const Object& after) {
+  if (before == after) return;
+  const bool secrets = types_[type].kind == "Secret";
+  if (before && !secrets) {
+    config::ResourceSet::zip(assembled_, before->resources, [](auto& list, const auto& gone) {
+      for (const auto& r : gone) remove_one(list, r);
+    });
+  }
+  if (after && !secrets) assembled_.append(after->resources);
+  Key k{type, key};
+  pending_.try_emplace(k, before);  // the first change since the load keeps what the load saw
+  if (after && !after->diagnostics.empty()) {
+    with_diagnostics_[k] = after;
+  } else {
+    with_diagnostics_.erase(k);
+  }
+}
+
 bool KubeStore::upsert(size_t type, const std::string& key, Object object) {
   std::lock_guard lock(mu_);
-  objects_[type][key] = std::move(object);
+  Object& slot = objects_[type][key];
+  const Object before = slot;
+  slot = std::move(object);
+  changed(type, key, before, slot);
   return true;
 }
 
 bool KubeStore::remove(size_t type, const std::string& key) {
   std::lock_guard lock(mu_);
-  return objects_[type].erase(key) > 0;
+  auto it = objects_[type].find(key);
+  if (it == objects_[type].end()) return false;
+  const Object before = it->second;
+  objects_[type].erase(it);
+  changed(type, key, before, nullptr);
+  return true;
 }
 
 std::vector<std::string> KubeStore::replace(size_t type, Objects objects) {
   std::lock_guard lock(mu_);
   std::vector<std::string> gone;
-  for (const auto& [key, _] : objects_[type]) {
-    if (!objects.count(key)) gone.push_back(key);
+  for (const auto& [key, before] : objects_[type]) {
+    if (!objects.count(key)) {
+      gone.push_back(key);
+      changed(type, key, before, nullptr);
+    }
+  }
+  for (const auto& [key, after] : objects) {
+    auto it = objects_[type].find(key);
+    changed(type, key, it == objects_[type].end() ? nullptr : it->second, after);
   }
   objects_[type] = std::move(objects);
   return gone;
@@ -48,12 +98,12 @@ void KubeStore::set_synced(size_t type) {
   synced_[type] = true;
 }
 
-bool KubeStore::synced() const {
+bool KubeStore::synced() {
   std::lock_guard lock(mu_);
   return std::all_of(synced_.begin(), synced_.end(), [](bool s) { return s; });
 }
 
-size_t KubeStore::size(size_t type) const {
+size_t KubeStore::size(size_t type) {
   std::lock_guard lock(mu_);
   return objects_[type].size();
 }
@@ -71,41 +121,41 @@ void istio_order(List& list) {
 
 }  // namespace
 
-config::LoadResult KubeStore::load() const {
+config::LoadResult KubeStore::load() {
   config::LoadResult out;
   std::lock_guard lock(mu_);
+  out.resources = assembled_;
   // Gateway credentials: the Secrets worth keeping ("name" or "namespace/name").
   std::set<std::string> credentials;
-  for (size_t t = 0; t < types_.size(); ++t) {
-    if (types_[t].kind != "Gateway") continue;
-    for (const auto& [_, object] : objects_[t]) {
-      for (const auto& gw : object->resources.gateways) {
-        for (const auto& server : gw->spec.servers()) {
-          if (!server.tls().credential_name().empty()) credentials.insert(server.tls().credential_name());
-        }
-      }
+  for (const auto& gw : assembled_.gateways) {
+    for (const auto& server : gw->spec.servers()) {
+      if (!server.tls().credential_name().empty()) credentials.insert(server.tls().credential_name());
     }
   }
-  size_t total = 0;
-  for (const auto& objects : objects_) total += objects.size();
-  out.files.reserve(total);
-  out.file_resources.reserve(total);
   for (size_t t = 0; t < types_.size(); ++t) {
-    const bool secrets = types_[t].kind == "Secret";
+    if (types_[t].kind != "Secret") continue;
     for (const auto& [key, object] : objects_[t]) {
-      if (secrets) {
-        const std::string name = key.substr(key.find('/') + 1);
-        if (!credentials.count(name) && !credentials.count(key)) continue;
-      }
-      out.files.push_back(types_[t].plural + "/" + key);
-      out.file_resources.push_back(object);
-      out.resources.append(object->resources);
-      out.diagnostics.insert(out.diagnostics.end(), object->diagnostics.begin(), object->diagnostics.end());
+      const std::string name = key.substr(key.find('/') + 1);
+      if (credentials.count(name) || credentials.count(key)) out.resources.append(object->resources);
     }
+  }
+  for (const auto& [_, object] : with_diagnostics_) {
+    out.diagnostics.insert(out.diagnostics.end(), object->diagnostics.begin(), object->diagnostics.end());
   }
   config::ResourceSet& rs = out.resources;
   istio_order(rs.virtual_services), istio_order(rs.destination_rules), istio_order(rs.service_entries);
   istio_order(rs.gateways), istio_order(rs.sidecars), istio_order(rs.authorization_policies);
+
+  config::SourceDelta delta;
+  delta.since = generation_;
+  delta.generation = ++generation_;
+  delta.changes.reserve(pending_.size());
+  for (const auto& [k, before] : pending_) {
+    auto it = objects_[k.first].find(k.second);
+    delta.changes.emplace_back(before, it == objects_[k.first].end() ? nullptr : it->second);
+  }
+  pending_.clear();
+  out.delta = std::move(delta);
   return out;
 }
 

@@ -2,8 +2,10 @@
 // they arrive, by type and namespace/name. Reflectors (reflector.h) write
 // it from the client's thread; the reload step reads it (load()) from the
 // daemon's. Each object is kept as the resources and diagnostics of one
-// "file" named after it, so the reload's patch path (config/snapshot_patch.h)
-// sees which objects changed exactly as it sees changed files.
+// FileResources. The store keeps the whole ResourceSet assembled as objects
+// come and go, and notes which objects changed since the last load: load()
+// hands that over as a SourceDelta, so a reload's patch
+// (config/snapshot_patch.h) works on the change alone, not on the cluster.
 #pragma once
 
 #include <map>
@@ -42,20 +44,29 @@ class KubeStore {
   void set_synced(size_t type);
 
   // Every type has been listed once.
-  bool synced() const;
-  size_t size(size_t type) const;
+  bool synced();
+  size_t size(size_t type);
   const std::vector<ResourceType>& types() const { return types_; }
 
   // Everything, as one load. Istio resources are in Istio's order of
   // precedence (oldest first); of the TLS Secrets, only those a Gateway
   // names are in it.
-  config::LoadResult load() const;
+  config::LoadResult load();
 
  private:
+  using Key = std::pair<size_t, std::string>;  // type, namespace/name
+  // Records object's replacement (under mu_): the assembled set, the change
+  // since the last load, the objects with diagnostics.
+  void changed(size_t type, const std::string& key, const Object& before, const Object& after);
+
   const std::vector<ResourceType> types_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::vector<Objects> objects_;  // by type index
   std::vector<bool> synced_;
+  config::ResourceSet assembled_;  // every object's resources but Secrets (filtered at load)
+  std::map<Key, Object> pending_;  // changed since the last load: the object as it was then (or null)
+  std::map<Key, Object> with_diagnostics_;
+  uint64_t generation_ = 0;  // of the last load
 };
 
 }  // namespace sluice::kube
