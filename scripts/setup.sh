@@ -19,8 +19,8 @@ PACKAGES=(
   iproute2 iptables nftables procps openssl curl
   wrk nghttp2-client haproxy nginx-light
   # kernel matrix (scripts/kernel-matrix.sh): packs an initramfs and boots
-  # Debian's cloud kernel under TCG
-  cpio qemu-system-x86
+  # Debian's cloud kernel under TCG; kmod: depmod and insmod for its modules
+  cpio qemu-system-x86 kmod
 )
 
 missing=()
