@@ -11,7 +11,6 @@
 #include <functional>
 #include <map>
 
-#include "json_writer.h"
 #include "libbpf_log.h"
 #include "sock_lb.skel.h"
 #include "sock_redir.skel.h"
@@ -31,6 +30,9 @@ const std::map<std::string_view, std::vector<KernelNeed>>& needs_table() {
   static const std::map<std::string_view, std::vector<KernelNeed>> table = {
       {kFeatureSocketLb,
        {
+           {Kind::kLanguage, 0, 0, "global data (.rodata settings)", "5.2"},
+           {Kind::kLanguage, 0, 0, "attach points cgroup/recvmsg4 (5.2) and cgroup/getpeername4", "5.8"},
+           {Kind::kLanguage, 0, 0, "atomic fetch-and-add and compare-and-exchange (clang -mcpu=v3)", "5.12"},
            {Kind::kProgType, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, 0, "program type cgroup/sock_addr (connect4)", "4.17"},
            {Kind::kProgType, BPF_PROG_TYPE_SOCK_OPS, 0, "program type sockops", "4.13"},
            {Kind::kMapType, 0, BPF_MAP_TYPE_SK_STORAGE, "map type sk_storage", "5.2"},
@@ -60,6 +62,7 @@ const std::map<std::string_view, std::vector<KernelNeed>>& needs_table() {
        }},
       {kFeatureSockmap,
        {
+           {Kind::kLanguage, 0, 0, "global data (.rodata settings)", "5.2"},
            {Kind::kProgType, BPF_PROG_TYPE_SK_MSG, 0, "program type sk_msg", "4.17"},
            {Kind::kMapType, 0, BPF_MAP_TYPE_SOCKHASH, "map type sockhash", "4.18"},
            {Kind::kHelper, BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sock_hash_update, "helper bpf_sock_hash_update", "4.18"},
@@ -69,6 +72,8 @@ const std::map<std::string_view, std::vector<KernelNeed>>& needs_table() {
        }},
       {kFeatureXdp,
        {
+           {Kind::kLanguage, 0, 0, "32-bit jumps (clang -mcpu=v3)", "5.1"},
+           {Kind::kLanguage, 0, 0, "global data (.rodata settings, .bss)", "5.2"},
            {Kind::kProgType, BPF_PROG_TYPE_XDP, 0, "program type xdp", "4.8"},
            {Kind::kProgType, BPF_PROG_TYPE_SCHED_CLS, 0, "program type tc (sched_cls)", "4.1"},
            {Kind::kMapType, 0, BPF_MAP_TYPE_ARRAY_OF_MAPS, "map type array_of_maps", "4.12"},
@@ -89,9 +94,9 @@ const std::map<std::string_view, std::vector<KernelNeed>>& needs_table() {
   return table;
 }
 
-// 1 when the kernel has it, 0 when it does not, <0 when the probe itself
-// failed (then the piece is not blamed).
-int probe_need(const KernelNeed& n) {
+}  // namespace
+
+int probe_kernel_need(const KernelNeed& n) {
   switch (n.kind) {
     case Kind::kProgType:
       return libbpf_probe_bpf_prog_type(static_cast<bpf_prog_type>(n.prog_type), nullptr);
@@ -103,14 +108,18 @@ int probe_need(const KernelNeed& n) {
       auto present = netdev_xdp_features_supported();
       return present ? (*present ? 1 : 0) : -1;
     }
+    case Kind::kLanguage:
+      return -1;
   }
   return -1;
 }
 
+namespace {
+
 // The first piece of the feature the kernel lacks, as "needs X (Linux V)".
 std::string missing_piece(std::string_view feature) {
   for (const KernelNeed& n : kernel_needs(feature)) {
-    if (probe_need(n) == 0) {
+    if (probe_kernel_need(n) == 0) {  // <0: the probe failed, nothing to blame
       return "needs " + std::string(n.what) + " (Linux " + std::string(n.since) + ")";
     }
   }
@@ -262,15 +271,19 @@ std::vector<std::string> KernelFeatures::lines() const {
   return out;
 }
 
-std::string KernelFeatures::to_json() const {
-  JsonWriter w;
-  w.begin_object();
+void KernelFeatures::write_json_fields(JsonWriter& w) const {
   w.key("kernel").value(kernel);
   w.key("features").begin_array();
   for (const KernelFeature& f : features) {
     w.begin_object().key("name").value(f.name).key("on").value(f.on).key("detail").value(f.detail).end_object();
   }
   w.end_array();
+}
+
+std::string KernelFeatures::to_json() const {
+  JsonWriter w;
+  w.begin_object();
+  write_json_fields(w);
   w.end_object();
   return std::move(w).str();
 }

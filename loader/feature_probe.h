@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "json_writer.h"
 #include "result.h"
 
 namespace sluice {
@@ -40,18 +41,24 @@ struct KernelFeatures {
   std::vector<std::string> lines() const;
   // {"kernel":"…","features":[{"name":"…","on":true,"detail":"…"},…]}
   std::string to_json() const;
+  // The same two fields, into an object the caller has open.
+  void write_json_fields(JsonWriter& w) const;
 };
 
 // What one feature needs from the kernel, for the reason given when its load
 // fails. Exposed for the table test and docs/kernels.md.
 struct KernelNeed {
-  enum class Kind { kProgType, kMapType, kHelper, kNetdevFamily } kind;
+  // kLanguage: what the object file itself uses (instructions, global
+  // data, attach points); not probed on its own, the trial load covers it.
+  enum class Kind { kProgType, kMapType, kHelper, kNetdevFamily, kLanguage } kind;
   int prog_type = 0;  // enum bpf_prog_type: the program type, or the helper's
   int id = 0;         // enum bpf_map_type or enum bpf_func_id
   std::string_view what;   // "helper bpf_loop in cgroup/sock_addr programs"
   std::string_view since;  // "5.17"
 };
 const std::vector<KernelNeed>& kernel_needs(std::string_view feature);
+// 1 when the running kernel has it, 0 when not, <0 when the probe failed.
+int probe_kernel_need(const KernelNeed& need);
 
 // The reason in a libbpf log of a refused load: the program and the
 // verifier's last line before its summary.

@@ -28,6 +28,7 @@
 #   SLUICE_MATRIX_TIMEOUT         seconds a guest may run before it is killed (default 900)
 #   SLUICE_MATRIX_SMP, _MEM_MB    guest CPUs (default 2) and memory (default 2048)
 #   SLUICE_MATRIX_FILTER          gtest filter for every binary (default: all tests)
+#   SLUICE_MATRIX_JOBS            test binaries run at once, in the guest and on the host (default 2)
 #   SLUICE_MATRIX_BINARIES        the tier's binaries (default: the four of test/bpf)
 #   SLUICE_BPF_SHORT_CONNECTIONS  connections of the sockhash churn test (default 2000
 #                                 here; 100000 in plain ctest)
@@ -42,25 +43,40 @@ TIER_TEST_TIMEOUT=${SLUICE_MATRIX_TEST_TIMEOUT:-600}
 
 # --tier: run each binary of the tier here and print its output, then one
 # "RESULT <status> <binary> <test> <ms>" line per test. A test that started
-# but never finished (crash, timeout) is a FAILED one.
+# but never finished (crash, timeout) is a FAILED one. The binaries run in
+# SLUICE_MATRIX_JOBS lanes at once (default 2): under emulation a test mostly
+# waits for one CPU, and each test owns its names, netns and cgroups.
+run_one() {
+  local dir=$1 bin=$2 log=$3 status=0
+  {
+    echo "=== $bin on $(uname -r)"
+    timeout -k 5 "$TIER_TEST_TIMEOUT" "$dir/$bin" --gtest_color=no ${SLUICE_MATRIX_FILTER:+--gtest_filter="$SLUICE_MATRIX_FILTER"} \
+      2>&1 || status=$?
+    echo "=== $bin exit status $status"
+  } >"$log"
+}
+
 run_tier() {
-  local dir=$1 bin log status name ms
+  local dir=$1 jobs=${SLUICE_MATRIX_JOBS:-2} work bin i lane
   export CI=true
   export SLUICE_BPF_SHORT_CONNECTIONS=${SLUICE_BPF_SHORT_CONNECTIONS:-2000}
-  local results
-  results=$(mktemp)
-  for bin in "${TIER_BINARIES[@]}"; do
-    log=$(mktemp)
-    echo "=== $bin on $(uname -r)"
-    status=0
-    timeout -k 5 "$TIER_TEST_TIMEOUT" "$dir/$bin" --gtest_color=no ${SLUICE_MATRIX_FILTER:+--gtest_filter="$SLUICE_MATRIX_FILTER"} \
-      >"$log" 2>&1 || status=$?
-    cat "$log"
-    echo "=== $bin exit status $status"
+  work=$(mktemp -d)
+  local pids=()
+  for ((lane = 0; lane < jobs; lane++)); do
+    (
+      for ((i = lane; i < ${#TIER_BINARIES[@]}; i += jobs)); do
+        run_one "$dir" "${TIER_BINARIES[i]}" "$work/$i.log"
+      done
+    ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  for ((i = 0; i < ${#TIER_BINARIES[@]}; i++)); do cat "$work/$i.log"; done
+  for ((i = 0; i < ${#TIER_BINARIES[@]}; i++)); do
     # gtest: "[       OK ] Suite.Name (12 ms)"; the summary repeats FAILED
     # names without the time, which the "(" rules out.
-    awk -v bin="$bin" '
-      /^\[ RUN      \] / { started[$4] = 1; order[++n] = $4 }
+    awk -v bin="${TIER_BINARIES[i]}" '
+      /^\[ RUN      \] / { order[++n] = $4 }
       /^\[       OK \] .* \(/ { done[$4] = "PASSED"; ms[$4] = substr($5, 2) }
       /^\[  FAILED  \] .* \(/ { done[$4] = "FAILED"; ms[$4] = substr($5, 2) }
       /^\[  SKIPPED \] .* \(/ { done[$4] = "SKIPPED"; ms[$4] = substr($5, 2) }
@@ -70,11 +86,9 @@ run_tier() {
           printf "RESULT %s %s %s %s\n", (t in done ? done[t] : "FAILED"), bin, t, (t in ms ? ms[t] : "-")
         }
         if (n == 0) printf "RESULT FAILED %s (no-test-ran) -\n", bin
-      }' "$log" >>"$results"
-    rm -f "$log"
+      }' "$work/$i.log"
   done
-  cat "$results"
-  rm -f "$results"
+  rm -rf "$work"
 }
 
 if [[ "${1:-}" == "--tier" ]]; then
@@ -127,6 +141,7 @@ cleanup() {
   rm -rf "$MATRIX_DIR/rootfs"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM  # so that the EXIT trap still kills qemu
 
 # The deb of a kernel package: the package itself, or the image a meta-package
 # depends on; the -unsigned flavour when there is one (the same kernel, without
@@ -219,7 +234,8 @@ while read -r m; do
   insmod "/lib/modules/$kver/\$m" || echo "guest: insmod \$m failed"
 done </modules.load
 SLUICE_BPF_SHORT_CONNECTIONS=${SLUICE_BPF_SHORT_CONNECTIONS:-2000} SLUICE_MATRIX_FILTER='${SLUICE_MATRIX_FILTER:-}' \\
-  SLUICE_MATRIX_BINARIES='${TIER_BINARIES[*]}' SLUICE_MATRIX_TEST_TIMEOUT=$TIER_TEST_TIMEOUT /kernel-matrix.sh --tier /tier
+  SLUICE_MATRIX_BINARIES='${TIER_BINARIES[*]}' SLUICE_MATRIX_TEST_TIMEOUT=$TIER_TEST_TIMEOUT \\
+  SLUICE_MATRIX_JOBS=${SLUICE_MATRIX_JOBS:-2} /kernel-matrix.sh --tier /tier
 echo "MATRIX-DONE"
 sync
 echo o >/proc/sysrq-trigger

@@ -12,6 +12,7 @@
 #include "cluster_registry.h"
 #include "config_sync.h"
 #include "datapath_maps.h"
+#include "feature_probe.h"
 #include "map_handle.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
@@ -27,6 +28,7 @@ struct AdminSources {
   const SockRedir* redirect = nullptr;  // null: not running
   const XdpDaemon* xdp = nullptr;       // null: not running
   std::shared_ptr<proxy::ClusterRegistry> clusters;
+  const KernelFeatures* features = nullptr;  // /ready?details shows them
 };
 
 std::map<std::string, AdminHandler> admin_routes(const AdminSources& from);
