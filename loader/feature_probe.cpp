@@ -332,7 +332,7 @@ Status require_kernel_features(const KernelFeatures& features, const std::vector
     std::string msg = "kernel " + features.kernel + " cannot run " + std::string(name);
     if (f != nullptr && !f->detail.empty()) msg += ": " + f->detail;
     msg += " (kernel floors per feature: docs/kernels.md)";
-    return make_error(-EOPNOTSUPP, std::move(msg));
+    return make_error(0, std::move(msg));
   }
   return {};
 }
