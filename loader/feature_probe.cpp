@@ -114,22 +114,9 @@ int probe_kernel_need(const KernelNeed& n) {
   return -1;
 }
 
-namespace {
 
-// The first piece of the feature the kernel lacks, as "needs X (Linux V)".
-std::string missing_piece(std::string_view feature) {
-  for (const KernelNeed& n : kernel_needs(feature)) {
-    if (probe_kernel_need(n) == 0) {  // <0: the probe failed, nothing to blame
-      return "needs " + std::string(n.what) + " (Linux " + std::string(n.since) + ")";
-    }
-  }
-  return {};
-}
-
-// The line of a verifier log that says what went wrong: the last one before
-// the "processed N insns" summary, with the program libbpf names.
-}  // namespace
-
+// The verifier's line is the last one before its "processed N insns"
+// summary; libbpf names the program on its own lines.
 std::string explain_refusal(const std::string& log) {
   std::string prog, reason;
   size_t pos = 0;
@@ -159,6 +146,16 @@ std::string explain_refusal(const std::string& log) {
 }
 
 namespace {
+
+// The first piece of the feature the kernel lacks, as "needs X (Linux V)".
+std::string missing_piece(std::string_view feature) {
+  for (const KernelNeed& n : kernel_needs(feature)) {
+    if (probe_kernel_need(n) == 0) {  // <0: the probe failed, nothing to blame
+      return "needs " + std::string(n.what) + " (Linux " + std::string(n.since) + ")";
+    }
+  }
+  return {};
+}
 
 constexpr uint32_t kTrialEntries = 64;
 
