@@ -152,11 +152,10 @@ trap 'exit 130' INT TERM  # so that the EXIT trap still kills qemu
 # the Secure Boot signature). Cached: an existing deb is used as it is.
 fetch_kernel() {
   local pkg=$1 image deb
-  image=$pkg
-  if [[ "$pkg" != linux-image-[0-9]* ]]; then
-    image=$(apt-cache depends "$pkg" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-    [[ -n "$image" ]] || die "cannot resolve $pkg to a kernel image (apt-get update?)"
-  fi
+  # A meta-package (linux-image-cloud-amd64, linux-image-6.12-cloud-amd64)
+  # depends on the image; an image package depends on no other.
+  image=$(apt-cache depends "$pkg" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  image=${image:-$pkg}
   image=${image%-unsigned}
   deb=$(ls "$MATRIX_DIR/debs/${image}-unsigned_"*.deb "$MATRIX_DIR/debs/${image}_"*.deb 2>/dev/null | head -n1 || true)
   if [[ -z "$deb" ]]; then
