@@ -56,7 +56,7 @@ struct lb4_probe_ctx {
 	int found;
 };
 
-static long lb4_probe_cb(__u32 i, void *data)
+static __always_inline long lb4_probe_step(__u32 i, void *data)
 {
 	struct lb4_probe_ctx *p = data;
 	struct sl_backend_key bk;
@@ -69,6 +69,20 @@ static long lb4_probe_cb(__u32 i, void *data)
 	p->out->be = *be;
 	p->found = 1;
 	return 1;
+}
+
+/* One step of the walk per key of sl_walk (0, 1, ...) until count steps or a
+ * find. bpf_for_each_map_elem (5.13) rather than bpf_loop (5.17) or a
+ * bounded loop (which cost the verifier 830k instructions per program): the
+ * callback is verified once, and 5.13-5.16 kernels have it (docs/kernels.md). */
+static long lb4_walk_cb(void *map, const __u32 *key, void *value, void *data)
+{
+	struct lb4_probe_ctx *p = data;
+	__u32 i = *key;
+
+	if (i >= p->count)
+		return 1;
+	return lb4_probe_step(i, data);
 }
 
 /* Walk the slots from start to the first backend that is not ejected. If all
@@ -93,7 +107,7 @@ static __always_inline int lb4_pick_from_slot(const struct sl_svc_key *svc, __u3
 		if (!(start_be.flags & SL_BE_F_EJECTED))
 			return 0;
 	}
-	bpf_loop(count, lb4_probe_cb, &p, 0);
+	bpf_for_each_map_elem(&sl_walk, lb4_walk_cb, &p, 0);
 	if (p.found)
 		return 0;
 	if (!be)
@@ -157,6 +171,11 @@ static __always_inline int lb4_pick_maglev(const struct sl_svc_key *svc, const s
 	if (!table || !s->maglev_size)
 		return lb4_pick_from_slot(svc, bank, lb4_slot_random(hash, s->slot_count),
 					  s->slot_count, out);
+	/* Unrolled: as a loop, clang let the latch fall through into the
+	 * header, and verifiers before 6.7 (commit 10e14e9652bf; 6.6.3 has the
+	 * backport, 6.1 does not) refuse a back-edge that is not a jump: "back-edge
+	 * from insn N to N+1" (docs/kernels.md). */
+#pragma unroll
 	for (i = 0; i < SL_MAGLEV_EJECT_PROBES; i++) {
 		__u32 idx = lb4_maglev_index(hash, i, s->maglev_size);
 		__u32 *be_index = bpf_map_lookup_elem(table, &idx);

@@ -103,27 +103,43 @@ int transact(int fd, const Request& r, F on_msg) {
   }
 }
 
-}  // namespace
-
-Result<std::map<int, uint64_t>> netdev_xdp_features() {
-  NetlinkSocket sock;
-  if (sock.fd() < 0) return make_error(-errno, "generic netlink socket");
-
+// The netdev family's id, 0 when the kernel has none (before 6.3).
+Result<uint16_t> resolve_netdev_family(int fd) {
   Request get_family = make_request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0, 1);
   static constexpr char kFamily[] = "netdev";
   put_attr(get_family, CTRL_ATTR_FAMILY_NAME, kFamily, sizeof kFamily);
   uint16_t family = 0;
-  int err = transact(sock.fd(), get_family, [&](const nlmsghdr* nh) {
+  int err = transact(fd, get_family, [&](const nlmsghdr* nh) {
     for_each_attr(nh, [&](uint16_t type, const char* data, size_t len) {
       if (type == CTRL_ATTR_FAMILY_ID && len >= sizeof family) std::memcpy(&family, data, sizeof family);
     });
   });
-  if (err == -ENOENT) return std::map<int, uint64_t>{};  // kernel before 6.3: no feature bits, no listing
+  if (err == -ENOENT) return uint16_t{0};
   if (err) return make_error(err, "resolve the netdev generic netlink family");
   if (family == 0) return make_error(-EPROTO, "netdev family without an id");
+  return family;
+}
+
+}  // namespace
+
+Result<bool> netdev_xdp_features_supported() {
+  NetlinkSocket sock;
+  if (sock.fd() < 0) return make_error(-errno, "generic netlink socket");
+  auto family = resolve_netdev_family(sock.fd());
+  if (!family) return family.error();
+  return *family != 0;
+}
+
+Result<std::map<int, uint64_t>> netdev_xdp_features() {
+  NetlinkSocket sock;
+  if (sock.fd() < 0) return make_error(-errno, "generic netlink socket");
+  auto resolved = resolve_netdev_family(sock.fd());
+  if (!resolved) return resolved.error();
+  const uint16_t family = *resolved;
+  if (family == 0) return std::map<int, uint64_t>{};  // kernel before 6.3: no feature bits, no listing
 
   std::map<int, uint64_t> out;
-  err = transact(sock.fd(), make_request(family, kNetdevCmdDevGet, NLM_F_DUMP, 2), [&](const nlmsghdr* nh) {
+  const int err = transact(sock.fd(), make_request(family, kNetdevCmdDevGet, NLM_F_DUMP, 2), [&](const nlmsghdr* nh) {
     uint32_t ifindex = 0;
     uint64_t features = 0;
     for_each_attr(nh, [&](uint16_t type, const char* data, size_t len) {

@@ -21,6 +21,10 @@ inline constexpr uint64_t kNetdevXdpActNdoXmit = 1u << 2;
 // namespace. A kernel without the netdev family gives an empty map.
 Result<std::map<int, uint64_t>> netdev_xdp_features();
 
+// Whether the kernel has the netdev family at all (Linux 6.3+): without it
+// no device can be known to take XDP frames.
+Result<bool> netdev_xdp_features_supported();
+
 // The ifindexes whose features include NDO_XMIT, ascending.
 std::vector<int> xdp_xmit_devices(const std::map<int, uint64_t>& features);
 

@@ -20,6 +20,9 @@ PACKAGES=(
   libclang-rt-14-dev
   iproute2 iptables nftables procps openssl curl
   wrk nghttp2-client haproxy nginx-light
+  # kernel matrix (scripts/kernel-matrix.sh): packs an initramfs and boots
+  # Debian's cloud kernel under TCG; kmod: depmod and insmod for its modules
+  cpio qemu-system-x86 kmod
 )
 
 missing=()

@@ -27,6 +27,13 @@ fi
 
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 300 "$@"
 
+# Kernel matrix (docs/kernels.md): the bpf tier on Debian's 6.1 under qemu
+# and on this kernel, when SLUICE_KERNEL_MATRIX=1 (.ci/run sets it). Needs
+# root; bounded by the script's own timeouts.
+if [ "${SLUICE_KERNEL_MATRIX:-0}" = "1" ]; then
+  BUILD_DIR="$BUILD_DIR" scripts/kernel-matrix.sh
+fi
+
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 if [ "$FUZZ_SECONDS" != "0" ]; then
   for target in fuzz_config fuzz_client_hello fuzz_http1; do

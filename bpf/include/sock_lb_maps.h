@@ -21,6 +21,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_services SEC(".maps");
 
+/* The index space of connect4's walk past ejected backends: one entry per
+ * slot, values unused. bpf_for_each_map_elem over it is the walk's loop. Not
+ * pinned: it holds nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_walk SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SL_DEFAULT_MAX_SLOT_ENTRIES);

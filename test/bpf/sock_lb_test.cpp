@@ -274,6 +274,23 @@ TEST_F(SockLbTest, EveryAlgorithmSkipsAnEjectedBackend) {
   }
 }
 
+// One live backend among 1000 slots, 999 of them ejected (and unroutable: a
+// wrong pick fails the connect). From a random start, connect4's walk
+// (bpf_for_each_map_elem over sl_walk) crosses up to 999 slots, near its
+// SL_MAX_SLOTS end.
+TEST_F(SockLbTest, TheWalkCrossesAThousandEjectedSlots) {
+  start_backends(2, 2);
+  std::string line = std::string(kVip) + ":80 algo=random" + backends_text(2, 2);
+  for (int i = 1; i <= 999; ++i) {
+    line += " 10.201." + std::to_string(i / 250) + "." + std::to_string(1 + i % 250) + ":8080!ejected";
+  }
+  apply(line);
+  auto counts = spread(20);
+  EXPECT_EQ(counts["p2"], 20);
+  EXPECT_EQ(stat(SL_R_CONNECT_BALANCED), 20u);
+  EXPECT_EQ(stat(SL_R_CONNECT_PANIC), 0u);
+}
+
 TEST_F(SockLbTest, GetpeernameShowsTheVip) {
   start_backends(2, 2);
   apply(std::string(kVip) + ":80" + backends_text(2, 2));

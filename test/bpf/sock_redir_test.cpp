@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -39,6 +40,15 @@ namespace {
 
 constexpr uint16_t kPort = 7000;
 constexpr const char* kVip = "10.96.0.50";
+
+// Connections of ManyShortConnectionsLeaveNothingBehind: 100k, unless
+// SLUICE_BPF_SHORT_CONNECTIONS says otherwise (the kernel matrix runs it
+// under emulation, where 100k would take most of an hour).
+int short_connections() {
+  const char* v = std::getenv("SLUICE_BPF_SHORT_CONNECTIONS");
+  const int n = v != nullptr ? std::atoi(v) : 0;
+  return n > 0 ? n : 100000;
+}
 
 bool write_all(int fd, const std::string& data) {
   size_t off = 0;
@@ -252,7 +262,10 @@ TEST_F(SockRedirTest, PodToPodBytesSkipTheStackAndAreCounted) {
   load(SL_REDIR_ON);
   serve(echo_until_eof);
   int fd = dial();
-  EXPECT_EQ(*redir_->sockhash_fill(), 2u) << "both ends inserted";
+  // The server's end goes in when the server takes the handshake's last
+  // ACK, which can trail the client's connect() (seen under emulation in
+  // the kernel matrix): a send before that takes the stack.
+  EXPECT_TRUE(wait_fill(2)) << "both ends inserted";
   const std::string data = pattern(100000);
   EXPECT_EQ(round_trip(fd, data), data);
   close(fd);
@@ -423,7 +436,7 @@ TEST_F(SockRedirTest, ManyShortConnectionsLeaveNothingBehind) {
         if (read(fd, &c, 1) == 1) write_all(fd, std::string(1, c));
       },
       /*concurrent=*/false);
-  constexpr int kConnections = 100000;
+  const int kConnections = short_connections();
   int ok = 0;
   for (int i = 0; i < kConnections; ++i) {
     int fd = dial();
@@ -457,6 +470,7 @@ TEST_F(SockRedirTest, CountersPinnedByAnOlderSluicedAreReplaced) {
   load(SL_REDIR_ON);
   serve(echo_until_eof);
   int fd = dial();
+  ASSERT_TRUE(wait_fill(2)) << "both ends inserted";  // as in PodToPodBytesSkipTheStackAndAreCounted
   EXPECT_EQ(round_trip(fd, "ping"), "ping");
   close(fd);
   EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), 8u);

@@ -189,6 +189,31 @@ TEST_F(SluicedTest, BalancesAServiceOverThePodsItSelects) {
   EXPECT_NE(out.find("\"l4_services\":1"), std::string::npos) << out;
 }
 
+// The start-up feature probe (docs/kernels.md): one log line per feature,
+// and the table on /ready?details; plain /ready stays "ready".
+TEST_F(SluicedTest, ReadyDetailsShowTheKernelFeatureTable) {
+  write_web({2});
+  start_daemon();
+  auto plain = admin("/ready");
+  EXPECT_EQ(plain.second, "ready\n");
+  auto details = admin("/ready?details");
+  EXPECT_EQ(details.first, 200u);
+  EXPECT_EQ(details.second.rfind("{\"ready\":true,\"kernel\":\"", 0), 0u) << details.second;
+  for (const char* name : {"socket-lb", "l7-redirect", "sockmap", "xdp", "xdp-forward"}) {
+    EXPECT_NE(details.second.find(std::string("{\"name\":\"") + name + "\",\"on\":"), std::string::npos) << name;
+  }
+  EXPECT_NE(details.second.find("{\"name\":\"socket-lb\",\"on\":true"), std::string::npos) << details.second;
+  std::ifstream in(log_path());
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("] kernel ") != std::string::npos &&
+        (line.find(" on (") != std::string::npos || line.find(" off (") != std::string::npos)) {
+      ++lines;
+    }
+  }
+  EXPECT_EQ(lines, 5) << "one start-up line per feature";
+}
+
 TEST_F(SluicedTest, ChangesTakeEffectWithinASecondWithZeroFailedConnects) {
   write_web({2, 3});
   start_daemon();

@@ -1,6 +1,8 @@
 #include "admin_routes.h"
 
 #include "admin_views.h"
+#include "http_query.h"
+#include "json_writer.h"
 
 namespace sluice::daemon {
 
@@ -11,7 +13,15 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   const PerCpuArrayHandle<uint64_t> stats = from.stats;
   std::map<std::string, AdminHandler> routes = {
       {"/ready",
-       [&ready](const std::string&) {
+       [&ready, features = from.features](const std::string& target) {
+         // ?details: readiness and the kernel's feature table, as JSON.
+         if (features && http_query::param(http_query::query_of(target), "details")) {
+           JsonWriter w;
+           w.begin_object().key("ready").value(ready.load());
+           features->write_json_fields(w);
+           w.end_object();
+           return AdminResponse{ready ? 200u : 503u, "application/json", std::move(w).str()};
+         }
          return ready ? AdminResponse{200, "text/plain", "ready\n"} : AdminResponse{503, "text/plain", "starting\n"};
        }},
       {"/config",

@@ -13,6 +13,7 @@
 #include "config_sync.h"
 #include "datapath_maps.h"
 #include "kube_source.h"
+#include "feature_probe.h"
 #include "map_handle.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
@@ -29,6 +30,7 @@ struct AdminSources {
   const XdpDaemon* xdp = nullptr;       // null: not running
   std::shared_ptr<proxy::ClusterRegistry> clusters;
   const kube::KubeSource* kube = nullptr;  // null: the config comes from files
+  const KernelFeatures* features = nullptr;  // /ready?details shows them
 };
 
 std::map<std::string, AdminHandler> admin_routes(const AdminSources& from);

@@ -5,6 +5,7 @@
 #include "admin_routes.h"
 #include "ejection_mirror.h"
 #include "ip_text.h"
+#include "kernel_features_setup.h"
 #include "proxy_redirect.h"
 #include "socket_redirect_setup.h"
 
@@ -36,6 +37,9 @@ Status NodeDaemon::start_kernel() {
   if (l7_ && !parse_ipv4(o_.node_ip, node_ip_)) {
     return make_error(0, "--node-ip " + o_.node_ip + " is not an IPv4 address");
   }
+  auto features = check_kernel_features(o_, l7_);
+  if (!features) return features.error();
+  features_ = std::move(*features);
   SockLbOptions lb_options{.pin_dir = o_.pin_dir};
   if (l7_) {
     lb_options.proxy_ip = node_ip_;
@@ -119,7 +123,8 @@ Status NodeDaemon::start_admin() {
                                                 .redirect = redir_.get(),
                                                 .xdp = xdp_.get(),
                                                 .clusters = clusters_,
-                                                .kube = kube_}));
+                                                .kube = kube_,
+                                                .features = &features_}));
   if (!admin) return make_error(0, "admin API: " + admin.error().to_string());
   admin_ = std::move(*admin);
   spdlog::info("admin API on {}:{}", o_.admin_address, admin_->port());

@@ -13,6 +13,7 @@
 #include "config_sync.h"
 #include "config_watcher.h"
 #include "daemon_options.h"
+#include "feature_probe.h"
 #include "gateway_listeners.h"
 #include "kernel_datapath_maps.h"
 #include "kube_source.h"
@@ -52,6 +53,7 @@ class NodeDaemon {
   // are then redirected to it (while it beats its heartbeat).
   bool l7_ = false;
   uint32_t node_ip_ = 0;  // host order
+  KernelFeatures features_;  // probed first, shown on /ready?details
   // Members are in start order, so a failed start stops what did start in
   // reverse.
   std::unique_ptr<SockLb> lb_;
