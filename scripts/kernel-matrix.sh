@@ -227,7 +227,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the initramfs' own (already RAM): a tmpfs over it would hide
+# what lives there, such as node_sim.sh of a checkout under /tmp.
+mkdir -p /tmp && chmod 1777 /tmp
 mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf
 mount -t tmpfs cgroup-root /sys/fs/cgroup && mkdir /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
 ip link set lo up

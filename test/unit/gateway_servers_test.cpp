@@ -35,6 +35,16 @@ spec:
   servers:
   - port: {number: 8080, name: http, protocol: HTTP}
     hosts: ["*"]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: www-cert, namespace: istio-system}
+type: kubernetes.io/tls
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: legacy-cert, namespace: istio-system}
+type: kubernetes.io/tls
 )";
 
 std::map<uint16_t, std::vector<GatewayServer>> servers(const std::map<std::string, std::string>& labels) {
@@ -43,6 +53,29 @@ std::map<uint16_t, std::vector<GatewayServer>> servers(const std::map<std::strin
   BuildResult r = build_snapshot(std::move(loaded), 1);
   EXPECT_TRUE(r.snapshot);
   return select_gateway_servers(*r.snapshot, labels);
+}
+
+// As in Istio, a server whose credentialName names no Secret gets no
+// listener; it comes when the Secret does.
+TEST(GatewayServers, AServerWithoutItsSecretIsNotServed) {
+  const std::string gw = R"(apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["www.example.com"]
+    tls: {mode: SIMPLE, credentialName: absent-cert}
+)";
+  auto select = [](const std::string& yaml) {
+    LoadResult loaded;
+    load_yaml_text(yaml, "gw.yaml", loaded);
+    BuildResult r = build_snapshot(std::move(loaded), 1);
+    return select_gateway_servers(*r.snapshot, {{"istio", "ingressgateway"}});
+  };
+  EXPECT_TRUE(select(gw).empty());
+  EXPECT_EQ(select(gw + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: absent-cert, namespace: istio-system}\n").count(443), 1u);
 }
 
 TEST(GatewayServers, SelectedByTheNodesLabels) {

@@ -151,7 +151,15 @@ class ObjectReader {
     K8sResource<Object> r;
     if (!read_meta(doc, kind, r.meta, r.source)) return;
     if (!tree_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_)) return;
-    auto* annotations = r.object.mutable_metadata()->mutable_annotations();
+    // Memory: at 100k Pods every field counts. Labels and the creation time
+    // live in meta; the rest of the metadata sluice does not read.
+    k8s::ObjectMeta* md = r.object.mutable_metadata();
+    md->clear_labels();
+    md->clear_uid();
+    md->clear_resource_version();
+    md->clear_generation();
+    md->clear_creation_timestamp();
+    auto* annotations = md->mutable_annotations();
     for (auto it = annotations->begin(); it != annotations->end();) {
       it = kept_annotation(it->first) ? std::next(it) : annotations->erase(it);
     }
