@@ -154,16 +154,22 @@ TEST(TlsRouteMatch, WildcardsAndTheL4FieldsAreAnded) {
 }
 
 TEST(TlsRouteMatch, OnlyTlsRoutesThatTakeThePortAskForTheHello) {
-  RequestRouter router(std::make_shared<ClusterRegistry>());
   OriginalDestination dst;
   dst.vip = ip(10, 96, 0, 40);
   dst.port = 5432;
   dst.proto = 6;
-  EXPECT_TRUE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a]}]\n" + kToV2), dst));
-  EXPECT_TRUE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 5432}]\n" + kToV2), dst));
-  EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 1}]\n" + kToV2), dst));
-  EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1), dst));
-  EXPECT_FALSE(router.wants_client_hello(snapshot_with(kElseV1, "  - match: [{sniHosts: [a]}]\n" + kToV2, "tcp-db"), dst))
+  // A router per snapshot: a router re-reads a snapshot only when its
+  // version changes, and every snapshot here is version 1. (Reusing one
+  // router kept pointers into the first, freed snapshot.)
+  auto wants = [&](const config::SnapshotPtr& snap) {
+    RequestRouter router(std::make_shared<ClusterRegistry>());
+    return router.wants_client_hello(snap, dst);
+  };
+  EXPECT_TRUE(wants(snapshot_with(kElseV1, "  - match: [{sniHosts: [a]}]\n" + kToV2)));
+  EXPECT_TRUE(wants(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 5432}]\n" + kToV2)));
+  EXPECT_FALSE(wants(snapshot_with(kElseV1, "  - match: [{sniHosts: [a], port: 1}]\n" + kToV2)));
+  EXPECT_FALSE(wants(snapshot_with(kElseV1)));
+  EXPECT_FALSE(wants(snapshot_with(kElseV1, "  - match: [{sniHosts: [a]}]\n" + kToV2, "tcp-db")))
       << "tls routes apply to TLS and HTTPS ports only";
 }
 
