@@ -31,13 +31,6 @@ size_t server_score(const GatewayServer& s, std::string_view host) {
   return best;
 }
 
-bool has_secret(const MeshSnapshot& snapshot, const std::string& ns, const std::string& name) {
-  for (const auto& secret : snapshot.resources.secrets) {
-    if (secret->meta.ns == ns && secret->meta.name == name) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string host_without_port(std::string_view host) {
@@ -87,7 +80,7 @@ std::map<uint16_t, std::vector<GatewayServer>> select_gateway_servers(const Mesh
       // Istio gives a server that terminates TLS with a credentialName that
       // names no Secret no listener at all (analyze reports it, IST0101).
       if ((g.tls == GatewayTls::kSimple || g.tls == GatewayTls::kMutual) && !g.credential_name.empty() &&
-          !has_secret(snapshot, g.ns, g.credential_name)) {
+          !snapshot.find_secret(g.ns, g.credential_name)) {
         continue;
       }
       out[g.port].push_back(std::move(g));

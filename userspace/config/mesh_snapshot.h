@@ -102,6 +102,8 @@ struct MeshSnapshot {
   std::vector<Diagnostic> rejections;
 
   const Service* find_service(const std::string& fqdn) const;
+  // The Secret namespace/name (Gateway credentials), or null.
+  const k8s::Secret* find_secret(const std::string& ns, const std::string& name) const;
 };
 
 using SnapshotPtr = std::shared_ptr<const MeshSnapshot>;

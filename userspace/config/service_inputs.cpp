@@ -79,9 +79,11 @@ class PodLabels {
       if (!p->object.status().pod_ip().empty()) by_ip_.emplace(p->object.status().pod_ip(), &p->meta.labels);
     }
   }
+  // By the endpoint's pod ("namespace/name") if it names one, else by address.
   const std::map<std::string, std::string>* find(const std::string& pod, const std::string& addr) const {
-    auto it = pod.empty() ? by_ip_.find(addr) : by_name_.find(pod);
-    return it == (pod.empty() ? by_ip_.end() : by_name_.end()) ? nullptr : it->second;
+    const auto& index = pod.empty() ? by_ip_ : by_name_;
+    auto it = index.find(pod.empty() ? addr : pod);
+    return it == index.end() ? nullptr : it->second;
   }
 
  private:

@@ -37,6 +37,13 @@ const Service* MeshSnapshot::find_service(const std::string& fqdn) const {
   return s ? s->get() : nullptr;
 }
 
+const k8s::Secret* MeshSnapshot::find_secret(const std::string& ns, const std::string& name) const {
+  for (const auto& s : resources.secrets) {
+    if (s->meta.ns == ns && s->meta.name == name) return &s->object;
+  }
+  return nullptr;
+}
+
 std::string kubernetes_fqdn(const Meta& svc, const std::string& domain) {
   return svc.name + "." + svc.ns + ".svc." + domain;
 }

@@ -57,23 +57,21 @@ void KubeStore::changed(size_t type, const std::string& key, const Object& befor
   }
 }
 
-bool KubeStore::upsert(size_t type, const std::string& key, Object object) {
+void KubeStore::upsert(size_t type, const std::string& key, Object object) {
   std::lock_guard lock(mu_);
   Object& slot = objects_[type][key];
   const Object before = slot;
   slot = std::move(object);
   changed(type, key, before, slot);
-  return true;
 }
 
-bool KubeStore::remove(size_t type, const std::string& key) {
+void KubeStore::remove(size_t type, const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = objects_[type].find(key);
-  if (it == objects_[type].end()) return false;
+  if (it == objects_[type].end()) return;
   const Object before = it->second;
   objects_[type].erase(it);
   changed(type, key, before, nullptr);
-  return true;
 }
 
 std::vector<std::string> KubeStore::replace(size_t type, Objects objects) {

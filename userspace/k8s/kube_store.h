@@ -35,9 +35,9 @@ class KubeStore {
   // empty if the object has no name.
   static Object convert(const ResourceType& t, const config::JsonView& object, std::string& key);
 
-  // Each returns true if anything changed.
-  bool upsert(size_t type, const std::string& key, Object object);
-  bool remove(size_t type, const std::string& key);
+  // An object added or replaced, or removed (absent: nothing happens).
+  void upsert(size_t type, const std::string& key, Object object);
+  void remove(size_t type, const std::string& key);
   // A relist: the objects of a type are now exactly these. Returns the keys
   // of those that disappeared.
   std::vector<std::string> replace(size_t type, Objects objects);

@@ -22,13 +22,6 @@ std::string openssl_error() {
   return e ? buf : "unknown OpenSSL error";
 }
 
-const k8s::Secret* find_secret(const config::MeshSnapshot& snap, const std::string& ns, const std::string& name) {
-  for (const auto& s : snap.resources.secrets) {
-    if (s->meta.ns == ns && s->meta.name == name) return &s->object;
-  }
-  return nullptr;
-}
-
 // A key of a Secret: stringData as is, data base64-decoded.
 bool secret_value(const k8s::Secret& s, const std::string& key, std::string& out) {
   if (auto it = s.string_data().find(key); it != s.string_data().end()) {
@@ -97,7 +90,7 @@ int tls_version_of(const std::string& name) {
 TlsCredential find_tls_credential(const config::MeshSnapshot& snap, const std::string& ns, const std::string& name,
                                   bool need_ca, std::string& error) {
   TlsCredential c;
-  const k8s::Secret* s = find_secret(snap, ns, name);
+  const k8s::Secret* s = snap.find_secret(ns, name);
   if (!s) {
     error = "credentialName " + ns + "/" + name + ": no such Secret";
     return {};
@@ -107,7 +100,7 @@ TlsCredential find_tls_credential(const config::MeshSnapshot& snap, const std::s
     return {};
   }
   if (need_ca && !secret_value(*s, "ca.crt", c.ca)) {
-    const k8s::Secret* ca = find_secret(snap, ns, name + "-cacert");
+    const k8s::Secret* ca = snap.find_secret(ns, name + "-cacert");
     if (!ca || !(secret_value(*ca, "ca.crt", c.ca) || secret_value(*ca, "cacert", c.ca))) {
       error = "Secret " + ns + "/" + name + ": MUTUAL needs ca.crt (or a Secret " + name + "-cacert)";
       return {};
