@@ -202,7 +202,7 @@ TEST(ConfigSnapshot, EndpointsFromPodSelectors) {
   ASSERT_TRUE(r.snapshot);
   const auto& eps = r.snapshot->find_service("reviews.default.svc.cluster.local")->ports.at(0).endpoints;
   ASSERT_EQ(eps.size(), 3u) << "the Pending pod is not an endpoint";
-  EXPECT_EQ(eps[0].labels.at("version"), "v1");
+  EXPECT_EQ(eps[0].label_map().at("version"), "v1");
   // A named targetPort resolves through the container's port names.
   const auto& ratings = r.snapshot->find_service("ratings.default.svc.cluster.local")->ports.at(0).endpoints;
   ASSERT_EQ(ratings.size(), 1u);

@@ -35,6 +35,19 @@ KubeStore::Object convert(const std::string& kind, const std::string& json, std:
   return o;
 }
 
+// What an object became, as a set, for assertions by kind.
+struct Read {
+  ResourceSet resources;
+  std::vector<Diagnostic> diagnostics;
+};
+Read read_object(const std::string& kind, const std::string& json, std::string* key_out = nullptr) {
+  KubeStore::Object o = convert(kind, json, key_out);
+  Read out;
+  out.resources.add(o.resource);
+  out.diagnostics = std::move(o.diagnostics);
+  return out;
+}
+
 // The same object as YAML, through the file loader.
 ResourceSet from_yaml(const std::string& yaml) {
   LoadResult loaded;
@@ -47,7 +60,7 @@ ResourceSet from_yaml(const std::string& yaml) {
 
 TEST(KubeConvert, ServiceListItemWithoutKindMatchesTheYamlPath) {
   std::string key;
-  auto o = convert("Service", R"({"metadata":{"name":"reviews","namespace":"bookinfo","uid":"u1",
+  auto o = read_object("Service", R"({"metadata":{"name":"reviews","namespace":"bookinfo","uid":"u1",
       "resourceVersion":"42","labels":{"app":"reviews"},
       "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{...huge...}","sluice.io/socket-redirect":"off"},
       "managedFields":[{"manager":"kubectl","operation":"Apply"}]},
@@ -55,12 +68,13 @@ TEST(KubeConvert, ServiceListItemWithoutKindMatchesTheYamlPath) {
       "ports":[{"name":"http","port":9080,"targetPort":9080,"protocol":"TCP"}],"type":"ClusterIP"},
     "status":{"loadBalancer":{}}})", &key);
   EXPECT_EQ(key, "bookinfo/reviews");
-  ASSERT_TRUE(o->diagnostics.empty()) << o->diagnostics.front().to_string();
-  ASSERT_EQ(o->resources.services.size(), 1u);
-  const auto& svc = *o->resources.services[0];
+  ASSERT_TRUE(o.diagnostics.empty()) << o.diagnostics.front().to_string();
+  ASSERT_EQ(o.resources.services.size(), 1u);
+  const auto& svc = *o.resources.services[0];
   EXPECT_EQ(svc.meta.id(), "Service bookinfo/reviews");
   EXPECT_EQ(svc.meta.labels.at("app"), "reviews");
-  EXPECT_EQ(svc.object.kind(), "Service") << "the list item's kind comes from its type";
+  EXPECT_EQ(svc.meta.kind, "Service") << "the list item's kind comes from its type";
+  EXPECT_TRUE(svc.object.kind().empty() && svc.object.api_version().empty()) << "known from meta; not kept";
   EXPECT_EQ(svc.object.spec().cluster_ip(), "10.96.0.20");
   EXPECT_EQ(svc.object.spec().ports(0).port(), 9080);
   EXPECT_EQ(svc.object.spec().ports(0).target_port().number_value(), 9080);
@@ -83,15 +97,15 @@ spec:
 }
 
 TEST(KubeConvert, EndpointSliceWithUnsetConditionsAndNamedTargetPort) {
-  auto o = convert("EndpointSlice", R"({"metadata":{"name":"reviews-abc","namespace":"bookinfo",
+  auto o = read_object("EndpointSlice", R"({"metadata":{"name":"reviews-abc","namespace":"bookinfo",
       "labels":{"kubernetes.io/service-name":"reviews"}},"addressType":"IPv4",
     "endpoints":[{"addresses":["10.200.1.5"],"conditions":{"ready":true,"serving":true,"terminating":false},
                   "nodeName":"node-1","targetRef":{"kind":"Pod","name":"reviews-v1-x","namespace":"bookinfo"}},
                  {"addresses":["10.200.1.6"],"conditions":{}}],
     "ports":[{"name":"http","port":9080,"protocol":"TCP"}]})");
-  ASSERT_TRUE(o->diagnostics.empty()) << o->diagnostics.front().to_string();
-  ASSERT_EQ(o->resources.endpoint_slices.size(), 1u);
-  const auto& es = o->resources.endpoint_slices[0]->object;
+  ASSERT_TRUE(o.diagnostics.empty()) << o.diagnostics.front().to_string();
+  ASSERT_EQ(o.resources.endpoint_slices.size(), 1u);
+  const auto& es = o.resources.endpoint_slices[0]->object;
   ASSERT_EQ(es.endpoints_size(), 2);
   EXPECT_TRUE(es.endpoints(0).conditions().has_ready());
   EXPECT_TRUE(es.endpoints(0).conditions().ready().value());
@@ -101,29 +115,39 @@ TEST(KubeConvert, EndpointSliceWithUnsetConditionsAndNamedTargetPort) {
 }
 
 TEST(KubeConvert, PodKeepsIpsConditionsAndNode) {
-  auto o = convert("Pod", R"({"metadata":{"name":"ratings-v1-1","namespace":"bookinfo","labels":{"app":"ratings","version":"v1"}},
+  auto o = read_object("Pod", R"({"metadata":{"name":"ratings-v1-1","namespace":"bookinfo","labels":{"app":"ratings","version":"v1"}},
     "spec":{"nodeName":"node-1","serviceAccountName":"bookinfo-ratings","containers":[{"name":"ratings","image":"x",
       "ports":[{"containerPort":9080,"name":"http"}],"resources":{"limits":{"cpu":"100m"}}}]},
     "status":{"phase":"Running","podIP":"10.200.1.7","podIPs":[{"ip":"10.200.1.7"}],
-      "conditions":[{"type":"Ready","status":"True","lastTransitionTime":"2026-01-01T00:00:00Z"}],
+      "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True","lastTransitionTime":"2026-01-01T00:00:00Z"}],
       "containerStatuses":[{"name":"ratings","ready":true}]}})");
-  ASSERT_TRUE(o->diagnostics.empty()) << o->diagnostics.front().to_string();
-  const auto& pod = o->resources.pods.at(0)->object;
+  ASSERT_TRUE(o.diagnostics.empty()) << o.diagnostics.front().to_string();
+  const auto& pod = o.resources.pods.at(0)->object;
   EXPECT_EQ(pod.status().pod_ip(), "10.200.1.7");
   EXPECT_EQ(pod.spec().node_name(), "node-1");
   EXPECT_EQ(pod.spec().service_account_name(), "bookinfo-ratings");
+  ASSERT_EQ(pod.status().conditions_size(), 1) << "of the conditions, Ready is kept";
+  EXPECT_EQ(pod.status().conditions(0).type(), "Ready");
   EXPECT_EQ(pod.status().conditions(0).status(), "True");
+  // Memory: what sluice does not read is gone (named container ports stay,
+  // for targetPort by name).
+  EXPECT_FALSE(pod.has_metadata());
+  EXPECT_EQ(pod.status().pod_ips_size(), 0) << "the same as podIP";
+  ASSERT_EQ(pod.spec().containers_size(), 1);
+  EXPECT_TRUE(pod.spec().containers(0).image().empty());
+  EXPECT_EQ(pod.spec().containers(0).ports(0).name(), "http");
+  EXPECT_TRUE(o.resources.pods[0]->meta.created.empty());
 }
 
 TEST(KubeConvert, IstioResourcesAndTheirOrderByAge) {
-  auto vs = convert("VirtualService", R"({"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
+  auto vs = read_object("VirtualService", R"({"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
     "metadata":{"name":"reviews","namespace":"bookinfo","creationTimestamp":"2026-01-02T00:00:00Z","generation":3},
     "spec":{"hosts":["reviews"],"http":[{"match":[{"headers":{"end-user":{"exact":"jason"}}}],
       "route":[{"destination":{"host":"reviews","subset":"v2"}}],"timeout":"0.5s","retries":{"attempts":3,"perTryTimeout":"2s"}},
       {"route":[{"destination":{"host":"reviews","subset":"v1"},"weight":100}]}]},
     "status":{"observedGeneration":3}})");
-  ASSERT_TRUE(vs->diagnostics.empty()) << vs->diagnostics.front().to_string();
-  const auto& r = *vs->resources.virtual_services.at(0);
+  ASSERT_TRUE(vs.diagnostics.empty()) << vs.diagnostics.front().to_string();
+  const auto& r = *vs.resources.virtual_services.at(0);
   EXPECT_EQ(r.meta.created, "2026-01-02T00:00:00Z");
   EXPECT_EQ(r.spec.http(0).timeout().nanos(), 500000000);
   EXPECT_EQ(r.spec.http(0).retries().attempts(), 3);
@@ -141,12 +165,12 @@ TEST(KubeConvert, IstioResourcesAndTheirOrderByAge) {
 }
 
 TEST(KubeConvert, BadObjectsNameKindNamespaceNameAndField) {
-  auto o = convert("DestinationRule", R"({"metadata":{"name":"bad","namespace":"ns"},
+  auto o = read_object("DestinationRule", R"({"metadata":{"name":"bad","namespace":"ns"},
     "spec":{"host":"x","trafficPolicy":{"connectionPool":{"tcp":{"maxConnections":"many"}}},"bogus":1}})");
-  EXPECT_TRUE(o->resources.destination_rules.empty()) << "an invalid resource is not admitted";
-  ASSERT_GE(o->diagnostics.size(), 2u);
+  EXPECT_TRUE(o.resources.destination_rules.empty()) << "an invalid resource is not admitted";
+  ASSERT_GE(o.diagnostics.size(), 2u);
   std::string all;
-  for (const auto& d : o->diagnostics) {
+  for (const auto& d : o.diagnostics) {
     EXPECT_EQ(d.resource, "DestinationRule ns/bad");
     EXPECT_EQ(d.file, kube::kApiSourceName);
     all += d.to_string() + "\n";
@@ -158,18 +182,18 @@ TEST(KubeConvert, BadObjectsNameKindNamespaceNameAndField) {
   for (const char* json : {R"([])", R"("x")", R"({"metadata":"x"})", R"({"metadata":{"name":7},"spec":[1,2]})",
                            R"({"metadata":{"name":"n"},"spec":{"hosts":{"a":1},"http":[null,{"route":"x"}]}})"}) {
     std::string key;
-    auto bad = convert("VirtualService", json, &key);
-    EXPECT_TRUE(bad->resources.virtual_services.empty()) << json;
+    auto bad = read_object("VirtualService", json, &key);
+    EXPECT_TRUE(bad.resources.virtual_services.empty()) << json;
   }
 }
 
 TEST(KubeConvert, NamespacesAreClusterScoped) {
   std::string key;
-  auto o = convert("Namespace", R"({"metadata":{"name":"bookinfo","labels":{"istio-injection":"enabled"}}})", &key);
+  auto o = read_object("Namespace", R"({"metadata":{"name":"bookinfo","labels":{"istio-injection":"enabled"}}})", &key);
   EXPECT_EQ(key, "bookinfo");
-  ASSERT_EQ(o->resources.namespaces.size(), 1u);
-  EXPECT_EQ(o->resources.namespaces[0]->meta.ns, "");
-  EXPECT_EQ(o->resources.namespaces[0]->meta.labels.at("istio-injection"), "enabled");
+  ASSERT_EQ(o.resources.namespaces.size(), 1u);
+  EXPECT_EQ(o.resources.namespaces[0]->meta.ns, "");
+  EXPECT_EQ(o.resources.namespaces[0]->meta.labels.at("istio-injection"), "enabled");
 }
 
 TEST(KubeConvert, OnlySecretsThatAGatewayNamesReachTheSnapshot) {

@@ -65,7 +65,7 @@ std::string describe(const MeshSnapshot& s, const L4ServiceMap& l4) {
     for (const ServicePort& p : svc->ports) {
       out << " | " << p.name << ":" << p.port << " " << protocol_name(p.protocol) << " lb="
           << static_cast<int>(p.policy.load_balancer.kind);
-      for (const Endpoint& e : p.endpoints) out << " " << e.ip << ":" << e.port << "/" << e.pod << "/" << e.labels.size();
+      for (const Endpoint& e : p.endpoints) out << " " << e.ip << ":" << e.port << "/" << e.pod << "/" << e.label_map().size();
     }
     out << "\n";
   }

@@ -24,15 +24,28 @@ bool is_http(Protocol p);
 // Ports that VirtualService tls routes apply to: TLS and HTTPS.
 inline bool is_tls(Protocol p) { return p == Protocol::kTls || p == Protocol::kHttps; }
 
+using Labels = std::map<std::string, std::string>;
+
 struct Endpoint {
   uint32_t ip = 0;  // host order
   uint16_t port = 0;  // the resolved target port
-  std::map<std::string, std::string> labels;
+  // The labels of the endpoint's pod, shared with the pod's resource (at
+  // 100k pods a copy per endpoint costs tens of MB); null when unknown.
+  std::shared_ptr<const Labels> labels;
   std::string pod;  // namespace/name when known
   uint32_t weight = 1;
   std::string node_name;  // EndpointSlice nodeName or Pod spec.nodeName; "" if unknown
   uint32_t host_ip = 0;   // the pod's status.hostIP (host order), 0 if unknown
-  bool operator==(const Endpoint&) const = default;
+
+  const Labels& label_map() const {
+    static const Labels kNone;
+    return labels ? *labels : kNone;
+  }
+  // Labels compare by content: equal endpoints from two builds are equal.
+  bool operator==(const Endpoint& o) const {
+    return ip == o.ip && port == o.port && pod == o.pod && weight == o.weight && node_name == o.node_name &&
+           host_ip == o.host_ip && (labels == o.labels || label_map() == o.label_map());
+  }
 };
 
 struct ServicePort {

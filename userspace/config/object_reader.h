@@ -26,6 +26,19 @@ struct ObjectOrigin {
 // large ones (kubectl's last-applied-configuration) that a node does not need.
 bool kept_annotation(std::string_view key);
 
+// Shrinks a converted object to the fields sluice reads, in freshly sized
+// storage. Name, namespace, labels and creation time are in Meta by then;
+// of the rest of the metadata only kept annotations stay. apiVersion and kind
+// are known from the list the object is in. A Pod keeps its IPs, phase,
+// node, service account, named container ports and its Ready condition.
+// Clearing alone would not do: protobuf keeps a cleared string's storage and
+// a cleared map's table, so the trimmed object is copied into a new one.
+void keep_only_read_fields(k8s::Service& o);
+void keep_only_read_fields(k8s::Pod& o);
+void keep_only_read_fields(k8s::EndpointSlice& o);
+void keep_only_read_fields(k8s::Secret& o);
+void keep_only_read_fields(k8s::Namespace& o);
+
 template <class Node>
 class ObjectReader {
  public:
@@ -151,20 +164,9 @@ class ObjectReader {
     K8sResource<Object> r;
     if (!read_meta(doc, kind, r.meta, r.source)) return;
     if (!tree_to_proto(doc, r.object, "", {.reject_unknown_fields = false}, sink_)) return;
-    // Memory: at 100k Pods every field counts. Labels and the creation time
-    // live in meta; the rest of the metadata sluice does not read.
-    k8s::ObjectMeta* md = r.object.mutable_metadata();
-    md->clear_labels();
-    md->clear_uid();
-    md->clear_resource_version();
-    md->clear_generation();
-    md->clear_creation_timestamp();
-    auto* annotations = md->mutable_annotations();
-    for (auto it = annotations->begin(); it != annotations->end();) {
-      it = kept_annotation(it->first) ? std::next(it) : annotations->erase(it);
-    }
-    // Items of API lists carry no kind: the object says what it is all the same.
-    if (r.object.kind().empty()) r.object.set_kind(kind);
+    // Memory: at 100k Pods every field counts (docs/kubernetes.md).
+    keep_only_read_fields(r.object);
+    std::string().swap(r.meta.created);  // only Istio kinds are ordered by age
     out.push_back(std::make_shared<const K8sResource<Object>>(std::move(r)));
   }
 

@@ -118,6 +118,36 @@ void ResourceSet::append(const ResourceSet& o) {
   add(namespaces, o.namespaces);
 }
 
+void ResourceSet::add(const AnyResource& r) {
+  for_each_list([&](auto& list) {
+    using Ptr = typename std::decay_t<decltype(list)>::value_type;
+    if (const Ptr* p = std::get_if<Ptr>(&r)) list.push_back(*p);
+  });
+}
+
+void ResourceSet::remove_unordered(const AnyResource& r) {
+  for_each_list([&](auto& list) {
+    using Ptr = typename std::decay_t<decltype(list)>::value_type;
+    const Ptr* p = std::get_if<Ptr>(&r);
+    if (!p) return;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i] == *p) {
+        list[i] = std::move(list.back());
+        list.pop_back();
+        return;
+      }
+    }
+  });
+}
+
+AnyResource ResourceSet::first() const {
+  AnyResource out;
+  for_each_list([&](const auto& list) {
+    if (!list.empty() && std::holds_alternative<std::monostate>(out)) out = list.front();
+  });
+  return out;
+}
+
 std::shared_ptr<const FileResources> ResourceCache::find(const std::string& path, const Identity& id) const {
   auto it = entries_.find(path);
   if (it == entries_.end() || !(it->second.id == id)) return nullptr;

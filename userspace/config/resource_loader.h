@@ -14,14 +14,14 @@ namespace sluice::config {
 struct FileResources;
 
 // What changed since a source's previous load, when the source knows it (the
-// Kubernetes store does): each object that changed, before and after (null
+// Kubernetes store does): each object that changed, before and after (none
 // when absent). A patched build consumes it instead of comparing every file,
 // so its work follows the change, not the cluster. Valid only on top of the
 // build of generation `since`.
 struct SourceDelta {
   uint64_t since = 0;
   uint64_t generation = 0;
-  std::vector<std::pair<std::shared_ptr<const FileResources>, std::shared_ptr<const FileResources>>> changes;
+  std::vector<std::pair<AnyResource, AnyResource>> changes;
 };
 
 struct LoadResult {

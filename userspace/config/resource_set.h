@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "k8s.pb.h"
@@ -59,6 +60,21 @@ struct K8sResource {
 template <class T>
 using SharedList = std::vector<std::shared_ptr<const T>>;
 
+// One resource of any kind: what a single Kubernetes object becomes (none
+// when it did not convert). The API store keeps objects in this form: a
+// ResourceSet per object would cost ~300 bytes each at 100k Pods.
+using AnyResource = std::variant<std::monostate, std::shared_ptr<const IstioResource<istio::networking::VirtualService>>,
+                                 std::shared_ptr<const IstioResource<istio::networking::DestinationRule>>,
+                                 std::shared_ptr<const IstioResource<istio::networking::ServiceEntry>>,
+                                 std::shared_ptr<const IstioResource<istio::networking::Gateway>>,
+                                 std::shared_ptr<const IstioResource<istio::networking::Sidecar>>,
+                                 std::shared_ptr<const IstioResource<istio::security::AuthorizationPolicy>>,
+                                 std::shared_ptr<const K8sResource<k8s::Service>>,
+                                 std::shared_ptr<const K8sResource<k8s::Pod>>,
+                                 std::shared_ptr<const K8sResource<k8s::EndpointSlice>>,
+                                 std::shared_ptr<const K8sResource<k8s::Secret>>,
+                                 std::shared_ptr<const K8sResource<k8s::Namespace>>>;
+
 struct ResourceSet {
   SharedList<IstioResource<istio::networking::VirtualService>> virtual_services;
   SharedList<IstioResource<istio::networking::DestinationRule>> destination_rules;
@@ -74,6 +90,12 @@ struct ResourceSet {
 
   // Appends other's resources (pointers only).
   void append(const ResourceSet& other);
+  // Appends r to the list of its kind (nothing for none).
+  void add(const AnyResource& r);
+  // Removes r from its list; the order of that list is not kept.
+  void remove_unordered(const AnyResource& r);
+  // The first resource held, or none.
+  AnyResource first() const;
 
   // Calls f(list) for each of the lists above.
   template <class F>

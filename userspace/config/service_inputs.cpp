@@ -75,19 +75,23 @@ class PodLabels {
  public:
   explicit PodLabels(const std::vector<ServiceInputs::PodRef>& pods) {
     for (const auto& p : pods) {
-      by_name_.emplace(p->meta.ns + "/" + p->meta.name, &p->meta.labels);
-      if (!p->object.status().pod_ip().empty()) by_ip_.emplace(p->object.status().pod_ip(), &p->meta.labels);
+      by_name_.emplace(p->meta.ns + "/" + p->meta.name, &p);
+      if (!p->object.status().pod_ip().empty()) by_ip_.emplace(p->object.status().pod_ip(), &p);
     }
   }
-  // By the endpoint's pod ("namespace/name") if it names one, else by address.
-  const std::map<std::string, std::string>* find(const std::string& pod, const std::string& addr) const {
+  // By the endpoint's pod ("namespace/name") if it names one, else by
+  // address. The labels share ownership of their pod's resource.
+  std::shared_ptr<const Labels> find(const std::string& pod, const std::string& addr) const {
     const auto& index = pod.empty() ? by_ip_ : by_name_;
     auto it = index.find(pod.empty() ? addr : pod);
-    return it == index.end() ? nullptr : it->second;
+    if (it == index.end()) return nullptr;
+    const ServiceInputs::PodRef& found = *it->second;
+    return {found, &found->meta.labels};
   }
 
  private:
-  std::unordered_map<std::string, const std::map<std::string, std::string>*> by_name_, by_ip_;
+  // Into the vector given to the constructor, which outlives this index.
+  std::unordered_map<std::string, const ServiceInputs::PodRef*> by_name_, by_ip_;
 };
 
 void add_slice_endpoints(const std::vector<ServiceInputs::SliceRef>& slices, const std::vector<ServiceInputs::PodRef>& pods,
@@ -110,7 +114,7 @@ void add_slice_endpoints(const std::vector<ServiceInputs::SliceRef>& slices, con
           e.ip = ip;
           e.port = target;
           if (ep.has_target_ref()) e.pod = ep.target_ref().namespace_() + "/" + ep.target_ref().name();
-          if (const auto* found = labels.find(e.pod, addr)) e.labels = *found;
+          e.labels = labels.find(e.pod, addr);
           e.node_name = ep.node_name();
           port.endpoints.push_back(std::move(e));
         }
@@ -130,7 +134,7 @@ void add_pod_endpoints(const std::vector<ServiceInputs::PodRef>& pods, const k8s
     Endpoint e;
     e.ip = ip;
     e.port = target;
-    e.labels = r->meta.labels;
+    e.labels = std::shared_ptr<const Labels>(r, &r->meta.labels);
     e.pod = r->meta.ns + "/" + r->meta.name;
     e.node_name = pod.spec().node_name();
     e.host_ip = ipv4_of(pod.status().host_ip());

@@ -190,7 +190,7 @@ class Builder {
               e.port = static_cast<uint16_t>(named != we.ports().end() ? named->second
                                              : sp.target_port()      ? sp.target_port()
                                                                      : sp.number());
-              e.labels = {we.labels().begin(), we.labels().end()};
+              e.labels = std::make_shared<const Labels>(we.labels().begin(), we.labels().end());
               e.weight = we.weight() ? we.weight() : 1;
               if (e.ip) port.endpoints.push_back(std::move(e));
             }

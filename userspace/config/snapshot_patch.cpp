@@ -60,7 +60,9 @@ Delta delta_of(const LoadResult& loaded, const BuildMemo& memo) {
   static const ResourceSet kNone;
   if (loaded.delta) {
     for (const auto& [before, after] : loaded.delta->changes) {
-      d.add_file(before ? before->resources : kNone, after ? after->resources : kNone);
+      ResourceSet was, is;
+      was.add(before), is.add(after);
+      d.add_file(was, is);
       if (d.other_kinds) break;
     }
     return d;

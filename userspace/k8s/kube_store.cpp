@@ -11,10 +11,12 @@ KubeStore::KubeStore(std::vector<ResourceType> types)
     : types_(std::move(types)), objects_(types_.size()), synced_(types_.size(), false) {}
 
 KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonView& object, std::string& key) {
-  auto out = std::make_shared<config::FileResources>();
+  Object out;
+  config::ResourceSet read;
   static const config::ObjectOrigin kOrigin{kApiSourceName, nullptr, 0};
-  config::ObjectReader<config::JsonView> reader(kOrigin, out->resources, out->diagnostics);
+  config::ObjectReader<config::JsonView> reader(kOrigin, read, out.diagnostics);
   reader.read_as(object, t.api_version(), t.kind);
+  out.resource = read.first();
   const config::JsonView md = object["metadata"];
   const std::string name = md["name"].str();
   const std::string ns = md["namespace"].str();
@@ -22,56 +24,39 @@ KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonVi
   return out;
 }
 
-namespace {
-
-// Removes r from list by identity (order is not kept: these lists are of
-// Kubernetes objects, whose order means nothing).
-template <class List, class Item>
-void remove_one(List& list, const Item& r) {
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (list[i] == r) {
-      list[i] = std::move(list.back());
-      list.pop_back();
-      return;
-    }
-  }
-}
-
-}  // namespace
-
-void KubeStore::changed(size_t type, const std::string& key, const Object& before, const Object& after) {
-  if (before == after) return;
-  const bool secrets = types_[type].kind == "Secret";
-  if (before && !secrets) {
-    config::ResourceSet::zip(assembled_, before->resources, [](auto& list, const auto& gone) {
-      for (const auto& r : gone) remove_one(list, r);
-    });
-  }
-  if (after && !secrets) assembled_.append(after->resources);
+void KubeStore::changed(size_t type, const std::string& key, const Object* before, const Object* after) {
+  const config::AnyResource none;
+  const config::AnyResource& was = before ? before->resource : none;
+  const config::AnyResource& is = after ? after->resource : none;
   Key k{type, key};
-  pending_.try_emplace(k, before);  // the first change since the load keeps what the load saw
   if (after && !after->diagnostics.empty()) {
-    with_diagnostics_[k] = after;
+    with_diagnostics_[k] = after->diagnostics;
   } else {
     with_diagnostics_.erase(k);
   }
+  if (was == is) return;
+  if (types_[type].kind != "Secret") {  // Secrets are chosen at load
+    assembled_.remove_unordered(was);
+    assembled_.add(is);
+  }
+  pending_.try_emplace(k, was);  // the first change since the load keeps what the load saw
 }
 
 void KubeStore::upsert(size_t type, const std::string& key, Object object) {
   std::lock_guard lock(mu_);
-  Object& slot = objects_[type][key];
-  const Object before = slot;
-  slot = std::move(object);
-  changed(type, key, before, slot);
+  auto [it, added] = objects_[type].try_emplace(key);
+  const Object before = std::move(it->second);
+  it->second = std::move(object);
+  changed(type, key, added ? nullptr : &before, &it->second);
 }
 
 void KubeStore::remove(size_t type, const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = objects_[type].find(key);
   if (it == objects_[type].end()) return;
-  const Object before = it->second;
+  const Object before = std::move(it->second);
   objects_[type].erase(it);
-  changed(type, key, before, nullptr);
+  changed(type, key, &before, nullptr);
 }
 
 std::vector<std::string> KubeStore::replace(size_t type, Objects objects) {
@@ -80,12 +65,12 @@ std::vector<std::string> KubeStore::replace(size_t type, Objects objects) {
   for (const auto& [key, before] : objects_[type]) {
     if (!objects.count(key)) {
       gone.push_back(key);
-      changed(type, key, before, nullptr);
+      changed(type, key, &before, nullptr);
     }
   }
   for (const auto& [key, after] : objects) {
     auto it = objects_[type].find(key);
-    changed(type, key, it == objects_[type].end() ? nullptr : it->second, after);
+    changed(type, key, it == objects_[type].end() ? nullptr : &it->second, &after);
   }
   objects_[type] = std::move(objects);
   return gone;
@@ -134,11 +119,11 @@ config::LoadResult KubeStore::load() {
     if (types_[t].kind != "Secret") continue;
     for (const auto& [key, object] : objects_[t]) {
       const std::string name = key.substr(key.find('/') + 1);
-      if (credentials.count(name) || credentials.count(key)) out.resources.append(object->resources);
+      if (credentials.count(name) || credentials.count(key)) out.resources.add(object.resource);
     }
   }
-  for (const auto& [_, object] : with_diagnostics_) {
-    out.diagnostics.insert(out.diagnostics.end(), object->diagnostics.begin(), object->diagnostics.end());
+  for (const auto& [_, diagnostics] : with_diagnostics_) {
+    out.diagnostics.insert(out.diagnostics.end(), diagnostics.begin(), diagnostics.end());
   }
   config::ResourceSet& rs = out.resources;
   istio_order(rs.virtual_services), istio_order(rs.destination_rules), istio_order(rs.service_entries);
@@ -150,7 +135,7 @@ config::LoadResult KubeStore::load() {
   delta.changes.reserve(pending_.size());
   for (const auto& [k, before] : pending_) {
     auto it = objects_[k.first].find(k.second);
-    delta.changes.emplace_back(before, it == objects_[k.first].end() ? nullptr : it->second);
+    delta.changes.emplace_back(before, it == objects_[k.first].end() ? config::AnyResource() : it->second.resource);
   }
   pending_.clear();
   out.delta = std::move(delta);

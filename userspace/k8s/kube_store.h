@@ -1,8 +1,8 @@
 // The objects read from the Kubernetes API, converted to sluice's types as
 // they arrive, by type and namespace/name. Reflectors (reflector.h) write
 // it from the client's thread; the reload step reads it (load()) from the
-// daemon's. Each object is kept as the resources and diagnostics of one
-// FileResources. The store keeps the whole ResourceSet assembled as objects
+// daemon's. Each object is kept as its one resource (config::AnyResource)
+// and the diagnostics of its conversion. The store keeps the whole ResourceSet assembled as objects
 // come and go, and notes which objects changed since the last load: load()
 // hands that over as a SourceDelta, so a reload's patch
 // (config/snapshot_patch.h) works on the change alone, not on the cluster.
@@ -25,7 +25,11 @@ inline constexpr const char* kApiSourceName = "kubernetes";
 
 class KubeStore {
  public:
-  using Object = std::shared_ptr<const config::FileResources>;
+  // What one API object became.
+  struct Object {
+    config::AnyResource resource;                 // none if it did not convert
+    std::vector<config::Diagnostic> diagnostics;  // of its conversion
+  };
   using Objects = std::map<std::string, Object>;  // by "namespace/name"
 
   explicit KubeStore(std::vector<ResourceType> types);
@@ -56,16 +60,16 @@ class KubeStore {
  private:
   using Key = std::pair<size_t, std::string>;  // type, namespace/name
   // Records object's replacement (under mu_): the assembled set, the change
-  // since the last load, the objects with diagnostics.
-  void changed(size_t type, const std::string& key, const Object& before, const Object& after);
+  // since the last load, the objects with diagnostics. Null: absent.
+  void changed(size_t type, const std::string& key, const Object* before, const Object* after);
 
   const std::vector<ResourceType> types_;
   std::mutex mu_;
   std::vector<Objects> objects_;  // by type index
   std::vector<bool> synced_;
   config::ResourceSet assembled_;  // every object's resources but Secrets (filtered at load)
-  std::map<Key, Object> pending_;  // changed since the last load: the object as it was then (or null)
-  std::map<Key, Object> with_diagnostics_;
+  std::map<Key, config::AnyResource> pending_;  // changed since the last load: the resource as it was then
+  std::map<Key, std::vector<config::Diagnostic>> with_diagnostics_;
   uint64_t generation_ = 0;  // of the last load
 };
 

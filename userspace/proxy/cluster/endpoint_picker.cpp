@@ -24,8 +24,8 @@ std::vector<const config::Endpoint*> subset_endpoints(const config::Service& ser
     bool match = true;
     if (s) {
       for (const auto& [k, v] : s->labels) {
-        auto it = e.labels.find(k);
-        if (it == e.labels.end() || it->second != v) {
+        auto it = e.label_map().find(k);
+        if (it == e.label_map().end() || it->second != v) {
           match = false;
           break;
         }
