@@ -43,7 +43,7 @@ void json_path(const std::string& text, std::string& printed) {
   JsonDocument doc;
   if (!doc.parse(text)) return;
   LoadResult loaded;
-  const ObjectOrigin origin{"kubernetes", nullptr, 0};
+  auto origin = std::make_shared<const SourceText>(SourceText{"kubernetes", nullptr, 0});
   ObjectReader<JsonView> reader(origin, loaded.resources, loaded.diagnostics);
   const JsonView root = doc.root();
   const std::string kind = root["kind"].str();

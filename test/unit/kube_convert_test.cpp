@@ -114,7 +114,7 @@ TEST(KubeConvert, EndpointSliceWithUnsetConditionsAndNamedTargetPort) {
   EXPECT_EQ(es.ports(0).port(), 9080);
 }
 
-TEST(KubeConvert, PodKeepsIpsConditionsAndNode) {
+TEST(KubeConvert, PodKeepsIpsPhaseNodeAndNamedPorts) {
   auto o = read_object("Pod", R"({"metadata":{"name":"ratings-v1-1","namespace":"bookinfo","labels":{"app":"ratings","version":"v1"}},
     "spec":{"nodeName":"node-1","serviceAccountName":"bookinfo-ratings","containers":[{"name":"ratings","image":"x",
       "ports":[{"containerPort":9080,"name":"http"}],"resources":{"limits":{"cpu":"100m"}}}]},
@@ -126,17 +126,25 @@ TEST(KubeConvert, PodKeepsIpsConditionsAndNode) {
   EXPECT_EQ(pod.status().pod_ip(), "10.200.1.7");
   EXPECT_EQ(pod.spec().node_name(), "node-1");
   EXPECT_EQ(pod.spec().service_account_name(), "bookinfo-ratings");
-  ASSERT_EQ(pod.status().conditions_size(), 1) << "of the conditions, Ready is kept";
-  EXPECT_EQ(pod.status().conditions(0).type(), "Ready");
-  EXPECT_EQ(pod.status().conditions(0).status(), "True");
+  EXPECT_EQ(pod.status().conditions_size(), 0) << "not read: endpoints go by phase or by their slice";
   // Memory: what sluice does not read is gone (named container ports stay,
   // for targetPort by name).
   EXPECT_FALSE(pod.has_metadata());
-  EXPECT_EQ(pod.status().pod_ips_size(), 0) << "the same as podIP";
+  EXPECT_EQ(pod.status().pod_ips_size(), 0) << "the IPv4 one is podIP";
   ASSERT_EQ(pod.spec().containers_size(), 1);
   EXPECT_TRUE(pod.spec().containers(0).image().empty());
   EXPECT_EQ(pod.spec().containers(0).ports(0).name(), "http");
   EXPECT_TRUE(o.resources.pods[0]->meta.created.empty());
+}
+
+TEST(KubeConvert, DualStackPodKeepsItsIpv4Address) {
+  auto o = read_object("Pod", R"({"metadata":{"name":"p","namespace":"ns"},"spec":{},
+    "status":{"phase":"Running","podIP":"fd00::7","podIPs":[{"ip":"fd00::7"},{"ip":"10.200.1.7"}],
+      "hostIP":"fd00::1","hostIPs":[{"ip":"fd00::1"},{"ip":"10.0.0.4"}]}})");
+  ASSERT_TRUE(o.diagnostics.empty()) << o.diagnostics.front().to_string();
+  const auto& status = o.resources.pods.at(0)->object.status();
+  EXPECT_EQ(status.pod_ip(), "10.200.1.7");
+  EXPECT_EQ(status.host_ip(), "10.0.0.4");
 }
 
 TEST(KubeConvert, IstioResourcesAndTheirOrderByAge) {

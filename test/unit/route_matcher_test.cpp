@@ -38,7 +38,7 @@ struct Req {
   std::string authority = "app";
   std::string scheme = "http";
   uint16_t port = 80;
-  std::map<std::string, std::string> labels;
+  config::Labels labels;
   bool has_labels = true;
   std::string ns = "default";
   std::string gateway;

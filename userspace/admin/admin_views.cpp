@@ -28,6 +28,7 @@ std::string config_status_json(const config::ReloadStatus& s, const L4SyncStatus
   w.key("build_ms").value(s.last_build_ms);
   w.key("sync_ms").value(k.last_sync_ms);
   w.key("reload_ms").value(s.last_reload_ms);
+  w.key("release_ms").value(s.last_release_ms);
   w.key("files_parsed").value(static_cast<uint64_t>(s.last_files_parsed));
   w.key("documents_parsed").value(static_cast<uint64_t>(s.last_documents_parsed));
   w.key("patched").value(s.last_patched);

@@ -6,7 +6,7 @@ namespace sluice::config {
 
 namespace {
 
-std::string where(const Source& s) { return s.file + (s.line > 0 ? ":" + std::to_string(s.line) : ""); }
+std::string where(const Source& s) { return s.file() + (s.line > 0 ? ":" + std::to_string(s.line) : ""); }
 
 // A file of its own, or one under a directory that could not be read.
 bool in_rejected_file(const Rejections& rejected, const std::string& file) {
@@ -45,7 +45,7 @@ bool replace_duplicates(ResourceSet& rs, std::vector<Diagnostic>& out) {
       const size_t final_index = last[r->meta.id()];
       if (final_index != i) {
         DiagnosticSink sink(out);
-        sink.set_context(r->source.file, r->meta.id());
+        sink.set_context(r->source.file(), r->meta.id());
         sink.warning(r->source.line, "metadata.name",
                      "replaced by the later definition at " + where(list[final_index]->source));
         continue;
@@ -70,13 +70,13 @@ void keep_last_good(ResourceSet& rs, const Rejections& rejected, const ResourceS
     for (const auto& r : good) {
       const std::string id = r->meta.id();
       const bool resource_rejected = rejected.resources.count(id) > 0;
-      if (!resource_rejected && !in_rejected_file(rejected, r->source.file)) continue;
+      if (!resource_rejected && !in_rejected_file(rejected, r->source.file())) continue;
       // A file that did not parse still holds what it held: unless another
       // file defines the resource now, its last good version stays.
       if (!resource_rejected && present.count(id)) continue;
       list.push_back(r);
       DiagnosticSink sink(out);
-      sink.set_context(r->source.file, id);
+      sink.set_context(r->source.file(), id);
       sink.warning(r->source.line, "", "rejected; its last good version stays in force");
     }
   });

@@ -27,7 +27,8 @@ struct ReloadStatus {
   std::vector<std::string> warnings;     // of the snapshot in force
   double last_load_ms = 0;        // read and parse changed files
   double last_build_ms = 0;       // build and validate the snapshot
-  double last_reload_ms = 0;      // the whole reload (in the daemon, the kernel write included)
+  double last_reload_ms = 0;      // the whole reload (in the daemon: up to the kernel write)
+  double last_release_ms = 0;     // in the daemon: freeing the snapshot replaced, after the kernel write
   size_t last_files_parsed = 0;   // files that changed since the reload before
   size_t last_documents_parsed = 0;  // YAML documents in them that changed
   bool last_patched = false;      // the snapshot was patched, not built again (snapshot_patch.h)

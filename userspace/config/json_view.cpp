@@ -142,6 +142,11 @@ struct JsonDocument::Impl {
 JsonDocument::JsonDocument() : impl_(std::make_unique<Impl>()) {}
 JsonDocument::~JsonDocument() = default;
 
+void JsonDocument::release() {
+  root_ = {};
+  impl_ = std::make_unique<Impl>();
+}
+
 bool JsonDocument::parse(std::string_view text, std::string* error) {
   root_ = {};
   dom::element root;

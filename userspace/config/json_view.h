@@ -81,6 +81,9 @@ class JsonDocument {
   // The root, or an error message ("invalid JSON: ...").
   bool parse(std::string_view text, std::string* error = nullptr);
   JsonView root() const { return root_; }
+  // Gives back the parser's buffers, which stay sized for the largest
+  // document so far (a page of a list: megabytes). The root is invalid.
+  void release();
 
  private:
   struct Impl;

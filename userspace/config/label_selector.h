@@ -11,8 +11,8 @@ namespace sluice::config {
 
 // True if labels hold every key of selector with the same value (an empty
 // selector matches everything).
-inline bool selector_matches(const google::protobuf::Map<std::string, std::string>& selector,
-                             const std::map<std::string, std::string>& labels) {
+template <class LabelMap>  // config::Labels, or a std::map of flags
+bool selector_matches(const google::protobuf::Map<std::string, std::string>& selector, const LabelMap& labels) {
   for (const auto& [k, v] : selector) {
     auto it = labels.find(k);
     if (it == labels.end() || it->second != v) return false;

@@ -24,8 +24,6 @@ bool is_http(Protocol p);
 // Ports that VirtualService tls routes apply to: TLS and HTTPS.
 inline bool is_tls(Protocol p) { return p == Protocol::kTls || p == Protocol::kHttps; }
 
-using Labels = std::map<std::string, std::string>;
-
 struct Endpoint {
   uint32_t ip = 0;  // host order
   uint16_t port = 0;  // the resolved target port

@@ -30,6 +30,18 @@ void compact(Object& o) {
   o.Swap(&fresh);
 }
 
+template <class Addresses>
+void prefer_ipv4(std::string& primary, const Addresses& all) {
+  auto is_v4 = [](const std::string& a) { return !a.empty() && a.find(':') == std::string::npos; };
+  if (is_v4(primary)) return;
+  for (const auto& a : all) {
+    if (is_v4(a.ip())) {
+      primary = a.ip();
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 void keep_only_read_fields(k8s::Service& o) { shed_common(o), compact(o); }
@@ -51,13 +63,15 @@ void keep_only_read_fields(k8s::Pod& o) {
       std::remove_if(spec_containers->begin(), spec_containers->end(), [](const k8s::Container& c) { return c.ports().empty(); }),
       spec_containers->end());
   k8s::PodStatus* status = o.mutable_status();
-  if (status->pod_ip().empty() && !status->pod_ips().empty()) status->set_pod_ip(status->pod_ips(0).ip());
-  if (status->pod_ips_size() == 1 && status->pod_ips(0).ip() == status->pod_ip()) status->clear_pod_ips();
-  if (status->host_ips_size() == 1 && status->host_ips(0).ip() == status->host_ip()) status->clear_host_ips();
-  auto* conditions = status->mutable_conditions();
-  conditions->erase(std::remove_if(conditions->begin(), conditions->end(),
-                                   [](const k8s::PodCondition& c) { return c.type() != "Ready"; }),
-                    conditions->end());
+  // sluice balances IPv4: a dual-stack pod whose primary address is IPv6
+  // keeps its IPv4 one instead, and the lists go.
+  prefer_ipv4(*status->mutable_pod_ip(), status->pod_ips());
+  prefer_ipv4(*status->mutable_host_ip(), status->host_ips());
+  status->clear_pod_ips();
+  status->clear_host_ips();
+  // Pods count as endpoints by their phase (and, in a cluster, by their
+  // EndpointSlice's conditions): a Pod's own conditions are not read.
+  status->clear_conditions();
   compact(o);
 }
 

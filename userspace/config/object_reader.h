@@ -15,13 +15,6 @@
 
 namespace sluice::config {
 
-// Where the objects being read come from.
-struct ObjectOrigin {
-  std::string file;                         // a path, or the API server's name
-  std::shared_ptr<const std::string> text;  // the YAML text, to find lines later; null for API objects
-  int line_offset = 0;                      // lines of the file before text
-};
-
 // Only annotations sluice reads are kept: the API server's objects carry
 // large ones (kubectl's last-applied-configuration) that a node does not need.
 bool kept_annotation(std::string_view key);
@@ -30,7 +23,7 @@ bool kept_annotation(std::string_view key);
 // storage. Name, namespace, labels and creation time are in Meta by then;
 // of the rest of the metadata only kept annotations stay. apiVersion and kind
 // are known from the list the object is in. A Pod keeps its IPs, phase,
-// node, service account, named container ports and its Ready condition.
+// node, service account and named container ports.
 // Clearing alone would not do: protobuf keeps a cleared string's storage and
 // a cleared map's table, so the trimmed object is copied into a new one.
 void keep_only_read_fields(k8s::Service& o);
@@ -42,15 +35,15 @@ void keep_only_read_fields(k8s::Namespace& o);
 template <class Node>
 class ObjectReader {
  public:
-  ObjectReader(const ObjectOrigin& origin, ResourceSet& into, std::vector<Diagnostic>& diagnostics)
-      : origin_(origin), into_(into), sink_(diagnostics) {}
+  ObjectReader(std::shared_ptr<const SourceText> origin, ResourceSet& into, std::vector<Diagnostic>& diagnostics)
+      : origin_(std::move(origin)), into_(into), sink_(diagnostics) {}
 
   // doc: a resource, or a List of them; index: its document in the stream.
   void read(const Node& doc, size_t index = 0, const std::string& base = "") {
     document_ = index;
     base_ = base;
     if (doc.is_null()) return;
-    sink_.set_context(origin_.file, "");
+    sink_.set_context(origin_->file, "");
     if (!doc.is_map()) {
       sink_.error(doc.line(), "", "expected a Kubernetes object (a map with apiVersion and kind)");
       return;
@@ -71,7 +64,7 @@ class ObjectReader {
   // of an API list carry neither.
   void read_as(const Node& doc, const std::string& api_version, const std::string& kind) {
     if (kind.empty() || api_version.empty()) {
-      sink_.set_context(origin_.file, "");
+      sink_.set_context(origin_->file, "");
       sink_.error(doc.line(), kind.empty() ? "kind" : "apiVersion", "missing");
       return;
     }
@@ -80,7 +73,7 @@ class ObjectReader {
     const std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
     ResourceSet& rs = into_;
     auto unsupported_version = [&](const char* want) {
-      sink_.set_context(origin_.file, id_of(doc, kind));
+      sink_.set_context(origin_->file, id_of(doc, kind));
       sink_.error(doc["apiVersion"].line(), "apiVersion", "unsupported version '" + api_version + "' (want " + want + ")");
     };
     if (group == "networking.istio.io") {
@@ -104,7 +97,7 @@ class ObjectReader {
       if (version != "v1") return unsupported_version("v1");
       if (kind == "EndpointSlice") return k8s(doc, kind, rs.endpoint_slices);
     }
-    sink_.set_context(origin_.file, id_of(doc, kind));
+    sink_.set_context(origin_->file, id_of(doc, kind));
     sink_.warning(doc.line(), "", "kind " + api_version + " " + kind + " is not used by sluice; ignored");
   }
 
@@ -116,11 +109,9 @@ class ObjectReader {
   }
 
   bool read_meta(const Node& doc, const std::string& kind, Meta& meta, Source& source) {
-    source.file = origin_.file;
-    source.line = doc.line() + origin_.line_offset;
-    source.text = origin_.text;
-    source.line_offset = origin_.line_offset;
-    source.document = document_;
+    source.from = origin_;
+    source.line = doc.line() + origin_->line_offset;
+    source.document = static_cast<uint32_t>(document_);
     source.base = base_;
     meta.kind = kind;
     const Node md = doc["metadata"];
@@ -131,7 +122,7 @@ class ObjectReader {
       for_each_entry(md["labels"], [&](std::string_view k, int, const Node& v) { meta.labels[std::string(k)] = v.str(); });
     }
     if (meta.ns.empty() && kind != "Namespace") meta.ns = "default";  // Namespaces are cluster-scoped
-    sink_.set_context(origin_.file, meta.id());
+    sink_.set_context(origin_->file, meta.id());
     if (meta.name.empty()) {
       sink_.error(doc.line(), "metadata.name", "missing");
       return false;
@@ -170,7 +161,7 @@ class ObjectReader {
     out.push_back(std::make_shared<const K8sResource<Object>>(std::move(r)));
   }
 
-  const ObjectOrigin& origin_;
+  const std::shared_ptr<const SourceText> origin_;
   ResourceSet& into_;
   DiagnosticSink sink_;
   size_t document_ = 0;

@@ -36,7 +36,7 @@ std::string idx(const std::string& path, int i) { return path + "[" + std::to_st
 
 ResourceChecker::ResourceChecker(const Source& src, const Meta& meta, std::vector<Diagnostic>& out)
     : src_(src), meta_(meta), sink_(out) {
-  sink_.set_context(src.file, meta.id());
+  sink_.set_context(src.file(), meta.id());
 }
 
 void ResourceChecker::error(const std::string& path, std::string message) {

@@ -59,11 +59,17 @@ int walk_line(YamlView node, std::string_view path, int line) {
 
 }  // namespace
 
+const std::string& Source::file() const {
+  static const std::string kNone;
+  return from ? from->file : kNone;
+}
+
 int Source::line_of(const std::string& path) const {
-  if (!text) return line;
-  YamlStream stream(*text);
+  if (!from || !from->text) return line;
+  YamlStream stream(*from->text);
   if (document >= stream.size()) return line;
   YamlView root = stream.root(document);
+  const int line_offset = from->line_offset;
   const int own = line - line_offset;  // lines below count within text
   const int at = walk_line(root, base, own);
   return line_offset + (base.empty() ? walk_line(root, path, own) : walk_line(root, base + "." + path, at));
@@ -181,7 +187,7 @@ bool read_yaml(std::shared_ptr<const std::string> text, const std::string& name,
   if (!parsed) {
     into.diagnostics.push_back({Severity::kError, name, stream.error_line(), "", "", "invalid YAML: " + stream.error()});
   } else {
-    const ObjectOrigin origin{name, text, line_offset};
+    auto origin = std::make_shared<const SourceText>(SourceText{name, text, line_offset});
     ObjectReader<YamlView> reader(origin, into.resources, into.diagnostics);
     for (size_t i = 0; i < stream.size(); ++i) reader.read(stream.root(i), i);
   }
@@ -222,11 +228,18 @@ std::shared_ptr<const ParsedChunk> moved_chunk(const ParsedChunk& from, int line
   auto out = std::make_shared<ParsedChunk>(from);
   const int delta = line_offset - from.line_offset;
   out->line_offset = line_offset;
+  std::map<const SourceText*, std::shared_ptr<const SourceText>> moved;  // one per text, shared again
   out->resources.for_each_list([&](auto& list) {
     for (auto& r : list) {
       auto copy = std::make_shared<std::remove_cvref_t<decltype(*r)>>(*r);
+      auto& from = moved[r->source.from.get()];
+      if (!from) {
+        auto text = std::make_shared<SourceText>(*r->source.from);
+        text->line_offset += delta;
+        from = std::move(text);
+      }
+      copy->source.from = from;
       copy->source.line += delta;
-      copy->source.line_offset += delta;
       r = std::move(copy);
     }
   });

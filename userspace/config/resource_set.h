@@ -1,6 +1,8 @@
 // Every resource read from the config dir, typed, with where it came from.
 #pragma once
 
+#include <boost/container/flat_map.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -14,28 +16,40 @@
 
 namespace sluice::config {
 
+// What resources were read from, shared by all of them: at 100k Pods a
+// copy of these fields in every resource costs megabytes.
+struct SourceText {
+  std::string file;                          // a path, or the API server's name
+  std::shared_ptr<const std::string> text;   // the YAML text (a piece of the file); null for API objects
+  int line_offset = 0;                       // lines of the file before `text`
+};
+
 // Where a resource came from. Lines of individual fields are not stored
 // (that costs more than the resources themselves at 10k services); a
 // diagnostic finds its line by walking the kept text again (line_of).
 struct Source {
-  std::string file;
-  int line = 0;                              // the resource's first line
-  std::shared_ptr<const std::string> text;   // the document's text (a piece of the file)
-  int line_offset = 0;                       // lines of the file before `text`
-  size_t document = 0;                       // index in text's YAML stream
-  std::string base;                          // path of the resource in it ("items[3]" in a List)
+  std::shared_ptr<const SourceText> from;  // set for every resource read
+  int line = 0;                            // the resource's first line
+  uint32_t document = 0;                   // index in from->text's YAML stream
+  std::string base;                        // path of the resource in it ("items[3]" in a List)
 
+  const std::string& file() const;
   // The line of a field path ("spec.http[0].route"), else of its nearest
   // parent, else the resource's first line.
   int line_of(const std::string& path) const;
 };
+
+// Labels in one sorted array: a pod has a handful, and a node keeps every
+// pod's (a std::map node per label costs twice the bytes and an allocation
+// each). Lookups, iteration order and comparison are as with std::map.
+using Labels = boost::container::flat_map<std::string, std::string>;
 
 struct Meta {
   std::string kind;
   std::string name;
   std::string ns;
   std::string created;  // metadata.creationTimestamp (RFC 3339), when known: Istio's order of precedence
-  std::map<std::string, std::string> labels;
+  Labels labels;
   std::string id() const { return kind + " " + ns + "/" + name; }
 };
 

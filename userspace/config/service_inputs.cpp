@@ -260,6 +260,7 @@ std::shared_ptr<const Service> ServiceInputs::build(const K8sResource<k8s::Servi
     } else {
       add_pod_endpoints(from.pods, sp, port);
     }
+    port.endpoints.shrink_to_fit();  // a snapshot keeps them: no growth slack at 100k endpoints
     s->ports.push_back(std::move(port));
   }
   add_external_addresses(r.object, *s);

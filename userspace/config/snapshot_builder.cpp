@@ -120,7 +120,7 @@ class Builder {
     for (const auto& r : snap_.resources.destination_rules) {
       const std::string host = resolve_host(r->spec.host(), r->meta.ns, snap_.domain);
       if (!inputs_.add_rule(host, r)) {
-        sink_.set_context(r->source.file, r->meta.id());
+        sink_.set_context(r->source.file(), r->meta.id());
         sink_.warning(r->source.line_of("spec.host"), "spec.host",
                       "another DestinationRule for " + host + " came first; this one is ignored");
       }
@@ -165,7 +165,7 @@ class Builder {
       const net::ServiceEntry& se = r->spec;
       for (const std::string& host : se.hosts()) {
         if (snap_.services.contains(host)) {
-          sink_.set_context(r->source.file, r->meta.id());
+          sink_.set_context(r->source.file(), r->meta.id());
           sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
                         "host " + host + " is already defined by another service; ignored");
           continue;
@@ -256,7 +256,7 @@ class Builder {
         const std::string fqdn = resolve_host(host, r->meta.ns, snap_.domain);
         for (RouteTable* table : tables) {
           if (!table->emplace(fqdn, routes).second) {
-            sink_.set_context(r->source.file, r->meta.id());
+            sink_.set_context(r->source.file(), r->meta.id());
             sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
                           "host " + fqdn + " already has routes from an earlier VirtualService; this one is ignored for it");
           }

@@ -82,16 +82,19 @@ Delta delta_of(const LoadResult& loaded, const BuildMemo& memo) {
 }
 
 template <class T>
-ValidationMemo::IdKey id_of(const T& r) {
-  return {r->meta.kind, r->meta.ns, r->meta.name};
+uint64_t id_of(const T& r) {
+  return ValidationMemo::IdHash()({r->meta.kind, r->meta.ns, r->meta.name});
 }
 
 // Resource identities stay unique: false if an arriving one is taken.
 template <class T>
 bool update_ids(ValidationMemo& v, const Refs<T>& gone, const Refs<T>& arrived) {
-  for (const auto& r : gone) v.ids.erase(id_of(r));
+  for (const auto& r : gone) {
+    auto it = v.ids.find(id_of(r));
+    if (it != v.ids.end() && --it->second == 0) v.ids.erase(it);
+  }
   for (const auto& r : arrived) {
-    if (!v.ids.insert(id_of(r)).second) return false;
+    if (++v.ids[id_of(r)] > 1) return false;
   }
   return true;
 }

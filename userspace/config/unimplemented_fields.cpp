@@ -186,7 +186,7 @@ void check_unimplemented(const pb::Message& spec, const Source& source, const Me
   for (const UnimplementedField& e : kTable) {
     if (e.message == name && e.field.empty()) {
       DiagnosticSink sink(out);
-      sink.set_context(source.file, meta.id());
+      sink.set_context(source.file(), meta.id());
       sink.warning(source.line, "", warning_text(e));
     }
   }

@@ -55,17 +55,34 @@ std::vector<Diagnostic> check_alone(const K8sResource<k8s::Service>& r) {
 using IdKey = ValidationMemo::IdKey;
 using IdHash = ValidationMemo::IdHash;
 
-// The same kind/namespace/name twice: the second is an error. Keys are views
-// into the resources, so this pass allocates nothing per resource.
-template <class Resources>
-void check_duplicates(const Resources& rs, std::unordered_set<IdKey, IdHash>& seen, std::vector<Diagnostic>& out) {
-  for (const auto& r : rs) {
-    if (!seen.insert({r->meta.kind, r->meta.ns, r->meta.name}).second) {
+// The same kind/namespace/name twice: the second is an error. Pass one
+// counts every resource's id by hash (what the memo keeps); only ids counted
+// twice, which admission makes rare, are compared exactly in pass two.
+template <class F>
+void for_each_named_list(const ResourceSet& rs, F&& f) {  // every kind but Namespaces
+  f(rs.virtual_services), f(rs.destination_rules), f(rs.service_entries), f(rs.gateways), f(rs.sidecars);
+  f(rs.authorization_policies), f(rs.services), f(rs.pods), f(rs.endpoint_slices), f(rs.secrets);
+}
+
+std::unordered_map<uint64_t, uint32_t> check_duplicates(const ResourceSet& rs, std::vector<Diagnostic>& out) {
+  auto key = [](const auto& r) { return IdKey{r->meta.kind, r->meta.ns, r->meta.name}; };
+  std::unordered_map<uint64_t, uint32_t> ids;
+  ids.reserve(rs.services.size() + rs.pods.size() + rs.endpoint_slices.size() + 64);
+  bool twice = false;
+  for_each_named_list(rs, [&](const auto& list) {
+    for (const auto& r : list) twice = ++ids[IdHash()(key(r))] > 1 || twice;
+  });
+  if (!twice) return ids;
+  std::unordered_set<IdKey, IdHash> seen;
+  for_each_named_list(rs, [&](const auto& list) {
+    for (const auto& r : list) {
+      if (ids[IdHash()(key(r))] < 2 || seen.insert(key(r)).second) continue;
       DiagnosticSink sink(out);
-      sink.set_context(r->source.file, r->meta.id());
+      sink.set_context(r->source.file(), r->meta.id());
       sink.error(r->source.line, "metadata.name", "duplicate resource: " + r->meta.id() + " is defined more than once");
     }
-  }
+  });
+  return ids;
 }
 
 // Checks of one resource alone, reused from the memo while the resource is
@@ -100,8 +117,11 @@ void all_local_checks(const ResourceSet& rs, ValidationMemo* memo, ValidationMem
 }  // namespace
 
 size_t ValidationMemo::IdHash::operator()(const IdKey& k) const {
+  static_assert(sizeof(size_t) == 8, "the memo counts ids by 64-bit hash");
   std::hash<std::string_view> h;
-  return h(k.kind) ^ (h(k.ns) * 31) ^ (h(k.name) * 131);
+  size_t seed = h(k.kind);
+  for (std::string_view part : {k.ns, k.name}) seed ^= h(part) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+  return seed;
 }
 
 void validate_resources(const ResourceSet& rs, std::vector<Diagnostic>& out) {
@@ -119,18 +139,7 @@ std::vector<Diagnostic> check_service_alone(const MeshSnapshot&, const K8sResour
 
 void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, ValidationMemo* memo) {
   const ResourceSet& rs = snap.resources;
-  std::unordered_set<IdKey, IdHash> seen;
-  seen.reserve(rs.services.size() + rs.pods.size() + rs.endpoint_slices.size() + 64);
-  check_duplicates(rs.virtual_services, seen, out);
-  check_duplicates(rs.destination_rules, seen, out);
-  check_duplicates(rs.service_entries, seen, out);
-  check_duplicates(rs.gateways, seen, out);
-  check_duplicates(rs.sidecars, seen, out);
-  check_duplicates(rs.authorization_policies, seen, out);
-  check_duplicates(rs.services, seen, out);
-  check_duplicates(rs.pods, seen, out);
-  check_duplicates(rs.endpoint_slices, seen, out);
-  check_duplicates(rs.secrets, seen, out);
+  std::unordered_map<uint64_t, uint32_t> ids = check_duplicates(rs, out);
 
   // References are checked again every time: what they point at may have
   // changed under them. They are warnings.
@@ -140,7 +149,7 @@ void validate_snapshot(const MeshSnapshot& snap, std::vector<Diagnostic>& out, V
   all_local_checks(rs, memo, next, local);
   out.insert(out.end(), local.begin(), local.end());
   if (memo) {
-    next.ids = std::move(seen);
+    next.ids = std::move(ids);
     *memo = std::move(next);
   }
 }

@@ -31,7 +31,7 @@ namespace sluice::config {
 struct ValidationMemo {
   std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::vector<Diagnostic>>> local;
 
-  // kind/namespace/name of every resource (views into the resources).
+  // kind/namespace/name of a resource (views into it).
   struct IdKey {
     std::string_view kind, ns, name;
     bool operator==(const IdKey&) const = default;
@@ -39,7 +39,11 @@ struct ValidationMemo {
   struct IdHash {
     size_t operator()(const IdKey& k) const;
   };
-  std::unordered_set<IdKey, IdHash> ids;
+  // How many resources have each kind/namespace/name, by the key's hash. A
+  // patch that makes a count 2 (a duplicate, or a collision of 64-bit
+  // hashes) declines, and the full build judges exactly. Exact keys would
+  // cost 80 bytes each at 100k Pods; this costs half.
+  std::unordered_map<uint64_t, uint32_t> ids;
   std::vector<Diagnostic> local_diagnostics;  // every one-resource diagnostic, in order
 };
 

@@ -13,7 +13,7 @@ KubeStore::KubeStore(std::vector<ResourceType> types)
 KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonView& object, std::string& key) {
   Object out;
   config::ResourceSet read;
-  static const config::ObjectOrigin kOrigin{kApiSourceName, nullptr, 0};
+  static const auto kOrigin = std::make_shared<const config::SourceText>(config::SourceText{kApiSourceName, nullptr, 0});
   config::ObjectReader<config::JsonView> reader(kOrigin, read, out.diagnostics);
   reader.read_as(object, t.api_version(), t.kind);
   out.resource = read.first();
@@ -24,55 +24,60 @@ KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonVi
   return out;
 }
 
-void KubeStore::changed(size_t type, const std::string& key, const Object* before, const Object* after) {
-  const config::AnyResource none;
-  const config::AnyResource& was = before ? before->resource : none;
-  const config::AnyResource& is = after ? after->resource : none;
-  Key k{type, key};
-  if (after && !after->diagnostics.empty()) {
-    with_diagnostics_[k] = after->diagnostics;
-  } else {
-    with_diagnostics_.erase(k);
-  }
+void KubeStore::record(size_t type, const std::string& key, const config::AnyResource& was,
+                       const config::AnyResource& is) {
   if (was == is) return;
   if (types_[type].kind != "Secret") {  // Secrets are chosen at load
     assembled_.remove_unordered(was);
     assembled_.add(is);
   }
-  pending_.try_emplace(k, was);  // the first change since the load keeps what the load saw
+  pending_.try_emplace(Key{type, key}, was);  // the first change since the load keeps what the load saw
+}
+
+void KubeStore::take_diagnostics(size_t type, const std::string& key, Object* object) {
+  Key k{type, key};
+  if (object && !object->diagnostics.empty()) {
+    with_diagnostics_[k] = std::move(object->diagnostics);
+    object->diagnostics = {};
+  } else {
+    with_diagnostics_.erase(k);
+  }
 }
 
 void KubeStore::upsert(size_t type, const std::string& key, Object object) {
   std::lock_guard lock(mu_);
-  auto [it, added] = objects_[type].try_emplace(key);
-  const Object before = std::move(it->second);
-  it->second = std::move(object);
-  changed(type, key, added ? nullptr : &before, &it->second);
+  take_diagnostics(type, key, &object);
+  Object& slot = objects_[type][key];
+  const config::AnyResource was = std::exchange(slot.resource, std::move(object.resource));
+  record(type, key, was, slot.resource);
 }
 
 void KubeStore::remove(size_t type, const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = objects_[type].find(key);
   if (it == objects_[type].end()) return;
-  const Object before = std::move(it->second);
+  const config::AnyResource was = std::move(it->second.resource);
   objects_[type].erase(it);
-  changed(type, key, &before, nullptr);
+  take_diagnostics(type, key, nullptr);
+  record(type, key, was, {});
 }
 
 std::vector<std::string> KubeStore::replace(size_t type, Objects objects) {
   std::lock_guard lock(mu_);
+  Objects& current = objects_[type];
   std::vector<std::string> gone;
-  for (const auto& [key, before] : objects_[type]) {
-    if (!objects.count(key)) {
-      gone.push_back(key);
-      changed(type, key, &before, nullptr);
-    }
+  for (const auto& [key, before] : current) {
+    if (objects.count(key)) continue;
+    gone.push_back(key);
+    take_diagnostics(type, key, nullptr);
+    record(type, key, before.resource, {});
   }
-  for (const auto& [key, after] : objects) {
-    auto it = objects_[type].find(key);
-    changed(type, key, it == objects_[type].end() ? nullptr : &it->second, &after);
+  for (auto& [key, after] : objects) {
+    auto it = current.find(key);
+    take_diagnostics(type, key, &after);
+    record(type, key, it == current.end() ? config::AnyResource() : it->second.resource, after.resource);
   }
-  objects_[type] = std::move(objects);
+  current = std::move(objects);
   return gone;
 }
 

@@ -152,6 +152,7 @@ asio::awaitable<bool> Reflector::list() {
     cont = root["metadata"]["continue"].str();
     if (cont.empty()) break;
   }
+  doc_.release();  // sized for a page; watch events are small
   const size_t count = objects.size();
   const std::vector<std::string> gone = store_.replace(index_, std::move(objects));
   if (!gone.empty()) {

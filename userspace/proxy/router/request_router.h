@@ -143,7 +143,7 @@ class RequestRouter {
   std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;
   std::unordered_map<std::string, std::shared_ptr<const CompiledRoutes>> compiled_;
   struct Workload {
-    const std::map<std::string, std::string>* labels;
+    const config::Labels* labels;
     const std::string* ns;
   };
   std::unordered_map<uint32_t, Workload> pods_by_ip_;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resource_set.h"
 #include "route_table.h"
 
 namespace sluice::proxy {
@@ -50,7 +51,7 @@ struct RequestAttrs {
   // The source workload. For gateway traffic, pass the gateway workload's
   // labels and namespace: Istio evaluates sourceLabels/sourceNamespace
   // against the proxy the routes are generated for. nullptr: no labels.
-  const std::map<std::string, std::string>* source_labels = nullptr;
+  const config::Labels* source_labels = nullptr;
   std::string_view source_namespace;
   // "namespace/name" of the Gateway the request arrived through; empty for
   // mesh (sidecar-equivalent) traffic.
