@@ -432,7 +432,7 @@ TEST_F(ProxyLoopbackTest, ADrainClosesEachKeepAliveConnectionAfterItsNextAnswer)
   EXPECT_TRUE(busy.closed_by_peer());
   EXPECT_TRUE(idle.closed_by_peer()) << "an idle keep-alive connection is closed";
   EXPECT_TRUE(eventually([&] { return proxy_->open_connections() == 0; }));
-  EXPECT_TRUE(eventually([&] { return !proxy_->mesh_accepting(); })) << "the listeners stay open after the grace";
+  EXPECT_TRUE(eventually([&] { return !proxy_->accepting_any(); })) << "the listeners stay open after the grace";
   Client late(proxy_->port());
   EXPECT_FALSE(late.connected()) << "nothing listens once the drain closed the listeners";
 }

@@ -225,12 +225,11 @@ void NodeDaemon::drain() {
   }
   proxy_.server->begin_drain();
   const auto deadline = start + std::chrono::seconds(o_.drain_timeout_s);
-  // Until the listeners close, a connection the kernel sent just before the
-  // unregister may still be waiting to be accepted.
-  const auto listeners_closed = start + proxy::kDrainAcceptGrace;
   for (auto now = start; now < deadline; now = std::chrono::steady_clock::now()) {
     const size_t open = proxy_.server->open_connections();
-    if (now >= listeners_closed && open == 0) {
+    // Until the listeners close, a connection the kernel sent just before the
+    // unregister may still be waiting to be accepted.
+    if (!proxy_.server->accepting_any() && open == 0) {
       spdlog::info("drained in {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count());
       return;
     }

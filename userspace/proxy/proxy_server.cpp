@@ -211,6 +211,14 @@ std::set<uint16_t> ProxyServer::gateway_ports_accepting() const {
   return out;
 }
 
+bool ProxyServer::accepting_any() const {
+  for (const auto& w : impl_->workers) {
+    std::lock_guard lock(w->listening_mu);
+    if (w->mesh_listening || !w->gateway_listening.empty()) return true;
+  }
+  return false;
+}
+
 void ProxyServer::begin_drain(std::chrono::milliseconds accept_grace) {
   if (impl_->draining.exchange(true)) return;
   for (auto& w : impl_->workers) {

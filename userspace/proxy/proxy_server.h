@@ -40,6 +40,9 @@ class ProxyServer {
   // every worker accepts on.
   bool mesh_accepting() const;
   std::set<uint16_t> gateway_ports_accepting() const;
+  // Whether any worker still accepts on any listener (a drain is over only
+  // once none does).
+  bool accepting_any() const;
 
   // The drain (docs/operations.md): from now on every response carries
   // `Connection: close`, idle keep-alive connections close after
