@@ -77,7 +77,14 @@ TEST_F(RestartTest, SigtermUnderKeepAliveLoadFailsNoRequest) {
   const std::string maps = admin_get(*node_, kAdminPort, "/maps").second;
   ASSERT_TRUE(std::regex_search(maps, m, std::regex(R"("connect_redirected":(\d+))"))) << maps;
   EXPECT_GE(std::stol(m[1]), 20) << "wrk's connections did not go to the proxy";
-  node_->stop(daemon_, 30s);        // SIGTERM: the drain, then exit
+  kill(daemon_, SIGTERM);  // the drain, then exit
+  // The admin API still answers while the drain runs (at least its 1 s
+  // accept grace), and says why it is not ready.
+  EXPECT_TRUE(wait_for(
+      [&] { return admin_get(*node_, kAdminPort, "/ready").second.find("draining before exit") != std::string::npos; },
+      1s));
+  EXPECT_TRUE(log_has("shutting down", 30s)) << "sluiced did not finish its drain";
+  node_->stop(daemon_);  // reaps (a second SIGTERM after the drain changes nothing)
   daemon_ = -1;
   EXPECT_TRUE(wait_for([&] { return wrk_output().find("requests in") != std::string::npos; }, 20s));
   node_->stop(wrk);
