@@ -658,8 +658,8 @@ check_path() {
   [[ $out == "200 $BODY_BYTES" ]] || { log "$p: $REQ_PATH gave '$out'"; return 1; }
 }
 
-# The sluice path needs the kernel redirect, which starts with the first
-# heartbeat: wait for it.
+# The sluice path needs the kernel redirect, which starts once sluiced has
+# registered its proxy listener (docs/operations.md): wait for it.
 wait_redirect() { # status 1 if it did not start
   local probe_path=/ out
   [[ $BACKEND == echo ]] || probe_path=$REQ_PATH

@@ -265,16 +265,23 @@ static __always_inline int lb4_at_capacity(const struct sl_svc *svc, struct sl_s
 /* Whether an HTTP port's connect goes to the node proxy. */
 static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
 {
-	__u32 zero = 0;
-	struct sl_node_state *node;
+	__u32 key = SL_PROXY_LISTENER_KEY;
 	struct bpf_sock *sk = ctx->sk;
+	struct bpf_sock *lsn;
+	__u32 state;
 
 	if (!sl_proxy_port)
 		return SL_R_CONNECT_PROXY_DOWN;
 	if (sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark)
 		return SL_R_CONNECT_BYPASS;
-	node = bpf_map_lookup_elem(&sl_node, &zero);
-	if (!node || bpf_ktime_get_ns() - node->proxy_heartbeat_ns > SL_PROXY_STALE_NS)
+	/* The kernel's own view of the proxy: its listener is in the slot until
+	 * it closes. A lookup takes a reference, which must be dropped. */
+	lsn = bpf_map_lookup_elem(&sl_proxy_lsn, &key);
+	if (!lsn)
+		return SL_R_CONNECT_PROXY_DOWN;
+	state = lsn->state;
+	bpf_sk_release(lsn);
+	if (state != BPF_TCP_LISTEN)
 		return SL_R_CONNECT_PROXY_DOWN;
 	return SL_R_CONNECT_REDIRECTED;
 }

@@ -55,8 +55,11 @@ const std::map<std::string_view, std::vector<KernelNeed>>& needs_table() {
        {
            {Kind::kHelper, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get,
             "helper bpf_sk_storage_get in cgroup/sock_addr programs", "5.3"},
-           {Kind::kHelper, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_ktime_get_ns,
-            "helper bpf_ktime_get_ns in cgroup/sock_addr programs", "4.1"},
+           {Kind::kMapType, 0, BPF_MAP_TYPE_SOCKMAP, "map type sockmap", "4.14"},
+           {Kind::kHelper, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_release,
+            "helper bpf_sk_release in cgroup/sock_addr programs", "5.2"},
+           {Kind::kLanguage, 0, 0, "bpf_map_lookup_elem on a sockmap returning the socket (the proxy's listener)",
+            "5.10"},
            {Kind::kHelper, BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_socket_cookie,
             "helper bpf_get_socket_cookie in sockops programs", "5.0"},
        }},

@@ -61,7 +61,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_udp_nat), "sl_udp_nat"},
       {bpf_map__fd(m->sl_stats), "sl_stats"},
       {bpf_map__fd(m->sl_orig_dst), "sl_orig_dst"},
-      {bpf_map__fd(m->sl_node), "sl_node"},
+      {bpf_map__fd(m->sl_proxy_lsn), "sl_proxy_lsn"},
   };
   return self;
 }

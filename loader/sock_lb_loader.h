@@ -45,7 +45,7 @@ struct SockLbMaps {
   MapHandle<sl_udp_nat_key, sl_udp_nat> udp_nat;
   PerCpuArrayHandle<uint64_t> stats;
   MapHandle<sl_orig_dst_key, sl_orig_dst> orig_dst;
-  MapHandle<uint32_t, sl_node_state> node;
+  MapHandle<uint32_t, sl_proxy_listener> proxy_listener;  // not pinned: see sock_lb_types.h
 };
 
 class SockLb {

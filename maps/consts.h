@@ -20,10 +20,6 @@
  * before it falls back to panic mode. */
 #define SL_MAGLEV_EJECT_PROBES 32u
 
-/* The kernel redirects HTTP ports to the node proxy only while the proxy's
- * heartbeat is younger than this; after that, those ports are balanced at
- * L4 like the rest, so a dead daemon costs L7 features, not connectivity. */
-#define SL_PROXY_STALE_NS (3ULL * 1000 * 1000 * 1000)
 #define SL_DEFAULT_ORIG_DST_ENTRIES 65536u
 
 /* Istio's connection-pool limits default to 2^32-1, i.e. unlimited. */

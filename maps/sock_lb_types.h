@@ -126,9 +126,16 @@ struct sl_orig_dst {
 	__u64 cookie;          /* the client socket's cookie */
 };
 
-/* Node-wide state the daemon keeps current (one entry, index 0). */
-struct sl_node_state {
-	__u64 proxy_heartbeat_ns; /* bpf_ktime (CLOCK_MONOTONIC) of the proxy's last beat */
+/* sl_proxy_lsn, a one-slot sockmap: the node proxy's listening socket while
+ * the proxy takes new connections. connect4 redirects HTTP ports only while
+ * the slot holds a listening socket. The kernel empties the slot itself when
+ * that socket closes, so a proxy that exits or dies (kill -9, OOM) sends HTTP
+ * ports back to L4 balancing at once, with no timer; a draining proxy empties
+ * it first. The value is the socket's fd on update and its cookie
+ * (SO_COOKIE) on lookup from userspace. */
+#define SL_PROXY_LISTENER_KEY 0u
+struct sl_proxy_listener {
+	__u64 sock; /* fd on update, socket cookie on lookup */
 };
 
 #endif

@@ -25,7 +25,7 @@
 	X(SL_R_SOCKOPS_FLOOR, "sockops_floor")                   /* a release found a counter already at zero */ \
 	X(SL_R_SOCK_STORAGE_FULL, "sock_storage_full")           /* socket state could not be stored */ \
 	X(SL_R_CONNECT_REDIRECTED, "connect_redirected")         /* HTTP port: sent to the node proxy */ \
-	X(SL_R_CONNECT_PROXY_DOWN, "connect_proxy_down")         /* HTTP port, proxy heartbeat stale: balanced at L4 */ \
+	X(SL_R_CONNECT_PROXY_DOWN, "connect_proxy_down")         /* HTTP port, no proxy listener in sl_proxy_lsn: balanced at L4 */ \
 	X(SL_R_CONNECT_BYPASS, "connect_bypass")                 /* the proxy's own socket: not redirected */ \
 	X(SL_R_ORIG_DST_RECORDED, "orig_dst_recorded")           /* sockops stored a redirected connection's destination */
 

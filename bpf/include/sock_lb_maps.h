@@ -103,13 +103,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_orig_dst SEC(".maps");
 
+/* The node proxy's listening socket (maps/sock_lb_types.h says why a
+ * sockmap). Not pinned: it must never outlive the socket's owner's view, and
+ * the program that reads it is kept alive by its pinned link, so after a
+ * crash the old program sees the emptied slot until a new sluiced replaces it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sl_node_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_node SEC(".maps");
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_proxy_listener));
+} sl_proxy_lsn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -420,7 +420,9 @@ class RedirectTest : public SockLbTest {
     SockLbTest::TearDown();
   }
 
-  void beat() { ASSERT_TRUE(beat_proxy_heartbeat(lb_->maps().node).ok()); }
+  // What sluiced does once its proxy listens: the kernel redirects while
+  // this socket is open.
+  void register_listener() { ASSERT_TRUE(register_proxy_listener(lb_->maps().proxy_listener, proxy_).ok()); }
 
   // The accepted side of a connection that reached the stand-in proxy.
   int accept_one() { return sluice::test::accept_within(proxy_); }
@@ -436,7 +438,7 @@ class RedirectTest : public SockLbTest {
 };
 
 TEST_F(RedirectTest, HttpPortsGoToTheProxyWhichLearnsTheOriginalDestination) {
-  beat();
+  register_listener();
   int client = node_->tcp_socket_in_pod(1);
   ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);
   EXPECT_EQ(sluice::test::peer_of(client), "10.96.0.10:80") << "the client still sees the VIP";
@@ -464,16 +466,49 @@ TEST_F(RedirectTest, HttpPortsGoToTheProxyWhichLearnsTheOriginalDestination) {
   EXPECT_TRUE(removed) << "the entry outlived the connection";
 }
 
-TEST_F(RedirectTest, WithoutAHeartbeatHttpPortsAreBalancedAtL4) {
+TEST_F(RedirectTest, WithoutARegisteredListenerHttpPortsAreBalancedAtL4) {
   EXPECT_EQ(connect_once(), "p2");
   EXPECT_EQ(stat(SL_R_CONNECT_PROXY_DOWN), 1u);
-  beat();
-  ASSERT_TRUE(clear_proxy_heartbeat(lb_->maps().node).ok());  // a clean shutdown
+  register_listener();
+  EXPECT_TRUE(proxy_listener_registered(lb_->maps().proxy_listener, proxy_));
+  ASSERT_TRUE(unregister_proxy_listener(lb_->maps().proxy_listener, proxy_).ok());  // a drain
+  EXPECT_FALSE(proxy_listener_registered(lb_->maps().proxy_listener, proxy_));
   EXPECT_EQ(connect_once(), "p2");
+  EXPECT_EQ(stat(SL_R_CONNECT_PROXY_DOWN), 2u);
+  EXPECT_EQ(stat(SL_R_CONNECT_REDIRECTED), 0u);
+}
+
+// A crash (kill -9) closes the listener without a word to the kernel: the
+// kernel itself drops it from sl_proxy_lsn, and the very next connect goes
+// to L4.
+TEST_F(RedirectTest, WhenTheProxysListenerClosesTheNextConnectGoesToL4) {
+  register_listener();
+  int client = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);
+  int accepted = accept_one();
+  EXPECT_GE(accepted, 0) << "the connect did not reach the proxy";
+  close(client);
+  if (accepted >= 0) close(accepted);
+  close(proxy_);
+  proxy_ = -1;
+  EXPECT_FALSE(lb_->maps().proxy_listener.lookup(SL_PROXY_LISTENER_KEY).has_value()) << "the kernel kept the slot";
+  EXPECT_EQ(connect_once(), "p2") << "straight to the backend";
+  EXPECT_EQ(stat(SL_R_CONNECT_REDIRECTED), 1u);
+  EXPECT_EQ(stat(SL_R_CONNECT_PROXY_DOWN), 1u);
+}
+
+// A listener that another sluiced registered is not taken out by this one.
+TEST_F(RedirectTest, UnregisteringLeavesAnotherListenerInPlace) {
+  int other = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  ASSERT_EQ(sluice::test::listen_on(other, node_->node_ip(), kProxyPort + 1), 0);
+  ASSERT_TRUE(register_proxy_listener(lb_->maps().proxy_listener, other).ok());
+  ASSERT_TRUE(unregister_proxy_listener(lb_->maps().proxy_listener, proxy_).ok());
+  EXPECT_TRUE(proxy_listener_registered(lb_->maps().proxy_listener, other));
+  close(other);
 }
 
 TEST_F(RedirectTest, TheProxysOwnSocketsAreNotRedirected) {
-  beat();
+  register_listener();
   int fd = node_->tcp_socket_in_pod(1);
   uint32_t mark = kBypassMark;
   ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)), 0);
@@ -484,7 +519,7 @@ TEST_F(RedirectTest, TheProxysOwnSocketsAreNotRedirected) {
 }
 
 TEST_F(RedirectTest, PlainTcpPortsAreNeverRedirected) {
-  beat();
+  register_listener();
   apply(std::string(kVip) + ":80" + backends_text(2, 2));  // the same port, not HTTP
   EXPECT_EQ(connect_once(), "p2");
   EXPECT_EQ(stat(SL_R_CONNECT_REDIRECTED), 0u);

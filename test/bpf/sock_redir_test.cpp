@@ -508,9 +508,9 @@ class ProxyModeTest : public SockRedirTest {
                                    std::to_string(kPort));
     ASSERT_TRUE(spec.ok());
     ASSERT_TRUE(ServiceWriter(*tables_).apply(*spec).ok());
-    ASSERT_TRUE(beat_proxy_heartbeat(lb_->maps().node).ok());
     proxy_ = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
     ASSERT_EQ(sluice::test::listen_on(proxy_, node_->node_ip(), kProxyPort), 0);
+    ASSERT_TRUE(register_proxy_listener(lb_->maps().proxy_listener, proxy_).ok());
   }
 
   // A pod 1 client of the HTTP service, and the proxy's accepted side of it.

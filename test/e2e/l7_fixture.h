@@ -159,6 +159,12 @@ class L7Test : public NodeTest {
   // sluiced with this config source (--config DIR, --kubeconfig PATH), ready
   // and proxying.
   void start_daemon(const std::vector<std::string>& source) {
+    spawn_daemon(source);
+    wait_ready_and_proxying();
+  }
+
+  // sluiced started, not waited for.
+  void spawn_daemon(const std::vector<std::string>& source) {
     std::vector<std::string> argv{SLUICED_PATH};
     argv.insert(argv.end(), source.begin(), source.end());
     argv.insert(argv.end(), {"--cgroup", node_->cgroup_path(), "--pin-dir",
@@ -167,6 +173,9 @@ class L7Test : public NodeTest {
                             "--request-header-timeout-ms", "1000"});
     argv.insert(argv.end(), daemon_flags_.begin(), daemon_flags_.end());
     daemon_ = node_->spawn(node_->node_ns(), argv, dir_ + "/sluiced.log");
+  }
+
+  void wait_ready_and_proxying() {
     bool ready = false;
     for (int i = 0; i < 250 && !ready; ++i) {
       auto r = node_->in_node([] { return sluice::http_get("127.0.0.1", kAdminPort, "/ready", 500ms); });
@@ -174,18 +183,21 @@ class L7Test : public NodeTest {
       if (!ready) std::this_thread::sleep_for(20ms);
     }
     if (!ready) ADD_FAILURE() << "sluiced never became ready";
-    // Wait until the kernel redirects to the proxy (its first heartbeat):
-    // before that, HTTP ports are balanced at L4 and reach pods directly. A
-    // proxied answer is either the proxy's own (server: sluice) or the
-    // backend's echo of the x-request-id the proxy added.
-    auto proxied = [](const HttpReply& r) {
-      const auto server = r.headers.find("server");
-      const bool local = server != r.headers.end() && server->second == "sluice";
-      return r.status != 0 && (local || r.body.find("x-request-id") != std::string::npos);
-    };
-    bool through_proxy = false;
-    for (int i = 0; i < 250 && !(through_proxy = proxied(get("/"))); ++i) std::this_thread::sleep_for(20ms);
-    if (!through_proxy) ADD_FAILURE() << "requests never went through sluiced's proxy";
+    // Wait until the kernel redirects to the proxy (its listener is
+    // registered): before that, HTTP ports are balanced at L4 and reach pods
+    // directly.
+    bool proxied = false;
+    for (int i = 0; i < 250 && !(proxied = through_proxy(get("/"))); ++i) std::this_thread::sleep_for(20ms);
+    if (!proxied) ADD_FAILURE() << "requests never went through sluiced's proxy";
+  }
+
+  // A proxied answer is either the proxy's own (server: sluice) or the
+  // backend's echo of the x-request-id the proxy added; a direct one (L4,
+  // kernel balanced) has neither.
+  static bool through_proxy(const HttpReply& r) {
+    const auto server = r.headers.find("server");
+    const bool local = server != r.headers.end() && server->second == "sluice";
+    return r.status != 0 && (local || r.body.find("x-request-id") != std::string::npos);
   }
 
   HttpReply request(const std::string& text) {

@@ -408,7 +408,7 @@ TEST_F(L7Test, HostileInputIsRejected) {
 TEST_F(L7Test, WhenTheDaemonStopsHttpFallsBackToL4) {
   start(bookinfo(kJasonToV2));
   ASSERT_EQ(get("/other").status, 404u) << "routed by the proxy";
-  node_->stop(daemon_);  // SIGTERM: the heartbeat is cleared
+  node_->stop(daemon_);  // SIGTERM: the drain empties sl_proxy_lsn first
   daemon_ = -1;
   HttpReply r = get("/other");
   EXPECT_EQ(r.status, 200u) << "straight to a pod, balanced in the kernel";

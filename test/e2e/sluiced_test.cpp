@@ -20,6 +20,7 @@
 #include "daemon_admin.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
+#include "probe_loop.h"
 
 using namespace std::chrono_literals;
 using sluice::test::NamedServer;
@@ -121,46 +122,10 @@ class SluicedTest : public sluice::test::NodeTest {
 
 // Connects from pod 1 to the VIP until stopped (or a hard 60 s bound),
 // recording every result.
-class ConnectLoop {
+// Connects to the L4 service over and over (probe_loop.h).
+class ConnectLoop : public sluice::test::ProbeLoop {
  public:
-  explicit ConnectLoop(SluicedTest* t) : thread_([this, t] {
-    const auto hard_stop = std::chrono::steady_clock::now() + 60s;
-    while (!stop_ && std::chrono::steady_clock::now() < hard_stop) {
-      std::string r = t->connect_once();
-      std::lock_guard lock(mu_);
-      ++total_;
-      if (r.starts_with("error")) ++failed_;
-      last_seen_[r] = std::chrono::steady_clock::now();
-      std::this_thread::sleep_for(1ms);
-    }
-  }) {}
-  ~ConnectLoop() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int failed() {
-    std::lock_guard lock(mu_);
-    return failed_;
-  }
-  int total() {
-    std::lock_guard lock(mu_);
-    return total_;
-  }
-  std::optional<std::chrono::steady_clock::time_point> last_seen(const std::string& name) {
-    std::lock_guard lock(mu_);
-    auto it = last_seen_.find(name);
-    if (it == last_seen_.end()) return std::nullopt;
-    return it->second;
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  int total_ = 0;
-  int failed_ = 0;
-  std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
-  std::thread thread_;
+  explicit ConnectLoop(SluicedTest* t) : ProbeLoop([t] { return t->connect_once(); }) {}
 };
 
 TEST_F(SluicedTest, BalancesAServiceOverThePodsItSelects) {

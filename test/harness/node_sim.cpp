@@ -28,7 +28,6 @@ namespace {
 
 constexpr int kMaxPods = 254;        // pod i is 10.200.1.<i>
 constexpr int kPrefixInUseExit = 3;  // node_sim.sh up: another run owns the prefix
-constexpr auto kStopGrace = std::chrono::seconds(2);
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -298,14 +297,14 @@ pid_t NodeSim::spawn(const std::string& ns, const std::vector<std::string>& argv
   return pid;
 }
 
-void NodeSim::stop(pid_t pid) {
+void NodeSim::stop(pid_t pid, std::chrono::milliseconds grace) {
   const auto it = std::find(children_.begin(), children_.end(), pid);
   if (it == children_.end()) throw std::invalid_argument("stop: pid " + std::to_string(pid) + " was not spawned here");
   children_.erase(it);
 
   // Still our unreaped child, so the pid cannot have been recycled: kill is safe.
   ::kill(pid, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + kStopGrace;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
   while (std::chrono::steady_clock::now() < deadline) {
     const pid_t r = ::waitpid(pid, nullptr, WNOHANG);
     if (r == pid || (r < 0 && errno == ECHILD)) return;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -79,8 +80,9 @@ class NodeSim {
   // stderr appended to log_path if given. Throws if it cannot be started.
   pid_t spawn(const std::string& ns, const std::vector<std::string>& argv,
               const std::string& log_path = "");
-  // SIGTERM, up to 2 s grace, then SIGKILL; always reaps. Only for spawn()ed pids.
-  void stop(pid_t pid);
+  // SIGTERM, up to `grace` (2 s unless told), then SIGKILL; always reaps.
+  // Only for spawn()ed pids.
+  void stop(pid_t pid, std::chrono::milliseconds grace = std::chrono::seconds(2));
 
  private:
   std::string prefix_;

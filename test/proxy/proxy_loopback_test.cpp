@@ -408,5 +408,34 @@ TEST_F(ProxyLoopbackTest, KeepAliveCarriesManyRequestsOnOneConnection) {
   }
 }
 
+// The drain (docs/operations.md): a keep-alive connection gets its next
+// answer with `Connection: close`, an idle one is closed, and the listeners
+// close after the grace.
+TEST_F(ProxyLoopbackTest, ADrainClosesEachKeepAliveConnectionAfterItsNextAnswer) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  ASSERT_TRUE(eventually([&] { return proxy_->mesh_accepting(); }));
+  Client busy(proxy_->port());
+  busy.send(get("/before"));
+  Reply r = busy.read_reply();
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_FALSE(r.closed);
+  Client idle(proxy_->port());
+  idle.send(get("/before"));
+  ASSERT_EQ(idle.read_reply().status, 200u);
+  EXPECT_EQ(proxy_->open_connections(), 2u);
+
+  proxy_->begin_drain(100ms);
+  busy.send(get("/during"));
+  r = busy.read_reply();
+  EXPECT_EQ(r.status, 200u) << "a request after the drain started is still answered";
+  EXPECT_TRUE(r.closed) << r.head;
+  EXPECT_TRUE(busy.closed_by_peer());
+  EXPECT_TRUE(idle.closed_by_peer()) << "an idle keep-alive connection is closed";
+  EXPECT_TRUE(eventually([&] { return proxy_->open_connections() == 0; }));
+  EXPECT_TRUE(eventually([&] { return !proxy_->accepting_any(); })) << "the listeners stay open after the grace";
+  Client late(proxy_->port());
+  EXPECT_FALSE(late.connected()) << "nothing listens once the drain closed the listeners";
+}
+
 }  // namespace
 }  // namespace sluice::proxy

@@ -93,7 +93,7 @@ TEST(FeatureTableTest, EachFeaturesFloorIsItsNewestPiece) {
     return std::to_string(newest.first) + "." + std::to_string(newest.second);
   };
   EXPECT_EQ(floor(kFeatureSocketLb), "5.13");
-  EXPECT_EQ(floor(kFeatureL7Redirect), "5.3");  // its own pieces, on top of socket-lb's
+  EXPECT_EQ(floor(kFeatureL7Redirect), "5.10");  // its own pieces, on top of socket-lb's
   EXPECT_EQ(floor(kFeatureSockmap), "5.8");
   EXPECT_EQ(floor(kFeatureXdp), "5.2");
   EXPECT_EQ(floor(kFeatureXdpForward), "6.3");  // on top of xdp's

@@ -1,23 +1,14 @@
 // sluiced: the node daemon's entry point. Parses the command line into
 // DaemonOptions and runs the daemon (userspace/daemon/node_daemon.h) until
-// SIGTERM or SIGINT.
+// SIGTERM or SIGINT, which start its drain.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 
 #include "daemon_options.h"
 #include "node_daemon.h"
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_signal(int) { g_stop.store(true); }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   sluice::daemon::DaemonOptions f;
@@ -56,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--debounce-ms", f.debounce_ms, "quiet time after a config change before reloading")
       ->capture_default_str();
+  app.add_option("--drain-timeout", f.drain_timeout_s,
+                 "seconds: on SIGTERM, requests under way may finish this long before the rest is closed; "
+                 "terminationGracePeriodSeconds must exceed it")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 3600u));
   app.add_flag("--cleanup", f.cleanup, "on exit, detach and remove all pinned state (stops the data path)");
   app.add_option("--external-iface", f.external_iface,
                  "node's external interface: XDP load balancing of LoadBalancer and external IPs (none: off)");
@@ -94,8 +90,6 @@ int main(int argc, char** argv) {
   // --access-log-flush-ms); anything printed through stdio must reach the
   // descriptor a line at a time, so the two never interleave mid-line.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGINT, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
-  return sluice::daemon::run_node_daemon(f, g_stop);
+  return sluice::daemon::run_node_daemon(f);
 }

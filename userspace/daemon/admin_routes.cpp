@@ -7,22 +7,30 @@
 namespace sluice::daemon {
 
 std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
-  const std::atomic<bool>& ready = from.ready;
+  const std::function<Readiness()> readiness = from.readiness;
   const ConfigSync& sync = from.sync;
   const DatapathMaps& maps = from.maps;
   const PerCpuArrayHandle<uint64_t> stats = from.stats;
   std::map<std::string, AdminHandler> routes = {
       {"/ready",
-       [&ready, features = from.features](const std::string& target) {
-         // ?details: readiness and the kernel's feature table, as JSON.
-         if (features && http_query::param(http_query::query_of(target), "details")) {
+       [readiness, features = from.features](const std::string& target) {
+         const Readiness r = readiness();
+         const unsigned status = r.ready ? 200u : 503u;
+         // ?details: readiness, what it waits for and the kernel's feature
+         // table, as JSON.
+         if (http_query::param(http_query::query_of(target), "details")) {
            JsonWriter w;
-           w.begin_object().key("ready").value(ready.load());
-           features->write_json_fields(w);
-           w.end_object();
-           return AdminResponse{ready ? 200u : 503u, "application/json", std::move(w).str()};
+           w.begin_object().key("ready").value(r.ready);
+           if (features) features->write_json_fields(w);
+           w.key("waiting_for").begin_array();
+           for (const std::string& what : r.waiting_for) w.value(what);
+           w.end_array().end_object();
+           return AdminResponse{status, "application/json", std::move(w).str()};
          }
-         return ready ? AdminResponse{200, "text/plain", "ready\n"} : AdminResponse{503, "text/plain", "starting\n"};
+         if (r.ready) return AdminResponse{200, "text/plain", "ready\n"};
+         std::string body = "not ready, waiting for:\n";
+         for (const std::string& what : r.waiting_for) body += "- " + what + "\n";
+         return AdminResponse{503, "text/plain", std::move(body)};
        }},
       {"/config",
        [&sync](const std::string&) {

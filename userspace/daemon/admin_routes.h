@@ -3,7 +3,7 @@
 // route only when they run.
 #pragma once
 
-#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +15,7 @@
 #include "kube_source.h"
 #include "feature_probe.h"
 #include "map_handle.h"
+#include "readiness.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
 
@@ -22,7 +23,7 @@ namespace sluice::daemon {
 
 // What the routes read; everything must outlive the admin server.
 struct AdminSources {
-  const std::atomic<bool>& ready;
+  std::function<Readiness()> readiness;  // asked on every /ready
   const ConfigSync& sync;
   const DatapathMaps& maps;
   PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters

@@ -32,6 +32,10 @@ struct DaemonOptions {
   bool access_log = true;
   unsigned access_log_flush_ms = 100;
   bool cleanup = false;
+  // On SIGTERM, how long requests under way may take to finish before the
+  // rest is closed (docs/operations.md). The pod's
+  // terminationGracePeriodSeconds must exceed it.
+  unsigned drain_timeout_s = 20;
   // XDP load balancing of LoadBalancer/external IPs (docs/xdp-lb.md); off
   // unless an external interface is named.
   std::string external_iface;

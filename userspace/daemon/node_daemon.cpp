@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "admin_routes.h"
 #include "ejection_mirror.h"
 #include "ip_text.h"
@@ -15,21 +17,30 @@ namespace {
 
 // How often the XDP forward path re-reads which devices take XDP frames.
 constexpr std::chrono::seconds kXdpTxRefresh{1};
-// How often the proxy's heartbeat is written; the kernel sends HTTP ports
-// back to L4 balancing when it goes stale.
-constexpr std::chrono::seconds kHeartbeat{1};
-// The longest the loop sleeps between ticks when no reload is due.
+// How often gateway ports that could not be bound are tried again.
+constexpr std::chrono::seconds kGatewayRetry{1};
+// The longest the loop sleeps between ticks when nothing wakes it (a stop
+// signal or a reload request wakes it at once).
 constexpr std::chrono::milliseconds kTick{200};
+// How often the drain looks whether the last connection has closed.
+constexpr std::chrono::milliseconds kDrainPoll{50};
 
 }  // namespace
 
 Result<std::unique_ptr<NodeDaemon>> NodeDaemon::start(const DaemonOptions& options) {
   std::unique_ptr<NodeDaemon> d(new NodeDaemon(options));
-  for (Status (NodeDaemon::*step)() : {&NodeDaemon::start_kernel, &NodeDaemon::start_config, &NodeDaemon::start_xdp,
+  for (Status (NodeDaemon::*step)() : {&NodeDaemon::start_events, &NodeDaemon::start_kernel, &NodeDaemon::start_config, &NodeDaemon::start_xdp,
                                        &NodeDaemon::start_admin, &NodeDaemon::start_proxy}) {
     if (Status s = ((*d).*step)(); !s) return s.error();
   }
   return d;
+}
+
+Status NodeDaemon::start_events() {
+  auto events = LoopEvents::create();
+  if (!events) return events.error();
+  events_ = std::move(*events);
+  return {};
 }
 
 Status NodeDaemon::start_kernel() {
@@ -64,7 +75,7 @@ Status NodeDaemon::start_config() {
     auto access = o_.kube ? kube::in_cluster_access() : kube::kubeconfig_access(o_.kubeconfig, o_.kube_context);
     if (!access) return access.error();
     auto started = kube::KubeSource::start({.access = *access, .debounce = std::chrono::milliseconds(o_.debounce_ms)},
-                                           [this] { queue_.request(); });
+                                           [this] { events_->request_reload(); });
     if (!started) return make_error(0, "kubernetes client: " + started.error().to_string());
     kube_ = started->get();
     source = std::move(*started);
@@ -107,7 +118,7 @@ Status NodeDaemon::start_xdp() {
 
   if (kube_) return {};  // the Kubernetes source says when it changed
   auto watcher = config::ConfigWatcher::start(o_.config, std::chrono::milliseconds(o_.debounce_ms),
-                                              [this] { queue_.request(); });
+                                              [this] { events_->request_reload(); });
   if (!watcher) return make_error(0, "watch " + o_.config.front() + ": " + watcher.error().to_string());
   watcher_ = std::move(*watcher);
   return {};
@@ -116,7 +127,7 @@ Status NodeDaemon::start_xdp() {
 Status NodeDaemon::start_admin() {
   clusters_ = std::make_shared<proxy::ClusterRegistry>();
   auto admin = AdminServer::start(o_.admin_address, o_.admin_port,
-                                  admin_routes({.ready = ready_,
+                                  admin_routes({.readiness = [this] { return readiness(); },
                                                 .sync = *sync_,
                                                 .maps = *maps_,
                                                 .stats = lb_->maps().stats,
@@ -139,8 +150,31 @@ Status NodeDaemon::start_proxy() {
     gateways_ = std::make_unique<GatewayListeners>(*proxy_.server, proxy_.gateway_labels);
     fanout_.subscribe("gateway listeners", [this](const config::MeshSnapshot& snap) { gateways_->follow(snap); });
     if (config::SnapshotPtr snap = sync_->current()) gateways_->follow(*snap);
+    // From here on the kernel sends HTTP ports to the proxy, for as long as
+    // this listener is open: the kernel forgets it when the process dies.
+    if (Status s = register_proxy_listener(lb_->maps().proxy_listener, proxy_.server->mesh_listener_fd()); !s) {
+      return s.error();
+    }
+    serving_ = proxy_.server.get();
+    gateways_serving_ = gateways_.get();
   }
   return {};
+}
+
+Readiness NodeDaemon::readiness() const {
+  ReadinessFacts f;
+  f.programs_attached = lb_ != nullptr;  // start_kernel attached them before the admin API started
+  f.config_applied = sync_->current() != nullptr;
+  f.proxy_enabled = l7_;
+  f.proxy_port = o_.proxy_port;
+  f.draining = draining_;
+  if (const proxy::ProxyServer* server = serving_) {
+    f.proxy_accepting = server->mesh_accepting();
+    f.proxy_registered = proxy_listener_registered(lb_->maps().proxy_listener, server->mesh_listener_fd());
+    f.gateway_accepting = server->gateway_ports_accepting();
+  }
+  if (const GatewayListeners* gateways = gateways_serving_) f.gateway_wanted = gateways->wanted();
+  return assess_readiness(f);
 }
 
 void NodeDaemon::tick() {
@@ -152,9 +186,9 @@ void NodeDaemon::tick() {
     if (Status s = xdp_->refresh_tx_devices(); !s) spdlog::warn("XDP forward devices: {}", s.error().to_string());
     last_tx_refresh_ = now;
   }
-  if (proxy_.server && now - last_beat_ >= kHeartbeat) {
-    if (Status s = beat_proxy_heartbeat(lb_->maps().node); !s) spdlog::warn("heartbeat: {}", s.error().to_string());
-    last_beat_ = now;
+  if (gateways_ && now - last_gateway_retry_ >= kGatewayRetry) {
+    gateways_->retry();
+    last_gateway_retry_ = now;
   }
   if (proxy_.server) mirror_ejections(*proxy_.server->clusters(), *maps_);
 }
@@ -165,21 +199,52 @@ void NodeDaemon::reload() {
   fanout_.publish(sync_->current());
 }
 
-void NodeDaemon::run(const std::atomic<bool>& stop) {
-  while (!stop.load()) {
+void NodeDaemon::run() {
+  for (;;) {
     tick();
-    if (queue_.wait(kTick)) reload();
+    const LoopEvents::Woken woken = events_->wait(kTick);
+    if (woken.signal) {
+      spdlog::info("{}: draining (at most {} s)", strsignal(woken.signal), o_.drain_timeout_s);
+      break;
+    }
+    if (woken.reload) reload();
   }
+  drain();
   shutdown();
+}
+
+// docs/operations.md: the kernel stops sending new connections here at once
+// (they go to L4), requests under way finish, every response closes its
+// connection, idle connections close; bounded by --drain-timeout.
+void NodeDaemon::drain() {
+  draining_ = true;  // /ready turns false: a load balancer stops sending
+  if (!proxy_.server) return;
+  const auto start = std::chrono::steady_clock::now();
+  if (Status s = unregister_proxy_listener(lb_->maps().proxy_listener, proxy_.server->mesh_listener_fd()); !s) {
+    spdlog::warn("drain: {}", s.error().to_string());
+  }
+  proxy_.server->begin_drain();
+  const auto deadline = start + std::chrono::seconds(o_.drain_timeout_s);
+  for (auto now = start; now < deadline; now = std::chrono::steady_clock::now()) {
+    const size_t open = proxy_.server->open_connections();
+    // Until the listeners close, a connection the kernel sent just before the
+    // unregister may still be waiting to be accepted.
+    if (!proxy_.server->accepting_any() && open == 0) {
+      spdlog::info("drained in {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count());
+      return;
+    }
+    if (events_->wait(kDrainPoll).signal) {
+      spdlog::warn("second stop signal: closing {} connection(s) without waiting", open);
+      return;
+    }
+  }
+  spdlog::warn("drain timeout ({} s): closing {} connection(s)", o_.drain_timeout_s,
+               proxy_.server->open_connections());
 }
 
 void NodeDaemon::shutdown() {
   spdlog::info("shutting down");
-  if (proxy_.server) {
-    // HTTP ports go back to L4 balancing at once, then the listener closes.
-    (void)clear_proxy_heartbeat(lb_->maps().node);
-    proxy_.server->stop();
-  }
+  if (proxy_.server) proxy_.server->stop();
   if (watcher_) watcher_->stop();
   if (kube_) kube_->stop();
   admin_->stop();
@@ -201,13 +266,13 @@ void NodeDaemon::shutdown() {
   }
 }
 
-int run_node_daemon(const DaemonOptions& options, const std::atomic<bool>& stop) {
+int run_node_daemon(const DaemonOptions& options) {
   auto daemon = NodeDaemon::start(options);
   if (!daemon) {
     spdlog::critical("{}", daemon.error().to_string());
     return 1;
   }
-  (*daemon)->run(stop);
+  (*daemon)->run();
   return 0;
 }
 

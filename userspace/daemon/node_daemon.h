@@ -18,7 +18,8 @@
 #include "kernel_datapath_maps.h"
 #include "kube_source.h"
 #include "l7_proxy.h"
-#include "reload_queue.h"
+#include "loop_events.h"
+#include "readiness.h"
 #include "result.h"
 #include "snapshot_fanout.h"
 #include "sock_lb_loader.h"
@@ -30,51 +31,63 @@ namespace sluice::daemon {
 class NodeDaemon {
  public:
   // Everything up and the first config applied; the error says what could
-  // not start (what did start is stopped again, pins stay).
+  // not start (what did start is stopped again, pins stay). Call it before
+  // any other thread exists: it takes SIGTERM and SIGINT for itself
+  // (loop_events.h).
   static Result<std::unique_ptr<NodeDaemon>> start(const DaemonOptions& options);
 
-  // The main loop until `stop` is set, then the orderly shutdown (with
-  // --cleanup, the pinned state goes too).
-  void run(const std::atomic<bool>& stop);
+  // The main loop until SIGTERM or SIGINT, then the drain (at most
+  // --drain-timeout; a second signal cuts it short) and the orderly shutdown
+  // (with --cleanup, the pinned state goes too). docs/operations.md.
+  void run();
+
+  // What /ready answers; any thread.
+  Readiness readiness() const;
 
  private:
   explicit NodeDaemon(const DaemonOptions& options) : o_(options) {}
+  Status start_events();
   Status start_kernel();
   Status start_config();
   Status start_xdp();
   Status start_admin();
   Status start_proxy();
-  void tick();      // heartbeat, XDP devices, ejections
+  void tick();      // XDP devices, ejections, gateway ports not bound yet
   void reload();    // a new config, then its fan-out
+  void drain();
   void shutdown();
 
   const DaemonOptions o_;
   // The L7 proxy runs when the node's address is known: HTTP service ports
-  // are then redirected to it (while it beats its heartbeat).
+  // are then redirected to it (while its listener is in sl_proxy_lsn).
   bool l7_ = false;
   uint32_t node_ip_ = 0;  // host order
   KernelFeatures features_;  // probed first, shown on /ready?details
   // Members are in start order, so a failed start stops what did start in
   // reverse.
+  std::unique_ptr<LoopEvents> events_;  // before any thread starts; outlives those that wake it
   std::unique_ptr<SockLb> lb_;
   std::unique_ptr<SockRedir> redir_;
   std::unique_ptr<KernelDatapathMaps> maps_;
   std::unique_ptr<ConfigSync> sync_;
   std::unique_ptr<XdpDaemon> xdp_;
-  std::atomic<bool> ready_{true};
-  ReloadQueue queue_;
+  std::atomic<bool> draining_{false};
   std::unique_ptr<config::ConfigWatcher> watcher_;  // with a file source
   kube::KubeSource* kube_ = nullptr;  // with the Kubernetes source (owned by sync_)
   std::shared_ptr<proxy::ClusterRegistry> clusters_;
   std::unique_ptr<AdminServer> admin_;
   L7Proxy proxy_;
   std::unique_ptr<GatewayListeners> gateways_;
+  // Set once the proxy and the gateway listeners run, for the admin thread
+  // (which starts before them) to read.
+  std::atomic<const proxy::ProxyServer*> serving_{nullptr};
+  std::atomic<const GatewayListeners*> gateways_serving_{nullptr};
   SnapshotFanout fanout_;
-  std::chrono::steady_clock::time_point last_beat_{};
+  std::chrono::steady_clock::time_point last_gateway_retry_{};
   std::chrono::steady_clock::time_point last_tx_refresh_{};
 };
 
 // start, then run; 1 (logged) if it could not start.
-int run_node_daemon(const DaemonOptions& options, const std::atomic<bool>& stop);
+int run_node_daemon(const DaemonOptions& options);
 
 }  // namespace sluice::daemon

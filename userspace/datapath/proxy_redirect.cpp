@@ -1,28 +1,41 @@
 #include "proxy_redirect.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
-#include <ctime>
+#include <cerrno>
 
 namespace sluice {
 
 namespace {
 
-Status write_beat(MapHandle<uint32_t, sl_node_state>& node, uint64_t ns) {
-  sl_node_state state{};
-  state.proxy_heartbeat_ns = ns;
-  return node.update(0, state);
+std::optional<uint64_t> socket_cookie(int fd) {
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return std::nullopt;
+  return cookie;
 }
 
 }  // namespace
 
-Status beat_proxy_heartbeat(MapHandle<uint32_t, sl_node_state>& node) {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return write_beat(node, static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec));
+Status register_proxy_listener(MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd) {
+  sl_proxy_listener v{};
+  v.sock = static_cast<uint64_t>(listen_fd);
+  return slot.update(SL_PROXY_LISTENER_KEY, v);
 }
 
-Status clear_proxy_heartbeat(MapHandle<uint32_t, sl_node_state>& node) { return write_beat(node, 0); }
+Status unregister_proxy_listener(MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd) {
+  // Between the check and the delete another process could take the slot;
+  // only a hand-over between two proxies (not done yet) would race here.
+  if (!proxy_listener_registered(slot, listen_fd)) return {};
+  return slot.erase(SL_PROXY_LISTENER_KEY);
+}
+
+bool proxy_listener_registered(const MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd) {
+  const auto ours = socket_cookie(listen_fd);
+  const auto held = slot.lookup(SL_PROXY_LISTENER_KEY);
+  return ours && held && held->sock == *ours;
+}
 
 std::optional<OriginalDestination> original_destination(const MapHandle<sl_orig_dst_key, sl_orig_dst>& orig_dst,
                                                         uint32_t client_ip, uint16_t client_port) {

@@ -1,6 +1,7 @@
-// The userspace half of redirecting HTTP ports to the node proxy: the
-// heartbeat that keeps redirection on, and the original destination of an
-// accepted connection.
+// The userspace half of redirecting HTTP ports to the node proxy: telling
+// the kernel which listening socket is the proxy's (connect4 redirects only
+// while that socket is open and registered), and the original destination
+// of an accepted connection.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +12,18 @@
 
 namespace sluice {
 
-// Marks the proxy alive now (CLOCK_MONOTONIC, as bpf_ktime_get_ns). The
-// kernel redirects only while the last beat is younger than
-// SL_PROXY_STALE_NS, so the proxy beats about once a second.
-Status beat_proxy_heartbeat(MapHandle<uint32_t, sl_node_state>& node);
+// Puts the proxy's listening socket in sl_proxy_lsn: HTTP ports go to the
+// proxy from now on, until the socket closes (the kernel then empties the
+// slot, even on kill -9) or unregister_proxy_listener.
+Status register_proxy_listener(MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd);
 
-// Stops redirection at once (clean shutdown): HTTP ports fall back to L4.
-Status clear_proxy_heartbeat(MapHandle<uint32_t, sl_node_state>& node);
+// Empties the slot if it still holds `listen_fd`'s socket (a drain): new
+// HTTP connects go to L4 at once. A slot taken over by another listener is
+// left alone.
+Status unregister_proxy_listener(MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd);
+
+// Whether the slot holds exactly this socket (by cookie).
+bool proxy_listener_registered(const MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd);
 
 // What the client of an accepted connection asked for, by the accepted
 // socket's peer address (host byte order).

@@ -32,6 +32,16 @@ inline constexpr std::chrono::seconds kTunnelDrainTimeout{5};
 inline constexpr std::chrono::milliseconds kIdleSweepInterval{250};
 // How often a pending request looks for a free connection slot.
 inline constexpr std::chrono::milliseconds kPendingPollInterval{2};
+// While the proxy drains (ProxyServer::begin_drain), a downstream keep-alive
+// connection with no request under way is closed after being idle this long.
+// A busy client sends its next request well within it, gets its answer with
+// `Connection: close` and reconnects; a client whose request crosses the
+// close sees a reset, the race every HTTP/1.1 server closing an idle
+// connection has.
+inline constexpr std::chrono::seconds kDrainIdleClose{1};
+// The listeners keep accepting this long after the drain starts, to take the
+// connections the kernel sent here just before it stopped sending them.
+inline constexpr std::chrono::seconds kDrainAcceptGrace{1};
 // Idle upstream connections kept per endpoint and worker.
 inline constexpr std::size_t kMaxIdleUpstreamPerEndpoint = 32;
 

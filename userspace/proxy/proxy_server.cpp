@@ -25,6 +25,7 @@ struct ProxyServer::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   uint16_t port = 0;
   std::atomic<bool> stopped{false};
+  std::atomic<bool> draining{false};
   std::set<uint16_t> gateway_ports;  // listening on every worker; changed by set_gateway_ports only
 };
 
@@ -33,6 +34,7 @@ namespace {
 // A mesh connection the kernel redirected here: opaque TCP when its service
 // port is not HTTP (tcp/tls routes took it), else HTTP/1.1 sessions.
 Task<void> session(Worker& w, Socket socket) {
+  CountedConnection counted(w);
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -55,14 +57,34 @@ Task<void> session(Worker& w, Socket socket) {
   stream.socket().shutdown(Socket::shutdown_send, ec);
 }
 
+void set_mesh_listening(Worker& w, bool on) {
+  std::lock_guard lock(w.listening_mu);
+  w.mesh_listening = on;
+}
+
 Task<void> accept_loop(Worker& w) {
+  set_mesh_listening(w, true);
   for (;;) {
     beast::error_code ec;
     Socket s = co_await w.acceptor.async_accept(redirect(ec));
-    if (ec == asio::error::operation_aborted || w.stopped) co_return;
+    if (ec == asio::error::operation_aborted || !w.acceptor.is_open() || w.stopped) break;
     if (ec) continue;
     asio::co_spawn(w.ioc, session(w, std::move(s)), asio::detached);
   }
+  set_mesh_listening(w, false);
+}
+
+// The drain on one worker: idle connections close soon, and after the
+// grace the listeners close (connections in flight carry on).
+Task<void> drain_worker(Worker& w, std::chrono::milliseconds accept_grace) {
+  w.header_waits.cap(std::chrono::steady_clock::now() + kDrainIdleClose);
+  Timer grace(w.ioc);
+  grace.expires_after(accept_grace);
+  beast::error_code ec;
+  co_await grace.async_wait(redirect(ec));
+  w.acceptor.close(ec);
+  for (auto& [port, acc] : w.gateway_acceptors) acc->close(ec);
+  w.gateway_acceptors.clear();
 }
 
 // The worker's housekeeping tick: header deadlines, and pooled upstream
@@ -91,7 +113,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
   if (ec) return make_error(-EINVAL, "proxy: bad listen address " + impl->options.address);
   uint16_t port = impl->options.port;
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(impl->options, impl->stopped);
+    auto w = std::make_unique<Worker>(impl->options, impl->stopped, impl->draining);
     const std::string where = "proxy: listen on " + impl->options.address + ":" + std::to_string(port);
     if (Status s = listen_reuseport(w->acceptor, tcp::endpoint(address, port), where); !s) return s.error();
     port = w->acceptor.local_endpoint().port();
@@ -116,6 +138,7 @@ uint16_t ProxyServer::port() const { return impl_->port; }
 const std::shared_ptr<ClusterRegistry>& ProxyServer::clusters() const { return impl_->options.clusters; }
 
 Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
+  if (impl_->draining) return {};  // the listeners are closing for good
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl_->options.gateway_address, ec);
   if (ec) return make_error(-EINVAL, "gateway: bad listen address " + impl_->options.gateway_address);
@@ -162,6 +185,53 @@ Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
 }
 
 std::set<uint16_t> ProxyServer::gateway_ports() const { return impl_->gateway_ports; }
+
+int ProxyServer::mesh_listener_fd() const { return impl_->workers.front()->acceptor.native_handle(); }
+
+bool ProxyServer::mesh_accepting() const {
+  for (const auto& w : impl_->workers) {
+    std::lock_guard lock(w->listening_mu);
+    if (!w->mesh_listening) return false;
+  }
+  return true;
+}
+
+std::set<uint16_t> ProxyServer::gateway_ports_accepting() const {
+  std::map<uint16_t, size_t> workers_on;
+  for (const auto& w : impl_->workers) {
+    std::lock_guard lock(w->listening_mu);
+    for (const auto& [port, loops] : w->gateway_listening) {
+      if (loops > 0) ++workers_on[port];
+    }
+  }
+  std::set<uint16_t> out;
+  for (const auto& [port, n] : workers_on) {
+    if (n == impl_->workers.size()) out.insert(port);
+  }
+  return out;
+}
+
+bool ProxyServer::accepting_any() const {
+  for (const auto& w : impl_->workers) {
+    std::lock_guard lock(w->listening_mu);
+    if (w->mesh_listening || !w->gateway_listening.empty()) return true;
+  }
+  return false;
+}
+
+void ProxyServer::begin_drain(std::chrono::milliseconds accept_grace) {
+  if (impl_->draining.exchange(true)) return;
+  for (auto& w : impl_->workers) {
+    Worker* raw = w.get();
+    asio::co_spawn(raw->ioc, drain_worker(*raw, accept_grace), asio::detached);
+  }
+}
+
+std::size_t ProxyServer::open_connections() const {
+  std::size_t n = 0;
+  for (const auto& w : impl_->workers) n += w->connections.load(std::memory_order_relaxed);
+  return n;
+}
 
 void ProxyServer::stop() {
   if (impl_->stopped.exchange(true)) return;

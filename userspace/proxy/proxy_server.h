@@ -5,6 +5,8 @@
 // the kernel's sl_orig_dst map.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -29,6 +31,27 @@ class ProxyServer {
   Status set_gateway_ports(const std::set<uint16_t>& ports);
   std::set<uint16_t> gateway_ports() const;
   const std::shared_ptr<ClusterRegistry>& clusters() const;
+
+  // The first worker's mesh listener: the kernel's sl_proxy_lsn holds it
+  // while the proxy takes new connections (every worker's listener shares
+  // the port through SO_REUSEPORT and dies with the process alike).
+  int mesh_listener_fd() const;
+  // Readiness: every worker accepts on the mesh listener; the gateway ports
+  // every worker accepts on.
+  bool mesh_accepting() const;
+  std::set<uint16_t> gateway_ports_accepting() const;
+  // Whether any worker still accepts on any listener (a drain is over only
+  // once none does).
+  bool accepting_any() const;
+
+  // The drain (docs/operations.md): from now on every response carries
+  // `Connection: close`, idle keep-alive connections close after
+  // kDrainIdleClose, and after `accept_grace` the listeners close. Requests
+  // in flight finish. Idempotent; stop() ends whatever is left.
+  void begin_drain(std::chrono::milliseconds accept_grace = kDrainAcceptGrace);
+  // Downstream connections still open (mesh and gateway).
+  std::size_t open_connections() const;
+
   void stop();  // idempotent
 
   struct Impl;

@@ -52,6 +52,7 @@ Task<void> gateway_passthrough(Worker& w, Socket client, const Downstream& ds, c
 }
 
 Task<void> gateway_session(Worker& w, Socket socket, uint16_t port) {
+  CountedConnection counted(w);
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -110,16 +111,24 @@ Task<void> gateway_session(Worker& w, Socket socket, uint16_t port) {
   co_await stream.async_shutdown(redirect(ec));
 }
 
+void count_gateway_loop(Worker& w, uint16_t port, int delta) {
+  std::lock_guard lock(w.listening_mu);
+  if ((w.gateway_listening[port] += delta) <= 0) w.gateway_listening.erase(port);
+}
+
 }  // namespace
 
 Task<void> gateway_accept_loop(Worker& w, std::shared_ptr<Acceptor> acceptor, uint16_t port) {
+  count_gateway_loop(w, port, +1);
   for (;;) {
     beast::error_code ec;
     Socket s = co_await acceptor->async_accept(redirect(ec));
-    if (ec == asio::error::operation_aborted || !acceptor->is_open() || w.stopped) co_return;
+    if (ec == asio::error::operation_aborted || !acceptor->is_open() || w.stopped) break;
     if (ec) continue;
     asio::co_spawn(w.ioc, gateway_session(w, std::move(s), port), asio::detached);
   }
+  count_gateway_loop(w, port, -1);
 }
+
 
 }  // namespace sluice::proxy

@@ -5,6 +5,7 @@
 // only while it waits.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 
 #include "proxy_asio.h"
@@ -31,6 +32,10 @@ class HeaderWaits {
     if (w.prev) w.prev->next = w.next; else if (head_ == &w) head_ = w.next;
     if (w.next) w.next->prev = w.prev;
     w.prev = w.next = nullptr;
+  }
+  // No wait goes past `latest` (a drain closes idle connections soon).
+  void cap(std::chrono::steady_clock::time_point latest) {
+    for (HeaderWait* w = head_; w; w = w->next) w->deadline = std::min(w->deadline, latest);
   }
   void expire(std::chrono::steady_clock::time_point now) {
     for (HeaderWait* w = head_; w; w = w->next) {

@@ -108,7 +108,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // bodies stream; there is no size limit
     // The sweeper cancels the read at the deadline, rather than tcp_stream's
     // own timeout, which would close the socket before a 408 could be sent.
-    HeaderWait wait{std::chrono::steady_clock::now() + w.options.header_timeout, &tcp_layer.socket()};
+    HeaderWait wait{w.header_deadline(std::chrono::steady_clock::now()), &tcp_layer.socket()};
     w.header_waits.add(wait);
     co_await http::async_read_header(stream, buffer, parser, redirect(ec));
     w.header_waits.remove(wait);
@@ -241,8 +241,9 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       log.flags.merge(injected);
     }
     // An unread request body cannot be skipped over: the connection ends
-    // with this response.
-    if (!parser.is_done()) keep_alive = false;
+    // with this response. So it does while the proxy drains: the client
+    // reads `Connection: close` and opens its next connection elsewhere.
+    if (!parser.is_done() || w.draining.load(std::memory_order_relaxed)) keep_alive = false;
     if (result.local) {
       Response& res = *result.local;
       res.keep_alive(keep_alive);

@@ -1,0 +1,191 @@
+// sluiced going away and coming back (docs/operations.md): a SIGTERM drain
+// under keep-alive load, a kill -9 and a restart 4 s later, and a /ready
+// that waits for the listeners. Privileged.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <string>
+
+#include "daemon_admin.h"
+#include "l7_fixture.h"
+#include "probe_loop.h"
+
+namespace sluice::test {
+namespace {
+
+class RestartTest : public L7Test {
+ protected:
+  // One HTTP request per connection from pod 1: "error connect" when the
+  // connect is refused, "cut" when it connected and then got no answer (a
+  // request in flight when the proxy died), else whether the answer came
+  // through the proxy or straight from a pod.
+  std::string probe() {
+    int fd = node_->tcp_socket_in_pod(1);
+    std::string label;
+    if (connect_to(fd, kVip, kPort) != 0) {
+      label = "error connect";
+    } else {
+      const HttpReply r = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: reviews\r\nConnection: close\r\n\r\n");
+      label = r.status == 0 ? "cut" : r.status != 200 ? "error status " + std::to_string(r.status)
+                                    : through_proxy(r) ? "proxied" : "direct";
+    }
+    close(fd);
+    return label;
+  }
+
+  static int count(std::map<std::string, int> counts, const std::string& label) { return counts[label]; }
+};
+
+// wrk's summary: requests completed, and every failure it counts (socket
+// errors of each kind, non-2xx/3xx answers).
+struct WrkSummary {
+  long requests = -1;
+  long failures = 0;
+};
+
+WrkSummary parse_wrk(const std::string& out) {
+  WrkSummary s;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) s.requests = std::stol(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
+    for (int i = 1; i <= 4; ++i) s.failures += std::stol(m[i]);
+  }
+  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))"))) s.failures += std::stol(m[1]);
+  return s;
+}
+
+TEST_F(RestartTest, SigtermUnderKeepAliveLoadFailsNoRequest) {
+  daemon_flags_ = {"--no-access-log"};  // tens of thousands of requests
+  start(bookinfo(route_with("", kAllPods)));
+  const std::string wrk_log = dir_ + "/wrk.log";
+  // 20 busy keep-alive connections for 8 s; sluiced gets SIGTERM in the middle.
+  const pid_t wrk = node_->spawn(node_->pod_ns(1),
+                                 {"wrk", "-t", "2", "-c", "20", "-d", "8s", "-H", "Host: reviews",
+                                  "http://" + std::string(kVip) + ":" + std::to_string(kPort) + "/reviews/1"},
+                                 wrk_log);
+  auto wrk_output = [&] {
+    std::ifstream in(wrk_log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::this_thread::sleep_for(2s);  // load through the proxy for a while
+  std::smatch m;
+  const std::string maps = admin_get(*node_, kAdminPort, "/maps").second;
+  ASSERT_TRUE(std::regex_search(maps, m, std::regex(R"("connect_redirected":(\d+))"))) << maps;
+  EXPECT_GE(std::stol(m[1]), 20) << "wrk's connections did not go to the proxy";
+  kill(daemon_, SIGTERM);  // the drain, then exit
+  // The admin API still answers while the drain runs (at least its 1 s
+  // accept grace), and says why it is not ready.
+  EXPECT_TRUE(wait_for(
+      [&] { return admin_get(*node_, kAdminPort, "/ready").second.find("draining before exit") != std::string::npos; },
+      1s));
+  EXPECT_TRUE(log_has("shutting down", 30s)) << "sluiced did not finish its drain";
+  node_->stop(daemon_);  // reaps (a second SIGTERM after the drain changes nothing)
+  daemon_ = -1;
+  EXPECT_TRUE(wait_for([&] { return wrk_output().find("requests in") != std::string::npos; }, 20s));
+  node_->stop(wrk);
+  const WrkSummary s = parse_wrk(wrk_output());
+  std::cout << "wrk across SIGTERM: " << s.requests << " requests, " << s.failures << " failed\n";
+  EXPECT_GT(s.requests, 0) << wrk_output();
+  EXPECT_EQ(s.failures, 0) << wrk_output();
+  const std::string daemon_log = log();
+  std::smatch drained;
+  EXPECT_TRUE(std::regex_search(daemon_log, drained, std::regex(R"(drained in \d+ ms)")))
+      << "the drain did not finish before its timeout";
+  if (!drained.empty()) std::cout << "sluiced: " << drained[0] << "\n";
+  EXPECT_EQ(daemon_log.find("drain timeout"), std::string::npos);
+}
+
+TEST_F(RestartTest, KillNineThenRestartRefusesNoConnect) {
+  start(bookinfo(route_with("", kAllPods)));
+  ProbeLoop loop([this] { return probe(); });
+  ASSERT_TRUE(wait_for([&] { return count(loop.counts(), "proxied") > 20; }, 10s)) << "no probe went through the proxy";
+
+  kill(daemon_, SIGKILL);
+  node_->stop(daemon_);  // reaps
+  daemon_ = -1;
+  std::this_thread::sleep_for(100ms);  // a probe under way at the kill has been counted
+  const auto at_kill = loop.counts();
+  std::this_thread::sleep_for(4s);  // sluiced is down
+  const auto at_restart = loop.counts();
+  EXPECT_GT(count(at_restart, "direct") - count(at_kill, "direct"), 20) << "connects stalled while sluiced was down";
+  EXPECT_EQ(count(at_restart, "proxied"), count(at_kill, "proxied")) << "with sluiced down, nothing reaches a proxy";
+
+  start_daemon({"--config", dir_ + "/config"});  // adopts the pinned maps and links; waits until it proxies
+  const int proxied_back = count(loop.counts(), "proxied");
+  EXPECT_TRUE(wait_for([&] { return count(loop.counts(), "proxied") > proxied_back + 20; }, 10s))
+      << "new connections did not go through the proxy again";
+  loop.stop();
+  std::cout << "probes across kill -9 and restart:";
+  for (const auto& [label, n] : loop.counts()) std::cout << " " << label << "=" << n;
+  std::cout << " (" << count(at_restart, "direct") - count(at_kill, "direct") << " direct during the 4 s gap)\n";
+  EXPECT_EQ(loop.failed(), 0) << "of " << loop.total() << " probes: refused connects or wrong answers";
+  EXPECT_LE(count(loop.counts(), "cut"), 1) << "only a request under way at the kill may be lost";
+}
+
+// The gateway port is held by another socket, so its listener cannot open:
+// /ready says so, and turns true only once the listener accepts.
+TEST_F(RestartTest, ReadyWaitsUntilTheListenersAccept) {
+  constexpr uint16_t kGatewayPort = 18080;
+  std::ofstream(dir_ + "/config/mesh.yaml") << bookinfo(R"(---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 18080, name: http, protocol: HTTP}
+    hosts: [edge.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge, namespace: default}
+spec:
+  hosts: [edge.example.com]
+  gateways: [edge]
+  http:
+  - route:
+    - destination: {host: reviews}
+)");
+  int squatter = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  ASSERT_EQ(listen_on(squatter, node_->node_ip(), kGatewayPort), 0);
+  spawn_daemon({"--config", dir_ + "/config"});
+
+  const std::string waiting = "the gateway listener on port " + std::to_string(kGatewayPort) + " to accept";
+  ASSERT_TRUE(wait_for([&] { return admin_get(*node_, kAdminPort, "/ready").second.find(waiting) != std::string::npos; },
+                       10s))
+      << admin_get(*node_, kAdminPort, "/ready").second;
+  // Everything else is up by now: only the gateway port keeps it unready.
+  for (int i = 0; i < 20; ++i) {
+    const auto r = admin_get(*node_, kAdminPort, "/ready");
+    EXPECT_EQ(r.first, 503u) << r.second;
+  }
+  const auto details = admin_get(*node_, kAdminPort, "/ready?details");
+  EXPECT_EQ(details.first, 503u);
+  EXPECT_NE(details.second.find("\"waiting_for\":[\"" + waiting + "\"]"), std::string::npos) << details.second;
+
+  close(squatter);  // the port is free: the daemon's retry takes it
+  ASSERT_TRUE(wait_for([&] { return admin_get(*node_, kAdminPort, "/ready").first == 200; }, 10s))
+      << admin_get(*node_, kAdminPort, "/ready").second;
+  // Ready means accepting, at once: the gateway answers, and so does the proxy.
+  const HttpReply via_gateway = node_->in_node([&] {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    HttpReply r;
+    if (connect_to(fd, node_->node_ip(), kGatewayPort) == 0) {
+      r = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: edge.example.com\r\nConnection: close\r\n\r\n");
+    }
+    close(fd);
+    return r;
+  });
+  EXPECT_EQ(via_gateway.status, 200u);
+  EXPECT_TRUE(through_proxy(get("/reviews/1")));
+  EXPECT_EQ(admin_get(*node_, kAdminPort, "/ready?details").second.find("\"waiting_for\":[]") != std::string::npos,
+            true);
+}
+
+}  // namespace
+}  // namespace sluice::test
