@@ -225,6 +225,31 @@ TEST(KubeConvert, OnlySecretsThatAGatewayNamesReachTheSnapshot) {
   EXPECT_EQ(loaded.resources.secrets[0]->meta.name, "web-cert");
 }
 
+// This node's Pods are counted as they come, move and go.
+TEST(KubeStore, CountsThisNodesPods) {
+  KubeStore store(kube::watched_types(), "node-a");
+  size_t pods = 0;
+  for (size_t i = 0; i < store.types().size(); ++i) {
+    if (store.types()[i].kind == "Pod") pods = i;
+  }
+  auto pod = [](const std::string& name, const std::string& node) {
+    return convert("Pod", R"({"metadata":{"name":")" + name + R"(","namespace":"ns"},"spec":{"nodeName":")" + node +
+                              R"("},"status":{"phase":"Running","podIP":"10.200.0.9"}})");
+  };
+  store.upsert(pods, "ns/a", pod("a", "node-a"));
+  store.upsert(pods, "ns/b", pod("b", "node-b"));
+  EXPECT_EQ(store.node_pods().pods, 1u);
+  store.upsert(pods, "ns/b", pod("b", "node-a"));
+  EXPECT_EQ(store.node_pods().pods, 2u);
+  store.remove(pods, "ns/a");
+  EXPECT_EQ(store.node_pods().pods, 1u);
+  KubeStore::Objects relisted;
+  relisted["ns/c"] = pod("c", "node-b");
+  store.replace(pods, std::move(relisted));
+  EXPECT_EQ(store.node_pods().pods, 0u);
+  EXPECT_EQ(store.node_pods().node_name, "node-a");
+}
+
 // The store hands each reload the change since the last one, and a reload
 // of Kubernetes objects alone is patched from it, with the same result as a
 // full build.

@@ -49,10 +49,14 @@ std::string config_status_json(const config::ReloadStatus& s, const L4SyncStatus
   return w.str();
 }
 
-std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatus>& types) {
+std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatus>& types, const kube::NodePods& node) {
   JsonWriter w;
   w.begin_object();
   w.key("synced").value(synced);
+  w.key("node").begin_object();
+  w.key("name").value(node.node_name);
+  w.key("pods").value(static_cast<uint64_t>(node.pods));
+  w.end_object();
   w.key("types").begin_array();
   for (const kube::ReflectorStatus& t : types) {
     w.begin_object();

@@ -19,7 +19,7 @@ namespace sluice {
 std::string config_status_json(const config::ReloadStatus& reload, const L4SyncStatus& kernel);
 
 // /kubernetes: each watched type's list and watch state (kube/reflector.h).
-std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatus>& types);
+std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatus>& types, const kube::NodePods& node);
 
 // /maps: every kernel service with its backends (ejection marks included)
 // and connection counters, plus the per-CPU verdict counters summed.

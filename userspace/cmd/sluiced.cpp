@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include "daemon_options.h"
 #include "node_daemon.h"
@@ -55,7 +56,9 @@ int main(int argc, char** argv) {
   app.add_flag("--cleanup", f.cleanup, "on exit, detach and remove all pinned state (stops the data path)");
   app.add_option("--external-iface", f.external_iface,
                  "node's external interface: XDP load balancing of LoadBalancer and external IPs (none: off)");
-  app.add_option("--node-name", f.node_name, "this node's Kubernetes name, for externalTrafficPolicy: Local");
+  app.add_option("--node-name", f.node_name,
+                 "this node's Kubernetes name (default: $NODE_NAME, which the DaemonSet sets from spec.nodeName): "
+                 "its Pods are this node's, and externalTrafficPolicy: Local keeps to them");
   app.add_option("--socket-redirect", f.socket_redirect,
                  "sockhash fast path between local sockets: proxy (only bytes the proxy receives), off, on, "
                  "or auto (bulk senders stay on the stack)")
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"off", "on"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (const char* env = std::getenv("NODE_NAME"); f.node_name.empty() && env) f.node_name = env;
   if (f.config.empty() && !f.kube && f.kubeconfig.empty()) {
     std::fprintf(stderr, "sluiced: one of --config, --kube or --kubeconfig is required\n");
     return 2;

@@ -113,7 +113,7 @@ class ObjectReader {
     source.line = doc.line() + origin_->line_offset;
     source.document = static_cast<uint32_t>(document_);
     source.base = base_;
-    meta.kind = kind;
+    meta.kind = kind_name(kind);
     const Node md = doc["metadata"];
     if (md.is_map()) {
       meta.name = md["name"].str();

@@ -59,6 +59,16 @@ int walk_line(YamlView node, std::string_view path, int line) {
 
 }  // namespace
 
+std::string_view kind_name(std::string_view kind) {
+  static constexpr std::string_view kKinds[] = {"VirtualService", "DestinationRule", "ServiceEntry", "Gateway",
+                                                "Sidecar",        "AuthorizationPolicy", "Service", "Pod",
+                                                "EndpointSlice",  "Secret",              "Namespace"};
+  for (std::string_view k : kKinds) {
+    if (k == kind) return k;
+  }
+  return {};
+}
+
 const std::string& Source::file() const {
   static const std::string kNone;
   return from ? from->file : kNone;

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -39,18 +40,22 @@ struct Source {
   int line_of(const std::string& path) const;
 };
 
+// The name of a kind sluice reads, in static storage (a copy in every
+// resource would cost megabytes at 100k Pods); "" for other kinds.
+std::string_view kind_name(std::string_view kind);
+
 // Labels in one sorted array: a pod has a handful, and a node keeps every
 // pod's (a std::map node per label costs twice the bytes and an allocation
 // each). Lookups, iteration order and comparison are as with std::map.
 using Labels = boost::container::flat_map<std::string, std::string>;
 
 struct Meta {
-  std::string kind;
+  std::string_view kind;  // static storage: one of the kinds sluice reads (kind_name)
   std::string name;
   std::string ns;
   std::string created;  // metadata.creationTimestamp (RFC 3339), when known: Istio's order of precedence
   Labels labels;
-  std::string id() const { return kind + " " + ns + "/" + name; }
+  std::string id() const { return std::string(kind) + " " + ns + "/" + name; }
 };
 
 // An Istio resource: metadata plus its typed spec.

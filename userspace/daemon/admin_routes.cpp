@@ -49,7 +49,7 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   }
   if (const kube::KubeSource* kube = from.kube) {
     routes["/kubernetes"] = [kube](const std::string&) {
-      return AdminResponse{200, "application/json", kube_status_json(kube->synced(), kube->status())};
+      return AdminResponse{200, "application/json", kube_status_json(kube->synced(), kube->status(), kube->node_pods())};
     };
   }
   // The proxy's clusters (circuit breakers, outlier detection) are created

@@ -74,7 +74,9 @@ Status NodeDaemon::start_config() {
   if (o_.kube || !o_.kubeconfig.empty()) {
     auto access = o_.kube ? kube::in_cluster_access() : kube::kubeconfig_access(o_.kubeconfig, o_.kube_context);
     if (!access) return access.error();
-    auto started = kube::KubeSource::start({.access = *access, .debounce = std::chrono::milliseconds(o_.debounce_ms)},
+    auto started = kube::KubeSource::start({.access = *access,
+                                            .debounce = std::chrono::milliseconds(o_.debounce_ms),
+                                            .node_name = o_.node_name},
                                            [this] { events_->request_reload(); });
     if (!started) return make_error(0, "kubernetes client: " + started.error().to_string());
     kube_ = started->get();

@@ -13,7 +13,7 @@ KubeSource::KubeSource(KubeSourceOptions options, std::function<void()> on_chang
     : server_(options.access.server),
       debounce_(options.debounce),
       on_change_(std::move(on_change)),
-      store_(options.types),
+      store_(options.types, options.node_name),
       tokens_(options.access),
       debounce_timer_(std::in_place, *ioc_) {}
 

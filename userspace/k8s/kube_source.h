@@ -30,6 +30,7 @@ struct KubeSourceOptions {
   // events (a rollout, a relist) is one reload.
   std::chrono::milliseconds debounce{100};
   std::vector<ResourceType> types = watched_types();
+  std::string node_name;  // this node's: its Pods are counted apart (/kubernetes)
 };
 
 class KubeSource : public config::ConfigSource {
@@ -48,6 +49,7 @@ class KubeSource : public config::ConfigSource {
   // Waits for synced(), at most timeout; returns synced().
   bool wait_synced(std::chrono::milliseconds timeout) const;
   std::vector<ReflectorStatus> status() const;
+  NodePods node_pods() const { return store_.node_pods(); }
   // Joins the client thread. Idempotent.
   void stop();
 

@@ -7,8 +7,8 @@
 
 namespace sluice::kube {
 
-KubeStore::KubeStore(std::vector<ResourceType> types)
-    : types_(std::move(types)), objects_(types_.size()), synced_(types_.size(), false) {}
+KubeStore::KubeStore(std::vector<ResourceType> types, std::string node_name)
+    : types_(std::move(types)), objects_(types_.size()), synced_(types_.size(), false), node_name_(std::move(node_name)) {}
 
 KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonView& object, std::string& key) {
   Object out;
@@ -27,6 +27,13 @@ KubeStore::Object KubeStore::convert(const ResourceType& t, const config::JsonVi
 void KubeStore::record(size_t type, const std::string& key, const config::AnyResource& was,
                        const config::AnyResource& is) {
   if (was == is) return;
+  using PodPtr = std::shared_ptr<const config::K8sResource<k8s::Pod>>;
+  auto on_this_node = [&](const config::AnyResource& r) {
+    const PodPtr* pod = std::get_if<PodPtr>(&r);
+    return !node_name_.empty() && pod && (*pod)->object.spec().node_name() == node_name_;
+  };
+  node_pods_ += on_this_node(is);
+  node_pods_ -= on_this_node(was);
   if (types_[type].kind != "Secret") {  // Secrets are chosen at load
     assembled_.remove_unordered(was);
     assembled_.add(is);
@@ -79,6 +86,11 @@ std::vector<std::string> KubeStore::replace(size_t type, Objects objects) {
   }
   current = std::move(objects);
   return gone;
+}
+
+NodePods KubeStore::node_pods() {
+  std::lock_guard lock(mu_);
+  return {node_name_, node_pods_};
 }
 
 void KubeStore::set_synced(size_t type) {

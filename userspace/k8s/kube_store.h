@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "json_view.h"
+#include "reflector_status.h"
 #include "resource_loader.h"
 #include "resource_types.h"
 
@@ -36,7 +37,8 @@ class KubeStore {
   // object, which would leave the first ones as holes in the heap).
   using Objects = std::unordered_map<std::string, Object>;
 
-  explicit KubeStore(std::vector<ResourceType> types);
+  // node_name: this node's, whose Pods the store counts apart.
+  explicit KubeStore(std::vector<ResourceType> types, std::string node_name = "");
 
   // Converts one API object of type t: a list item or a watch event's
   // object. key gets "namespace/name" ("name" for cluster-scoped kinds);
@@ -54,6 +56,7 @@ class KubeStore {
   // Every type has been listed once.
   bool synced();
   size_t size(size_t type);
+  NodePods node_pods();
   const std::vector<ResourceType>& types() const { return types_; }
 
   // Everything, as one load. Istio resources are in Istio's order of
@@ -77,6 +80,8 @@ class KubeStore {
   std::map<Key, config::AnyResource> pending_;  // changed since the last load: the resource as it was then
   std::map<Key, std::vector<config::Diagnostic>> with_diagnostics_;
   uint64_t generation_ = 0;  // of the last load
+  const std::string node_name_;
+  size_t node_pods_ = 0;  // Pods whose spec.nodeName is node_name_
 };
 
 }  // namespace sluice::kube

@@ -17,4 +17,11 @@ struct ReflectorStatus {
   std::string last_error;
 };
 
+// This node's Pods: those whose spec.nodeName is the node's name. They are
+// the workloads whose connects this node's kernel programs see.
+struct NodePods {
+  std::string node_name;  // empty: not known (--node-name, $NODE_NAME)
+  size_t pods = 0;
+};
+
 }  // namespace sluice::kube
