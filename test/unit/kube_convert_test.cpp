@@ -298,3 +298,53 @@ TEST(KubeStore, ReloadsPatchFromTheStoresDelta) {
   EXPECT_FALSE(fourth.patched);
   EXPECT_EQ(fourth.snapshot->find_service("web.shop.svc.cluster.local")->ports[0].endpoints[0].ip, 0x0AC80004u);
 }
+
+// One invalid object in a large cluster must not make every reload a full
+// build: its rejection stands in the patched snapshot (the last good version
+// in force), and a change to it is judged by a full build again.
+TEST(KubeStore, PatchesWhileARejectionStands) {
+  KubeStore store(kube::watched_types());
+  auto index = [&](const std::string& kind) {
+    for (size_t i = 0; i < store.types().size(); ++i) {
+      if (store.types()[i].kind == kind) return i;
+    }
+    return size_t(0);
+  };
+  auto slice = [&](const std::string& ip) {
+    return convert("EndpointSlice", R"({"metadata":{"name":"web-1","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
+      "addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":[")" + ip + R"("]}]})");
+  };
+  auto vs = [&](const std::string& timeout) {
+    return convert("VirtualService", R"({"metadata":{"name":"web","namespace":"shop"},
+      "spec":{"hosts":["web"],"http":[{"timeout":")" + timeout + R"(","route":[{"destination":{"host":"web"}}]}]}})");
+  };
+  store.upsert(index("Service"), "shop/web", convert("Service", R"({"metadata":{"name":"web","namespace":"shop"},
+    "spec":{"clusterIP":"10.96.0.5","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}})"));
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.1"));
+  store.upsert(index("VirtualService"), "shop/web", vs("3s"));
+  BuildMemo memo;
+  ASSERT_TRUE(build_snapshot(store.load(), 1, &memo).snapshot->rejections.empty());
+
+  store.upsert(index("VirtualService"), "shop/web", vs("soon"));  // not a duration: rejected
+  BuildResult bad = build_snapshot(store.load(), 2, &memo);
+  EXPECT_FALSE(bad.patched);
+  ASSERT_EQ(bad.snapshot->rejections.size(), 1u) << bad.snapshot->rejections.size();
+  ASSERT_EQ(bad.snapshot->resources.virtual_services.size(), 1u);
+  EXPECT_EQ(bad.snapshot->resources.virtual_services[0]->spec.http(0).timeout().seconds(), 3) << "the last good version";
+
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.2"));
+  BuildResult moved = build_snapshot(store.load(), 3, &memo);
+  EXPECT_TRUE(moved.patched) << "a rejection elsewhere does not force a full build";
+  EXPECT_EQ(moved.snapshot->find_service("web.shop.svc.cluster.local")->ports[0].endpoints[0].ip, 0x0AC80002u);
+  ASSERT_EQ(moved.snapshot->rejections.size(), 1u) << "the rejection still stands";
+  EXPECT_EQ(moved.snapshot->rejections[0].to_string(), bad.snapshot->rejections[0].to_string());
+  ASSERT_EQ(moved.snapshot->resources.virtual_services.size(), 1u);
+  EXPECT_EQ(moved.snapshot->resources.virtual_services[0]->spec.http(0).timeout().seconds(), 3);
+
+  store.upsert(index("VirtualService"), "shop/web", vs("5s"));  // fixed: a full build takes it
+  BuildResult fixed = build_snapshot(store.load(), 4, &memo);
+  EXPECT_TRUE(fixed.snapshot->rejections.empty());
+  EXPECT_EQ(fixed.snapshot->resources.virtual_services.at(0)->spec.http(0).timeout().seconds(), 5);
+  store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.3"));
+  EXPECT_TRUE(build_snapshot(store.load(), 5, &memo).patched);
+}

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 #include "admission.h"
@@ -306,12 +307,22 @@ std::shared_ptr<MeshSnapshot> build_once(const ResourceSet& rs, uint64_t version
 
 }  // namespace
 
+std::vector<std::string> error_texts(std::span<const Diagnostic> diags) {
+  std::vector<std::string> out;
+  for (const Diagnostic& d : diags) {
+    if (d.severity == Severity::kError) out.push_back(d.to_string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo) {
   if (memo) {
     if (std::optional<BuildResult> patched = patch_snapshot(loaded, version, *memo)) return std::move(*patched);
   }
   BuildResult result;
   result.diagnostics = std::move(loaded.diagnostics);
+  const size_t from_load = result.diagnostics.size();
   const SnapshotPtr last_good = memo ? memo->in_force : nullptr;
   const ResourceSet* good = last_good ? &last_good->resources : nullptr;
 
@@ -341,6 +352,7 @@ BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo)
         snap = build_once(rs, version, memo, build_warnings, found);
       }
       result.diagnostics.insert(result.diagnostics.end(), rejected_errors.begin(), rejected_errors.end());
+      if (memo) memo->admission_diagnostics.assign(result.diagnostics.begin() + from_load, result.diagnostics.end());
       result.diagnostics.insert(result.diagnostics.end(), found.begin(), found.end());
       break;
     }
@@ -355,10 +367,13 @@ BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo)
   }
   if (memo) {
     memo->in_force = snap;
-    // A patch starts from files as they are; one that rejected or replaced
-    // anything is not what its files say, so the next build is a full one.
-    if ((!loaded.file_resources.empty() || loaded.delta) && rejected.empty() && !replaced) {
+    // A patch starts from what the source holds, with the rejections of
+    // single resources standing (snapshot_patch.h). A file rejected whole
+    // or a duplicate replaced makes the next build a full one.
+    if ((!loaded.file_resources.empty() || loaded.delta) && rejected.files.empty() && !replaced) {
       memo->base = snap;
+      memo->base_rejected = rejected.resources;
+      memo->base_load_errors = error_texts({result.diagnostics.begin(), result.diagnostics.begin() + from_load});
       memo->base_generation = loaded.delta ? loaded.delta->generation : 0;
       memo->base_files.clear();
       for (size_t i = 0; i < loaded.files.size(); ++i) memo->base_files.emplace(loaded.files[i], loaded.file_resources[i]);

@@ -6,6 +6,8 @@
 
 #include <map>
 #include <memory>
+#include <set>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -42,10 +44,18 @@ struct BuildMemo {
   // The snapshot in force: where rejected resources find their last good
   // version.
   SnapshotPtr in_force;
-  // What a patch starts from: the last snapshot whose resources are exactly
-  // what its files hold (nothing rejected or replaced), and what it was
+  // What a patch starts from: the last snapshot built from what the source
+  // holds (no file rejected whole, no duplicate replaced), and what it was
   // built from; null otherwise, which makes the next build a full one.
   SnapshotPtr base;
+  // The rejections standing in base, which a patch keeps as they are while
+  // the change does not touch them (one invalid object must not make every
+  // reload of a large cluster a full build): the ids rejected (their last
+  // good versions, if any, are in base), the errors the source reported at
+  // load (a patch needs the same ones), and what admission said.
+  std::set<std::string> base_rejected;
+  std::vector<std::string> base_load_errors;
+  std::vector<Diagnostic> admission_diagnostics;
   std::map<std::string, std::shared_ptr<const FileResources>> base_files;  // by path
   uint64_t base_generation = 0;  // of the SourceDelta base was built from, for sources with deltas
   ServiceInputs inputs;                   // base's, indexed
@@ -58,6 +68,10 @@ struct BuildMemo {
 // only Kubernetes Services, EndpointSlices and Pods patches the base
 // (snapshot_patch.h) instead of building everything again.
 BuildResult build_snapshot(LoadResult loaded, uint64_t version, BuildMemo* memo = nullptr);
+
+// The errors among diags, as text, sorted: a patch needs the same ones the
+// source reported at its base.
+std::vector<std::string> error_texts(std::span<const Diagnostic> diags);
 
 // Load paths (through the cache, if given), then build.
 BuildResult load_snapshot(const std::vector<std::string>& paths, uint64_t version,

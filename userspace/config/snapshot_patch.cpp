@@ -1,8 +1,11 @@
 #include "snapshot_patch.h"
 
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "admission.h"
 #include "label_selector.h"
 
 namespace sluice::config {
@@ -107,7 +110,7 @@ class Patcher {
   // False: a full build is needed.
   bool run(MeshSnapshot& snap) {
     delta_ = delta_of(loaded_, memo_);
-    if (delta_.other_kinds) return false;
+    if (delta_.other_kinds || touches_rejected()) return false;
     // From here the memo is being changed: until this build is accepted, the
     // next one must be a full build.
     memo_.base.reset();
@@ -209,6 +212,16 @@ class Patcher {
     return true;
   }
 
+  // A change to a rejected resource is admission's to judge again.
+  bool touches_rejected() const {
+    if (memo_.base_rejected.empty()) return false;
+    auto any = [&](const auto& list) {
+      return std::any_of(list.begin(), list.end(), [&](const auto& r) { return memo_.base_rejected.count(r->meta.id()); });
+    };
+    return any(delta_.services_gone) || any(delta_.services_new) || any(delta_.slices_gone) ||
+           any(delta_.slices_new) || any(delta_.pods_gone) || any(delta_.pods_new);
+  }
+
   LoadResult& loaded_;
   BuildMemo& memo_;
   const MeshSnapshot& base_;
@@ -218,7 +231,9 @@ class Patcher {
 }  // namespace
 
 std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, BuildMemo& memo) {
-  if (!memo.base || has_errors(loaded.diagnostics)) return std::nullopt;
+  // The source's own errors (objects that did not convert) must be those
+  // of the base: each is a rejection standing there.
+  if (!memo.base || error_texts(loaded.diagnostics) != memo.base_load_errors) return std::nullopt;
   if (loaded.delta ? loaded.delta->since != memo.base_generation
                    : loaded.file_resources.size() != loaded.files.size()) {
     return std::nullopt;  // a delta on top of another build, or files without what they held
@@ -231,18 +246,32 @@ std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, 
   BuildResult result;
   result.patched = true;
   snap->resources = std::move(loaded.resources);
-  result.diagnostics = loaded.diagnostics;
-  result.diagnostics.insert(result.diagnostics.end(), memo.build_warnings.begin(), memo.build_warnings.end());
-  validate_references(*snap, result.diagnostics);
+  // The rejections standing in base stand here too (the change does not
+  // touch them): the source's versions out, base's last good ones in. The
+  // source's set is kept until the patch is accepted, for a full build.
+  std::optional<ResourceSet> as_loaded;
+  if (!memo.base_rejected.empty()) {
+    as_loaded = snap->resources;
+    std::vector<Diagnostic> said_at_base;  // memo.admission_diagnostics has them
+    keep_last_good(snap->resources, {memo.base_rejected, {}}, &base->resources, said_at_base);
+  }
+  std::vector<Diagnostic> found = memo.build_warnings;
+  validate_references(*snap, found);
   const auto& local = memo.validation.local_diagnostics;
-  result.diagnostics.insert(result.diagnostics.end(), local.begin(), local.end());
-  if (has_errors(result.diagnostics)) {
+  found.insert(found.end(), local.begin(), local.end());
+  if (has_errors(found)) {
     // Admission is the full build's: give the resources back to it. The
     // memo stays without a base.
-    loaded.resources = std::move(snap->resources);
+    loaded.resources = as_loaded ? std::move(*as_loaded) : std::move(snap->resources);
     return std::nullopt;
   }
-  snap->warnings = result.diagnostics;
+  result.diagnostics = loaded.diagnostics;
+  result.diagnostics.insert(result.diagnostics.end(), memo.admission_diagnostics.begin(),
+                            memo.admission_diagnostics.end());
+  result.diagnostics.insert(result.diagnostics.end(), found.begin(), found.end());
+  for (const Diagnostic& d : result.diagnostics) {
+    (d.severity == Severity::kError ? snap->rejections : snap->warnings).push_back(d);
+  }
   memo.base = snap;
   memo.in_force = snap;
   memo.base_generation = loaded.delta ? loaded.delta->generation : 0;

@@ -5,9 +5,16 @@
 // shared with the previous snapshot, and the work is proportional to the
 // change instead of to the mesh.
 //
-// Anything else (an Istio resource or a Secret changed, a loading error, a
-// service that clashes with another, a warning about a changed object) makes
-// it decline, and the caller builds in full; both give the same snapshot.
+// Rejections standing in the last build stand in the patch too (the last
+// good version of each rejected resource stays), as long as the change does
+// not touch a rejected resource and the source reports the same loading
+// errors: one invalid object must not make every reload of a large cluster
+// a full build.
+//
+// Anything else (an Istio resource or a Secret changed, a new or fixed
+// loading error, a change to a rejected resource, a service that clashes
+// with another, a warning about a changed object) makes it decline, and the
+// caller builds in full; both give the same snapshot.
 #pragma once
 
 #include <optional>
