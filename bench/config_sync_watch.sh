@@ -21,6 +21,9 @@ cd "$(dirname "$0")/.."
 SERVICES=${SERVICES:-10000}
 PODS=${PODS:-100000}
 ENDPOINTS=${ENDPOINTS:-10}
+# REJECTED=1 adds one invalid VirtualService: its rejection stands through
+# the run, and reloads must still patch (docs/kubernetes.md, Admission).
+REJECTED=${REJECTED:-0}
 BUILD_DIR=${BUILD_DIR:-build}
 
 [ "$(id -u)" -eq 0 ] || { echo "config_sync_watch.sh: needs root" >&2; exit 1; }
@@ -90,6 +93,9 @@ awk -v n="$SERVICES" -v e="$ENDPOINTS" 'BEGIN {
   }
 }' >> "$WORK/objects.yaml"
 t0=$(date +%s%3N)
+if [ "$REJECTED" = 1 ]; then
+  printf -- '---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad, namespace: bench}\nspec: {hosts: [svc-0], http: [{timeout: soon, route: [{destination: {host: svc-0}}]}]}\n' >> "$WORK/objects.yaml"
+fi
 apply "$WORK/objects.yaml"
 echo "applied $(du -m "$WORK/objects.yaml" | cut -f1) MB of objects to the API server in $(( $(date +%s%3N) - t0 )) ms"
 
