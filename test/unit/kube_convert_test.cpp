@@ -48,6 +48,24 @@ Read read_object(const std::string& kind, const std::string& json, std::string* 
   return out;
 }
 
+size_t type_index(const KubeStore& store, const std::string& kind) {
+  for (size_t i = 0; i < store.types().size(); ++i) {
+    if (store.types()[i].kind == kind) return i;
+  }
+  ADD_FAILURE() << "no type " << kind;
+  return 0;
+}
+
+// Service shop/web and its one EndpointSlice, with one endpoint at ip.
+KubeStore::Object web_service() {
+  return convert("Service", R"({"metadata":{"name":"web","namespace":"shop"},
+    "spec":{"clusterIP":"10.96.0.5","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}})");
+}
+KubeStore::Object web_slice(const std::string& ip) {
+  return convert("EndpointSlice", R"({"metadata":{"name":"web-1","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
+    "addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":[")" + ip + R"("]}]})");
+}
+
 // The same object as YAML, through the file loader.
 ResourceSet from_yaml(const std::string& yaml) {
   LoadResult loaded;
@@ -206,12 +224,7 @@ TEST(KubeConvert, NamespacesAreClusterScoped) {
 
 TEST(KubeConvert, OnlySecretsThatAGatewayNamesReachTheSnapshot) {
   KubeStore store(kube::watched_types());
-  auto index = [&](const std::string& kind) {
-    for (size_t i = 0; i < store.types().size(); ++i) {
-      if (store.types()[i].kind == kind) return i;
-    }
-    return size_t(0);
-  };
+  auto index = [&](const std::string& kind) { return type_index(store, kind); };
   store.upsert(index("Secret"), "istio-system/web-cert",
                convert("Secret", R"({"metadata":{"name":"web-cert","namespace":"istio-system"},"type":"kubernetes.io/tls","data":{"tls.crt":"eA==","tls.key":"eQ=="}})"));
   store.upsert(index("Secret"), "istio-system/other",
@@ -228,10 +241,7 @@ TEST(KubeConvert, OnlySecretsThatAGatewayNamesReachTheSnapshot) {
 // This node's Pods are counted as they come, move and go.
 TEST(KubeStore, CountsThisNodesPods) {
   KubeStore store(kube::watched_types(), "node-a");
-  size_t pods = 0;
-  for (size_t i = 0; i < store.types().size(); ++i) {
-    if (store.types()[i].kind == "Pod") pods = i;
-  }
+  const size_t pods = type_index(store, "Pod");
   auto pod = [](const std::string& name, const std::string& node) {
     return convert("Pod", R"({"metadata":{"name":")" + name + R"(","namespace":"ns"},"spec":{"nodeName":")" + node +
                               R"("},"status":{"phase":"Running","podIP":"10.200.0.9"}})");
@@ -255,18 +265,9 @@ TEST(KubeStore, CountsThisNodesPods) {
 // full build.
 TEST(KubeStore, ReloadsPatchFromTheStoresDelta) {
   KubeStore store(kube::watched_types());
-  auto index = [&](const std::string& kind) {
-    for (size_t i = 0; i < store.types().size(); ++i) {
-      if (store.types()[i].kind == kind) return i;
-    }
-    return size_t(0);
-  };
-  auto slice = [&](const std::string& ip) {
-    return convert("EndpointSlice", R"({"metadata":{"name":"web-1","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
-      "addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":[")" + ip + R"("]}]})");
-  };
-  store.upsert(index("Service"), "shop/web", convert("Service", R"({"metadata":{"name":"web","namespace":"shop"},
-    "spec":{"clusterIP":"10.96.0.5","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}})"));
+  auto index = [&](const std::string& kind) { return type_index(store, kind); };
+  auto slice = web_slice;
+  store.upsert(index("Service"), "shop/web", web_service());
   store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.1"));
   BuildMemo memo;
   BuildResult first = build_snapshot(store.load(), 1, &memo);
@@ -304,22 +305,13 @@ TEST(KubeStore, ReloadsPatchFromTheStoresDelta) {
 // in force), and a change to it is judged by a full build again.
 TEST(KubeStore, PatchesWhileARejectionStands) {
   KubeStore store(kube::watched_types());
-  auto index = [&](const std::string& kind) {
-    for (size_t i = 0; i < store.types().size(); ++i) {
-      if (store.types()[i].kind == kind) return i;
-    }
-    return size_t(0);
-  };
-  auto slice = [&](const std::string& ip) {
-    return convert("EndpointSlice", R"({"metadata":{"name":"web-1","namespace":"shop","labels":{"kubernetes.io/service-name":"web"}},
-      "addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":[")" + ip + R"("]}]})");
-  };
+  auto index = [&](const std::string& kind) { return type_index(store, kind); };
+  auto slice = web_slice;
   auto vs = [&](const std::string& timeout) {
     return convert("VirtualService", R"({"metadata":{"name":"web","namespace":"shop"},
       "spec":{"hosts":["web"],"http":[{"timeout":")" + timeout + R"(","route":[{"destination":{"host":"web"}}]}]}})");
   };
-  store.upsert(index("Service"), "shop/web", convert("Service", R"({"metadata":{"name":"web","namespace":"shop"},
-    "spec":{"clusterIP":"10.96.0.5","selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":8080}]}})"));
+  store.upsert(index("Service"), "shop/web", web_service());
   store.upsert(index("EndpointSlice"), "shop/web-1", slice("10.200.0.1"));
   store.upsert(index("VirtualService"), "shop/web", vs("3s"));
   BuildMemo memo;
