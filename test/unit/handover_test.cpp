@@ -112,6 +112,7 @@ TEST(HandoverTest, SocketsPassAndThePredecessorDrainsOnlyOnceTheSuccessorListens
   EXPECT_EQ(handed, 0) << "the predecessor drained before the successor listened";
 
   ASSERT_TRUE((**client)->listening(std::chrono::seconds(5)).ok());
+  for (int i = 0; i < 200 && handed == 0; ++i) usleep(5000);  // told right after the answer
   EXPECT_EQ(handed, 1);
   // The name is free for the successor's own server.
   auto next = HandoverServer::start(pin_dir, {});

@@ -199,7 +199,7 @@ Status HandoverClient::listening(std::chrono::milliseconds limit) {
   if (!write_all(fd_, "listening\n")) return make_error(-errno, "hand-over: tell the predecessor");
   std::string line;
   if (!read_line(fd_, line, nullptr, static_cast<int>(limit.count())) || line != "draining") {
-    return make_error(-ETIMEDOUT, "hand-over: the predecessor did not confirm its drain");
+    return make_error(-EPROTO, "hand-over: the predecessor did not confirm its drain");
   }
   return {};
 }
@@ -292,11 +292,13 @@ bool HandoverServer::serve_one(int conn) {
     cb_.aborted();
     return false;
   }
-  cb_.handed_over();
   // The successor takes the name once we give it up (only this thread
-  // touches fd_ until stop() has joined it).
+  // touches fd_ until stop() has joined it). The answer goes out before the
+  // daemon hears of the hand-over: its drain stops this server, which cuts
+  // the connection.
   release_name();
   (void)write_all(conn, "draining\n");
+  cb_.handed_over();
   return true;
 }
 
