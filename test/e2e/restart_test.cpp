@@ -56,6 +56,43 @@ class RestartTest : public L7Test {
     return wait_for([&] { return wrk_output().find("requests in") != std::string::npos; }, limit);
   }
 
+  // A Gateway on the node's port kGatewayPort routing edge.example.com to reviews.
+  static constexpr uint16_t kGatewayPort = 18080;
+  static std::string edge_gateway() {
+    return R"(---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 18080, name: http, protocol: HTTP}
+    hosts: [edge.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge, namespace: default}
+spec:
+  hosts: [edge.example.com]
+  gateways: [edge]
+  http:
+  - route:
+    - destination: {host: reviews}
+)";
+  }
+  // One request through the gateway from the node, on a connection of its own.
+  HttpReply gateway_get() {
+    return node_->in_node([&] {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      HttpReply r;
+      if (connect_to(fd, node_->node_ip(), kGatewayPort) == 0) {
+        r = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: edge.example.com\r\nConnection: close\r\n\r\n");
+      }
+      close(fd);
+      return r;
+    });
+  }
+
   // A kernel counter of /maps ("connect_redirected", "connect_proxy_down").
   long kernel_count(const std::string& name) {
     const std::string maps = admin_get(*node_, kAdminPort, "/maps").second;
@@ -148,9 +185,14 @@ TEST_F(RestartTest, KillNineThenRestartRefusesNoConnect) {
 // connect_proxy_down counter does not move).
 TEST_F(RestartTest, UpgradeBesideTheRunningSluicedLosesNothing) {
   daemon_flags_ = {"--no-access-log"};  // tens of thousands of requests
-  start(bookinfo(route_with("", kAllPods)));
+  start(bookinfo(route_with("", kAllPods) + edge_gateway()));
   const pid_t old_daemon = daemon_;
   ProbeLoop loop([this] { return probe(); });
+  // The gateway listener passes too: a client of the gateway sees no reset.
+  ProbeLoop edge([this] {
+    const HttpReply r = gateway_get();
+    return r.status == 200 ? "ok" : "error status " + std::to_string(r.status);
+  });
   const pid_t wrk = start_wrk(9);
   ASSERT_TRUE(wait_for([&] { return count(loop.counts(), "proxied") > 20; }, 10s)) << "no probe went through the proxy";
   std::this_thread::sleep_for(1s);  // load through the old proxy for a while
@@ -179,19 +221,23 @@ TEST_F(RestartTest, UpgradeBesideTheRunningSluicedLosesNothing) {
   EXPECT_TRUE(wrk_done(20s));
   node_->stop(wrk);
   loop.stop();
+  edge.stop();
   const long around = kernel_count("connect_proxy_down") - around_before;
 
   const WrkSummary s = parse_wrk(wrk_output());
   std::cout << "wrk across the upgrade: " << s.requests << " requests, " << s.failures << " failed\n";
   std::cout << "probes across the upgrade:";
   for (const auto& [label, n] : loop.counts()) std::cout << " " << label << "=" << n;
-  std::cout << "; HTTP connects balanced around the proxy: " << around << "\n";
+  std::cout << "; HTTP connects balanced around the proxy: " << around << "; gateway requests: " << edge.total()
+            << ", " << edge.failed() << " failed\n";
   EXPECT_GT(s.requests, 0) << wrk_output();
   EXPECT_EQ(s.failures, 0) << wrk_output();
   EXPECT_EQ(loop.failed(), 0) << "of " << loop.total() << " probes: refused connects or wrong answers";
   EXPECT_EQ(count(loop.counts(), "cut"), 0) << "a request was lost";
   EXPECT_EQ(count(loop.counts(), "direct"), 0) << "a probe went around the proxy";
   EXPECT_EQ(around, 0) << "HTTP connects went around the proxy";
+  EXPECT_GT(edge.total(), 20);
+  EXPECT_EQ(edge.failed(), 0) << "gateway requests failed across the upgrade";
   EXPECT_EQ(log().find("drain timeout"), std::string::npos);
   EXPECT_EQ(log("sluiced-new.log").find("draining"), std::string::npos) << "the new sluiced drained";
   daemon_ = new_daemon;  // TearDown stops it
@@ -200,27 +246,7 @@ TEST_F(RestartTest, UpgradeBesideTheRunningSluicedLosesNothing) {
 // The gateway port is held by another socket, so its listener cannot open:
 // /ready says so, and turns true only once the listener accepts.
 TEST_F(RestartTest, ReadyWaitsUntilTheListenersAccept) {
-  constexpr uint16_t kGatewayPort = 18080;
-  std::ofstream(dir_ + "/config/mesh.yaml") << bookinfo(R"(---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 18080, name: http, protocol: HTTP}
-    hosts: [edge.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: default}
-spec:
-  hosts: [edge.example.com]
-  gateways: [edge]
-  http:
-  - route:
-    - destination: {host: reviews}
-)");
+  std::ofstream(dir_ + "/config/mesh.yaml") << bookinfo(edge_gateway());
   int squatter = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
   ASSERT_EQ(listen_on(squatter, node_->node_ip(), kGatewayPort), 0);
   spawn_daemon({"--config", dir_ + "/config"});
@@ -242,15 +268,7 @@ spec:
   ASSERT_TRUE(wait_for([&] { return admin_get(*node_, kAdminPort, "/ready").first == 200; }, 10s))
       << admin_get(*node_, kAdminPort, "/ready").second;
   // Ready means accepting, at once: the gateway answers, and so does the proxy.
-  const HttpReply via_gateway = node_->in_node([&] {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    HttpReply r;
-    if (connect_to(fd, node_->node_ip(), kGatewayPort) == 0) {
-      r = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: edge.example.com\r\nConnection: close\r\n\r\n");
-    }
-    close(fd);
-    return r;
-  });
+  const HttpReply via_gateway = gateway_get();
   EXPECT_EQ(via_gateway.status, 200u);
   EXPECT_TRUE(through_proxy(get("/reviews/1")));
   EXPECT_EQ(admin_get(*node_, kAdminPort, "/ready?details").second.find("\"waiting_for\":[]") != std::string::npos,
