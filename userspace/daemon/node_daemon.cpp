@@ -262,7 +262,9 @@ Status NodeDaemon::start_proxy() {
     if (predecessor_) {
       HandedListeners& l = predecessor_->listeners();
       inherited = std::exchange(l.gateway, {});
-      inherited[l.mesh_port] = std::exchange(l.mesh, {});
+      // A mesh listener on another port than ours is left to close with
+      // the hand-over (~HandoverClient): no program redirects to it now.
+      if (l.mesh_port == o_.proxy_port) inherited[l.mesh_port] = std::exchange(l.mesh, {});
     }
     auto started = start_l7_proxy(o_, lb_->maps(), [sync = sync_.get()] { return sync->current(); }, clusters_,
                                   std::move(inherited));
