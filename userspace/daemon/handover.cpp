@@ -262,6 +262,10 @@ bool HandoverServer::serve_one(int conn) {
   std::vector<int> fds = l.mesh;
   if (l.admin >= 0) fds.push_back(l.admin);
   for (const auto& [port, v] : l.gateway) fds.insert(fds.end(), v.begin(), v.end());
+  if (fds.size() > kMaxHandedFds) {
+    spdlog::error("hand-over: {} listening sockets, more than one message carries ({})", fds.size(), kMaxHandedFds);
+    return false;
+  }
   // The descriptors ride on the first byte; the rest of the line follows.
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxHandedFds)] = {};
   iovec iov{const_cast<char*>(header.data()), 1};
