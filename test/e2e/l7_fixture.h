@@ -128,8 +128,12 @@ class L7Test : public NodeTest {
       if (daemon_ > 0) node_->stop(daemon_);
       std::filesystem::remove_all(node_->pin_dir() + "/links");
       if (HasFailure()) {
-        std::ifstream in(dir_ + "/sluiced.log");
-        std::cerr << "--- sluiced log ---\n" << in.rdbuf() << "--- end ---\n";
+        for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+          const std::string name = e.path().filename().string();
+          if (!name.starts_with("sluiced")) continue;  // sluiced.log, and a successor's in an upgrade
+          std::ifstream in(e.path());
+          std::cerr << "--- " << name << " ---\n" << in.rdbuf() << "--- end ---\n";
+        }
       }
     }
     std::filesystem::remove_all(dir_);
@@ -163,8 +167,8 @@ class L7Test : public NodeTest {
     wait_ready_and_proxying();
   }
 
-  // sluiced started, not waited for.
-  void spawn_daemon(const std::vector<std::string>& source) {
+  // sluiced started, not waited for; its output goes to `log_name` in dir_.
+  void spawn_daemon(const std::vector<std::string>& source, const std::string& log_name = "sluiced.log") {
     std::vector<std::string> argv{SLUICED_PATH};
     argv.insert(argv.end(), source.begin(), source.end());
     argv.insert(argv.end(), {"--cgroup", node_->cgroup_path(), "--pin-dir",
@@ -172,7 +176,7 @@ class L7Test : public NodeTest {
                             node_->node_ip(), "--proxy-port", std::to_string(kProxyPort),
                             "--request-header-timeout-ms", "1000"});
     argv.insert(argv.end(), daemon_flags_.begin(), daemon_flags_.end());
-    daemon_ = node_->spawn(node_->node_ns(), argv, dir_ + "/sluiced.log");
+    daemon_ = node_->spawn(node_->node_ns(), argv, dir_ + "/" + log_name);
   }
 
   void wait_ready_and_proxying() {
@@ -270,14 +274,15 @@ class L7Test : public NodeTest {
     return out;
   }
 
-  std::string log() {
-    std::ifstream in(dir_ + "/sluiced.log");
+  std::string log(const std::string& log_name = "sluiced.log") {
+    std::ifstream in(dir_ + "/" + log_name);
     return {std::istreambuf_iterator<char>(in), {}};
   }
   // Whether the daemon's log has `needle` within `limit`: access log lines
   // reach it in batches (--access-log-flush-ms, 100 ms by default).
-  bool log_has(const std::string& needle, std::chrono::milliseconds limit = std::chrono::seconds(3)) {
-    return wait_for([&] { return log().find(needle) != std::string::npos; }, limit);
+  bool log_has(const std::string& needle, std::chrono::milliseconds limit = std::chrono::seconds(3),
+               const std::string& log_name = "sluiced.log") {
+    return wait_for([&] { return log(log_name).find(needle) != std::string::npos; }, limit);
   }
 
   std::string dir_;

@@ -39,6 +39,67 @@ class RestartTest : public L7Test {
   }
 
   static int count(std::map<std::string, int> counts, const std::string& label) { return counts[label]; }
+
+  // 20 busy wrk keep-alive connections from pod 1 for `seconds`.
+  pid_t start_wrk(int seconds) {
+    return node_->spawn(node_->pod_ns(1),
+                        {"wrk", "-t", "2", "-c", "20", "-d", std::to_string(seconds) + "s", "-H", "Host: reviews",
+                         "http://" + std::string(kVip) + ":" + std::to_string(kPort) + "/reviews/1"},
+                        wrk_log());
+  }
+  std::string wrk_log() const { return dir_ + "/wrk.log"; }
+  std::string wrk_output() const {
+    std::ifstream in(wrk_log());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  bool wrk_done(std::chrono::seconds limit) {
+    return wait_for([&] { return wrk_output().find("requests in") != std::string::npos; }, limit);
+  }
+
+  // A Gateway on the node's port kGatewayPort routing edge.example.com to reviews.
+  static constexpr uint16_t kGatewayPort = 18080;
+  static std::string edge_gateway() {
+    return R"(---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 18080, name: http, protocol: HTTP}
+    hosts: [edge.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge, namespace: default}
+spec:
+  hosts: [edge.example.com]
+  gateways: [edge]
+  http:
+  - route:
+    - destination: {host: reviews}
+)";
+  }
+  // One request through the gateway from the node, on a connection of its own.
+  HttpReply gateway_get() {
+    return node_->in_node([&] {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      HttpReply r;
+      if (connect_to(fd, node_->node_ip(), kGatewayPort) == 0) {
+        r = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: edge.example.com\r\nConnection: close\r\n\r\n");
+      }
+      close(fd);
+      return r;
+    });
+  }
+
+  // A kernel counter of /maps ("connect_redirected", "connect_proxy_down").
+  long kernel_count(const std::string& name) {
+    const std::string maps = admin_get(*node_, kAdminPort, "/maps").second;
+    std::smatch m;
+    if (!std::regex_search(maps, m, std::regex("\"" + name + "\":(\\d+)"))) return -1;
+    return std::stol(m[1]);
+  }
 };
 
 // wrk's summary: requests completed, and every failure it counts (socket
@@ -62,21 +123,10 @@ WrkSummary parse_wrk(const std::string& out) {
 TEST_F(RestartTest, SigtermUnderKeepAliveLoadFailsNoRequest) {
   daemon_flags_ = {"--no-access-log"};  // tens of thousands of requests
   start(bookinfo(route_with("", kAllPods)));
-  const std::string wrk_log = dir_ + "/wrk.log";
   // 20 busy keep-alive connections for 8 s; sluiced gets SIGTERM in the middle.
-  const pid_t wrk = node_->spawn(node_->pod_ns(1),
-                                 {"wrk", "-t", "2", "-c", "20", "-d", "8s", "-H", "Host: reviews",
-                                  "http://" + std::string(kVip) + ":" + std::to_string(kPort) + "/reviews/1"},
-                                 wrk_log);
-  auto wrk_output = [&] {
-    std::ifstream in(wrk_log);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
+  const pid_t wrk = start_wrk(8);
   std::this_thread::sleep_for(2s);  // load through the proxy for a while
-  std::smatch m;
-  const std::string maps = admin_get(*node_, kAdminPort, "/maps").second;
-  ASSERT_TRUE(std::regex_search(maps, m, std::regex(R"("connect_redirected":(\d+))"))) << maps;
-  EXPECT_GE(std::stol(m[1]), 20) << "wrk's connections did not go to the proxy";
+  EXPECT_GE(kernel_count("connect_redirected"), 20) << "wrk's connections did not go to the proxy";
   kill(daemon_, SIGTERM);  // the drain, then exit
   // The admin API still answers while the drain runs (at least its 1 s
   // accept grace), and says why it is not ready.
@@ -86,7 +136,7 @@ TEST_F(RestartTest, SigtermUnderKeepAliveLoadFailsNoRequest) {
   EXPECT_TRUE(log_has("shutting down", 30s)) << "sluiced did not finish its drain";
   node_->stop(daemon_);  // reaps (a second SIGTERM after the drain changes nothing)
   daemon_ = -1;
-  EXPECT_TRUE(wait_for([&] { return wrk_output().find("requests in") != std::string::npos; }, 20s));
+  EXPECT_TRUE(wrk_done(20s));
   node_->stop(wrk);
   const WrkSummary s = parse_wrk(wrk_output());
   std::cout << "wrk across SIGTERM: " << s.requests << " requests, " << s.failures << " failed\n";
@@ -127,30 +177,76 @@ TEST_F(RestartTest, KillNineThenRestartRefusesNoConnect) {
   EXPECT_LE(count(loop.counts(), "cut"), 1) << "only a request under way at the kill may be lost";
 }
 
+// docs/operations.md "Upgrades": a new sluiced starts beside the running one
+// (DaemonSet maxSurge: 1), takes its listening sockets, and the old one
+// drains and then gets SIGTERM. Under 20 busy wrk keep-alive connections and
+// a connect-per-request probe: no refused connect, no failed request, and no
+// HTTP connect balanced at L4 around the proxy (the kernel's
+// connect_proxy_down counter does not move).
+TEST_F(RestartTest, UpgradeBesideTheRunningSluicedLosesNothing) {
+  daemon_flags_ = {"--no-access-log"};  // tens of thousands of requests
+  start(bookinfo(route_with("", kAllPods) + edge_gateway()));
+  const pid_t old_daemon = daemon_;
+  ProbeLoop loop([this] { return probe(); });
+  // The gateway listener passes too: a client of the gateway sees no reset.
+  ProbeLoop edge([this] {
+    const HttpReply r = gateway_get();
+    return r.status == 200 ? "ok" : "error status " + std::to_string(r.status);
+  });
+  const pid_t wrk = start_wrk(9);
+  ASSERT_TRUE(wait_for([&] { return count(loop.counts(), "proxied") > 20; }, 10s)) << "no probe went through the proxy";
+  std::this_thread::sleep_for(1s);  // load through the old proxy for a while
+  const long around_before = kernel_count("connect_proxy_down");
+  ASSERT_GE(around_before, 0);
+
+  const auto upgrade_start = std::chrono::steady_clock::now();
+  spawn_daemon({"--config", dir_ + "/config"}, "sluiced-new.log");  // beside the old one, same pin dir
+  const pid_t new_daemon = daemon_;
+  EXPECT_TRUE(log_has("took over: the previous sluiced drains", 20s, "sluiced-new.log"));
+  EXPECT_TRUE(log_has("handed over: idle until SIGTERM", 20s)) << "the old sluiced did not finish its drain";
+  std::cout << "upgrade: the new sluiced took over "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - upgrade_start)
+                   .count()
+            << " ms after its start\n";
+  wait_ready_and_proxying();  // the admin port is the handed-over one: the new sluiced answers
+  std::this_thread::sleep_for(1s);
+
+  // The DaemonSet controller deletes the old pod once the new one is ready.
+  const int proxied_before_stop = count(loop.counts(), "proxied");
+  kill(old_daemon, SIGTERM);
+  EXPECT_TRUE(log_has("shutting down", 10s)) << "the old sluiced did not stop";
+  node_->stop(old_daemon);  // reaps
+  EXPECT_TRUE(wait_for([&] { return count(loop.counts(), "proxied") > proxied_before_stop + 20; }, 10s))
+      << "with the old sluiced gone, nothing went through the new proxy";
+  EXPECT_TRUE(wrk_done(20s));
+  node_->stop(wrk);
+  loop.stop();
+  edge.stop();
+  const long around = kernel_count("connect_proxy_down") - around_before;
+
+  const WrkSummary s = parse_wrk(wrk_output());
+  std::cout << "wrk across the upgrade: " << s.requests << " requests, " << s.failures << " failed\n";
+  std::cout << "probes across the upgrade:";
+  for (const auto& [label, n] : loop.counts()) std::cout << " " << label << "=" << n;
+  std::cout << "; HTTP connects balanced around the proxy: " << around << "; gateway requests: " << edge.total()
+            << ", " << edge.failed() << " failed\n";
+  EXPECT_GT(s.requests, 0) << wrk_output();
+  EXPECT_EQ(s.failures, 0) << wrk_output();
+  EXPECT_EQ(loop.failed(), 0) << "of " << loop.total() << " probes: refused connects or wrong answers";
+  EXPECT_EQ(count(loop.counts(), "cut"), 0) << "a request was lost";
+  EXPECT_EQ(count(loop.counts(), "direct"), 0) << "a probe went around the proxy";
+  EXPECT_EQ(around, 0) << "HTTP connects went around the proxy";
+  EXPECT_GT(edge.total(), 20);
+  EXPECT_EQ(edge.failed(), 0) << "gateway requests failed across the upgrade";
+  EXPECT_EQ(log().find("drain timeout"), std::string::npos);
+  EXPECT_EQ(log("sluiced-new.log").find("draining"), std::string::npos) << "the new sluiced drained";
+  daemon_ = new_daemon;  // TearDown stops it
+}
+
 // The gateway port is held by another socket, so its listener cannot open:
 // /ready says so, and turns true only once the listener accepts.
 TEST_F(RestartTest, ReadyWaitsUntilTheListenersAccept) {
-  constexpr uint16_t kGatewayPort = 18080;
-  std::ofstream(dir_ + "/config/mesh.yaml") << bookinfo(R"(---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 18080, name: http, protocol: HTTP}
-    hosts: [edge.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: default}
-spec:
-  hosts: [edge.example.com]
-  gateways: [edge]
-  http:
-  - route:
-    - destination: {host: reviews}
-)");
+  std::ofstream(dir_ + "/config/mesh.yaml") << bookinfo(edge_gateway());
   int squatter = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
   ASSERT_EQ(listen_on(squatter, node_->node_ip(), kGatewayPort), 0);
   spawn_daemon({"--config", dir_ + "/config"});
@@ -172,15 +268,7 @@ spec:
   ASSERT_TRUE(wait_for([&] { return admin_get(*node_, kAdminPort, "/ready").first == 200; }, 10s))
       << admin_get(*node_, kAdminPort, "/ready").second;
   // Ready means accepting, at once: the gateway answers, and so does the proxy.
-  const HttpReply via_gateway = node_->in_node([&] {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    HttpReply r;
-    if (connect_to(fd, node_->node_ip(), kGatewayPort) == 0) {
-      r = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: edge.example.com\r\nConnection: close\r\n\r\n");
-    }
-    close(fd);
-    return r;
-  });
+  const HttpReply via_gateway = gateway_get();
   EXPECT_EQ(via_gateway.status, 200u);
   EXPECT_TRUE(through_proxy(get("/reviews/1")));
   EXPECT_EQ(admin_get(*node_, kAdminPort, "/ready?details").second.find("\"waiting_for\":[]") != std::string::npos,

@@ -55,12 +55,16 @@ TEST(ReadinessTest, WithoutAProxyOnlyTheKernelAndConfigCount) {
   EXPECT_EQ(assess_readiness(f).waiting_for, (std::vector<std::string>{"the kernel programs to be attached"}));
 }
 
-TEST(ReadinessTest, DrainingIsNeverReady) {
-  ReadinessFacts f = all_up();
-  f.draining = true;
-  const Readiness r = assess_readiness(f);
-  EXPECT_FALSE(r.ready);
-  EXPECT_EQ(r.waiting_for, (std::vector<std::string>{"nothing: draining before exit"}));
+// A daemon on its way out is never ready, whatever else holds, and says why.
+TEST(ReadinessTest, DrainingOrHandingOverIsNeverReady) {
+  for (auto [field, why] : {std::pair{&ReadinessFacts::draining, "nothing: draining before exit"},
+                            std::pair{&ReadinessFacts::handing_over, "nothing: handing over to a successor"}}) {
+    ReadinessFacts f = all_up();
+    f.*field = true;
+    const Readiness r = assess_readiness(f);
+    EXPECT_FALSE(r.ready);
+    EXPECT_EQ(r.waiting_for, (std::vector<std::string>{why}));
+  }
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "admin_server.h"
 
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -161,7 +163,7 @@ asio::awaitable<void> accept_loop(AdminServer::Impl& impl) {
 }  // namespace
 
 Result<std::unique_ptr<AdminServer>> AdminServer::start(
-    const std::string& address, uint16_t port, std::map<std::string, AdminHandler> routes) {
+    const std::string& address, uint16_t port, std::map<std::string, AdminHandler> routes, int inherited_fd) {
   const std::string where = "admin server: " + address + ":" + std::to_string(port);
   beast::error_code ec;
   auto ip = asio::ip::make_address(address, ec);
@@ -171,13 +173,21 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(
   impl->routes = std::move(routes);
   tcp::endpoint endpoint(ip, port);
   auto& acceptor = impl->acceptor;
-  if (acceptor.open(endpoint.protocol(), ec)) return make_error(-ec.value(), where + ": socket");
-  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec)) {
-    return make_error(-ec.value(), where + ": SO_REUSEADDR");
-  }
-  if (acceptor.bind(endpoint, ec)) return make_error(-ec.value(), where + ": bind");
-  if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
-    return make_error(-ec.value(), where + ": listen");
+  if (inherited_fd >= 0) {
+    // Bound and listening already: the process this one replaces made it.
+    if (acceptor.assign(endpoint.protocol(), inherited_fd, ec)) {
+      ::close(inherited_fd);
+      return make_error(-ec.value(), where + ": handed-over socket");
+    }
+  } else {
+    if (acceptor.open(endpoint.protocol(), ec)) return make_error(-ec.value(), where + ": socket");
+    if (acceptor.set_option(asio::socket_base::reuse_address(true), ec)) {
+      return make_error(-ec.value(), where + ": SO_REUSEADDR");
+    }
+    if (acceptor.bind(endpoint, ec)) return make_error(-ec.value(), where + ": bind");
+    if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+      return make_error(-ec.value(), where + ": listen");
+    }
   }
   uint16_t bound = acceptor.local_endpoint(ec).port();
   if (ec) return make_error(-ec.value(), where + ": getsockname");
@@ -188,7 +198,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(
 }
 
 AdminServer::AdminServer(std::unique_ptr<Impl> impl, uint16_t port)
-    : impl_(std::move(impl)), port_(port) {}
+    : impl_(std::move(impl)), port_(port), listener_fd_(impl_->acceptor.native_handle()) {}
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -198,6 +208,7 @@ void AdminServer::stop() {
   // Stopping the io_context abandons every pending operation. Destroying it
   // then destroys the suspended coroutines, which closes the listener and
   // every connection now rather than when the server object goes away.
+  listener_fd_ = -1;
   impl_->ioc.stop();
   impl_->thread.join();
   impl_.reset();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -35,8 +36,12 @@ class AdminServer {
   // Binds address:port (port 0 picks a free one), then serves on a new
   // thread. address is numeric (IPv4 or IPv6). Routes are exact paths; the
   // query string plays no part in routing.
+  // `inherited_fd`, when not -1, is a listening socket on address:port
+  // handed over by the process this one replaces: it is served instead of a
+  // new one (which could not bind while that process runs), and owned.
   static Result<std::unique_ptr<AdminServer>> start(const std::string& address, uint16_t port,
-                                                    std::map<std::string, AdminHandler> routes);
+                                                    std::map<std::string, AdminHandler> routes,
+                                                    int inherited_fd = -1);
 
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -44,6 +49,9 @@ class AdminServer {
 
   // The bound port, useful after asking for port 0.
   uint16_t port() const { return port_; }
+
+  // The listening socket (a hand-over passes it on); -1 once stopped.
+  int listener_fd() const { return listener_fd_; }
 
   // Closes the listener and every connection and joins the thread; requests
   // in flight are dropped. Idempotent. Must not be called from a handler.
@@ -57,6 +65,7 @@ class AdminServer {
   std::mutex stop_mutex_;
   std::unique_ptr<Impl> impl_;  // null once stopped
   uint16_t port_;
+  std::atomic<int> listener_fd_;
 };
 
 }  // namespace sluice

@@ -35,6 +35,15 @@ LoopEvents::~LoopEvents() {
 
 void LoopEvents::request_reload() {
   reload_.store(true);
+  wake();
+}
+
+void LoopEvents::handed_over() {
+  handed_over_.store(true);
+  wake();
+}
+
+void LoopEvents::wake() {
   const uint64_t one = 1;
   (void)!write(event_fd_, &one, sizeof(one));
 }
@@ -51,6 +60,7 @@ LoopEvents::Woken LoopEvents::wait(std::chrono::milliseconds timeout) {
     out.signal = static_cast<int>(info.ssi_signo);
   }
   out.reload = reload_.exchange(false);
+  out.handed_over = handed_over_.load();
   return out;
 }
 

@@ -25,20 +25,26 @@ class LoopEvents {
   LoopEvents& operator=(const LoopEvents&) = delete;
 
   void request_reload();  // any thread
+  // A successor listens on the sockets this process handed over (handover.h):
+  // the loop ends and the drain starts. Any thread.
+  void handed_over();
 
   struct Woken {
     bool reload = false;  // a reload was requested since the last wait
     int signal = 0;       // SIGTERM or SIGINT if one arrived, else 0
+    bool handed_over = false;
   };
   // Returns at the first event, or after `timeout` with none.
   Woken wait(std::chrono::milliseconds timeout);
 
  private:
+  void wake();
   LoopEvents(int event_fd, int signal_fd) : event_fd_(event_fd), signal_fd_(signal_fd) {}
 
   int event_fd_;
   int signal_fd_;
   std::atomic<bool> reload_{false};
+  std::atomic<bool> handed_over_{false};
 };
 
 }  // namespace sluice::daemon

@@ -2,7 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstring>
+#include <thread>
+#include <utility>
 
 #include "admin_routes.h"
 #include "ejection_mirror.h"
@@ -24,16 +30,106 @@ constexpr std::chrono::seconds kGatewayRetry{1};
 constexpr std::chrono::milliseconds kTick{200};
 // How often the drain looks whether the last connection has closed.
 constexpr std::chrono::milliseconds kDrainPoll{50};
+// A successor's wait for its workers to accept on the handed-over sockets,
+// and for the predecessor to confirm its drain.
+constexpr std::chrono::seconds kTakeoverWait{5};
+// How often the hand-over name is tried again while a predecessor holds it.
+constexpr std::chrono::seconds kHandoverRetry{1};
+
+// The local port of a listening socket, 0 if unknown.
+uint16_t local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET) return 0;
+  return ntohs(a.sin_port);
+}
 
 }  // namespace
 
 Result<std::unique_ptr<NodeDaemon>> NodeDaemon::start(const DaemonOptions& options) {
   std::unique_ptr<NodeDaemon> d(new NodeDaemon(options));
-  for (Status (NodeDaemon::*step)() : {&NodeDaemon::start_events, &NodeDaemon::start_kernel, &NodeDaemon::start_config, &NodeDaemon::start_xdp,
-                                       &NodeDaemon::start_admin, &NodeDaemon::start_proxy}) {
+  for (Status (NodeDaemon::*step)() :
+       {&NodeDaemon::start_events, &NodeDaemon::start_takeover, &NodeDaemon::start_kernel, &NodeDaemon::start_config,
+        &NodeDaemon::start_xdp, &NodeDaemon::start_admin, &NodeDaemon::start_proxy, &NodeDaemon::finish_takeover}) {
     if (Status s = ((*d).*step)(); !s) return s.error();
   }
+  d->serve_handovers();
   return d;
+}
+
+// docs/operations.md "Upgrades": a sluiced already running on this pin
+// directory hands us its listening sockets, so that its listener never
+// leaves the kernel's sl_proxy_lsn and no connect is refused or sent around
+// the proxy while we start.
+Status NodeDaemon::start_takeover() {
+  auto client = HandoverClient::connect(o_.pin_dir);
+  if (!client) {
+    // Starting from scratch is what a restart does anyway: HTTP ports go to
+    // L4 until our proxy listens.
+    spdlog::warn("{}; starting without the running sluiced's sockets", client.error().to_string());
+    return {};
+  }
+  if (!*client) return {};
+  predecessor_ = std::move(**client);
+  spdlog::info("taking over from the running sluiced: {}", handover_header(predecessor_->listeners()));
+  return {};
+}
+
+// Once our workers accept on the handed-over sockets, the predecessor drains.
+Status NodeDaemon::finish_takeover() {
+  if (!predecessor_) return {};
+  const auto deadline = std::chrono::steady_clock::now() + kTakeoverWait;
+  auto accepting = [this] {
+    const proxy::ProxyServer* server = serving_;
+    if (!server) return true;  // no proxy: the admin API is all there is
+    if (!server->mesh_accepting()) return false;
+    const std::set<uint16_t> on = server->gateway_ports_accepting();
+    for (uint16_t p : server->gateway_ports()) {
+      if (!on.count(p)) return false;
+    }
+    return true;
+  };
+  while (!accepting() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (Status s = predecessor_->listening(kTakeoverWait); !s) spdlog::warn("{}", s.error().to_string());
+  else spdlog::info("took over: the previous sluiced drains");
+  predecessor_.reset();  // closes whatever nobody took (a port no longer configured)
+  return {};
+}
+
+void NodeDaemon::serve_handovers() {
+  last_handover_retry_ = std::chrono::steady_clock::now();
+  auto server = HandoverServer::start(
+      o_.pin_dir, {.listeners = [this] { return handed_listeners(); },
+                   .handing_over = [this] { handing_over_ = true; },
+                   .handed_over =
+                       [this] {
+                         handed_over_ = true;
+                         events_->handed_over();
+                       },
+                   .aborted = [this] { handing_over_ = false; }});
+  if (!server) {
+    // A predecessor that has not let go of the name yet: tried on each tick.
+    spdlog::debug("{}", server.error().to_string());
+    return;
+  }
+  handover_ = std::move(*server);
+}
+
+HandedListeners NodeDaemon::handed_listeners() const {
+  HandedListeners out;
+  if (admin_) out.admin = admin_->listener_fd();
+  if (const proxy::ProxyServer* server = serving_) {
+    std::map<uint16_t, std::vector<int>> fds = server->listener_fds();
+    out.mesh_port = server->port();
+    if (auto it = fds.find(out.mesh_port); it != fds.end()) {
+      out.mesh = std::move(it->second);
+      fds.erase(it);
+    }
+    out.gateway = std::move(fds);
+  }
+  return out;
 }
 
 Status NodeDaemon::start_events() {
@@ -60,6 +156,16 @@ Status NodeDaemon::start_kernel() {
   auto lb = SockLb::load(lb_options);
   if (!lb) return lb.error();
   lb_ = std::move(*lb);
+  // The programs about to replace the running ones read this new, empty
+  // sl_proxy_lsn: the handed-over listener goes in first, so that from the
+  // moment they do, HTTP ports still go to a listener (the predecessor's
+  // workers and then ours accept on the same socket).
+  if (l7_ && predecessor_ && predecessor_->listeners().mesh_port == o_.proxy_port &&
+      !predecessor_->listeners().mesh.empty()) {
+    if (Status s = register_proxy_listener(lb_->maps().proxy_listener, predecessor_->listeners().mesh.front()); !s) {
+      spdlog::warn("hand-over: the kernel did not take the proxy's listener: {}", s.error().to_string());
+    }
+  }
   if (Status s = lb_->attach({o_.cgroup, o_.allow_root_cgroup}); !s) return s;
   spdlog::info("kernel programs attached to {} (pin dir {}, maps {}, {} links adopted)", o_.cgroup, o_.pin_dir,
                lb_->reused_maps() ? "reused" : "created", lb_->adopted_links());
@@ -128,6 +234,11 @@ Status NodeDaemon::start_xdp() {
 
 Status NodeDaemon::start_admin() {
   clusters_ = std::make_shared<proxy::ClusterRegistry>();
+  int inherited = -1;
+  if (predecessor_ && predecessor_->listeners().admin >= 0 &&
+      local_port(predecessor_->listeners().admin) == o_.admin_port) {
+    inherited = std::exchange(predecessor_->listeners().admin, -1);
+  }
   auto admin = AdminServer::start(o_.admin_address, o_.admin_port,
                                   admin_routes({.readiness = [this] { return readiness(); },
                                                 .sync = *sync_,
@@ -137,7 +248,8 @@ Status NodeDaemon::start_admin() {
                                                 .xdp = xdp_.get(),
                                                 .clusters = clusters_,
                                                 .kube = kube_,
-                                                .features = &features_}));
+                                                .features = &features_}),
+                                  inherited);
   if (!admin) return make_error(0, "admin API: " + admin.error().to_string());
   admin_ = std::move(*admin);
   spdlog::info("admin API on {}:{}", o_.admin_address, admin_->port());
@@ -146,7 +258,16 @@ Status NodeDaemon::start_admin() {
 
 Status NodeDaemon::start_proxy() {
   if (l7_) {
-    auto started = start_l7_proxy(o_, lb_->maps(), [sync = sync_.get()] { return sync->current(); }, clusters_);
+    std::map<uint16_t, std::vector<int>> inherited;
+    if (predecessor_) {
+      HandedListeners& l = predecessor_->listeners();
+      inherited = std::exchange(l.gateway, {});
+      // A mesh listener on another port than ours is left to close with
+      // the hand-over (~HandoverClient): no program redirects to it now.
+      if (l.mesh_port == o_.proxy_port) inherited[l.mesh_port] = std::exchange(l.mesh, {});
+    }
+    auto started = start_l7_proxy(o_, lb_->maps(), [sync = sync_.get()] { return sync->current(); }, clusters_,
+                                  std::move(inherited));
     if (!started) return started.error();
     proxy_ = std::move(*started);
     gateways_ = std::make_unique<GatewayListeners>(*proxy_.server, proxy_.gateway_labels);
@@ -170,6 +291,7 @@ Readiness NodeDaemon::readiness() const {
   f.proxy_enabled = l7_;
   f.proxy_port = o_.proxy_port;
   f.draining = draining_;
+  f.handing_over = handing_over_;
   if (const proxy::ProxyServer* server = serving_) {
     f.proxy_accepting = server->mesh_accepting();
     f.proxy_registered = proxy_listener_registered(lb_->maps().proxy_listener, server->mesh_listener_fd());
@@ -193,6 +315,7 @@ void NodeDaemon::tick() {
     last_gateway_retry_ = now;
   }
   if (proxy_.server) mirror_ejections(*proxy_.server->clusters(), *maps_);
+  if (!handover_ && now - last_handover_retry_ >= kHandoverRetry) serve_handovers();
 }
 
 void NodeDaemon::reload() {
@@ -209,23 +332,53 @@ void NodeDaemon::run() {
       spdlog::info("{}: draining (at most {} s)", strsignal(woken.signal), o_.drain_timeout_s);
       break;
     }
+    if (woken.handed_over) {
+      spdlog::info("a successor accepts on the handed-over sockets: draining (at most {} s)", o_.drain_timeout_s);
+      break;
+    }
     if (woken.reload) reload();
   }
   drain();
+  if (handed_over_) wait_for_stop();
   shutdown();
+}
+
+// After a hand-over the successor runs the node. Exiting now would have the
+// kubelet restart this container (a DaemonSet's pods restart always), and
+// the restarted process would take the sockets back; so it idles, touching
+// nothing, until its pod is deleted (SIGTERM).
+void NodeDaemon::wait_for_stop() {
+  if (stop_signalled_) return;
+  spdlog::info("handed over: idle until SIGTERM");
+  while (!events_->wait(std::chrono::hours(1)).signal) {
+  }
 }
 
 // docs/operations.md: the kernel stops sending new connections here at once
 // (they go to L4), requests under way finish, every response closes its
 // connection, idle connections close; bounded by --drain-timeout.
+//
+// After a hand-over (docs/operations.md "Upgrades") the listeners are the
+// successor's too: it accepts on them already, so ours close at once, and
+// the kernel's slot, which the successor's programs read, stays as it is.
 void NodeDaemon::drain() {
   draining_ = true;  // /ready turns false: a load balancer stops sending
+  // Read before the hand-over server stops: stopping it mid-exchange aborts it.
+  const bool successor = handing_over_ || handed_over_;
+  // No successor may take sockets that are about to close.
+  if (handover_) handover_->stop();
+  if (handed_over_ && admin_) admin_->stop();  // the successor answers on the same socket
   if (!proxy_.server) return;
   const auto start = std::chrono::steady_clock::now();
-  if (Status s = unregister_proxy_listener(lb_->maps().proxy_listener, proxy_.server->mesh_listener_fd()); !s) {
-    spdlog::warn("drain: {}", s.error().to_string());
+  // While a hand-over is under way, the successor may already have put this
+  // same listener in the slot its programs read: leave it there. If the
+  // successor died meanwhile, the slot empties when our listener closes.
+  if (!successor) {
+    if (Status s = unregister_proxy_listener(lb_->maps().proxy_listener, proxy_.server->mesh_listener_fd()); !s) {
+      spdlog::warn("drain: {}", s.error().to_string());
+    }
   }
-  proxy_.server->begin_drain();
+  proxy_.server->begin_drain(handed_over_ ? std::chrono::milliseconds(0) : proxy::kDrainAcceptGrace);
   const auto deadline = start + std::chrono::seconds(o_.drain_timeout_s);
   for (auto now = start; now < deadline; now = std::chrono::steady_clock::now()) {
     const size_t open = proxy_.server->open_connections();
@@ -236,6 +389,12 @@ void NodeDaemon::drain() {
       return;
     }
     if (events_->wait(kDrainPoll).signal) {
+      // After a hand-over the first SIGTERM is the pod's deletion, not a
+      // second stop: the drain goes on, and the process exits after it.
+      if (handed_over_ && !stop_signalled_) {
+        stop_signalled_ = true;
+        continue;
+      }
       spdlog::warn("second stop signal: closing {} connection(s) without waiting", open);
       return;
     }
@@ -246,18 +405,21 @@ void NodeDaemon::drain() {
 
 void NodeDaemon::shutdown() {
   spdlog::info("shutting down");
+  if (handover_) handover_->stop();
   if (proxy_.server) proxy_.server->stop();
   if (watcher_) watcher_->stop();
   if (kube_) kube_->stop();
   admin_->stop();
+  // After a hand-over, the pins and attachments are the successor's.
+  const bool cleanup = o_.cleanup && !handed_over_;
   if (xdp_) {
-    if (Status s = xdp_->stop(o_.cleanup); !s) spdlog::error("XDP cleanup: {}", s.error().to_string());
+    if (Status s = xdp_->stop(cleanup); !s) spdlog::error("XDP cleanup: {}", s.error().to_string());
   }
-  if (o_.cleanup && redir_) {
+  if (cleanup && redir_) {
     if (Status s = redir_->detach(); !s) spdlog::error("socket redirection detach: {}", s.error().to_string());
     redir_.reset();
   }
-  if (o_.cleanup) {
+  if (cleanup) {
     Status s = lb_->detach();
     lb_.reset();
     Status r = SockLb::remove_pins(o_.pin_dir);

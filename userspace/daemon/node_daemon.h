@@ -15,6 +15,7 @@
 #include "daemon_options.h"
 #include "feature_probe.h"
 #include "gateway_listeners.h"
+#include "handover.h"
 #include "kernel_datapath_maps.h"
 #include "kube_source.h"
 #include "l7_proxy.h"
@@ -47,14 +48,19 @@ class NodeDaemon {
  private:
   explicit NodeDaemon(const DaemonOptions& options) : o_(options) {}
   Status start_events();
+  Status start_takeover();
   Status start_kernel();
   Status start_config();
   Status start_xdp();
   Status start_admin();
   Status start_proxy();
+  Status finish_takeover();
+  void serve_handovers();
+  HandedListeners handed_listeners() const;
   void tick();      // XDP devices, ejections, gateway ports not bound yet
   void reload();    // a new config, then its fan-out
   void drain();
+  void wait_for_stop();
   void shutdown();
 
   const DaemonOptions o_;
@@ -66,12 +72,19 @@ class NodeDaemon {
   // Members are in start order, so a failed start stops what did start in
   // reverse.
   std::unique_ptr<LoopEvents> events_;  // before any thread starts; outlives those that wake it
+  // While this process takes over from a running sluiced: its listeners.
+  std::unique_ptr<HandoverClient> predecessor_;
   std::unique_ptr<SockLb> lb_;
   std::unique_ptr<SockRedir> redir_;
   std::unique_ptr<KernelDatapathMaps> maps_;
   std::unique_ptr<ConfigSync> sync_;
   std::unique_ptr<XdpDaemon> xdp_;
   std::atomic<bool> draining_{false};
+  // A successor has our listeners (handing_over_), and listens on them
+  // (handed_over_): the kernel's sl_proxy_lsn is its business from then on.
+  std::atomic<bool> handing_over_{false};
+  std::atomic<bool> handed_over_{false};
+  bool stop_signalled_ = false;  // SIGTERM during the drain that followed a hand-over
   std::unique_ptr<config::ConfigWatcher> watcher_;  // with a file source
   kube::KubeSource* kube_ = nullptr;  // with the Kubernetes source (owned by sync_)
   std::shared_ptr<proxy::ClusterRegistry> clusters_;
@@ -83,8 +96,10 @@ class NodeDaemon {
   std::atomic<const proxy::ProxyServer*> serving_{nullptr};
   std::atomic<const GatewayListeners*> gateways_serving_{nullptr};
   SnapshotFanout fanout_;
+  std::unique_ptr<HandoverServer> handover_;  // answers a successor
   std::chrono::steady_clock::time_point last_gateway_retry_{};
   std::chrono::steady_clock::time_point last_tx_refresh_{};
+  std::chrono::steady_clock::time_point last_handover_retry_{};
 };
 
 // start, then run; 1 (logged) if it could not start.

@@ -13,6 +13,11 @@ Readiness assess_readiness(const ReadinessFacts& f) {
     r.waiting_for.push_back("nothing: draining before exit");
     return r;
   }
+  // Likewise once a successor has the listeners: it answers for the node.
+  if (f.handing_over) {
+    r.waiting_for.push_back("nothing: handing over to a successor");
+    return r;
+  }
   wait(f.programs_attached, "the kernel programs to be attached");
   wait(f.config_applied, "the first config to be applied");
   if (f.proxy_enabled) {

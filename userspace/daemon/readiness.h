@@ -20,6 +20,7 @@ struct ReadinessFacts {
   std::set<uint16_t> gateway_wanted;     // by the config
   std::set<uint16_t> gateway_accepting;  // by every worker
   bool draining = false;
+  bool handing_over = false;  // a successor has our listeners (docs/operations.md "Upgrades")
 };
 
 struct Readiness {

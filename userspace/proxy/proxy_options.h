@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cluster_registry.h"
 #include "mesh_snapshot.h"
@@ -37,6 +38,11 @@ struct ProxyOptions {
   // matches these labels (set_gateway_ports opens them on this address).
   std::string gateway_address = "0.0.0.0";
   std::map<std::string, std::string> gateway_labels{{"istio", "ingressgateway"}};
+  // Listening sockets handed over by the sluiced this one replaces, by port
+  // (docs/operations.md "Upgrades"): the mesh port's and the gateway ports'
+  // are used instead of new ones, so their accept queues carry over. The
+  // proxy owns these descriptors from start on.
+  std::map<uint16_t, std::vector<int>> inherited_listeners;
 };
 
 }  // namespace sluice::proxy

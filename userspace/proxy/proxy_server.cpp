@@ -3,8 +3,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+
+#include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "gateway_session.h"
@@ -20,6 +24,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+// How long listener_fds waits for a worker's thread to answer.
+constexpr std::chrono::seconds kListenerQuery{1};
+
 struct ProxyServer::Impl {
   ProxyOptions options;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -27,6 +34,8 @@ struct ProxyServer::Impl {
   std::atomic<bool> stopped{false};
   std::atomic<bool> draining{false};
   std::set<uint16_t> gateway_ports;  // listening on every worker; changed by set_gateway_ports only
+  // Handed-over gateway listeners not taken yet, by port (main thread only).
+  std::map<uint16_t, std::vector<int>> inherited_gateway;
 };
 
 namespace {
@@ -67,10 +76,16 @@ Task<void> accept_loop(Worker& w) {
   for (;;) {
     beast::error_code ec;
     Socket s = co_await w.acceptor.async_accept(redirect(ec));
+    // A connection taken off the queue is served even when the drain closed
+    // the listener between the accept and this line: dropping it would reset
+    // a client (after a hand-over the listener closes at once, while clients
+    // told `Connection: close` are reconnecting).
+    if (!ec && !w.stopped) asio::co_spawn(w.ioc, session(w, std::move(s)), asio::detached);
     if (ec == asio::error::operation_aborted || !w.acceptor.is_open() || w.stopped) break;
-    if (ec) continue;
-    asio::co_spawn(w.ioc, session(w, std::move(s)), asio::detached);
   }
+  // Let a session spawned just above start and count itself first: the drain
+  // is over when no listener accepts and no connection is counted.
+  co_await asio::post(w.ioc, use_task);
   set_mesh_listening(w, false);
 }
 
@@ -103,22 +118,67 @@ Task<void> sweep(Worker& w) {
 
 }  // namespace
 
+namespace {
+
+// Takes one handed-over listener of `port` into `acceptor`, if one is left.
+bool adopt_listener(std::map<uint16_t, std::vector<int>>& inherited, uint16_t port, Acceptor& acceptor) {
+  auto it = inherited.find(port);
+  if (it == inherited.end() || it->second.empty()) return false;
+  const int fd = it->second.back();
+  it->second.pop_back();
+  beast::error_code ec;
+  acceptor.assign(tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return false;
+  }
+  return true;
+}
+
+void close_listeners(std::map<uint16_t, std::vector<int>>& fds, const std::set<uint16_t>& keep) {
+  for (auto it = fds.begin(); it != fds.end();) {
+    if (keep.count(it->first)) {
+      ++it;
+      continue;
+    }
+    for (int fd : it->second) ::close(fd);
+    it = fds.erase(it);
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
+  std::map<uint16_t, std::vector<int>> inherited = std::move(impl->options.inherited_listeners);
+  impl->options.inherited_listeners.clear();
   if (!impl->options.clusters) impl->options.clusters = std::make_shared<ClusterRegistry>();
-  const unsigned n = std::max(1u, impl->options.workers);
+  uint16_t port = impl->options.port;
+  // Every handed-over mesh listener gets a worker: closing one would reset
+  // the connections waiting in its accept queue.
+  const size_t handed = inherited.count(port) ? inherited[port].size() : 0;
+  const unsigned n = std::max<unsigned>({1u, impl->options.workers, static_cast<unsigned>(handed)});
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl->options.address, ec);
-  if (ec) return make_error(-EINVAL, "proxy: bad listen address " + impl->options.address);
-  uint16_t port = impl->options.port;
+  if (ec) {
+    close_listeners(inherited, {});
+    return make_error(-EINVAL, "proxy: bad listen address " + impl->options.address);
+  }
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(impl->options, impl->stopped, impl->draining);
     const std::string where = "proxy: listen on " + impl->options.address + ":" + std::to_string(port);
-    if (Status s = listen_reuseport(w->acceptor, tcp::endpoint(address, port), where); !s) return s.error();
+    if (!adopt_listener(inherited, port, w->acceptor)) {
+      if (Status s = listen_reuseport(w->acceptor, tcp::endpoint(address, port), where); !s) {
+        close_listeners(inherited, {});
+        return s.error();
+      }
+    }
     port = w->acceptor.local_endpoint().port();
     impl->workers.push_back(std::move(w));
   }
+  inherited.erase(impl->options.port);
+  impl->inherited_gateway = std::move(inherited);
   impl->port = port;
   for (auto& w : impl->workers) {
     Worker* raw = w.get();
@@ -153,6 +213,10 @@ Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
       if (impl_->gateway_ports.count(port)) continue;  // open on every worker already
       auto acc = std::make_shared<Acceptor>(raw->ioc);
       const std::string where = "gateway: listen on " + impl_->options.gateway_address + ":" + std::to_string(port);
+      if (adopt_listener(impl_->inherited_gateway, port, *acc)) {
+        added.emplace(port, std::move(acc));
+        continue;
+      }
       if (Status s = listen_reuseport(*acc, tcp::endpoint(address, port), where); !s) {
         if (result.ok()) result = std::move(s);
         continue;
@@ -181,6 +245,9 @@ Status ProxyServer::set_gateway_ports(const std::set<uint16_t>& ports) {
     if (impl_->gateway_ports.count(port) || opened.count(port)) now.insert(port);
   }
   impl_->gateway_ports = std::move(now);
+  // Handed-over ports this config does not want, and any beyond one per
+  // worker, close now, as a port dropped from the config would.
+  close_listeners(impl_->inherited_gateway, {});
   return result;
 }
 
@@ -225,6 +292,27 @@ void ProxyServer::begin_drain(std::chrono::milliseconds accept_grace) {
     Worker* raw = w.get();
     asio::co_spawn(raw->ioc, drain_worker(*raw, accept_grace), asio::detached);
   }
+}
+
+std::map<uint16_t, std::vector<int>> ProxyServer::listener_fds() const {
+  std::map<uint16_t, std::vector<int>> out;
+  for (const auto& w : impl_->workers) {
+    Worker* raw = w.get();
+    // Gateway acceptors change on their worker's thread: read them there.
+    auto promise = std::make_shared<std::promise<std::map<uint16_t, std::vector<int>>>>();
+    auto future = promise->get_future();
+    asio::post(raw->ioc, [raw, promise] {
+      std::map<uint16_t, std::vector<int>> mine;
+      if (raw->acceptor.is_open()) mine[raw->acceptor.local_endpoint().port()].push_back(raw->acceptor.native_handle());
+      for (auto& [port, acc] : raw->gateway_acceptors) {
+        if (acc->is_open()) mine[port].push_back(acc->native_handle());
+      }
+      promise->set_value(std::move(mine));
+    });
+    if (future.wait_for(kListenerQuery) != std::future_status::ready) continue;  // a stopped worker
+    for (auto& [port, fds] : future.get()) out[port].insert(out[port].end(), fds.begin(), fds.end());
+  }
+  return out;
 }
 
 std::size_t ProxyServer::open_connections() const {

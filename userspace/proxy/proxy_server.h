@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <set>
+#include <vector>
 
 #include "cluster_registry.h"
 #include "proxy_options.h"
@@ -49,6 +51,10 @@ class ProxyServer {
   // kDrainIdleClose, and after `accept_grace` the listeners close. Requests
   // in flight finish. Idempotent; stop() ends whatever is left.
   void begin_drain(std::chrono::milliseconds accept_grace = kDrainAcceptGrace);
+  // The listening sockets of every worker by port (mesh and gateway), for a
+  // hand-over to a successor (docs/operations.md "Upgrades"). The
+  // descriptors stay the server's.
+  std::map<uint16_t, std::vector<int>> listener_fds() const;
   // Downstream connections still open (mesh and gateway).
   std::size_t open_connections() const;
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include "client_hello_reader.h"
@@ -123,10 +124,11 @@ Task<void> gateway_accept_loop(Worker& w, std::shared_ptr<Acceptor> acceptor, ui
   for (;;) {
     beast::error_code ec;
     Socket s = co_await acceptor->async_accept(redirect(ec));
+    // Served even if the listener closed since (accept_loop in proxy_server.cpp).
+    if (!ec && !w.stopped) asio::co_spawn(w.ioc, gateway_session(w, std::move(s), port), asio::detached);
     if (ec == asio::error::operation_aborted || !acceptor->is_open() || w.stopped) break;
-    if (ec) continue;
-    asio::co_spawn(w.ioc, gateway_session(w, std::move(s), port), asio::detached);
   }
+  co_await asio::post(w.ioc, use_task);  // that session counts itself first, as in accept_loop
   count_gateway_loop(w, port, -1);
 }
 
