@@ -185,6 +185,6 @@ TEST_F(KubeWatchTest, GoneAndAnAbsentApiServerLoseNothing) {
   EXPECT_GT(served, 0);
   EXPECT_EQ(wrong, 0) << "every request served by the last state while the API server was away";
   node_->in_node([&] { api_->come_up(); });
-  EXPECT_TRUE(wait_for([&] { return versions(10) == std::map<std::string, int>{{"v2", 10}}; }, 40s))
-      << "resynced after the outage (reconnect backoff is at most 30 s, jittered up to 45 s)";
+  EXPECT_TRUE(wait_for([&] { return versions(10) == std::map<std::string, int>{{"v2", 10}}; }, 60s))
+      << "resynced after the outage (reconnect backoff is at most 30 s, jittered up to 45 s: the wait is longer than that)";
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ip_text.h"
+
 namespace sluice::config {
 
 // sluice.io/socket-redirect (kSocketRedirectAnnotation) and any later sluice.io/ key.
@@ -32,7 +34,10 @@ void compact(Object& o) {
 
 template <class Addresses>
 void prefer_ipv4(std::string& primary, const Addresses& all) {
-  auto is_v4 = [](const std::string& a) { return !a.empty() && a.find(':') == std::string::npos; };
+  auto is_v4 = [](const std::string& a) {
+    uint32_t addr = 0;
+    return parse_ipv4(a, addr);
+  };
   if (is_v4(primary)) return;
   for (const auto& a : all) {
     if (is_v4(a.ip())) {
