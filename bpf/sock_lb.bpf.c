@@ -19,6 +19,14 @@ const volatile __be32 sl_proxy_ip = 0;
 const volatile __be16 sl_proxy_port = 0;
 /* SO_MARK of the proxy's own upstream sockets: never redirected back to it. */
 const volatile __u32 sl_bypass_mark = 0;
+/* The proxy's spread ports, host byte order: [first, first + count) on
+ * sl_proxy_ip, all served by the proxy's one listener (sl_proxy_spread
+ * below). A pod's connections to HTTP services are spread over them at
+ * random, so its TIME_WAIT entries are spread over `count` destinations
+ * instead of pinning its ephemeral ports toward one (docs/operations.md,
+ * "Short-lived connections"). count 0: every redirect goes to sl_proxy_port. */
+const volatile __u16 sl_proxy_spread_first = 0;
+const volatile __u16 sl_proxy_spread_count = 0;
 
 /* From sys/socket.h, which does not build for the BPF target. */
 #define SL_AF_INET 2
@@ -290,6 +298,7 @@ static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, cons
 						 const struct sl_svc *svc)
 {
 	struct sl_sock_state *st;
+	__be16 port = sl_proxy_port;
 
 	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
@@ -297,14 +306,44 @@ static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, cons
 		lb4_count(SL_R_SOCK_STORAGE_FULL);
 		return 0;
 	}
+	if (sl_proxy_spread_count)
+		port = bpf_htons(sl_proxy_spread_first + (__u16)(bpf_get_prandom_u32() % sl_proxy_spread_count));
 	st->svc = *key;
 	st->be_addr = sl_proxy_ip;
-	st->be_port = sl_proxy_port;
+	st->be_port = port;
 	st->be_index = 0;
 	st->flags = SL_SOCK_F_REDIRECTED | ((svc->flags & SL_SVC_F_NO_REDIR) ? SL_SOCK_F_NO_REDIR : 0);
 	ctx->user_ip4 = sl_proxy_ip;
-	ctx->user_port = sl_proxy_port;
+	ctx->user_port = port;
 	return 1;
+}
+
+/* sk_lookup, in the proxy's network namespace: a connection to one of the
+ * spread ports lands on the proxy's listener (the one in sl_proxy_lsn; the
+ * kernel then picks among its SO_REUSEPORT group as for any listener), so
+ * the proxy listens once however many ports the spread has. Anything else
+ * is looked up as usual. */
+SEC("sk_lookup")
+int sl_proxy_spread(struct bpf_sk_lookup *ctx)
+{
+	__u32 key = SL_PROXY_LISTENER_KEY;
+	struct bpf_sock *lsn;
+	long err;
+
+	if (!sl_proxy_spread_count || ctx->protocol != IPPROTO_TCP || ctx->local_ip4 != sl_proxy_ip)
+		return SK_PASS;
+	if (ctx->local_port < sl_proxy_spread_first || ctx->local_port - sl_proxy_spread_first >= sl_proxy_spread_count)
+		return SK_PASS;
+	lsn = bpf_map_lookup_elem(&sl_proxy_lsn, &key);
+	if (!lsn) {
+		/* No proxy: connect4 stopped sending here, this is a straggler. */
+		lb4_count(SL_R_SPREAD_NO_PROXY);
+		return SK_PASS;
+	}
+	err = bpf_sk_assign(ctx, lsn, 0);
+	bpf_sk_release(lsn);
+	lb4_count(err ? SL_R_SPREAD_ASSIGN_FAILED : SL_R_SPREAD_ASSIGNED);
+	return SK_PASS;
 }
 
 SEC("cgroup/connect4")
@@ -497,12 +536,21 @@ static __always_inline int lb4_release_counter(__u64 *v)
 /* A redirected connection is established: publish its original
  * destination under the client's address, which is what the proxy sees as
  * the peer of the accepted socket. */
-static __always_inline void lb4_record_orig_dst(struct bpf_sock_ops *skops, struct sl_sock_state *st)
+static __always_inline struct sl_orig_dst_key lb4_orig_dst_key(const struct bpf_sock_ops *skops,
+								 const struct sl_sock_state *st)
 {
 	struct sl_orig_dst_key k = {
 		.client_ip = skops->local_ip4,
 		.client_port = bpf_htons((__u16)skops->local_port),
+		.proxy_port = st->be_port, /* the proxy port connect4 chose */
 	};
+
+	return k;
+}
+
+static __always_inline void lb4_record_orig_dst(struct bpf_sock_ops *skops, struct sl_sock_state *st)
+{
+	struct sl_orig_dst_key k = lb4_orig_dst_key(skops, st);
 	struct sl_orig_dst v = { .svc = st->svc, .cookie = bpf_get_socket_cookie(skops) };
 
 	bpf_map_update_elem(&sl_orig_dst, &k, &v, BPF_ANY);
@@ -563,10 +611,7 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 		return;
 	st->flags &= ~SL_SOCK_F_COUNTED;
 	if (st->flags & SL_SOCK_F_REDIRECTED) {
-		struct sl_orig_dst_key k = {
-			.client_ip = skops->local_ip4,
-			.client_port = bpf_htons((__u16)skops->local_port),
-		};
+		struct sl_orig_dst_key k = lb4_orig_dst_key(skops, st);
 
 		bpf_map_delete_elem(&sl_orig_dst, &k);
 		return;

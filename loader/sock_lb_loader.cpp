@@ -9,6 +9,7 @@
 
 #include "cgroup_links.h"
 #include "libbpf_log.h"
+#include "netns_link.h"
 #include "pin_dir.h"
 #include "sock_lb.skel.h"
 
@@ -44,6 +45,18 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->skel_->rodata->sl_proxy_ip = htonl(options.proxy_ip);
   self->skel_->rodata->sl_proxy_port = htons(options.proxy_port);
   self->skel_->rodata->sl_bypass_mark = options.bypass_mark;
+  self->spread_ = options.proxy_port != 0 && options.proxy_spread_count != 0;
+  if (self->spread_) {
+    if (uint32_t{options.proxy_spread_first} + options.proxy_spread_count > 65536 || options.proxy_spread_first == 0) {
+      return make_error(-EINVAL, "proxy spread ports " + std::to_string(options.proxy_spread_first) + "+" +
+                                     std::to_string(options.proxy_spread_count) + " are not a port range");
+    }
+    self->skel_->rodata->sl_proxy_spread_first = options.proxy_spread_first;
+    self->skel_->rodata->sl_proxy_spread_count = options.proxy_spread_count;
+  } else {
+    // Not loaded at all: an sk_lookup program needs a kernel that has them.
+    bpf_program__set_autoload(self->skel_->progs.sl_proxy_spread, false);
+  }
 
   self->reused_maps_ = path_exists(options.pin_dir + "/sl_services");
   if (int err = sock_lb_bpf__load(self->skel_); err) {
@@ -75,13 +88,19 @@ SockLb::~SockLb() {
 
 std::string SockLb::link_dir() const { return pin_dir_ + "/links"; }
 
-Status SockLb::attach(const CgroupTarget& target) {
+Status SockLb::attach(const CgroupTarget& target, const std::string& netns) {
   auto cg = CgroupDir::open(target);
   if (!cg) return cg.error();
   if (!links_.empty()) return make_error(-EALREADY, "sock_lb is already attached");
   auto adopted = attach_cgroup_programs(skel_->obj, *cg, link_dir(), links_);
   if (!adopted) return adopted.error();
   adopted_links_ = *adopted;
+  if (!spread_) return unpin_netns_link(skel_->progs.sl_proxy_spread, link_dir());  // one an earlier run left
+  bool adopted_spread = false;
+  auto link = attach_to_netns(skel_->progs.sl_proxy_spread, netns, link_dir(), &adopted_spread);
+  if (!link) return link.error();
+  links_.push_back(*link);
+  adopted_links_ += adopted_spread ? 1 : 0;
   return {};
 }
 

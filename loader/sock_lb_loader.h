@@ -33,6 +33,11 @@ struct SockLbOptions {
   uint16_t proxy_port = 0;
   // SO_MARK the proxy puts on its own upstream sockets.
   uint32_t bypass_mark = 0;
+  // Redirects spread over [first, first + count) on proxy_ip, all delivered
+  // to the proxy's listener by an sk_lookup program (bpf/sock_lb.bpf.c
+  // sl_proxy_spread). count 0: no spread, redirects go to proxy_port.
+  uint16_t proxy_spread_first = 0;
+  uint16_t proxy_spread_count = 0;
 };
 
 struct SockLbMaps {
@@ -58,10 +63,12 @@ class SockLb {
   SockLb(const SockLb&) = delete;
   SockLb& operator=(const SockLb&) = delete;
 
-  // Attaches every program to the cgroup. A link already pinned for this
-  // cgroup is adopted and switched to the newly loaded program in place, so
-  // the hook never goes empty across a restart.
-  Status attach(const CgroupTarget& target);
+  // Attaches every program to the cgroup, and with a proxy spread the
+  // sk_lookup program to the network namespace at `netns` (where the proxy
+  // listens). A link already pinned for this cgroup or namespace is adopted
+  // and switched to the newly loaded program in place, so the hook never
+  // goes empty across a restart.
+  Status attach(const CgroupTarget& target, const std::string& netns = "/proc/self/ns/net");
 
   // Detaches the programs and removes their pinned links. Maps stay pinned.
   Status detach();
@@ -85,6 +92,7 @@ class SockLb {
   SockLbMaps maps_;
   std::string pin_dir_;
   bool reused_maps_ = false;
+  bool spread_ = false;
   int adopted_links_ = 0;
 };
 

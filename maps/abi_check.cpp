@@ -56,12 +56,13 @@ SL_CHECK_OFF(struct sl_udp_nat_key, dir, 14);
 SL_CHECK_SIZE(struct sl_udp_nat, 16);
 
 SL_CHECK_SIZE(struct sl_orig_dst_key, 8);
+SL_CHECK_OFF(struct sl_orig_dst_key, proxy_port, 6);
 SL_CHECK_SIZE(struct sl_orig_dst, 16);
 SL_CHECK_OFF(struct sl_orig_dst, cookie, 8);
 // A sockmap value is 4 or 8 bytes; 8 lets userspace read the cookie back.
 SL_CHECK_SIZE(struct sl_proxy_listener, 8);
 
-static_assert(SL_R__COUNT < 64, "sl_stats is sized by SL_R__COUNT");
+static_assert(SL_R__COUNT <= SL_STATS_SLOTS, "every reason has a slot in sl_stats");
 static_assert(SL_MAX_SLOTS * SL_SLOT_BANKS <= 0xffffffffu / 2, "slot index fits");
 
 // XDP load balancer (bpf/xdp_lb.bpf.c, bpf/tc_nat.bpf.c).

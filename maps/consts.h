@@ -22,6 +22,11 @@
 
 #define SL_DEFAULT_ORIG_DST_ENTRIES 65536u
 
+/* Entries of the pinned per-CPU reason counters (sl_stats). Fixed, not the
+ * reason count, so that a release adding reasons still reuses the map a
+ * running sluiced pinned (a pinned map of another size cannot be reused). */
+#define SL_STATS_SLOTS 64u
+
 /* Istio's connection-pool limits default to 2^32-1, i.e. unlimited. */
 #define SL_UNLIMITED 0xffffffffu
 

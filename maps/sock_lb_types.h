@@ -113,12 +113,14 @@ struct sl_udp_nat {
 
 /* The original destination of a connection redirected to the node proxy,
  * keyed by the client's address as the proxy sees it (the peer of the
- * accepted socket). Written by sockops when the connection is established,
- * removed when it closes. */
+ * accepted socket) and the proxy port it reached: connect4 spreads
+ * connections over several proxy ports, so one client port can be in use
+ * toward two of them at once. Written by sockops when the connection is
+ * established, removed when it closes. */
 struct sl_orig_dst_key {
 	__be32 client_ip;
 	__be16 client_port;
-	__u16 pad;
+	__be16 proxy_port;
 };
 
 struct sl_orig_dst {

@@ -27,7 +27,10 @@
 	X(SL_R_CONNECT_REDIRECTED, "connect_redirected")         /* HTTP port: sent to the node proxy */ \
 	X(SL_R_CONNECT_PROXY_DOWN, "connect_proxy_down")         /* HTTP port, no proxy listener in sl_proxy_lsn: balanced at L4 */ \
 	X(SL_R_CONNECT_BYPASS, "connect_bypass")                 /* the proxy's own socket: not redirected */ \
-	X(SL_R_ORIG_DST_RECORDED, "orig_dst_recorded")           /* sockops stored a redirected connection's destination */
+	X(SL_R_ORIG_DST_RECORDED, "orig_dst_recorded")           /* sockops stored a redirected connection's destination */ \
+	X(SL_R_SPREAD_ASSIGNED, "spread_assigned")               /* a connection to a spread proxy port went to the proxy's listener */ \
+	X(SL_R_SPREAD_NO_PROXY, "spread_no_proxy")               /* a spread proxy port was dialled with no listener in sl_proxy_lsn */ \
+	X(SL_R_SPREAD_ASSIGN_FAILED, "spread_assign_failed")     /* the kernel refused the proxy's listener for a spread port */
 
 enum sl_reason {
 #define SL_ENUM_ENTRY(id, name) id,

@@ -5,7 +5,8 @@
 //                          [--rate R] [--duration-s D] [--warmup-s W]
 //                          [--path P] [--host H] [--connections C]
 //                          [--max-connections M] [--drain-s S] [--cpu K]
-//                          [--slow-us U]
+//                          [--slow-us U] [--new-connection-per-request]
+//                          [--connection-close] [--per-second]
 //
 // Requests are due at fixed instants, start + k / R, whatever happened to the
 // earlier ones (open loop, as wrk2 or a population of independent clients).
@@ -22,6 +23,22 @@
 // request waits for it; that wait is part of its latency. With several targets
 // the requests alternate between them (A B A B ...): a baseline with the same
 // spread over backends as a round-robin proxy.
+//
+// --new-connection-per-request: every request goes on a connection of its
+// own, opened when the request is due, and the client closes it as soon as
+// the whole response is in. Whichever side closes first keeps the TIME_WAIT
+// entry (60 s), which pins that client port toward that destination; a
+// client that closes first can use up its ephemeral ports toward one address
+// and port (issue 19). By default the request asks for keep-alive, so the
+// server never closes first and every connection leaves its entry in the
+// client: the worst case. With --connection-close the request carries
+// "Connection: close" (wrk -H 'Connection: close'), and the side that closes
+// first is whichever wins the race. A connect() that fails at once
+// (EADDRNOTAVAIL when the ports are used up) fails its request.
+//
+// --per-second also prints, on stderr, one line per second of the schedule:
+//   second=S ok=N errors=N
+// so a rate that collapses midway shows when it did.
 //
 // Responses must carry Content-Length (chunked ones count as errors); any
 // status other than 2xx counts as an error.
@@ -69,7 +86,8 @@ namespace {
   std::fprintf(stderr,
                "usage: sluice-bench-http-load --target IP:PORT [--target IP:PORT ...] [--rate R]\n"
                "       [--duration-s D] [--warmup-s W] [--path P] [--host H] [--connections C]\n"
-               "       [--max-connections M] [--drain-s S] [--cpu K] [--slow-us U]\n");
+               "       [--max-connections M] [--drain-s S] [--cpu K] [--slow-us U]\n"
+               "       [--new-connection-per-request] [--connection-close] [--per-second]\n");
   std::exit(2);
 }
 
@@ -154,8 +172,8 @@ struct Stats {
 
 class Generator {
  public:
-  Generator(std::vector<sockaddr_in> addrs, std::string request, unsigned max_conns)
-      : request_(std::move(request)), max_conns_(max_conns) {
+  Generator(std::vector<sockaddr_in> addrs, std::string request, unsigned max_conns, bool per_request)
+      : request_(std::move(request)), max_conns_(max_conns), per_request_(per_request) {
     for (auto& a : addrs) {
       targets_.emplace_back();
       targets_.back().addr = a;
@@ -164,7 +182,8 @@ class Generator {
     if (ep_ < 0) die("epoll_create1");
   }
 
-  void open_conn(int t) {
+  // False when connect() failed at once.
+  bool open_conn(int t) {
     Target& tg = targets_[t];
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) die("socket");
@@ -186,18 +205,19 @@ class Generator {
       Conn* raw = c.get();
       conns_.push_back(std::move(c));
       connected(raw);
-      return;
+      return true;
     }
     if (errno != EINPROGRESS) {
       ++connect_errors_;
       close(fd);
       --tg.open;
       --tg.connecting;
-      return;
+      return false;
     }
     ev.events = EPOLLOUT;
     if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
     conns_.push_back(std::move(c));
+    return true;
   }
 
   // Opens n connections per target and waits for them (at most 5 s).
@@ -254,6 +274,7 @@ class Generator {
   }
 
   Stats& stats() { return stats_; }
+  void report_per_second() { per_second_ = true; }
   void log_slower_than(int64_t ns) { slow_ns_ = ns; }
   uint64_t opened() const { return opened_; }
   uint64_t connect_errors() const { return connect_errors_; }
@@ -274,7 +295,11 @@ class Generator {
         // connection in progress will take (a connect may also complete at
         // once, making the new connection idle: serve again).
         if (tg.queue.size() <= tg.connecting || tg.open >= max_conns_) break;
-        open_conn(static_cast<int>(t));
+        if (!open_conn(static_cast<int>(t))) {
+          // The connect failed at once: so does the oldest waiting request.
+          count_failure(tg.queue.front());
+          tg.queue.pop_front();
+        }
       }
     }
   }
@@ -321,7 +346,26 @@ class Generator {
     if (due < record_from_) return;
     ++stats_.requests;
     ++stats_.errors;
+    count_second(due, false);
   }
+
+  // Per second of the schedule from record_from_, printed at the end.
+  void count_second(int64_t due, bool ok) {
+    if (!per_second_) return;
+    const size_t s = static_cast<size_t>((due - record_from_) / 1'000'000'000);
+    if (seconds_.size() <= s) seconds_.resize(s + 1);
+    ++(ok ? seconds_[s].first : seconds_[s].second);
+  }
+
+ public:
+  void print_seconds() const {
+    for (size_t s = 0; s < seconds_.size(); ++s) {
+      std::fprintf(stderr, "second=%zu ok=%llu errors=%llu\n", s, static_cast<unsigned long long>(seconds_[s].first),
+                   static_cast<unsigned long long>(seconds_[s].second));
+    }
+  }
+
+ private:
 
   // Closes the connection; its request, if any, failed.
   void fail(Conn* c) {
@@ -392,6 +436,7 @@ class Generator {
 
   void on_readable(Conn* c) {
     char buf[16384];
+    bool eof = false;
     for (;;) {
       ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
       if (n > 0) {
@@ -402,18 +447,24 @@ class Generator {
         c->in.append(buf, static_cast<size_t>(n));
         continue;
       }
-      if (n == 0 || errno != EAGAIN) {
-        fail(c);  // closed by the peer, or an error
+      if (n < 0 && errno == EAGAIN) break;
+      if (n < 0) {
+        fail(c);
         return;
       }
+      eof = true;  // the response may be complete: a closing server's FIN can come in the same read
       break;
     }
-    if (c->state != State::kBusy || !parse(c)) return;
+    if (c->state != State::kBusy || !parse(c)) {
+      if (eof) fail(c);  // closed by the peer before the response was complete
+      return;
+    }
     const int64_t done = now_ns();
     ++stats_.total;
     const bool good = c->status >= 200 && c->status < 300 && c->in.size() == c->expected;
     if (c->due >= record_from_) {
       ++stats_.requests;
+      count_second(c->due, good);
       if (good) {
         ++stats_.ok;
         stats_.latency.push_back(done - c->due);
@@ -428,7 +479,7 @@ class Generator {
         ++stats_.errors;
       }
     }
-    if (!good || c->close_after) {
+    if (!good || c->close_after || per_request_ || eof) {
       c->state = State::kIdle;  // the request is accounted for; not in the idle list
       drop(c);
       return;
@@ -487,6 +538,9 @@ class Generator {
   std::vector<std::unique_ptr<Conn>> conns_;
   std::string request_;
   unsigned max_conns_;
+  bool per_request_;
+  bool per_second_ = false;
+  std::vector<std::pair<uint64_t, uint64_t>> seconds_;  // ok, errors
   int64_t record_from_ = INT64_MAX;
   int64_t start_ = 0;
   int64_t slow_ns_ = 0;  // > 0: log recorded requests slower than this
@@ -512,6 +566,7 @@ int main(int argc, char** argv) {
   unsigned connections = 8, max_connections = 256;
   int cpu = -1;
   double slow_us = 0;
+  bool per_request = false, per_second = false, connection_close = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto val = [&]() -> std::string_view {
@@ -540,6 +595,12 @@ int main(int argc, char** argv) {
       max_connections = static_cast<unsigned>(parse_num(val(), "max-connections", 1, 16384));
     } else if (a == "--slow-us") {
       slow_us = parse_num(val(), "slow-us", 0, 1e9);
+    } else if (a == "--new-connection-per-request") {
+      per_request = true;
+    } else if (a == "--connection-close") {
+      connection_close = true;
+    } else if (a == "--per-second") {
+      per_second = true;
     } else if (a == "--cpu") {
       cpu = static_cast<int>(parse_num(val(), "cpu", -1, 4095));
     } else {
@@ -557,9 +618,12 @@ int main(int argc, char** argv) {
   // Wake-ups on time: the default 50 µs timer slack would shift every send.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: sluice-bench\r\n\r\n";
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: sluice-bench\r\n" +
+                              (connection_close ? "Connection: close\r\n" : "") + "\r\n";
+  if (per_request) connections = 0;
   const int64_t interval = static_cast<int64_t>(1e9 / rate);
-  Generator gen(targets, request, max_connections);
+  Generator gen(targets, request, max_connections, per_request);
+  if (per_second) gen.report_per_second();
   gen.log_slower_than(static_cast<int64_t>(slow_us * 1000));
   if (!gen.preconnect(connections)) {
     std::fprintf(stderr, "sluice-bench-http-load: could not open %u connection(s) per target (%llu connect errors)\n",
@@ -570,6 +634,7 @@ int main(int argc, char** argv) {
   const int64_t record_from = start + static_cast<int64_t>(warmup * 1e9);
   const int64_t end = record_from + static_cast<int64_t>(duration * 1e9);
   gen.run(start, interval, record_from, end, static_cast<int64_t>(drain * 1e9));
+  gen.print_seconds();
 
   Stats& s = gen.stats();
   const double p50 = percentile_us(s.latency, 0.50), p90 = percentile_us(s.latency, 0.90),

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "kernel_datapath_maps.h"
@@ -59,7 +60,9 @@ class SockLbTest : public sluice::test::NodeTest {
     auto lb = SockLb::load(options());
     ASSERT_TRUE(lb.ok()) << lb.error().to_string();
     lb_ = std::move(*lb);
-    Status s = lb_->attach({node_->cgroup_path(), false});
+    // The node's namespace, never this process's: the sk_lookup program of a
+    // proxy spread attaches there.
+    Status s = lb_->attach({node_->cgroup_path(), false}, "/run/netns/" + node_->node_ns());
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     tables_ = std::make_unique<KernelDatapathMaps>(lb_->maps());
   }
@@ -433,6 +436,12 @@ class RedirectTest : public SockLbTest {
     getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len);
     return {ntohl(a.sin_addr.s_addr), ntohs(a.sin_port)};
   }
+  static uint16_t local_port(int fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    return ntohs(a.sin_port);
+  }
 
   int proxy_ = -1;
 };
@@ -447,7 +456,8 @@ TEST_F(RedirectTest, HttpPortsGoToTheProxyWhichLearnsTheOriginalDestination) {
   auto [ip, port] = peer(accepted);
   EXPECT_EQ(ip, node_->pod_ip_u32(1));
 
-  auto dst = original_destination(lb_->maps().orig_dst, ip, port);
+  ASSERT_EQ(local_port(accepted), kProxyPort);
+  auto dst = original_destination(lb_->maps().orig_dst, ip, port, kProxyPort);
   ASSERT_TRUE(dst.has_value());
   EXPECT_EQ(dst->vip, 0x0a60000au);
   EXPECT_EQ(dst->port, 80);
@@ -460,10 +470,77 @@ TEST_F(RedirectTest, HttpPortsGoToTheProxyWhichLearnsTheOriginalDestination) {
   close(accepted);
   bool removed = false;
   for (int i = 0; i < 200 && !removed; ++i) {
-    removed = !original_destination(lb_->maps().orig_dst, ip, port);
+    removed = !original_destination(lb_->maps().orig_dst, ip, port, kProxyPort);
     if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(removed) << "the entry outlived the connection";
+}
+
+// A proxy spread (docs/operations.md "Short-lived connections"): connect4
+// picks one of kSpreadCount ports per connection, and the sk_lookup program
+// hands each to the proxy's one listener on kProxyPort.
+constexpr uint16_t kSpreadFirst = 15100, kSpreadCount = 4;
+
+class SpreadRedirectTest : public RedirectTest {
+ protected:
+  SockLbOptions options() const override {
+    SockLbOptions o = RedirectTest::options();
+    o.proxy_spread_first = kSpreadFirst;
+    o.proxy_spread_count = kSpreadCount;
+    return o;
+  }
+};
+
+TEST_F(SpreadRedirectTest, ConnectsAreSpreadOverThePortsAndAllReachTheOneListener) {
+  register_listener();
+  std::set<uint16_t> reached;
+  constexpr int kConnects = 24;
+  for (int i = 0; i < kConnects; ++i) {
+    int client = node_->tcp_socket_in_pod(1);
+    ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);
+    EXPECT_EQ(sluice::test::peer_of(client), "10.96.0.10:80") << "the client still sees the VIP";
+    int accepted = accept_one();
+    ASSERT_GE(accepted, 0) << "connect " << i << " did not reach the proxy's listener";
+    const uint16_t proxy_port = local_port(accepted);
+    EXPECT_GE(proxy_port, kSpreadFirst);
+    EXPECT_LT(proxy_port, kSpreadFirst + kSpreadCount);
+    reached.insert(proxy_port);
+    auto [ip, port] = peer(accepted);
+    auto dst = original_destination(lb_->maps().orig_dst, ip, port, proxy_port);
+    ASSERT_TRUE(dst.has_value()) << "no original destination under port " << proxy_port;
+    EXPECT_EQ(dst->vip, 0x0a60000au);
+    EXPECT_EQ(dst->port, 80);
+    close(client);
+    close(accepted);
+  }
+  // 24 uniform picks out of 4 all alike: probability 4^-23.
+  EXPECT_GE(reached.size(), 2u);
+  EXPECT_EQ(stat(SL_R_SPREAD_ASSIGNED), static_cast<uint64_t>(kConnects));
+}
+
+TEST_F(SpreadRedirectTest, WithoutAListenerASpreadPortRefuses) {
+  // Not registered: connect4 balances at L4, and a client dialling a spread
+  // port itself finds nothing there.
+  int client = node_->tcp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(client, node_->node_ip(), kSpreadFirst), -ECONNREFUSED);
+  close(client);
+  EXPECT_EQ(stat(SL_R_SPREAD_NO_PROXY), 1u);
+  EXPECT_EQ(connect_once(), "p2");
+}
+
+TEST_F(SpreadRedirectTest, ARestartAdoptsTheSkLookupLink) {
+  register_listener();
+  tables_.reset();
+  lb_.reset();
+  load_and_attach();
+  EXPECT_EQ(lb_->adopted_links(), 6) << "five cgroup links and the sk_lookup one";
+  register_listener();
+  int client = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);
+  int accepted = accept_one();
+  EXPECT_GE(accepted, 0);
+  if (accepted >= 0) close(accepted);
+  close(client);
 }
 
 TEST_F(RedirectTest, WithoutARegisteredListenerHttpPortsAreBalancedAtL4) {

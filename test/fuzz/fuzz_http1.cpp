@@ -232,7 +232,7 @@ struct Harness {
     o.workers = 1;
     o.header_timeout = kHeaderTimeout;
     o.snapshot = [snap] { return snap; };
-    o.original_destination = [](uint32_t, uint16_t) {
+    o.original_destination = [](uint32_t, uint16_t, uint16_t) {
       return std::optional<sluice::OriginalDestination>(sluice::OriginalDestination{kVip, kVipPort, 6, 0});
     };
     auto started = sluice::proxy::ProxyServer::start(std::move(o));

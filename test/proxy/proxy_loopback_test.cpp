@@ -179,7 +179,7 @@ class ProxyLoopbackTest : public ::testing::Test {
     o.workers = 2;
     o.header_timeout = header_timeout;
     o.snapshot = [this] { return snapshot_; };
-    o.original_destination = [this](uint32_t, uint16_t) {
+    o.original_destination = [this](uint32_t, uint16_t, uint16_t) {
       return std::optional<OriginalDestination>(OriginalDestination{dialled_.load(), 80, 6, 0});
     };
     o.access_log = [this](const std::string& line) {

@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
   app.add_option("--admin-address", f.admin_address, "admin API address")->capture_default_str();
   app.add_option("--admin-port", f.admin_port, "admin API port (0: any)")->capture_default_str();
   app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port (0: no proxy)")->capture_default_str();
+  app.add_option("--proxy-spread-ports", f.proxy_spread_ports,
+                 "ports on --node-ip over which redirected connections are spread, so that a pod's TIME_WAIT entries "
+                 "do not use up its ports toward one proxy port; FIRST-LAST, or off. Nothing else on the node may "
+                 "listen on them")
+      ->capture_default_str();
   app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
   app.add_option("--access-log-flush-ms", f.access_log_flush_ms,

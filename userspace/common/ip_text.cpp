@@ -32,6 +32,18 @@ bool parse_ip_port(std::string_view text, uint32_t& addr, uint16_t& port) {
   return parse_ipv4(text.substr(0, colon), addr) && parse_number(text.substr(colon + 1), port) && port != 0;
 }
 
+bool parse_port_range(std::string_view text, uint16_t& first, uint16_t& count) {
+  const size_t dash = text.find('-');
+  uint16_t lo = 0, hi = 0;
+  if (dash == std::string_view::npos || !parse_number(text.substr(0, dash), lo) ||
+      !parse_number(text.substr(dash + 1), hi) || lo == 0 || hi < lo) {
+    return false;
+  }
+  first = lo;
+  count = static_cast<uint16_t>(hi - lo + 1);
+  return true;
+}
+
 bool parse_ipv4_cidr(std::string_view text, uint32_t& net, uint8_t& prefix_len) {
   const size_t slash = text.find('/');
   uint32_t len = 32;

@@ -13,6 +13,8 @@ namespace sluice {
 bool parse_ipv4(std::string_view text, uint32_t& addr);
 // "10.200.1.1:8080" -> address and port (1-65535).
 bool parse_ip_port(std::string_view text, uint32_t& addr, uint16_t& port);
+// "15100-15163" -> first port and how many (1-65535 each, first <= last).
+bool parse_port_range(std::string_view text, uint16_t& first, uint16_t& count);
 // "10.244.1.0/24" (or a bare address, /32) -> network (host bits cleared)
 // and prefix length.
 bool parse_ipv4_cidr(std::string_view text, uint32_t& net, uint8_t& prefix_len);

@@ -26,6 +26,11 @@ struct DaemonOptions {
   std::string admin_address = "127.0.0.1";
   uint16_t admin_port = 15000;
   uint16_t proxy_port = 15001;
+  // Ports on node_ip that the kernel spreads redirected connections over,
+  // all served by the proxy's one listener ("FIRST-LAST", or "off": every
+  // redirect goes to proxy_port). docs/operations.md "Short-lived
+  // connections" says why.
+  std::string proxy_spread_ports = "15100-15163";
   unsigned debounce_ms = 100;
   unsigned workers = 2;
   unsigned header_timeout_ms = 10000;

@@ -31,8 +31,8 @@ Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
   po.inherited_listeners = std::move(inherited);
   po.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
   po.snapshot = std::move(snapshot);
-  po.original_destination = [kernel](uint32_t ip, uint16_t port) {
-    return original_destination(kernel.orig_dst, ip, port);
+  po.original_destination = [kernel](uint32_t ip, uint16_t port, uint16_t local_port) {
+    return original_destination(kernel.orig_dst, ip, port, local_port);
   };
   if (o.access_log) {
     out.access_log =

@@ -152,6 +152,14 @@ Status NodeDaemon::start_kernel() {
     lb_options.proxy_ip = node_ip_;
     lb_options.proxy_port = o_.proxy_port;
     lb_options.bypass_mark = kProxyBypassMark;
+    if (o_.proxy_spread_ports != "off" &&
+        !parse_port_range(o_.proxy_spread_ports, lb_options.proxy_spread_first, lb_options.proxy_spread_count)) {
+      return make_error(0, "--proxy-spread-ports " + o_.proxy_spread_ports + ": expected FIRST-LAST or off");
+    }
+    const uint32_t spread_end = uint32_t{lb_options.proxy_spread_first} + lb_options.proxy_spread_count;
+    if (lb_options.proxy_spread_count && o_.proxy_port >= lb_options.proxy_spread_first && o_.proxy_port < spread_end) {
+      return make_error(0, "--proxy-spread-ports " + o_.proxy_spread_ports + " contains --proxy-port");
+    }
   }
   auto lb = SockLb::load(lb_options);
   if (!lb) return lb.error();

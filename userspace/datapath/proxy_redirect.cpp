@@ -38,10 +38,11 @@ bool proxy_listener_registered(const MapHandle<uint32_t, sl_proxy_listener>& slo
 }
 
 std::optional<OriginalDestination> original_destination(const MapHandle<sl_orig_dst_key, sl_orig_dst>& orig_dst,
-                                                        uint32_t client_ip, uint16_t client_port) {
+                                                        uint32_t client_ip, uint16_t client_port, uint16_t proxy_port) {
   sl_orig_dst_key key{};
   key.client_ip = htonl(client_ip);
   key.client_port = htons(client_port);
+  key.proxy_port = htons(proxy_port);
   auto v = orig_dst.lookup(key);
   if (!v) return std::nullopt;
   return OriginalDestination{ntohl(v->svc.vip), ntohs(v->svc.port), v->svc.proto, v->cookie};

@@ -26,8 +26,8 @@ Status unregister_proxy_listener(MapHandle<uint32_t, sl_proxy_listener>& slot, i
 bool proxy_listener_registered(const MapHandle<uint32_t, sl_proxy_listener>& slot, int listen_fd);
 
 // What the client of an accepted connection asked for, by the accepted
-// socket's peer address (host byte order).
+// socket's peer address and local port (host byte order).
 std::optional<OriginalDestination> original_destination(const MapHandle<sl_orig_dst_key, sl_orig_dst>& orig_dst,
-                                                        uint32_t client_ip, uint16_t client_port);
+                                                        uint32_t client_ip, uint16_t client_port, uint16_t proxy_port);
 
 }  // namespace sluice

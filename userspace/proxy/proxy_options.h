@@ -27,8 +27,10 @@ struct ProxyOptions {
   // A client must send complete request headers within this, else 408.
   std::chrono::milliseconds header_timeout = kHeaderReadTimeout;
   std::function<config::SnapshotPtr()> snapshot;
-  // The destination a client asked for, by its address (host byte order).
-  std::function<std::optional<OriginalDestination>(uint32_t ip, uint16_t port)> original_destination;
+  // The destination a client asked for, by its address and the local port it
+  // reached (host byte order; the kernel spreads clients over several).
+  std::function<std::optional<OriginalDestination>(uint32_t ip, uint16_t port, uint16_t local_port)>
+      original_destination;
   // Circuit breakers and outlier detectors, shared with the daemon (which
   // ticks them and mirrors ejections into the kernel). Created if null.
   std::shared_ptr<ClusterRegistry> clusters;

@@ -47,9 +47,12 @@ Task<void> session(Worker& w, Socket socket) {
   beast::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) co_return;
+  const tcp::endpoint local = socket.local_endpoint(ec);
+  if (ec) co_return;
   Downstream ds;
   ds.peer_ip = peer.address().to_v4().to_uint();
-  ds.dst = w.options.original_destination ? w.options.original_destination(ds.peer_ip, peer.port()) : std::nullopt;
+  ds.dst = w.options.original_destination ? w.options.original_destination(ds.peer_ip, peer.port(), local.port())
+                                          : std::nullopt;
   ds.address = format_endpoint(ds.peer_ip, peer.port());
   // Responses go out as soon as they are written, not after Nagle's delay.
   socket.set_option(tcp::no_delay(true), ec);
