@@ -1,12 +1,14 @@
 #include "filter_chain.h"
 
 #include "access_log_filter.h"
+#include "authz_filter.h"
 #include "fault_filter.h"
 
 namespace sluice::proxy {
 
 FilterChain FilterChain::standard(const ProxyOptions& options) {
   FilterChain chain;
+  chain.add(std::make_unique<AuthzFilter>());
   chain.add(std::make_unique<FaultFilter>());
   if (options.access_log) chain.add(std::make_unique<AccessLogFilter>(options.access_log));
   return chain;

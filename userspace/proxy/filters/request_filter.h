@@ -12,7 +12,7 @@
 //                response flags, timings, bytes, upstream.
 // Filters are per worker thread, so they need no locks of their own; what
 // they share across workers (a node-wide token bucket, counters) must be.
-// Faults are a filter today; authorization, rate limits, stats and tracing
+// Authorization and faults are filters today; rate limits, stats and tracing
 // plug in the same way.
 #pragma once
 
