@@ -50,7 +50,7 @@ FilterAction AuthzFilter::on_request(RequestContext& ctx) {
   };
 
   const config::Service& service = *d.target->service;
-  policy::Destination dst{service.ns, d.endpoint->labels.get(), service.name, service.ns};
+  policy::Destination dst{service.ns, d.endpoint->labels.get(), service.ns, service.name};
   if (const size_t slash = d.endpoint->pod.find('/'); slash != std::string::npos) {
     dst.ns = std::string_view(d.endpoint->pod).substr(0, slash);
   }
