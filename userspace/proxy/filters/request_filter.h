@@ -12,7 +12,7 @@
 //                response flags, timings, bytes, upstream.
 // Filters are per worker thread, so they need no locks of their own; what
 // they share across workers (a node-wide token bucket, counters) must be.
-// Authorization and faults are filters today; rate limits, stats and tracing
+// Authorization, rate limits and faults are filters today; stats and tracing
 // plug in the same way.
 #pragma once
 
