@@ -7,18 +7,11 @@
 #include <cerrno>
 
 #include "libbpf_log.h"
+#include "link_info.h"
 #include "pin_dir.h"
 
 namespace sluice {
 namespace {
-
-// The cgroup id a pinned cgroup link is attached to, or 0.
-uint64_t link_cgroup_id(bpf_link* link) {
-  bpf_link_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) != 0) return 0;
-  return info.cgroup.cgroup_id;
-}
 
 bool attaches_to_cgroup(const bpf_program* prog) {
   switch (bpf_program__type(prog)) {
@@ -48,7 +41,7 @@ Result<int> attach_cgroup_programs(bpf_object* obj, const CgroupDir& cg, const s
     if (path_exists(pin)) {
       link = bpf_link__open(pin.c_str());
       if (!link) return log.with(make_error(-errno, "open pinned link " + pin));
-      if (uint64_t id = link_cgroup_id(link); id != cg.id()) {
+      if (uint64_t id = link_info_of(link).cgroup.cgroup_id; id != cg.id()) {
         bpf_link__destroy(link);
         return make_error(-EEXIST, "pinned link " + pin + " belongs to cgroup id " + std::to_string(id) + ", not " +
                                        cg.path() + "; detach it first (sluiced --cleanup)");

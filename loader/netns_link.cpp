@@ -9,21 +9,10 @@
 #include <cerrno>
 
 #include "libbpf_log.h"
+#include "link_info.h"
 #include "pin_dir.h"
 
 namespace sluice {
-namespace {
-
-// The inode of the namespace a pinned netns link is attached to, or 0.
-uint64_t link_netns_ino(bpf_link* link) {
-  bpf_link_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) != 0) return 0;
-  return info.netns.netns_ino;
-}
-
-}  // namespace
-
 Result<bpf_link*> attach_to_netns(bpf_program* prog, const std::string& netns_path, const std::string& link_dir,
                                   bool* adopted) {
   if (Status s = ensure_bpffs_dir(link_dir); !s) return s.error();
@@ -44,7 +33,7 @@ Result<bpf_link*> attach_to_netns(bpf_program* prog, const std::string& netns_pa
     ::close(ns);
     link = bpf_link__open(pin.c_str());
     if (!link) return log.with(make_error(-errno, "open pinned link " + pin));
-    if (uint64_t ino = link_netns_ino(link); ino != st.st_ino) {
+    if (uint64_t ino = link_info_of(link).netns.netns_ino; ino != st.st_ino) {
       bpf_link__destroy(link);
       return make_error(-EEXIST, "pinned link " + pin + " belongs to network namespace inode " + std::to_string(ino) +
                                      ", not " + netns_path + " (" + std::to_string(st.st_ino) +
