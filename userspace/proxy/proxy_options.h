@@ -16,6 +16,7 @@
 #include "mesh_snapshot.h"
 #include "original_destination.h"
 #include "proxy_limits.h"
+#include "request_metrics.h"
 
 namespace sluice::proxy {
 
@@ -34,6 +35,8 @@ struct ProxyOptions {
   // Circuit breakers and outlier detectors, shared with the daemon (which
   // ticks them and mirrors ejections into the kernel). Created if null.
   std::shared_ptr<ClusterRegistry> clusters;
+  // Istio's request metrics, recorded per worker; null: metrics off.
+  std::shared_ptr<telemetry::RequestMetrics> metrics;
   // One JSON line per request; empty: access log off.
   std::function<void(const std::string&)> access_log;
   // Gateway ingress: listeners for the servers of Gateways whose selector

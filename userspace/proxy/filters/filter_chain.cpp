@@ -2,12 +2,14 @@
 
 #include "access_log_filter.h"
 #include "fault_filter.h"
+#include "metrics_filter.h"
 
 namespace sluice::proxy {
 
 FilterChain FilterChain::standard(const ProxyOptions& options) {
   FilterChain chain;
   chain.add(std::make_unique<FaultFilter>());
+  if (options.metrics) chain.add(std::make_unique<MetricsFilter>(options.metrics));
   if (options.access_log) chain.add(std::make_unique<AccessLogFilter>(options.access_log));
   return chain;
 }

@@ -99,6 +99,7 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   if (svc == by_vip_.end()) return local_answer(std::move(d), 404, telemetry::ResponseFlag::kNoRouteFound, "no service at the original destination\n");
   const config::Service& service = *svc->second.first;
   d.original_port = dst->port;
+  d.service = &service;
 
   // The service's VirtualService routes, or the service itself when it has none.
   return route_to(std::move(d), compiled(snap->mesh_routes, service.fqdn, service.fqdn), &service, dst->port, req,
@@ -128,6 +129,7 @@ std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSn
   t->load_balancer = policy.load_balancer;
   t->connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
   t->socket_redirect = service->socket_redirect;
+  t->service = service;
   t->lb_key = service->fqdn + ":" + std::to_string(port->port) + "/" + std::string(subset);
   t->cluster = clusters_->get(t->lb_key, *service, *port, policy, t->endpoints);
   targets_.emplace(key, t);
@@ -177,6 +179,7 @@ RouteDecision RequestRouter::to_target(RouteDecision d, const config::RouteDesti
       if (!is_ejected(e)) d.healthy.push_back(e);
     }
   }
+  d.service = target->service;
   d.target = std::move(target);
   d.hash = hash_key(d.target->load_balancer, req, client_ip, d.set_cookie);
   d.endpoint = picker_.pick(d.target->lb_key, d.endpoints(), d.target->load_balancer, d.hash);

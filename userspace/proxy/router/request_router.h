@@ -32,6 +32,7 @@ struct RouteTarget {
   config::LoadBalancerPolicy load_balancer;
   std::string lb_key;                // "host:port/subset": names the endpoint set for LB state and clusters
   std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
+  const config::Service* service = nullptr;  // the destination's service (metrics' destination_service)
   int64_t connect_timeout_ms = 10000;
   bool socket_redirect = true;  // the destination service allows the sockhash fast path
 };
@@ -54,6 +55,9 @@ struct RouteDecision {
   std::string set_cookie;            // a hash cookie to give the client (it sent none)
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
+  // The service the request is for: the route destination's once one is
+  // chosen, else the one the client dialled; null when neither is known.
+  const config::Service* service = nullptr;
 
   // With an endpoint: its destination's circuit breaker and outlier detector.
   Cluster& cluster() const { return *target->cluster; }
