@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
+  app.add_flag("!--no-request-metrics", f.request_metrics,
+               "do not record Istio's request metrics (istio_request*); /metrics keeps sluice's own");
   app.add_option("--access-log-flush-ms", f.access_log_flush_ms,
                  "access log lines are written every this many ms, or at once when 64 KiB are pending (0: each at once)")
       ->capture_default_str()

@@ -29,6 +29,7 @@ struct DaemonOptions {
   // Istio sidecar's port 15020); port 0: only the admin API serves /metrics.
   std::string metrics_address = "0.0.0.0";
   uint16_t metrics_port = 15020;
+  bool request_metrics = true;  // Istio's istio_request* metrics, recorded by the proxy
   uint16_t proxy_port = 15001;
   // Ports on node_ip that the kernel spreads redirected connections over,
   // all served by the proxy's one listener ("FIRST-LAST", or "off": every

@@ -301,7 +301,7 @@ Status NodeDaemon::start_proxy() {
       if (l.mesh_port == o_.proxy_port) inherited[l.mesh_port] = std::exchange(l.mesh, {});
     }
     auto started = start_l7_proxy(o_, lb_->maps(), [sync = sync_.get()] { return sync->current(); }, clusters_,
-                                  request_metrics_,
+                                  o_.request_metrics ? request_metrics_ : nullptr,
                                   std::move(inherited));
     if (!started) return started.error();
     proxy_ = std::move(*started);
