@@ -206,6 +206,11 @@ TEST_F(MetricsTest, KnownTrafficGivesExactCountsWithIstiosLabels) {
   ASSERT_EQ(redirected.size(), 1u) << text;
   EXPECT_GE(redirected[0].value, 25);
   EXPECT_EQ(samples(text, "sluice_config_last_reload_success").at(0).value, 1);
+  EXPECT_EQ(samples(text, "sluice_proxy_connections").size(), 1u);
+  const auto overflows = matching(samples(text, "sluice_circuit_breaker_overflows_total"),
+                                  {{"cluster", "reviews.default.svc.cluster.local:9080/v1"}, {"resource", "connections"}});
+  ASSERT_EQ(overflows.size(), 1u) << text;
+  EXPECT_EQ(overflows[0].value, 0);
   EXPECT_GE(samples(text, "sluice_config_version").at(0).value, 1);
 
   // The admin API serves the same families.

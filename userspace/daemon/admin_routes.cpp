@@ -64,7 +64,8 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 
 AdminHandler metrics_route(const AdminSources& from) {
   return [&sync = from.sync, stats = from.stats, redirect = from.redirect, xdp = from.xdp,
-          metrics = from.metrics](const AdminRequest& req) {
+          metrics = from.metrics, clusters = from.clusters,
+          proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
     if (metrics) metrics->write(w);
@@ -73,6 +74,11 @@ AdminHandler metrics_route(const AdminSources& from) {
     if (xdp) write_xdp_metrics(w, *xdp);
     const ConfigStatus st = sync.status();
     write_config_metrics(w, st, st);
+    if (proxy_connections) {
+      w.gauge("sluice_proxy_connections", "Open downstream connections of the L7 proxy (mesh and gateway).");
+      w.sample("sluice_proxy_connections", "", "", uint64_t{proxy_connections()});
+    }
+    if (clusters) clusters->write_metrics(w);
     if (metrics) {
       w.counter("sluice_metrics_series_dropped", "Request series not recorded: a worker's series table was full.");
       w.counter_sample("sluice_metrics_series_dropped", "", metrics->dropped());

@@ -34,6 +34,7 @@ struct AdminSources {
   const kube::KubeSource* kube = nullptr;  // null: the config comes from files
   const KernelFeatures* features = nullptr;  // /ready?details shows them
   std::shared_ptr<telemetry::RequestMetrics> metrics;  // the proxy's; null: no proxy
+  std::function<size_t()> proxy_connections;  // the proxy's open downstream connections (0 before it runs)
 };
 
 std::map<std::string, AdminHandler> admin_routes(const AdminSources& from);

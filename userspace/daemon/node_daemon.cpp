@@ -258,7 +258,11 @@ Status NodeDaemon::start_admin() {
                              .clusters = clusters_,
                              .kube = kube_,
                              .features = &features_,
-                             .metrics = request_metrics_};
+                             .metrics = request_metrics_,
+                             .proxy_connections = [this]() -> size_t {
+                               const proxy::ProxyServer* server = serving_;
+                               return server ? server->open_connections() : 0;
+                             }};
   auto admin = AdminServer::start(o_.admin_address, o_.admin_port, admin_routes(sources), inherited);
   if (!admin) return make_error(0, "admin API: " + admin.error().to_string());
   admin_ = std::move(*admin);
