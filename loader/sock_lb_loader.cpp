@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cgroup_links.h"
+#include "counter_pins.h"
 #include "libbpf_log.h"
 #include "netns_link.h"
 #include "pin_dir.h"
@@ -23,6 +24,9 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->pin_dir_ = options.pin_dir;
   self->skel_ = sock_lb_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_lb BPF object"));
+  if (auto dropped = unpin_reshaped_counters(self->skel_->maps.sl_stats, options.pin_dir); !dropped) {
+    return dropped.error();
+  }
 
   auto* m = &self->skel_->maps;
   struct Size {

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "cgroup_links.h"
+#include "counter_pins.h"
 #include "libbpf_log.h"
 #include "pin_dir.h"
 #include "sock_redir.skel.h"
@@ -20,21 +21,6 @@ RedirStats sum_stats(int fd) {
   RedirStats out{};
   for (unsigned i = 0; i < SL_RS__COUNT; ++i) out[i] = stats.sum(i);
   return out;
-}
-
-// A counter map pinned by an older sluiced with fewer reasons cannot be
-// reused; counters are all it holds, so it is unpinned and starts again.
-Status unpin_resized_stats(const std::string& pin_dir) {
-  const std::string path = pin_dir + "/sl_redir_stats";
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) return {};
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  const int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-  ::close(fd);
-  if (err == 0 && info.max_entries == SL_RS__COUNT) return {};
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return make_error(-errno, "unpin " + path);
-  return {};
 }
 
 uint32_t count_keys(int fd) {
@@ -54,7 +40,6 @@ uint32_t count_keys(int fd) {
 Result<std::unique_ptr<SockRedir>> SockRedir::load(const SockRedirOptions& options) {
   if (Status s = ensure_bpffs_dir(options.pin_dir); !s) return s.error();
   if (options.local_prefix_len > 32) return make_error(-EINVAL, "sock_redir: pod network prefix length over 32");
-  if (Status s = unpin_resized_stats(options.pin_dir); !s) return s.error();
   LibbpfLogCapture log;
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = options.pin_dir.c_str());
   std::unique_ptr<SockRedir> self(new SockRedir());
@@ -63,6 +48,9 @@ Result<std::unique_ptr<SockRedir>> SockRedir::load(const SockRedirOptions& optio
   self->capacity_ = options.sockhash_entries;
   self->skel_ = sock_redir_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_redir BPF object"));
+  if (auto dropped = unpin_reshaped_counters(self->skel_->maps.sl_redir_stats, options.pin_dir); !dropped) {
+    return dropped.error();
+  }
   for (bpf_map* m : {self->skel_->maps.sl_sockhash, self->skel_->maps.sl_proxyhash, self->skel_->maps.sl_redir_pend}) {
     if (int err = bpf_map__set_max_entries(m, options.sockhash_entries); err) {
       return make_error(err, std::string("size map ") + bpf_map__name(m));

@@ -384,6 +384,28 @@ TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {
   close(cg);
 }
 
+// A release that adds reason counters reshapes sl_stats: the pinned one of
+// an older sluiced is replaced instead of failing the load (counter_pins.h).
+TEST_F(SockLbTest, AReshapedPinnedCounterMapIsReplaced) {
+  tables_.reset();
+  lb_.reset();
+  const std::string pin = node_->pin_dir() + "/sl_stats";
+  ASSERT_EQ(unlink(pin.c_str()), 0);
+  int old = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "sl_stats", sizeof(__u32), sizeof(__u64), 22, nullptr);
+  ASSERT_GE(old, 0);
+  ASSERT_EQ(bpf_obj_pin(old, pin.c_str()), 0);
+  close(old);
+  load_and_attach();
+  EXPECT_TRUE(lb_->reused_maps());
+  int now = bpf_obj_get(pin.c_str());
+  ASSERT_GE(now, 0);
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(now, &info, &len), 0);
+  close(now);
+  EXPECT_EQ(info.max_entries, SL_STATS_SLOTS);
+}
+
 TEST_F(SockLbTest, AttachingToACgroupRootIsRefused) {
   SockLbOptions o{.pin_dir = node_->pin_dir() + "/second"};
   auto lb = SockLb::load(o);

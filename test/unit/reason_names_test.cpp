@@ -28,7 +28,8 @@ TEST(ReasonNames, SocketVerdicts) {
                                       "getpeer_reversed",     "getpeer_pass",       "sockops_counted",
                                       "sockops_released",     "sockops_floor",      "sock_storage_full",
                                       "connect_redirected",   "connect_proxy_down", "connect_bypass",
-                                      "orig_dst_recorded"}));
+                                      "orig_dst_recorded",    "spread_assigned",    "spread_no_proxy",
+                                      "spread_assign_failed"}));
   EXPECT_STREQ(sl_reason_name(SL_R__COUNT), "unknown");
   EXPECT_STREQ(sl_reason_name(SL_R_CONNECT_REDIRECTED), "connect_redirected");
 }

@@ -97,14 +97,23 @@ spec:
   EXPECT_EQ(all(allow), "");
 }
 
-TEST(UnimplementedFields, AuthorizationPolicyIsParsedButNotEnforced) {
-  const auto d = validate_text(R"(apiVersion: security.istio.io/v1
+TEST(UnimplementedFields, AuthorizationPolicyIsEnforcedButNotCustom) {
+  EXPECT_EQ(all(validate_text(R"(apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: allow-nothing, namespace: default}
 spec: {}
+)")),
+            "");
+  const auto d = validate_text(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext, namespace: default}
+spec:
+  action: CUSTOM
+  provider: {name: ext-authz}
+  rules: [{}]
 )");
-  EXPECT_EQ(all(d), "u.yaml:1: warning: AuthorizationPolicy default/allow-nothing: parsed, not "
-                    "enforced by sluice: every request is allowed as if the policy were absent\n");
+  EXPECT_EQ(all(d), "u.yaml:5: warning: AuthorizationPolicy default/ext: spec.action: parsed, not enforced by sluice: "
+                    "no external authorizer is called; requests are decided as if the policy were absent\n");
 }
 
 TEST(UnimplementedFields, DnsResolutionIsIgnored) {

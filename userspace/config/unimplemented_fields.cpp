@@ -92,7 +92,11 @@ constexpr UnimplementedField kTable[] = {
      "traffic to unknown destinations is allowed"},
     {"networking.OutboundTrafficPolicy", "egress_proxy", "", kIgnored, ""},
     // AuthorizationPolicy
-    {"security.AuthorizationPolicy", "", "", kNotEnforced, "every request is allowed as if the policy were absent"},
+    // AuthorizationPolicy: enforced by sluiced's proxy (docs/security.md)
+    {"security.AuthorizationPolicy", "action", "CUSTOM", kNotEnforced,
+     "no external authorizer is called; requests are decided as if the policy were absent"},
+    {"security.Source", "trust_domains", "", kIgnored, "identities are in the one trust domain, cluster.local"},
+    {"security.Source", "not_trust_domains", "", kIgnored, "identities are in the one trust domain, cluster.local"},
 };
 
 constexpr std::string_view kPackage = "sluice.istio.";

@@ -44,6 +44,13 @@ std::optional<OriginalDestination> original_destination(const MapHandle<sl_orig_
   key.client_port = htons(client_port);
   key.proxy_port = htons(proxy_port);
   auto v = orig_dst.lookup(key);
+  if (!v) {
+    // Recorded by the programs of a sluiced from before the port spread,
+    // which left the proxy port out of the key: a connection it queued on a
+    // listener just handed over to us (docs/operations.md, "Upgrades").
+    key.proxy_port = 0;
+    v = orig_dst.lookup(key);
+  }
   if (!v) return std::nullopt;
   return OriginalDestination{ntohl(v->svc.vip), ntohs(v->svc.port), v->svc.proto, v->cookie};
 }

@@ -1,6 +1,7 @@
 #include "filter_chain.h"
 
 #include "access_log_filter.h"
+#include "authz_filter.h"
 #include "fault_filter.h"
 #include "metrics_filter.h"
 
@@ -8,6 +9,7 @@ namespace sluice::proxy {
 
 FilterChain FilterChain::standard(const ProxyOptions& options) {
   FilterChain chain;
+  chain.add(std::make_unique<AuthzFilter>());
   chain.add(std::make_unique<FaultFilter>());
   if (options.metrics) chain.add(std::make_unique<MetricsFilter>(options.metrics));
   if (options.access_log) chain.add(std::make_unique<AccessLogFilter>(options.access_log));

@@ -12,7 +12,7 @@
 //                response flags, timings, bytes, upstream.
 // Filters are per worker thread, so they need no locks of their own; what
 // they share across workers (a node-wide token bucket, counters) must be.
-// Faults, metrics and the access log are filters today; authorization, rate
+// Authorization, faults, metrics and the access log are filters today; rate
 // limits and tracing plug in the same way.
 #pragma once
 

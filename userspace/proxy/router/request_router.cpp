@@ -128,8 +128,8 @@ std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSn
   const config::ResolvedPolicy policy = subset_policy(*service, *port, subset);
   t->load_balancer = policy.load_balancer;
   t->connect_timeout_ms = policy.connection_pool.connect_timeout_ms;
-  t->socket_redirect = service->socket_redirect;
   t->service = service;
+  t->socket_redirect = service->socket_redirect;
   t->lb_key = service->fqdn + ":" + std::to_string(port->port) + "/" + std::string(subset);
   t->cluster = clusters_->get(t->lb_key, *service, *port, policy, t->endpoints);
   targets_.emplace(key, t);

@@ -28,11 +28,11 @@ namespace sluice::proxy {
 // every request within a snapshot, so each worker works it out once per
 // snapshot instead of per request.
 struct RouteTarget {
+  const config::Service* service = nullptr;        // the destination service (lives as long as the snapshot)
   std::vector<const config::Endpoint*> endpoints;  // the subset's endpoints, ejected ones included
   config::LoadBalancerPolicy load_balancer;
   std::string lb_key;                // "host:port/subset": names the endpoint set for LB state and clusters
   std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
-  const config::Service* service = nullptr;  // the destination's service (metrics' destination_service)
   int64_t connect_timeout_ms = 10000;
   bool socket_redirect = true;  // the destination service allows the sockhash fast path
 };

@@ -1,0 +1,74 @@
+// AuthorizationPolicy enforced by sluiced's proxy (docs/security.md): a pod
+// calls reviews through its VIP, and the policies of the reviews workload
+// decide by path, method, namespace and service account. Privileged.
+#include <filesystem>
+#include <fstream>
+
+#include "daemon_admin.h"
+#include "l7_fixture.h"
+
+using namespace std::chrono_literals;
+using namespace sluice::test;
+
+namespace {
+
+class AuthzTest : public L7Test {
+ protected:
+  // bookinfo, the client pod 1 as a Pod of `ns` with service account `sa`,
+  // and `policies`.
+  std::string mesh(const std::string& policies, const std::string& ns = "default",
+                   const std::string& sa = "productpage") {
+    return bookinfo(route_with("", kAllPods)) + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: " +
+           ns + ", labels: {app: productpage}}\nspec: {serviceAccountName: " + sa +
+           "}\nstatus: {phase: Running, podIP: " + node_->pod_ip(1) + "}\n" + policies;
+  }
+  static std::string policy(const std::string& name, const std::string& spec) {
+    return "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name +
+           ", namespace: default}\nspec:\n  selector: {matchLabels: {app: reviews}}\n" + spec;
+  }
+  // Replaces the config in one rename, and waits until `ready` holds.
+  void reconfigure(const std::string& text, const std::function<bool()>& ready) {
+    std::ofstream(dir_ + "/config/mesh.yaml.tmp") << text;
+    std::filesystem::rename(dir_ + "/config/mesh.yaml.tmp", dir_ + "/config/mesh.yaml");
+    EXPECT_TRUE(wait_for(ready, 10s)) << "the new config never applied";
+  }
+  unsigned status(const std::string& method, const std::string& path) {
+    return request(method + " " + path + " HTTP/1.1\r\nHost: reviews:9080\r\nConnection: close\r\n\r\n").status;
+  }
+};
+
+TEST_F(AuthzTest, PathAndMethodRulesGive403WithTheRbacFlag) {
+  start(mesh(policy("get-reviews", "  action: ALLOW\n  rules:\n  - to:\n    - operation: {methods: [GET], paths: "
+                                   "[\"/reviews/{*}\"]}\n")));
+  EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+  const HttpReply post = request("POST /reviews/1 HTTP/1.1\r\nHost: reviews:9080\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(post.status, 403u);
+  EXPECT_EQ(post.body, "RBAC: access denied");
+  EXPECT_EQ(status("GET", "/admin"), 403u);
+  EXPECT_TRUE(log_has("\"flags\":\"RBAC\"")) << log();
+}
+
+TEST_F(AuthzTest, AnAllowWithoutRulesDeniesEverything) {
+  start(mesh(policy("allow-nothing", "  action: ALLOW\n")));
+  EXPECT_EQ(status("GET", "/reviews/1"), 403u);
+}
+
+TEST_F(AuthzTest, DenyByNamespaceAppliesLive) {
+  const std::string deny_foo = policy("deny-foo", "  action: DENY\n  rules:\n  - from:\n    - source: {namespaces: [foo]}\n");
+  start(mesh(deny_foo, "default"));
+  EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+  // The client pod moves to namespace foo: denied, without a restart.
+  reconfigure(mesh(deny_foo, "foo"), [&] { return status("GET", "/reviews/1") == 403u; });
+  // The policy goes: allowed again.
+  reconfigure(mesh("", "foo"), [&] { return status("GET", "/reviews/1") == 200u; });
+}
+
+TEST_F(AuthzTest, PrincipalsComeFromTheClientPodsServiceAccount) {
+  const std::string only_productpage = policy(
+      "from-productpage", "  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/default/sa/productpage]}\n");
+  start(mesh(only_productpage, "default", "productpage"));
+  EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+  reconfigure(mesh(only_productpage, "default", "intruder"), [&] { return status("GET", "/reviews/1") == 403u; });
+}
+
+}  // namespace

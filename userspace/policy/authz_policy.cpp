@@ -1,0 +1,273 @@
+#include "authz_policy.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "ip_text.h"
+
+namespace sluice::policy {
+namespace {
+
+using Proto = istio::security::AuthorizationPolicy;
+
+template <class List>
+std::vector<StringMatch> strings(const List& in) {
+  return {in.begin(), in.end()};
+}
+
+template <class List>
+std::vector<PathMatch> paths(const List& in) {
+  return {in.begin(), in.end()};
+}
+
+template <class List>
+std::vector<AuthzPolicies::Cidr> cidrs(const List& in) {
+  std::vector<AuthzPolicies::Cidr> out;
+  for (const std::string& s : in) {
+    AuthzPolicies::Cidr c;
+    if (parse_ipv4_cidr(s, c.net, c.len)) out.push_back(c);  // validation rejected the rest
+  }
+  return out;
+}
+
+template <class List>
+std::vector<uint16_t> ports(const List& in) {
+  std::vector<uint16_t> out;
+  for (const std::string& s : in) {
+    uint16_t p = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
+    if (ec == std::errc() && end == s.data() + s.size()) out.push_back(p);
+  }
+  return out;
+}
+
+// "sa" means the policy's namespace.
+template <class List>
+std::vector<std::string> service_accounts(const List& in, const std::string& ns) {
+  std::vector<std::string> out;
+  for (const std::string& s : in) out.push_back(s.find('/') == std::string::npos ? ns + "/" + s : s);
+  return out;
+}
+
+// A field: empty matches anything; else one value must match.
+template <class T, class Pred>
+bool field(const std::vector<T>& values, Pred&& hit) {
+  return values.empty() || std::any_of(values.begin(), values.end(), hit);
+}
+
+// A not* field: no value may match.
+template <class T, class Pred>
+bool not_field(const std::vector<T>& values, Pred&& hit) {
+  return std::none_of(values.begin(), values.end(), hit);
+}
+
+struct Identity {
+  std::string principal;        // trust-domain/ns/<ns>/sa/<sa>; empty: none
+  std::string service_account;  // <ns>/<sa>; empty: none
+};
+
+Identity identity_of(const RequestFacts& r, const AuthzOptions& o) {
+  Identity id;
+  if (!r.source_known || r.source_service_account.empty()) return id;
+  id.principal = o.trust_domain + "/ns/" + std::string(r.source_namespace) + "/sa/" + std::string(r.source_service_account);
+  id.service_account = std::string(r.source_namespace) + "/" + std::string(r.source_service_account);
+  return id;
+}
+
+bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const Identity& id) {
+  const bool has_principal = !id.principal.empty();
+  auto principal = [&](const StringMatch& m) { return m.matches(id.principal, has_principal); };
+  // No JWT support: a request has no request principal.
+  auto request_principal = [&](const StringMatch& m) { return m.matches("", false); };
+  auto ns = [&](const StringMatch& m) { return m.matches(r.source_namespace, r.source_known); };
+  auto ip = [&](const AuthzPolicies::Cidr& c) { return ipv4_in_network(r.source_ip, c.net, c.len); };
+  auto sa = [&](const std::string& v) { return !id.service_account.empty() && v == id.service_account; };
+  // remoteIpBlocks: the client's address; for mesh traffic, the peer's.
+  return field(s.principals, principal) && not_field(s.not_principals, principal) &&
+         field(s.request_principals, request_principal) && not_field(s.not_request_principals, request_principal) &&
+         field(s.namespaces, ns) && not_field(s.not_namespaces, ns) && field(s.ip_blocks, ip) &&
+         not_field(s.not_ip_blocks, ip) && field(s.remote_ip_blocks, ip) && not_field(s.not_remote_ip_blocks, ip) &&
+         field(s.service_accounts, sa) && not_field(s.not_service_accounts, sa);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool operation_matches(const AuthzPolicies::Operation& o, const RequestFacts& r) {
+  // Hosts match case-insensitively, with or without the Host header's port.
+  const std::string host = lower(r.host);
+  const std::string bare = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size()
+                                                                                                 : host.rfind(':'));
+  auto host_hit = [&](const StringMatch& m) {
+    StringMatch lowered(lower(m.pattern()));
+    return lowered.matches(host) || lowered.matches(bare);
+  };
+  auto method = [&](const StringMatch& m) { return m.matches(r.method); };
+  auto port = [&](uint16_t p) { return p == r.destination_port; };
+  auto path = [&](const PathMatch& m) { return m.matches(r.path); };
+  return field(o.hosts, host_hit) && not_field(o.not_hosts, host_hit) && field(o.methods, method) &&
+         not_field(o.not_methods, method) && field(o.ports, port) && not_field(o.not_ports, port) &&
+         field(o.paths, path) && not_field(o.not_paths, path);
+}
+
+// The value a `when` key has for this request; nullopt: the key has none.
+std::optional<std::string> when_value(const std::string& key, const RequestFacts& r, const Identity& id) {
+  if (key == "source.namespace") return r.source_known ? std::optional<std::string>(r.source_namespace) : std::nullopt;
+  if (key == "source.principal") return id.principal.empty() ? std::nullopt : std::optional<std::string>(id.principal);
+  if (key == "source.serviceAccount") {
+    return id.service_account.empty() ? std::nullopt : std::optional<std::string>(id.service_account);
+  }
+  if (key == "request.headers" || key.starts_with("request.headers[")) {
+    if (!r.header || key.size() < 18 || key.back() != ']') return std::nullopt;
+    return r.header(lower(std::string_view(key).substr(16, key.size() - 17)));
+  }
+  return std::nullopt;  // request.auth.* and the rest: no value without JWT
+}
+
+bool ip_condition(const std::vector<std::string>& values, uint32_t ip) {
+  return std::any_of(values.begin(), values.end(), [&](const std::string& v) {
+    uint32_t net = 0;
+    uint8_t len = 32;
+    return parse_ipv4_cidr(v, net, len) && ipv4_in_network(ip, net, len);
+  });
+}
+
+bool condition_matches(const AuthzPolicies::Condition& c, const RequestFacts& r, const Identity& id) {
+  if (c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip") {
+    const uint32_t ip = c.key == "destination.ip" ? r.destination_ip : r.source_ip;
+    return (c.values.empty() || ip_condition(c.values, ip)) && !ip_condition(c.not_values, ip);
+  }
+  if (c.key == "destination.port") {
+    const std::string port = std::to_string(r.destination_port);
+    auto hit = [&](const std::string& v) { return v == port; };
+    return field(c.values, hit) && not_field(c.not_values, hit);
+  }
+  const std::optional<std::string> v = when_value(c.key, r, id);
+  auto hit = [&](const std::string& pattern) { return StringMatch(pattern).matches(v.value_or(""), v.has_value()); };
+  return field(c.values, hit) && not_field(c.not_values, hit);
+}
+
+}  // namespace
+
+AuthzPolicies AuthzPolicies::compile(
+    const config::SharedList<config::IstioResource<istio::security::AuthorizationPolicy>>& list,
+    const AuthzOptions& options) {
+  AuthzPolicies out;
+  out.options_ = options;
+  for (const auto& r : list) {
+    const Proto& spec = r->spec;
+    Policy p;
+    p.id = r->meta.ns + "/" + r->meta.name;
+    p.ns = r->meta.ns;
+    p.all_namespaces = r->meta.ns == options.root_namespace;
+    switch (spec.action()) {
+      case Proto::DENY:
+        p.action = Action::kDeny;
+        break;
+      case Proto::AUDIT:
+        p.action = Action::kAudit;
+        break;
+      case Proto::CUSTOM:
+        out.not_enforced_.push_back(p.id);
+        continue;
+      default:
+        p.action = Action::kAllow;
+        break;
+    }
+    if (spec.has_selector()) p.selector = config::Labels(spec.selector().match_labels().begin(), spec.selector().match_labels().end());
+    auto add_target = [&](const istio::security::PolicyTargetReference& t) {
+      if (t.kind() == "Service") p.target_services.emplace_back(t.has_namespace_() ? t.namespace_() : p.ns, t.name());
+    };
+    if (spec.has_target_ref()) add_target(spec.target_ref());
+    for (const auto& t : spec.target_refs()) add_target(t);
+    const bool has_targets = spec.has_target_ref() || spec.target_refs_size() > 0;
+    if (has_targets && p.target_services.empty()) {
+      out.not_enforced_.push_back(p.id);  // Gateway or waypoint targets: not sluice's to enforce here
+      continue;
+    }
+    for (const auto& rule : spec.rules()) {
+      Rule compiled;
+      for (const auto& f : rule.from()) {
+        const auto& s = f.source();
+        compiled.from.push_back({strings(s.principals()), strings(s.not_principals()), strings(s.request_principals()),
+                                 strings(s.not_request_principals()), strings(s.namespaces()),
+                                 strings(s.not_namespaces()), cidrs(s.ip_blocks()), cidrs(s.not_ip_blocks()),
+                                 cidrs(s.remote_ip_blocks()), cidrs(s.not_remote_ip_blocks()),
+                                 service_accounts(s.service_accounts(), p.ns),
+                                 service_accounts(s.not_service_accounts(), p.ns)});
+      }
+      for (const auto& t : rule.to()) {
+        const auto& o = t.operation();
+        compiled.to.push_back({strings(o.hosts()), strings(o.not_hosts()), strings(o.methods()), strings(o.not_methods()),
+                               ports(o.ports()), ports(o.not_ports()), paths(o.paths()), paths(o.not_paths())});
+      }
+      for (const auto& w : rule.when()) {
+        compiled.when.push_back({w.key(), {w.values().begin(), w.values().end()},
+                                 {w.not_values().begin(), w.not_values().end()}});
+      }
+      p.rules.push_back(std::move(compiled));
+    }
+    out.policies_.push_back(std::move(p));
+  }
+  return out;
+}
+
+bool AuthzPolicies::applies(const Policy& p, const Destination& dst) const {
+  if (!p.target_services.empty()) {
+    return std::any_of(p.target_services.begin(), p.target_services.end(),
+                       [&](const auto& t) { return t.first == dst.service_ns && t.second == dst.service; });
+  }
+  if (!p.all_namespaces && p.ns != dst.ns) return false;
+  if (!p.selector) return true;
+  static const config::Labels kNone;
+  const config::Labels& labels = dst.labels ? *dst.labels : kNone;
+  for (const auto& [k, v] : *p.selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+bool AuthzPolicies::matches(const Policy& p, const RequestFacts& req) const {
+  const Identity id = identity_of(req, options_);
+  return std::any_of(p.rules.begin(), p.rules.end(), [&](const Rule& rule) {
+    auto source = [&](const Source& s) { return source_matches(s, req, id); };
+    auto operation = [&](const Operation& o) { return operation_matches(o, req); };
+    auto condition = [&](const Condition& c) { return condition_matches(c, req, id); };
+    return field(rule.from, source) && field(rule.to, operation) &&
+           std::all_of(rule.when.begin(), rule.when.end(), condition);
+  });
+}
+
+Decision AuthzPolicies::check(const Destination& dst, const RequestFacts& req) const {
+  Decision d;
+  bool any_allow = false, allowed_by_one = false;
+  for (const Policy& p : policies_) {
+    if (!applies(p, dst)) continue;
+    switch (p.action) {
+      case Action::kDeny:
+        if (d.allowed && matches(p, req)) {
+          d.allowed = false;
+          d.policy = p.id;
+        }
+        break;
+      case Action::kAudit:
+        if (matches(p, req)) d.audited.push_back(p.id);
+        break;
+      case Action::kAllow:
+        any_allow = true;
+        allowed_by_one = allowed_by_one || matches(p, req);
+        break;
+    }
+  }
+  if (d.allowed && any_allow && !allowed_by_one) {
+    d.allowed = false;
+    d.policy = "no ALLOW policy matched";
+  }
+  return d;
+}
+
+}  // namespace sluice::policy

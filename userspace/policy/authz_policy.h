@@ -1,0 +1,118 @@
+// Istio AuthorizationPolicy, compiled for evaluation per request in sluiced
+// (docs/security.md). Pure: no I/O, no proxy types, so it is unit-tested
+// with tables.
+//
+// Istio's semantics (semantics.md): CUSTOM is not enforced; a request is
+// denied when a DENY policy matches it; when ALLOW policies apply to the
+// destination workload, one of them must match; AUDIT only marks. A policy
+// matches when one of its rules does; a policy with no rules matches
+// nothing (so an ALLOW with no rules allows nothing). A rule matches when
+// one of its sources, one of its operations and all of its conditions do;
+// an absent list matches anything. Inside a source or an operation, set
+// fields are ANDed, a field's values ORed, and the not* forms must all miss.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh_snapshot.h"
+#include "resource_set.h"
+#include "string_match.h"
+
+namespace sluice::policy {
+
+// What sluice knows of a request. Without mTLS the source identity is that of
+// the pod holding the source IP (docs/security.md says what that trusts).
+struct RequestFacts {
+  uint32_t source_ip = 0;  // host order
+  bool source_known = false;  // a pod of the cluster holds source_ip
+  std::string_view source_namespace;
+  std::string_view source_service_account;
+  std::string_view host;    // the Host header
+  std::string_view method;
+  std::string_view path;    // without the query
+  uint16_t destination_port = 0;  // the workload's port (the endpoint's)
+  uint32_t destination_ip = 0;
+  // A request header by lower-case name, for when: request.headers[...].
+  std::function<std::optional<std::string>(std::string_view)> header;
+};
+
+// The workload a request goes to: the endpoint's pod, and the service.
+struct Destination {
+  std::string_view ns;       // the pod's namespace (the service's when unknown)
+  const config::Labels* labels = nullptr;
+  std::string_view service;  // service name, and its namespace in ns_of_service
+  std::string_view service_ns;
+};
+
+struct Decision {
+  bool allowed = true;
+  std::string policy;                // "namespace/name" of the DENY that matched, or why none allowed
+  std::vector<std::string> audited;  // AUDIT policies that matched
+};
+
+struct AuthzOptions {
+  std::string root_namespace = "istio-system";  // policies there apply to every namespace
+  std::string trust_domain = "cluster.local";
+};
+
+class AuthzPolicies {
+ public:
+  static AuthzPolicies compile(
+      const config::SharedList<config::IstioResource<istio::security::AuthorizationPolicy>>& policies,
+      const AuthzOptions& options = {});
+
+  Decision check(const Destination& dst, const RequestFacts& req) const;
+  bool empty() const { return policies_.empty(); }
+  // CUSTOM policies: accepted, not enforced.
+  const std::vector<std::string>& not_enforced() const { return not_enforced_; }
+
+  struct Cidr {
+    uint32_t net = 0;
+    uint8_t len = 32;
+  };
+  struct Source {
+    std::vector<StringMatch> principals, not_principals, request_principals, not_request_principals, namespaces,
+        not_namespaces;
+    std::vector<Cidr> ip_blocks, not_ip_blocks, remote_ip_blocks, not_remote_ip_blocks;
+    std::vector<std::string> service_accounts, not_service_accounts;  // "namespace/name"
+  };
+  struct Operation {
+    std::vector<StringMatch> hosts, not_hosts, methods, not_methods;
+    std::vector<uint16_t> ports, not_ports;
+    std::vector<PathMatch> paths, not_paths;
+  };
+  struct Condition {
+    std::string key;
+    std::vector<std::string> values, not_values;
+  };
+  struct Rule {
+    std::vector<Source> from;
+    std::vector<Operation> to;
+    std::vector<Condition> when;
+  };
+  enum class Action { kAllow, kDeny, kAudit };
+  struct Policy {
+    std::string id;  // namespace/name
+    std::string ns;
+    Action action = Action::kAllow;
+    bool all_namespaces = false;  // in the root namespace
+    std::optional<config::Labels> selector;  // absent: every workload in scope
+    std::vector<std::pair<std::string, std::string>> target_services;  // targetRefs of kind Service (ns, name)
+    std::vector<Rule> rules;
+  };
+
+ private:
+  bool applies(const Policy& p, const Destination& dst) const;
+  bool matches(const Policy& p, const RequestFacts& req) const;
+
+  std::vector<Policy> policies_;
+  std::vector<std::string> not_enforced_;
+  AuthzOptions options_;
+};
+
+}  // namespace sluice::policy
