@@ -222,7 +222,7 @@ TEST_F(RestartTest, UpgradeBesideTheRunningSluicedLosesNothing) {
   // one answers on the very socket (it could not have bound the port beside
   // the old one).
   EXPECT_EQ(log("sluiced-new.log").find("the admin API still serves /metrics"), std::string::npos);
-  const auto scraped = node_->in_node([] { return sluice::http_get("127.0.0.1", 15020, "/metrics", 2s); });
+  auto scraped = node_->in_node([] { return sluice::http_get("127.0.0.1", 15020, "/metrics", 2s); });
   ASSERT_TRUE(scraped.ok()) << scraped.error().to_string();
   EXPECT_EQ(scraped->first, 200u);
   EXPECT_NE(scraped->second.find("# TYPE istio_requests_total counter"), std::string::npos);
