@@ -370,6 +370,13 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 	}
 	if (key.proto == IPPROTO_TCP && (svc->flags & SL_SVC_F_L7)) {
 		reason = lb4_proxy_verdict(ctx);
+		if (reason == SL_R_CONNECT_PROXY_DOWN && sl_proxy_port && (svc->flags & SL_SVC_F_FAIL_CLOSED)) {
+			/* Only the proxy enforces this port's policies: without it,
+			 * L4 would skip them. The proxy's own sockets (bypass) pass;
+			 * a sluiced run without a proxy enforces no policy at all. */
+			lb4_count(SL_R_CONNECT_FAIL_CLOSED);
+			return SL_VERDICT_REFUSE;
+		}
 		if (reason != SL_R_CONNECT_REDIRECTED) {
 			lb4_count(reason); /* proxy down or bypassed: balance at L4 below */
 		} else if (lb4_redirect_to_proxy(ctx, &key, svc)) {

@@ -18,6 +18,7 @@ enum sl_lb_algo {
 #define SL_SVC_F_BANK1 0x01 /* slots of bank 1 are the live ones */
 #define SL_SVC_F_L7 0x02    /* HTTP port: connects go to the node proxy while it is up */
 #define SL_SVC_F_NO_REDIR 0x04 /* opted out of socket redirection (sock_redir) */
+#define SL_SVC_F_FAIL_CLOSED 0x08 /* with L7: refused, not balanced at L4, while the proxy is away */
 
 /* sl_backend.flags */
 #define SL_BE_F_EJECTED 0x01 /* outlier detection: no new connections */

@@ -565,6 +565,24 @@ TEST_F(SpreadRedirectTest, ARestartAdoptsTheSkLookupLink) {
   close(client);
 }
 
+// A port whose policies only the proxy enforces (docs/security.md): while no
+// proxy listens, its connects are refused, not balanced at L4.
+TEST_F(RedirectTest, AFailClosedPortIsRefusedWhileNoProxyListens) {
+  apply(std::string(kVip) + ":80 l7 fail_closed" + backends_text(2, 2));
+  int client = node_->tcp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(client, kVip, kVipPort), -EPERM);
+  close(client);
+  EXPECT_EQ(stat(SL_R_CONNECT_FAIL_CLOSED), 1u);
+
+  register_listener();
+  client = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);
+  int accepted = accept_one();
+  EXPECT_GE(accepted, 0) << "with the proxy up, the port goes to it";
+  if (accepted >= 0) close(accepted);
+  close(client);
+}
+
 TEST_F(RedirectTest, WithoutARegisteredListenerHttpPortsAreBalancedAtL4) {
   EXPECT_EQ(connect_once(), "p2");
   EXPECT_EQ(stat(SL_R_CONNECT_PROXY_DOWN), 1u);

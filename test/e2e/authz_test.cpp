@@ -71,4 +71,23 @@ TEST_F(AuthzTest, PrincipalsComeFromTheClientPodsServiceAccount) {
   reconfigure(mesh(only_productpage, "default", "intruder"), [&] { return status("GET", "/reviews/1") == 403u; });
 }
 
+// While sluiced is away, an HTTP port that policies guard refuses connects
+// (they would skip the policies at L4); an L4 port keeps balancing.
+TEST_F(AuthzTest, FailsClosedWhileSluicedIsDown) {
+  start(mesh(policy("get-only", "  rules:\n  - to:\n    - operation: {methods: [GET]}\n") +
+             "---\napiVersion: v1\nkind: Service\nmetadata: {name: reviews-tcp, namespace: default}\n"
+             "spec: {clusterIP: 10.96.0.21, selector: {app: reviews}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}\n"));
+  EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+  node_->stop(daemon_);  // SIGTERM: the drain empties the proxy slot, then it exits
+  daemon_ = -1;
+  int fd = node_->tcp_socket_in_pod(1);
+  EXPECT_EQ(connect_to(fd, kVip, kPort), -EPERM) << "the guarded port fell back to L4";
+  close(fd);
+  fd = node_->tcp_socket_in_pod(1);
+  ASSERT_EQ(connect_to(fd, "10.96.0.21", 9080), 0) << "the L4 port stopped balancing";
+  const HttpReply direct = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: reviews\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(direct.status, 200u);
+  close(fd);
+}
+
 }  // namespace

@@ -33,7 +33,7 @@ uint32_t ip(const char* text) {
 struct Case {
   RequestFacts req;
   config::Labels labels{{"app", "reviews"}};
-  Destination dst() const { return {"default", &labels, "reviews", "default"}; }
+  Destination dst() const { return {"default", &labels, "default", "reviews"}; }
 };
 
 // A GET /reviews/1 from a pod in `ns` with service account `sa`.

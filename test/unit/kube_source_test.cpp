@@ -90,7 +90,9 @@ TEST_F(KubeSourceTest, ListsInPagesThenFollowsTheWatch) {
   EXPECT_TRUE(eventually([&] { return has_service("s0", "10.96.1.1") && has_service("new", "10.96.1.2"); }));
   ASSERT_TRUE(server_->remove("services", "shop", "s1"));
   EXPECT_TRUE(eventually([&] { return services() == 10u; }));
-  EXPECT_GT(changes_.load(), 0);
+  // The store has the events as they arrive; the change callback follows
+  // after the debounce (it flaked when read at once).
+  EXPECT_TRUE(eventually([&] { return changes_.load() > 0; }));
   EXPECT_EQ(failures(), 0u);
 }
 

@@ -96,3 +96,35 @@ TEST(L4View, DaemonPortsAreL7) {
   ASSERT_EQ(view.size(), 1u);
   EXPECT_TRUE(view.begin()->second->l7) << "an http port goes to the daemon";
 }
+
+// An HTTP port that an ALLOW or DENY policy guards fails closed; the flag
+// follows policy changes in the incremental view too.
+TEST(L4View, PolicyGuardedHttpPortsFailClosed) {
+  BuildMemo memo;
+  L4ViewBuilder builder;
+  const std::string services = service("a", "10.96.3.1", 1) + service("b", "10.96.3.2", 1);
+  const std::string deny_b =
+      "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: b, namespace: shop}\n"
+      "spec:\n  targetRefs: [{kind: Service, group: \"\", name: b}]\n  action: DENY\n  rules: [{to: [{operation: "
+      "{methods: [DELETE]}}]}]\n";
+  const std::string audit_all =
+      "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: audit, namespace: shop}\n"
+      "spec:\n  action: AUDIT\n  rules: [{}]\n";
+  auto fail_closed = [](const L4ServiceMap& view) {
+    std::string out;
+    for (const auto& [key, spec] : view) out += spec->fail_closed ? "x" : "-";
+    return out;
+  };
+  SnapshotPtr snap = build(services, 1, memo);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(fail_closed(builder.update(*snap)), "--");
+  snap = build(services + deny_b, 2, memo);
+  const L4ServiceMap& guarded = builder.update(*snap);
+  EXPECT_EQ(text(guarded), text(build_l4_view(*snap)));
+  const L4ServiceMap scratch = build_l4_view(*snap);
+  ASSERT_TRUE(scratch.get({0x0a600302, 80, 6}));
+  EXPECT_TRUE((*scratch.get({0x0a600302, 80, 6}))->fail_closed) << "b is guarded";
+  EXPECT_FALSE((*scratch.get({0x0a600301, 80, 6}))->fail_closed) << "a is not";
+  snap = build(services + audit_all, 3, memo);
+  EXPECT_EQ(fail_closed(builder.update(*snap)), "--") << "AUDIT decides nothing";
+}

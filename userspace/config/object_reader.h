@@ -88,6 +88,9 @@ class ObjectReader {
     } else if (group == "security.istio.io") {
       if (version != "v1" && version != "v1beta1") return unsupported_version("v1 or v1beta1");
       if (kind == "AuthorizationPolicy") return istio(doc, kind, rs.authorization_policies);
+    } else if (group == "sluice.io") {
+      if (version != "v1alpha1") return unsupported_version("v1alpha1");
+      if (kind == "RateLimitPolicy") return istio(doc, kind, rs.rate_limit_policies);
     } else if (group.empty() && version == "v1") {
       if (kind == "Service") return k8s(doc, kind, rs.services);
       if (kind == "Pod") return k8s(doc, kind, rs.pods);

@@ -7,6 +7,7 @@
 #include "k8s.pb.h"
 #include "resource_checker.h"
 #include "security.pb.h"
+#include "sluice.pb.h"
 
 namespace sluice::config {
 
@@ -17,6 +18,7 @@ void check_gateway(ResourceChecker& c, const istio::networking::Gateway& gw);
 void check_sidecar(ResourceChecker& c, const istio::networking::Sidecar& sc);
 void check_authorization_policy(ResourceChecker& c, const istio::security::AuthorizationPolicy& ap);
 void check_kubernetes_service(ResourceChecker& c, const k8s::Service& svc);
+void check_rate_limit_policy(ResourceChecker& c, const istio::sluice::RateLimitPolicy& p);
 
 // Shared by kinds: DestinationRule and Sidecar connection pools, Gateway and
 // Sidecar server TLS, and the destinations of routes and egress proxies.

@@ -61,8 +61,9 @@ int walk_line(YamlView node, std::string_view path, int line) {
 
 std::string_view kind_name(std::string_view kind) {
   static constexpr std::string_view kKinds[] = {"VirtualService", "DestinationRule", "ServiceEntry", "Gateway",
-                                                "Sidecar",        "AuthorizationPolicy", "Service", "Pod",
-                                                "EndpointSlice",  "Secret",              "Namespace"};
+                                                "Sidecar",        "AuthorizationPolicy", "RateLimitPolicy",
+                                                "Service",        "Pod",                 "EndpointSlice",
+                                                "Secret",         "Namespace"};
   for (std::string_view k : kKinds) {
     if (k == kind) return k;
   }
@@ -127,6 +128,7 @@ void ResourceSet::append(const ResourceSet& o) {
   add(gateways, o.gateways);
   add(sidecars, o.sidecars);
   add(authorization_policies, o.authorization_policies);
+  add(rate_limit_policies, o.rate_limit_policies);
   add(services, o.services);
   add(pods, o.pods);
   add(endpoint_slices, o.endpoint_slices);

@@ -13,6 +13,7 @@
 #include "k8s.pb.h"
 #include "networking.pb.h"
 #include "security.pb.h"
+#include "sluice.pb.h"
 #include "yaml_to_proto.h"
 
 namespace sluice::config {
@@ -88,6 +89,7 @@ using AnyResource = std::variant<std::monostate, std::shared_ptr<const IstioReso
                                  std::shared_ptr<const IstioResource<istio::networking::Gateway>>,
                                  std::shared_ptr<const IstioResource<istio::networking::Sidecar>>,
                                  std::shared_ptr<const IstioResource<istio::security::AuthorizationPolicy>>,
+                                 std::shared_ptr<const IstioResource<istio::sluice::RateLimitPolicy>>,
                                  std::shared_ptr<const K8sResource<k8s::Service>>,
                                  std::shared_ptr<const K8sResource<k8s::Pod>>,
                                  std::shared_ptr<const K8sResource<k8s::EndpointSlice>>,
@@ -101,6 +103,7 @@ struct ResourceSet {
   SharedList<IstioResource<istio::networking::Gateway>> gateways;
   SharedList<IstioResource<istio::networking::Sidecar>> sidecars;
   SharedList<IstioResource<istio::security::AuthorizationPolicy>> authorization_policies;
+  SharedList<IstioResource<istio::sluice::RateLimitPolicy>> rate_limit_policies;  // sluice.io
   SharedList<K8sResource<k8s::Service>> services;
   SharedList<K8sResource<k8s::Pod>> pods;
   SharedList<K8sResource<k8s::EndpointSlice>> endpoint_slices;
@@ -120,14 +123,16 @@ struct ResourceSet {
   template <class F>
   void for_each_list(F&& f) {
     f(virtual_services), f(destination_rules), f(service_entries), f(gateways), f(sidecars);
-    f(authorization_policies), f(services), f(pods), f(endpoint_slices), f(secrets), f(namespaces);
+    f(authorization_policies), f(rate_limit_policies), f(services), f(pods), f(endpoint_slices), f(secrets);
+    f(namespaces);
   }
   // Calls f(list of a, same list of b) for each kind.
   template <class F>
   static void zip(ResourceSet& a, const ResourceSet& b, F&& f) {
     f(a.virtual_services, b.virtual_services), f(a.destination_rules, b.destination_rules);
     f(a.service_entries, b.service_entries), f(a.gateways, b.gateways), f(a.sidecars, b.sidecars);
-    f(a.authorization_policies, b.authorization_policies), f(a.services, b.services), f(a.pods, b.pods);
+    f(a.authorization_policies, b.authorization_policies), f(a.rate_limit_policies, b.rate_limit_policies);
+    f(a.services, b.services), f(a.pods, b.pods);
     f(a.endpoint_slices, b.endpoint_slices), f(a.secrets, b.secrets), f(a.namespaces, b.namespaces);
   }
   template <class F>

@@ -54,6 +54,7 @@ struct Delta {
                   !same(before.service_entries, after.service_entries) || !same(before.gateways, after.gateways) ||
                   !same(before.sidecars, after.sidecars) ||
                   !same(before.authorization_policies, after.authorization_policies) ||
+                  !same(before.rate_limit_policies, after.rate_limit_policies) ||
                   !same(before.secrets, after.secrets) || !same(before.namespaces, after.namespaces);
   }
 };

@@ -33,6 +33,7 @@ void check_spec(ResourceChecker& c, const istio::networking::ServiceEntry& s) { 
 void check_spec(ResourceChecker& c, const istio::networking::Gateway& s) { check_gateway(c, s); }
 void check_spec(ResourceChecker& c, const istio::networking::Sidecar& s) { check_sidecar(c, s); }
 void check_spec(ResourceChecker& c, const istio::security::AuthorizationPolicy& s) { check_authorization_policy(c, s); }
+void check_spec(ResourceChecker& c, const istio::sluice::RateLimitPolicy& s) { check_rate_limit_policy(c, s); }
 
 // Everything about one resource: Istio's rules for its kind, then what of
 // it sluice does not implement.
@@ -61,7 +62,8 @@ using IdHash = ValidationMemo::IdHash;
 template <class F>
 void for_each_named_list(const ResourceSet& rs, F&& f) {  // every kind but Namespaces
   f(rs.virtual_services), f(rs.destination_rules), f(rs.service_entries), f(rs.gateways), f(rs.sidecars);
-  f(rs.authorization_policies), f(rs.services), f(rs.pods), f(rs.endpoint_slices), f(rs.secrets);
+  f(rs.authorization_policies), f(rs.rate_limit_policies), f(rs.services), f(rs.pods), f(rs.endpoint_slices);
+  f(rs.secrets);
 }
 
 std::unordered_map<uint64_t, uint32_t> check_duplicates(const ResourceSet& rs, std::vector<Diagnostic>& out) {
@@ -111,6 +113,7 @@ void all_local_checks(const ResourceSet& rs, ValidationMemo* memo, ValidationMem
   local_checks(rs.gateways, memo, next, out);
   local_checks(rs.sidecars, memo, next, out);
   local_checks(rs.authorization_policies, memo, next, out);
+  local_checks(rs.rate_limit_policies, memo, next, out);
   local_checks(rs.services, memo, next, out);
 }
 

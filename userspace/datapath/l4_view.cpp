@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "authz_scope.h"
 #include "consts.h"
 
 namespace sluice {
@@ -16,7 +17,33 @@ sl_lb_algo kernel_algo(const config::LoadBalancerPolicy& lb) {
   }
 }
 
-std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s) {
+namespace {
+
+// Whether an enforced ALLOW or DENY policy applies to one of the port's
+// workloads (AUDIT decides nothing).
+bool policy_guards(const config::Service& s, const config::ServicePort& p, const AuthzPolicyList& policies) {
+  using Action = istio::security::AuthorizationPolicy;
+  for (const auto& policy : policies) {
+    if (policy->spec.action() == Action::AUDIT || !config::authz_enforced(policy->spec)) continue;
+    config::Workload w{s.ns, nullptr, s.ns, s.name};
+    if (p.endpoints.empty() && config::authz_applies(*policy, w)) return true;
+    for (const config::Endpoint& e : p.endpoints) {
+      const size_t slash = e.pod.find('/');
+      w.ns = slash == std::string::npos ? std::string_view(s.ns) : std::string_view(e.pod).substr(0, slash);
+      w.labels = &e.label_map();
+      if (config::authz_applies(*policy, w)) return true;
+    }
+  }
+  return false;
+}
+
+bool same_list(const AuthzPolicyList& a, const AuthzPolicyList& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+}  // namespace
+
+std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s, const AuthzPolicyList& policies) {
   std::vector<SharedServiceSpec> out;
   if (!s.vip) return out;
   out.reserve(s.ports.size());
@@ -28,6 +55,7 @@ std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s) {
     spec.algo = kernel_algo(p.policy.load_balancer);
     spec.max_conns = p.policy.connection_pool.max_connections;
     spec.l7 = p.via_daemon;
+    spec.fail_closed = spec.l7 && !policies.empty() && policy_guards(s, p, policies);
     spec.socket_redirect = s.socket_redirect;
     // Ring hash has no kernel form; the kernel always uses Maglev.
     spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(config::kMaglevDefaultTableSize)
@@ -50,7 +78,9 @@ std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s) {
 L4ServiceMap build_l4_view(const config::MeshSnapshot& snap) {
   L4ServiceMap view;
   for (const auto& [fqdn, s] : snap.services) {
-    for (const SharedServiceSpec& spec : l4_specs_of(*s)) view.insert(l4_key(*spec), spec);
+    for (const SharedServiceSpec& spec : l4_specs_of(*s, snap.resources.authorization_policies)) {
+      view.insert(l4_key(*spec), spec);
+    }
   }
   return view;
 }
@@ -68,8 +98,13 @@ void L4ViewBuilder::rebuild_view(const Registry& services) {
 }
 
 const L4ServiceMap& L4ViewBuilder::update(const config::MeshSnapshot& snap) {
+  if (started_ && !same_list(policies_, snap.resources.authorization_policies)) {
+    started_ = false;  // they may mark or unmark any service's ports
+    specs_.clear();
+  }
   if (!started_) {
-    for (const auto& [fqdn, s] : snap.services) specs_.emplace(fqdn, l4_specs_of(*s));
+    policies_ = snap.resources.authorization_policies;
+    for (const auto& [fqdn, s] : snap.services) specs_.emplace(fqdn, l4_specs_of(*s, policies_));
     rebuild_view(snap.services);
     services_ = snap.services;
     started_ = true;
@@ -120,7 +155,7 @@ const L4ServiceMap& L4ViewBuilder::update(const config::MeshSnapshot& snap) {
   }
   bool clash = clash_;
   for (const auto& [fqdn, s] : arrived) {
-    auto& specs = specs_[fqdn] = l4_specs_of(*s);
+    auto& specs = specs_[fqdn] = l4_specs_of(*s, policies_);
     if (clash) continue;
     for (const SharedServiceSpec& spec : specs) {
       if (!view_.insert(l4_key(*spec), spec)) clash = true;

@@ -16,8 +16,13 @@ namespace sluice {
 // The kernel's algorithm for a port's load-balancer policy.
 sl_lb_algo kernel_algo(const config::LoadBalancerPolicy& lb);
 
-// The kernel L4 services of one service's ports (none without a VIP).
-std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s);
+using AuthzPolicyList = config::SharedList<config::IstioResource<istio::security::AuthorizationPolicy>>;
+
+// The kernel L4 services of one service's ports (none without a VIP). An
+// HTTP port whose workloads an enforced ALLOW or DENY policy applies to
+// fails closed while the proxy is away (docs/security.md): sluiced is where
+// those policies are enforced.
+std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s, const AuthzPolicyList& policies = {});
 
 // The whole view of a snapshot, from scratch. Two services on one VIP:port:
 // the first in the registry's order keeps it (the order is fixed for a
@@ -29,7 +34,8 @@ L4ServiceMap build_l4_view(const config::MeshSnapshot& snap);
 // reuse them), and registry shards that did not change are shared, so an
 // update compares shard pointers, then the services of the changed shards
 // by pointer, and rebuilds only the specs of services that changed: the
-// work follows the change, not the mesh. Unchanged specs keep their
+// work follows the change, not the mesh (a change of AuthorizationPolicies,
+// which mark ports fail-closed, rebuilds them all). Unchanged specs keep their
 // objects, so diff_l4 against the previous view skips them by pointer.
 // Always equal to build_l4_view of the last snapshot.
 class L4ViewBuilder {
@@ -43,6 +49,7 @@ class L4ViewBuilder {
 
   bool started_ = false;
   Registry services_;  // the last snapshot's registry: shares its shards
+  AuthzPolicyList policies_;  // the last snapshot's: a change of them respecs every service
   std::unordered_map<std::string, std::vector<SharedServiceSpec>> specs_;  // by FQDN
   L4ServiceMap view_;
   bool clash_ = false;  // two services of the view want one VIP:port

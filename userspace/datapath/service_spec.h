@@ -33,6 +33,9 @@ struct ServiceSpec {
   uint32_t max_conns = SL_UNLIMITED;
   uint32_t maglev_size = SL_MAGLEV_DEFAULT_SIZE;  // used by CONSISTENT_HASH only
   bool l7 = false;  // an HTTP port: redirected to the node proxy while it is up
+  // With l7: refused while the proxy is away instead of balanced at L4,
+  // because authorization policies that only the proxy enforces apply.
+  bool fail_closed = false;
   // Socket redirection (sock_redir) may short-cut its local connections;
   // false for a service that opted out.
   bool socket_redirect = true;

@@ -72,6 +72,8 @@ Result<ServiceSpec> parse_service_line(std::string_view line) {
       if (!parse_number(t.substr(10), spec.max_conns)) return bad("bad max_conns", t);
     } else if (t == "l7") {
       spec.l7 = true;
+    } else if (t == "fail_closed") {
+      spec.fail_closed = true;
     } else if (t == "noredir") {
       spec.socket_redirect = false;
     } else if (t.starts_with("maglev=")) {
@@ -101,6 +103,7 @@ std::string format_service(const ServiceSpec& spec) {
   if (spec.max_conns != SL_UNLIMITED) out << " max_conns=" << spec.max_conns;
   if (spec.algo == SL_LB_CONSISTENT_HASH) out << " maglev=" << spec.maglev_size;
   if (spec.l7) out << " l7";
+  if (spec.fail_closed) out << " fail_closed";
   if (!spec.socket_redirect) out << " noredir";
   for (const BackendSpec& b : spec.backends) {
     out << ' ' << format_ip(b.addr) << ':' << b.port;

@@ -157,7 +157,8 @@ Status ServiceWriter::apply(const ServiceSpec& spec) {
   value.slot_count = static_cast<uint16_t>(slots.size());
   value.algo = static_cast<uint8_t>(spec.algo);
   value.flags = static_cast<uint8_t>((bank ? SL_SVC_F_BANK1 : 0) | (spec.l7 ? SL_SVC_F_L7 : 0) |
-                                     (spec.socket_redirect ? 0 : SL_SVC_F_NO_REDIR));
+                                     (spec.socket_redirect ? 0 : SL_SVC_F_NO_REDIR) |
+                                     (spec.fail_closed ? SL_SVC_F_FAIL_CLOSED : 0));
   value.max_conns = spec.max_conns;
   value.maglev_size = hashed ? spec.maglev_size : 0;
   value.revision = old ? old->revision + 1 : 1;
@@ -218,6 +219,7 @@ std::optional<ServiceSpec> read_service(const DatapathMaps& maps, const sl_svc_k
   spec.max_conns = svc->max_conns;
   spec.maglev_size = svc->maglev_size ? svc->maglev_size : SL_MAGLEV_DEFAULT_SIZE;
   spec.l7 = (svc->flags & SL_SVC_F_L7) != 0;
+  spec.fail_closed = (svc->flags & SL_SVC_F_FAIL_CLOSED) != 0;
   spec.socket_redirect = (svc->flags & SL_SVC_F_NO_REDIR) == 0;
   for (const auto& [index, be] : live_backends(maps, key, *svc)) spec.backends.push_back(from_kernel(be));
   return spec;

@@ -160,9 +160,12 @@ AuthzPolicies AuthzPolicies::compile(
   for (const auto& r : list) {
     const Proto& spec = r->spec;
     Policy p;
+    p.source = r;
     p.id = r->meta.ns + "/" + r->meta.name;
-    p.ns = r->meta.ns;
-    p.all_namespaces = r->meta.ns == options.root_namespace;
+    if (!config::authz_enforced(spec)) {
+      out.not_enforced_.push_back(p.id);  // CUSTOM, or attached to a Gateway
+      continue;
+    }
     switch (spec.action()) {
       case Proto::DENY:
         p.action = Action::kDeny;
@@ -170,24 +173,11 @@ AuthzPolicies AuthzPolicies::compile(
       case Proto::AUDIT:
         p.action = Action::kAudit;
         break;
-      case Proto::CUSTOM:
-        out.not_enforced_.push_back(p.id);
-        continue;
       default:
         p.action = Action::kAllow;
         break;
     }
-    if (spec.has_selector()) p.selector = config::Labels(spec.selector().match_labels().begin(), spec.selector().match_labels().end());
-    auto add_target = [&](const istio::security::PolicyTargetReference& t) {
-      if (t.kind() == "Service") p.target_services.emplace_back(t.has_namespace_() ? t.namespace_() : p.ns, t.name());
-    };
-    if (spec.has_target_ref()) add_target(spec.target_ref());
-    for (const auto& t : spec.target_refs()) add_target(t);
-    const bool has_targets = spec.has_target_ref() || spec.target_refs_size() > 0;
-    if (has_targets && p.target_services.empty()) {
-      out.not_enforced_.push_back(p.id);  // Gateway or waypoint targets: not sluice's to enforce here
-      continue;
-    }
+    const std::string& ns = r->meta.ns;
     for (const auto& rule : spec.rules()) {
       Rule compiled;
       for (const auto& f : rule.from()) {
@@ -196,8 +186,8 @@ AuthzPolicies AuthzPolicies::compile(
                                  strings(s.not_request_principals()), strings(s.namespaces()),
                                  strings(s.not_namespaces()), cidrs(s.ip_blocks()), cidrs(s.not_ip_blocks()),
                                  cidrs(s.remote_ip_blocks()), cidrs(s.not_remote_ip_blocks()),
-                                 service_accounts(s.service_accounts(), p.ns),
-                                 service_accounts(s.not_service_accounts(), p.ns)});
+                                 service_accounts(s.service_accounts(), ns),
+                                 service_accounts(s.not_service_accounts(), ns)});
       }
       for (const auto& t : rule.to()) {
         const auto& o = t.operation();
@@ -216,19 +206,7 @@ AuthzPolicies AuthzPolicies::compile(
 }
 
 bool AuthzPolicies::applies(const Policy& p, const Destination& dst) const {
-  if (!p.target_services.empty()) {
-    return std::any_of(p.target_services.begin(), p.target_services.end(),
-                       [&](const auto& t) { return t.first == dst.service_ns && t.second == dst.service; });
-  }
-  if (!p.all_namespaces && p.ns != dst.ns) return false;
-  if (!p.selector) return true;
-  static const config::Labels kNone;
-  const config::Labels& labels = dst.labels ? *dst.labels : kNone;
-  for (const auto& [k, v] : *p.selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
+  return config::authz_applies(*p.source, dst, options_.root_namespace);
 }
 
 bool AuthzPolicies::matches(const Policy& p, const RequestFacts& req) const {

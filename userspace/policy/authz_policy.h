@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "authz_scope.h"
 #include "mesh_snapshot.h"
 #include "resource_set.h"
 #include "string_match.h"
@@ -41,13 +42,9 @@ struct RequestFacts {
   std::function<std::optional<std::string>(std::string_view)> header;
 };
 
-// The workload a request goes to: the endpoint's pod, and the service.
-struct Destination {
-  std::string_view ns;       // the pod's namespace (the service's when unknown)
-  const config::Labels* labels = nullptr;
-  std::string_view service;  // service name, and its namespace in ns_of_service
-  std::string_view service_ns;
-};
+// The workload a request goes to: the endpoint's pod (its namespace, the
+// service's when unknown; its labels) and the service addressed.
+using Destination = config::Workload;
 
 struct Decision {
   bool allowed = true;
@@ -56,7 +53,7 @@ struct Decision {
 };
 
 struct AuthzOptions {
-  std::string root_namespace = "istio-system";  // policies there apply to every namespace
+  std::string root_namespace{config::kRootNamespace};  // policies there apply to every namespace
   std::string trust_domain = "cluster.local";
 };
 
@@ -97,12 +94,9 @@ class AuthzPolicies {
   };
   enum class Action { kAllow, kDeny, kAudit };
   struct Policy {
+    std::shared_ptr<const config::IstioResource<istio::security::AuthorizationPolicy>> source;  // for its scope
     std::string id;  // namespace/name
-    std::string ns;
     Action action = Action::kAllow;
-    bool all_namespaces = false;  // in the root namespace
-    std::optional<config::Labels> selector;  // absent: every workload in scope
-    std::vector<std::pair<std::string, std::string>> target_services;  // targetRefs of kind Service (ns, name)
     std::vector<Rule> rules;
   };
 

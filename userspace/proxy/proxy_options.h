@@ -17,6 +17,7 @@
 #include "original_destination.h"
 #include "proxy_limits.h"
 #include "request_metrics.h"
+#include "rate_limits.h"
 
 namespace sluice::proxy {
 
@@ -37,6 +38,8 @@ struct ProxyOptions {
   std::shared_ptr<ClusterRegistry> clusters;
   // Istio's request metrics, recorded per worker; null: metrics off.
   std::shared_ptr<telemetry::RequestMetrics> metrics;
+  // The node's rate-limit buckets, shared by the workers. Created if null.
+  std::shared_ptr<policy::RateLimitRegistry> rate_limits;
   // One JSON line per request; empty: access log off.
   std::function<void(const std::string&)> access_log;
   // Gateway ingress: listeners for the servers of Gateways whose selector

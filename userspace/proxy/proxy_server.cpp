@@ -157,6 +157,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::start(ProxyOptions options) {
   std::map<uint16_t, std::vector<int>> inherited = std::move(impl->options.inherited_listeners);
   impl->options.inherited_listeners.clear();
   if (!impl->options.clusters) impl->options.clusters = std::make_shared<ClusterRegistry>();
+  if (!impl->options.rate_limits) impl->options.rate_limits = std::make_shared<policy::RateLimitRegistry>();
   uint16_t port = impl->options.port;
   // Every handed-over mesh listener gets a worker: closing one would reset
   // the connections waiting in its accept queue.

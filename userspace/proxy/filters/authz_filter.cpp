@@ -2,38 +2,27 @@
 
 #include <spdlog/spdlog.h>
 
-#include "ip_text.h"
 
 namespace sluice::proxy {
-
-void AuthzFilter::refresh(const config::SnapshotPtr& snap) {
-  if (snap->version == version_) return;
-  version_ = snap->version;
-  policies_ = policy::AuthzPolicies::compile(snap->resources.authorization_policies);
-  pods_by_ip_.clear();
-  if (policies_.empty()) return;  // nothing to check: no index either
-  for (const auto& pod : snap->resources.pods) {
-    if (uint32_t ip = 0; parse_ipv4(pod->object.status().pod_ip(), ip)) {
-      pods_by_ip_[ip] = {&pod->meta.ns, &pod->object.spec().service_account_name()};
-    }
-  }
-}
 
 FilterAction AuthzFilter::on_request(RequestContext& ctx) {
   FilterAction act;
   const RouteDecision& d = ctx.route;
   if (!d.endpoint || !d.target || !d.target->service) return act;  // nothing goes upstream
-  refresh(d.snapshot);
+  if (d.snapshot->version != version_) {
+    version_ = d.snapshot->version;
+    policies_ = policy::AuthzPolicies::compile(d.snapshot->resources.authorization_policies);
+  }
   if (policies_.empty()) return act;
 
   policy::RequestFacts facts;
   facts.source_ip = ctx.downstream.peer_ip;
-  if (auto it = pods_by_ip_.find(facts.source_ip); it != pods_by_ip_.end()) {
+  if (d.source.known()) {
     facts.source_known = true;
-    facts.source_namespace = *it->second.ns;
+    facts.source_namespace = *d.source.ns;
     // Kubernetes gives a pod without one the namespace's "default".
-    facts.source_service_account =
-        it->second.service_account->empty() ? std::string_view("default") : *it->second.service_account;
+    facts.source_service_account = d.source.service_account->empty() ? std::string_view("default")
+                                                                     : std::string_view(*d.source.service_account);
   }
   const Request& req = ctx.request;
   auto view = [](boost::beast::string_view v) { return std::string_view(v.data(), v.size()); };
@@ -50,7 +39,7 @@ FilterAction AuthzFilter::on_request(RequestContext& ctx) {
   };
 
   const config::Service& service = *d.target->service;
-  policy::Destination dst{service.ns, d.endpoint->labels.get(), service.name, service.ns};
+  policy::Destination dst{service.ns, d.endpoint->labels.get(), service.ns, service.name};
   if (const size_t slash = d.endpoint->pod.find('/'); slash != std::string::npos) {
     dst.ns = std::string_view(d.endpoint->pod).substr(0, slash);
   }

@@ -6,8 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <unordered_map>
 
 #include "authz_policy.h"
 #include "request_filter.h"
@@ -19,17 +17,8 @@ class AuthzFilter final : public RequestFilter {
   FilterAction on_request(RequestContext& ctx) override;
 
  private:
-  // Recompiles the policies, and indexes pods by address while any policy
-  // exists, when the snapshot changed.
-  void refresh(const config::SnapshotPtr& snap);
-
-  uint64_t version_ = ~0ULL;
+  uint64_t version_ = ~0ULL;  // of the snapshot policies_ were compiled from
   policy::AuthzPolicies policies_;
-  struct Identity {
-    const std::string* ns;
-    const std::string* service_account;
-  };
-  std::unordered_map<uint32_t, Identity> pods_by_ip_;
 };
 
 }  // namespace sluice::proxy

@@ -11,8 +11,9 @@ namespace sluice::proxy {
 
 class FilterChain {
  public:
-  // The filters sluiced runs, in Envoy's order: authorization (RBAC), then
-  // faults, before any upstream work; then metrics; the access log last.
+  // The filters sluiced runs, in Envoy's order: authorization (RBAC), rate
+  // limits, then faults, before any upstream work; then metrics; the access
+  // log last.
   static FilterChain standard(const ProxyOptions& options);
 
   void add(std::unique_ptr<RequestFilter> f) { filters_.push_back(std::move(f)); }

@@ -12,8 +12,8 @@
 //                response flags, timings, bytes, upstream.
 // Filters are per worker thread, so they need no locks of their own; what
 // they share across workers (a node-wide token bucket, counters) must be.
-// Authorization, faults, metrics and the access log are filters today; rate
-// limits and tracing plug in the same way.
+// Authorization, rate limits, faults, metrics and the access log are filters
+// today; tracing plugs in the same way.
 #pragma once
 
 #include <chrono>

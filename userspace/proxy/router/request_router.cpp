@@ -48,7 +48,7 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
   retry_cache_.clear();
   for (const auto& pod : snap->resources.pods) {
     if (uint32_t ip = 0; parse_ipv4(pod->object.status().pod_ip(), ip)) {
-      pods_by_ip_[ip] = {&pod->meta.labels, &pod->meta.ns};
+      pods_by_ip_[ip] = {&pod->meta.labels, &pod->meta.ns, &pod->object.spec().service_account_name()};
     }
   }
   for (const auto& [fqdn, s] : snap->services) {
@@ -92,6 +92,7 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   if (!dst) return local_answer(std::move(d), 404, telemetry::ResponseFlag::kNoRouteFound, "unknown original destination\n");
   refresh(snap);
   if (auto pod = pods_by_ip_.find(client_ip); pod != pods_by_ip_.end()) {
+    d.source = pod->second;
     req.source_labels = pod->second.labels;
     req.source_namespace = *pod->second.ns;
   }

@@ -37,8 +37,18 @@ struct RouteTarget {
   bool socket_redirect = true;  // the destination service allows the sockhash fast path
 };
 
+// The pod that holds a client's address, as the snapshot knows it: what the
+// filters (authorization, rate limits, metrics) know of the source.
+struct SourcePod {
+  const config::Labels* labels = nullptr;  // null: no pod of the cluster holds the address
+  const std::string* ns = nullptr;
+  const std::string* service_account = nullptr;  // spec.serviceAccountName ("" for the default)
+  bool known() const { return ns != nullptr; }
+};
+
 struct RouteDecision {
   config::SnapshotPtr snapshot;  // keeps route and endpoint alive while the request runs
+  SourcePod source;              // the client's pod (mesh traffic)
   unsigned local_status = 0;     // non-zero: answer locally with this status
   telemetry::ResponseFlags flags;  // for the access log
   std::string local_body;
@@ -146,11 +156,7 @@ class RequestRouter {
   uint64_t version_ = ~0ULL;
   std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;
   std::unordered_map<std::string, std::shared_ptr<const CompiledRoutes>> compiled_;
-  struct Workload {
-    const config::Labels* labels;
-    const std::string* ns;
-  };
-  std::unordered_map<uint32_t, Workload> pods_by_ip_;
+  std::unordered_map<uint32_t, SourcePod> pods_by_ip_;
   std::shared_ptr<ClusterRegistry> clusters_;
   // This snapshot's targets, by (route destination or fallback service, the
   // port the client addressed): both pointers live as long as the snapshot.
