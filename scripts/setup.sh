@@ -20,6 +20,9 @@ PACKAGES=(
   libclang-rt-14-dev
   iproute2 iptables nftables procps openssl curl
   wrk nghttp2-client haproxy nginx-light
+  # promtool checks the /metrics exposition; the e2e test scrapes sluiced with
+  # a real Prometheus on loopback (its service is never started: see below)
+  prometheus
   # kernel matrix (scripts/kernel-matrix.sh): packs an initramfs and boots
   # Debian's cloud kernel under TCG; kmod: depmod and insmod for its modules
   cpio qemu-system-x86 kmod
@@ -39,7 +42,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  # haproxy and nginx are benchmark peers only: never let their packages start services.
+  # haproxy and nginx are benchmark peers, prometheus a test tool: never let
+  # their packages start services.
   $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   $SUDO rm -f /usr/sbin/policy-rc.d

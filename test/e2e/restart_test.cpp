@@ -218,6 +218,14 @@ TEST_F(RestartTest, UpgradeBesideTheRunningSluicedLosesNothing) {
   node_->stop(old_daemon);  // reaps
   EXPECT_TRUE(wait_for([&] { return count(loop.counts(), "proxied") > proxied_before_stop + 20; }, 10s))
       << "with the old sluiced gone, nothing went through the new proxy";
+  // The Prometheus listener passed too: with the old sluiced gone, the new
+  // one answers on the very socket (it could not have bound the port beside
+  // the old one).
+  EXPECT_EQ(log("sluiced-new.log").find("the admin API still serves /metrics"), std::string::npos);
+  auto scraped = node_->in_node([] { return sluice::http_get("127.0.0.1", 15020, "/metrics", 2s); });
+  ASSERT_TRUE(scraped.ok()) << scraped.error().to_string();
+  EXPECT_EQ(scraped->first, 200u);
+  EXPECT_NE(scraped->second.find("# TYPE istio_requests_total counter"), std::string::npos);
   EXPECT_TRUE(wrk_done(20s));
   node_->stop(wrk);
   loop.stop();

@@ -14,12 +14,14 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "echo_server.h"
 #include "proxy_server.h"
+#include "request_metrics.h"
 #include "snapshot_builder.h"
 
 namespace sluice::proxy {
@@ -182,6 +184,7 @@ class ProxyLoopbackTest : public ::testing::Test {
     o.original_destination = [this](uint32_t, uint16_t, uint16_t) {
       return std::optional<OriginalDestination>(OriginalDestination{dialled_.load(), 80, 6, 0});
     };
+    o.metrics = metrics_;
     o.access_log = [this](const std::string& line) {
       std::lock_guard lock(log_mu_);
       log_.push_back(line);
@@ -226,6 +229,7 @@ class ProxyLoopbackTest : public ::testing::Test {
   std::unique_ptr<ProxyServer> proxy_;
   config::SnapshotPtr snapshot_;
   std::atomic<uint32_t> dialled_{kWebVip};
+  std::shared_ptr<telemetry::RequestMetrics> metrics_ = std::make_shared<telemetry::RequestMetrics>();
   std::mutex log_mu_;
   std::vector<std::string> log_;
 };
@@ -280,6 +284,50 @@ TEST_F(ProxyLoopbackBrokenPodTest, RetriesOn5xxReachAHealthyPod) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(request(get("/")).status, 200u);
   EXPECT_GT(echoes_[1]->requests(), 0u) << "the broken pod was tried";
   EXPECT_TRUE(eventually([&] { return log_has("\"attempts\":2"); }));
+}
+
+// The sum of istio_requests_total over the series whose labels hold every one
+// of `parts` (`name="value"` pieces).
+double requests_total(const std::string& exposition, const std::vector<std::string>& parts) {
+  double sum = 0;
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("istio_requests_total{")) continue;
+    bool all = true;
+    for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+    if (all) sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+  }
+  return sum;
+}
+
+// Istio's request metrics name the client's pod and the pod of the last
+// attempt: requests that web-2 failed and a retry saved count for the pod
+// that answered.
+TEST_F(ProxyLoopbackBrokenPodTest, MetricsNameTheClientAndTheLastAttemptsPod) {
+  start(virtual_service("  - route: [{destination: {host: web}}]\n    retries: {attempts: 3, retryOn: 5xx}\n") +
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: client-7d4b9c-abcde, namespace: tools, labels: "
+        "{app: client, pod-template-hash: 7d4b9c}}\nstatus: {phase: Running, podIP: 127.0.0.1}\n");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(request(get("/")).status, 200u);
+  ASSERT_GT(echoes_[1]->requests(), 0u) << "the broken pod was tried";
+  // The completion is recorded after the response is written: wait for all 20.
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    telemetry::ExpositionWriter w(telemetry::ExpositionFormat::kText004);
+    metrics_->write(w);
+    text = std::move(w).finish();
+    return requests_total(text, {}) == 20;
+  })) << text;
+  const std::vector<std::string> client = {R"(source_workload="client")", R"(source_workload_namespace="tools")",
+                                           R"(source_app="client")", R"(destination_service="web.default.svc.cluster.local")",
+                                           R"(response_code="200")", R"(response_flags="-")"};
+  EXPECT_EQ(requests_total(text, client), 20) << text;
+  EXPECT_EQ(requests_total(text, {R"(destination_workload="web-2")"}), 0) << text;
+  auto to = [&](const char* pod) {
+    auto parts = client;
+    parts.push_back(std::string("destination_workload=\"") + pod + "\"");
+    return requests_total(text, parts);
+  };
+  EXPECT_EQ(to("web-1") + to("web-3"), 20) << text;
 }
 
 TEST_F(ProxyLoopbackBrokenPodTest, WithoutRetriesTheBrokenPodShows) {

@@ -41,18 +41,23 @@ TEST(HandoverHeaderTest, RoundTrips) {
   l.mesh = {7, 8};
   l.admin = 9;
   l.gateway = {{8080, {10, 11}}, {8443, {12, 13}}};
+  l.metrics = 14;
   const std::string line = handover_header(l);
-  EXPECT_EQ(line, "sluice-handover 1 mesh=15001:2 admin=1 gateway=8080:2,8443:2");
+  EXPECT_EQ(line, "sluice-handover 1 mesh=15001:2 admin=1 gateway=8080:2,8443:2 metrics=1");
   HandedListeners back;
   ASSERT_TRUE(parse_handover_header(line, back));
   EXPECT_EQ(back.mesh_port, 15001);
   EXPECT_EQ(back.mesh.size(), 2u);
   EXPECT_GE(back.admin, 0);
   EXPECT_EQ(back.gateway.size(), 2u);
-  EXPECT_EQ(back.count(), 7u);
+  EXPECT_GE(back.metrics, 0);
+  EXPECT_EQ(back.count(), 8u);
   HandedListeners none;
   EXPECT_TRUE(parse_handover_header("sluice-handover 1 mesh=0:0 admin=0 gateway=", none));
   EXPECT_EQ(none.count(), 0u);
+  EXPECT_EQ(none.metrics, -1) << "a predecessor from before the metrics listener hands none";
+  EXPECT_TRUE(parse_handover_header("sluice-handover 1 mesh=0:0 admin=0 gateway= metrics=0", none));
+  EXPECT_FALSE(parse_handover_header("sluice-handover 1 mesh=0:0 admin=0 gateway= metrics=2", none));
   for (const char* bad : {"", "sluice-handover 2 mesh=1:1 admin=0 gateway=", "sluice-handover 1 mesh=1 admin=0 gateway=",
                           "sluice-handover 1 mesh=1:1 admin=2 gateway=", "sluice-handover 1 mesh=1:999 admin=0 gateway=",
                           "sluice-handover 1 mesh=1:1 admin=0 gateway=80:1,", "sluice-handover 1 mesh=70000:1 admin=0 gateway="}) {
@@ -71,7 +76,8 @@ TEST(HandoverTest, NobodyRunningMeansAFreshStart) {
 // "listening" only when the successor says so, and gives up the name.
 TEST(HandoverTest, SocketsPassAndThePredecessorDrainsOnlyOnceTheSuccessorListens) {
   const std::string pin_dir = unique_pin_dir();
-  const int mesh = loopback_listener(), admin = loopback_listener(), gateway = loopback_listener();
+  const int mesh = loopback_listener(), admin = loopback_listener(), gateway = loopback_listener(),
+            metrics = loopback_listener();
   ASSERT_GE(mesh, 0);
   std::atomic<int> handing{0}, handed{0}, aborted{0};
   auto server = HandoverServer::start(pin_dir, {.listeners =
@@ -81,6 +87,7 @@ TEST(HandoverTest, SocketsPassAndThePredecessorDrainsOnlyOnceTheSuccessorListens
                                                       l.mesh = {mesh};
                                                       l.admin = admin;
                                                       l.gateway[8080] = {gateway};
+                                                      l.metrics = metrics;
                                                       return l;
                                                     },
                                                 .handing_over = [&] { ++handing; },
@@ -108,6 +115,7 @@ TEST(HandoverTest, SocketsPassAndThePredecessorDrainsOnlyOnceTheSuccessorListens
   EXPECT_EQ(cookie(got.admin), cookie(admin));
   ASSERT_EQ(got.gateway.count(8080), 1u);
   EXPECT_EQ(cookie(got.gateway[8080][0]), cookie(gateway));
+  EXPECT_EQ(cookie(got.metrics), cookie(metrics));
   EXPECT_EQ(handing, 2);
   EXPECT_EQ(handed, 0) << "the predecessor drained before the successor listened";
 
@@ -121,6 +129,7 @@ TEST(HandoverTest, SocketsPassAndThePredecessorDrainsOnlyOnceTheSuccessorListens
   close(mesh);
   close(admin);
   close(gateway);
+  close(metrics);
 }
 
 }  // namespace

@@ -57,12 +57,13 @@ AdminResponse dispatch(const std::map<std::string, AdminHandler>& routes, const 
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     return json_error(405, "method not allowed");
   }
-  std::string target(req.target());
+  AdminRequest request{std::string(req.target()), std::string(req[http::field::accept])};
+  const std::string& target = request.target;
   auto it = routes.find(target.substr(0, target.find('?')));
   if (it == routes.end()) return json_error(404, "not found");
   // A buggy handler must cost one request, not the daemon's admin API.
   try {
-    AdminResponse r = it->second(target);
+    AdminResponse r = it->second(request);
     if (r.status < 100 || r.status > 999)
       return json_error(500, "handler returned an invalid status");
     return r;

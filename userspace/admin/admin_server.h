@@ -21,8 +21,15 @@ struct AdminResponse {
   std::string body;
 };
 
-// target is the request target as sent: path plus query string.
-using AdminHandler = std::function<AdminResponse(const std::string& target)>;
+// What a handler sees of a request. Most routes read only the target (path
+// plus query string, as sent), so a handler may take it as a plain string.
+struct AdminRequest {
+  std::string target;
+  std::string accept;  // the Accept header (content negotiation: /metrics)
+  operator const std::string&() const { return target; }  // NOLINT: a route that reads only the target
+};
+
+using AdminHandler = std::function<AdminResponse(const AdminRequest& request)>;
 
 class AdminServer {
  public:

@@ -35,6 +35,11 @@ int main(int argc, char** argv) {
   app.add_option("--node-ip", f.node_ip, "this node's IP address; the L7 proxy listens there (none: L4 only)");
   app.add_option("--admin-address", f.admin_address, "admin API address")->capture_default_str();
   app.add_option("--admin-port", f.admin_port, "admin API port (0: any)")->capture_default_str();
+  app.add_option("--metrics-address", f.metrics_address, "Prometheus endpoint address (/metrics)")
+      ->capture_default_str();
+  app.add_option("--metrics-port", f.metrics_port,
+                 "Prometheus endpoint port (0: none; the admin API serves /metrics as well)")
+      ->capture_default_str();
   app.add_option("--proxy-port", f.proxy_port, "L7 proxy listener port (0: no proxy)")->capture_default_str();
   app.add_option("--proxy-spread-ports", f.proxy_spread_ports,
                  "ports on --node-ip over which redirected connections are spread, so that a pod's TIME_WAIT entries "
@@ -43,6 +48,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--workers", f.workers, "L7 proxy worker threads (one per core)")->capture_default_str();
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
+  app.add_flag("!--no-request-metrics", f.request_metrics,
+               "do not record Istio's request metrics (istio_request*); /metrics keeps sluice's own");
   app.add_option("--access-log-flush-ms", f.access_log_flush_ms,
                  "access log lines are written every this many ms, or at once when 64 KiB are pending (0: each at once)")
       ->capture_default_str()

@@ -3,6 +3,7 @@
 #include "admin_views.h"
 #include "http_query.h"
 #include "json_writer.h"
+#include "metrics_views.h"
 
 namespace sluice::daemon {
 
@@ -54,10 +55,36 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   }
   // The proxy's clusters (circuit breakers, outlier detection) are created
   // by the daemon so the admin API can show them next to the kernel's counters.
+  routes["/metrics"] = metrics_route(from);
   routes["/clusters"] = [clusters = from.clusters](const std::string&) {
     return AdminResponse{200, "application/json", clusters->to_json()};
   };
   return routes;
+}
+
+AdminHandler metrics_route(const AdminSources& from) {
+  return [&sync = from.sync, stats = from.stats, redirect = from.redirect, xdp = from.xdp,
+          metrics = from.metrics, clusters = from.clusters,
+          proxy_connections = from.proxy_connections](const AdminRequest& req) {
+    const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
+    telemetry::ExpositionWriter w(format);
+    if (metrics) metrics->write(w);
+    write_kernel_metrics(w, stats);
+    if (redirect) write_socket_redirect_metrics(w, *redirect);
+    if (xdp) write_xdp_metrics(w, *xdp);
+    const ConfigStatus st = sync.status();
+    write_config_metrics(w, st, st);
+    if (proxy_connections) {
+      w.gauge("sluice_proxy_connections", "Open downstream connections of the L7 proxy (mesh and gateway).");
+      w.sample("sluice_proxy_connections", "", "", uint64_t{proxy_connections()});
+    }
+    if (clusters) clusters->write_metrics(w);
+    if (metrics) {
+      w.counter("sluice_metrics_series_dropped", "Request series not recorded: a worker's series table was full.");
+      w.counter_sample("sluice_metrics_series_dropped", "", metrics->dropped());
+    }
+    return AdminResponse{200, std::string(telemetry::content_type(format)), std::move(w).finish()};
+  };
 }
 
 }  // namespace sluice::daemon

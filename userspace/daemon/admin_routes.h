@@ -16,6 +16,7 @@
 #include "feature_probe.h"
 #include "map_handle.h"
 #include "readiness.h"
+#include "request_metrics.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
 
@@ -32,8 +33,15 @@ struct AdminSources {
   std::shared_ptr<proxy::ClusterRegistry> clusters;
   const kube::KubeSource* kube = nullptr;  // null: the config comes from files
   const KernelFeatures* features = nullptr;  // /ready?details shows them
+  std::shared_ptr<telemetry::RequestMetrics> metrics;  // the proxy's; null: no proxy
+  std::function<size_t()> proxy_connections;  // the proxy's open downstream connections (0 before it runs)
 };
 
 std::map<std::string, AdminHandler> admin_routes(const AdminSources& from);
+
+// GET /metrics: Prometheus text 0.0.4, or OpenMetrics 1.0 when Accept asks
+// for it; Istio's request metrics and sluice's own (docs/observability.md).
+// Served by the admin API and by the metrics listener (--metrics-port).
+AdminHandler metrics_route(const AdminSources& from);
 
 }  // namespace sluice::daemon

@@ -25,6 +25,11 @@ struct DaemonOptions {
   std::string node_ip;
   std::string admin_address = "127.0.0.1";
   uint16_t admin_port = 15000;
+  // The Prometheus endpoint (GET /metrics, also /stats/prometheus as on an
+  // Istio sidecar's port 15020); port 0: only the admin API serves /metrics.
+  std::string metrics_address = "0.0.0.0";
+  uint16_t metrics_port = 15020;
+  bool request_metrics = true;  // Istio's istio_request* metrics, recorded by the proxy
   uint16_t proxy_port = 15001;
   // Ports on node_ip that the kernel spreads redirected connections over,
   // all served by the proxy's one listener ("FIRST-LAST", or "off": every

@@ -107,10 +107,12 @@ void HandedListeners::close_all() {
     for (int fd : fds) close(fd);
   }
   gateway.clear();
+  if (metrics >= 0) close(metrics);
+  metrics = -1;
 }
 
 size_t HandedListeners::count() const {
-  size_t n = mesh.size() + (admin >= 0 ? 1 : 0);
+  size_t n = mesh.size() + (admin >= 0 ? 1 : 0) + (metrics >= 0 ? 1 : 0);
   for (const auto& [port, fds] : gateway) n += fds.size();
   return n;
 }
@@ -124,6 +126,7 @@ std::string handover_header(const HandedListeners& l) {
     out << sep << port << ":" << fds.size();
     sep = ",";
   }
+  out << " metrics=" << (l.metrics >= 0 ? 1 : 0);
   return out.str();
 }
 
@@ -145,6 +148,12 @@ bool parse_handover_header(const std::string& line, HandedListeners& out) {
     if (!parse_port_count(rest.substr(0, comma), port, n)) return false;
     out.gateway[port].assign(n, -1);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  // Optional: a predecessor from before the metrics listener sends no such field.
+  out.metrics = -1;
+  if (std::string metrics; in >> metrics) {
+    if (metrics != "metrics=0" && metrics != "metrics=1") return false;
+    out.metrics = metrics == "metrics=1" ? 0 : -1;
   }
   return out.count() <= kMaxHandedFds;
 }
@@ -186,6 +195,7 @@ Result<std::optional<std::unique_ptr<HandoverClient>>> HandoverClient::connect(c
   for (auto& [port, v] : l.gateway) {
     for (int& g : v) g = fds[i++];
   }
+  if (l.metrics >= 0) l.metrics = fds[i++];
   client->listeners_ = std::move(l);
   return std::optional<std::unique_ptr<HandoverClient>>(std::move(client));
 }
@@ -262,6 +272,7 @@ bool HandoverServer::serve_one(int conn) {
   std::vector<int> fds = l.mesh;
   if (l.admin >= 0) fds.push_back(l.admin);
   for (const auto& [port, v] : l.gateway) fds.insert(fds.end(), v.begin(), v.end());
+  if (l.metrics >= 0) fds.push_back(l.metrics);
   if (fds.size() > kMaxHandedFds) {
     spdlog::error("hand-over: {} listening sockets, more than one message carries ({})", fds.size(), kMaxHandedFds);
     return false;

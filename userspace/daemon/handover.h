@@ -6,8 +6,10 @@
 // sl_proxy_lsn sockmap never go away: there is no moment without a listener.
 //
 // The exchange, on one connection:
-//   predecessor -> successor   "sluice-handover 1 mesh=<port>:<n> admin=<0|1> gateway=<port>:<n>,...\n"
-//                              with the descriptors in that order (SCM_RIGHTS)
+//   predecessor -> successor   "sluice-handover 1 mesh=<port>:<n> admin=<0|1> gateway=<port>:<n>,... metrics=<0|1>\n"
+//                              with the descriptors in that order (SCM_RIGHTS);
+//                              "metrics=" (the --metrics-port listener) came
+//                              later: a header without it means none
 //   successor -> predecessor   "listening\n" once its workers accept on them
 //   predecessor -> successor   "draining\n" once it stopped answering hand-overs
 // A successor that hangs up before "listening" leaves the predecessor as it
@@ -38,6 +40,7 @@ struct HandedListeners {
   std::vector<int> mesh;  // one per proxy worker, SO_REUSEPORT on mesh_port
   int admin = -1;
   std::map<uint16_t, std::vector<int>> gateway;  // per gateway port, one per worker
+  int metrics = -1;  // the Prometheus listener (--metrics-port)
 
   void close_all();
   size_t count() const;

@@ -20,6 +20,7 @@ Result<std::map<std::string, std::string>> parse_gateway_labels(const std::vecto
 Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
                                std::function<config::SnapshotPtr()> snapshot,
                                std::shared_ptr<proxy::ClusterRegistry> clusters,
+                               std::shared_ptr<telemetry::RequestMetrics> metrics,
                                std::map<uint16_t, std::vector<int>> inherited) {
   L7Proxy out;
   proxy::ProxyOptions po;
@@ -28,6 +29,7 @@ Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
   po.workers = o.workers;
   po.bypass_mark = kProxyBypassMark;
   po.clusters = std::move(clusters);
+  po.metrics = std::move(metrics);
   po.inherited_listeners = std::move(inherited);
   po.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
   po.snapshot = std::move(snapshot);

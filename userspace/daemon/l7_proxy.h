@@ -30,11 +30,13 @@ struct L7Proxy {
 Result<std::map<std::string, std::string>> parse_gateway_labels(const std::vector<std::string>& pairs);
 
 // Starts the proxy on --node-ip:--proxy-port. It reads the snapshot in force
-// through `snapshot` and shares `clusters` with the daemon. `inherited`:
+// through `snapshot` and shares `clusters` and `metrics` (Istio's request
+// metrics, which the admin API renders) with the daemon. `inherited`:
 // listening sockets handed over by the sluiced this one replaces, by port.
 Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
                                std::function<config::SnapshotPtr()> snapshot,
                                std::shared_ptr<proxy::ClusterRegistry> clusters,
+                               std::shared_ptr<telemetry::RequestMetrics> metrics,
                                std::map<uint16_t, std::vector<int>> inherited = {});
 
 }  // namespace sluice::daemon

@@ -120,6 +120,7 @@ void NodeDaemon::serve_handovers() {
 HandedListeners NodeDaemon::handed_listeners() const {
   HandedListeners out;
   if (admin_) out.admin = admin_->listener_fd();
+  if (metrics_server_) out.metrics = metrics_server_->listener_fd();
   if (const proxy::ProxyServer* server = serving_) {
     std::map<uint16_t, std::vector<int>> fds = server->listener_fds();
     out.mesh_port = server->port();
@@ -242,26 +243,55 @@ Status NodeDaemon::start_xdp() {
 
 Status NodeDaemon::start_admin() {
   clusters_ = std::make_shared<proxy::ClusterRegistry>();
+  request_metrics_ = std::make_shared<telemetry::RequestMetrics>();
   int inherited = -1;
   if (predecessor_ && predecessor_->listeners().admin >= 0 &&
       local_port(predecessor_->listeners().admin) == o_.admin_port) {
     inherited = std::exchange(predecessor_->listeners().admin, -1);
   }
-  auto admin = AdminServer::start(o_.admin_address, o_.admin_port,
-                                  admin_routes({.readiness = [this] { return readiness(); },
-                                                .sync = *sync_,
-                                                .maps = *maps_,
-                                                .stats = lb_->maps().stats,
-                                                .redirect = redir_.get(),
-                                                .xdp = xdp_.get(),
-                                                .clusters = clusters_,
-                                                .kube = kube_,
-                                                .features = &features_}),
-                                  inherited);
+  const AdminSources sources{.readiness = [this] { return readiness(); },
+                             .sync = *sync_,
+                             .maps = *maps_,
+                             .stats = lb_->maps().stats,
+                             .redirect = redir_.get(),
+                             .xdp = xdp_.get(),
+                             .clusters = clusters_,
+                             .kube = kube_,
+                             .features = &features_,
+                             .metrics = request_metrics_,
+                             .proxy_connections = [this]() -> size_t {
+                               const proxy::ProxyServer* server = serving_;
+                               return server ? server->open_connections() : 0;
+                             }};
+  auto admin = AdminServer::start(o_.admin_address, o_.admin_port, admin_routes(sources), inherited);
   if (!admin) return make_error(0, "admin API: " + admin.error().to_string());
   admin_ = std::move(*admin);
   spdlog::info("admin API on {}:{}", o_.admin_address, admin_->port());
+  start_metrics_listener(sources);
   return {};
+}
+
+// The Prometheus port, apart from the admin API (which listens on localhost
+// only) so that a scraper can reach it; handed over in an upgrade like the
+// admin listener. A port that cannot be bound is an error in the log, not a
+// failed start: metrics must never keep the data plane from running.
+void NodeDaemon::start_metrics_listener(const AdminSources& sources) {
+  if (o_.metrics_port == 0) return;
+  int inherited = -1;
+  if (predecessor_ && predecessor_->listeners().metrics >= 0 &&
+      local_port(predecessor_->listeners().metrics) == o_.metrics_port) {
+    inherited = std::exchange(predecessor_->listeners().metrics, -1);
+  }
+  const AdminHandler metrics = metrics_route(sources);
+  auto server = AdminServer::start(o_.metrics_address, o_.metrics_port,
+                                   {{"/metrics", metrics}, {"/stats/prometheus", metrics}}, inherited);
+  if (!server) {
+    spdlog::error("metrics on {}:{}: {} (the admin API still serves /metrics)", o_.metrics_address, o_.metrics_port,
+                  server.error().to_string());
+    return;
+  }
+  metrics_server_ = std::move(*server);
+  spdlog::info("Prometheus metrics on {}:{}/metrics", o_.metrics_address, metrics_server_->port());
 }
 
 Status NodeDaemon::start_proxy() {
@@ -275,6 +305,7 @@ Status NodeDaemon::start_proxy() {
       if (l.mesh_port == o_.proxy_port) inherited[l.mesh_port] = std::exchange(l.mesh, {});
     }
     auto started = start_l7_proxy(o_, lb_->maps(), [sync = sync_.get()] { return sync->current(); }, clusters_,
+                                  o_.request_metrics ? request_metrics_ : nullptr,
                                   std::move(inherited));
     if (!started) return started.error();
     proxy_ = std::move(*started);
@@ -376,6 +407,7 @@ void NodeDaemon::drain() {
   // No successor may take sockets that are about to close.
   if (handover_) handover_->stop();
   if (handed_over_ && admin_) admin_->stop();  // the successor answers on the same socket
+  if (handed_over_ && metrics_server_) metrics_server_->stop();
   if (!proxy_.server) return;
   const auto start = std::chrono::steady_clock::now();
   // While a hand-over is under way, the successor may already have put this
@@ -418,6 +450,7 @@ void NodeDaemon::shutdown() {
   if (watcher_) watcher_->stop();
   if (kube_) kube_->stop();
   admin_->stop();
+  if (metrics_server_) metrics_server_->stop();
   // After a hand-over, the pins and attachments are the successor's.
   const bool cleanup = o_.cleanup && !handed_over_;
   if (xdp_) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "admin_routes.h"
 #include "admin_server.h"
 #include "cluster_registry.h"
 #include "config_sync.h"
@@ -53,6 +54,7 @@ class NodeDaemon {
   Status start_config();
   Status start_xdp();
   Status start_admin();
+  void start_metrics_listener(const AdminSources& sources);
   Status start_proxy();
   Status finish_takeover();
   void serve_handovers();
@@ -89,6 +91,9 @@ class NodeDaemon {
   kube::KubeSource* kube_ = nullptr;  // with the Kubernetes source (owned by sync_)
   std::shared_ptr<proxy::ClusterRegistry> clusters_;
   std::unique_ptr<AdminServer> admin_;
+  // Istio's request metrics, written by the proxy's workers, read by /metrics.
+  std::shared_ptr<telemetry::RequestMetrics> request_metrics_;
+  std::unique_ptr<AdminServer> metrics_server_;  // --metrics-port; null: none
   L7Proxy proxy_;
   std::unique_ptr<GatewayListeners> gateways_;
   // Set once the proxy and the gateway listeners run, for the admin thread

@@ -16,6 +16,7 @@
 #include "mesh_snapshot.h"
 #include "original_destination.h"
 #include "proxy_limits.h"
+#include "request_metrics.h"
 #include "rate_limits.h"
 
 namespace sluice::proxy {
@@ -35,6 +36,8 @@ struct ProxyOptions {
   // Circuit breakers and outlier detectors, shared with the daemon (which
   // ticks them and mirrors ejections into the kernel). Created if null.
   std::shared_ptr<ClusterRegistry> clusters;
+  // Istio's request metrics, recorded per worker; null: metrics off.
+  std::shared_ptr<telemetry::RequestMetrics> metrics;
   // The node's rate-limit buckets, shared by the workers. Created if null.
   std::shared_ptr<policy::RateLimitRegistry> rate_limits;
   // One JSON line per request; empty: access log off.

@@ -19,6 +19,7 @@ struct AccessLogEntry {
   ResponseFlags flags;
   std::string route;        // "namespace/name" of the VirtualService, or empty
   std::string upstream;     // "ip:port", or empty
+  uint32_t upstream_ip = 0;  // the same address (host order), filled whether or not the log is on: metrics read it
   std::string downstream;   // "ip:port" of the client
   double duration_ms = 0;
   uint32_t attempts = 0;

@@ -63,6 +63,14 @@ class ResponseFlags {
   void clear() { bits_ = 0; }
   bool operator==(const ResponseFlags&) const = default;
 
+  // The set as a number, so a metric's label set can hold it cheaply.
+  uint32_t bits() const { return bits_; }
+  static ResponseFlags from_bits(uint32_t bits) {
+    ResponseFlags f;
+    f.bits_ = bits;
+    return f;
+  }
+
   // "UF,URX": the names in Envoy's order, comma-separated; "-" when empty
   // (Envoy's access-log placeholder).
   std::string str() const;

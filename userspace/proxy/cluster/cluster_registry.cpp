@@ -3,6 +3,7 @@
 #include "endpoint_picker.h"
 #include "json_writer.h"
 
+#include <algorithm>
 #include <map>
 
 namespace sluice::proxy {
@@ -87,6 +88,56 @@ std::string ClusterRegistry::to_json() const {
   }
   w.end_array().end_object();
   return std::move(w).str();
+}
+
+void ClusterRegistry::write_metrics(telemetry::ExpositionWriter& w) const {
+  using telemetry::ExpositionWriter;
+  std::vector<std::pair<std::string, std::shared_ptr<Cluster>>> sorted;
+  {
+    std::lock_guard lock(mu_);
+    sorted.assign(clusters_.begin(), clusters_.end());
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  struct Resource {
+    const char* name;
+    CircuitBreaker::Counter CircuitBreaker::Snapshot::*counter;
+  };
+  static constexpr Resource kResources[] = {{"connections", &CircuitBreaker::Snapshot::connections},
+                                            {"pending_requests", &CircuitBreaker::Snapshot::pending_requests},
+                                            {"requests", &CircuitBreaker::Snapshot::requests},
+                                            {"retries", &CircuitBreaker::Snapshot::retries}};
+  std::vector<CircuitBreaker::Snapshot> breakers;
+  std::vector<OutlierDetector::Stats> outliers;
+  for (const auto& [key, c] : sorted) {
+    breakers.push_back(c->breaker.snapshot());
+    outliers.push_back(c->outlier.stats());
+  }
+  w.gauge("sluice_circuit_breaker_active", "Resources a cluster's circuit breaker counts as held now.");
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    for (const Resource& r : kResources) {
+      w.sample("sluice_circuit_breaker_active", "",
+               ExpositionWriter::label_text({{"cluster", sorted[i].first}, {"resource", r.name}}),
+               (breakers[i].*r.counter).active);
+    }
+  }
+  w.counter("sluice_circuit_breaker_overflows", "Tries a cluster's circuit breaker refused (503 UO).");
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    for (const Resource& r : kResources) {
+      w.counter_sample("sluice_circuit_breaker_overflows",
+                       ExpositionWriter::label_text({{"cluster", sorted[i].first}, {"resource", r.name}}),
+                       (breakers[i].*r.counter).overflows);
+    }
+  }
+  w.gauge("sluice_outlier_ejections_active", "Endpoints of a cluster ejected by outlier detection now.");
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    w.sample("sluice_outlier_ejections_active", "", ExpositionWriter::label_text({{"cluster", sorted[i].first}}),
+             outliers[i].ejections_active);
+  }
+  w.counter("sluice_outlier_ejections", "Ejections outlier detection enforced.");
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    w.counter_sample("sluice_outlier_ejections", ExpositionWriter::label_text({{"cluster", sorted[i].first}}),
+                     outliers[i].ejections_enforced_total);
+  }
 }
 
 }  // namespace sluice::proxy

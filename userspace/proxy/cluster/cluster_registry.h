@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "circuit_breaker.h"
+#include "exposition.h"
 #include "mesh_snapshot.h"
 #include "outlier_detector.h"
 
@@ -47,6 +48,11 @@ class ClusterRegistry {
   // the admin API (/clusters): the daemon's half of the view whose kernel
   // half is /maps.
   std::string to_json() const;
+
+  // The same counters as Prometheus families (docs/observability.md):
+  // sluice_circuit_breaker_active / _overflows_total by cluster and
+  // resource, sluice_outlier_ejections_active / _total by cluster.
+  void write_metrics(telemetry::ExpositionWriter& w) const;
 
   // Ejection changes since the last call, with their cluster.
   std::vector<std::pair<std::shared_ptr<Cluster>, OutlierDetector::Event>> drain_events();

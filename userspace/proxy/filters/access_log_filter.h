@@ -13,7 +13,7 @@ class AccessLogFilter final : public RequestFilter {
  public:
   explicit AccessLogFilter(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
   FilterAction on_request(RequestContext&) override { return {}; }
-  void on_complete(const telemetry::AccessLogEntry& done) override { sink_(telemetry::format_access_log(done)); }
+  void on_complete(const RequestContext&, const telemetry::AccessLogEntry& done) override { sink_(telemetry::format_access_log(done)); }
 
  private:
   std::function<void(const std::string&)> sink_;

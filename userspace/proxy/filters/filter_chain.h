@@ -12,7 +12,8 @@ namespace sluice::proxy {
 class FilterChain {
  public:
   // The filters sluiced runs, in Envoy's order: authorization (RBAC), rate
-  // limits, then faults, before any upstream work; the access log last.
+  // limits, then faults, before any upstream work; then metrics; the access
+  // log last.
   static FilterChain standard(const ProxyOptions& options);
 
   void add(std::unique_ptr<RequestFilter> f) { filters_.push_back(std::move(f)); }
@@ -21,8 +22,8 @@ class FilterChain {
   void on_response(RequestContext& ctx, ResponseHeader& headers) const {
     for (const auto& f : filters_) f->on_response(ctx, headers);
   }
-  void on_complete(const telemetry::AccessLogEntry& done) const {
-    for (const auto& f : filters_) f->on_complete(done);
+  void on_complete(const RequestContext& ctx, const telemetry::AccessLogEntry& done) const {
+    for (const auto& f : filters_) f->on_complete(ctx, done);
   }
 
  private:

@@ -12,8 +12,8 @@
 //                response flags, timings, bytes, upstream.
 // Filters are per worker thread, so they need no locks of their own; what
 // they share across workers (a node-wide token bucket, counters) must be.
-// Authorization, rate limits and faults are filters today; stats and tracing
-// plug in the same way.
+// Authorization, rate limits, faults, metrics and the access log are filters
+// today; tracing plugs in the same way.
 #pragma once
 
 #include <chrono>
@@ -58,7 +58,7 @@ class RequestFilter {
   virtual ~RequestFilter() = default;
   virtual FilterAction on_request(RequestContext& ctx) = 0;
   virtual void on_response(RequestContext& /*ctx*/, ResponseHeader& /*headers*/) {}
-  virtual void on_complete(const telemetry::AccessLogEntry& /*done*/) {}
+  virtual void on_complete(const RequestContext& /*ctx*/, const telemetry::AccessLogEntry& /*done*/) {}
 };
 
 }  // namespace sluice::proxy

@@ -214,7 +214,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       log.flags = injected;
       log.flags.set(telemetry::ResponseFlag::kDownstreamConnectionTermination);
       log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      w.filters.on_complete(log);
+      w.filters.on_complete(ctx, log);
       break;
     }
     if (!d.local_status && !req[http::field::upgrade].empty() && !streaming) {
@@ -224,7 +224,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
         log.flags = injected;
         co_await tunnel(w, stream, buffer, req, d, log);
         log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        w.filters.on_complete(log);
+        w.filters.on_complete(ctx, log);
         co_return;
       } else {
         d.local_status = 501;
@@ -295,7 +295,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       tcp_layer.expires_never();
     }
     log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    w.filters.on_complete(log);
+    w.filters.on_complete(ctx, log);
     if (ec || !keep_alive) break;
   }
 }

@@ -100,6 +100,7 @@ RouteDecision RequestRouter::decide(config::SnapshotPtr snap, const std::optiona
   if (svc == by_vip_.end()) return local_answer(std::move(d), 404, telemetry::ResponseFlag::kNoRouteFound, "no service at the original destination\n");
   const config::Service& service = *svc->second.first;
   d.original_port = dst->port;
+  d.service = &service;
 
   // The service's VirtualService routes, or the service itself when it has none.
   return route_to(std::move(d), compiled(snap->mesh_routes, service.fqdn, service.fqdn), &service, dst->port, req,
@@ -179,6 +180,7 @@ RouteDecision RequestRouter::to_target(RouteDecision d, const config::RouteDesti
       if (!is_ejected(e)) d.healthy.push_back(e);
     }
   }
+  d.service = target->service;
   d.target = std::move(target);
   d.hash = hash_key(d.target->load_balancer, req, client_ip, d.set_cookie);
   d.endpoint = picker_.pick(d.target->lb_key, d.endpoints(), d.target->load_balancer, d.hash);

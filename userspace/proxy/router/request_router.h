@@ -65,6 +65,9 @@ struct RouteDecision {
   std::string set_cookie;            // a hash cookie to give the client (it sent none)
   int64_t timeout_ms = 0;        // 0: none
   uint16_t original_port = 0;    // the service port the client addressed
+  // The service the request is for: the route destination's once one is
+  // chosen, else the one the client dialled; null when neither is known.
+  const config::Service* service = nullptr;
 
   // With an endpoint: its destination's circuit breaker and outlier detector.
   Cluster& cluster() const { return *target->cluster; }

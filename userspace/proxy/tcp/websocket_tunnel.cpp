@@ -18,6 +18,7 @@ Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, 
                   telemetry::AccessLogEntry& log) {
   const config::Endpoint& ep = *d.endpoint;
   log.upstream = format_endpoint(ep.ip, ep.port);
+  log.upstream_ip = ep.ip;
   log.attempts = 1;
   TcpStream up(w.ioc);
   beast::error_code ec;

@@ -91,6 +91,7 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     if (!attempt_deadline && n > 0) break;
     ++log.attempts;
     if (w.logging()) log.upstream = format_endpoint(ep->ip, ep->port);
+    log.upstream_ip = ep->ip;
     tried.push_back(ep);
     w.router.picker().started(ep);
     auto until = attempt_deadline && *attempt_deadline != RetryClock::time_point::max()

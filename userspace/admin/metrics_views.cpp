@@ -1,0 +1,66 @@
+#include "metrics_views.h"
+
+#include "reason_names.h"
+
+namespace sluice {
+
+using telemetry::ExpositionWriter;
+
+void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats) {
+  w.counter("sluice_kernel_decisions",
+            "Verdicts of the socket load balancer's programs (connect4, sendmsg4, recvmsg4, getpeername4, sockops), "
+            "by reason, summed over CPUs.");
+  for (unsigned r = 0; r < SL_R__COUNT; ++r) {
+    w.counter_sample("sluice_kernel_decisions", ExpositionWriter::label_text({{"reason", sl_reason_name(r)}}),
+                     stats.sum(r));
+  }
+}
+
+void write_socket_redirect_metrics(ExpositionWriter& w, const SockRedir& redir) {
+  if (auto stats = redir.stats()) {
+    w.counter("sluice_socket_redirect", "Socket redirection (sockops and sk_msg) counters, summed over CPUs.");
+    for (unsigned i = 0; i < SL_RS__COUNT; ++i) {
+      w.counter_sample("sluice_socket_redirect", ExpositionWriter::label_text({{"counter", sl_redir_stat_name(i)}}),
+                       (*stats)[i]);
+    }
+  }
+  if (auto fill = redir.sockhash_fill()) {
+    w.gauge("sluice_sockhash_entries", "Sockets in the redirection sockhash.");
+    w.sample("sluice_sockhash_entries", "", "", uint64_t{*fill});
+    w.gauge("sluice_sockhash_capacity", "The redirection sockhash's capacity.");
+    w.sample("sluice_sockhash_capacity", "", "", uint64_t{redir.sockhash_capacity()});
+  }
+}
+
+void write_xdp_metrics(ExpositionWriter& w, const XdpDaemon& xdp) {
+  w.counter("sluice_xdp_decisions", "Verdicts of the XDP load balancer and TC reverse NAT, by reason, summed over CPUs.");
+  for (unsigned r = 0; r < SL_XR__COUNT; ++r) {
+    w.counter_sample("sluice_xdp_decisions", ExpositionWriter::label_text({{"reason", sl_xreason_name(r)}}),
+                     xdp.maps().stats.sum(r));
+  }
+}
+
+void write_config_metrics(ExpositionWriter& w, const config::ReloadStatus& reload, const L4SyncStatus& kernel) {
+  w.gauge("sluice_config_version", "Version of the config snapshot in force (0 before the first good one).");
+  w.sample("sluice_config_version", "", "", reload.version);
+  w.counter("sluice_config_reloads", "Config reload attempts.");
+  w.counter_sample("sluice_config_reloads", "", reload.reloads);
+  w.counter("sluice_config_reloads_rejected", "Config reloads that rejected at least one resource.");
+  w.counter_sample("sluice_config_reloads_rejected", "", reload.rejected);
+  w.gauge("sluice_config_rejected_resources", "Resources rejected by the snapshot in force (their last good version, "
+                                              "if any, stays in force).");
+  w.sample("sluice_config_rejected_resources", "", "", uint64_t{reload.last_errors.size()});
+  w.gauge("sluice_config_last_reload_success",
+          "1 when the snapshot in force was built with no resource rejected and the kernel tables were written "
+          "without failure, else 0.");
+  const bool ok = reload.version > 0 && reload.last_errors.empty() && kernel.last_sync.failures == 0;
+  w.sample("sluice_config_last_reload_success", "", "", uint64_t{ok ? 1u : 0u});
+  w.gauge("sluice_config_last_reload_duration_seconds", "Duration of the last reload, up to the kernel write.");
+  w.sample("sluice_config_last_reload_duration_seconds", "", "", reload.last_reload_ms / 1000.0);
+  w.counter("sluice_kernel_sync_failures", "Kernel table writes that failed.");
+  w.counter_sample("sluice_kernel_sync_failures", "", kernel.sync_failures);
+  w.gauge("sluice_l4_services", "Services in the kernel's L4 tables.");
+  w.sample("sluice_l4_services", "", "", uint64_t{kernel.l4_services});
+}
+
+}  // namespace sluice

@@ -1,0 +1,28 @@
+// The /metrics families of sluice's own parts (sluice_*), next to Istio's
+// request metrics (telemetry/request_metrics.h): the kernel's verdict
+// counters by their names from the one table (maps/reason_names.h), the
+// socket redirection and XDP counters when they run, and the config's
+// reload state. docs/observability.md lists them.
+#pragma once
+
+#include "config_reloader.h"
+#include "exposition.h"
+#include "l4_table_sync.h"
+#include "map_handle.h"
+#include "sock_redir_loader.h"
+#include "xdp_daemon.h"
+
+namespace sluice {
+
+// sluice_kernel_decisions_total{reason}: the socket programs' sl_stats.
+void write_kernel_metrics(telemetry::ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats);
+// sluice_socket_redirect_total{counter}, sluice_sockhash_entries.
+void write_socket_redirect_metrics(telemetry::ExpositionWriter& w, const SockRedir& redir);
+// sluice_xdp_decisions_total{reason}.
+void write_xdp_metrics(telemetry::ExpositionWriter& w, const XdpDaemon& xdp);
+// sluice_config_*: version, reloads, rejections, last reload's success and
+// duration, kernel sync failures.
+void write_config_metrics(telemetry::ExpositionWriter& w, const config::ReloadStatus& reload,
+                          const L4SyncStatus& kernel);
+
+}  // namespace sluice

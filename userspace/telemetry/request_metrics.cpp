@@ -1,0 +1,165 @@
+#include "request_metrics.h"
+
+#include <new>
+
+#include "response_flags.h"
+
+namespace sluice::telemetry {
+
+namespace {
+
+std::allocator<RequestSeries> series_allocator;
+
+}  // namespace
+
+RequestMetricsShard::~RequestMetricsShard() {
+  const size_t n = published_.load();
+  for (size_t i = 0; i < n; ++i) std::destroy_at(&chunks_[i / kChunk].load()[i % kChunk]);
+  for (auto& c : chunks_) {
+    if (RequestSeries* p = c.load()) series_allocator.deallocate(p, kChunk);
+  }
+}
+
+RequestSeries* RequestMetricsShard::add(const RequestKey& key) {
+  const size_t n = published_.load(std::memory_order_relaxed);
+  if (n >= kChunk * kMaxChunks) return nullptr;
+  auto& chunk = chunks_[n / kChunk];
+  RequestSeries* base = chunk.load(std::memory_order_relaxed);
+  if (!base) {
+    base = series_allocator.allocate(kChunk);
+    chunk.store(base, std::memory_order_release);
+  }
+  RequestSeries* s = std::construct_at(base + n % kChunk, key);
+  // The series is whole before the scraper may see it.
+  published_.store(n + 1, std::memory_order_release);
+  by_key_.emplace(key, s);
+  return s;
+}
+
+void RequestMetricsShard::record(const RequestKey& key, double duration_ms, uint64_t request_bytes,
+                                 uint64_t response_bytes) {
+  RequestSeries* s;
+  if (auto it = by_key_.find(key); it != by_key_.end()) {
+    s = it->second;
+  } else if (!(s = add(key))) {
+    dropped_.add(1);
+    return;
+  }
+  s->requests.add(1);
+  s->duration_ms.observe(duration_ms);
+  s->request_bytes.observe(static_cast<double>(request_bytes));
+  s->response_bytes.observe(static_cast<double>(response_bytes));
+}
+
+RequestMetricsShard& RequestMetrics::new_shard() {
+  std::lock_guard lock(shards_mu_);
+  return shards_.emplace_back();
+}
+
+uint64_t RequestMetrics::dropped() const {
+  std::lock_guard lock(shards_mu_);
+  uint64_t n = 0;
+  for (const auto& s : shards_) n += s.dropped();
+  return n;
+}
+
+namespace {
+
+constexpr size_t kBuckets = kEnvoyDefaultBuckets.size() + 1;
+
+// A series summed over the workers.
+struct Merged {
+  uint64_t requests = 0;
+  std::array<uint64_t, kBuckets> duration{}, request_bytes{}, response_bytes{};
+  double duration_sum = 0, request_bytes_sum = 0, response_bytes_sum = 0;
+};
+
+void append_workload(std::string& out, std::string_view side, const WorkloadLabels& w) {
+  const std::string prefix(side);
+  ExpositionWriter::append_label(out, prefix + "_workload", w.workload);
+  ExpositionWriter::append_label(out, prefix + "_workload_namespace", w.ns);
+  ExpositionWriter::append_label(out, prefix + "_principal", w.principal);
+  ExpositionWriter::append_label(out, prefix + "_app", w.app);
+  ExpositionWriter::append_label(out, prefix + "_version", w.version);
+  ExpositionWriter::append_label(out, prefix + "_canonical_service", w.canonical_service);
+  ExpositionWriter::append_label(out, prefix + "_canonical_revision", w.canonical_revision);
+  ExpositionWriter::append_label(out, prefix + "_cluster", "Kubernetes");
+}
+
+// Istio's label set for a request seen by the client's proxy, in the order
+// Istio prints it.
+std::string series_labels(const RequestKey& k, const std::vector<const WorkloadLabels*>& workloads,
+                          const std::vector<const ServiceLabels*>& services) {
+  static const WorkloadLabels kUnknownWorkload;
+  static const ServiceLabels kUnknownService;
+  const WorkloadLabels& src = k.source < workloads.size() ? *workloads[k.source] : kUnknownWorkload;
+  const WorkloadLabels& dst = k.destination < workloads.size() ? *workloads[k.destination] : kUnknownWorkload;
+  const ServiceLabels& svc = k.service < services.size() ? *services[k.service] : kUnknownService;
+  std::string out;
+  out.reserve(900);
+  ExpositionWriter::append_label(out, "reporter", "source");
+  append_workload(out, "source", src);
+  append_workload(out, "destination", dst);
+  ExpositionWriter::append_label(out, "destination_service", svc.fqdn);
+  ExpositionWriter::append_label(out, "destination_service_name", svc.name);
+  ExpositionWriter::append_label(out, "destination_service_namespace", svc.ns);
+  ExpositionWriter::append_label(out, "request_protocol", "http");
+  ExpositionWriter::append_label(out, "response_code", std::to_string(k.response_code));
+  ExpositionWriter::append_label(out, "response_flags", ResponseFlags::from_bits(k.flags).str());
+  // Istio: "unknown" when the report is from the source, whose proxy
+  // cannot know the server's policy.
+  ExpositionWriter::append_label(out, "connection_security_policy", "unknown");
+  return out;
+}
+
+}  // namespace
+
+void RequestMetrics::write(ExpositionWriter& w) const {
+  std::map<RequestKey, Merged> merged;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (const auto& shard : shards_) {
+      shard.for_each_series([&](const RequestSeries& s) {
+        Merged& m = merged[s.key];
+        m.requests += s.requests.load();
+        s.duration_ms.add_counts(m.duration);
+        s.request_bytes.add_counts(m.request_bytes);
+        s.response_bytes.add_counts(m.response_bytes);
+        m.duration_sum += s.duration_ms.sum();
+        m.request_bytes_sum += s.request_bytes.sum();
+        m.response_bytes_sum += s.response_bytes.sum();
+      });
+    }
+  }
+  const auto workloads = workloads_.snapshot();
+  const auto services = services_.snapshot();
+  std::vector<std::string> labels;
+  labels.reserve(merged.size());
+  for (const auto& [key, m] : merged) labels.push_back(series_labels(key, workloads, services));
+
+  w.counter("istio_requests", "Requests, by Istio's standard labels (reporter=source: the client's node).");
+  {
+    size_t i = 0;
+    for (const auto& [key, m] : merged) w.counter_sample("istio_requests", labels[i++], m.requests);
+  }
+  const std::span<const double> bounds(kEnvoyDefaultBuckets);
+  auto histogram = [&](std::string_view name, std::string_view help, auto counts, auto sum) {
+    w.histogram(name, help);
+    size_t i = 0;
+    for (const auto& [key, m] : merged) w.histogram_samples(name, labels[i++], bounds, counts(m), sum(m));
+  };
+  histogram(
+      "istio_request_duration_milliseconds", "Request duration, from the request's headers to the response's end (ms).",
+      [](const Merged& m) { return std::span<const uint64_t>(m.duration); },
+      [](const Merged& m) { return m.duration_sum; });
+  histogram(
+      "istio_request_bytes", "Request body size (bytes).",
+      [](const Merged& m) { return std::span<const uint64_t>(m.request_bytes); },
+      [](const Merged& m) { return m.request_bytes_sum; });
+  histogram(
+      "istio_response_bytes", "Response body size (bytes).",
+      [](const Merged& m) { return std::span<const uint64_t>(m.response_bytes); },
+      [](const Merged& m) { return m.response_bytes_sum; });
+}
+
+}  // namespace sluice::telemetry
