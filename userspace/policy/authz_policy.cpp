@@ -1,6 +1,7 @@
 #include "authz_policy.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "ip_text.h"
@@ -13,6 +14,17 @@ using Proto = istio::security::AuthorizationPolicy;
 template <class List>
 std::vector<StringMatch> strings(const List& in) {
   return {in.begin(), in.end()};
+}
+
+// Hosts match case-insensitively: their patterns are kept in lower case.
+template <class List>
+std::vector<StringMatch> lower_strings(const List& in) {
+  std::vector<StringMatch> out;
+  for (std::string s : in) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.emplace_back(std::move(s));
+  }
+  return out;
 }
 
 template <class List>
@@ -101,10 +113,7 @@ bool operation_matches(const AuthzPolicies::Operation& o, const RequestFacts& r)
   const std::string host = lower(r.host);
   const std::string bare = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size()
                                                                                                  : host.rfind(':'));
-  auto host_hit = [&](const StringMatch& m) {
-    StringMatch lowered(lower(m.pattern()));
-    return lowered.matches(host) || lowered.matches(bare);
-  };
+  auto host_hit = [&](const StringMatch& m) { return m.matches(host) || m.matches(bare); };  // patterns are lower case
   auto method = [&](const StringMatch& m) { return m.matches(r.method); };
   auto port = [&](uint16_t p) { return p == r.destination_port; };
   auto path = [&](const PathMatch& m) { return m.matches(r.path); };
@@ -191,7 +200,8 @@ AuthzPolicies AuthzPolicies::compile(
       }
       for (const auto& t : rule.to()) {
         const auto& o = t.operation();
-        compiled.to.push_back({strings(o.hosts()), strings(o.not_hosts()), strings(o.methods()), strings(o.not_methods()),
+        compiled.to.push_back({lower_strings(o.hosts()), lower_strings(o.not_hosts()), strings(o.methods()),
+                               strings(o.not_methods()),
                                ports(o.ports()), ports(o.not_ports()), paths(o.paths()), paths(o.not_paths())});
       }
       for (const auto& w : rule.when()) {
@@ -209,35 +219,41 @@ bool AuthzPolicies::applies(const Policy& p, const Destination& dst) const {
   return config::authz_applies(*p.source, dst, options_.root_namespace);
 }
 
-bool AuthzPolicies::matches(const Policy& p, const RequestFacts& req) const {
-  const Identity id = identity_of(req, options_);
-  return std::any_of(p.rules.begin(), p.rules.end(), [&](const Rule& rule) {
-    auto source = [&](const Source& s) { return source_matches(s, req, id); };
-    auto operation = [&](const Operation& o) { return operation_matches(o, req); };
-    auto condition = [&](const Condition& c) { return condition_matches(c, req, id); };
+namespace {
+
+bool policy_matches(const AuthzPolicies::Policy& p, const RequestFacts& req, const Identity& id) {
+  return std::any_of(p.rules.begin(), p.rules.end(), [&](const AuthzPolicies::Rule& rule) {
+    auto source = [&](const AuthzPolicies::Source& s) { return source_matches(s, req, id); };
+    auto operation = [&](const AuthzPolicies::Operation& o) { return operation_matches(o, req); };
+    auto condition = [&](const AuthzPolicies::Condition& c) { return condition_matches(c, req, id); };
     return field(rule.from, source) && field(rule.to, operation) &&
            std::all_of(rule.when.begin(), rule.when.end(), condition);
   });
 }
 
+}  // namespace
+
 Decision AuthzPolicies::check(const Destination& dst, const RequestFacts& req) const {
   Decision d;
+  // The source's principal strings, built once per request, not per policy.
+  const Identity id = identity_of(req, options_);
+  auto matches = [&](const Policy& p) { return policy_matches(p, req, id); };
   bool any_allow = false, allowed_by_one = false;
   for (const Policy& p : policies_) {
     if (!applies(p, dst)) continue;
     switch (p.action) {
       case Action::kDeny:
-        if (d.allowed && matches(p, req)) {
+        if (d.allowed && matches(p)) {
           d.allowed = false;
           d.policy = p.id;
         }
         break;
       case Action::kAudit:
-        if (matches(p, req)) d.audited.push_back(p.id);
+        if (matches(p)) d.audited.push_back(p.id);
         break;
       case Action::kAllow:
         any_allow = true;
-        allowed_by_one = allowed_by_one || matches(p, req);
+        allowed_by_one = allowed_by_one || matches(p);
         break;
     }
   }

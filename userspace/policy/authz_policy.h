@@ -102,7 +102,6 @@ class AuthzPolicies {
 
  private:
   bool applies(const Policy& p, const Destination& dst) const;
-  bool matches(const Policy& p, const RequestFacts& req) const;
 
   std::vector<Policy> policies_;
   std::vector<std::string> not_enforced_;
