@@ -26,15 +26,22 @@ shift
 
 mkdir -p "$out/usr/local/bin"
 
-# copy_lib PATH: the library at its own path, and the file behind it when it
-# is a symlink (e.g. /lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/...),
-# so both names the binaries and the loader use resolve inside the image.
+# copy_lib PATH: the library's file once, at its resolved path, and PATH
+# as a symlink to it when the two differ. On a merged-/usr system ldd names
+# /lib/x86_64-linux-gnu/libc.so.6 and the file is
+# /usr/lib/x86_64-linux-gnu/libc.so.6: copying both would ship every
+# library twice. The link is absolute, so it resolves inside the image.
 copy_lib() {
   local path=$1 real
   real=$(readlink -f "$path")
-  mkdir -p "$out$(dirname "$path")" "$out$(dirname "$real")"
-  cp -L "$path" "$out$path"
-  [[ "$real" == "$path" ]] || cp -L "$real" "$out$real"
+  if [[ ! -e "$out$real" ]]; then
+    mkdir -p "$out$(dirname "$real")"
+    cp "$real" "$out$real"
+  fi
+  if [[ "$real" != "$path" && ! -e "$out$path" && ! -L "$out$path" ]]; then
+    mkdir -p "$out$(dirname "$path")"
+    ln -s "$real" "$out$path"
+  fi
 }
 
 for bin in "$@"; do
