@@ -145,7 +145,8 @@ step "build image $tag"
 size=$(podman image inspect "$tag" --format '{{.Size}}')
 echo "image size: $size bytes ($(( size / 1000000 )) MB)"
 
-# run_sluiced NAME CAPS: the container as the DaemonSet runs it.
+# run_sluiced NAME CAPS: the container as the DaemonSet runs it. Not --rm:
+# its exit code and log are read after `podman stop`; cleanup removes it.
 run_sluiced() {
   podman run -d --name "$1" --label "sluice-test=$prefix" \
     --network "ns:/run/netns/$node_ns" \
