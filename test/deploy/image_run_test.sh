@@ -145,6 +145,28 @@ step "build image $tag"
 size=$(podman image inspect "$tag" --format '{{.Size}}')
 echo "image size: $size bytes ($(( size / 1000000 )) MB)"
 
+# The DaemonSet's own arguments, from the rendered manifest, so that a flag
+# the chart gets wrong fails here. Four are bent to the simulated node: the
+# config comes from a directory instead of the API, the cgroup is this
+# test's child of the v2 root, the pin directory is this test's, and the
+# node IP is the simulator's ($(NODE_IP) comes from the Downward API there).
+mapfile -t chart_args < <(awk '/^ *args:$/ { a = 1; next } a && /^ *env:$/ { exit } a && /^ *- / { sub(/^ *- /, ""); print }' \
+  "$repo/deploy/manifests/sluice.yaml")
+(( ${#chart_args[@]} > 5 )) || die "no sluiced arguments in deploy/manifests/sluice.yaml"
+args=()
+for a in "${chart_args[@]}"; do
+  # shellcheck disable=SC2016 # '$(NODE_IP)' is the manifest's literal text
+  case "$a" in
+    --kube) args+=(--config=/etc/sluice) ;;
+    --cgroup=*) args+=("--cgroup=/host/cgroup/$prefix") ;;
+    --pin-dir=*) args+=("--pin-dir=/sys/fs/bpf/$prefix") ;;
+    '--node-ip=$(NODE_IP)') args+=("--node-ip=$node_ip") ;;
+    *) args+=("$a") ;;
+  esac
+done
+[[ " ${args[*]} " == *" --admin-port=15000 "* && " ${args[*]} " == *" --metrics-port=15020 "* ]] ||
+  die "the chart no longer uses admin port 15000 and metrics port 15020: update this test"
+
 # run_sluiced NAME CAPS: the container as the DaemonSet runs it. Not --rm:
 # its exit code and log are read after `podman stop`; cleanup removes it.
 run_sluiced() {
@@ -153,13 +175,10 @@ run_sluiced() {
     --read-only --cap-drop=all --cap-add="$2" --security-opt seccomp=unconfined \
     -v /sys/fs/bpf:/sys/fs/bpf -v "$cg_root:/host/cgroup:ro" -v "$config:/etc/sluice:ro" \
     -e NODE_NAME=sim-node \
-    "$tag" \
-    --config /etc/sluice --cgroup "/host/cgroup/$prefix" --pin-dir "/sys/fs/bpf/$prefix" \
-    --node-ip "$node_ip" --admin-address 127.0.0.1 --admin-port 15000 --metrics-port 15020 \
-    --drain-timeout 5 >/dev/null
+    "$tag" "${args[@]}" >/dev/null
 }
 
-step "run it: --cap-drop=all --cap-add=$caps"
+step "run it: --cap-drop=all --cap-add=$caps, sluiced ${args[*]}"
 run_sluiced "$container" "$caps"
 
 # A bound on the wait, not a timing assertion: sluiced is normally ready in
@@ -202,7 +221,8 @@ grep -qi '^x-echo-pod: web-' <<< "$gw" || die "gateway answer: $gw"
 echo "  $(head -1 <<< "$gw")"
 
 step "podman stop: SIGTERM, drain, exit"
-podman stop -t 20 "$container" >/dev/null
+# -t: seconds before SIGKILL, above the chart's --drain-timeout.
+podman stop -t 30 "$container" >/dev/null
 code=$(podman inspect "$container" --format '{{.State.ExitCode}}')
 logs=$(podman logs "$container" 2>&1)
 [[ "$code" == "0" ]] || die "sluiced exited with $code"
