@@ -8,7 +8,8 @@
 #     host's own network is never touched);
 #   - --cap-drop=all plus exactly the capabilities of the rendered
 #     DaemonSet (deploy/manifests/sluice.yaml), seccomp unconfined as the
-#     chart sets it, a read-only root file system;
+#     chart sets it, a read-only root file system (and, as in a pod, no
+#     tmpfs that podman would otherwise add on /tmp and /run);
 #   - /sys/fs/bpf and the cgroup v2 root mounted; sluiced attaches to this
 #     test's own cgroup (a child of the v2 root, never the root) and pins
 #     under its own directory.
@@ -172,7 +173,7 @@ done
 run_sluiced() {
   podman run -d --name "$1" --label "sluice-test=$prefix" \
     --network "ns:/run/netns/$node_ns" \
-    --read-only --cap-drop=all --cap-add="$2" --security-opt seccomp=unconfined \
+    --read-only --read-only-tmpfs=false --cap-drop=all --cap-add="$2" --security-opt seccomp=unconfined \
     -v /sys/fs/bpf:/sys/fs/bpf -v "$cg_root:/host/cgroup:ro" -v "$config:/etc/sluice:ro" \
     -e NODE_NAME=sim-node \
     "$tag" "${args[@]}" >/dev/null
