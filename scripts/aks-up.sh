@@ -2,7 +2,10 @@
 # aks-up.sh: sluice on Azure Kubernetes Service, end to end (docs/aks.md).
 #
 #   scripts/aks-up.sh up        resource group, registry, cluster, image, Istio
-#                               CRDs, the chart, the examples
+#                               CRDs, the chart, the bookinfo app and the
+#                               examples' Istio YAML
+#   scripts/aks-up.sh walk      each examples/tasks/ file in turn: the YAML,
+#                               then requests from a client pod, counted
 #   scripts/aks-up.sh status    nodes, kernels, sluiced pods and their readiness
 #   scripts/aks-up.sh down      uninstall sluice cleanly (pins removed on every
 #                               node), keep the cluster
@@ -13,7 +16,7 @@
 # AKS_NODES (2), AKS_VM_SIZE (Standard_D2s_v5), AKS_OS_SKU (AzureLinux3:
 # kernel 6.6; Ubuntu2404: 6.8; Ubuntu2204: 5.15, see docs/kernels.md),
 # AKS_K8S_VERSION (empty: AKS's default), ISTIO_VERSION (1.26.2: the Istio
-# release whose CRDs are applied), EXAMPLES (examples/: applied when present).
+# release whose CRDs and bookinfo sample are applied), EXAMPLES (examples/).
 #
 # Needs az (logged in: `az login`), kubectl and helm (.tools/bin from
 # scripts/setup.sh work). Not run by the test suite: it creates billable
@@ -113,13 +116,64 @@ cmd_up() {
     die "sluiced did not become ready on every node"
   fi
 
-  if [[ -d "$EXAMPLES" ]] && compgen -G "$EXAMPLES/*.yaml" >/dev/null; then
-    say "examples from $EXAMPLES"
-    kubectl apply -f "$EXAMPLES"
-  else
-    echo "aks-up: no examples at $EXAMPLES; apply your own Istio YAML"
-  fi
+  # The sample app: Istio's own bookinfo (Deployments of productpage,
+  # details, reviews v1-v3, ratings), as Istio's tasks use it. The
+  # examples' cluster.yaml is not applied: it stands in for the API server
+  # on the demo's simulated node (fake Pods, fixed cluster IPs).
+  say "bookinfo (Istio $ISTIO_VERSION sample) and a client pod"
+  kubectl apply -f "https://raw.githubusercontent.com/istio/istio/$ISTIO_VERSION/samples/bookinfo/platform/kube/bookinfo.yaml"
+  kubectl apply -f - <<'EOF_CLIENT'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client, namespace: default}
+spec:
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec:
+      containers:
+      - {name: curl, image: curlimages/curl:8.11.1, command: [sleep, infinity]}
+EOF_CLIENT
+  kubectl wait --for=condition=Available deploy --all -n default --timeout 5m
+  say "Istio YAML of $EXAMPLES/bookinfo (subsets, gateway)"
+  kubectl apply -f "$EXAMPLES/bookinfo/destination-rule-all.yaml" -f "$EXAMPLES/bookinfo/gateway.yaml"
   cmd_status
+}
+
+# probe: 20 requests to reviews (as anyone and as jason) and to ratings
+# from the client pod, counted by the reviews pod that answered (bookinfo's
+# reviews JSON names its pod), by status code, and timed.
+probe() {
+  # shellcheck disable=SC2016 # the script runs in the client pod's shell
+  kubectl exec deploy/client -- sh -c '
+    for who in anyone jason; do
+      out=""
+      for i in $(seq 20); do
+        r=$(curl -s -m 10 -H "end-user: $who" -w " status=%{http_code}" http://reviews:9080/reviews/0)
+        out="$out$(echo "$r" | grep -o "reviews-v[123]" | head -1) $(echo "$r" | grep -o "status=[0-9]*")\n"
+      done
+      printf "  reviews as %s:\n" "$who"; printf "$out" | sort | uniq -c | sed "s/^/   /"
+    done
+    printf "  ratings:\n"
+    for i in $(seq 20); do curl -s -o /dev/null -m 10 -H "end-user: jason" -w "%{http_code} %{time_total}s\n" http://ratings:9080/ratings/0; done |
+      awk "{ n[\$1]++; t += \$2 } END { for (c in n) printf \"    %s x%d\n\", c, n[c]; printf \"    mean %.3fs\n\", t / NR }"
+  '
+}
+
+# The walkthrough of scripts/demo.sh, against the cluster: each task's YAML
+# applied in order, then the same probe. What a step should show is in the
+# task file's comments; docs/aks.md says what does not apply on a cluster.
+cmd_walk() {
+  local task
+  say "before any task"
+  probe
+  for task in "$EXAMPLES"/tasks/*.yaml; do
+    say "$(basename "$task")"
+    grep -v '^#' "$task"
+    kubectl apply -f "$task"
+    sleep 2  # the watch brings the change to every node well within this
+    probe
+  done
 }
 
 cmd_status() {
@@ -157,6 +211,7 @@ cmd_delete() {
 
 case "${1:-}" in
   up) cmd_up ;;
+  walk) cmd_walk ;;
   status) cmd_status ;;
   down) cmd_down ;;
   delete) cmd_delete ;;
