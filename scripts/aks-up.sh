@@ -109,6 +109,9 @@ cmd_up() {
     "https://raw.githubusercontent.com/istio/istio/$ISTIO_VERSION/manifests/charts/base/files/crd-all.gen.yaml"
 
   say "helm install $RELEASE into $NAMESPACE"
+  # The pods need the privileged Pod Security level (docs/install.md).
+  kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f -
+  kubectl label namespace "$NAMESPACE" pod-security.kubernetes.io/enforce=privileged --overwrite
   helm upgrade --install "$RELEASE" deploy/helm/sluice -n "$NAMESPACE" --create-namespace \
     --set image.repository="$acr.azurecr.io/sluice" --set image.tag="$(git rev-parse --short HEAD)"
   if ! kubectl -n "$NAMESPACE" rollout status "ds/$RELEASE" --timeout 5m; then
