@@ -17,8 +17,10 @@
 # It checks that sluiced becomes ready, that `sluicectl status` in the image
 # reaches it, that a pod of the test cgroup connecting to a Service VIP is
 # balanced over both backends through sluiced's L7 proxy, that a Gateway on
-# port 80 accepts, and that `podman stop` (SIGTERM) drains and exits 0
-# while the pinned programs go on balancing. Everything it made (container,
+# port 80 accepts, that a second container started beside the first takes
+# over (the chart's maxSurge rollout), that `podman stop` (SIGTERM) drains
+# and exits 0 while the pinned programs go on balancing, and that each of
+# the chart's capabilities is needed. Everything it made (container,
 # image tag, netns, cgroup, pins, config) is removed on every exit path.
 #
 # Needs root, podman, buildah and runc (scripts/setup.sh). Without them it
@@ -220,6 +222,38 @@ step "the Gateway on $node_ip:80"
 gw=$("$node_sim" exec "$prefix" p1 curl -s -m 5 -D - -o /dev/null -H 'Host: web.example.com' "http://$node_ip/" | tr -d '\r')
 grep -qi '^x-echo-pod: web-' <<< "$gw" || die "gateway answer: $gw"
 echo "  $(head -1 <<< "$gw")"
+
+# The chart's rolling update (maxSurge 1): a new pod starts beside the old
+# one on the node, takes over its listening sockets through the hand-over
+# socket of the shared network namespace, and the old one idles until its
+# SIGTERM. Here the two are containers with separate mount and PID
+# namespaces, as two pods are.
+step "upgrade: a second container beside the first takes over"
+successor=$prefix-next
+run_sluiced "$successor" "$caps"
+took=""
+for _ in $(seq 300); do
+  podman logs "$successor" 2>&1 | grep -q 'took over' && podman logs "$container" 2>&1 | grep -q 'handed over: idle' &&
+    { took=yes; break; }
+  [[ "$(podman inspect "$successor" --format '{{.State.Running}}')" == "true" ]] || die "the successor exited"
+  sleep 0.2
+done
+[[ -n "$took" ]] || die "no hand-over within 60 s"
+[[ "$(admin /ready || true)" == "ready" ]] || die "not ready after the hand-over"
+for _ in $(seq 10); do
+  "$node_sim" exec "$prefix" p1 curl -s -m 5 -o /dev/null -w '%{http_code}\n' "http://$vip/" | grep -q '^200$' ||
+    die "a request to $vip failed after the hand-over"
+done
+before=$proxied
+proxied=$(in_node curl -s -m 5 "http://127.0.0.1:15020/metrics" |
+  awk '/^istio_requests_total\{.*destination_service_name="web".*response_code="200"/ { n += $NF } END { print n + 0 }')
+(( proxied >= 10 )) || die "the successor's proxy counts $proxied requests, want 10"
+echo "  the successor took over; 10 of 10 answered, $proxied through its proxy (the old one counted $before)"
+# The old pod's deletion: SIGTERM ends the idle predecessor at once.
+podman stop -t 30 "$container" >/dev/null
+[[ "$(podman inspect "$container" --format '{{.State.ExitCode}}')" == "0" ]] || die "the predecessor exited non-zero"
+podman rm "$container" >/dev/null
+container=$successor
 
 step "podman stop: SIGTERM, drain, exit"
 # -t: seconds before SIGKILL, above the chart's --drain-timeout.
