@@ -135,11 +135,14 @@ if "$helm" template sluice "$chart" --set terminationGracePeriodSeconds=20 > /de
 else
   pass "terminationGracePeriodSeconds <= daemon.drainTimeout is refused"
 fi
-if "$helm" template sluice "$chart" --set configSource=files > /dev/null 2>&1; then
-  fail "an unknown configSource must be refused"
-else
-  pass "an unknown configSource is refused"
-fi
+# values.schema.json: each of these must fail to render.
+for bad in configSource=files daemon.drainTimeout=soon 'capabilities={CAP_BPF}' daemon.pinDir=/tmp/pins; do
+  if "$helm" template sluice "$chart" --set "$bad" > /dev/null 2>&1; then
+    fail "--set $bad must be refused"
+  else
+    pass "--set $bad is refused"
+  fi
+done
 
 # The CRD path the docs name still resolves (it links into the chart).
 if cmp -s "$repo/deploy/crds/ratelimitpolicies.sluice.io.yaml" "$chart/crds/ratelimitpolicies.sluice.io.yaml"; then
