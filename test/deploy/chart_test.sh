@@ -8,7 +8,8 @@
 #   4. every object validated against the Kubernetes OpenAPI schema
 #      (validate_openapi.mjs, schemas from the npm package kubernetes-models);
 #   5. the ClusterRole grants exactly the resources userspace/k8s watches;
-#   6. values that would break the DaemonSet are refused at render time.
+#   6. values that would break the DaemonSet are refused at render time
+#      (the template's own checks and values.schema.json).
 # The tools come from scripts/setup-k8s-tools.sh (.tools/). Without them the
 # test skips (exit 77), except under CI=true, where a skip is a failure.
 set -euo pipefail
