@@ -63,13 +63,14 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 }
 
 AdminHandler metrics_route(const AdminSources& from) {
-  return [&sync = from.sync, stats = from.stats, redirect = from.redirect, xdp = from.xdp,
+  return [&sync = from.sync, stats = from.stats, edges = from.edges, redirect = from.redirect, xdp = from.xdp,
           metrics = from.metrics, clusters = from.clusters,
           proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
     if (metrics) metrics->write(w);
     write_kernel_metrics(w, stats);
+    if (const config::SnapshotPtr snap = sync.current()) write_kernel_tcp_metrics(w, edges, *snap);
     if (redirect) write_socket_redirect_metrics(w, *redirect);
     if (xdp) write_xdp_metrics(w, *xdp);
     const ConfigStatus st = sync.status();

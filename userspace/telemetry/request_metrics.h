@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct ServiceLabels {
   std::string ns = "unknown";    // destination_service_namespace
   auto operator<=>(const ServiceLabels&) const = default;
 };
+
+// Istio's labels of one side ("source" or "destination") of a series, in
+// the order Istio prints them; shared by the request and TCP metrics.
+void append_workload_labels(std::string& out, std::string_view side, const WorkloadLabels& w);
 
 // Node-wide ids of label sets. Workers ask only on a cache miss (a workload
 // first seen in a snapshot), the scraper once per scrape: a lock is fine.
