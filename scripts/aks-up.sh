@@ -16,7 +16,10 @@
 # AKS_NODES (2), AKS_VM_SIZE (Standard_D2s_v5), AKS_OS_SKU (AzureLinux3:
 # kernel 6.6; Ubuntu2404: 6.8; Ubuntu2204: 5.15, see docs/kernels.md),
 # AKS_K8S_VERSION (empty: AKS's default), ISTIO_VERSION (1.26.2: the Istio
-# release whose CRDs and bookinfo sample are applied), EXAMPLES (examples/).
+# release whose CRDs and bookinfo sample are applied), EXAMPLES (examples/),
+# AKS_CLUSTER_CIDRS (10.224.0.0/12: the VNet AKS creates for Azure CNI, where
+# nodes and pods get their addresses; comma-separated; passed as
+# --cluster-cidr, which egress REGISTRY_ONLY always allows).
 #
 # Needs az (logged in: `az login`), kubectl and helm (.tools/bin from
 # scripts/setup.sh work). Not run by the test suite: it creates billable
@@ -34,6 +37,7 @@ VM_SIZE=${AKS_VM_SIZE:-Standard_D2s_v5}
 OS_SKU=${AKS_OS_SKU:-AzureLinux3}
 K8S_VERSION=${AKS_K8S_VERSION:-}
 ISTIO_VERSION=${ISTIO_VERSION:-1.26.2}
+CLUSTER_CIDRS=${AKS_CLUSTER_CIDRS:-10.224.0.0/12}
 EXAMPLES=${EXAMPLES:-$repo/examples}
 NAMESPACE=sluice-system
 RELEASE=sluice
@@ -113,7 +117,8 @@ cmd_up() {
   kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f -
   kubectl label namespace "$NAMESPACE" pod-security.kubernetes.io/enforce=privileged --overwrite
   helm upgrade --install "$RELEASE" deploy/helm/sluice -n "$NAMESPACE" --create-namespace \
-    --set image.repository="$acr.azurecr.io/sluice" --set image.tag="$(git rev-parse --short HEAD)"
+    --set image.repository="$acr.azurecr.io/sluice" --set image.tag="$(git rev-parse --short HEAD)" \
+    --set "daemon.clusterCidrs={$CLUSTER_CIDRS}"
   if ! kubectl -n "$NAMESPACE" rollout status "ds/$RELEASE" --timeout 5m; then
     kubectl -n "$NAMESPACE" logs -l app.kubernetes.io/name=sluice --tail 20 --prefix || true
     die "sluiced did not become ready on every node"
