@@ -137,7 +137,8 @@ else
   pass "terminationGracePeriodSeconds <= daemon.drainTimeout is refused"
 fi
 # values.schema.json: each of these must fail to render.
-for bad in configSource=files daemon.drainTimeout=soon 'capabilities={CAP_BPF}' daemon.pinDir=/tmp/pins; do
+for bad in configSource=files daemon.drainTimeout=soon 'capabilities={CAP_BPF}' daemon.pinDir=/tmp/pins \
+           host.cgroupSubpath=../etc host.cgroupSubpath=/kubepods.slice; do
   if "$helm" template sluice "$chart" --set "$bad" > /dev/null 2>&1; then
     fail "--set $bad must be refused"
   else
