@@ -261,6 +261,8 @@ ${BOLD}The node is up.${RESET} Try:
   scripts/demo.sh exec sleep curl -s http://productpage:9080/productpage -D - -o /dev/null
   scripts/demo.sh exec outside curl -s http://$GATEWAY_IP:8080/productpage -H 'end-user: jason' -D - -o /dev/null
   scripts/demo.sh sluicectl status
+  scripts/demo.sh sluicectl routes reviews
+  scripts/demo.sh sluicectl endpoints
   scripts/demo.sh apply examples/tasks/03-reviews-50-v3.yaml
   scripts/demo.sh exec node curl -s http://127.0.0.1:15020/metrics
   logs: $LOGS          config: $CONFIG
@@ -412,6 +414,8 @@ step_insights() {
   local lines
   lines=$(metrics | grep '^istio_requests_total{' | grep 'destination_service="reviews' | head -n 3)
   sed 's/^/    /' <<<"$lines" | cut -c1-400
+  say "sent: sluicectl routes reviews (the admin API's /routes, as the proxy matches requests):"
+  in_node "$SLUICECTL" routes reviews | cut -c1-200 | sed 's/^/    /'
   local tcp
   tcp=$(metrics | grep '^istio_tcp_connections_opened_total{' | grep 'destination_service="mongodb' | head -n 2)
   say "the kernel's TCP metrics of mongodb (step 4's connections, balanced without the proxy):"
@@ -590,7 +594,7 @@ case $sub in
     [[ -d $STATE ]] || die "no demo is up (scripts/demo.sh up)"
     case ${1-} in
       apply | delete) "$SLUICECTL" "$@" --dir "$CONFIG" ;;
-      status) in_node "$SLUICECTL" "$@" ;;
+      status | routes | endpoints) in_node "$SLUICECTL" "$@" ;;
       *) "$SLUICECTL" --pin-dir "/sys/fs/bpf/$PREFIX/sluice" "$@" ;;
     esac ;;
   apply)

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "analyze.h"
+#include "cli_tables.h"
 #include "config_dir_apply.h"
 #include "diagnostic.h"
 #include "kernel_datapath_maps.h"
@@ -84,13 +85,34 @@ constexpr int kUsageExit = 2;
 
 // Reads the daemon's admin API: readiness, the config status, and the socket
 // redirection and XDP views when those run, as JSON.
-int status(const std::string& admin) {
+int status(const std::string& admin, bool json) {
   auto report = read_status(admin);
   if (!report) return fail(report.error().to_string());
   std::cout << "ready: " << (report->ready ? "yes" : "no") << '\n';
-  std::cout << "config: " << report->config << '\n';
-  for (const auto& [name, json] : report->views) std::cout << name << ": " << json << '\n';
+  auto text = json ? Result<std::string>(report->config) : config_status_text(report->config);
+  if (!text) return fail(text.error().to_string());
+  if (json) {
+    std::cout << "config: " << *text << '\n';
+  } else {
+    std::cout << *text;
+  }
+  for (const auto& [name, view] : report->views) std::cout << name << ": " << view << '\n';
   return report->ready ? 0 : 1;
+}
+
+// routes and endpoints: one admin view, as a table or (--json) as it is.
+int show_view(const std::string& admin, const std::string& target, bool json,
+              Result<std::string> (*table)(std::string_view)) {
+  auto body = read_admin_view(admin, target);
+  if (!body) return fail(body.error().to_string());
+  if (json) {
+    std::cout << *body << '\n';
+    return 0;
+  }
+  auto text = table(*body);
+  if (!text) return fail(text.error().to_string());
+  std::cout << *text;
+  return 0;
 }
 
 }  // namespace
@@ -159,8 +181,17 @@ int main(int argc, char** argv) {
   }
 
   std::string admin_endpoint = "127.0.0.1:15000";
+  bool json = false;
+  std::string filter;
   auto* status_cmd = app.add_subcommand("status", "show the running sluiced's readiness, config status, socket redirection and XDP counters");
-  status_cmd->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
+  auto* routes_cmd = app.add_subcommand("routes", "show the VirtualService routes in force per host (mesh and gateways), as the proxy matches them");
+  routes_cmd->add_option("host", filter, "only hosts containing this");
+  auto* endpoints_cmd = app.add_subcommand("endpoints", "show each service port's endpoints and the kernel's connection counters");
+  endpoints_cmd->add_option("service", filter, "only services containing this");
+  for (auto* c : {status_cmd, routes_cmd, endpoints_cmd}) {
+    c->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
+    c->add_flag("--json", json, "the admin API's JSON as it is, for machines");
+  }
 
   try {
     app.parse(argc, argv);
@@ -172,7 +203,13 @@ int main(int argc, char** argv) {
   if (validate_cmd->parsed()) return validate(validate_paths);
   if (analyze_cmd->parsed()) return analyze(analyze_paths);
   if (apply_cmd->parsed() || delete_cmd->parsed()) return config_dir(apply_cmd->parsed(), object_files, config_dir_path);
-  if (status_cmd->parsed()) return status(admin_endpoint);
+  if (status_cmd->parsed()) return status(admin_endpoint, json);
+  if (routes_cmd->parsed()) {
+    return show_view(admin_endpoint, "/routes" + (filter.empty() ? "" : "?host=" + filter), json, routes_table);
+  }
+  if (endpoints_cmd->parsed()) {
+    return show_view(admin_endpoint, "/endpoints" + (filter.empty() ? "" : "?service=" + filter), json, endpoints_table);
+  }
 
   // attach and cleanup would take over or destroy a running daemon's state:
   // they hold the pin directory exclusively, which fails while one runs.
