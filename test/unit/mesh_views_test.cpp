@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_tables.h"
+#include "histogram_quantile.h"
 #include "memory_datapath_maps.h"
 #include "snapshot_builder.h"
 
@@ -99,6 +100,33 @@ TEST(MeshViews, ConfigStatusForPeople) {
   EXPECT_NE(text->find("config version: 3 (files: /etc/sluice)"), std::string::npos) << *text;
   EXPECT_NE(text->find("rejected resources: 1"), std::string::npos) << *text;
   EXPECT_NE(text->find("error: a.yaml:3: VirtualService default/x: spec.http: bad"), std::string::npos) << *text;
+}
+
+TEST(MeshViews, HistogramQuantileAsPrometheusEstimatesIt) {
+  const std::vector<double> bounds = {1, 5, 10};
+  // 100 in (1,5]: the 99th is 99% of the way through that bucket.
+  EXPECT_DOUBLE_EQ(telemetry::histogram_quantile(0.99, bounds, std::vector<uint64_t>{0, 100, 0, 0}), 1 + 4 * 0.99);
+  EXPECT_DOUBLE_EQ(telemetry::histogram_quantile(0.5, bounds, std::vector<uint64_t>{10, 0, 0, 0}), 0.5);
+  // In the +Inf bucket: the highest bound.
+  EXPECT_DOUBLE_EQ(telemetry::histogram_quantile(0.99, bounds, std::vector<uint64_t>{1, 0, 0, 99}), 10);
+  EXPECT_DOUBLE_EQ(telemetry::histogram_quantile(0.99, bounds, std::vector<uint64_t>{0, 0, 0, 0}), 0);
+}
+
+TEST(MeshViews, TopRatesErrorsAndP99BetweenTwoSamples) {
+  const char* before = R"({"bounds_ms":[1,5,10],"services":[)"
+                       R"({"service":"a","requests":10,"errors":0,"duration_ms":[10,0,0,0]},)"
+                       R"({"service":"b","requests":5,"errors":5,"duration_ms":[5,0,0,0]}]})";
+  const char* after = R"({"bounds_ms":[1,5,10],"services":[)"
+                      R"({"service":"a","requests":110,"errors":10,"duration_ms":[10,100,0,0]},)"
+                      R"({"service":"b","requests":5,"errors":5,"duration_ms":[5,0,0,0]},)"
+                      R"({"service":"c","requests":4,"errors":0,"duration_ms":[4,0,0,0]}]})";
+  auto t = top_table(before, after, 2.0);
+  ASSERT_TRUE(t) << t.error().to_string();
+  // a: 100 requests in 2 s, 10 of them errors, all in (1,5] ms. c is new.
+  EXPECT_NE(t->find("a        50.0   10.0%   5.0ms  110"), std::string::npos) << *t;
+  EXPECT_NE(t->find("c        2.0    0.0%    1.0ms  4"), std::string::npos) << *t;
+  EXPECT_NE(t->find("b        0.0    0.0%    -      5"), std::string::npos) << *t;
+  EXPECT_LT(t->find("a "), t->find("c ")) << "busiest first";
 }
 
 }  // namespace

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "histogram_quantile.h"
 #include "json_view.h"
+
+#include <cstdio>
+#include <map>
 
 namespace sluice {
 
@@ -135,6 +139,76 @@ Result<std::string> endpoints_table(std::string_view json) {
     });
   });
   return render(rows);
+}
+
+namespace {
+
+struct ServiceSample {
+  uint64_t requests = 0, errors = 0;
+  std::vector<uint64_t> buckets;
+};
+
+std::map<std::string, ServiceSample> service_samples(const JsonView& root) {
+  std::map<std::string, ServiceSample> out;
+  config::for_each_item(root["services"], [&](size_t, const JsonView& s) {
+    ServiceSample& x = out[s["service"].str()];
+    x.requests = static_cast<uint64_t>(s["requests"].as_int().value_or(0));
+    x.errors = static_cast<uint64_t>(s["errors"].as_int().value_or(0));
+    config::for_each_item(s["duration_ms"], [&](size_t, const JsonView& c) {
+      x.buckets.push_back(static_cast<uint64_t>(c.as_int().value_or(0)));
+    });
+  });
+  return out;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+Result<std::string> top_table(std::string_view before_json, std::string_view after_json, double seconds) {
+  JsonDocument a, b;
+  auto before = parse(a, before_json, "/stats/services");
+  if (!before) return before.error();
+  auto after = parse(b, after_json, "/stats/services");
+  if (!after) return after.error();
+  std::vector<double> bounds;
+  config::for_each_item((*after)["bounds_ms"], [&](size_t, const JsonView& v) { bounds.push_back(v.as_double().value_or(0)); });
+  const auto old = service_samples(*before);
+  struct Row {
+    std::string service;
+    double rps, errors, p99;
+    uint64_t total;
+  };
+  std::vector<Row> rows;
+  for (const auto& [name, now] : service_samples(*after)) {
+    const auto it = old.find(name);
+    const ServiceSample zero;
+    const ServiceSample& was = it == old.end() ? zero : it->second;
+    // A restarted daemon counts from zero: take its counts as they are.
+    const bool reset = now.requests < was.requests;
+    const uint64_t n = reset ? now.requests : now.requests - was.requests;
+    const uint64_t e = reset ? now.errors : now.errors - was.errors;
+    std::vector<uint64_t> delta(now.buckets.size());
+    for (size_t i = 0; i < delta.size(); ++i) {
+      const uint64_t w = !reset && i < was.buckets.size() ? was.buckets[i] : 0;
+      delta[i] = now.buckets[i] >= w ? now.buckets[i] - w : now.buckets[i];
+    }
+    rows.push_back({name, seconds > 0 ? static_cast<double>(n) / seconds : 0, n ? 100.0 * static_cast<double>(e) / static_cast<double>(n) : 0,
+                    telemetry::histogram_quantile(0.99, bounds, delta), now.requests});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
+    return x.rps != y.rps ? x.rps > y.rps : x.service < y.service;
+  });
+  std::vector<std::vector<std::string>> table = {{"SERVICE", "REQ/S", "ERRORS", "P99", "TOTAL"}};
+  for (const Row& r : rows) {
+    table.push_back({r.service, fixed(r.rps, 1), fixed(r.errors, 1) + "%", r.rps > 0 ? fixed(r.p99, 1) + "ms" : "-",
+                     std::to_string(r.total)});
+  }
+  return render(table);
 }
 
 Result<std::string> config_status_text(std::string_view json) {

@@ -4,6 +4,7 @@
 
 #include "tcp_metrics.h"
 
+#include "json_writer.h"
 #include "reason_names.h"
 
 namespace sluice {
@@ -36,6 +37,21 @@ void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
     out.push_back(e);
   });
   telemetry::write_tcp_metrics(w, out, snap);
+}
+
+std::string service_totals_json(const std::vector<telemetry::ServiceTotals>& totals) {
+  JsonWriter w;
+  w.begin_object().key("bounds_ms").begin_array();
+  for (double b : telemetry::kEnvoyDefaultBuckets) w.value(b);
+  w.end_array().key("services").begin_array();
+  for (const auto& t : totals) {
+    w.begin_object().key("service").value(t.service).key("requests").value(t.requests).key("errors").value(t.errors);
+    w.key("duration_ms").begin_array();
+    for (uint64_t c : t.duration_ms) w.value(c);
+    w.end_array().end_object();
+  }
+  w.end_array().end_object();
+  return std::move(w).str();
 }
 
 void write_socket_redirect_metrics(ExpositionWriter& w, const SockRedir& redir) {

@@ -3,7 +3,11 @@
 // Argument parsing and calls into the layers below; nothing else.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <optional>
 #include <iostream>
 
@@ -100,6 +104,30 @@ int status(const std::string& admin, bool json) {
   return report->ready ? 0 : 1;
 }
 
+// top: requests per second, error share and p99 per service, from two
+// /stats/services answers `interval` apart, refreshed until Ctrl-C (or
+// `iterations` tables).
+int top(const std::string& admin, std::chrono::milliseconds interval, unsigned iterations) {
+  auto before = read_admin_view(admin, "/stats/services");
+  if (!before) return fail(before.error().to_string());
+  auto taken = std::chrono::steady_clock::now();
+  const bool terminal = isatty(STDOUT_FILENO) && iterations != 1;
+  for (unsigned n = 0; iterations == 0 || n < iterations; ++n) {
+    std::this_thread::sleep_for(interval);
+    auto after = read_admin_view(admin, "/stats/services");
+    if (!after) return fail(after.error().to_string());
+    const auto now = std::chrono::steady_clock::now();
+    auto table = top_table(*before, *after, std::chrono::duration<double>(now - taken).count());
+    if (!table) return fail(table.error().to_string());
+    if (terminal) std::cout << "\x1b[H\x1b[2J";  // home and clear, like top(1)
+    std::cout << "sluiced at " << admin << ", last " << std::chrono::duration<double>(now - taken).count() << " s:\n"
+              << *table << std::flush;
+    before = std::move(after);
+    taken = now;
+  }
+  return 0;
+}
+
 // routes and endpoints: one admin view, as a table or (--json) as it is.
 int show_view(const std::string& admin, const std::string& target, bool json,
               Result<std::string> (*table)(std::string_view)) {
@@ -188,6 +216,11 @@ int main(int argc, char** argv) {
   routes_cmd->add_option("host", filter, "only hosts containing this");
   auto* endpoints_cmd = app.add_subcommand("endpoints", "show each service port's endpoints and the kernel's connection counters");
   endpoints_cmd->add_option("service", filter, "only services containing this");
+  auto* top_cmd = app.add_subcommand("top", "live requests per second, error share and p99 per service, refreshed (Ctrl-C stops)");
+  unsigned interval_ms = 2000, iterations = 0;
+  top_cmd->add_option("--interval-ms", interval_ms, "time between refreshes")->check(CLI::Range(100u, 3600000u))->capture_default_str();
+  top_cmd->add_option("--iterations", iterations, "stop after this many tables (0: never)")->capture_default_str();
+  top_cmd->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
   for (auto* c : {status_cmd, routes_cmd, endpoints_cmd}) {
     c->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
     c->add_flag("--json", json, "the admin API's JSON as it is, for machines");
@@ -204,6 +237,7 @@ int main(int argc, char** argv) {
   if (analyze_cmd->parsed()) return analyze(analyze_paths);
   if (apply_cmd->parsed() || delete_cmd->parsed()) return config_dir(apply_cmd->parsed(), object_files, config_dir_path);
   if (status_cmd->parsed()) return status(admin_endpoint, json);
+  if (top_cmd->parsed()) return top(admin_endpoint, std::chrono::milliseconds(interval_ms), iterations);
   if (routes_cmd->parsed()) {
     return show_view(admin_endpoint, "/routes" + (filter.empty() ? "" : "?host=" + filter), json, routes_table);
   }

@@ -69,6 +69,10 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
     const auto service = http_query::param(http_query::query_of(target), "service");
     return AdminResponse{200, "application/json", endpoints_json(*snap, maps, service.value_or(""))};
   };
+  routes["/stats/services"] = [metrics = from.metrics](const std::string&) {
+    return AdminResponse{200, "application/json",
+                         service_totals_json(metrics ? metrics->totals_by_service() : std::vector<telemetry::ServiceTotals>{})};
+  };
   // /logging shows the level; /logging?level=debug changes it at once.
   routes["/logging"] = [](const std::string& target) {
     if (const auto level = http_query::param(http_query::query_of(target), "level")) {

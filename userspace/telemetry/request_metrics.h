@@ -139,6 +139,15 @@ class RequestMetricsShard {
   SingleWriterCell<uint64_t> dropped_;
 };
 
+// One destination service's requests so far, every worker and source
+// added up: what `sluicectl top` turns into rates (admin /stats/services).
+struct ServiceTotals {
+  std::string service;  // destination_service
+  uint64_t requests = 0;
+  uint64_t errors = 0;  // 5xx, and requests with no response (code 0)
+  std::array<uint64_t, kEnvoyDefaultBuckets.size() + 1> duration_ms{};  // per bucket, not cumulative
+};
+
 // The node's request metrics: the label interners and every worker's shard.
 class RequestMetrics {
  public:
@@ -152,6 +161,8 @@ class RequestMetrics {
   void write(ExpositionWriter& w) const;
   // Series dropped because a worker's table was full.
   uint64_t dropped() const;
+  // By destination service, sorted by name.
+  std::vector<ServiceTotals> totals_by_service() const;
 
  private:
   Interner<WorkloadLabels> workloads_;
