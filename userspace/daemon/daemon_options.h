@@ -63,6 +63,7 @@ struct DaemonOptions {
   // Gateway ingress (docs/gateway.md): the address its listeners bind and
   // the labels of this node's gateway workload, which Gateway selectors match.
   std::string gateway_address;  // empty: node_ip
+  unsigned gateway_trusted_proxies = 0;  // Istio's numTrustedProxies (X-Forwarded-For)
   std::vector<std::string> gateway_labels{"istio=ingressgateway"};
 };
 

@@ -11,6 +11,7 @@
 
 #include "beast_headers.h"
 #include "body_relay.h"
+#include "forwarded_for.h"
 #include "gateway_route.h"
 #include "http_head.h"
 #include "local_reply.h"
@@ -173,6 +174,17 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
     bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
 
+    // At the Gateway, who the client is (behind trusted proxies, from
+    // X-Forwarded-For), and the forwarded headers the application reads.
+    uint32_t remote_ip = peer_ip;
+    if (ds.gateway_port) {
+      const unsigned trusted = w.options.gateway_trusted_proxies;
+      std::string xff = joined_forwarded_for(req);
+      remote_ip = forwarded_client(xff, trusted, peer_ip);
+      constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
+      add_forwarded_headers(req, std::move(xff), peer_ip, kTls ? "https" : "http", trusted);
+    }
+
     config::SnapshotPtr snap = w.snapshot();
     const BeastHeaders headers(req);
     RequestAttrs attrs;
@@ -188,7 +200,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
     // The request filters (filters/request_filter.h): each may hold the
     // request, or answer it, which ends the chain. A route that is already
     // a local answer (no route, no upstream) skips them.
-    RequestContext ctx{req, ds, d, w.rng};
+    RequestContext ctx{req, ds, d, w.rng, remote_ip};
     telemetry::ResponseFlags injected;  // the filters' flags
     bool client_gone = false;
     if (!d.local_status) {
