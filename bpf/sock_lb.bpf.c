@@ -348,8 +348,11 @@ int sl_proxy_spread(struct bpf_sk_lookup *ctx)
 
 /* REGISTRY_ONLY: a TCP connect to no service goes only to a known range
  * (sl_egress). Istio's sidecar answers such a request with a 502; here the
- * connect itself fails, and no byte leaves the pod. The proxy's own sockets
- * pass: it dials only endpoints that the config names. */
+ * connect itself fails, and no byte leaves the pod. Exempt: the proxy's own
+ * sockets (it dials only endpoints that the config names), and every socket
+ * of the host's network namespace (the kubelet, the container runtime, the
+ * cloud agents, hostNetwork pods), which Istio's egress policy never covers
+ * either: it has no sidecar there. */
 static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx)
 {
 	struct sl_egress_key k = { .prefixlen = 32, .addr = ctx->user_ip4 };
@@ -358,6 +361,9 @@ static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx)
 
 	verdict = bpf_map_lookup_elem(&sl_egress, &k);
 	if (!verdict || *verdict != SL_EGRESS_DENY)
+		return 0;
+	/* A NULL context asks for the initial namespace's cookie. */
+	if (bpf_get_netns_cookie(ctx) == bpf_get_netns_cookie(NULL))
 		return 0;
 	return !(sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark);
 }
