@@ -4,18 +4,9 @@
 #include <vector>
 
 #include "ip_text.h"
+#include "trim.h"
 
 namespace sluice::proxy {
-
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 uint32_t forwarded_client(std::string_view xff, unsigned trusted_proxies, uint32_t peer) {
   if (trusted_proxies == 0 || xff.empty()) return peer;
