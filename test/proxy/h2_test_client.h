@@ -79,6 +79,13 @@ class H2TestClient {
     streams_[id];
     return id;
   }
+  // After a 101 to an `Upgrade: h2c` request that carried `settings` (the
+  // decoded HTTP2-Settings): the request is stream 1, half-closed here.
+  bool upgraded(const std::string& settings) {
+    streams_[1];
+    return nghttp2_session_upgrade2(session_, reinterpret_cast<const uint8_t*>(settings.data()), settings.size(), 0,
+                                    nullptr) == 0;
+  }
   void reset(int32_t id, uint32_t code = NGHTTP2_CANCEL) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, code);
   }

@@ -497,12 +497,12 @@ class H2Conn {
  public:
   explicit H2Conn(uint16_t port) : tcp_(port) {}
   bool pump(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-    return client.pump(tcp_fd(), done, limit);
+    return client.pump(tcp_.fd(), done, limit);
   }
+  int fd() const { return tcp_.fd(); }
   test::H2TestClient client;
 
  private:
-  int tcp_fd() { return tcp_.fd(); }
   Client tcp_;
 };
 
@@ -594,6 +594,31 @@ TEST_F(ProxyLoopbackTest, H2StreamsPastTheLimitAreRefusedAndOversizedHeadersGet4
   ASSERT_TRUE(d.pump([&] { return d.client.stream(big).closed; }));
   EXPECT_EQ(d.client.stream(big).status, 431);
   EXPECT_EQ(echoes_[0]->requests(), 0u) << "nothing was forwarded";
+}
+
+TEST_F(ProxyLoopbackTest, H2cUpgradeServesTheRequestAsStreamOneThenMoreStreams) {
+  start(virtual_service("  - match: [{headers: {end-user: {exact: jason}}}]\n"
+                        "    route: [{destination: {host: web, subset: v2}}]\n"
+                        "  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  // HTTP2-Settings: MAX_CONCURRENT_STREAMS = 100, base64url.
+  const std::string settings("\x00\x03\x00\x00\x00\x64", 6);
+  const std::string upgrade = "GET /first HTTP/1.1\r\nHost: web\r\nend-user: jason\r\n"
+                              "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n";
+  ASSERT_EQ(::send(c.fd(), upgrade.data(), upgrade.size(), MSG_NOSIGNAL), static_cast<ssize_t>(upgrade.size()));
+  std::string head;
+  char ch;
+  while (head.find("\r\n\r\n") == std::string::npos && ::recv(c.fd(), &ch, 1, 0) == 1) head += ch;
+  ASSERT_EQ(head.substr(0, 12), "HTTP/1.1 101") << head;
+  ASSERT_TRUE(c.client.upgraded(settings));
+  const int32_t second = c.client.request("GET", "/second", "web");
+  ASSERT_TRUE(c.pump([&] { return c.client.stream(1).closed && c.client.stream(second).closed; }));
+  EXPECT_EQ(c.client.stream(1).status, 200);
+  EXPECT_EQ(c.client.stream(1).headers["x-echo-version"], "v2") << "the upgraded request was routed by its headers";
+  EXPECT_NE(c.client.stream(1).body.find("/first"), std::string::npos);
+  EXPECT_EQ(c.client.stream(1).body.find("h2c"), std::string::npos) << "no upgrade header went upstream";
+  EXPECT_EQ(c.client.stream(second).status, 200);
+  EXPECT_EQ(c.client.stream(second).headers["x-echo-version"], "v1");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "body_relay.h"
+#include "h2c_upgrade.h"
 #include "http_head.h"
 #include "local_reply.h"
 #include "request_exchange.h"
@@ -136,6 +137,17 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
         break;
       }
     }
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
+      if (parser.is_done()) {
+        if (auto settings = h2c_upgrade_settings(req)) {
+          co_await serve_h2c_upgrade(w, stream, buffer, ds, req, *settings);
+          co_return;
+        }
+      }
+    }
+    // An h2c upgrade not taken (over TLS, or with a body still to stream) is
+    // ignored, as RFC 7540 lets a server do: the request stays HTTP/1.1.
+    drop_h2c_upgrade(req);
     StreamingBodyOf<Stream> rest(stream, buffer, parser);
     StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
 

@@ -1,6 +1,7 @@
 #include "h2_connection.h"
 
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
 
 #include <algorithm>
 #include <array>
@@ -226,6 +227,21 @@ H2Connection::H2Connection(Dispatch dispatch)
 H2Connection::~H2Connection() {
   close_all();
   nghttp2_session_del(session_);
+}
+
+bool H2Connection::upgrade(std::string_view settings, std::shared_ptr<H2Stream> first) {
+  const int head = first->request.method() == http::verb::head;
+  if (nghttp2_session_upgrade2(session_, reinterpret_cast<const uint8_t*>(settings.data()), settings.size(), head,
+                               nullptr) != 0) {
+    return false;
+  }
+  // The server side of upgrade2 ignores its user-data argument.
+  nghttp2_session_set_stream_user_data(session_, first->id, first.get());
+  first->dispatched = true;
+  streams_.emplace(first->id, first);
+  H2Stats::add(H2Stats::global().streams);
+  dispatch_(std::move(first));
+  return true;
 }
 
 bool H2Connection::receive(std::string_view bytes) {

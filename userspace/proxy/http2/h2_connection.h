@@ -29,6 +29,9 @@ class H2Connection {
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
 
+  // Takes `first` as stream 1 of an h2c upgrade, with the client's SETTINGS
+  // payload, and hands it on as a whole request. False: bad settings.
+  bool upgrade(std::string_view settings, std::shared_ptr<H2Stream> first);
   // Feeds bytes from the client. False: the client broke the protocol beyond
   // a stream (a flood, a bad preface, a fatal error): send what is pending
   // (a GOAWAY where nghttp2 made one) and close.

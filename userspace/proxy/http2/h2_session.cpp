@@ -233,9 +233,13 @@ Task<void> watch_loop(H2Session& s) {
 
 }  // namespace
 
-Task<void> serve_h2(Worker& w, TcpStream& stream, beast::flat_buffer& buffer, const Downstream& ds) {
+Task<void> serve_h2(Worker& w, TcpStream& stream, beast::flat_buffer& buffer, const Downstream& ds,
+                    H2Upgrade* upgrade) {
   H2Stats::add(H2Stats::global().connections);
   H2Session s(w, stream.socket(), ds);
+  // Settings that do not decode end the connection before any stream runs.
+  if (upgrade && !s.conn.upgrade(upgrade->settings, std::move(upgrade->first))) s.closing = true;
+  start_ready_streams(s);
   spawn_counted(s, write_loop(s), false);
   spawn_counted(s, watch_loop(s), false);
   beast::error_code ec;
