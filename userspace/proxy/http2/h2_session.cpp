@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -52,6 +53,7 @@ struct H2Session {
   bool closing = false;      // reading is over: send what is left, then close
   bool writing = false;
   std::chrono::steady_clock::time_point write_since{};
+  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();  // the last write done
 };
 
 // Runs `task` on the worker, counted, so the session outlives it.
@@ -128,7 +130,18 @@ Task<void> relay_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Exchange
       complete = true;
       break;
     }
-    while (!st.out_drained() && !st.closed) co_await progress.wait();
+    // A client that stops opening its window holds no more than this piece,
+    // and not for longer than the stream idle timeout.
+    const auto until = std::chrono::steady_clock::now() + kStreamIdleTimeout;
+    while (!st.out_drained() && !st.closed && std::chrono::steady_clock::now() < until) {
+      co_await progress.wait(std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()));
+    }
+    if (!st.out_drained() && !st.closed) {
+      ex.log.flags.set(telemetry::ResponseFlag::kStreamIdleTimeout);
+      s.conn.reset(st, NGHTTP2_CANCEL);
+      s.writer_wake.notify();
+      break;
+    }
   }
   up.conn->stream.expires_never();
   if (ec) {
@@ -195,6 +208,7 @@ Task<void> write_loop(H2Session& s) {
       co_await asio::async_write(s.socket, asio::buffer(out), redirect(ec));
       s.writing = false;
       if (ec) break;
+      s.last_write = std::chrono::steady_clock::now();
       continue;
     }
     if (s.closing || (!s.conn.want_read() && !s.conn.want_write())) break;
@@ -206,7 +220,8 @@ Task<void> write_loop(H2Session& s) {
   s.socket.cancel(ignored);
 }
 
-// Once a second: the idle timeout, stalled writes, and the proxy's drain.
+// Once a second: the idle timeout, stalled writes and stuck connections, and
+// the proxy's drain.
 Task<void> watch_loop(H2Session& s) {
   while (!s.closing) {
     co_await s.watch_wake.wait(kH2WatchInterval);
@@ -224,6 +239,12 @@ Task<void> watch_loop(H2Session& s) {
       if (quiet) s.conn.terminate(NGHTTP2_NO_ERROR);
       s.writer_wake.notify();
     } else if (quiet && now - s.conn.last_activity() >= kH2IdleTimeout) {
+      H2Stats::add(H2Stats::global().idle_closes);
+      s.conn.terminate(NGHTTP2_NO_ERROR);
+      s.writer_wake.notify();
+    } else if (s.handlers == 0 && now - std::max(s.last_write, s.conn.last_activity()) >= kStreamIdleTimeout) {
+      // Responses wait for a window the client never opens, and it sends
+      // nothing: the connection is stuck, not idle.
       H2Stats::add(H2Stats::global().idle_closes);
       s.conn.terminate(NGHTTP2_NO_ERROR);
       s.writer_wake.notify();
