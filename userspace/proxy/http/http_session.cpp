@@ -138,15 +138,17 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       }
     }
     if constexpr (std::is_same_v<Stream, TcpStream>) {
-      if (parser.is_done()) {
+      // Mesh traffic only: the Gateway's HTTP/2 (ALPN h2) is a later slice.
+      if (parser.is_done() && !ds.gateway_port) {
         if (auto settings = h2c_upgrade_settings(req)) {
           co_await serve_h2c_upgrade(w, stream, buffer, ds, req, *settings);
           co_return;
         }
       }
     }
-    // An h2c upgrade not taken (over TLS, or with a body still to stream) is
-    // ignored, as RFC 7540 lets a server do: the request stays HTTP/1.1.
+    // An h2c upgrade not taken (over TLS, at a Gateway, or with a body still
+    // to stream) is ignored, as RFC 7540 lets a server do: the request stays
+    // HTTP/1.1.
     drop_h2c_upgrade(req);
     StreamingBodyOf<Stream> rest(stream, buffer, parser);
     StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
