@@ -16,19 +16,22 @@ Result<PinnedSockLbMaps> PinnedSockLbMaps::open(const std::string& pin_dir) {
     p.fds_.push_back(fd);
     return {};
   };
-  int services, slots, backends, svc_cnt, be_cnt, maglev, udp_nat, stats, orig_dst, node;
+  int services, slots, backends, svc_cnt, be_cnt, maglev, udp_nat, stats, orig_dst;
   for (auto [name, fd] : {std::pair{"sl_services", &services}, {"sl_slots", &slots},
                           {"sl_backends", &backends}, {"sl_svc_cnt", &svc_cnt},
                           {"sl_be_cnt", &be_cnt}, {"sl_maglev", &maglev},
                           {"sl_udp_nat", &udp_nat}, {"sl_stats", &stats},
-                          {"sl_orig_dst", &orig_dst}, {"sl_node", &node}}) {
+                          {"sl_orig_dst", &orig_dst}}) {
     if (Status s = get(name, *fd); !s) return s.error();
   }
   p.maps_ = SockLbMaps{{services, "sl_services"}, {slots, "sl_slots"},
                        {backends, "sl_backends"}, {svc_cnt, "sl_svc_cnt"},
                        {be_cnt, "sl_be_cnt"},     {maglev, "sl_maglev"},
                        {udp_nat, "sl_udp_nat"},   {stats, "sl_stats"},
-                       {orig_dst, "sl_orig_dst"}, {node, "sl_node"}};
+                       {orig_dst, "sl_orig_dst"},
+                       // The proxy's listener slot is the running daemon's and
+                       // never pinned (sock_lb_types.h): nothing to open.
+                       {-1, "sl_proxy_lsn"}};
   return p;
 }
 

@@ -25,6 +25,9 @@ PACKAGES=(
   # promtool checks the /metrics exposition; the e2e test scrapes sluiced with
   # a real Prometheus on loopback (its service is never started: see below)
   prometheus
+  # the demo's pods (scripts/demo.sh) resolve service names through dnsmasq
+  # on the simulated node; -base: the binary only, no system service
+  dnsmasq-base
   # kernel matrix (scripts/kernel-matrix.sh): packs an initramfs and boots
   # Debian's cloud kernel under TCG; kmod: depmod and insmod for its modules
   cpio qemu-system-x86 kmod

@@ -152,6 +152,29 @@ TEST_F(SluicedTest, BalancesAServiceOverThePodsItSelects) {
   EXPECT_EQ(pclose(p), 0) << out;
   EXPECT_NE(out.find("ready: yes"), std::string::npos) << out;
   EXPECT_NE(out.find("\"l4_services\":1"), std::string::npos) << out;
+
+  // sluicectl dump reads the daemon's pinned maps (the proxy's listener slot
+  // is not pinned, and dump must not need it).
+  const std::string dump = std::string(SLUICECTL_PATH) + " --pin-dir " + node_->pin_dir() + " dump 2>&1";
+  p = popen(dump.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  out.clear();
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("10.96.0.10"), std::string::npos) << out;
+
+  // attach and cleanup refuse a pin directory that a live sluiced owns.
+  for (const std::string& sub : {std::string("cleanup"), "attach --cgroup " + node_->cgroup_path()}) {
+    const std::string refused = std::string(SLUICECTL_PATH) + " --pin-dir " + node_->pin_dir() + " " + sub + " 2>&1";
+    p = popen(refused.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    out.clear();
+    while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    EXPECT_NE(pclose(p), 0) << sub << ": " << out;
+    EXPECT_NE(out.find("a running sluiced owns pin directory"), std::string::npos) << out;
+  }
+  EXPECT_TRUE(std::filesystem::exists(node_->pin_dir() + "/sl_services"));
+  EXPECT_FALSE(connect_once().starts_with("error")) << "the daemon keeps balancing";
 }
 
 // The start-up feature probe (docs/kernels.md): one log line per feature,

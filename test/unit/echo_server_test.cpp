@@ -1,4 +1,5 @@
 #include "echo_server.h"
+#include "upstream_calls.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -653,6 +654,55 @@ TEST(EchoServer, ReportsTheRequestBodyHash) {
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_TRUE(contains(res.body(), R"("body_fnv1a":"a430d84680aabd0b")")) << res.body();
   EXPECT_TRUE(contains(c.get("/").body(), R"("body_fnv1a":"cbf29ce484222325")"));
+}
+
+TEST(EchoServer, CallsOnAndReportsTheChain) {
+  EchoOptions leaf_options;
+  leaf_options.name = "ratings-1";
+  auto leaf = start_server(leaf_options);
+  ASSERT_TRUE(leaf);
+  EchoOptions mid_options;
+  mid_options.name = "reviews-v2";
+  mid_options.version = "v2";
+  mid_options.calls = {"http://127.0.0.1:" + std::to_string(leaf->port()) + "/ratings"};
+  auto mid = start_server(mid_options);
+  ASSERT_TRUE(mid);
+  EchoOptions top_options;
+  top_options.name = "productpage-1";
+  // Port 1 on loopback: nobody listens there, so that call fails.
+  top_options.calls = {"http://127.0.0.1:" + std::to_string(mid->port()) + "/reviews", "http://127.0.0.1:1/details"};
+  auto top = start_server(top_options);
+  ASSERT_TRUE(top);
+
+  Client c(top->port());
+  // Routing and tracing headers travel down the chain; echo controls do not.
+  Response res = c.get("/", {{"end-user", "jason"}, {"x-echo-status", "201"}});
+  EXPECT_EQ(res.result_int(), 201);
+  EXPECT_EQ(sv(res["x-echo-chain"]),
+            "productpage-1/v1[reviews-v2/v2[ratings-1/v1], 127.0.0.1:1=error(connect: Connection refused)]");
+  EXPECT_EQ(leaf->requests(), 1u);
+
+  EXPECT_TRUE(propagated_header("end-user"));
+  EXPECT_TRUE(propagated_header("traceparent"));
+  EXPECT_FALSE(propagated_header("x-echo-status"));
+}
+
+TEST(EchoServer, CallUrlsAreChecked) {
+  auto t = parse_call_url("http://reviews:9080/a?b=1");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->host, "reviews");
+  EXPECT_EQ(t->port, "9080");
+  EXPECT_EQ(t->target, "/a?b=1");
+  auto plain = parse_call_url("http://details");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->port, "80");
+  EXPECT_EQ(plain->target, "/");
+  EXPECT_FALSE(parse_call_url("https://x/"));
+  EXPECT_FALSE(parse_call_url("http://:80/"));
+  EXPECT_FALSE(parse_call_url("http://x:99999/"));
+  EchoOptions bad;
+  bad.calls = {"ftp://x/"};
+  EXPECT_FALSE(EchoServer::start(bad));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <fstream>
+#include <optional>
 #include <iostream>
 
 #include "analyze.h"
@@ -106,9 +107,12 @@ int main(int argc, char** argv) {
   auto* attach = app.add_subcommand("attach", "load the socket load balancer and attach it to a cgroup");
   attach->add_option("--cgroup", cgroup, "cgroup v2 directory")->required();
   attach->add_flag("--allow-root-cgroup", allow_root, "permit a cgroup v2 mount root (a whole node)");
+  bool force = false;
+  attach->add_flag("--force", force, "even if a running sluiced owns the pin directory (it loses its hooks)");
 
   app.add_subcommand("detach", "detach the programs (maps stay pinned)");
-  app.add_subcommand("cleanup", "remove every pinned map and link under the pin directory");
+  auto* cleanup = app.add_subcommand("cleanup", "remove every pinned map and link under the pin directory");
+  cleanup->add_flag("--force", force, "even if a running sluiced owns the pin directory (it stops balancing)");
 
   auto* svc = app.add_subcommand("svc", "edit services");
   svc->require_subcommand(1);
@@ -170,6 +174,14 @@ int main(int argc, char** argv) {
   if (apply_cmd->parsed() || delete_cmd->parsed()) return config_dir(apply_cmd->parsed(), object_files, config_dir_path);
   if (status_cmd->parsed()) return status(admin_endpoint);
 
+  // attach and cleanup would take over or destroy a running daemon's state:
+  // they hold the pin directory exclusively, which fails while one runs.
+  std::optional<PinDirLock> owner;
+  if ((attach->parsed() || cleanup->parsed()) && !force && path_exists(pin_dir)) {
+    auto lock = PinDirLock::take(pin_dir, PinDirLock::Mode::kExclusive);
+    if (!lock) return fail(lock.error().to_string());
+    owner.emplace(std::move(*lock));
+  }
   if (attach->parsed()) {
     auto lb = SockLb::load(SockLbOptions{.pin_dir = pin_dir});
     if (!lb) return fail(lb.error().to_string());
@@ -182,7 +194,7 @@ int main(int argc, char** argv) {
     if (Status s = remove_tree(pin_dir + "/links"); !s) return fail(s.error().to_string());
     return 0;
   }
-  if (app.got_subcommand("cleanup")) {
+  if (cleanup->parsed()) {
     if (Status s = SockLb::remove_pins(pin_dir); !s) return fail(s.error().to_string());
     return 0;
   }

@@ -165,6 +165,10 @@ Status NodeDaemon::start_kernel() {
   auto lb = SockLb::load(lb_options);
   if (!lb) return lb.error();
   lb_ = std::move(*lb);
+  // Held until exit: sluicectl attach and cleanup refuse the directory meanwhile.
+  auto lock = PinDirLock::take(o_.pin_dir, PinDirLock::Mode::kShared);
+  if (!lock) return lock.error();
+  pin_lock_.emplace(std::move(*lock));
   // The programs about to replace the running ones read this new, empty
   // sl_proxy_lsn: the handed-over listener goes in first, so that from the
   // moment they do, HTTP ports still go to a listener (the predecessor's
@@ -464,8 +468,11 @@ void NodeDaemon::shutdown() {
     Status s = lb_->detach();
     lb_.reset();
     Status r = SockLb::remove_pins(o_.pin_dir);
-    if (!s || !r) spdlog::error("cleanup: {}", (!s ? s : r).error().to_string());
-    spdlog::info("detached and removed {}", o_.pin_dir);
+    if (!s || !r) {
+      spdlog::error("cleanup: {}", (!s ? s : r).error().to_string());
+    } else {
+      spdlog::info("detached and removed {}", o_.pin_dir);
+    }
   } else {
     spdlog::info("pinned programs and maps stay in {}: L4 balancing continues", o_.pin_dir);
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "admin_routes.h"
 #include "admin_server.h"
@@ -21,6 +22,7 @@
 #include "kube_source.h"
 #include "l7_proxy.h"
 #include "loop_events.h"
+#include "pin_dir.h"
 #include "readiness.h"
 #include "result.h"
 #include "snapshot_fanout.h"
@@ -77,6 +79,7 @@ class NodeDaemon {
   // While this process takes over from a running sluiced: its listeners.
   std::unique_ptr<HandoverClient> predecessor_;
   std::unique_ptr<SockLb> lb_;
+  std::optional<PinDirLock> pin_lock_;  // shared, for our whole life (pin_dir.h)
   std::unique_ptr<SockRedir> redir_;
   std::unique_ptr<KernelDatapathMaps> maps_;
   std::unique_ptr<ConfigSync> sync_;

@@ -37,6 +37,7 @@
 #include "json_writer.h"
 #include "linger_close.h"
 #include "listen_socket.h"
+#include "upstream_calls.h"
 
 namespace sluice {
 
@@ -50,6 +51,7 @@ struct EchoServer::Worker {
   // Declared before ioc: connection coroutines destroyed with the io_context
   // still read the options and the counter.
   std::shared_ptr<const EchoOptions> options;
+  std::shared_ptr<const std::vector<CallTarget>> calls;  // parsed options->calls
   std::mt19937_64 rng;
   std::atomic<uint64_t> requests{0};
 
@@ -499,6 +501,10 @@ asio::awaitable<void> serve_connection(EchoServer::Worker& w, tcp::socket socket
       http::response<http::string_body> res;
       set_common(res, o, status, req.version(), keep_alive);
       res.set(http::field::content_type, "application/json");
+      if (!w.calls->empty()) {
+        const std::string chain = co_await call_upstreams(*w.calls, req.base());
+        res.set("x-echo-chain", o.name + "/" + o.version + "[" + chain + "]");
+      }
       if (status_allows_body(status)) {
         res.body() = echo_json(req, o, remote);
         res.prepare_payload();
@@ -588,6 +594,13 @@ Result<std::unique_ptr<EchoServer>> EchoServer::start(const EchoOptions& options
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return endpoint.error();
 
+  auto calls = std::make_shared<std::vector<CallTarget>>();
+  for (const auto& url : options.calls) {
+    auto target = parse_call_url(url);
+    if (!target) return target.error();
+    calls->push_back(std::move(*target));
+  }
+
   auto shared = std::make_shared<EchoOptions>(options);
   if (shared->name.empty()) shared->name = host_name();
 
@@ -596,6 +609,7 @@ Result<std::unique_ptr<EchoServer>> EchoServer::start(const EchoOptions& options
   for (unsigned i = 0; i < options.threads; ++i) {
     auto w = std::make_unique<Worker>();
     w->options = shared;
+    w->calls = calls;
     w->rng.seed(options.seed != 0 ? options.seed + i : (uint64_t{entropy()} << 32) ^ entropy());
     const std::string where = "echo server: " + endpoint_string(*endpoint);
     if (Status s = listen_reuseport(w->acceptor, *endpoint, where); !s) return s.error();

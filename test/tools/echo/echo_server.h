@@ -12,6 +12,9 @@
 //                                    reset: the same, with a TCP RST
 //   x-echo-body-bytes / body_bytes=  answer with this many bytes instead of JSON
 //   x-echo-chunked    / chunked=     1: send those bytes chunked, without Content-Length
+// With --call, a JSON answer waits for the calls to other services, and its
+// x-echo-chain header says who answered down the line, e.g.
+// "productpage-1/v1[details-1/v1, reviews-v2/v2[ratings-1/v1]]".
 // A control with a bad value gets a 400. The delay comes first, so a delayed
 // close is a slow failure.
 //
@@ -51,6 +54,10 @@ struct EchoOptions {
   unsigned close_after = 0;  // close each connection after this many responses; 0: never
   bool log = false;          // one line per request on stderr
   uint64_t seed = 0;         // for fail_percent, so tests can repeat a run; 0: random
+  // Services this instance calls before it answers ("http://reviews:9080/"),
+  // in order; the outcome is the x-echo-chain response header
+  // (upstream_calls.h).
+  std::vector<std::string> calls;
 };
 
 class EchoServer {

@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   app.add_option("--close-after", o.close_after,
                  "close each connection after this many responses (0: never)")
       ->capture_default_str();
+  app.add_option("--call", o.calls,
+                 "http://host[:port][/path] of a service to call before answering (repeatable); "
+                 "x-echo-chain says who answered down the line");
   app.add_flag("--log", o.log, "one line per request on stderr");
   app.add_option("--seed", o.seed, "random seed for --fail-percent (0: random)")
       ->capture_default_str();
