@@ -1,7 +1,6 @@
 #include "admin_routes.h"
 
 #include "admin_views.h"
-#include "h2_stats.h"
 #include "http_query.h"
 #include "json_writer.h"
 #include "metrics_views.h"
@@ -78,7 +77,6 @@ AdminHandler metrics_route(const AdminSources& from) {
     if (proxy_connections) {
       w.gauge("sluice_proxy_connections", "Open downstream connections of the L7 proxy (mesh and gateway).");
       w.sample("sluice_proxy_connections", "", "", uint64_t{proxy_connections()});
-      proxy::write_h2_metrics(w);
     }
     if (clusters) clusters->write_metrics(w);
     if (metrics) {
