@@ -346,6 +346,28 @@ int sl_proxy_spread(struct bpf_sk_lookup *ctx)
 	return SK_PASS;
 }
 
+/* REGISTRY_ONLY: a TCP connect to no service goes only to a known range
+ * (sl_egress). Istio's sidecar answers such a request with a 502; here the
+ * connect itself fails, and no byte leaves the pod. Exempt: the proxy's own
+ * sockets (it dials only endpoints that the config names), and every socket
+ * of the host's network namespace (the kubelet, the container runtime, the
+ * cloud agents, hostNetwork pods), which Istio's egress policy never covers
+ * either: it has no sidecar there. */
+static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx)
+{
+	struct sl_egress_key k = { .prefixlen = 32, .addr = ctx->user_ip4 };
+	struct bpf_sock *sk = ctx->sk;
+	__u32 *verdict;
+
+	verdict = bpf_map_lookup_elem(&sl_egress, &k);
+	if (!verdict || *verdict != SL_EGRESS_DENY)
+		return 0;
+	/* A NULL context asks for the initial namespace's cookie. */
+	if (bpf_get_netns_cookie(ctx) == bpf_get_netns_cookie(NULL))
+		return 0;
+	return !(sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark);
+}
+
 SEC("cgroup/connect4")
 int sl_connect4(struct bpf_sock_addr *ctx)
 {
@@ -365,6 +387,10 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		return SL_VERDICT_ALLOW;
 	svc = bpf_map_lookup_elem(&sl_services, &key);
 	if (!svc) {
+		if (key.proto == IPPROTO_TCP && lb4_egress_blocked(ctx)) {
+			lb4_count(SL_R_CONNECT_EGRESS_BLOCKED);
+			return SL_VERDICT_REFUSE;
+		}
 		lb4_count(SL_R_CONNECT_PASS_UNKNOWN);
 		return SL_VERDICT_ALLOW;
 	}
@@ -566,8 +592,36 @@ static __always_inline void lb4_record_orig_dst(struct bpf_sock_ops *skops, stru
 	lb4_count(SL_R_ORIG_DST_RECORDED);
 }
 
+static __always_inline struct sl_edge_key lb4_edge_key(const struct bpf_sock_ops *skops,
+							const struct sl_sock_state *st)
+{
+	struct sl_edge_key k = {
+		.src_ip = skops->local_ip4,
+		.dst_ip = st->be_addr,
+		.svc = st->svc,
+	};
+
+	return k;
+}
+
+/* This CPU's counters of the connection's edge, created on first use. */
+static __always_inline struct sl_edge_counters *lb4_edge(const struct bpf_sock_ops *skops,
+							 const struct sl_sock_state *st)
+{
+	struct sl_edge_key k = lb4_edge_key(skops, st);
+	struct sl_edge_counters zero = {};
+	struct sl_edge_counters *c;
+
+	c = bpf_map_lookup_elem(&sl_edge_cnt, &k);
+	if (c)
+		return c;
+	bpf_map_update_elem(&sl_edge_cnt, &k, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sl_edge_cnt, &k);
+}
+
 static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 {
+	struct sl_edge_counters *edge;
 	struct sl_backend_key bk;
 	struct sl_svc_counters *sc;
 	struct sl_backend_counters *bc;
@@ -597,6 +651,9 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 		__sync_fetch_and_add(&bc->active, 1);
 		__sync_fetch_and_add(&bc->total, 1);
 	}
+	edge = lb4_edge(skops, st);
+	if (edge)
+		edge->opened++; /* per-CPU: no other writer */
 	st->flags |= SL_SOCK_F_COUNTED;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	lb4_count(SL_R_SOCKOPS_COUNTED);
@@ -604,6 +661,7 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 
 static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 {
+	struct sl_edge_counters *edge;
 	struct sl_backend_key bk;
 	struct sl_svc_counters *sc;
 	struct sl_backend_counters *bc;
@@ -631,6 +689,13 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
 	if (bc && lb4_release_counter(&bc->active))
 		floor = 1;
+	/* Closed on the CPU that runs this: the scrape sums the CPUs. */
+	edge = lb4_edge(skops, st);
+	if (edge) {
+		edge->closed++;
+		edge->bytes_to_backend += skops->bytes_acked;
+		edge->bytes_from_backend += skops->bytes_received;
+	}
 	lb4_count(floor ? SL_R_SOCKOPS_FLOOR : SL_R_SOCKOPS_RELEASED);
 }
 

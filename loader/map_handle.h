@@ -127,4 +127,38 @@ class PerCpuArrayHandle {
   std::string name_;
 };
 
+// A per-CPU hash map: each key holds one V per possible CPU, which the
+// reader combines.
+template <class K, class V>
+class PerCpuHashHandle {
+ public:
+  PerCpuHashHandle() = default;
+  PerCpuHashHandle(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+
+  int fd() const { return fd_; }
+
+  // Calls fn(key, values) for every entry, values holding one V per CPU.
+  // As with any BPF hash walk, entries added or evicted meanwhile may or
+  // may not be seen.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    if (fd_ < 0) return;
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return;
+    std::vector<V> values(static_cast<size_t>(cpus));
+    K key{};
+    K next{};
+    const K* prev = nullptr;
+    while (bpf_map_get_next_key(fd_, prev, &next) == 0) {
+      if (bpf_map_lookup_elem(fd_, &next, values.data()) == 0) fn(next, static_cast<const std::vector<V>&>(values));
+      key = next;
+      prev = &key;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string name_;
+};
+
 }  // namespace sluice

@@ -31,7 +31,9 @@ Result<PinnedSockLbMaps> PinnedSockLbMaps::open(const std::string& pin_dir) {
                        {orig_dst, "sl_orig_dst"},
                        // The proxy's listener slot is the running daemon's and
                        // never pinned (sock_lb_types.h): nothing to open.
-                       {-1, "sl_proxy_lsn"}};
+                       {-1, "sl_proxy_lsn"},
+                       {-1, "sl_egress"},
+                       {-1, "sl_edge_cnt"}};
   return p;
 }
 

@@ -79,6 +79,8 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_stats), "sl_stats"},
       {bpf_map__fd(m->sl_orig_dst), "sl_orig_dst"},
       {bpf_map__fd(m->sl_proxy_lsn), "sl_proxy_lsn"},
+      {bpf_map__fd(m->sl_egress), "sl_egress"},
+      {bpf_map__fd(m->sl_edge_cnt), "sl_edge_cnt"},
   };
   return self;
 }

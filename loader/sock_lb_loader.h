@@ -51,6 +51,8 @@ struct SockLbMaps {
   PerCpuArrayHandle<uint64_t> stats;
   MapHandle<sl_orig_dst_key, sl_orig_dst> orig_dst;
   MapHandle<uint32_t, sl_proxy_listener> proxy_listener;  // not pinned: see sock_lb_types.h
+  MapHandle<sl_egress_key, uint32_t> egress;               // LPM trie: SL_EGRESS_ALLOW or _DENY
+  PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;   // istio_tcp_* per edge
 };
 
 class SockLb {

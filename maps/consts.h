@@ -21,6 +21,10 @@
 #define SL_MAGLEV_EJECT_PROBES 32u
 
 #define SL_DEFAULT_ORIG_DST_ENTRIES 65536u
+/* TCP metrics edges (sl_edge_cnt): client x backend x service, LRU. */
+#define SL_DEFAULT_EDGE_ENTRIES 65536u
+/* Egress ranges (sl_egress): ServiceEntry addresses and endpoints, plus a few cluster ranges. */
+#define SL_DEFAULT_EGRESS_RANGES 16384u
 
 /* Entries of the pinned per-CPU reason counters (sl_stats). Fixed, not the
  * reason count, so that a release adding reasons still reuses the map a

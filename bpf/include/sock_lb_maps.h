@@ -103,6 +103,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_orig_dst SEC(".maps");
 
+/* TCP metrics per edge (maps/sock_lb_types.h), read by sluiced at scrape. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SL_DEFAULT_EDGE_ENTRIES);
+	__type(key, struct sl_edge_key);
+	__type(value, struct sl_edge_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_edge_cnt SEC(".maps");
+
+/* Egress ranges (maps/sock_lb_types.h): written by sluiced from the
+ * Sidecar's outboundTrafficPolicy and the ServiceEntries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_DEFAULT_EGRESS_RANGES);
+	__type(key, struct sl_egress_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_egress SEC(".maps");
+
 /* The node proxy's listening socket (maps/sock_lb_types.h says why a
  * sockmap). Not pinned: it must never outlive the socket's owner's view, and
  * the program that reads it is kept alive by its pinned link, so after a

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "egress_table.h"
 #include "kernel_datapath_maps.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
@@ -356,6 +357,49 @@ TEST_F(SockLbTest, UnknownVipIsLeftAlone) {
   EXPECT_EQ(sluice::test::connect_to(fd, kVip, 81), -ENETUNREACH);  // known VIP, unknown port
   close(fd);
   EXPECT_EQ(stat(SL_R_CONNECT_PASS_UNKNOWN), 2u);
+}
+
+// Egress control (docs/egress.md): under REGISTRY_ONLY a TCP connect to no
+// service reaches only a known range; services stay balanced; UDP and
+// ALLOW_ANY are untouched. The pod has no default route, so a connect that
+// the kernel lets through fails with ENETUNREACH, and one it refuses with
+// EPERM, before any packet.
+TEST_F(SockLbTest, RegistryOnlyRefusesConnectsOutsideTheKnownRanges) {
+  start_backends(2, 2);
+  apply(std::string(kVip) + ":80" + backends_text(2, 2));
+  EgressTable egress(lb_->maps().egress);
+  config::EgressPolicy policy{.registry_only = true, .set_by = "istio-system/default",
+                              .registered = {{0x0a6f0500, 24}}};  // 10.111.5.0/24, a ServiceEntry's
+  const std::vector<config::Ipv4Range> cluster = {{0x0ac80000, 16}};  // 10.200.0.0/16
+  ASSERT_TRUE(egress.sync(egress_entries(policy, cluster)).ok());
+  EXPECT_EQ(egress.entries().size(), 4u);  // deny all, loopback, cluster, ServiceEntry
+
+  auto tcp_connect = [&](const char* ip, uint16_t port) {
+    const int fd = node_->tcp_socket_in_pod(1);
+    const int rc = sluice::test::connect_to(fd, ip, port);
+    close(fd);
+    return rc;
+  };
+  EXPECT_EQ(tcp_connect("10.111.9.9", 443), -EPERM);
+  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
+  EXPECT_EQ(tcp_connect("10.111.5.7", 443), -ENETUNREACH) << "a ServiceEntry's range is allowed";
+  EXPECT_EQ(connect_once(), "p2") << "services are balanced as before";
+  int direct = node_->tcp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(direct, node_->pod_ip(2).c_str(), kBackendPort), 0) << "a pod in the cluster range";
+  close(direct);
+  const int udp = node_->udp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(udp, "10.111.9.9", 53), -ENETUNREACH) << "UDP is not egress-controlled";
+  close(udp);
+  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
+
+  // A restart adopts the table; ALLOW_ANY empties it.
+  EgressTable adopted(lb_->maps().egress);
+  EXPECT_EQ(adopted.entries().size(), 4u);
+  policy.registry_only = false;
+  ASSERT_TRUE(adopted.sync(egress_entries(policy, cluster)).ok());
+  EXPECT_TRUE(lb_->maps().egress.keys().empty());
+  EXPECT_EQ(tcp_connect("10.111.9.9", 443), -ENETUNREACH);
+  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
 }
 
 TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {

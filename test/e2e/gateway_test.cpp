@@ -179,6 +179,38 @@ TEST_F(GatewayTest, HttpRoutesByPathAndHeader) {
   EXPECT_EQ(curl("http://other.example.com:8080/productpage"), "404  ") << "host of no gateway server";
 }
 
+// Istio's ingress behaviour: the Gateway appends the client to
+// X-Forwarded-For and sets X-Forwarded-Proto; behind one trusted load
+// balancer (--gateway-trusted-proxies 1) the client is the header's last
+// entry, which AuthorizationPolicy's remoteIpBlocks matches.
+TEST_F(GatewayTest, ForwardedForReachesTheAppAndRemoteIpBlocksReadIt) {
+  daemon_flags_.insert(daemon_flags_.end(), {"--gateway-trusted-proxies", "1"});
+  start(config() + R"(---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-docs-net, namespace: default}
+spec:
+  selector: {matchLabels: {version: v3}}
+  action: DENY
+  rules:
+  - from:
+    - source: {remoteIpBlocks: [203.0.113.0/24]}
+)");
+  for (int i = 0; i < 100 && curl("http://bookinfo.example.com:8080/productpage").find("200") != 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(curl("http://bookinfo.example.com:8080/productpage", "-H 'X-Forwarded-For: 203.0.113.7'"), "403  ");
+  EXPECT_EQ(curl("http://bookinfo.example.com:8080/productpage", "-H 'X-Forwarded-For: 198.51.100.1'"), "200 v3 ");
+  // What the application saw.
+  const std::string body = run_capture("ip netns exec " + link_.ns + " curl -s -m 5 --resolve bookinfo.example.com:8080:" +
+                                       kGatewayIp + " -H 'X-Forwarded-For: 198.51.100.1' -H 'X-Forwarded-Proto: https' "
+                                       "http://bookinfo.example.com:8080/productpage");
+  EXPECT_NE(body.find("\"x-forwarded-for\":\"198.51.100.1," + link_.client_ip + "\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"x-forwarded-proto\":\"https\""), std::string::npos) << "the trusted balancer's scheme: " << body;
+  // Without the header the client is the connection's peer, outside the block.
+  EXPECT_EQ(curl("http://bookinfo.example.com:8080/productpage"), "200 v3 ");
+}
+
 TEST_F(GatewayTest, HttpsRedirect) {
   start_gateway();
   EXPECT_EQ(curl("http://secure.example.com:8080/productpage?x=1"), "301  https://secure.example.com/productpage?x=1");

@@ -233,6 +233,60 @@ TEST_F(MetricsTest, KnownTrafficGivesExactCountsWithIstiosLabels) {
   }
 }
 
+// istio_tcp_*: a plain TCP service is balanced by the kernel alone, and
+// sockops counts the connection and its bytes per edge; the scrape labels
+// the edge from the pods and the service.
+TEST_F(MetricsTest, TcpConnectionsAndBytesAreCountedByTheKernel) {
+  start(mesh() +
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: ratings-tcp, namespace: default}\n"
+        "spec: {clusterIP: 10.96.0.30, selector: {app: reviews, version: v1}, ports: [{name: tcp-db, port: 7070, "
+        "targetPort: 8080}]}\n");
+  const std::string req = "GET /tcp HTTP/1.1\r\nHost: ratings-tcp\r\nConnection: close\r\n\r\n";
+  size_t received = 0;
+  {
+    const int fd = node_->tcp_socket_in_pod(1);
+    ASSERT_EQ(connect_to(fd, "10.96.0.30", 7070), 0);
+    ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[16384];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) received += static_cast<size_t>(n);
+    close(fd);  // after the server's FIN: the close completes at once
+  }
+  ASSERT_GT(received, 0u);
+  auto edge = client_;
+  edge.erase("destination_service");
+  edge.erase("destination_service_name");
+  edge.insert({{"destination_service", "ratings-tcp.default.svc.cluster.local"},
+               {"destination_service_name", "ratings-tcp"},
+               {"destination_workload", "reviews-2"},
+               {"destination_app", "reviews"},
+               {"destination_version", "v1"},
+               {"response_flags", "-"}});
+  edge["request_protocol"] = "tcp";
+  std::string text;
+  for (int i = 0; i < 100; ++i) {  // sockops sees the close when the last ACK is in
+    text = body_of(scrape(kMetricsPort));
+    const auto closed = matching(samples(text, "istio_tcp_connections_closed_total"), edge);
+    if (!closed.empty() && closed[0].value == 1) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto value = [&](const char* name) {
+    const auto m = matching(samples(text, name), edge);
+    EXPECT_EQ(m.size(), 1u) << name << "\n" << text;
+    return m.empty() ? -1.0 : m[0].value;
+  };
+  EXPECT_EQ(value("istio_tcp_connections_opened_total"), 1);
+  EXPECT_EQ(value("istio_tcp_connections_closed_total"), 1);
+  // Istio's directions: received is the request, sent the response.
+  EXPECT_EQ(value("istio_tcp_received_bytes_total"), static_cast<double>(req.size()));
+  EXPECT_EQ(value("istio_tcp_sent_bytes_total"), static_cast<double>(received));
+  // The HTTP port's connections went to the proxy: no TCP series for them.
+  EXPECT_TRUE(matching(samples(text, "istio_tcp_connections_opened_total"),
+                       {{"destination_service", "reviews.default.svc.cluster.local"}})
+                  .empty());
+}
+
 TEST_F(MetricsTest, OpenMetricsWhenAcceptAsksForIt) {
   start(mesh());
   send_known_traffic();

@@ -151,7 +151,7 @@ TEST_F(SluicedTest, BalancesAServiceOverThePodsItSelects) {
   while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
   EXPECT_EQ(pclose(p), 0) << out;
   EXPECT_NE(out.find("ready: yes"), std::string::npos) << out;
-  EXPECT_NE(out.find("\"l4_services\":1"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel L4 services: 1"), std::string::npos) << out;
 
   // sluicectl dump reads the daemon's pinned maps (the proxy's listener slot
   // is not pinned, and dump must not need it).

@@ -158,6 +158,18 @@ TEST(AuthzPolicies, IpBlocksPortsAndHosts) {
   EXPECT_FALSE(allowed(p, c));
 }
 
+TEST(AuthzPolicies, RemoteIpBlocksReadTheOriginalClient) {
+  auto p = compile_yaml(policy("office", "default",
+                               "  action: DENY\n  rules:\n  - from:\n    - source: {remoteIpBlocks: [203.0.113.0/24]}\n"));
+  Case c = from();
+  EXPECT_TRUE(allowed(p, c)) << "without a forwarded client, the peer is the remote";
+  c.req.remote_ip = ip("203.0.113.7");  // X-Forwarded-For behind a trusted proxy
+  EXPECT_FALSE(allowed(p, c));
+  c.req.source_ip = ip("203.0.113.8");
+  c.req.remote_ip = ip("198.51.100.1");
+  EXPECT_TRUE(allowed(p, c)) << "ipBlocks would see the peer; remoteIpBlocks sees the client";
+}
+
 TEST(AuthzPolicies, WhenConditions) {
   auto p = compile_yaml(policy("when", "default",
                                "  rules:\n  - when:\n    - {key: \"request.headers[x-tier]\", values: [gold]}\n"

@@ -1,5 +1,10 @@
 #include "metrics_views.h"
 
+#include <arpa/inet.h>
+
+#include "tcp_metrics.h"
+
+#include "json_writer.h"
 #include "reason_names.h"
 
 namespace sluice {
@@ -14,6 +19,39 @@ void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>
     w.counter_sample("sluice_kernel_decisions", ExpositionWriter::label_text({{"reason", sl_reason_name(r)}}),
                      stats.sum(r));
   }
+}
+
+void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
+                              const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges,
+                              const config::MeshSnapshot& snap) {
+  std::vector<telemetry::TcpEdge> out;
+  edges.for_each([&](const sl_edge_key& k, const std::vector<sl_edge_counters>& per_cpu) {
+    telemetry::TcpEdge e{.src_ip = ntohl(k.src_ip), .dst_ip = ntohl(k.dst_ip), .vip = ntohl(k.svc.vip),
+                         .port = ntohs(k.svc.port)};
+    for (const sl_edge_counters& c : per_cpu) {
+      e.opened += c.opened;
+      e.closed += c.closed;
+      e.bytes_to_backend += c.bytes_to_backend;
+      e.bytes_from_backend += c.bytes_from_backend;
+    }
+    out.push_back(e);
+  });
+  telemetry::write_tcp_metrics(w, out, snap);
+}
+
+std::string service_totals_json(const std::vector<telemetry::ServiceTotals>& totals) {
+  JsonWriter w;
+  w.begin_object().key("bounds_ms").begin_array();
+  for (double b : telemetry::kEnvoyDefaultBuckets) w.value(b);
+  w.end_array().key("services").begin_array();
+  for (const auto& t : totals) {
+    w.begin_object().key("service").value(t.service).key("requests").value(t.requests).key("errors").value(t.errors);
+    w.key("duration_ms").begin_array();
+    for (uint64_t c : t.duration_ms) w.value(c);
+    w.end_array().end_object();
+  }
+  w.end_array().end_object();
+  return std::move(w).str();
 }
 
 void write_socket_redirect_metrics(ExpositionWriter& w, const SockRedir& redir) {

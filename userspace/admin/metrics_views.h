@@ -9,6 +9,9 @@
 #include "exposition.h"
 #include "l4_table_sync.h"
 #include "map_handle.h"
+#include "mesh_snapshot.h"
+#include "request_metrics.h"
+#include "sock_lb_types.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
 
@@ -16,6 +19,14 @@ namespace sluice {
 
 // sluice_kernel_decisions_total{reason}: the socket programs' sl_stats.
 void write_kernel_metrics(telemetry::ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats);
+// istio_tcp_*: the kernel's per-edge counters (sl_edge_cnt) summed over CPUs,
+// labelled from `snap` (telemetry/tcp_metrics.h).
+void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
+                              const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges,
+                              const config::MeshSnapshot& snap);
+// /stats/services: each destination service's request and error counts and
+// its duration histogram so far (`sluicectl top` takes two and diffs them).
+std::string service_totals_json(const std::vector<telemetry::ServiceTotals>& totals);
 // sluice_socket_redirect_total{counter}, sluice_sockhash_entries.
 void write_socket_redirect_metrics(telemetry::ExpositionWriter& w, const SockRedir& redir);
 // sluice_xdp_decisions_total{reason}.

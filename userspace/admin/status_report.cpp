@@ -7,6 +7,16 @@
 
 namespace sluice {
 
+Result<std::string> read_admin_view(const std::string& admin, const std::string& target) {
+  uint32_t addr = 0;
+  uint16_t port = 0;
+  if (!parse_ip_port(admin, addr, port)) return make_error(-EINVAL, "expected --admin ip:port, got " + admin);
+  auto r = http_get(format_ip(addr), port, target, std::chrono::seconds(5));
+  if (!r) return make_error(0, "sluiced at " + admin + " is not reachable: " + r.error().to_string());
+  if (r->first != 200) return make_error(0, "sluiced at " + admin + " answered " + target + " with " + std::to_string(r->first) + ": " + r->second);
+  return std::move(r->second);
+}
+
 Result<StatusReport> read_status(const std::string& admin) {
   uint32_t addr = 0;
   uint16_t port = 0;

@@ -20,4 +20,8 @@ struct StatusReport {
 // `admin` is "ip:port".
 Result<StatusReport> read_status(const std::string& admin);
 
+// One JSON view of the admin API (e.g. "/routes?host=reviews"); an error
+// unless it answers 200.
+Result<std::string> read_admin_view(const std::string& admin, const std::string& target);
+
 }  // namespace sluice

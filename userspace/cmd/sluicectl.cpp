@@ -3,11 +3,16 @@
 // Argument parsing and calls into the layers below; nothing else.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <optional>
 #include <iostream>
 
 #include "analyze.h"
+#include "cli_tables.h"
 #include "config_dir_apply.h"
 #include "diagnostic.h"
 #include "kernel_datapath_maps.h"
@@ -84,13 +89,58 @@ constexpr int kUsageExit = 2;
 
 // Reads the daemon's admin API: readiness, the config status, and the socket
 // redirection and XDP views when those run, as JSON.
-int status(const std::string& admin) {
+int status(const std::string& admin, bool json) {
   auto report = read_status(admin);
   if (!report) return fail(report.error().to_string());
   std::cout << "ready: " << (report->ready ? "yes" : "no") << '\n';
-  std::cout << "config: " << report->config << '\n';
-  for (const auto& [name, json] : report->views) std::cout << name << ": " << json << '\n';
+  auto text = json ? Result<std::string>(report->config) : config_status_text(report->config);
+  if (!text) return fail(text.error().to_string());
+  if (json) {
+    std::cout << "config: " << *text << '\n';
+  } else {
+    std::cout << *text;
+  }
+  for (const auto& [name, view] : report->views) std::cout << name << ": " << view << '\n';
   return report->ready ? 0 : 1;
+}
+
+// top: requests per second, error share and p99 per service, from two
+// /stats/services answers `interval` apart, refreshed until Ctrl-C (or
+// `iterations` tables).
+int top(const std::string& admin, std::chrono::milliseconds interval, unsigned iterations) {
+  auto before = read_admin_view(admin, "/stats/services");
+  if (!before) return fail(before.error().to_string());
+  auto taken = std::chrono::steady_clock::now();
+  const bool terminal = isatty(STDOUT_FILENO) && iterations != 1;
+  for (unsigned n = 0; iterations == 0 || n < iterations; ++n) {
+    std::this_thread::sleep_for(interval);
+    auto after = read_admin_view(admin, "/stats/services");
+    if (!after) return fail(after.error().to_string());
+    const auto now = std::chrono::steady_clock::now();
+    auto table = top_table(*before, *after, std::chrono::duration<double>(now - taken).count());
+    if (!table) return fail(table.error().to_string());
+    if (terminal) std::cout << "\x1b[H\x1b[2J";  // home and clear, like top(1)
+    std::cout << "sluiced at " << admin << ", last " << std::chrono::duration<double>(now - taken).count() << " s:\n"
+              << *table << std::flush;
+    before = std::move(after);
+    taken = now;
+  }
+  return 0;
+}
+
+// routes and endpoints: one admin view, as a table or (--json) as it is.
+int show_view(const std::string& admin, const std::string& target, bool json,
+              Result<std::string> (*table)(std::string_view)) {
+  auto body = read_admin_view(admin, target);
+  if (!body) return fail(body.error().to_string());
+  if (json) {
+    std::cout << *body << '\n';
+    return 0;
+  }
+  auto text = table(*body);
+  if (!text) return fail(text.error().to_string());
+  std::cout << *text;
+  return 0;
 }
 
 }  // namespace
@@ -159,8 +209,22 @@ int main(int argc, char** argv) {
   }
 
   std::string admin_endpoint = "127.0.0.1:15000";
+  bool json = false;
+  std::string filter;
   auto* status_cmd = app.add_subcommand("status", "show the running sluiced's readiness, config status, socket redirection and XDP counters");
-  status_cmd->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
+  auto* routes_cmd = app.add_subcommand("routes", "show the VirtualService routes in force per host (mesh and gateways), as the proxy matches them");
+  routes_cmd->add_option("host", filter, "only hosts containing this");
+  auto* endpoints_cmd = app.add_subcommand("endpoints", "show each service port's endpoints and the kernel's connection counters");
+  endpoints_cmd->add_option("service", filter, "only services containing this");
+  auto* top_cmd = app.add_subcommand("top", "live requests per second, error share and p99 per service, refreshed (Ctrl-C stops)");
+  unsigned interval_ms = 2000, iterations = 0;
+  top_cmd->add_option("--interval-ms", interval_ms, "time between refreshes")->check(CLI::Range(100u, 3600000u))->capture_default_str();
+  top_cmd->add_option("--iterations", iterations, "stop after this many tables (0: never)")->capture_default_str();
+  top_cmd->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
+  for (auto* c : {status_cmd, routes_cmd, endpoints_cmd}) {
+    c->add_option("--admin", admin_endpoint, "sluiced admin API address")->capture_default_str();
+    c->add_flag("--json", json, "the admin API's JSON as it is, for machines");
+  }
 
   try {
     app.parse(argc, argv);
@@ -172,7 +236,14 @@ int main(int argc, char** argv) {
   if (validate_cmd->parsed()) return validate(validate_paths);
   if (analyze_cmd->parsed()) return analyze(analyze_paths);
   if (apply_cmd->parsed() || delete_cmd->parsed()) return config_dir(apply_cmd->parsed(), object_files, config_dir_path);
-  if (status_cmd->parsed()) return status(admin_endpoint);
+  if (status_cmd->parsed()) return status(admin_endpoint, json);
+  if (top_cmd->parsed()) return top(admin_endpoint, std::chrono::milliseconds(interval_ms), iterations);
+  if (routes_cmd->parsed()) {
+    return show_view(admin_endpoint, "/routes" + (filter.empty() ? "" : "?host=" + filter), json, routes_table);
+  }
+  if (endpoints_cmd->parsed()) {
+    return show_view(admin_endpoint, "/endpoints" + (filter.empty() ? "" : "?service=" + filter), json, endpoints_table);
+  }
 
   // attach and cleanup would take over or destroy a running daemon's state:
   // they hold the pin directory exclusively, which fails while one runs.

@@ -78,8 +78,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pod-cidr", f.pod_cidr, "this node's pod network (e.g. 10.244.1.0/24): connections between "
                                            "it and --node-ip are local");
+  app.add_option("--cluster-cidr", f.cluster_cidrs,
+                 "the cluster's pod and node ranges (repeatable): under REGISTRY_ONLY, connects to them stay allowed "
+                 "(services, --pod-cidr, the node and ServiceEntries always are)");
   app.add_option("--gateway-address", f.gateway_address,
                  "address of the Gateway listeners (default: --node-ip; on a node, its external address)");
+  app.add_option("--gateway-trusted-proxies", f.gateway_trusted_proxies,
+                 "load balancers in front of the Gateway whose X-Forwarded-For entries are trusted (Istio's "
+                 "numTrustedProxies): the client is that many entries from the right, for remoteIpBlocks")
+      ->capture_default_str();
   app.add_option("--gateway-label", f.gateway_labels,
                  "key=value label of this node's gateway workload, matched by Gateway selectors (repeatable)")
       ->capture_default_str();

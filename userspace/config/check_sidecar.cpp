@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "authz_scope.h"
 #include "resource_checks.h"
 
 namespace sluice::config {
@@ -178,6 +179,13 @@ void check_sidecar(ResourceChecker& c, const net::Sidecar& sc) {
   ingress(c, sc);
   if (sc.has_inbound_connection_pool()) check_connection_pool(c, "spec.inboundConnectionPool", sc.inbound_connection_pool());
   egress(c, sc);
+  if (sc.has_outbound_traffic_policy() && sc.outbound_traffic_policy().mode() == net::OutboundTrafficPolicy::REGISTRY_ONLY &&
+      (c.meta().ns != kRootNamespace || sc.has_workload_selector())) {
+    // The kernel tells no pod from another at connect(): one mode per node.
+    c.warning("spec.outboundTrafficPolicy.mode",
+              "not enforced by sluice: the egress mode is node-wide, set by the Sidecar without workloadSelector in " +
+                  std::string(kRootNamespace) + " (docs/egress.md)");
+  }
   if (sc.has_outbound_traffic_policy() && sc.outbound_traffic_policy().has_egress_proxy()) {
     const auto& tp = sc.outbound_traffic_policy();
     const std::string p = "spec.outboundTrafficPolicy.egressProxy";

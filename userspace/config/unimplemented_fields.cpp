@@ -88,8 +88,6 @@ constexpr UnimplementedField kTable[] = {
     {"networking.Sidecar", "ingress", "", kIgnored, ""},
     {"networking.Sidecar", "egress", "", kIgnored, "every workload reaches every service"},
     {"networking.Sidecar", "inbound_connection_pool", "", kIgnored, ""},
-    {"networking.OutboundTrafficPolicy", "mode", "REGISTRY_ONLY", kNotEnforced,
-     "traffic to unknown destinations is allowed"},
     {"networking.OutboundTrafficPolicy", "egress_proxy", "", kIgnored, ""},
     // AuthorizationPolicy
     // AuthorizationPolicy: enforced by sluiced's proxy (docs/security.md)

@@ -3,7 +3,10 @@
 #include "admin_views.h"
 #include "http_query.h"
 #include "json_writer.h"
+#include "mesh_views.h"
 #include "metrics_views.h"
+
+#include <spdlog/spdlog.h>
 
 namespace sluice::daemon {
 
@@ -53,6 +56,37 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
       return AdminResponse{200, "application/json", kube_status_json(kube->synced(), kube->status(), kube->node_pods())};
     };
   }
+  // The config in force, as the proxy and the kernel use it.
+  routes["/routes"] = [&sync](const std::string& target) {
+    const config::SnapshotPtr snap = sync.current();
+    if (!snap) return AdminResponse{503, "text/plain", "no config yet\n"};
+    const auto host = http_query::param(http_query::query_of(target), "host");
+    return AdminResponse{200, "application/json", routes_json(*snap, host.value_or(""))};
+  };
+  routes["/endpoints"] = [&sync, &maps](const std::string& target) {
+    const config::SnapshotPtr snap = sync.current();
+    if (!snap) return AdminResponse{503, "text/plain", "no config yet\n"};
+    const auto service = http_query::param(http_query::query_of(target), "service");
+    return AdminResponse{200, "application/json", endpoints_json(*snap, maps, service.value_or(""))};
+  };
+  routes["/stats/services"] = [metrics = from.metrics](const std::string&) {
+    return AdminResponse{200, "application/json",
+                         service_totals_json(metrics ? metrics->totals_by_service() : std::vector<telemetry::ServiceTotals>{})};
+  };
+  // /logging shows the level; /logging?level=debug changes it at once.
+  routes["/logging"] = [](const std::string& target) {
+    if (const auto level = http_query::param(http_query::query_of(target), "level")) {
+      const auto l = spdlog::level::from_str(std::string(*level));
+      // from_str answers "off" for a name it does not know.
+      if (l == spdlog::level::off && *level != "off") {
+        return AdminResponse{400, "text/plain", "level: one of trace, debug, info, warn, error, critical, off\n"};
+      }
+      spdlog::set_level(l);
+      spdlog::info("admin: log level set to {}", *level);
+    }
+    const auto name = spdlog::level::to_string_view(spdlog::get_level());
+    return AdminResponse{200, "text/plain", "level: " + std::string(name.data(), name.size()) + "\n"};
+  };
   // The proxy's clusters (circuit breakers, outlier detection) are created
   // by the daemon so the admin API can show them next to the kernel's counters.
   routes["/metrics"] = metrics_route(from);
@@ -63,13 +97,14 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 }
 
 AdminHandler metrics_route(const AdminSources& from) {
-  return [&sync = from.sync, stats = from.stats, redirect = from.redirect, xdp = from.xdp,
+  return [&sync = from.sync, stats = from.stats, edges = from.edges, redirect = from.redirect, xdp = from.xdp,
           metrics = from.metrics, clusters = from.clusters,
           proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
     if (metrics) metrics->write(w);
     write_kernel_metrics(w, stats);
+    if (const config::SnapshotPtr snap = sync.current()) write_kernel_tcp_metrics(w, edges, *snap);
     if (redirect) write_socket_redirect_metrics(w, *redirect);
     if (xdp) write_xdp_metrics(w, *xdp);
     const ConfigStatus st = sync.status();

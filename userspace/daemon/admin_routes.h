@@ -28,6 +28,7 @@ struct AdminSources {
   const ConfigSync& sync;
   const DatapathMaps& maps;
   PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters
+  PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;  // its TCP metrics per edge
   const SockRedir* redirect = nullptr;  // null: not running
   const XdpDaemon* xdp = nullptr;       // null: not running
   std::shared_ptr<proxy::ClusterRegistry> clusters;

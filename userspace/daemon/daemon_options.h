@@ -56,10 +56,14 @@ struct DaemonOptions {
   std::string socket_redirect = "proxy";
   bool socket_redirect_given = false;  // on the command line (else the default)
   std::string pod_cidr;  // this node's pod network: what counts as local
+  // The cluster's pod (and node) ranges: under REGISTRY_ONLY, connects to
+  // them stay allowed (docs/egress.md).
+  std::vector<std::string> cluster_cidrs;
   uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
   // Gateway ingress (docs/gateway.md): the address its listeners bind and
   // the labels of this node's gateway workload, which Gateway selectors match.
   std::string gateway_address;  // empty: node_ip
+  unsigned gateway_trusted_proxies = 0;  // Istio's numTrustedProxies (X-Forwarded-For)
   std::vector<std::string> gateway_labels{"istio=ingressgateway"};
 };
 

@@ -42,6 +42,7 @@ Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
     po.access_log = [log = out.access_log](const std::string& line) { log->write_line(line); };
   }
   po.gateway_address = o.gateway_address.empty() ? o.node_ip : o.gateway_address;
+  po.gateway_trusted_proxies = o.gateway_trusted_proxies;
   auto labels = parse_gateway_labels(o.gateway_labels);
   if (!labels) return labels.error();
   po.gateway_labels = *labels;

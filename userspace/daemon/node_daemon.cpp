@@ -179,6 +179,10 @@ Status NodeDaemon::start_kernel() {
       spdlog::warn("hand-over: the kernel did not take the proxy's listener: {}", s.error().to_string());
     }
   }
+  auto egress = EgressControl::start(o_, node_ip_, lb_->maps().egress);
+  if (!egress) return egress.error();
+  egress_ = std::move(*egress);
+  fanout_.subscribe("egress", [this](const config::MeshSnapshot& snap) { egress_->follow(snap); });
   if (Status s = lb_->attach({o_.cgroup, o_.allow_root_cgroup}); !s) return s;
   spdlog::info("kernel programs attached to {} (pin dir {}, maps {}, {} links adopted)", o_.cgroup, o_.pin_dir,
                lb_->reused_maps() ? "reused" : "created", lb_->adopted_links());
@@ -257,6 +261,7 @@ Status NodeDaemon::start_admin() {
                              .sync = *sync_,
                              .maps = *maps_,
                              .stats = lb_->maps().stats,
+                             .edges = lb_->maps().edges,
                              .redirect = redir_.get(),
                              .xdp = xdp_.get(),
                              .clusters = clusters_,

@@ -94,11 +94,14 @@ bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const
   auto ns = [&](const StringMatch& m) { return m.matches(r.source_namespace, r.source_known); };
   auto ip = [&](const AuthzPolicies::Cidr& c) { return ipv4_in_network(r.source_ip, c.net, c.len); };
   auto sa = [&](const std::string& v) { return !id.service_account.empty() && v == id.service_account; };
-  // remoteIpBlocks: the client's address; for mesh traffic, the peer's.
+  // remoteIpBlocks: the original client's address (X-Forwarded-For behind
+  // trusted proxies at a Gateway); otherwise the peer's.
+  const uint32_t remote_addr = r.remote_ip ? r.remote_ip : r.source_ip;
+  auto remote = [&](const AuthzPolicies::Cidr& c) { return ipv4_in_network(remote_addr, c.net, c.len); };
   return field(s.principals, principal) && not_field(s.not_principals, principal) &&
          field(s.request_principals, request_principal) && not_field(s.not_request_principals, request_principal) &&
          field(s.namespaces, ns) && not_field(s.not_namespaces, ns) && field(s.ip_blocks, ip) &&
-         not_field(s.not_ip_blocks, ip) && field(s.remote_ip_blocks, ip) && not_field(s.not_remote_ip_blocks, ip) &&
+         not_field(s.not_ip_blocks, ip) && field(s.remote_ip_blocks, remote) && not_field(s.not_remote_ip_blocks, remote) &&
          field(s.service_accounts, sa) && not_field(s.not_service_accounts, sa);
 }
 

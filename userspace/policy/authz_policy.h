@@ -30,6 +30,7 @@ namespace sluice::policy {
 // the pod holding the source IP (docs/security.md says what that trusts).
 struct RequestFacts {
   uint32_t source_ip = 0;  // host order
+  uint32_t remote_ip = 0;  // the original client (remoteIpBlocks); 0: source_ip
   bool source_known = false;  // a pod of the cluster holds source_ip
   std::string_view source_namespace;
   std::string_view source_service_account;

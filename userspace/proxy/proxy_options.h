@@ -46,6 +46,9 @@ struct ProxyOptions {
   // matches these labels (set_gateway_ports opens them on this address).
   std::string gateway_address = "0.0.0.0";
   std::map<std::string, std::string> gateway_labels{{"istio", "ingressgateway"}};
+  // Load balancers in front of the Gateway whose X-Forwarded-For entries are
+  // trusted (Istio's gatewayTopology.numTrustedProxies; http/forwarded_for.h).
+  unsigned gateway_trusted_proxies = 0;
   // Listening sockets handed over by the sluiced this one replaces, by port
   // (docs/operations.md "Upgrades"): the mesh port's and the gateway ports'
   // are used instead of new ones, so their accept queues carry over. The

@@ -74,17 +74,6 @@ struct Merged {
   double duration_sum = 0, request_bytes_sum = 0, response_bytes_sum = 0;
 };
 
-void append_workload(std::string& out, std::string_view side, const WorkloadLabels& w) {
-  const std::string prefix(side);
-  ExpositionWriter::append_label(out, prefix + "_workload", w.workload);
-  ExpositionWriter::append_label(out, prefix + "_workload_namespace", w.ns);
-  ExpositionWriter::append_label(out, prefix + "_principal", w.principal);
-  ExpositionWriter::append_label(out, prefix + "_app", w.app);
-  ExpositionWriter::append_label(out, prefix + "_version", w.version);
-  ExpositionWriter::append_label(out, prefix + "_canonical_service", w.canonical_service);
-  ExpositionWriter::append_label(out, prefix + "_canonical_revision", w.canonical_revision);
-  ExpositionWriter::append_label(out, prefix + "_cluster", "Kubernetes");
-}
 
 // Istio's label set for a request seen by the client's proxy, in the order
 // Istio prints it.
@@ -98,8 +87,8 @@ std::string series_labels(const RequestKey& k, const std::vector<const WorkloadL
   std::string out;
   out.reserve(900);
   ExpositionWriter::append_label(out, "reporter", "source");
-  append_workload(out, "source", src);
-  append_workload(out, "destination", dst);
+  append_workload_labels(out, "source", src);
+  append_workload_labels(out, "destination", dst);
   ExpositionWriter::append_label(out, "destination_service", svc.fqdn);
   ExpositionWriter::append_label(out, "destination_service_name", svc.name);
   ExpositionWriter::append_label(out, "destination_service_namespace", svc.ns);
@@ -113,6 +102,35 @@ std::string series_labels(const RequestKey& k, const std::vector<const WorkloadL
 }
 
 }  // namespace
+
+std::vector<ServiceTotals> RequestMetrics::totals_by_service() const {
+  std::map<uint32_t, ServiceTotals> by_id;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (const auto& shard : shards_) {
+      shard.for_each_series([&](const RequestSeries& s) {
+        ServiceTotals& t = by_id[s.key.service];
+        const uint64_t n = s.requests.load();
+        t.requests += n;
+        if (s.key.response_code >= 500 || s.key.response_code == 0) t.errors += n;
+        s.duration_ms.add_counts(t.duration_ms);
+      });
+    }
+  }
+  const auto services = services_.snapshot();
+  std::map<std::string, ServiceTotals> by_name;
+  for (auto& [id, t] : by_id) {
+    const std::string name = id < services.size() ? services[id]->fqdn : "unknown";
+    ServiceTotals& into = by_name[name];
+    into.service = name;
+    into.requests += t.requests;
+    into.errors += t.errors;
+    for (size_t i = 0; i < t.duration_ms.size(); ++i) into.duration_ms[i] += t.duration_ms[i];
+  }
+  std::vector<ServiceTotals> out;
+  for (auto& [name, t] : by_name) out.push_back(std::move(t));
+  return out;
+}
 
 void RequestMetrics::write(ExpositionWriter& w) const {
   std::map<RequestKey, Merged> merged;
@@ -160,6 +178,18 @@ void RequestMetrics::write(ExpositionWriter& w) const {
       "istio_response_bytes", "Response body size (bytes).",
       [](const Merged& m) { return std::span<const uint64_t>(m.response_bytes); },
       [](const Merged& m) { return m.response_bytes_sum; });
+}
+
+void append_workload_labels(std::string& out, std::string_view side, const WorkloadLabels& w) {
+  const std::string prefix(side);
+  ExpositionWriter::append_label(out, prefix + "_workload", w.workload);
+  ExpositionWriter::append_label(out, prefix + "_workload_namespace", w.ns);
+  ExpositionWriter::append_label(out, prefix + "_principal", w.principal);
+  ExpositionWriter::append_label(out, prefix + "_app", w.app);
+  ExpositionWriter::append_label(out, prefix + "_version", w.version);
+  ExpositionWriter::append_label(out, prefix + "_canonical_service", w.canonical_service);
+  ExpositionWriter::append_label(out, prefix + "_canonical_revision", w.canonical_revision);
+  ExpositionWriter::append_label(out, prefix + "_cluster", "Kubernetes");
 }
 
 }  // namespace sluice::telemetry

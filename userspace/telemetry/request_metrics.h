@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct ServiceLabels {
   std::string ns = "unknown";    // destination_service_namespace
   auto operator<=>(const ServiceLabels&) const = default;
 };
+
+// Istio's labels of one side ("source" or "destination") of a series, in
+// the order Istio prints them; shared by the request and TCP metrics.
+void append_workload_labels(std::string& out, std::string_view side, const WorkloadLabels& w);
 
 // Node-wide ids of label sets. Workers ask only on a cache miss (a workload
 // first seen in a snapshot), the scraper once per scrape: a lock is fine.
@@ -134,6 +139,15 @@ class RequestMetricsShard {
   SingleWriterCell<uint64_t> dropped_;
 };
 
+// One destination service's requests so far, every worker and source
+// added up: what `sluicectl top` turns into rates (admin /stats/services).
+struct ServiceTotals {
+  std::string service;  // destination_service
+  uint64_t requests = 0;
+  uint64_t errors = 0;  // 5xx, and requests with no response (code 0)
+  std::array<uint64_t, kEnvoyDefaultBuckets.size() + 1> duration_ms{};  // per bucket, not cumulative
+};
+
 // The node's request metrics: the label interners and every worker's shard.
 class RequestMetrics {
  public:
@@ -147,6 +161,8 @@ class RequestMetrics {
   void write(ExpositionWriter& w) const;
   // Series dropped because a worker's table was full.
   uint64_t dropped() const;
+  // By destination service, sorted by name.
+  std::vector<ServiceTotals> totals_by_service() const;
 
  private:
   Interner<WorkloadLabels> workloads_;

@@ -4,15 +4,11 @@
 #include <cctype>
 #include <cerrno>
 
+#include "trim.h"
+
 namespace sluice::testing {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Splits on commas outside parentheses ("a in (x,y),b" is two requirements).
 std::vector<std::string_view> split_requirements(std::string_view text) {

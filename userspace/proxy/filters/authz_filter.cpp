@@ -17,6 +17,7 @@ FilterAction AuthzFilter::on_request(RequestContext& ctx) {
 
   policy::RequestFacts facts;
   facts.source_ip = ctx.downstream.peer_ip;
+  facts.remote_ip = ctx.remote_ip;
   if (d.source.known()) {
     facts.source_known = true;
     facts.source_namespace = *d.source.ns;

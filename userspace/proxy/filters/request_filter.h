@@ -37,6 +37,9 @@ struct RequestContext {
   const Downstream& downstream;
   const RouteDecision& route;   // what the router chose
   std::minstd_rand& rng;        // the worker's
+  // The original client (host order): the connection's peer, or at a
+  // Gateway behind trusted proxies, from X-Forwarded-For.
+  uint32_t remote_ip = 0;
 };
 
 // What a filter wants done with the request.

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "body_relay.h"
+#include "forwarded_for.h"
 #include "h2c_upgrade.h"
 #include "http_head.h"
 #include "local_reply.h"
@@ -155,7 +156,19 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
 
     bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
-    Exchange ex(w, req, ds, "http", start);
+
+    // At the Gateway, who the client is (behind trusted proxies, from
+    // X-Forwarded-For), and the forwarded headers the application reads.
+    uint32_t remote_ip = ds.peer_ip;
+    if (ds.gateway_port) {
+      const unsigned trusted = w.options.gateway_trusted_proxies;
+      std::string xff = joined_forwarded_for(req);
+      remote_ip = forwarded_client(xff, trusted, ds.peer_ip);
+      constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
+      add_forwarded_headers(req, std::move(xff), ds.peer_ip, kTls ? "https" : "http", trusted);
+    }
+
+    Exchange ex(w, req, ds, "http", start, remote_ip);
     const bool stays = co_await ex.run_filters(
         [&w, &tcp_layer](std::chrono::milliseconds delay) { return hold(w, tcp_layer.socket(), delay); });
     if (!stays) break;

@@ -54,13 +54,13 @@ telemetry::AccessLogEntry start_record(Worker& w, Request& req, const Downstream
 }  // namespace
 
 Exchange::Exchange(Worker& w, Request& req, const Downstream& ds, std::string_view scheme,
-                   std::chrono::steady_clock::time_point start)
+                   std::chrono::steady_clock::time_point start, uint32_t remote_ip)
     : log(start_record(w, req, ds)),
       w_(w),
       req_(req),
       start_(start),
       decision_(route(w, req, ds, scheme)),
-      ctx_{req, ds, decision_, w.rng} {
+      ctx_{req, ds, decision_, w.rng, remote_ip} {
   log.route = decision_.virtual_service;
 }
 

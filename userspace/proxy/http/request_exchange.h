@@ -31,8 +31,10 @@ class Exchange {
   // x-request-id if it has none, and routes it. `scheme` is the request's
   // (":scheme" in HTTP/2, "http" for plain HTTP/1.1). `start` is when the
   // request's headers were whole: the record's duration counts from there.
+  // `remote_ip` is the original client for the filters (host order): the
+  // peer, or at a Gateway behind trusted proxies, from X-Forwarded-For.
   Exchange(Worker& w, Request& req, const Downstream& ds, std::string_view scheme,
-           std::chrono::steady_clock::time_point start);
+           std::chrono::steady_clock::time_point start, uint32_t remote_ip);
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 

@@ -163,7 +163,7 @@ Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
     send_local(s, st, local_reply(st.reject_status, 11, true));
     co_return;
   }
-  Exchange ex(s.w, st.request, s.ds, st.scheme, st.started);
+  Exchange ex(s.w, st.request, s.ds, st.scheme, st.started, s.ds.peer_ip);
   ex.log.protocol = "HTTP/2";
   // A fault delay ends early when the client resets the stream (or leaves).
   const auto hold = [&st, &progress](std::chrono::milliseconds delay) -> Task<bool> {

@@ -4,6 +4,8 @@
 #include <array>
 #include <utility>
 
+#include "trim.h"
+
 namespace sluice::proxy {
 
 namespace {
@@ -46,12 +48,6 @@ bool is_known_http_status(int code) {
   }
 }
 
-std::string_view trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 std::optional<int> as_status_code(std::string_view token) {
   if (token.empty() || token.size() > 9) return std::nullopt;  // strconv.Atoi allows leading zeros

@@ -1,0 +1,38 @@
+// Egress control on this node: follows each snapshot's egress policy
+// (config/egress_policy.h) into the kernel's table (datapath/egress_table.h),
+// with the ranges that are always allowed (--cluster-cidr, --pod-cidr, the
+// node's address), and says in the log when the mode changes.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "daemon_options.h"
+#include "egress_table.h"
+#include "mesh_snapshot.h"
+
+namespace sluice::daemon {
+
+class EgressControl {
+ public:
+  // Fails on a --cluster-cidr or --pod-cidr that is not an IPv4 CIDR.
+  static Result<std::unique_ptr<EgressControl>> start(const DaemonOptions& o, uint32_t node_ip,
+                                                      MapHandle<sl_egress_key, uint32_t> map);
+
+  void follow(const config::MeshSnapshot& snap);
+
+  bool registry_only() const { return registry_only_; }
+  size_t ranges() const { return table_.entries().size(); }
+
+ private:
+  EgressControl(std::vector<config::Ipv4Range> always, bool cluster_given, MapHandle<sl_egress_key, uint32_t> map)
+      : always_(std::move(always)), cluster_given_(cluster_given), table_(std::move(map)) {}
+
+  std::vector<config::Ipv4Range> always_;
+  bool cluster_given_;
+  EgressTable table_;
+  bool registry_only_ = false;
+  bool synced_once_ = false;
+};
+
+}  // namespace sluice::daemon
