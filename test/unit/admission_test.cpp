@@ -90,6 +90,9 @@ TEST(Admission, ANewInvalidResourceIsAbsentAndTheRestApplies) {
   EXPECT_FALSE(route_of(*reloader.current(), "bad.example.com"));
   EXPECT_TRUE(has(reloader.status().last_errors, "VirtualService default/bad: spec.http[0].timeout: invalid duration"))
       << reloader.status().last_errors.front();
+  // For sluice_config_rejected_resources_by_kind: one VirtualService.
+  const std::map<std::string, size_t> by_kind{{"VirtualService", 1}};
+  EXPECT_EQ(reloader.status().rejected_by_kind, by_kind);
 }
 
 TEST(Admission, AFileThatIsNotYamlKeepsWhatItHeld) {

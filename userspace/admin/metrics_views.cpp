@@ -21,9 +21,7 @@ void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>
   }
 }
 
-void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
-                              const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges,
-                              const config::MeshSnapshot& snap) {
+std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges) {
   std::vector<telemetry::TcpEdge> out;
   edges.for_each([&](const sl_edge_key& k, const std::vector<sl_edge_counters>& per_cpu) {
     telemetry::TcpEdge e{.src_ip = ntohl(k.src_ip), .dst_ip = ntohl(k.dst_ip), .vip = ntohl(k.svc.vip),
@@ -36,7 +34,13 @@ void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
     }
     out.push_back(e);
   });
-  telemetry::write_tcp_metrics(w, out, snap);
+  return out;
+}
+
+void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
+                              const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges,
+                              const config::MeshSnapshot& snap) {
+  telemetry::write_tcp_metrics(w, read_kernel_tcp_edges(edges), snap);
 }
 
 std::string service_totals_json(const std::vector<telemetry::ServiceTotals>& totals) {
@@ -88,6 +92,11 @@ void write_config_metrics(ExpositionWriter& w, const config::ReloadStatus& reloa
   w.gauge("sluice_config_rejected_resources", "Resources rejected by the snapshot in force (their last good version, "
                                               "if any, stays in force).");
   w.sample("sluice_config_rejected_resources", "", "", uint64_t{reload.last_errors.size()});
+  w.gauge("sluice_config_rejected_resources_by_kind",
+          "Resources rejected by the snapshot in force, by kind (\"file\": a file that did not parse).");
+  for (const auto& [kind, n] : reload.rejected_by_kind) {
+    w.sample("sluice_config_rejected_resources_by_kind", "", ExpositionWriter::label_text({{"kind", kind}}), uint64_t{n});
+  }
   w.gauge("sluice_config_last_reload_success",
           "1 when the snapshot in force was built with no resource rejected and the kernel tables were written "
           "without failure, else 0.");

@@ -11,6 +11,7 @@
 #include "map_handle.h"
 #include "mesh_snapshot.h"
 #include "request_metrics.h"
+#include "tcp_metrics.h"
 #include "sock_lb_types.h"
 #include "sock_redir_loader.h"
 #include "xdp_daemon.h"
@@ -19,6 +20,8 @@ namespace sluice {
 
 // sluice_kernel_decisions_total{reason}: the socket programs' sl_stats.
 void write_kernel_metrics(telemetry::ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats);
+// The kernel's per-edge TCP counters (sl_edge_cnt), summed over CPUs.
+std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges);
 // istio_tcp_*: the kernel's per-edge counters (sl_edge_cnt) summed over CPUs,
 // labelled from `snap` (telemetry/tcp_metrics.h).
 void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,

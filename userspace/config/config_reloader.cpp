@@ -37,8 +37,15 @@ bool ConfigReloader::reload() {
   }
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
+  std::map<std::string, std::set<std::string>> by_kind;  // kind -> rejected resources (one may have several errors)
   for (const Diagnostic& d : built.diagnostics) {
     (d.severity == Severity::kError ? errors : warnings).push_back(d.to_string());
+    // "VirtualService default/reviews" -> VirtualService; a file that did
+    // not parse names no resource.
+    if (d.severity == Severity::kError) {
+      by_kind[d.resource.empty() ? "file" : d.resource.substr(0, d.resource.find(' '))].insert(
+          d.resource.empty() ? d.file : d.resource);
+    }
   }
   // Each rejection and warning is logged when it first appears, not again
   // on every reload while it stands.
@@ -59,6 +66,8 @@ bool ConfigReloader::reload() {
   status_.version = version;
   status_.source = source_->describe();
   status_.last_errors = std::move(errors);
+  status_.rejected_by_kind.clear();
+  for (const auto& [kind, resources] : by_kind) status_.rejected_by_kind[kind] = resources.size();
   status_.warnings = std::move(warnings);
   status_.last_load_ms = load_ms;
   status_.last_build_ms = build_ms;

@@ -12,6 +12,8 @@
 
 #include <memory>
 
+#include <map>
+
 #include "config_source.h"
 #include "mesh_snapshot.h"
 #include "snapshot_builder.h"
@@ -24,6 +26,7 @@ struct ReloadStatus {
   uint64_t rejected = 0;          // reloads that rejected at least one resource
   std::string source;             // ConfigSource::describe()
   std::vector<std::string> last_errors;  // of the resources rejected by the snapshot in force
+  std::map<std::string, size_t> rejected_by_kind;  // the same errors by the resource's kind ("file" if none)
   std::vector<std::string> warnings;     // of the snapshot in force
   double last_load_ms = 0;        // read and parse changed files
   double last_build_ms = 0;       // build and validate the snapshot

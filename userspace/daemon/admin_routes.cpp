@@ -3,6 +3,7 @@
 #include "admin_views.h"
 #include "http_query.h"
 #include "json_writer.h"
+#include "graph_page.h"
 #include "mesh_views.h"
 #include "metrics_views.h"
 
@@ -72,6 +73,17 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   routes["/stats/services"] = [metrics = from.metrics](const std::string&) {
     return AdminResponse{200, "application/json",
                          service_totals_json(metrics ? metrics->totals_by_service() : std::vector<telemetry::ServiceTotals>{})};
+  };
+  // The service graph: the page, and the edges it polls.
+  routes["/graph"] = [](const std::string&) {
+    return AdminResponse{200, "text/html; charset=utf-8", std::string(graph_page_html())};
+  };
+  routes["/stats/graph"] = [&sync, metrics = from.metrics, edges = from.edges](const std::string&) {
+    const config::SnapshotPtr snap = sync.current();
+    std::vector<telemetry::EdgeTotals> tcp;
+    if (snap) tcp = telemetry::tcp_graph_edges(read_kernel_tcp_edges(edges), *snap);
+    return AdminResponse{200, "application/json",
+                         graph_json(metrics ? metrics->totals_by_edge() : std::vector<telemetry::EdgeTotals>{}, tcp)};
   };
   // /logging shows the level; /logging?level=debug changes it at once.
   routes["/logging"] = [](const std::string& target) {

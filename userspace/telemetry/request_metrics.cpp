@@ -1,5 +1,7 @@
 #include "request_metrics.h"
 
+#include <tuple>
+
 #include <new>
 
 #include "response_flags.h"
@@ -129,6 +131,42 @@ std::vector<ServiceTotals> RequestMetrics::totals_by_service() const {
   }
   std::vector<ServiceTotals> out;
   for (auto& [name, t] : by_name) out.push_back(std::move(t));
+  return out;
+}
+
+std::vector<EdgeTotals> RequestMetrics::totals_by_edge() const {
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t>, EdgeTotals> by_ids;
+  {
+    std::lock_guard lock(shards_mu_);
+    for (const auto& shard : shards_) {
+      shard.for_each_series([&](const RequestSeries& s) {
+        EdgeTotals& t = by_ids[{s.key.source, s.key.service, s.key.destination}];
+        const uint64_t n = s.requests.load();
+        t.requests += n;
+        if (s.key.response_code >= 500 || s.key.response_code == 0) t.errors += n;
+        s.duration_ms.add_counts(t.duration_ms);
+      });
+    }
+  }
+  const auto workloads = workloads_.snapshot();
+  const auto services = services_.snapshot();
+  auto workload = [&](uint32_t id) {
+    if (id == 0 || id >= workloads.size()) return std::string("unknown");
+    return workloads[id]->workload + "." + workloads[id]->ns;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, EdgeTotals> by_name;
+  for (auto& [ids, t] : by_ids) {
+    const auto [src, svc, dst] = ids;
+    EdgeTotals& into = by_name[{workload(src), svc < services.size() ? services[svc]->fqdn : "unknown", workload(dst)}];
+    into.requests += t.requests;
+    into.errors += t.errors;
+    for (size_t i = 0; i < t.duration_ms.size(); ++i) into.duration_ms[i] += t.duration_ms[i];
+  }
+  std::vector<EdgeTotals> out;
+  for (auto& [names, t] : by_name) {
+    std::tie(t.source, t.service, t.destination) = names;
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

@@ -148,6 +148,17 @@ struct ServiceTotals {
   std::array<uint64_t, kEnvoyDefaultBuckets.size() + 1> duration_ms{};  // per bucket, not cumulative
 };
 
+// One edge of the service graph: a client workload's requests to a service,
+// by the workload that answered (every worker added up).
+struct EdgeTotals {
+  std::string source;       // "workload.namespace"; "unknown" outside the mesh
+  std::string service;      // destination_service
+  std::string destination;  // "workload.namespace" that answered; "unknown" when none did
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  std::array<uint64_t, kEnvoyDefaultBuckets.size() + 1> duration_ms{};
+};
+
 // The node's request metrics: the label interners and every worker's shard.
 class RequestMetrics {
  public:
@@ -163,6 +174,8 @@ class RequestMetrics {
   uint64_t dropped() const;
   // By destination service, sorted by name.
   std::vector<ServiceTotals> totals_by_service() const;
+  // By (source, service, destination), sorted.
+  std::vector<EdgeTotals> totals_by_edge() const;
 
  private:
   Interner<WorkloadLabels> workloads_;

@@ -1,6 +1,7 @@
 #include "tcp_metrics.h"
 
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "ip_text.h"
@@ -17,38 +18,69 @@ struct Sums {
 
 uint64_t vip_port(uint32_t vip, uint16_t port) { return uint64_t{vip} << 16 | port; }
 
-}  // namespace
-
-void write_tcp_metrics(ExpositionWriter& w, const std::vector<TcpEdge>& edges, const config::MeshSnapshot& snap) {
-  std::unordered_map<uint32_t, const config::K8sResource<k8s::Pod>*> pods;
-  for (const auto& pod : snap.resources.pods) {
-    if (uint32_t ip = 0; parse_ipv4(pod->object.status().pod_ip(), ip)) pods[ip] = pod.get();
+// Istio's labels of an edge's ends, from the snapshot's pods and services.
+class EdgeNamer {
+ public:
+  explicit EdgeNamer(const config::MeshSnapshot& snap) {
+    for (const auto& pod : snap.resources.pods) {
+      if (uint32_t ip = 0; parse_ipv4(pod->object.status().pod_ip(), ip)) pods_[ip] = pod.get();
+    }
+    for (const auto& [fqdn, svc] : snap.services) {
+      if (!svc->vip) continue;
+      for (const auto& p : svc->ports) services_[vip_port(svc->vip, p.port)] = svc.get();
+    }
   }
-  std::unordered_map<uint64_t, const config::Service*> services;
-  for (const auto& [fqdn, svc] : snap.services) {
-    if (!svc->vip) continue;
-    for (const auto& p : svc->ports) services[vip_port(svc->vip, p.port)] = svc.get();
-  }
-  auto workload = [&](uint32_t ip) {
-    auto it = pods.find(ip);
-    return it == pods.end() ? WorkloadLabels{} : workload_labels(*it->second);
-  };
 
-  // By label set, in a stable order.
-  std::map<std::string, Sums> series;
-  for (const TcpEdge& e : edges) {
+  WorkloadLabels workload(uint32_t ip) const {
+    auto it = pods_.find(ip);
+    return it == pods_.end() ? WorkloadLabels{} : workload_labels(*it->second);
+  }
+
+  ServiceLabels service(uint32_t vip, uint16_t port) const {
     ServiceLabels svc;
-    if (auto it = services.find(vip_port(e.vip, e.port)); it != services.end()) {
+    if (auto it = services_.find(vip_port(vip, port)); it != services_.end()) {
       svc.fqdn = it->second->fqdn;
       if (!it->second->name.empty()) svc.name = it->second->name;
       if (!it->second->ns.empty()) svc.ns = it->second->ns;
     } else {
-      svc.fqdn = format_endpoint(e.vip, e.port);  // a service removed since: its address
+      svc.fqdn = format_endpoint(vip, port);  // a service removed since: its address
     }
+    return svc;
+  }
+
+ private:
+  std::unordered_map<uint32_t, const config::K8sResource<k8s::Pod>*> pods_;
+  std::unordered_map<uint64_t, const config::Service*> services_;
+};
+
+}  // namespace
+
+std::vector<EdgeTotals> tcp_graph_edges(const std::vector<TcpEdge>& edges, const config::MeshSnapshot& snap) {
+  const EdgeNamer names(snap);
+  auto name = [](const WorkloadLabels& w) { return w.workload == "unknown" ? w.workload : w.workload + "." + w.ns; };
+  std::map<std::tuple<std::string, std::string, std::string>, EdgeTotals> merged;
+  for (const TcpEdge& e : edges) {
+    EdgeTotals& t = merged[{name(names.workload(e.src_ip)), names.service(e.vip, e.port).fqdn, name(names.workload(e.dst_ip))}];
+    t.requests += e.opened;
+  }
+  std::vector<EdgeTotals> out;
+  for (auto& [key, t] : merged) {
+    std::tie(t.source, t.service, t.destination) = key;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+void write_tcp_metrics(ExpositionWriter& w, const std::vector<TcpEdge>& edges, const config::MeshSnapshot& snap) {
+  const EdgeNamer names(snap);
+  // By label set, in a stable order.
+  std::map<std::string, Sums> series;
+  for (const TcpEdge& e : edges) {
+    const ServiceLabels svc = names.service(e.vip, e.port);
     std::string labels;
     ExpositionWriter::append_label(labels, "reporter", "source");
-    append_workload_labels(labels, "source", workload(e.src_ip));
-    append_workload_labels(labels, "destination", workload(e.dst_ip));
+    append_workload_labels(labels, "source", names.workload(e.src_ip));
+    append_workload_labels(labels, "destination", names.workload(e.dst_ip));
     ExpositionWriter::append_label(labels, "destination_service", svc.fqdn);
     ExpositionWriter::append_label(labels, "destination_service_name", svc.name);
     ExpositionWriter::append_label(labels, "destination_service_namespace", svc.ns);

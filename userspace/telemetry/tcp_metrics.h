@@ -11,6 +11,7 @@
 
 #include "exposition.h"
 #include "mesh_snapshot.h"
+#include "request_metrics.h"
 
 namespace sluice::telemetry {
 
@@ -26,5 +27,9 @@ struct TcpEdge {
 };
 
 void write_tcp_metrics(ExpositionWriter& w, const std::vector<TcpEdge>& edges, const config::MeshSnapshot& snap);
+
+// The same edges for the service graph, named as request edges are
+// (request_metrics.h): `requests` counts connections opened.
+std::vector<EdgeTotals> tcp_graph_edges(const std::vector<TcpEdge>& edges, const config::MeshSnapshot& snap);
 
 }  // namespace sluice::telemetry
