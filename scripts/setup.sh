@@ -13,6 +13,8 @@ PACKAGES=(
   libyaml-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
   # JSON of the Kubernetes API (the client and the test API server)
   libsimdjson-dev
+  # HTTP/2 framing, HPACK and flow control for the L7 proxy (docs/http2.md)
+  libnghttp2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # fuzz tier (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes of

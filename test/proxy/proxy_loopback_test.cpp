@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "echo_server.h"
+#include "h2_test_client.h"
 #include "proxy_server.h"
 #include "request_metrics.h"
 #include "snapshot_builder.h"
@@ -57,6 +59,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   void send(const std::string& bytes) {
     size_t off = 0;
     while (off < bytes.size()) {
@@ -483,6 +486,139 @@ TEST_F(ProxyLoopbackTest, ADrainClosesEachKeepAliveConnectionAfterItsNextAnswer)
   EXPECT_TRUE(eventually([&] { return !proxy_->accepting_any(); })) << "the listeners stay open after the grace";
   Client late(proxy_->port());
   EXPECT_FALSE(late.connected()) << "nothing listens once the drain closed the listeners";
+}
+
+// HTTP/2 (h2c with prior knowledge) on the same mesh port, through the same
+// routing, filters and upstream path, to HTTP/1.1 backends.
+namespace h2 {
+
+// A client connection speaking HTTP/2 from its first byte.
+class H2Conn {
+ public:
+  explicit H2Conn(uint16_t port) : tcp_(port) {}
+  bool pump(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
+    return client.pump(tcp_.fd(), done, limit);
+  }
+  int fd() const { return tcp_.fd(); }
+  test::H2TestClient client;
+
+ private:
+  Client tcp_;
+};
+
+}  // namespace h2
+
+TEST_F(ProxyLoopbackTest, H2StreamsAreRoutedFilteredAndForwardedLikeHttp1) {
+  start(virtual_service("  - match: [{headers: {end-user: {exact: jason}}}]\n"
+                        "    route: [{destination: {host: web, subset: v2}}]\n"
+                        "  - match: [{uri: {prefix: /teapot}}]\n"
+                        "    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n"
+                        "    route: [{destination: {host: web, subset: v1}}]\n"
+                        "  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  const int32_t plain = c.client.request("GET", "/reviews/1", "web");
+  const int32_t jason = c.client.request("GET", "/reviews/2", "web", {{"end-user", "jason"}});
+  const int32_t teapot = c.client.request("GET", "/teapot", "web");
+  const std::string body(3000, 'q');
+  const int32_t post = c.client.request("POST", "/upload", "web", {{"content-type", "text/plain"}}, true, &body);
+  ASSERT_TRUE(c.pump([&] { return c.client.closed_count() == 4; }));
+  EXPECT_EQ(c.client.stream(plain).status, 200);
+  EXPECT_NE(c.client.stream(plain).body.find("\"version\":\"v1\""), std::string::npos) << c.client.stream(plain).body;
+  EXPECT_NE(c.client.stream(plain).body.find("x-request-id"), std::string::npos) << "the proxy's request id";
+  EXPECT_NE(c.client.stream(plain).body.find("\"host\":\"web\""), std::string::npos) << ":authority is the Host";
+  EXPECT_EQ(c.client.stream(jason).headers["x-echo-version"], "v2");
+  EXPECT_EQ(c.client.stream(teapot).status, 418);
+  EXPECT_EQ(c.client.stream(teapot).body, "fault filter abort\n");
+  EXPECT_EQ(c.client.stream(post).status, 200);
+  EXPECT_TRUE(eventually([&] { return log_has("\"protocol\":\"HTTP/2\""); }));
+  EXPECT_TRUE(eventually([&] { return log_has("\"flags\":\"FI\""); }));
+  // HTTP/1.1 on the same port is unchanged.
+  EXPECT_NE(request(get("/", "end-user: jason\r\n")).body.find("\"version\":\"v2\""), std::string::npos);
+}
+
+TEST_F(ProxyLoopbackTest, H2ManyConcurrentStreamsOnOneConnectionAllSucceed) {
+  start(virtual_service("  - route: [{destination: {host: web}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  std::vector<int32_t> ids;
+  // Some wait at the backend, so that they overlap on the connection.
+  for (int i = 0; i < 60; ++i) {
+    ids.push_back(c.client.request("GET", "/s/" + std::to_string(i), "web",
+                                   {{"x-echo-delay-ms", i % 3 == 0 ? "50" : "0"}}));
+  }
+  ASSERT_TRUE(c.pump([&] { return c.client.closed_count() == ids.size(); }, 10s));
+  for (int32_t id : ids) EXPECT_EQ(c.client.stream(id).status, 200) << "stream " << id;
+}
+
+TEST_F(ProxyLoopbackTest, H2ALargeChunkedResponseIsRelayedWhole) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  const int32_t id = c.client.request("GET", "/big", "web", {{"x-echo-body-bytes", "1000000"}, {"x-echo-chunked", "1"}});
+  ASSERT_TRUE(c.pump([&] { return c.client.stream(id).closed; }, 10s));
+  EXPECT_EQ(c.client.stream(id).status, 200);
+  EXPECT_EQ(c.client.stream(id).body.size(), 1000000u);
+  EXPECT_FALSE(c.client.stream(id).reset);
+}
+
+TEST_F(ProxyLoopbackTest, H2RapidResetGetsGoawayAndTheWorkerServesOthers) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  {
+    h2::H2Conn attacker(proxy_->port());
+    for (int i = 0; i < 2000; ++i) {
+      const int32_t id = attacker.client.request("GET", "/", "web");
+      attacker.pump([] { return true; }, 0ms);  // the request leaves before its reset
+      attacker.client.reset(id);
+    }
+    ASSERT_TRUE(attacker.pump([&] { return attacker.client.goaway().has_value(); }));
+    EXPECT_EQ(*attacker.client.goaway(), static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+    EXPECT_TRUE(attacker.pump([&] { return attacker.client.peer_closed(); })) << "and the connection closes";
+  }
+  h2::H2Conn other(proxy_->port());
+  const int32_t id = other.client.request("GET", "/", "web");
+  ASSERT_TRUE(other.pump([&] { return other.client.stream(id).closed; }));
+  EXPECT_EQ(other.client.stream(id).status, 200);
+  EXPECT_EQ(request(get("/")).status, 200u);
+}
+
+TEST_F(ProxyLoopbackTest, H2StreamsPastTheLimitAreRefusedAndOversizedHeadersGet431) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  std::vector<int32_t> open;
+  for (int i = 0; i < 110; ++i) open.push_back(c.client.request("GET", "/", "web", {}, /*end_stream=*/false));
+  ASSERT_TRUE(c.pump([&] {
+    size_t refused = 0;
+    for (int32_t id : open) refused += c.client.stream(id).reset == NGHTTP2_REFUSED_STREAM;
+    return refused == 10;
+  }));
+  h2::H2Conn d(proxy_->port());
+  const int32_t big = d.client.request("GET", "/", "web", {{"x-big", std::string(40000, 'a')}});
+  ASSERT_TRUE(d.pump([&] { return d.client.stream(big).closed; }));
+  EXPECT_EQ(d.client.stream(big).status, 431);
+  EXPECT_EQ(echoes_[0]->requests(), 0u) << "nothing was forwarded";
+}
+
+TEST_F(ProxyLoopbackTest, H2cUpgradeServesTheRequestAsStreamOneThenMoreStreams) {
+  start(virtual_service("  - match: [{headers: {end-user: {exact: jason}}}]\n"
+                        "    route: [{destination: {host: web, subset: v2}}]\n"
+                        "  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  // HTTP2-Settings: MAX_CONCURRENT_STREAMS = 100, base64url.
+  const std::string settings("\x00\x03\x00\x00\x00\x64", 6);
+  const std::string upgrade = "GET /first HTTP/1.1\r\nHost: web\r\nend-user: jason\r\n"
+                              "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n";
+  ASSERT_EQ(::send(c.fd(), upgrade.data(), upgrade.size(), MSG_NOSIGNAL), static_cast<ssize_t>(upgrade.size()));
+  std::string head;
+  char ch;
+  while (head.find("\r\n\r\n") == std::string::npos && ::recv(c.fd(), &ch, 1, 0) == 1) head += ch;
+  ASSERT_EQ(head.substr(0, 12), "HTTP/1.1 101") << head;
+  ASSERT_TRUE(c.client.upgraded(settings));
+  const int32_t second = c.client.request("GET", "/second", "web");
+  ASSERT_TRUE(c.pump([&] { return c.client.stream(1).closed && c.client.stream(second).closed; }));
+  EXPECT_EQ(c.client.stream(1).status, 200);
+  EXPECT_EQ(c.client.stream(1).headers["x-echo-version"], "v2") << "the upgraded request was routed by its headers";
+  EXPECT_NE(c.client.stream(1).body.find("/first"), std::string::npos);
+  EXPECT_EQ(c.client.stream(1).body.find("h2c"), std::string::npos) << "no upgrade header went upstream";
+  EXPECT_EQ(c.client.stream(second).status, 200);
+  EXPECT_EQ(c.client.stream(second).headers["x-echo-version"], "v1");
 }
 
 }  // namespace

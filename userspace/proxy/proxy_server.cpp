@@ -12,9 +12,11 @@
 #include <thread>
 
 #include "gateway_session.h"
+#include "h2_session.h"
 #include "http_session.h"
 #include "ip_text.h"
 #include "listen_socket.h"
+#include "preface_sniff.h"
 #include "tcp_proxy.h"
 #include "worker.h"
 
@@ -41,7 +43,8 @@ struct ProxyServer::Impl {
 namespace {
 
 // A mesh connection the kernel redirected here: opaque TCP when its service
-// port is not HTTP (tcp/tls routes took it), else HTTP/1.1 sessions.
+// port is not HTTP (tcp/tls routes took it), else HTTP/2 when it opens with
+// the h2 client preface, else HTTP/1.1 sessions.
 Task<void> session(Worker& w, Socket socket) {
   CountedConnection counted(w);
   beast::error_code ec;
@@ -65,7 +68,16 @@ Task<void> session(Worker& w, Socket socket) {
   }
   TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
-  co_await serve(w, stream, buffer, ds);
+  switch (co_await sniff_protocol(w, stream, buffer)) {
+    case SniffedProtocol::kHttp2:
+      co_await serve_h2(w, stream, buffer, ds);
+      break;
+    case SniffedProtocol::kHttp1:
+      co_await serve(w, stream, buffer, ds);
+      break;
+    case SniffedProtocol::kGone:
+      break;
+  }
   stream.socket().shutdown(Socket::shutdown_send, ec);
 }
 

@@ -20,6 +20,7 @@ std::string format_access_log(const AccessLogEntry& e) {
   w.key("attempts").value(e.attempts);
   w.key("request_bytes").value(e.request_bytes);
   w.key("response_bytes").value(e.response_bytes);
+  if (!e.protocol.empty()) w.key("protocol").value(e.protocol);
   if (!e.server_name.empty()) w.key("requested_server_name").value(e.server_name);
   w.end_object();
   return std::move(w).str();

@@ -25,6 +25,7 @@ struct AccessLogEntry {
   uint32_t attempts = 0;
   uint64_t request_bytes = 0;
   uint64_t response_bytes = 0;
+  std::string protocol;     // "HTTP/2" for an HTTP/2 stream (Envoy's %PROTOCOL%); empty: HTTP/1.x or TCP
   std::string server_name;  // TCP proxy: the ClientHello's SNI (Envoy's requested_server_name); empty: none
 };
 

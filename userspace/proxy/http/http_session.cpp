@@ -9,14 +9,12 @@
 #include <limits>
 #include <memory>
 
-#include "beast_headers.h"
 #include "body_relay.h"
 #include "forwarded_for.h"
-#include "gateway_route.h"
+#include "h2c_upgrade.h"
 #include "http_head.h"
 #include "local_reply.h"
-#include "request_id.h"
-#include "retry_loop.h"
+#include "request_exchange.h"
 #include "streaming_body.h"
 #include "websocket_tunnel.h"
 
@@ -27,17 +25,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 namespace {
-
-// The size of a response body that is already whole in `buffer` behind its
-// parsed header: none (0), or all of a Content-Length body. Otherwise (a
-// chunked body, one ended by close, or one still arriving) nullopt.
-std::optional<uint64_t> buffered_body_bytes(const ResponseBodyParser& p, const beast::flat_buffer& buffer) {
-  if (p.is_done()) return 0;
-  if (p.chunked() || !p.content_length()) return std::nullopt;
-  const auto left = p.content_length_remaining();
-  if (!left || *left > buffer.size()) return std::nullopt;
-  return *left;
-}
 
 // Holds a request for `delay` (a filter asked for it). Returns false as soon
 // as the client hangs up meanwhile: its side reads end-of-stream or an error.
@@ -101,7 +88,6 @@ template <class Stream>
 Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Downstream& ds) {
   beast::error_code ec;
   auto& tcp_layer = beast::get_lowest_layer(stream);
-  const uint32_t peer_ip = ds.peer_ip;
   std::string head;  // a response head being written; its capacity is kept
   for (;;) {
     RequestBodyParser parser;
@@ -152,106 +138,56 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
         break;
       }
     }
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
+      // Mesh traffic only: the Gateway's HTTP/2 (ALPN h2) is a later slice.
+      if (parser.is_done() && !ds.gateway_port) {
+        if (auto settings = h2c_upgrade_settings(req)) {
+          co_await serve_h2c_upgrade(w, stream, buffer, ds, req, *settings);
+          co_return;
+        }
+      }
+    }
+    // An h2c upgrade not taken (over TLS, at a Gateway, or with a body still
+    // to stream) is ignored, as RFC 7540 lets a server do: the request stays
+    // HTTP/1.1.
+    drop_h2c_upgrade(req);
     StreamingBodyOf<Stream> rest(stream, buffer, parser);
     StreamingBody* streaming = parser.is_done() ? nullptr : &rest;
 
-    telemetry::AccessLogEntry log;
-    const bool logging = w.logging();
-    if (logging) {
-      log.method = std::string(req.method_string());
-      log.path = std::string(req.target());
-      log.downstream = ds.address;
-    }
-    const beast::string_view host = req[http::field::host];
-    if (logging) log.authority = std::string(host);
-    log.request_bytes = req.body().size();
-    if (req["x-request-id"].empty()) {
-      std::array<char, 36> id;
-      new_request_id(w.rng, id);
-      req.set("x-request-id", beast::string_view(id.data(), id.size()));
-    }
-    if (logging) log.request_id = std::string(req["x-request-id"]);
     bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
 
     // At the Gateway, who the client is (behind trusted proxies, from
     // X-Forwarded-For), and the forwarded headers the application reads.
-    uint32_t remote_ip = peer_ip;
+    uint32_t remote_ip = ds.peer_ip;
     if (ds.gateway_port) {
       const unsigned trusted = w.options.gateway_trusted_proxies;
       std::string xff = joined_forwarded_for(req);
-      remote_ip = forwarded_client(xff, trusted, peer_ip);
+      remote_ip = forwarded_client(xff, trusted, ds.peer_ip);
       constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
-      add_forwarded_headers(req, std::move(xff), peer_ip, kTls ? "https" : "http", trusted);
+      add_forwarded_headers(req, std::move(xff), ds.peer_ip, kTls ? "https" : "http", trusted);
     }
 
-    config::SnapshotPtr snap = w.snapshot();
-    const BeastHeaders headers(req);
-    RequestAttrs attrs;
-    attrs.method = std::string_view(req.method_string().data(), req.method_string().size());
-    attrs.path = std::string_view(req.target().data(), req.target().size());
-    attrs.authority = std::string_view(host.data(), host.size());
-    attrs.scheme = "http";
-    attrs.port = ds.dst ? ds.dst->port : 0;
-    attrs.headers = &headers;
-    RouteDecision d = ds.gateway_port ? gateway_decision(w, snap, ds, req, attrs)
-                                      : w.router.decide(snap, ds.dst, attrs, peer_ip);
-    log.route = d.virtual_service;
-    // The request filters (filters/request_filter.h): each may hold the
-    // request, or answer it, which ends the chain. A route that is already
-    // a local answer (no route, no upstream) skips them.
-    RequestContext ctx{req, ds, d, w.rng, remote_ip};
-    telemetry::ResponseFlags injected;  // the filters' flags
-    bool client_gone = false;
-    if (!d.local_status) {
-      for (const auto& filter : w.filters.filters()) {
-        FilterAction act = filter->on_request(ctx);
-        injected.merge(act.flags);
-        if (act.delay.count() > 0 && !co_await hold(w, tcp_layer.socket(), act.delay)) {
-          client_gone = true;
-          break;
-        }
-        if (act.local_status) {
-          d.local_status = act.local_status;
-          d.local_body = std::move(act.local_body);
-          d.local_headers = std::move(act.local_headers);
-          d.flags = injected;
-          break;
-        }
-      }
-    }
-    if (client_gone) {
-      // Envoy drops a request whose client left while it was held: nothing
-      // goes upstream, and the log says DC.
-      log.flags = injected;
-      log.flags.set(telemetry::ResponseFlag::kDownstreamConnectionTermination);
-      log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      w.filters.on_complete(ctx, log);
-      break;
-    }
+    Exchange ex(w, req, ds, "http", start, remote_ip);
+    const bool stays = co_await ex.run_filters(
+        [&w, &tcp_layer](std::chrono::milliseconds delay) { return hold(w, tcp_layer.socket(), delay); });
+    if (!stays) break;
+    RouteDecision& d = ex.decision();
+    telemetry::AccessLogEntry& log = ex.log;
     if (!d.local_status && !req[http::field::upgrade].empty() && !streaming) {
       // Upgrade (WebSocket): the connection becomes a byte tunnel to one
       // endpoint and leaves HTTP behind. Over TLS, not yet.
       if constexpr (std::is_same_v<Stream, TcpStream>) {
-        log.flags = injected;
+        log.flags = ex.injected_flags();
         co_await tunnel(w, stream, buffer, req, d, log);
-        log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        w.filters.on_complete(ctx, log);
+        ex.complete();
         co_return;
       } else {
         d.local_status = 501;
         d.local_body = "upgrade over TLS is not supported\n";
       }
     }
-    ForwardResult result;
-    if (d.local_status) {
-      log.flags = d.flags;
-      result.local = local_reply(d.local_status, version, keep_alive, d.local_body);
-      for (const auto& [name, value] : d.local_headers) result.local->set(name, value);
-    } else {
-      result = co_await forward(w, req, streaming, d, log);
-      log.flags.merge(injected);
-    }
+    ForwardResult result = co_await ex.answer(streaming, version, keep_alive);
     // An unread request body cannot be skipped over: the connection ends
     // with this response. So it does while the proxy drains: the client
     // reads `Connection: close` and opens its next connection elsewhere.
@@ -259,7 +195,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
     if (result.local) {
       Response& res = *result.local;
       res.keep_alive(keep_alive);
-      w.filters.on_response(ctx, res.base());
+      ex.on_response(res.base());
       log.status = res.result_int();
       log.response_bytes = res.body().size();
       co_await http::async_write(stream, res, redirect(ec));
@@ -277,7 +213,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
         keep_alive = false;
       }
       res.keep_alive(keep_alive);
-      w.filters.on_response(ctx, res.base());
+      ex.on_response(res.base());
       // Under a route timeout the upstream stream keeps its deadline for the
       // whole body (Envoy's timeout spans the complete response); otherwise
       // each read has the stream idle timeout.
@@ -306,8 +242,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       }
       tcp_layer.expires_never();
     }
-    log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    w.filters.on_complete(ctx, log);
+    ex.complete();
     if (ec || !keep_alive) break;
   }
 }

@@ -38,6 +38,18 @@ struct UpstreamReply {
   bool deadline_set = false;  // the connection's expiry is the route/try deadline
 };
 
+// The size of a response body that is already whole in `buffer` behind its
+// parsed header: none (0), or all of a Content-Length body. Otherwise (a
+// chunked body, one ended by close, or one still arriving) nullopt.
+inline std::optional<uint64_t> buffered_body_bytes(const ResponseBodyParser& p,
+                                                   const boost::beast::flat_buffer& buffer) {
+  if (p.is_done()) return 0;
+  if (p.chunked() || !p.content_length()) return std::nullopt;
+  const auto left = p.content_length_remaining();
+  if (!left || *left > buffer.size()) return std::nullopt;
+  return *left;
+}
+
 // What a forwarded request produced: a reply made here, or an upstream reply.
 struct ForwardResult {
   std::optional<Response> local;

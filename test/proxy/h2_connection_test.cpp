@@ -1,0 +1,223 @@
+// The HTTP/2 server side (H2Connection) against nghttp2's client, in memory:
+// requests decoded into HTTP/1.1 requests, responses with bodies in pieces,
+// and each limit against hostile input (h2_limits.h). No sockets, no root.
+#include <gtest/gtest.h>
+
+#include <boost/beast/http/field.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "h2_connection.h"
+#include "h2_limits.h"
+#include "h2_preface.h"
+#include "h2_test_client.h"
+
+namespace sluice::proxy {
+namespace {
+
+using test::H2TestClient;
+namespace http = boost::beast::http;
+
+TEST(H2Preface, TellsH2cFromHttp1ByTheFirstBytes) {
+  EXPECT_EQ(match_h2_preface(kH2ClientPreface), PrefaceMatch::kHttp2);
+  EXPECT_EQ(match_h2_preface(std::string(kH2ClientPreface) + "\x00\x00\x12"), PrefaceMatch::kHttp2);
+  EXPECT_EQ(match_h2_preface(""), PrefaceMatch::kNeedMore);
+  EXPECT_EQ(match_h2_preface("PRI * HTTP/2"), PrefaceMatch::kNeedMore);
+  EXPECT_EQ(match_h2_preface("POST / HTTP/1.1\r\n"), PrefaceMatch::kNotHttp2);
+  EXPECT_EQ(match_h2_preface("GET"), PrefaceMatch::kNotHttp2);
+}
+
+// A server connection and a client, wired back to back.
+class H2ConnectionTest : public ::testing::Test {
+ protected:
+  H2ConnectionTest() : server_([this](std::shared_ptr<H2Stream> s) { requests_.push_back(std::move(s)); }) {}
+
+  // Moves bytes both ways until neither side has any. False: the server
+  // gave up on the connection.
+  bool exchange() {
+    bool ok = true;
+    for (int round = 0; round < 1000; ++round) {
+      const std::string to_server = client_.take_output();
+      if (!to_server.empty() && ok) ok = server_.receive(to_server);
+      std::string to_client;
+      server_.take_output(to_client, 1 << 20);
+      if (!to_client.empty()) client_.receive(to_client);
+      if (to_server.empty() && to_client.empty()) break;
+    }
+    return ok;
+  }
+
+  H2TestClient client_;
+  std::vector<std::shared_ptr<H2Stream>> requests_;
+  H2Connection server_;
+};
+
+TEST_F(H2ConnectionTest, AStreamBecomesAnHttp1RequestWithAuthorityAsHost) {
+  const std::string body = "{\"a\":1}";
+  const int32_t id = client_.request("POST", "/reviews/1?x=1", "reviews:9080",
+                                     {{"end-user", "jason"}, {"cookie", "a=1"}, {"cookie", "b=2"}}, true, &body);
+  ASSERT_TRUE(exchange());
+  ASSERT_EQ(requests_.size(), 1u);
+  const Request& req = requests_[0]->request;
+  EXPECT_EQ(requests_[0]->id, id);
+  EXPECT_EQ(requests_[0]->reject_status, 0u);
+  EXPECT_EQ(req.method_string(), "POST");
+  EXPECT_EQ(req.target(), "/reviews/1?x=1");
+  EXPECT_EQ(req[http::field::host], "reviews:9080");
+  EXPECT_EQ(req["end-user"], "jason");
+  EXPECT_EQ(req[http::field::cookie], "a=1; b=2");
+  EXPECT_EQ(req.body(), body);
+  EXPECT_EQ(req.version(), 11u);
+}
+
+TEST_F(H2ConnectionTest, AResponseBodyGoesOutPieceByPieceUnderFlowControl) {
+  const int32_t id = client_.request("GET", "/", "web");
+  ASSERT_TRUE(exchange());
+  ASSERT_EQ(requests_.size(), 1u);
+  H2Stream& st = *requests_[0];
+  int progress = 0;
+  st.on_progress = [&] { ++progress; };
+  Fields headers;
+  headers.set(http::field::content_type, "text/plain");
+  headers.set(http::field::connection, "keep-alive");  // HTTP/1 only: never sent on h2
+  headers.set(http::field::transfer_encoding, "chunked");
+  server_.respond(st, 200, headers, true);
+  exchange();
+  EXPECT_EQ(client_.stream(id).status, 200);
+  EXPECT_FALSE(client_.stream(id).closed) << "the body is still to come";
+  // Pieces larger than the client's 64 KiB window arrive as the client
+  // acknowledges them.
+  const std::string piece(40000, 'x');
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(st.out_drained());
+    server_.push_body(st, piece, i == 4);
+    exchange();
+  }
+  EXPECT_TRUE(client_.stream(id).closed);
+  EXPECT_EQ(client_.stream(id).body.size(), 5 * piece.size());
+  EXPECT_EQ(client_.stream(id).headers.count("connection"), 0u);
+  EXPECT_EQ(client_.stream(id).headers.count("transfer-encoding"), 0u);
+  EXPECT_EQ(client_.stream(id).headers["content-type"], "text/plain");
+  EXPECT_GE(progress, 4) << "the relay heard each piece taken";
+  EXPECT_FALSE(st.aborted);
+}
+
+TEST_F(H2ConnectionTest, StreamsPastMaxConcurrentStreamsAreRefused) {
+  std::vector<int32_t> ids;
+  for (uint32_t i = 0; i < kH2MaxConcurrentStreams + 20; ++i) {
+    ids.push_back(client_.request("GET", "/", "web", {}, /*end_stream=*/false));
+  }
+  exchange();
+  size_t refused = 0;
+  for (int32_t id : ids) refused += client_.stream(id).reset == NGHTTP2_REFUSED_STREAM;
+  EXPECT_EQ(refused, 20u);
+  EXPECT_EQ(server_.open_streams(), kH2MaxConcurrentStreams);
+  EXPECT_FALSE(client_.goaway()) << "refusing streams does not end the connection";
+}
+
+TEST_F(H2ConnectionTest, AnOversizedHeaderListIsAnswered431NotForwarded) {
+  const std::string big(kH2MaxHeaderListBytes / 4, 'a');
+  client_.request("GET", "/", "web", {{"x-1", big}, {"x-2", big}, {"x-3", big}, {"x-4", big}, {"x-5", big}});
+  exchange();
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_EQ(requests_[0]->reject_status, 431u);
+  EXPECT_FALSE(client_.goaway());
+}
+
+TEST_F(H2ConnectionTest, ABodyPastTheRetryBufferIsAnswered413) {
+  const std::string body(kRetryBufferBytes + 1, 'b');
+  client_.request("POST", "/", "web", {}, true, &body);
+  // The client's window allows 64 KiB minus one before the server opens it.
+  for (int i = 0; i < 10 && requests_.empty(); ++i) exchange();
+  ASSERT_EQ(requests_.size(), 1u);
+  EXPECT_EQ(requests_[0]->reject_status, 413u);
+  EXPECT_TRUE(requests_[0]->request.body().empty()) << "nothing past the limit is kept";
+}
+
+TEST_F(H2ConnectionTest, RapidResetEndsTheConnectionWithEnhanceYourCalm) {
+  // Each request goes out before its reset (nghttp2 would otherwise drop
+  // both), the whole loop in one burst, as an attacker sends it.
+  std::string burst;
+  for (uint32_t i = 0; i < 4 * kH2ResetBurst; ++i) {
+    const int32_t id = client_.request("GET", "/", "web");
+    burst += client_.take_output();
+    client_.reset(id);
+    burst += client_.take_output();
+  }
+  server_.receive(burst);
+  exchange();
+  ASSERT_TRUE(client_.goaway());
+  EXPECT_EQ(*client_.goaway(), static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_FALSE(server_.want_read());
+}
+
+TEST_F(H2ConnectionTest, AFewResetsAreFine) {
+  for (int i = 0; i < 10; ++i) {
+    const int32_t reset = client_.request("GET", "/", "web");
+    exchange();
+    client_.reset(reset);
+  }
+  const int32_t id = client_.request("GET", "/", "web");
+  exchange();
+  EXPECT_FALSE(client_.goaway());
+  EXPECT_TRUE(server_.want_read());
+  ASSERT_FALSE(requests_.empty());
+  EXPECT_EQ(requests_.back()->id, id) << "the connection still takes requests";
+}
+
+// Raw frames: a 9-byte header then the payload.
+std::string frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>(payload.size() >> 16);
+  f += static_cast<char>(payload.size() >> 8);
+  f += static_cast<char>(payload.size());
+  f += static_cast<char>(type);
+  f += static_cast<char>(flags);
+  f += static_cast<char>(stream >> 24);
+  f += static_cast<char>(stream >> 16);
+  f += static_cast<char>(stream >> 8);
+  f += static_cast<char>(stream);
+  return f + payload;
+}
+
+TEST(H2ConnectionHostile, AContinuationFloodClosesTheConnection) {
+  std::vector<std::shared_ptr<H2Stream>> requests;
+  H2Connection server([&](std::shared_ptr<H2Stream> s) { requests.push_back(std::move(s)); });
+  std::string in(kH2ClientPreface);
+  in += frame(NGHTTP2_SETTINGS, 0, 0, "");
+  // HEADERS without END_HEADERS, then CONTINUATIONs that never end it. Each
+  // carries one literal header (never indexed, new name "a", value "b").
+  const std::string field = std::string("\x10\x01" "a\x01" "b", 5);
+  in += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, std::string("\x82\x86\x84", 3));
+  for (size_t i = 0; i < 4 * kH2MaxContinuations; ++i) in += frame(NGHTTP2_CONTINUATION, 0, 1, field);
+  EXPECT_FALSE(server.receive(in));
+  std::string out;
+  server.take_output(out, 1 << 20);
+  EXPECT_FALSE(server.want_read());
+  EXPECT_TRUE(requests.empty());
+}
+
+TEST(H2ConnectionHostile, APingFloodFromAClientThatDoesNotReadClosesTheConnection) {
+  H2Connection server([](std::shared_ptr<H2Stream>) {});
+  std::string in(kH2ClientPreface);
+  in += frame(NGHTTP2_SETTINGS, 0, 0, "");
+  for (size_t i = 0; i < 4 * kH2MaxOutboundAcks; ++i) in += frame(NGHTTP2_PING, 0, 0, std::string(8, 'p'));
+  // Nothing is taken from the server's output: its PING ACKs pile up.
+  EXPECT_FALSE(server.receive(in));
+}
+
+TEST(H2ConnectionHostile, GarbageAfterThePrefaceIsAProtocolError) {
+  H2Connection server([](std::shared_ptr<H2Stream>) {});
+  std::string in(kH2ClientPreface);
+  in += std::string("\x00\x00\x04\x09\x00\x00\x00\x00\x07" "abcd", 13);  // CONTINUATION out of place
+  server.receive(in);
+  std::string out;
+  EXPECT_TRUE(server.take_output(out, 1 << 20));
+  EXPECT_FALSE(server.want_read());
+  EXPECT_NE(out.find(std::string("\x07", 1)), std::string::npos) << "a GOAWAY went out";
+}
+
+}  // namespace
+}  // namespace sluice::proxy

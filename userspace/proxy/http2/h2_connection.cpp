@@ -1,0 +1,348 @@
+#include "h2_connection.h"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <vector>
+
+#include "h2_limits.h"
+#include "h2_stats.h"
+#include "proxy_limits.h"
+
+namespace sluice::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+// RFC 9113 4.3.1's size of one header field.
+constexpr std::size_t kFieldOverhead = 32;
+
+std::string_view as_view(const uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
+// Fields that describe the HTTP/1 connection, which HTTP/2 forbids
+// (RFC 9113 8.2.2): a response carrying one would be malformed.
+bool connection_specific(std::string_view lower_name) {
+  static constexpr std::array<std::string_view, 6> kNames = {"connection", "keep-alive", "proxy-connection",
+                                                             "transfer-encoding", "upgrade", "te"};
+  return std::find(kNames.begin(), kNames.end(), lower_name) != kNames.end();
+}
+
+nghttp2_nv make_nv(const std::string& name, const std::string& value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+                    NGHTTP2_NV_FLAG_NONE};
+}
+
+H2Stream* stream_of(nghttp2_session* session, int32_t id) {
+  return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
+}
+
+}  // namespace
+
+// nghttp2's C callbacks, with the connection as user data.
+struct H2Connection::Callbacks {
+  static H2Connection& self(void* user_data) { return *static_cast<H2Connection*>(user_data); }
+
+  static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto stream = std::make_shared<H2Stream>(frame->hd.stream_id);
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
+    self(user_data).streams_.emplace(frame->hd.stream_id, std::move(stream));
+    return 0;
+  }
+
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                       const uint8_t* value, size_t valuelen, uint8_t /*flags*/, void* /*user_data*/) {
+    H2Stream* s = stream_of(session, frame->hd.stream_id);
+    // Request trailers have nowhere to go on an HTTP/1.1 upstream request
+    // whose body is buffered and framed by Content-Length: dropped.
+    if (!s || frame->headers.cat != NGHTTP2_HCAT_REQUEST || s->reject_status) return 0;
+    s->header_bytes += namelen + valuelen + kFieldOverhead;
+    if (s->header_bytes > kH2MaxHeaderListBytes) {
+      // Decoding goes on (HPACK state is per connection) but nothing is kept.
+      s->reject_status = 431;
+      H2Stats::add(H2Stats::global().header_list_too_large);
+      return 0;
+    }
+    const std::string_view n = as_view(name, namelen);
+    const beast::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (!n.empty() && n.front() == ':') {
+      // nghttp2 checked the pseudo-header set already (one each, before
+      // the regular fields, no unknown ones).
+      if (n == ":method") {
+        s->request.method_string(v);
+        if (v == "CONNECT") s->reject_status = 501;
+      } else if (n == ":path") {
+        s->request.target(v);
+      } else if (n == ":authority") {
+        s->authority.assign(v.data(), v.size());
+      } else if (n == ":scheme") {
+        s->scheme.assign(v.data(), v.size());
+      }
+      return 0;
+    }
+    if (n == "cookie") {
+      // HTTP/2 may split cookies into fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
+      auto it = s->request.find(http::field::cookie);
+      if (it != s->request.end()) {
+        std::string joined(it->value().data(), it->value().size());
+        joined.append("; ").append(v.data(), v.size());
+        s->request.set(http::field::cookie, joined);
+        return 0;
+      }
+    }
+    s->request.insert(beast::string_view(n.data(), n.size()), v);
+    return 0;
+  }
+
+  static int on_data_chunk(nghttp2_session* session, uint8_t /*flags*/, int32_t stream_id, const uint8_t* data,
+                           size_t len, void* /*user_data*/) {
+    H2Stream* s = stream_of(session, stream_id);
+    if (!s || s->reject_status) return 0;
+    std::string& body = s->request.body();
+    if (body.size() + len > kRetryBufferBytes) {
+      // Bodies are buffered whole in this slice: past the retry buffer the
+      // request is refused rather than streamed (docs/http2.md).
+      s->reject_status = 413;
+      body.clear();
+      body.shrink_to_fit();
+      H2Stats::add(H2Stats::global().body_too_large);
+      return 0;
+    }
+    body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    H2Connection& c = self(user_data);
+    switch (frame->hd.type) {
+      case NGHTTP2_RST_STREAM:
+        if (!c.take_reset_token()) {
+          H2Stats::add(H2Stats::global().rapid_reset_goaways);
+          nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        return 0;
+      case NGHTTP2_HEADERS:
+      case NGHTTP2_DATA:
+        if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+          H2Stream* s = stream_of(session, frame->hd.stream_id);
+          if (!s || s->dispatched) return 0;
+          auto it = c.streams_.find(s->id);
+          if (it == c.streams_.end()) return 0;
+          s->dispatched = true;
+          if (s->request.target().empty() && !s->reject_status) s->reject_status = 400;
+          if (!s->authority.empty()) s->request.set(http::field::host, s->authority);
+          H2Stats::add(H2Stats::global().streams);
+          c.dispatch_(it->second);
+        }
+        return 0;
+      default:
+        return 0;
+    }
+  }
+
+  static int on_frame_send(nghttp2_session* /*session*/, const nghttp2_frame* frame, void* /*user_data*/) {
+    if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+      H2Stats::add(H2Stats::global().refused_streams);
+    } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code == NGHTTP2_PROTOCOL_ERROR) {
+      H2Stats::add(H2Stats::global().protocol_error_closes);
+    }
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user_data) {
+    H2Connection& c = self(user_data);
+    if (H2Stream* s = stream_of(session, stream_id)) {
+      nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
+      s->closed = true;
+      s->aborted = error_code != NGHTTP2_NO_ERROR || !s->out_last;
+      s->progress();
+    }
+    c.streams_.erase(stream_id);
+    return 0;
+  }
+
+  // The data provider: hands nghttp2 what the relay put in `out`, deferring
+  // the stream while the relay reads the next piece from upstream.
+  static ssize_t read_body(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf, size_t length,
+                           uint32_t* data_flags, nghttp2_data_source* source, void* /*user_data*/) {
+    auto* s = static_cast<H2Stream*>(source->ptr);
+    const std::size_t left = s->out.size() - s->out_taken;
+    if (left == 0 && !s->out_last) {
+      s->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    const std::size_t n = std::min(length, left);
+    if (n > 0) std::memcpy(buf, s->out.data() + s->out_taken, n);
+    s->out_taken += n;
+    if (s->out_drained()) {
+      if (s->out_last) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      s->out.clear();
+      s->out_taken = 0;
+      if (!s->out_last) s->progress();
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+H2Connection::H2Connection(Dispatch dispatch)
+    : dispatch_(std::move(dispatch)),
+      reset_tokens_(kH2ResetBurst),
+      reset_refill_(std::chrono::steady_clock::now()),
+      last_activity_(reset_refill_) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Callbacks::on_header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::on_frame_recv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::on_frame_send);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::on_stream_close);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  nghttp2_option_set_max_continuations(opt, kH2MaxContinuations);
+  nghttp2_option_set_max_outbound_ack(opt, kH2MaxOutboundAcks);
+  nghttp2_option_set_max_settings(opt, kH2MaxSettingsEntries);
+  // nghttp2's own rapid-reset bucket stays as a backstop behind ours, which
+  // answers ENHANCE_YOUR_CALM and is counted.
+  nghttp2_option_set_stream_reset_rate_limit(opt, 2 * kH2ResetBurst, 2 * kH2ResetsPerSecond);
+  // Closed streams are forgotten at once: no priority tree to keep them for.
+  nghttp2_option_set_no_closed_streams(opt, 1);
+  nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  const std::array<nghttp2_settings_entry, 2> settings{{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kH2MaxConcurrentStreams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kH2MaxHeaderListBytes)},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+}
+
+H2Connection::~H2Connection() {
+  close_all();
+  nghttp2_session_del(session_);
+}
+
+bool H2Connection::upgrade(std::string_view settings, std::shared_ptr<H2Stream> first) {
+  const int head = first->request.method() == http::verb::head;
+  if (nghttp2_session_upgrade2(session_, reinterpret_cast<const uint8_t*>(settings.data()), settings.size(), head,
+                               nullptr) != 0) {
+    return false;
+  }
+  // The server side of upgrade2 ignores its user-data argument.
+  nghttp2_session_set_stream_user_data(session_, first->id, first.get());
+  first->dispatched = true;
+  streams_.emplace(first->id, first);
+  H2Stats::add(H2Stats::global().streams);
+  dispatch_(std::move(first));
+  return true;
+}
+
+bool H2Connection::receive(std::string_view bytes) {
+  last_activity_ = std::chrono::steady_clock::now();
+  const ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (n >= 0) return true;
+  if (n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+    H2Stats::add(H2Stats::global().flood_closes);
+    terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+  } else {
+    H2Stats::add(H2Stats::global().protocol_error_closes);
+    terminate(NGHTTP2_PROTOCOL_ERROR);
+  }
+  return false;
+}
+
+bool H2Connection::take_output(std::string& out, std::size_t max) {
+  while (out.size() < max) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) return false;
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool H2Connection::want_read() const { return nghttp2_session_want_read(session_) != 0; }
+bool H2Connection::want_write() const { return nghttp2_session_want_write(session_) != 0; }
+
+void H2Connection::respond(H2Stream& s, unsigned status, const Fields& headers, bool has_body) {
+  if (s.closed) return;
+  if (!has_body) s.out_last = true;
+  // nghttp2 copies names and values on submit: these only need to live
+  // through the call.
+  std::vector<std::string> strings;
+  strings.reserve(2 + 2 * static_cast<std::size_t>(std::distance(headers.begin(), headers.end())));
+  strings.emplace_back(":status");
+  strings.emplace_back(std::to_string(status));
+  for (const auto& f : headers) {
+    std::string name(f.name_string().data(), f.name_string().size());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (connection_specific(name)) continue;
+    strings.push_back(std::move(name));
+    strings.emplace_back(f.value().data(), f.value().size());
+  }
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(strings.size() / 2);
+  for (std::size_t i = 0; i + 1 < strings.size(); i += 2) nva.push_back(make_nv(strings[i], strings[i + 1]));
+  nghttp2_data_provider body{};
+  body.source.ptr = &s;
+  body.read_callback = &Callbacks::read_body;
+  nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), has_body ? &body : nullptr);
+}
+
+void H2Connection::push_body(H2Stream& s, std::string_view piece, bool last) {
+  if (s.closed) return;
+  s.out.append(piece.data(), piece.size());
+  s.out_last = last;
+  if (s.deferred) {
+    s.deferred = false;
+    nghttp2_session_resume_data(session_, s.id);
+  }
+}
+
+void H2Connection::terminate(uint32_t error_code) {
+  shutting_down_ = true;
+  nghttp2_session_terminate_session(session_, error_code);
+}
+
+void H2Connection::refuse_new_streams() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+}
+
+void H2Connection::close_all() {
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams) {
+    nghttp2_session_set_stream_user_data(session_, id, nullptr);
+    s->closed = true;
+    s->aborted = true;
+    s->progress();
+  }
+}
+
+void H2Connection::reset(H2Stream& s, uint32_t error_code) {
+  if (s.closed) return;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, error_code);
+}
+
+bool H2Connection::take_reset_token() {
+  const auto now = std::chrono::steady_clock::now();
+  const double refill = std::chrono::duration<double>(now - reset_refill_).count() * kH2ResetsPerSecond;
+  reset_refill_ = now;
+  reset_tokens_ = std::min<double>(kH2ResetBurst, reset_tokens_ + refill);
+  if (reset_tokens_ < 1) return false;
+  reset_tokens_ -= 1;
+  return true;
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,35 @@
+// Process-wide counters of the HTTP/2 sessions: how often each limit against
+// hostile input fired. write_h2_metrics renders them for /metrics
+// (sluice_proxy_http2_*); the daemon's metrics route does not call it yet.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "exposition.h"
+
+namespace sluice::proxy {
+
+struct H2Stats {
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> streams{0};            // requests dispatched
+  std::atomic<uint64_t> refused_streams{0};    // past MAX_CONCURRENT_STREAMS
+  std::atomic<uint64_t> header_list_too_large{0};
+  std::atomic<uint64_t> body_too_large{0};
+  std::atomic<uint64_t> rapid_reset_goaways{0};
+  std::atomic<uint64_t> flood_closes{0};       // SETTINGS/PING/CONTINUATION floods, nghttp2's verdict
+  std::atomic<uint64_t> protocol_error_closes{0};
+  std::atomic<uint64_t> idle_closes{0};
+
+  static H2Stats& global() {
+    static H2Stats stats;
+    return stats;
+  }
+  static void add(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+};
+
+// sluice_proxy_http2_connections_total, sluice_proxy_http2_streams_total and
+// sluice_proxy_http2_limit_events_total{limit=...}.
+void write_h2_metrics(telemetry::ExpositionWriter& w);
+
+}  // namespace sluice::proxy
