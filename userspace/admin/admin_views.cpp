@@ -61,7 +61,7 @@ std::string kube_status_json(bool synced, const std::vector<kube::ReflectorStatu
   for (const kube::ReflectorStatus& t : types) {
     w.begin_object();
     w.key("type").value(t.type);
-    w.key("synced").value(t.synced);
+    w.key("synced").value(t.synced).key("absent").value(t.absent);
     w.key("objects").value(static_cast<uint64_t>(t.objects));
     w.key("resource_version").value(t.resource_version);
     w.key("lists").value(t.lists);

@@ -97,7 +97,13 @@ asio::awaitable<void> Reflector::run() {
   while (!stopped_) {
     if (need_list) {
       if (!co_await list()) {
-        co_await backoff();
+        if (absent_) {
+          asio::steady_timer timer(ioc_, options_.absent_recheck);
+          boost::system::error_code ec;
+          co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+          co_await backoff();
+        }
         continue;
       }
       need_list = false;
@@ -112,6 +118,24 @@ asio::awaitable<void> Reflector::run() {
       co_await backoff();
     }
   }
+}
+
+void Reflector::note_absent() {
+  const std::vector<std::string> gone = store_.replace(index_, {});
+  store_.set_synced(index_);
+  if (!absent_) {
+    spdlog::warn("kubernetes: the API server does not serve {} (404: is its CRD installed?); it counts as empty, "
+                 "and is listed again every {} s", type_.path(), options_.absent_recheck.count() / 1000);
+  }
+  const bool changed = !absent_ || !gone.empty();
+  absent_ = true;
+  {
+    std::lock_guard lock(status_mu_);
+    status_.synced = true;
+    status_.absent = true;
+    status_.last_error = "not served (404)";
+  }
+  if (changed) on_change_();
 }
 
 asio::awaitable<bool> Reflector::list() {
@@ -132,6 +156,13 @@ asio::awaitable<bool> Reflector::list() {
       objects.clear();
       cont.clear();
       continue;
+    }
+    if (reply->status == 404 && cont.empty()) {
+      // The type is not served (an optional CRD, e.g. sluice.io's
+      // RateLimitPolicy, or Istio's before Istio is installed): empty and
+      // synced, so it holds nothing back; listed again later.
+      note_absent();
+      co_return false;
     }
     if (reply->status != 200) {
       if (reply->status == 401) tokens_.invalidate();
@@ -163,10 +194,13 @@ asio::awaitable<bool> Reflector::list() {
   }
   store_.set_synced(index_);
   rv_ = rv;
+  if (absent_) spdlog::info("kubernetes: {} is served now", type_.plural);
+  absent_ = false;
   {
     std::lock_guard lock(status_mu_);
     ++status_.lists;
     status_.synced = true;
+    status_.absent = false;
     status_.resource_version = rv;
   }
   spdlog::debug("kubernetes: {}: listed {} object(s) at resourceVersion {}", type_.plural, count, rv);

@@ -40,6 +40,7 @@ struct ReflectorOptions {
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{30000};
   std::chrono::seconds request_timeout{60};  // one list page
+  std::chrono::milliseconds absent_recheck{30000};  // a type the server does not serve is listed again after this
 };
 
 class Reflector {
@@ -66,6 +67,8 @@ class Reflector {
   boost::asio::awaitable<void> backoff();
   void fail(const std::string& what);
   void note_success();
+  // A 404 on the list: the type is empty and synced until it is served.
+  void note_absent();
 
   boost::asio::io_context& ioc_;
   const ResourceType type_;
@@ -78,6 +81,7 @@ class Reflector {
   std::atomic<bool> stopped_{false};
   std::minstd_rand rng_;
   unsigned failures_in_a_row_ = 0;
+  bool absent_ = false;  // the last list found the type not served
 
   mutable std::mutex status_mu_;
   ReflectorStatus status_;

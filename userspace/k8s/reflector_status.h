@@ -11,6 +11,10 @@ namespace sluice::kube {
 struct ReflectorStatus {
   std::string type;
   bool synced = false;
+  // The API server does not serve the type (404: its CRD is not installed).
+  // It counts as listed and empty, so the rest of the config applies, and
+  // is listed again now and then until it appears.
+  bool absent = false;
   size_t objects = 0;
   uint64_t lists = 0, watches = 0, events = 0, relists_gone = 0, failures = 0;
   std::string resource_version;

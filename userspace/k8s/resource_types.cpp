@@ -21,6 +21,9 @@ std::vector<ResourceType> watched_types() {
       {"networking.istio.io", "v1", "gateways", "Gateway", ""},
       {"networking.istio.io", "v1", "sidecars", "Sidecar", ""},
       {"security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", ""},
+      // sluice's own CRD (deploy/crds): optional, so a cluster without it
+      // just has no rate limits (the reflector counts a 404 as empty).
+      {"sluice.io", "v1alpha1", "ratelimitpolicies", "RateLimitPolicy", ""},
   };
 }
 
