@@ -4,6 +4,7 @@
 #include "http_query.h"
 #include "json_writer.h"
 #include "graph_page.h"
+#include "h2_stats.h"
 #include "mesh_views.h"
 #include "metrics_views.h"
 
@@ -121,6 +122,7 @@ AdminHandler metrics_route(const AdminSources& from) {
     if (xdp) write_xdp_metrics(w, *xdp);
     const ConfigStatus st = sync.status();
     write_config_metrics(w, st, st);
+    if (proxy_connections) proxy::write_h2_metrics(w);
     if (proxy_connections) {
       w.gauge("sluice_proxy_connections", "Open downstream connections of the L7 proxy (mesh and gateway).");
       w.sample("sluice_proxy_connections", "", "", uint64_t{proxy_connections()});

@@ -1,6 +1,6 @@
 // Process-wide counters of the HTTP/2 sessions: how often each limit against
 // hostile input fired. write_h2_metrics renders them for /metrics
-// (sluice_proxy_http2_*); the daemon's metrics route does not call it yet.
+// (sluice_proxy_http2_*), called by the daemon's metrics route.
 #pragma once
 
 #include <atomic>
