@@ -152,7 +152,9 @@ TEST_F(KubeSourceTest, ATypeTheServerDoesNotServeCountsAsEmpty) {
   bool absent = false;
   for (const auto& t : source_->status()) {
     if (t.type == "ratelimitpolicies") absent = t.absent && t.synced;
-    if (t.type == "pods") EXPECT_FALSE(t.absent);
+    if (t.type == "pods") {
+      EXPECT_FALSE(t.absent);
+    }
   }
   EXPECT_TRUE(absent);
 }
