@@ -105,29 +105,16 @@ std::string series_labels(const RequestKey& k, const std::vector<const WorkloadL
 
 }  // namespace
 
+// The graph's edges added up per service: one walk of the shards serves
+// both views (both are scrape-time only).
 std::vector<ServiceTotals> RequestMetrics::totals_by_service() const {
-  std::map<uint32_t, ServiceTotals> by_id;
-  {
-    std::lock_guard lock(shards_mu_);
-    for (const auto& shard : shards_) {
-      shard.for_each_series([&](const RequestSeries& s) {
-        ServiceTotals& t = by_id[s.key.service];
-        const uint64_t n = s.requests.load();
-        t.requests += n;
-        if (s.key.response_code >= 500 || s.key.response_code == 0) t.errors += n;
-        s.duration_ms.add_counts(t.duration_ms);
-      });
-    }
-  }
-  const auto services = services_.snapshot();
   std::map<std::string, ServiceTotals> by_name;
-  for (auto& [id, t] : by_id) {
-    const std::string name = id < services.size() ? services[id]->fqdn : "unknown";
-    ServiceTotals& into = by_name[name];
-    into.service = name;
-    into.requests += t.requests;
-    into.errors += t.errors;
-    for (size_t i = 0; i < t.duration_ms.size(); ++i) into.duration_ms[i] += t.duration_ms[i];
+  for (const EdgeTotals& e : totals_by_edge()) {
+    ServiceTotals& into = by_name[e.service];
+    into.service = e.service;
+    into.requests += e.requests;
+    into.errors += e.errors;
+    for (size_t i = 0; i < e.duration_ms.size(); ++i) into.duration_ms[i] += e.duration_ms[i];
   }
   std::vector<ServiceTotals> out;
   for (auto& [name, t] : by_name) out.push_back(std::move(t));
