@@ -85,6 +85,30 @@ TEST(OtlpEncoderTest, ARootSpanHasNoParentAndFieldNumbersAreOtlps) {
   EXPECT_NE(span_bytes.find(std::string("\x85\x01\x01\x00\x00\x00", 6)), std::string::npos);
 }
 
+// A span's service names its resource (as an Istio sidecar names its
+// spans by its workload); spans without one keep the exporter's.
+TEST(OtlpEncoderTest, SpansAreGroupedByTheirService) {
+  std::vector<Span> spans = {sample_span(1), sample_span(2), sample_span(3)};
+  spans[0].service = "productpage.default";
+  spans[2].service = "productpage.default";
+  const std::string body = encode_otlp_request(spans, {{"service.name", "sluiced"}, {"node_id", "n"}});
+  otlp::ExportTraceServiceRequest req;
+  ASSERT_TRUE(req.ParseFromString(body));
+  ASSERT_EQ(req.resource_spans_size(), 2);
+  auto service_of = [](const otlp::ResourceSpans& rs) {
+    std::string name;
+    for (const auto& kv : rs.resource().attributes()) {
+      if (kv.key() == "service.name") name += kv.value().string_value();
+    }
+    return name;
+  };
+  EXPECT_EQ(service_of(req.resource_spans(0)), "productpage.default");
+  EXPECT_EQ(req.resource_spans(0).scope_spans(0).spans_size(), 2);
+  EXPECT_EQ(req.resource_spans(0).resource().attributes_size(), 2) << "node_id kept, service.name replaced";
+  EXPECT_EQ(service_of(req.resource_spans(1)), "sluiced");
+  EXPECT_EQ(req.resource_spans(1).scope_spans(0).spans_size(), 1);
+}
+
 template <class F>
 bool eventually(F f, std::chrono::milliseconds within = 10s) {
   const auto until = std::chrono::steady_clock::now() + within;

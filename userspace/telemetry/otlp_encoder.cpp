@@ -1,5 +1,7 @@
 #include "otlp_encoder.h"
 
+#include <map>
+
 #include "otlp_trace.pb.h"
 
 namespace sluice::telemetry {
@@ -36,12 +38,22 @@ void add_attribute(google::protobuf::RepeatedPtrField<otlp::KeyValue>& to, const
 
 std::string encode_otlp_request(std::span<const Span> spans, const ResourceAttributes& resource) {
   otlp::ExportTraceServiceRequest req;
-  otlp::ResourceSpans* rs = req.add_resource_spans();
-  for (const auto& [k, v] : resource) add_attribute(*rs->mutable_resource()->mutable_attributes(), k, v);
-  otlp::ScopeSpans* ss = rs->add_scope_spans();
-  ss->mutable_scope()->set_name("sluice");
+  std::map<std::string_view, otlp::ScopeSpans*> by_service;
+  auto scope_of = [&](std::string_view service) {
+    otlp::ScopeSpans*& ss = by_service[service];
+    if (ss) return ss;
+    otlp::ResourceSpans* rs = req.add_resource_spans();
+    auto& attrs = *rs->mutable_resource()->mutable_attributes();
+    for (const auto& [k, v] : resource) {
+      if (!(k == "service.name" && !service.empty())) add_attribute(attrs, k, v);
+    }
+    if (!service.empty()) add_attribute(attrs, "service.name", std::string(service));
+    ss = rs->add_scope_spans();
+    ss->mutable_scope()->set_name("sluice");
+    return ss;
+  };
   for (const Span& s : spans) {
-    otlp::Span* out = ss->add_spans();
+    otlp::Span* out = scope_of(s.service)->add_spans();
     out->set_trace_id(trace_id_bytes(s.trace_id));
     out->set_span_id(span_id_bytes(s.span_id));
     if (s.parent_span_id != 0) out->set_parent_span_id(span_id_bytes(s.parent_span_id));

@@ -14,9 +14,10 @@ namespace sluice::telemetry {
 // Resource attributes: the sender (service.name and the like).
 using ResourceAttributes = std::vector<std::pair<std::string, std::string>>;
 
-// The serialized request: one ResourceSpans with `resource`, one ScopeSpans
-// (scope "sluice") with every span, ids as big-endian bytes (W3C's order:
-// the hex of a trace id is its bytes in order).
+// The serialized request: one ResourceSpans per span service (Span::service
+// as its service.name, over `resource`'s), each with one ScopeSpans (scope
+// "sluice"); ids as big-endian bytes (W3C's order: the hex of a trace id is
+// its bytes in order).
 std::string encode_otlp_request(std::span<const Span> spans, const ResourceAttributes& resource);
 
 }  // namespace sluice::telemetry

@@ -16,6 +16,11 @@ namespace sluice::telemetry {
 enum class SpanKind : uint8_t { kInternal = 1, kServer = 2, kClient = 3 };
 
 struct Span {
+  // The resource's service.name for this span: the client workload's
+  // "<canonical service>.<namespace>", which is what an Istio sidecar names
+  // its spans by, so Jaeger shows the calling application; empty: the
+  // exporter's own (sluiced).
+  std::string service;
   TraceId trace_id;
   uint64_t span_id = 0;
   uint64_t parent_span_id = 0;  // 0: a root span

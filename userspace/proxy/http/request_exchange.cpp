@@ -60,7 +60,7 @@ Exchange::Exchange(Worker& w, Request& req, const Downstream& ds, std::string_vi
       req_(req),
       start_(start),
       decision_(route(w, req, ds, scheme)),
-      ctx_{req, ds, decision_, w.rng, remote_ip} {
+      ctx_{req, ds, decision_, w.rng, remote_ip, &log.trace} {
   log.route = decision_.virtual_service;
 }
 

@@ -132,6 +132,7 @@ std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSn
   t->service = service;
   t->socket_redirect = service->socket_redirect;
   t->lb_key = service->fqdn + ":" + std::to_string(port->port) + "/" + std::string(subset);
+  t->upstream_cluster = "outbound|" + std::to_string(port->port) + "|" + std::string(subset) + "|" + service->fqdn;
   t->cluster = clusters_->get(t->lb_key, *service, *port, policy, t->endpoints);
   targets_.emplace(key, t);
   return t;
