@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "echo_reply.h"
 #include "echo_server.h"
 #include "otlp_receiver.h"
 #include "h2_test_client.h"
@@ -336,29 +337,6 @@ TEST_F(ProxyLoopbackBrokenPodTest, MetricsNameTheClientAndTheLastAttemptsPod) {
   EXPECT_EQ(to("web-1") + to("web-3"), 20) << text;
 }
 
-// A header's value as the backend saw it (sluice-echo's JSON "headers").
-std::string seen_header(const std::string& echo_body, const std::string& name) {
-  const std::string key = "\"" + name + "\":\"";
-  const size_t at = echo_body.find(key);
-  if (at == std::string::npos) return "";
-  const size_t from = at + key.size();
-  return echo_body.substr(from, echo_body.find('"', from) - from);
-}
-
-// 16 hex digits as the 8 bytes OTLP carries.
-std::string id_bytes(const std::string& hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoul(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
-std::string attribute(const otlp::Span& s, const std::string& key) {
-  for (const auto& kv : s.attributes()) {
-    if (kv.key() == key) return kv.value().string_value();
-  }
-  return "<absent>";
-}
-
 // Tracing: the client's W3C context goes on with sluice's span as the
 // parent; each attempt is a child span; the application sees the trace id
 // and the span of the attempt that reached it.
@@ -376,13 +354,13 @@ TEST_F(ProxyLoopbackBrokenPodTest, SampledRequestsExportARequestSpanWithAttempts
     const Reply r = request(get("/", "traceparent: 00-" + std::string(trace) + "-00f067aa0ba902b7-01\r\n"
                                      "x-request-id: req-" + std::to_string(i) + "\r\n"));
     ASSERT_EQ(r.status, 200u);
-    const std::string tp = seen_header(r.body, "traceparent");
+    const std::string tp = echoed_header(r.body, "traceparent");
     ASSERT_EQ(tp.size(), 55u) << r.body;
     EXPECT_EQ(tp.substr(3, 32), trace) << "the trace id goes on";
     EXPECT_NE(tp.substr(36, 16), "00f067aa0ba902b7") << "the parent is sluice's span, not the client's";
     EXPECT_EQ(tp.substr(53), "01");
-    EXPECT_EQ(seen_header(r.body, "x-b3-traceid"), trace) << "B3 too, for applications that forward only B3";
-    EXPECT_EQ(seen_header(r.body, "x-b3-spanid"), tp.substr(36, 16));
+    EXPECT_EQ(echoed_header(r.body, "x-b3-traceid"), trace) << "B3 too, for applications that forward only B3";
+    EXPECT_EQ(echoed_header(r.body, "x-b3-spanid"), tp.substr(36, 16));
     app_parents.push_back(tp.substr(36, 16));
   }
   ASSERT_GT(echoes_[1]->requests(), 0u) << "the broken pod was tried, so some requests were retried";
@@ -397,32 +375,32 @@ TEST_F(ProxyLoopbackBrokenPodTest, SampledRequestsExportARequestSpanWithAttempts
   for (int i = 0; i < kRequests; ++i) {
     const otlp::Span* root = nullptr;
     for (const auto& s : spans) {
-      if (s.parent_span_id() == id_bytes("00f067aa0ba902b7") && attribute(s, "guid:x-request-id") == "req-" + std::to_string(i)) root = &s;
+      if (s.parent_span_id() == id_bytes("00f067aa0ba902b7") && span_attribute(s, "guid:x-request-id") == "req-" + std::to_string(i)) root = &s;
     }
     ASSERT_NE(root, nullptr) << "request " << i;
     EXPECT_EQ(root->name(), "web.default.svc.cluster.local:80/*");
     EXPECT_EQ(root->kind(), otlp::Span::SPAN_KIND_CLIENT);
-    EXPECT_EQ(attribute(*root, "upstream_cluster"), "outbound|80||web.default.svc.cluster.local");
-    EXPECT_EQ(attribute(*root, "http.status_code"), "200");
-    EXPECT_EQ(attribute(*root, "http.method"), "GET");
-    EXPECT_EQ(attribute(*root, "http.url"), "http://web/");
-    EXPECT_EQ(attribute(*root, "node_id"), "sluiced~127.0.0.1~test");
-    EXPECT_EQ(attribute(*root, "response_flags"), "-");
+    EXPECT_EQ(span_attribute(*root, "upstream_cluster"), "outbound|80||web.default.svc.cluster.local");
+    EXPECT_EQ(span_attribute(*root, "http.status_code"), "200");
+    EXPECT_EQ(span_attribute(*root, "http.method"), "GET");
+    EXPECT_EQ(span_attribute(*root, "http.url"), "http://web/");
+    EXPECT_EQ(span_attribute(*root, "node_id"), "sluiced~127.0.0.1~test");
+    EXPECT_EQ(span_attribute(*root, "response_flags"), "-");
     std::vector<const otlp::Span*> attempts;
     for (const auto& s : spans) {
       if (s.parent_span_id() == root->span_id()) attempts.push_back(&s);
     }
     ASSERT_FALSE(attempts.empty()) << "request " << i;
-    std::sort(attempts.begin(), attempts.end(), [](auto* a, auto* b) { return attribute(*a, "sluice.attempt") < attribute(*b, "sluice.attempt"); });
+    std::sort(attempts.begin(), attempts.end(), [](auto* a, auto* b) { return span_attribute(*a, "sluice.attempt") < span_attribute(*b, "sluice.attempt"); });
     for (const otlp::Span* a : attempts) EXPECT_EQ(a->trace_id(), root->trace_id());
     // The application's parent is the last attempt: the one that reached it.
     EXPECT_EQ(attempts.back()->span_id(), id_bytes(app_parents[static_cast<size_t>(i)])) << "request " << i;
-    EXPECT_EQ(attribute(*attempts.back(), "http.status_code"), "200");
+    EXPECT_EQ(span_attribute(*attempts.back(), "http.status_code"), "200");
     if (attempts.size() > 1) {
       ++retried;
-      EXPECT_EQ(attribute(*attempts.front(), "http.status_code"), "503");
+      EXPECT_EQ(span_attribute(*attempts.front(), "http.status_code"), "503");
       EXPECT_EQ(attempts.front()->status().code(), otlp::Status::STATUS_CODE_ERROR);
-      EXPECT_EQ(attribute(*attempts.front(), "upstream_address"), "127.0.0.11:" + std::to_string(backend_port_));
+      EXPECT_EQ(span_attribute(*attempts.front(), "upstream_address"), "127.0.0.11:" + std::to_string(backend_port_));
     }
   }
   EXPECT_GT(retried, 0);
@@ -439,16 +417,16 @@ TEST_F(ProxyLoopbackTest, UnsampledRequestsPropagateButExportNothing) {
   start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
   const Reply b3 = request(get("/", "x-b3-traceid: a3ce929d0e0e4736\r\nx-b3-spanid: 00f067aa0ba902b7\r\n"
                                     "x-b3-sampled: 0\r\n"));
-  EXPECT_EQ(seen_header(b3.body, "x-b3-traceid"), "a3ce929d0e0e4736");
-  EXPECT_EQ(seen_header(b3.body, "x-b3-parentspanid"), "00f067aa0ba902b7");
-  EXPECT_EQ(seen_header(b3.body, "x-b3-sampled"), "0");
-  EXPECT_EQ(seen_header(b3.body, "traceparent").substr(0, 36), "00-0000000000000000a3ce929d0e0e4736-");
+  EXPECT_EQ(echoed_header(b3.body, "x-b3-traceid"), "a3ce929d0e0e4736");
+  EXPECT_EQ(echoed_header(b3.body, "x-b3-parentspanid"), "00f067aa0ba902b7");
+  EXPECT_EQ(echoed_header(b3.body, "x-b3-sampled"), "0");
+  EXPECT_EQ(echoed_header(b3.body, "traceparent").substr(0, 36), "00-0000000000000000a3ce929d0e0e4736-");
   const Reply none = request(get("/"));
-  const std::string tp = seen_header(none.body, "traceparent");
+  const std::string tp = echoed_header(none.body, "traceparent");
   ASSERT_EQ(tp.size(), 55u) << none.body;
   EXPECT_EQ(tp.substr(53), "00");
   const Reply single = request(get("/", "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n"));
-  EXPECT_EQ(seen_header(single.body, "b3").substr(0, 51), "80f198ee56343ba864fe8b2a57d3eff7-" + seen_header(single.body, "traceparent").substr(36, 16) + "-1")
+  EXPECT_EQ(echoed_header(single.body, "b3").substr(0, 51), "80f198ee56343ba864fe8b2a57d3eff7-" + echoed_header(single.body, "traceparent").substr(36, 16) + "-1")
       << "single b3 in, single b3 out";
   EXPECT_TRUE(eventually([&] { return receiver.span_count() >= 2; }));
   tracing_.exporter.reset();

@@ -59,6 +59,21 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::atomic<unsigned>
 
 }  // namespace
 
+std::string span_attribute(const otlp::Span& span, std::string_view key) {
+  for (const auto& kv : span.attributes()) {
+    if (kv.key() == key) return kv.value().string_value();
+  }
+  return "<absent>";
+}
+
+std::string id_bytes(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoul(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
 OtlpReceiver::OtlpReceiver(uint16_t port, bool keep) : impl_(std::make_unique<Impl>()), keep_(keep) {
   tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), port);
   impl_->acceptor.open(ep.protocol());

@@ -10,12 +10,20 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "otlp_trace.pb.h"
 
 namespace sluice {
+
+// A string attribute of a received span ("<absent>" when it has none).
+std::string span_attribute(const otlp::Span& span, std::string_view key);
+
+// Hex (a span or trace id as trace headers write it) as the bytes OTLP
+// carries.
+std::string id_bytes(std::string_view hex);
 
 class OtlpReceiver {
  public:
