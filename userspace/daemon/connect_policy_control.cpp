@@ -28,8 +28,9 @@ void ConnectPolicyControl::follow(const config::SnapshotPtr& snap) {
 void ConnectPolicyControl::tick(std::chrono::steady_clock::time_point now) {
   if (!snap_ || policies_.empty() || now - last_scan_ < kRescan) return;
   const std::vector<PodNetns> before = netns_;
+  const bool failed_before = scan_failed_;
   rescan();
-  if (!same_pods(before, netns_)) apply();
+  if (scan_failed_ != failed_before || !same_pods(before, netns_)) apply();
 }
 
 void ConnectPolicyControl::rescan() {
@@ -37,9 +38,9 @@ void ConnectPolicyControl::rescan() {
   auto found = scan_pod_netns(dir_, prefix_);
   if (!found) {
     if (!scan_failed_) {
-      spdlog::error("L4 authorization: cannot find the pods' network namespaces ({}); every connect is judged as "
-                    "from a source with no identity",
-                    found.error().to_string());
+      spdlog::error("L4 authorization: cannot read the pods' network namespaces under {} ({}); the kernel checks no "
+                    "policy at connect (the proxy still does, on HTTP ports). docs/security.md says what it needs.",
+                    dir_, found.error().to_string());
     }
     scan_failed_ = true;
     netns_.clear();
@@ -68,7 +69,12 @@ void ConnectPolicyControl::apply() {
     if (!s.known && !ns.addresses.empty()) s.ip = ns.addresses.front();
     sources.push_back(std::move(s));
   }
-  const policy::ConnectPolicy compiled = policy::compile_connect_policy(policies_, snap_->resources, sources);
+  // Without the pods' identities the kernel could only judge every caller as
+  // unknown, which would refuse every connect an identity ALLOW list guards:
+  // it then checks nothing, rather than break the node's traffic.
+  const policy::ConnectPolicy compiled = scan_failed_ ? policy::ConnectPolicy{}
+                                                      : policy::compile_connect_policy(policies_, snap_->resources,
+                                                                                       sources);
   if (Status s = table_.sync(compiled.guarded, compiled.verdicts); !s) {
     // What could not be written stays as it was; the next change retries.
     spdlog::warn("L4 authorization table: {}", s.error().to_string());

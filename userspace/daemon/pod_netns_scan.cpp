@@ -62,11 +62,17 @@ Result<std::vector<PodNetns>> scan_on_this_thread(const std::string& dir, const 
   if (!own) return own.error();
   std::vector<PodNetns> out;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return make_error(-ec.value(), "list " + dir + ": " + ec.message());
+  for (const auto& entry : it) {
     const std::string name = entry.path().filename().string();
     if (!name.starts_with(prefix)) continue;
     Fd ns(::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC));
-    if (ns.get() < 0 || ::setns(ns.get(), CLONE_NEWNET) != 0) continue;  // gone, or not a namespace
+    if (ns.get() < 0) continue;  // gone since the listing
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      if (errno == EPERM) return make_error(-EPERM, "enter netns " + name + " (needs CAP_SYS_ADMIN)");
+      continue;  // not a namespace
+    }
     auto found = describe_current(name);
     if (::setns(home.get(), CLONE_NEWNET) != 0) {
       // This thread is stuck in another namespace; it ends here, and

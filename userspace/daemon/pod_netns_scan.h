@@ -23,10 +23,11 @@ struct PodNetns {
   std::vector<uint32_t> addresses;  // host order, loopback left out
 };
 
-// Every namespace under dir whose name starts with prefix. A directory that
-// does not exist holds none; a namespace that cannot be entered (gone since
-// the listing) is skipped. Fails only when the calling thread's own
-// namespace cannot be read, or when the kernel has no SO_NETNS_COOKIE (5.14).
+// Every namespace under dir whose name starts with prefix; one gone since
+// the listing is skipped. Fails when dir cannot be listed (not mounted into
+// sluiced's container), when a namespace cannot be entered for want of
+// CAP_SYS_ADMIN, or when the kernel has no SO_NETNS_COOKIE (5.14): the
+// caller must not take "no pods" from a scan that could not look.
 Result<std::vector<PodNetns>> scan_pod_netns(const std::string& dir, const std::string& prefix);
 
 }  // namespace sluice::daemon
