@@ -229,6 +229,14 @@ class ProxyLoopbackTest : public ::testing::Test {
     return true;
   }
 
+  // Tracing on for the next start(), to `receiver`, sampling only what the
+  // client sampled.
+  void trace_to(const OtlpReceiver& receiver) {
+    auto exporter = telemetry::SpanExporter::start({.url = receiver.url(), .flush_interval = 20ms});
+    ASSERT_TRUE(exporter.ok()) << exporter.error().to_string();
+    tracing_ = {std::shared_ptr<telemetry::SpanExporter>(std::move(*exporter)), 0.0, "sluiced~127.0.0.1~test"};
+  }
+
   uint16_t backend_port_ = 0;
   int broken_pod_ = -1;  // set before SetUp runs (in a derived fixture) to make a pod answer 503
   std::vector<std::unique_ptr<EchoServer>> echoes_;
@@ -342,9 +350,7 @@ TEST_F(ProxyLoopbackBrokenPodTest, MetricsNameTheClientAndTheLastAttemptsPod) {
 // and the span of the attempt that reached it.
 TEST_F(ProxyLoopbackBrokenPodTest, SampledRequestsExportARequestSpanWithAttemptsAsChildren) {
   OtlpReceiver receiver;
-  auto exporter = telemetry::SpanExporter::start({.url = receiver.url(), .flush_interval = 50ms});
-  ASSERT_TRUE(exporter.ok());
-  tracing_ = {std::shared_ptr<telemetry::SpanExporter>(std::move(*exporter)), 0.0, "sluiced~127.0.0.1~test"};
+  trace_to(receiver);
   start(virtual_service("  - route: [{destination: {host: web}}]\n    retries: {attempts: 3, retryOn: 5xx}\n"));
   constexpr int kRequests = 12;
   std::vector<std::string> app_parents;  // the span id each request's upstream named as its parent
@@ -411,9 +417,7 @@ TEST_F(ProxyLoopbackBrokenPodTest, SampledRequestsExportARequestSpanWithAttempts
 // starts one, also not sampled.
 TEST_F(ProxyLoopbackTest, UnsampledRequestsPropagateButExportNothing) {
   OtlpReceiver receiver;
-  auto exporter = telemetry::SpanExporter::start({.url = receiver.url(), .flush_interval = 20ms});
-  ASSERT_TRUE(exporter.ok());
-  tracing_ = {std::shared_ptr<telemetry::SpanExporter>(std::move(*exporter)), 0.0, "n"};
+  trace_to(receiver);
   start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
   const Reply b3 = request(get("/", "x-b3-traceid: a3ce929d0e0e4736\r\nx-b3-spanid: 00f067aa0ba902b7\r\n"
                                     "x-b3-sampled: 0\r\n"));

@@ -38,26 +38,36 @@ void keep_request_facts(telemetry::RequestTrace& t, const RequestContext& ctx) {
   }
 }
 
-telemetry::Span request_span(const telemetry::RequestTrace& t, const RequestContext& ctx,
-                             const telemetry::AccessLogEntry& done, const std::string& node_id) {
+// What a request's and an attempt's span share: the trace, the times, the
+// kind (both are the client side of a call), and Istio's identifying tags.
+// `status` 0 is no response; it and a 5xx are errors.
+telemetry::Span new_span(const telemetry::RequestTrace& t, uint64_t id, uint64_t parent, uint64_t start_ns,
+                         uint64_t end_ns, unsigned status, const std::string& node_id) {
   telemetry::Span s;
   s.trace_id = t.upstream.trace_id;
-  s.span_id = t.request_span_id;
-  s.parent_span_id = t.parent_span_id;
+  s.span_id = id;
+  s.parent_span_id = parent;
   s.trace_state = t.upstream.tracestate;
-  s.name = t.span_name;
   s.kind = telemetry::SpanKind::kClient;
-  s.start_unix_ns = t.start_unix_ns;
-  s.end_unix_ns = std::max(telemetry::unix_now_ns(), t.start_unix_ns);
-  s.error = done.status == 0 || done.status >= 500;
-  // Istio's tags (Envoy's tracing tags plus the istio.* ones its proxies add).
+  s.start_unix_ns = start_ns;
+  s.end_unix_ns = std::max(end_ns, start_ns);
+  s.error = status == 0 || status >= 500;
   s.set("node_id", node_id);
   s.set("component", "proxy");
   s.set("guid:x-request-id", t.request_id);
+  s.set("http.status_code", std::to_string(status));
+  return s;
+}
+
+telemetry::Span request_span(const telemetry::RequestTrace& t, const RequestContext& ctx,
+                             const telemetry::AccessLogEntry& done, const std::string& node_id) {
+  telemetry::Span s = new_span(t, t.request_span_id, t.parent_span_id, t.start_unix_ns, telemetry::unix_now_ns(),
+                               done.status, node_id);
+  s.name = t.span_name;
+  // Istio's tags (Envoy's tracing tags plus the istio.* ones its proxies add).
   s.set("http.method", t.method);
   s.set("http.url", t.url);
   s.set("http.protocol", done.protocol.empty() ? "HTTP/1.1" : done.protocol);
-  s.set("http.status_code", std::to_string(done.status));
   s.set("response_flags", done.flags.str());
   s.set("upstream_cluster", t.upstream_cluster.empty() ? "-" : t.upstream_cluster);
   s.set("upstream_cluster.name", t.upstream_cluster.empty() ? "-" : t.upstream_cluster);
@@ -79,23 +89,11 @@ telemetry::Span request_span(const telemetry::RequestTrace& t, const RequestCont
 
 telemetry::Span attempt_span(const telemetry::RequestTrace& t, const telemetry::AttemptSpan& a, size_t n,
                              const std::string& node_id) {
-  telemetry::Span s;
-  s.trace_id = t.upstream.trace_id;
-  s.span_id = a.span_id;
-  s.parent_span_id = t.request_span_id;
-  s.trace_state = t.upstream.tracestate;
+  telemetry::Span s = new_span(t, a.span_id, t.request_span_id, a.start_unix_ns, a.end_unix_ns, a.status, node_id);
   // Envoy's name for an upstream request's child span.
   s.name = "router " + t.upstream_cluster + " egress";
-  s.kind = telemetry::SpanKind::kClient;
-  s.start_unix_ns = a.start_unix_ns;
-  s.end_unix_ns = std::max(a.end_unix_ns, a.start_unix_ns);
-  s.error = a.status == 0 || a.status >= 500;
-  s.set("node_id", node_id);
-  s.set("component", "proxy");
-  s.set("guid:x-request-id", t.request_id);
   s.set("upstream_cluster", t.upstream_cluster);
   s.set("upstream_address", a.upstream);
-  s.set("http.status_code", std::to_string(a.status));
   s.set("sluice.attempt", std::to_string(n));
   if (a.failure) s.set("error.message", a.failure);
   if (s.error) s.set("error", "true");
