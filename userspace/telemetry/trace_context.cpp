@@ -155,9 +155,10 @@ bool parse_b3_multi(const TraceHeaders& h, TraceContext& out) {
   return true;
 }
 
-void append_hex(std::string& out, uint64_t v, int digits) {
+char* put_hex(char* out, uint64_t v, int digits) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i) out.push_back(kHex[(v >> (4 * i)) & 0xf]);
+  for (int i = digits - 1; i >= 0; --i) *out++ = kHex[(v >> (4 * i)) & 0xf];
+  return out;
 }
 
 }  // namespace
@@ -173,66 +174,71 @@ TraceContext parse_trace_context(const TraceHeaders& h) {
   return {};
 }
 
+void span_id_text(uint64_t id, char* out) { put_hex(out, id, 16); }
+
+size_t trace_id_text(const TraceId& id, bool b3_short, char* out) {
+  char* p = out;
+  if (!(b3_short && id.hi == 0)) p = put_hex(p, id.hi, 16);
+  p = put_hex(p, id.lo, 16);
+  return static_cast<size_t>(p - out);
+}
+
+size_t traceparent_text(const TraceContext& ctx, char* out) {
+  char* p = out;
+  *p++ = '0';
+  *p++ = '0';
+  *p++ = '-';
+  p += trace_id_text(ctx.trace_id, false, p);
+  *p++ = '-';
+  p = put_hex(p, ctx.span_id, 16);
+  *p++ = '-';
+  *p++ = '0';
+  *p++ = ctx.sampled.value_or(false) ? '1' : '0';
+  return static_cast<size_t>(p - out);
+}
+
+size_t b3_single_text(const TraceContext& ctx, char* out) {
+  char* p = out;
+  p += trace_id_text(ctx.trace_id, true, p);
+  *p++ = '-';
+  p = put_hex(p, ctx.span_id, 16);
+  if (ctx.debug || ctx.sampled) {
+    *p++ = '-';
+    *p++ = ctx.debug ? 'd' : (*ctx.sampled ? '1' : '0');
+  }
+  if (ctx.parent_span_id != 0 && ctx.sampled) {
+    *p++ = '-';
+    p = put_hex(p, ctx.parent_span_id, 16);
+  }
+  return static_cast<size_t>(p - out);
+}
+
 std::string hex_span_id(uint64_t id) {
-  std::string s;
-  s.reserve(16);
-  append_hex(s, id, 16);
-  return s;
+  char buf[16];
+  span_id_text(id, buf);
+  return std::string(buf, 16);
 }
 
 std::string hex_trace_id(const TraceId& id, bool b3_short) {
-  std::string s;
-  s.reserve(32);
-  if (!(b3_short && id.hi == 0)) append_hex(s, id.hi, 16);
-  append_hex(s, id.lo, 16);
-  return s;
+  char buf[32];
+  return std::string(buf, trace_id_text(id, b3_short, buf));
 }
 
 std::string format_traceparent(const TraceContext& ctx) {
-  std::string s;
-  s.reserve(55);
-  s += "00-";
-  s += hex_trace_id(ctx.trace_id);
-  s += '-';
-  s += hex_span_id(ctx.span_id);
-  s += ctx.sampled.value_or(false) ? "-01" : "-00";
-  return s;
+  char buf[kTraceparentChars];
+  return std::string(buf, traceparent_text(ctx, buf));
 }
 
 std::string format_b3_single(const TraceContext& ctx) {
-  std::string s = hex_trace_id(ctx.trace_id, true);
-  s += '-';
-  s += hex_span_id(ctx.span_id);
-  if (ctx.debug) {
-    s += "-d";
-  } else if (ctx.sampled) {
-    s += *ctx.sampled ? "-1" : "-0";
-  }
-  if (ctx.parent_span_id != 0 && ctx.sampled) {
-    s += '-';
-    s += hex_span_id(ctx.parent_span_id);
-  }
-  return s;
+  char buf[kB3SingleMaxChars];
+  return std::string(buf, b3_single_text(ctx, buf));
 }
 
 std::vector<std::pair<std::string_view, std::string>> outgoing_trace_headers(const TraceContext& ctx) {
   std::vector<std::pair<std::string_view, std::string>> out;
-  if (!ctx.has_ids()) return out;
-  out.reserve(6);
-  out.emplace_back("traceparent", format_traceparent(ctx));
-  if (!ctx.tracestate.empty()) out.emplace_back("tracestate", ctx.tracestate);
-  if (ctx.format == TraceFormat::kB3Single) {
-    out.emplace_back("b3", format_b3_single(ctx));
-    return out;
-  }
-  out.emplace_back("x-b3-traceid", hex_trace_id(ctx.trace_id, true));
-  out.emplace_back("x-b3-spanid", hex_span_id(ctx.span_id));
-  if (ctx.parent_span_id != 0) out.emplace_back("x-b3-parentspanid", hex_span_id(ctx.parent_span_id));
-  if (ctx.debug) {
-    out.emplace_back("x-b3-flags", "1");
-  } else {
-    out.emplace_back("x-b3-sampled", ctx.sampled.value_or(false) ? "1" : "0");
-  }
+  emit_trace_headers(ctx, [&out](std::string_view name, std::string_view value) {
+    out.emplace_back(name, std::string(value));
+  });
   return out;
 }
 

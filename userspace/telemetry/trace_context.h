@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -74,14 +75,51 @@ inline constexpr std::array<std::string_view, 8> kTraceHeaderNames = {
 // or x-b3-sampled alone) is kept: `sampled` set, has_ids() false.
 TraceContext parse_trace_context(const TraceHeaders& h);
 
+// The text of one header into `out`, which must hold the most it writes;
+// the length written. No allocation: the proxy writes these per request.
+inline constexpr size_t kTraceparentChars = 55;
+inline constexpr size_t kB3SingleMaxChars = 32 + 1 + 16 + 2 + 1 + 16;
+size_t traceparent_text(const TraceContext& ctx, char* out);  // kTraceparentChars
+size_t b3_single_text(const TraceContext& ctx, char* out);    // up to kB3SingleMaxChars
+size_t trace_id_text(const TraceId& id, bool b3_short, char* out);  // 32, or 16 for a 64-bit B3 id
+void span_id_text(uint64_t id, char* out);                    // 16
+
 // The headers that carry `ctx` (whose span_id is the span the next hop
-// should name as its parent) to the next hop: `traceparent` (and
-// `tracestate` when there is one) always; B3 as well, single `b3` when the
-// context came in that way, else the x-b3-* set, so applications that
-// forward only B3 (Istio's samples do) keep the trace whole.
+// should name as its parent) to the next hop, as emit(name, value) calls
+// whose values live only during the call: `traceparent` (and `tracestate`
+// when there is one) always; B3 as well, single `b3` when the context came
+// in that way, else the x-b3-* set, so applications that forward only B3
+// (Istio's samples do) keep the trace whole.
+template <class Emit>
+void emit_trace_headers(const TraceContext& ctx, Emit&& emit) {
+  if (!ctx.has_ids()) return;
+  char tp[kTraceparentChars];
+  emit(std::string_view("traceparent"), std::string_view(tp, traceparent_text(ctx, tp)));
+  if (!ctx.tracestate.empty()) emit(std::string_view("tracestate"), std::string_view(ctx.tracestate));
+  if (ctx.format == TraceFormat::kB3Single) {
+    char b3[kB3SingleMaxChars];
+    emit(std::string_view("b3"), std::string_view(b3, b3_single_text(ctx, b3)));
+    return;
+  }
+  char id[32];
+  emit(std::string_view("x-b3-traceid"), std::string_view(id, trace_id_text(ctx.trace_id, true, id)));
+  span_id_text(ctx.span_id, id);
+  emit(std::string_view("x-b3-spanid"), std::string_view(id, 16));
+  if (ctx.parent_span_id != 0) {
+    span_id_text(ctx.parent_span_id, id);
+    emit(std::string_view("x-b3-parentspanid"), std::string_view(id, 16));
+  }
+  if (ctx.debug) {
+    emit(std::string_view("x-b3-flags"), std::string_view("1"));
+  } else {
+    emit(std::string_view("x-b3-sampled"), std::string_view(ctx.sampled.value_or(false) ? "1" : "0"));
+  }
+}
+
+// The same headers as (name, value) pairs, for tests.
 std::vector<std::pair<std::string_view, std::string>> outgoing_trace_headers(const TraceContext& ctx);
 
-// The single headers, for tests and for outgoing_trace_headers.
+// Single headers as strings, for tests.
 std::string format_traceparent(const TraceContext& ctx);
 std::string format_b3_single(const TraceContext& ctx);
 

@@ -111,7 +111,9 @@ bool TracingFilter::sample() { return rng_() % kSampleScale < threshold_; }
 FilterAction TracingFilter::on_request(RequestContext& ctx) {
   if (!ctx.trace) return {};
   telemetry::RequestTrace& t = *ctx.trace;
-  const telemetry::TraceContext in = telemetry::parse_trace_context(trace_headers_of(ctx.request));
+  const telemetry::TraceHeaders headers = trace_headers_of(ctx.request);
+  const bool had_trace_headers = any_trace_header(headers);
+  const telemetry::TraceContext in = telemetry::parse_trace_context(headers);
   t.active = true;
   t.sampled = in.sampled ? *in.sampled : sample();
   t.seed(rng_());
@@ -131,7 +133,7 @@ FilterAction TracingFilter::on_request(RequestContext& ctx) {
   up.sampled = t.sampled;
   up.debug = in.debug;
   up.format = in.format;
-  write_trace_headers(ctx.request, up);
+  write_trace_headers(ctx.request, up, had_trace_headers);
   if (t.sampled) keep_request_facts(t, ctx);
   return {};
 }

@@ -24,11 +24,21 @@ telemetry::TraceHeaders trace_headers_of(const Request& req) {
   return h;
 }
 
-void write_trace_headers(Request& req, const telemetry::TraceContext& ctx) {
-  for (std::string_view name : telemetry::kTraceHeaderNames) req.erase(boost::beast::string_view(name.data(), name.size()));
-  for (const auto& [name, value] : telemetry::outgoing_trace_headers(ctx)) {
-    req.set(boost::beast::string_view(name.data(), name.size()), value);
+bool any_trace_header(const telemetry::TraceHeaders& h) {
+  return !h.traceparent.empty() || !h.tracestate.empty() || !h.b3.empty() || !h.x_b3_traceid.empty() ||
+         !h.x_b3_spanid.empty() || !h.x_b3_parentspanid.empty() || !h.x_b3_sampled.empty() || !h.x_b3_flags.empty();
+}
+
+void write_trace_headers(Request& req, const telemetry::TraceContext& ctx, bool had_trace_headers) {
+  if (had_trace_headers) {
+    for (std::string_view name : telemetry::kTraceHeaderNames) {
+      req.erase(boost::beast::string_view(name.data(), name.size()));
+    }
   }
+  // insert, not set: every name is gone by now.
+  telemetry::emit_trace_headers(ctx, [&req](std::string_view name, std::string_view value) {
+    req.insert(boost::beast::string_view(name.data(), name.size()), boost::beast::string_view(value.data(), value.size()));
+  });
 }
 
 }  // namespace sluice::proxy
