@@ -15,6 +15,7 @@
 #   CLIENT_CPU=1 SERVER_CPU=0   CPU pinning (-1: none)
 #   BUILD_DIR=<repo>/build      where the tools are built (only their targets)
 #   BENCH_BUILD=0               skip the incremental build if the tools exist
+#   POLICIES=1000               L4 authorization phase: policy sets loaded (0: skip)
 #   BPF_STATS=1                 afterwards, split the sluice cost per BPF program
 #                               (turns on kernel BPF run-time accounting, system
 #                               wide, for those few seconds only)
@@ -399,6 +400,79 @@ if [[ ${BPF_STATS:-0} == 1 ]]; then
   done
 fi
 
+# --- L4 authorization: connect4 with POLICIES policy sets loaded ------------
+# sl_pol_* (maps/sock_lb_types.h) written straight with bpftool, as sluiced's
+# table would hold them: POLICIES guarded pods of their own (10.201.x.y), one
+# set each, plus the four backends in one more set that names another port,
+# so a connect to the VIP takes the longest path of bpf/include/l4_policy.h
+# (destination hit, source hit, (source, port) miss, (source, other) hit:
+# allow). Rounds alternate empty tables and loaded ones; the figure is the
+# median of connect4's own run time (kernel BPF accounting) loaded minus
+# empty, with the client's p50 next to it.
+POLICIES=${POLICIES:-1000}
+[[ $POLICIES =~ ^[0-9]+$ ]] || die "POLICIES must be a number"
+POLICY_SPLIT=() POLICY_OVERHEAD=n/a
+hex_le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
+hex_le16() { printf '%02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)); }
+hex_le64() { printf '%s %s' "$(hex_le32 $(($1 & 0xffffffff)))" "$(hex_le32 $(($1 >> 32 & 0xffffffff)))"; }
+hex_ip() { local IFS=.; set -- $1; printf '%02x %02x %02x %02x' "$1" "$2" "$3" "$4"; }
+gen_policy_batch() { # $1: update or delete; the client's netns cookie in $2
+  local op=$1 cookie=$2 i set ip m=pinned
+  rule() { # set src port
+    if [[ $op == update ]]; then
+      echo "map update $m $PIN/sl_pol_rule key hex $(hex_le32 "$1") $(hex_le32 "$2") $(hex_le16 "$3") 00 00 value hex $(hex_le32 1)"
+    else
+      echo "map delete $m $PIN/sl_pol_rule key hex $(hex_le32 "$1") $(hex_le32 "$2") $(hex_le16 "$3") 00 00"
+    fi
+  }
+  dest() { # ip set
+    if [[ $op == update ]]; then echo "map update $m $PIN/sl_pol_dst key hex $(hex_ip "$1") value hex $(hex_le32 "$2")"
+    else echo "map delete $m $PIN/sl_pol_dst key hex $(hex_ip "$1")"; fi
+  }
+  for ((i = 0; i < POLICIES; i++)); do
+    set=$((i + 1))
+    rule "$set" 0 0; rule "$set" 1 0
+  done
+  set=$((POLICIES + 1))
+  rule "$set" 0 0; rule "$set" 1 0; rule "$set" 1 9090
+  if [[ $op == update ]]; then
+    echo "map update $m $PIN/sl_pol_src key hex $(hex_le64 "$cookie") value hex $(hex_le32 1)"
+  else
+    echo "map delete $m $PIN/sl_pol_src key hex $(hex_le64 "$cookie")"
+  fi
+  for ((i = 0; i < POLICIES; i++)); do dest "10.201.$((i / 250)).$((i % 250 + 1))" $((i + 1)); done
+  for i in "${SERVER_PODS[@]}"; do dest "10.200.1.$i" "$set"; done
+}
+if (( POLICIES > 0 )) && command -v bpftool >/dev/null && command -v python3 >/dev/null; then
+  S=${SCALE_LIST[-1]}
+  cookie=$(ip netns exec "$(ns "$SLUICE_POD")" python3 -c \
+    'import socket; s = socket.socket(); print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), "little"))')
+  gen_policy_batch update "$cookie" >"$WORK/policy-load.batch"
+  gen_policy_batch delete "$cookie" >"$WORK/policy-unload.batch"
+  log "L4 authorization: $POLICIES policy sets + the backends', $(grep -c . "$WORK/policy-load.batch") map entries"
+  declare -A POL_NS POL_P50
+  for ((r = 0; r < ROUNDS; r++)); do
+    for state in empty loaded; do
+      if [[ $state == loaded ]]; then bpftool batch file "$WORK/policy-load.batch" >/dev/null; fi
+      out=$("$BPF_STATS_TOOL" --link "$PIN/links/sl_connect4" -- \
+        "$NODE_SIM" exec "$PREFIX" "p$SLUICE_POD" "$BENCH" measure --target "$(vip $((S - 1))):80" --count "$COUNT" \
+        --warmup "$WARMUP" --cpu "$CLIENT_CPU" 2>>"$WORK/measure.err") || { log "policy run failed"; FAILED=1; }
+      if [[ $state == loaded ]]; then bpftool batch file "$WORK/policy-unload.batch" >/dev/null; fi
+      [[ $out == *"errors=0 "* ]] || log "policy run ($state): some connects failed: $(head -n 1 <<<"$out")"
+      POL_NS[$state]+="$(awk '/^bpf: / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "ns_per_run") print kv[2] } }' <<<"$out") "
+      POL_P50[$state]+="$(sed -n 's/^p50_us=\([0-9.]*\).*/\1/p' <<<"$out") "
+    done
+  done
+  for state in empty loaded; do
+    POL_NS[$state]=$(tr ' ' '\n' <<<"${POL_NS[$state]}" | grep . | median)
+    POL_P50[$state]=$(tr ' ' '\n' <<<"${POL_P50[$state]}" | grep . | median)
+  done
+  if [[ ${POL_NS[empty]} =~ ^[0-9.]+$ && ${POL_NS[loaded]} =~ ^[0-9.]+$ ]]; then
+    POLICY_OVERHEAD=$(awk -v a="${POL_NS[loaded]}" -v b="${POL_NS[empty]}" 'BEGIN { printf "%.3f", (a - b) / 1000 }')
+  fi
+  POLICY_SPLIT=("connect4 run time, empty policy tables: ${POL_NS[empty]} ns; with $POLICIES policy sets: ${POL_NS[loaded]} ns (medians of $ROUNDS rounds; client p50 ${POL_P50[empty]} / ${POL_P50[loaded]} µs with accounting on)")
+fi
+
 # --- report ------------------------------------------------------------------
 num() { [[ ${1:-} =~ ^[0-9.]+$ ]]; }
 cell() { # "p50 / p99" or the reason there is no number
@@ -443,6 +517,7 @@ echo "sluice: programmed $PROG_SERVICES services (4 backends each) from empty in
 (( NFT_OK )) || echo "iptables-nft unavailable here: $NFT_WHY"
 echo "BPF verdicts: ${verdicts:-none}"
 for line in "${BPF_SPLIT[@]}"; do echo "BPF run time, $line"; done
+for line in "${POLICY_SPLIT[@]}"; do echo "L4 authorization: $line"; done
 echo "kernel $(uname -r), $(nproc) CPU(s), client on CPU $CLIENT_CPU, servers on CPU $SERVER_CPU," \
   "run time $(elapsed "$T_START" "$(now)")s"
 
@@ -451,5 +526,5 @@ s50=${P50[$S,sluice]:-n/a} i50=${P50[$S,nft]:-n/a} d50=${P50[$S,direct]:-n/a}
 speedup=n/a overhead=n/a
 if num "$s50" && num "$i50"; then speedup=$(awk -v a="$i50" -v b="$s50" 'BEGIN { printf "%.1f", a / b }'); fi
 if num "$s50" && num "$d50"; then overhead=$(awk -v a="$s50" -v b="$d50" 'BEGIN { printf "%.2f", a - b }'); fi
-echo "socket-lb: services=$S sluice_p50_us=$s50 iptables_p50_us=$i50 direct_p50_us=$d50 speedup_vs_iptables=$speedup overhead_vs_direct_us=$overhead"
+echo "socket-lb: services=$S sluice_p50_us=$s50 iptables_p50_us=$i50 direct_p50_us=$d50 speedup_vs_iptables=$speedup overhead_vs_direct_us=$overhead policy_overhead_us=$POLICY_OVERHEAD"
 exit "$FAILED"

@@ -10,6 +10,7 @@
 
 #include "sock_lb_maps.h"
 #include "lb_select.h"
+#include "l4_policy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -270,6 +271,13 @@ static __always_inline int lb4_at_capacity(const struct sl_svc *svc, struct sl_s
 	return 1;
 }
 
+/* The proxy's own sockets: it dials only what its config names, after its
+ * own checks (authorization, egress), so the kernel's do not apply again. */
+static __always_inline int lb4_is_bypass(const struct bpf_sock *sk)
+{
+	return sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark;
+}
+
 /* Whether an HTTP port's connect goes to the node proxy. */
 static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
 {
@@ -280,7 +288,7 @@ static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
 
 	if (!sl_proxy_port)
 		return SL_R_CONNECT_PROXY_DOWN;
-	if (sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark)
+	if (lb4_is_bypass(sk))
 		return SL_R_CONNECT_BYPASS;
 	/* The kernel's own view of the proxy: its listener is in the slot until
 	 * it closes. A lookup takes a reference, which must be dropped. */
@@ -365,7 +373,42 @@ static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx)
 	/* A NULL context asks for the initial namespace's cookie. */
 	if (bpf_get_netns_cookie(ctx) == bpf_get_netns_cookie(NULL))
 		return 0;
-	return !(sk && sl_bypass_mark && (sk->mark & ~SL_MARK_NO_REDIR) == sl_bypass_mark);
+	return !lb4_is_bypass(sk);
+}
+
+/* L4 authorization (bpf/include/l4_policy.h): whether the policies of the
+ * destination pod at addr:port (the backend chosen, or the address dialled)
+ * refuse the calling pod. Exempt, as from egress control: the proxy's own
+ * sockets, and the host's network namespace (the kubelet's probes, the
+ * runtime, hostNetwork pods), which has no sidecar in Istio either. */
+static __always_inline int lb4_policy_refuses(struct bpf_sock_addr *ctx, __be32 addr, __be16 port)
+{
+	struct sl_pol_rule_key k;
+	__u32 *set, *src, *verdict;
+	__u32 src_id = SL_POL_SRC_UNKNOWN;
+	__u16 hport = bpf_ntohs(port);
+	__u64 cookie;
+	__u32 step;
+
+	set = bpf_map_lookup_elem(&sl_pol_dst, &addr);
+	if (!set)
+		return 0;
+	cookie = bpf_get_netns_cookie(ctx);
+	if (cookie == bpf_get_netns_cookie(NULL) || lb4_is_bypass(ctx->sk))
+		return 0;
+	src = bpf_map_lookup_elem(&sl_pol_src, &cookie);
+	if (src)
+		src_id = *src;
+#pragma unroll
+	for (step = 0; step < L4_POL_STEPS; step++) {
+		if (l4_pol_step_redundant(src_id, hport, step))
+			continue;
+		l4_pol_key(&k, *set, src_id, hport, step);
+		verdict = bpf_map_lookup_elem(&sl_pol_rule, &k);
+		if (verdict)
+			return l4_pol_refuses(*verdict);
+	}
+	return 0;
 }
 
 SEC("cgroup/connect4")
@@ -387,6 +430,10 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		return SL_VERDICT_ALLOW;
 	svc = bpf_map_lookup_elem(&sl_services, &key);
 	if (!svc) {
+		if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, key.vip, key.port)) {
+			lb4_count(SL_R_CONNECT_POLICY_DENIED);
+			return SL_VERDICT_REFUSE;
+		}
 		if (key.proto == IPPROTO_TCP && lb4_egress_blocked(ctx)) {
 			lb4_count(SL_R_CONNECT_EGRESS_BLOCKED);
 			return SL_VERDICT_REFUSE;
@@ -419,6 +466,13 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 	lb4_count(reason);
 	if (reason != SL_R_CONNECT_BALANCED && reason != SL_R_CONNECT_PANIC)
 		return SL_VERDICT_REFUSE;
+	/* The chosen backend's policies: another backend of the service would
+	 * have the same ones unless its pods differ in labels, and Istio, too,
+	 * checks the workload the connection reaches. */
+	if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, choice.be.addr, choice.be.port)) {
+		lb4_count(SL_R_CONNECT_POLICY_DENIED);
+		return SL_VERDICT_REFUSE;
+	}
 
 	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {

@@ -33,7 +33,10 @@ Result<PinnedSockLbMaps> PinnedSockLbMaps::open(const std::string& pin_dir) {
                        // never pinned (sock_lb_types.h): nothing to open.
                        {-1, "sl_proxy_lsn"},
                        {-1, "sl_egress"},
-                       {-1, "sl_edge_cnt"}};
+                       {-1, "sl_edge_cnt"},
+                       {-1, "sl_pol_src"},
+                       {-1, "sl_pol_dst"},
+                       {-1, "sl_pol_rule"}};
   return p;
 }
 

@@ -81,6 +81,9 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_proxy_lsn), "sl_proxy_lsn"},
       {bpf_map__fd(m->sl_egress), "sl_egress"},
       {bpf_map__fd(m->sl_edge_cnt), "sl_edge_cnt"},
+      {bpf_map__fd(m->sl_pol_src), "sl_pol_src"},
+      {bpf_map__fd(m->sl_pol_dst), "sl_pol_dst"},
+      {bpf_map__fd(m->sl_pol_rule), "sl_pol_rule"},
   };
   return self;
 }

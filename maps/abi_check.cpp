@@ -61,6 +61,8 @@ SL_CHECK_SIZE(struct sl_edge_counters, 32);
 SL_CHECK_OFF(struct sl_edge_counters, bytes_from_backend, 24);
 SL_CHECK_SIZE(struct sl_egress_key, 8);
 SL_CHECK_OFF(struct sl_egress_key, addr, 4);
+SL_CHECK_SIZE(struct sl_pol_rule_key, 12);
+SL_CHECK_OFF(struct sl_pol_rule_key, port, 8);
 SL_CHECK_SIZE(struct sl_orig_dst_key, 8);
 SL_CHECK_OFF(struct sl_orig_dst_key, proxy_port, 6);
 SL_CHECK_SIZE(struct sl_orig_dst, 16);

@@ -25,6 +25,11 @@
 #define SL_DEFAULT_EDGE_ENTRIES 65536u
 /* Egress ranges (sl_egress): ServiceEntry addresses and endpoints, plus a few cluster ranges. */
 #define SL_DEFAULT_EGRESS_RANGES 16384u
+/* L4 authorization (sl_pol_*): local pods' namespaces, policy-selected pods
+ * of the cluster, and (set x source x port) verdicts. */
+#define SL_DEFAULT_POLICY_SOURCES 16384u
+#define SL_DEFAULT_POLICY_DESTS 131072u
+#define SL_DEFAULT_POLICY_RULES 262144u
 
 /* Entries of the pinned per-CPU reason counters (sl_stats). Fixed, not the
  * reason count, so that a release adding reasons still reuses the map a

@@ -144,6 +144,31 @@ struct sl_egress_key {
 #define SL_EGRESS_ALLOW 1
 #define SL_EGRESS_DENY 2
 
+/* L4 authorization: the AuthorizationPolicies whose rules need only L4
+ * facts (source identity, namespace, address; destination port), compiled
+ * by sluiced into three tables that connect4 reads (bpf/include/l4_policy.h
+ * has the verdict logic; docs/security.md the semantics).
+ *
+ * sl_pol_src: the calling pod, by its network namespace cookie (a connecting
+ * socket has no source address yet) -> its source id (1..). A namespace that
+ * is not there is SL_POL_SRC_UNKNOWN: a source with no identity.
+ * sl_pol_dst: a destination pod's address -> the id of its policy set (pods
+ * that the same policies select share one). Absent: no L4 policy.
+ * sl_pol_rule: (set, source, destination port) -> SL_POL_ALLOW or _DENY, for
+ * every port the set's policies name, and for SL_POL_PORT_OTHER, which
+ * answers for the ports they do not name. */
+struct sl_pol_rule_key {
+	__u32 set;
+	__u32 src;
+	__u16 port; /* host order; SL_POL_PORT_OTHER: any port not listed */
+	__u16 pad;
+};
+
+#define SL_POL_SRC_UNKNOWN 0u
+#define SL_POL_PORT_OTHER 0u
+#define SL_POL_ALLOW 1u
+#define SL_POL_DENY 2u
+
 /* The original destination of a connection redirected to the node proxy,
  * keyed by the client's address as the proxy sees it (the peer of the
  * accepted socket) and the proxy port it reached: connect4 spreads

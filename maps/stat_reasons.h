@@ -32,7 +32,8 @@
 	X(SL_R_SPREAD_NO_PROXY, "spread_no_proxy")               /* a spread proxy port was dialled with no listener in sl_proxy_lsn */ \
 	X(SL_R_SPREAD_ASSIGN_FAILED, "spread_assign_failed")     /* the kernel refused the proxy's listener for a spread port */ \
 	X(SL_R_CONNECT_FAIL_CLOSED, "connect_fail_closed")       /* HTTP port guarded by policies, no proxy: connect refused */ \
-	X(SL_R_CONNECT_EGRESS_BLOCKED, "connect_egress_blocked") /* REGISTRY_ONLY: destination in no known range: connect refused */
+	X(SL_R_CONNECT_EGRESS_BLOCKED, "connect_egress_blocked") /* REGISTRY_ONLY: destination in no known range: connect refused */ \
+	X(SL_R_CONNECT_POLICY_DENIED, "connect_policy_denied")   /* an L4 AuthorizationPolicy refused the connect */
 
 enum sl_reason {
 #define SL_ENUM_ENTRY(id, name) id,

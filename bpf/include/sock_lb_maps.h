@@ -123,6 +123,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_egress SEC(".maps");
 
+/* L4 authorization (maps/sock_lb_types.h): written by sluiced from the
+ * AuthorizationPolicies that need only L4 facts and the pods it found. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_POLICY_SOURCES);
+	__type(key, __u64); /* network namespace cookie */
+	__type(value, __u32); /* source id */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_pol_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_POLICY_DESTS);
+	__type(key, __be32); /* pod address */
+	__type(value, __u32); /* policy set id */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_pol_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_POLICY_RULES);
+	__type(key, struct sl_pol_rule_key);
+	__type(value, __u32); /* SL_POL_ALLOW or _DENY */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_pol_rule SEC(".maps");
+
 /* The node proxy's listening socket (maps/sock_lb_types.h says why a
  * sockmap). Not pinned: it must never outlive the socket's owner's view, and
  * the program that reads it is kept alive by its pinned link, so after a

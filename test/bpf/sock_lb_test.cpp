@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "connect_policy_table.h"
 #include "egress_table.h"
 #include "kernel_datapath_maps.h"
 #include "node_sim.h"
@@ -400,6 +401,63 @@ TEST_F(SockLbTest, RegistryOnlyRefusesConnectsOutsideTheKnownRanges) {
   EXPECT_TRUE(lb_->maps().egress.keys().empty());
   EXPECT_EQ(tcp_connect("10.111.9.9", 443), -ENETUNREACH);
   EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
+}
+
+// L4 authorization: sluiced's table (datapath/connect_policy_table.h) in
+// the kernel's maps, read by connect4 (bpf/include/l4_policy.h).
+TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
+  start_backends(2, 3);
+  apply(std::string(kVip) + ":80" + backends_text(2, 2));
+  auto cookie_of_pod = [&](int i) {
+    const int fd = node_->tcp_socket_in_pod(i);
+    uint64_t cookie = 0;
+    socklen_t len = sizeof(cookie);
+    EXPECT_EQ(getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len), 0);
+    close(fd);
+    return cookie;
+  };
+  auto direct = [&](int from, int to) {
+    const int fd = node_->tcp_socket_in_pod(from);
+    const int rc = sluice::test::connect_to(fd, node_->pod_ip(to).c_str(), kBackendPort);
+    close(fd);
+    return rc;
+  };
+  auto addr = [&](int i) {
+    uint32_t a = 0;
+    inet_pton(AF_INET, node_->pod_ip(i).c_str(), &a);
+    return ntohl(a);
+  };
+  const uint64_t pod1 = cookie_of_pod(1), pod4 = cookie_of_pod(4);
+  ASSERT_NE(pod1, pod4);
+
+  // Pods 2 and 3 are guarded alike: pod 1 may not reach their kBackendPort;
+  // pod 4 may; a pod with no identity (5) may reach nothing.
+  ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules);
+  const GuardedPods guarded = {{addr(2), "ns/deny-pod1"}, {addr(3), "ns/deny-pod1"}};
+  const SetVerdicts verdicts = {
+      {"ns/deny-pod1", {{0, {{0, false}}}, {pod1, {{0, true}, {kBackendPort, false}}}, {pod4, {{0, true}}}}}};
+  ASSERT_TRUE(table.sync(guarded, verdicts).ok());
+  EXPECT_EQ(table.rules(), 4u);
+
+  EXPECT_EQ(direct(1, 2), -EPERM);
+  EXPECT_EQ(stat(SL_R_CONNECT_POLICY_DENIED), 1u);
+  EXPECT_EQ(connect_once(1), "error:1") << "a service's backend is checked too (EPERM)";
+  EXPECT_EQ(stat(SL_R_CONNECT_POLICY_DENIED), 2u);
+  EXPECT_EQ(direct(4, 3), 0);
+  EXPECT_EQ(connect_once(4), "p2");
+  EXPECT_EQ(direct(5, 3), -EPERM) << "no identity: the set's verdict for unknown sources";
+  EXPECT_EQ(direct(1, 4), -ECONNREFUSED) << "pod 4 is not guarded (and serves nothing)";
+
+  // A restart adopts the tables; an empty policy empties them.
+  ConnectPolicyTable adopted(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules);
+  EXPECT_EQ(adopted.rules(), 4u);
+  EXPECT_EQ(adopted.guarded(), 2u);
+  ASSERT_TRUE(adopted.sync({}, {}).ok());
+  EXPECT_TRUE(lb_->maps().policy_rules.keys().empty());
+  EXPECT_TRUE(lb_->maps().policy_sources.keys().empty());
+  EXPECT_TRUE(lb_->maps().policy_dests.keys().empty());
+  EXPECT_EQ(direct(1, 2), 0);
+  EXPECT_EQ(stat(SL_R_CONNECT_POLICY_DENIED), 3u);
 }
 
 TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {

@@ -1,6 +1,7 @@
 // AuthorizationPolicy enforced by sluiced's proxy (docs/security.md): a pod
 // calls reviews through its VIP, and the policies of the reviews workload
-// decide by path, method, namespace and service account. Privileged.
+// decide by path, method, namespace and service account; and by the kernel at
+// connect(), for policies that need only L4 facts. Privileged.
 #include <filesystem>
 #include <fstream>
 
@@ -88,6 +89,64 @@ TEST_F(AuthzTest, FailsClosedWhileSluicedIsDown) {
   const HttpReply direct = raw_request(fd, "GET /reviews/1 HTTP/1.1\r\nHost: reviews\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(direct.status, 200u);
   close(fd);
+}
+
+// L4 policies in the kernel: a DENY from namespace foo to port 8080 makes a
+// foo pod's connects to reviews fail at once (EPERM, no packet sent), through
+// the L4 service or straight to a pod, while a pod of another namespace
+// passes; the proxy answers the same policy with 403 on the HTTP port; and a
+// change applies live.
+class KernelAuthzTest : public AuthzTest {
+ protected:
+  int pod_count() const override { return 5; }
+
+  void SetUp() override {
+    AuthzTest::SetUp();
+    // Only this test's pods: other tests' namespaces may share /run/netns.
+    daemon_flags_ = {"--pod-netns-prefix", node_->prefix() + "-p"};
+  }
+
+  // Pod 1 in foo, pod 5 in default, and an L4 service in front of reviews.
+  std::string mesh_with(const std::string& policies) {
+    return mesh(policies, "foo", "client") +
+           "---\napiVersion: v1\nkind: Pod\nmetadata: {name: other, namespace: default}\n"
+           "status: {phase: Running, podIP: " + node_->pod_ip(5) + "}\n"
+           "---\napiVersion: v1\nkind: Service\nmetadata: {name: reviews-tcp, namespace: default}\n"
+           "spec: {clusterIP: 10.96.0.21, selector: {app: reviews}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}\n";
+  }
+  int connect_from(int pod, const std::string& ip, uint16_t port) {
+    const int fd = node_->tcp_socket_in_pod(pod);
+    const int rc = connect_to(fd, ip, port);
+    close(fd);
+    return rc;
+  }
+  uint64_t denied_count() {
+    const auto [code, body] = admin_get(*node_, kAdminPort, "/metrics");
+    const std::string key = "sluice_kernel_decisions_total{reason=\"connect_policy_denied\"} ";
+    const size_t at = body.find(key);
+    return at == std::string::npos ? 0 : std::stoull(body.substr(at + key.size()));
+  }
+};
+
+TEST_F(KernelAuthzTest, AnL4DenyRefusesTheConnectInTheKernel) {
+  const std::string deny_foo = policy("deny-foo-8080", "  action: DENY\n  rules:\n  - from:\n    - source: "
+                                                       "{namespaces: [foo]}\n    to:\n    - operation: {ports: [\"8080\"]}\n");
+  start(mesh_with(deny_foo));
+  ASSERT_TRUE(wait_for([&] { return connect_from(1, "10.96.0.21", 9080) == -EPERM; }, 10s))
+      << "the kernel never refused foo's connect";
+  const uint64_t before = denied_count();
+  EXPECT_GE(before, 1u);
+  EXPECT_EQ(connect_from(1, node_->pod_ip(3), 8080), -EPERM) << "straight to a reviews pod";
+  EXPECT_EQ(connect_from(1, node_->pod_ip(3), 8080), -EPERM);
+  EXPECT_EQ(denied_count(), before + 2);
+  EXPECT_EQ(connect_from(5, "10.96.0.21", 9080), 0) << "another namespace passes";
+  EXPECT_EQ(connect_from(5, node_->pod_ip(2), 8080), 0);
+  EXPECT_EQ(status("GET", "/reviews/1"), 403u) << "the HTTP port goes to the proxy, which enforces it too";
+
+  // The policy goes: foo connects again, without a restart.
+  reconfigure(mesh_with(""), [&] { return connect_from(1, "10.96.0.21", 9080) == 0; });
+  EXPECT_EQ(connect_from(1, node_->pod_ip(3), 8080), 0);
+  EXPECT_EQ(status("GET", "/reviews/1"), 200u);
 }
 
 }  // namespace

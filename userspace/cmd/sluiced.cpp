@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-cidr", f.cluster_cidrs,
                  "the cluster's pod and node ranges (repeatable): under REGISTRY_ONLY, connects to them stay allowed "
                  "(services, --pod-cidr, the node and ServiceEntries always are)");
+  app.add_option("--pod-netns-dir", f.pod_netns_dir,
+                 "where the container runtime binds pods' network namespaces: L4 authorization learns the calling "
+                 "pod of a connect from them")
+      ->capture_default_str();
+  app.add_option("--pod-netns-prefix", f.pod_netns_prefix,
+                 "only namespaces there whose name starts with this (e.g. cni-)");
   app.add_option("--gateway-address", f.gateway_address,
                  "address of the Gateway listeners (default: --node-ip; on a node, its external address)");
   app.add_option("--gateway-trusted-proxies", f.gateway_trusted_proxies,

@@ -59,6 +59,11 @@ struct DaemonOptions {
   // The cluster's pod (and node) ranges: under REGISTRY_ONLY, connects to
   // them stay allowed (docs/egress.md).
   std::vector<std::string> cluster_cidrs;
+  // Where this node's pods' network namespaces are bound, and the prefix of
+  // their names (empty: all): how the kernel's L4 authorization learns which
+  // pod a connect comes from (docs/security.md).
+  std::string pod_netns_dir = "/run/netns";
+  std::string pod_netns_prefix;
   uint32_t redirect_bulk_bytes = SL_REDIR_DEFAULT_BULK_BYTES;
   // Gateway ingress (docs/gateway.md): the address its listeners bind and
   // the labels of this node's gateway workload, which Gateway selectors match.

@@ -183,6 +183,11 @@ Status NodeDaemon::start_kernel() {
   if (!egress) return egress.error();
   egress_ = std::move(*egress);
   fanout_.subscribe("egress", [this](const config::MeshSnapshot& snap) { egress_->follow(snap); });
+  connect_policy_ = std::make_unique<ConnectPolicyControl>(o_, lb_->maps().policy_sources, lb_->maps().policy_dests,
+                                                           lb_->maps().policy_rules);
+  // The snapshot being published, whole: the control keeps it between
+  // rescans of the node's pods.
+  fanout_.subscribe("l4-authz", [this](const config::MeshSnapshot&) { connect_policy_->follow(sync_->current()); });
   if (Status s = lb_->attach({o_.cgroup, o_.allow_root_cgroup}); !s) return s;
   spdlog::info("kernel programs attached to {} (pin dir {}, maps {}, {} links adopted)", o_.cgroup, o_.pin_dir,
                lb_->reused_maps() ? "reused" : "created", lb_->adopted_links());
@@ -363,6 +368,7 @@ void NodeDaemon::tick() {
     last_gateway_retry_ = now;
   }
   if (proxy_.server) mirror_ejections(*proxy_.server->clusters(), *maps_);
+  if (connect_policy_) connect_policy_->tick(now);
   if (!handover_ && now - last_handover_retry_ >= kHandoverRetry) serve_handovers();
 }
 

@@ -15,6 +15,7 @@
 #include "config_sync.h"
 #include "config_watcher.h"
 #include "daemon_options.h"
+#include "connect_policy_control.h"
 #include "egress_control.h"
 #include "feature_probe.h"
 #include "gateway_listeners.h"
@@ -86,6 +87,7 @@ class NodeDaemon {
   std::unique_ptr<ConfigSync> sync_;
   std::unique_ptr<XdpDaemon> xdp_;
   std::unique_ptr<EgressControl> egress_;
+  std::unique_ptr<ConnectPolicyControl> connect_policy_;
   std::atomic<bool> draining_{false};
   // A successor has our listeners (handing_over_), and listens on them
   // (handed_over_): the kernel's sl_proxy_lsn is its business from then on.

@@ -162,6 +162,16 @@ bool condition_matches(const AuthzPolicies::Condition& c, const RequestFacts& r,
   return field(c.values, hit) && not_field(c.not_values, hit);
 }
 
+bool decided_at_l4(const AuthzPolicies::Rule& rule) {
+  auto request_level = [](const AuthzPolicies::Operation& o) {
+    return !o.hosts.empty() || !o.not_hosts.empty() || !o.methods.empty() || !o.not_methods.empty() ||
+           !o.paths.empty() || !o.not_paths.empty();
+  };
+  auto reads_headers = [](const AuthzPolicies::Condition& c) { return c.key.starts_with("request.headers"); };
+  return std::none_of(rule.to.begin(), rule.to.end(), request_level) &&
+         std::none_of(rule.when.begin(), rule.when.end(), reads_headers);
+}
+
 }  // namespace
 
 AuthzPolicies AuthzPolicies::compile(
@@ -211,6 +221,7 @@ AuthzPolicies AuthzPolicies::compile(
         compiled.when.push_back({w.key(), {w.values().begin(), w.values().end()},
                                  {w.not_values().begin(), w.not_values().end()}});
       }
+      p.l4_only = p.l4_only && decided_at_l4(compiled);
       p.rules.push_back(std::move(compiled));
     }
     out.policies_.push_back(std::move(p));
@@ -265,6 +276,57 @@ Decision AuthzPolicies::check(const Destination& dst, const RequestFacts& req) c
     d.policy = "no ALLOW policy matched";
   }
   return d;
+}
+
+}  // namespace sluice::policy
+
+namespace sluice::policy {
+
+AuthzPolicies::ConnectView AuthzPolicies::connect_view(const Destination& dst) const {
+  ConnectView v;
+  bool allow_reads_request = false;
+  for (const Policy& p : policies_) {
+    if (!applies(p, dst)) continue;
+    if (p.action == Action::kDeny && p.l4_only) v.deny.push_back(&p);
+    if (p.action == Action::kAllow) {
+      v.allow.push_back(&p);
+      allow_reads_request = allow_reads_request || !p.l4_only;
+    }
+  }
+  if (allow_reads_request) v.allow.clear();
+  for (const auto* list : {&v.deny, &v.allow}) {
+    for (const Policy* p : *list) {
+      v.signature += p->id;
+      v.signature += ' ';
+      for (const Rule& r : p->rules) {
+        for (const Operation& o : r.to) {
+          v.ports.insert(v.ports.end(), o.ports.begin(), o.ports.end());
+          v.ports.insert(v.ports.end(), o.not_ports.begin(), o.not_ports.end());
+        }
+        for (const Condition& c : r.when) {
+          if (c.key == "destination.ip") v.per_address = true;
+          if (c.key != "destination.port") continue;
+          for (const auto* values : {&c.values, &c.not_values}) {
+            for (const std::string& text : *values) {
+              uint16_t port = 0;
+              auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+              if (ec == std::errc() && end == text.data() + text.size()) v.ports.push_back(port);
+            }
+          }
+        }
+      }
+    }
+  }
+  std::sort(v.ports.begin(), v.ports.end());
+  v.ports.erase(std::unique(v.ports.begin(), v.ports.end()), v.ports.end());
+  return v;
+}
+
+bool AuthzPolicies::connect_allowed(const ConnectView& view, const RequestFacts& req) const {
+  const Identity id = identity_of(req, options_);
+  auto matches = [&](const Policy* p) { return policy_matches(*p, req, id); };
+  if (std::any_of(view.deny.begin(), view.deny.end(), matches)) return false;
+  return view.allow.empty() || std::any_of(view.allow.begin(), view.allow.end(), matches);
 }
 
 }  // namespace sluice::policy

@@ -65,6 +65,25 @@ class AuthzPolicies {
       const AuthzOptions& options = {});
 
   Decision check(const Destination& dst, const RequestFacts& req) const;
+
+  struct Policy;
+  // The kernel's share of dst's policies (docs/security.md, "Enforcement
+  // points"): what connect4 decides without seeing a request. It refuses
+  // what an L4-only DENY matches; and, when every ALLOW of dst is L4-only,
+  // what none of them allows. An ALLOW that reads the request (hosts,
+  // methods, paths, request headers) could still let a request through, so
+  // then the ALLOWs are left to sluiced, and so are request-level DENYs.
+  struct ConnectView {
+    std::vector<const Policy*> deny;
+    std::vector<const Policy*> allow;  // empty when some ALLOW of dst reads the request
+    std::vector<uint16_t> ports;       // the ports these policies name, sorted
+    bool per_address = false;          // a destination.ip condition: the verdicts differ per pod
+    std::string signature;             // their ids: pods with equal views share a kernel set
+    bool empty() const { return deny.empty() && allow.empty(); }
+  };
+  ConnectView connect_view(const Destination& dst) const;
+  // Whether the kernel lets req connect; req has no host, method or path.
+  bool connect_allowed(const ConnectView& view, const RequestFacts& req) const;
   bool empty() const { return policies_.empty(); }
   // CUSTOM policies: accepted, not enforced.
   const std::vector<std::string>& not_enforced() const { return not_enforced_; }
@@ -99,6 +118,10 @@ class AuthzPolicies {
     std::string id;  // namespace/name
     Action action = Action::kAllow;
     std::vector<Rule> rules;
+    // Every rule is decided by L4 facts alone: no hosts, methods, paths or
+    // request headers. (requestPrincipals and request.auth.* never match
+    // without JWT, so they do not need the request either.)
+    bool l4_only = true;
   };
 
  private:

@@ -1,0 +1,47 @@
+// L4 authorization on this node: compiles each snapshot's AuthorizationPolicies
+// for connect4 (policy/connect_policy.h) against the pods found on the node
+// (pod_netns_scan.h), and keeps the kernel's tables equal to the result
+// (datapath/connect_policy_table.h). Pods come and go without a config
+// change, so it looks for them again every second while any policy guards a
+// connect.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "authz_policy.h"
+#include "connect_policy_table.h"
+#include "daemon_options.h"
+#include "mesh_snapshot.h"
+#include "pod_netns_scan.h"
+
+namespace sluice::daemon {
+
+class ConnectPolicyControl {
+ public:
+  ConnectPolicyControl(const DaemonOptions& o, MapHandle<uint64_t, uint32_t> sources,
+                       MapHandle<uint32_t, uint32_t> dests, MapHandle<sl_pol_rule_key, uint32_t> rules)
+      : dir_(o.pod_netns_dir), prefix_(o.pod_netns_prefix), table_(std::move(sources), std::move(dests),
+                                                                   std::move(rules)) {}
+
+  void follow(const config::SnapshotPtr& snap);
+  // From the main loop: looks for new and gone pods once a second.
+  void tick(std::chrono::steady_clock::time_point now);
+
+ private:
+  void rescan();
+  void apply();
+
+  std::string dir_, prefix_;
+  ConnectPolicyTable table_;
+  config::SnapshotPtr snap_;
+  policy::AuthzPolicies policies_;
+  std::vector<PodNetns> netns_;
+  std::chrono::steady_clock::time_point last_scan_{};
+  bool scan_failed_ = false;
+  size_t logged_rules_ = 0;
+};
+
+}  // namespace sluice::daemon

@@ -1,0 +1,50 @@
+// The kernel's share of AuthorizationPolicy (docs/security.md, "Enforcement
+// points"): for every pod that policies guard, and every pod of this node
+// that may connect to it, whether connect4 lets the connection start. Pure:
+// the daemon gives the pods it found on the node and writes the result to
+// the kernel's tables (datapath/connect_policy_table.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "authz_policy.h"
+#include "mesh_snapshot.h"
+
+namespace sluice::policy {
+
+// A pod of this node that opens connections, found by its network namespace.
+struct ConnectSource {
+  uint64_t netns_cookie = 0;
+  uint32_t ip = 0;  // host order; what the namespace's interfaces carry
+  // From the snapshot's Pod with that address; known false: none has it.
+  bool known = false;
+  std::string ns;
+  std::string service_account;
+};
+
+// What connect4 decides, keyed the way its tables are (maps/sock_lb_types.h)
+// but by meaning, not by id: a policy set by its signature (the policies
+// that make it up), a source by its namespace cookie (0: a source with no
+// identity), a port by number (0: any port the set's policies do not name).
+struct ConnectPolicy {
+  std::map<uint32_t, std::string> guarded;  // pod address (host order) -> set signature
+  // set signature -> source cookie -> port -> allowed. Every source has port
+  // 0; a named port only where its verdict differs from port 0's.
+  std::map<std::string, std::map<uint64_t, std::map<uint16_t, bool>>> verdicts;
+
+  size_t rule_count() const;
+};
+
+ConnectPolicy compile_connect_policy(const AuthzPolicies& policies, const config::ResourceSet& resources,
+                                     const std::vector<ConnectSource>& sources);
+
+// The pods of `resources` by address (host order). hostNetwork pods are
+// left out: their address is the node's.
+std::unordered_map<uint32_t, const config::K8sResource<k8s::Pod>*> pods_by_address(
+    const config::ResourceSet& resources);
+
+}  // namespace sluice::policy
