@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "cluster_registry.h"
 #include "h2_test_client.h"
+#include "loopback_proxy.h"
 #include "proxy_server.h"
 #include "request_metrics.h"
 #include "snapshot_builder.h"
@@ -161,24 +163,13 @@ class GrpcLoopbackTest : public ::testing::Test {
               "}}\nstatus: {phase: Running, podIP: 127.0.0." + std::to_string(19 + i) + "}\n---\n";
     }
     yaml += istio;
-    config::LoadResult loaded;
-    config::load_yaml_text(yaml, "grpc.yaml", loaded);
-    config::BuildResult built = config::build_snapshot(std::move(loaded), 1);
-    ASSERT_TRUE(built.snapshot) << (built.diagnostics.empty() ? "" : built.diagnostics.front().to_string());
-    snapshot_ = built.snapshot;
-    ProxyOptions o;
-    o.address = "127.0.0.1";
-    o.port = 0;
-    o.workers = 2;
-    o.snapshot = [this] { return snapshot_; };
+    snapshot_ = snapshot_from_yaml(yaml);
+    ASSERT_TRUE(snapshot_);
+    ProxyOptions o = loopback_options(snapshot_, log_);
     o.original_destination = [](uint32_t, uint16_t, uint16_t) {
       return std::optional<OriginalDestination>(OriginalDestination{kGrpcVip, kServicePort, 6, 0});
     };
     o.metrics = std::make_shared<telemetry::RequestMetrics>();
-    o.access_log = [this](const std::string& line) {
-      std::lock_guard lock(log_mu_);
-      log_.push_back(line);
-    };
     auto p = ProxyServer::start(std::move(o));
     ASSERT_TRUE(p.ok()) << p.error().to_string();
     proxy_ = std::move(*p);
@@ -202,8 +193,8 @@ class GrpcLoopbackTest : public ::testing::Test {
     const auto until = std::chrono::steady_clock::now() + 3s;  // lines are written as streams end
     for (;;) {
       {
-        std::lock_guard lock(log_mu_);
-        for (const auto& l : log_) {
+        std::lock_guard lock(log_.mu);
+        for (const auto& l : log_.lines) {
           if (l.find(needle) != std::string::npos) return true;
         }
       }
@@ -228,8 +219,7 @@ class GrpcLoopbackTest : public ::testing::Test {
   std::vector<std::unique_ptr<Child>> servers_;
   std::unique_ptr<ProxyServer> proxy_;
   config::SnapshotPtr snapshot_;
-  std::mutex log_mu_;
-  std::vector<std::string> log_;
+  KeptLog log_;
 };
 
 constexpr const char* kSubsets = R"(apiVersion: networking.istio.io/v1
@@ -321,6 +311,27 @@ TEST_F(GrpcLoopbackTest, FaultAbortWithGrpcStatusIsATrailersOnlyAnswer) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(count_with(lines, "status=14 message=fault filter abort"), 2u) << lines.front();
   EXPECT_TRUE(log_has("\"flags\":\"FI\""));
+}
+
+TEST_F(GrpcLoopbackTest, Http2MaxRequestsOverflowAnswersUnavailable) {
+  start_servers();
+  start_proxy(std::string("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                          "metadata: {name: grpc-echo, namespace: default}\nspec:\n  host: grpc-echo\n"
+                          "  trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}}}\n"));
+  // One call holds the cluster's only request slot for 3 s...
+  Child slow({SLUICE_GRPC_ECHO_PATH, "call", "--target", "127.0.0.1:" + std::to_string(proxy_->port()), "--method",
+              "unary", "--delay-ms", "3000"});
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (proxy_->clusters()->to_json().find("\"requests\":{\"active\":1,\"limit\":1,") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  // ... so the next overflows: 503 UO, which a gRPC client reads as UNAVAILABLE.
+  const auto lines = call({"--method", "unary", "--calls", "1"});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("status=14 message=", 0), 0u) << lines[0];
+  EXPECT_TRUE(log_has("\"flags\":\"UO\""));
+  EXPECT_NE(slow.wait_line("ok version="), "") << "the call holding the slot succeeds";
 }
 
 TEST_F(GrpcLoopbackTest, GrpcTimeoutHeaderBoundsTheCallWithoutARouteTimeout) {

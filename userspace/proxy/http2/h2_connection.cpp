@@ -11,6 +11,7 @@
 
 #include "h2_fields.h"
 #include "h2_limits.h"
+#include "h2_output.h"
 #include "h2_stats.h"
 #include "proxy_limits.h"
 
@@ -255,16 +256,7 @@ bool H2Connection::receive(std::string_view bytes) {
   return false;
 }
 
-bool H2Connection::take_output(std::string& out, std::size_t max) {
-  while (out.size() < max) {
-    const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) return false;
-    if (n == 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-  }
-  return true;
-}
+bool H2Connection::take_output(std::string& out, std::size_t max) { return h2_take_output(session_, out, max); }
 
 bool H2Connection::want_read() const { return nghttp2_session_want_read(session_) != 0; }
 bool H2Connection::want_write() const { return nghttp2_session_want_write(session_) != 0; }

@@ -94,12 +94,14 @@ Task<AttemptOutcome> attempt_h2(Worker& w, const config::Endpoint& ep, const Req
     if (auto g = st->head.find("grpc-status"); g != st->head.end()) {
       out.grpc_status = parse_grpc_status(std::string_view(g->value().data(), g->value().size()));
     }
+    st->keep_unsent_body();
     reply.h2_conn = std::move(conn);
     reply.h2 = std::move(st);
     reply.endpoint_id = id;
     reply.deadline = deadline;
     co_return out;
   }
+  st->request_body = {};  // the request does not outlive the attempt
   if (!st->closed) {
     conn->finish(*st);  // RST_STREAM CANCEL: the server may stop working on it
     out.kind = AttemptOutcome::Kind::kPerTryTimeout;

@@ -8,6 +8,7 @@
 
 #include "h2_fields.h"
 #include "h2_limits.h"
+#include "h2_output.h"
 #include "h2_upstream_limits.h"
 
 namespace sluice::proxy {
@@ -101,10 +102,10 @@ struct H2ClientSession::Callbacks {
   static ssize_t read_request(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf, size_t length,
                               uint32_t* data_flags, nghttp2_data_source* source, void* /*user_data*/) {
     auto* s = static_cast<H2UpstreamStream*>(source->ptr);
-    const std::size_t n = std::min(length, s->request_body.size() - s->request_sent);
+    const std::size_t n = std::min(length, s->request_body.size() - std::min(s->request_sent, s->request_body.size()));
     if (n > 0) std::memcpy(buf, s->request_body.data() + s->request_sent, n);
     s->request_sent += n;
-    if (s->request_sent == s->request_body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s->request_sent >= s->request_body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
   }
 };
@@ -188,16 +189,7 @@ bool H2ClientSession::receive(std::string_view bytes) {
   return n >= 0;
 }
 
-bool H2ClientSession::take_output(std::string& out, std::size_t max) {
-  while (out.size() < max) {
-    const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) return false;
-    if (n == 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-  }
-  return true;
-}
+bool H2ClientSession::take_output(std::string& out, std::size_t max) { return h2_take_output(session_, out, max); }
 
 bool H2ClientSession::want_read() const { return nghttp2_session_want_read(session_) != 0; }
 bool H2ClientSession::want_write() const { return nghttp2_session_want_write(session_) != 0; }

@@ -6,9 +6,11 @@
 
 #include <boost/beast/http/message.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "http_types.h"
 
@@ -16,10 +18,18 @@ namespace sluice::proxy {
 
 struct H2UpstreamStream {
   int32_t id = -1;  // nghttp2's stream id once submitted
-  // The request body, sent by nghttp2's data provider; it must live until
-  // the stream closes (the attempt's request does).
+  // The request body, sent by nghttp2's data provider: the attempt's
+  // request while the attempt runs; what is left of it is copied into
+  // `body_left` when the attempt returns with the body not all sent (the
+  // server answered early), since the request does not outlive the attempt.
   std::string_view request_body;
   std::size_t request_sent = 0;
+  std::string body_left;
+  void keep_unsent_body() {
+    body_left.assign(request_body.substr(std::min(request_sent, request_body.size())));
+    request_body = body_left;
+    request_sent = 0;
+  }
 
   boost::beast::http::response_header<Fields> head;  // :status and the fields
   bool head_done = false;  // a final (non-1xx) response head arrived
