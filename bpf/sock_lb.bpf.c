@@ -11,6 +11,7 @@
 #include "sock_lb_maps.h"
 #include "lb_select.h"
 #include "l4_policy.h"
+#include "conn_rate.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -411,6 +412,33 @@ static __always_inline int lb4_policy_refuses(struct bpf_sock_addr *ctx, __be32 
 	return 0;
 }
 
+/* The L4 connection-rate limit (RateLimitPolicy connectionBucket): a TCP
+ * connect from a limited pod takes a token from its bucket, or fails. No
+ * lock: the first connect of a new fill interval refills (a compare-and-swap
+ * on the epoch decides which), every connect takes with a fetch-and-add. A
+ * refill racing a take can lose that take's token: the bucket errs toward
+ * admitting, by at most one connect per CPU per interval. */
+static __always_inline int lb4_conn_rate_refuses(struct bpf_sock_addr *ctx)
+{
+	struct sl_conn_bucket *b;
+	__u64 cookie, now, epoch, old;
+	__u32 *src;
+
+	cookie = bpf_get_netns_cookie(ctx);
+	src = bpf_map_lookup_elem(&sl_pol_src, &cookie);
+	if (!src)
+		return 0;
+	b = bpf_map_lookup_elem(&sl_conn_rate, src);
+	if (!b || !b->interval_ns || lb4_is_bypass(ctx->sk))
+		return 0;
+	now = bpf_ktime_get_ns();
+	epoch = now / b->interval_ns;
+	old = b->epoch;
+	if (epoch > old && __sync_val_compare_and_swap(&b->epoch, old, epoch) == old)
+		b->tokens = conn_rate_refilled(b->tokens, epoch - old, b->tokens_per_fill, b->max_tokens);
+	return conn_rate_refused(__sync_fetch_and_add(&b->tokens, -1));
+}
+
 SEC("cgroup/connect4")
 int sl_connect4(struct bpf_sock_addr *ctx)
 {
@@ -428,6 +456,10 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 
 	if (key.proto != IPPROTO_TCP && key.proto != IPPROTO_UDP)
 		return SL_VERDICT_ALLOW;
+	if (key.proto == IPPROTO_TCP && lb4_conn_rate_refuses(ctx)) {
+		lb4_count(SL_R_CONNECT_RATE_LIMITED);
+		return SL_VERDICT_REFUSE;
+	}
 	svc = bpf_map_lookup_elem(&sl_services, &key);
 	if (!svc) {
 		if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, key.vip, key.port)) {

@@ -30,6 +30,8 @@
 #define SL_DEFAULT_POLICY_SOURCES 16384u
 #define SL_DEFAULT_POLICY_DESTS 131072u
 #define SL_DEFAULT_POLICY_RULES 262144u
+/* Connection-rate buckets (sl_conn_rate), one per limited local pod. */
+#define SL_DEFAULT_CONN_RATE_SOURCES 16384u
 
 /* Entries of the pinned per-CPU reason counters (sl_stats). Fixed, not the
  * reason count, so that a release adding reasons still reuses the map a

@@ -164,6 +164,21 @@ struct sl_pol_rule_key {
 	__u16 pad;
 };
 
+/* The L4 connection-rate limit of a source (RateLimitPolicy
+ * connectionBucket), by source id: Envoy's token bucket, kept by connect4
+ * without a lock. sluiced writes the shape and a full bucket; the kernel
+ * refills it once per fill interval (the first connect of a new interval
+ * wins the compare-and-swap on epoch and adds tokens_per_fill for each
+ * interval missed) and takes a token per TCP connect. bpf/include/conn_rate.h
+ * has the arithmetic. */
+struct sl_conn_bucket {
+	__s64 tokens;      /* may dip below zero under a burst: refused connects */
+	__u64 epoch;       /* CLOCK_MONOTONIC ns / interval_ns of the last fill */
+	__u64 interval_ns;
+	__u32 max_tokens;
+	__u32 tokens_per_fill;
+};
+
 #define SL_POL_SRC_UNKNOWN 0u
 #define SL_POL_PORT_OTHER 0u
 #define SL_POL_ALLOW 1u

@@ -33,7 +33,8 @@
 	X(SL_R_SPREAD_ASSIGN_FAILED, "spread_assign_failed")     /* the kernel refused the proxy's listener for a spread port */ \
 	X(SL_R_CONNECT_FAIL_CLOSED, "connect_fail_closed")       /* HTTP port guarded by policies, no proxy: connect refused */ \
 	X(SL_R_CONNECT_EGRESS_BLOCKED, "connect_egress_blocked") /* REGISTRY_ONLY: destination in no known range: connect refused */ \
-	X(SL_R_CONNECT_POLICY_DENIED, "connect_policy_denied")   /* an L4 AuthorizationPolicy refused the connect */
+	X(SL_R_CONNECT_POLICY_DENIED, "connect_policy_denied")   /* an L4 AuthorizationPolicy refused the connect */ \
+	X(SL_R_CONNECT_RATE_LIMITED, "connect_rate_limited")     /* the source's connection bucket was empty: connect refused */
 
 enum sl_reason {
 #define SL_ENUM_ENTRY(id, name) id,

@@ -215,7 +215,7 @@ cmd_up() {
   setsid sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CG_ROOT/$PREFIX" \
     nsenter --net="/run/netns/$PREFIX-node" "$SLUICED" --config "$CONFIG" --cgroup "$CG_ROOT/$PREFIX" \
     --pin-dir "/sys/fs/bpf/$PREFIX/sluice" --node-ip "$NODE_IP" --pod-cidr 10.200.0.0/16 \
-    --gateway-address "$GATEWAY_IP" --workers 2 --drain-timeout 2 --cleanup \
+    --gateway-address "$GATEWAY_IP" --dns-server "$NODE_IP" --workers 2 --drain-timeout 2 --cleanup \
     >>"$LOGS/sluiced.log" 2>&1 </dev/null &
   echo $! >"$STATE/pids/sluiced"
   local p

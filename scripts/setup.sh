@@ -15,6 +15,8 @@ PACKAGES=(
   libsimdjson-dev
   # HTTP/2 framing, HPACK and flow control for the L7 proxy (docs/http2.md)
   libnghttp2-dev
+  # the asynchronous resolver of ServiceEntry hosts (resolution: DNS; docs/egress.md)
+  libc-ares-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # real gRPC servers and clients of the HTTP/2 and gRPC tests (test/tools/grpc_echo)

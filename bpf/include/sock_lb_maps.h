@@ -152,6 +152,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_pol_rule SEC(".maps");
 
+/* Connection-rate buckets by source id (maps/sock_lb_types.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_CONN_RATE_SOURCES);
+	__type(key, __u32);
+	__type(value, struct sl_conn_bucket);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_conn_rate SEC(".maps");
+
 /* The node proxy's listening socket (maps/sock_lb_types.h says why a
  * sockmap). Not pinned: it must never outlive the socket's owner's view, and
  * the program that reads it is kept alive by its pinned link, so after a

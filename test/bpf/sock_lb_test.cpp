@@ -432,7 +432,8 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
 
   // Pods 2 and 3 are guarded alike: pod 1 may not reach their kBackendPort;
   // pod 4 may; a pod with no identity (5) may reach nothing.
-  ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules);
+  ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
+                           lb_->maps().conn_rate);
   const GuardedPods guarded = {{addr(2), "ns/deny-pod1"}, {addr(3), "ns/deny-pod1"}};
   const SetVerdicts verdicts = {
       {"ns/deny-pod1", {{0, {{0, false}}}, {pod1, {{0, true}, {kBackendPort, false}}}, {pod4, {{0, true}}}}}};
@@ -449,7 +450,8 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
   EXPECT_EQ(direct(1, 4), -ECONNREFUSED) << "pod 4 is not guarded (and serves nothing)";
 
   // A restart adopts the tables; an empty policy empties them.
-  ConnectPolicyTable adopted(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules);
+  ConnectPolicyTable adopted(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
+                             lb_->maps().conn_rate);
   EXPECT_EQ(adopted.rules(), 4u);
   EXPECT_EQ(adopted.guarded(), 2u);
   ASSERT_TRUE(adopted.sync({}, {}).ok());
@@ -458,6 +460,58 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
   EXPECT_TRUE(lb_->maps().policy_dests.keys().empty());
   EXPECT_EQ(direct(1, 2), 0);
   EXPECT_EQ(stat(SL_R_CONNECT_POLICY_DENIED), 3u);
+}
+
+// The L4 connection-rate limit: a source's bucket in sl_conn_rate, taken by
+// connect4 per TCP connect.
+TEST_F(SockLbTest, ConnectionRateRefusesABurstPastTheBucket) {
+  start_backends(2, 2);
+  auto cookie_of_pod = [&](int i) {
+    const int fd = node_->tcp_socket_in_pod(i);
+    uint64_t cookie = 0;
+    socklen_t len = sizeof(cookie);
+    EXPECT_EQ(getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len), 0);
+    close(fd);
+    return cookie;
+  };
+  auto direct = [&](int from) {
+    const int fd = node_->tcp_socket_in_pod(from);
+    const int rc = sluice::test::connect_to(fd, node_->pod_ip(2).c_str(), kBackendPort);
+    close(fd);
+    return rc;
+  };
+  ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
+                           lb_->maps().conn_rate);
+  const uint64_t pod1 = cookie_of_pod(1);
+  // 3 connects per minute: no refill during the test.
+  ASSERT_TRUE(table.sync({}, {}, {{pod1, {3, 3, 60'000'000'000ULL}}}).ok());
+  EXPECT_EQ(table.buckets(), 1u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(direct(1), 0) << i;
+  EXPECT_EQ(direct(1), -EPERM);
+  EXPECT_EQ(direct(1), -EPERM);
+  EXPECT_EQ(stat(SL_R_CONNECT_RATE_LIMITED), 2u);
+  EXPECT_EQ(direct(3), 0) << "another pod has no bucket";
+  const int udp = node_->udp_socket_in_pod(1);
+  EXPECT_EQ(sluice::test::connect_to(udp, node_->pod_ip(2).c_str(), 53), 0) << "UDP is not counted";
+  close(udp);
+
+  // A new shape is written full; an unchanged one is left to the kernel.
+  ASSERT_TRUE(table.sync({}, {}, {{pod1, {5, 5, 60'000'000'000ULL}}}).ok());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(direct(1), 0) << i;
+  ASSERT_TRUE(table.sync({}, {}, {{pod1, {5, 5, 60'000'000'000ULL}}}).ok());
+  EXPECT_EQ(direct(1), -EPERM) << "a sync of the same shape refilled the bucket";
+
+  // A short interval refills on schedule.
+  ASSERT_TRUE(table.sync({}, {}, {{pod1, {1, 1, 200'000'000ULL}}}).ok());
+  EXPECT_EQ(direct(1), 0);
+  EXPECT_EQ(direct(1), -EPERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  EXPECT_EQ(direct(1), 0) << "refilled after the interval";
+
+  ASSERT_TRUE(table.sync({}, {}, {}).ok());
+  EXPECT_TRUE(lb_->maps().conn_rate.keys().empty());
+  EXPECT_TRUE(lb_->maps().policy_sources.keys().empty());
+  EXPECT_EQ(direct(1), 0);
 }
 
 TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {

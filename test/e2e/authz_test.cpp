@@ -109,7 +109,7 @@ class KernelAuthzTest : public AuthzTest {
   // Pod 1 in foo, pod 5 in default, and an L4 service in front of reviews.
   std::string mesh_with(const std::string& policies) {
     return mesh(policies, "foo", "client") +
-           "---\napiVersion: v1\nkind: Pod\nmetadata: {name: other, namespace: default}\n"
+           "---\napiVersion: v1\nkind: Pod\nmetadata: {name: other, namespace: default, labels: {app: other}}\n"
            "status: {phase: Running, podIP: " + node_->pod_ip(5) + "}\n"
            "---\napiVersion: v1\nkind: Service\nmetadata: {name: reviews-tcp, namespace: default}\n"
            "spec: {clusterIP: 10.96.0.21, selector: {app: reviews}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}\n";
@@ -147,6 +147,25 @@ TEST_F(KernelAuthzTest, AnL4DenyRefusesTheConnectInTheKernel) {
   reconfigure(mesh_with(""), [&] { return connect_from(1, "10.96.0.21", 9080) == 0; });
   EXPECT_EQ(connect_from(1, node_->pod_ip(3), 8080), 0);
   EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+}
+
+// RateLimitPolicy connectionBucket: the kernel refuses a burst of connects
+// from the selected pod past its bucket, and the limit goes with the policy.
+TEST_F(KernelAuthzTest, AConnectionBucketRefusesABurstInTheKernel) {
+  // Pod 5 ("other", default): pod 1 is the fixture's client and must keep
+  // its connects for the readiness checks.
+  const std::string bucket =
+      "---\napiVersion: sluice.io/v1alpha1\nkind: RateLimitPolicy\nmetadata: {name: other-connects, namespace: default}\n"
+      "spec:\n  sourceSelector: {matchLabels: {app: other}}\n"
+      "  connectionBucket: {maxTokens: 3, tokensPerFill: 3, fillInterval: 60s}\n";
+  start(mesh_with(bucket));
+  ASSERT_TRUE(wait_for([&] { return log_has("1 connection bucket(s)"); }, 10s)) << log();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(connect_from(5, "10.96.0.21", 9080), 0) << i;
+  EXPECT_EQ(connect_from(5, "10.96.0.21", 9080), -EPERM);
+  EXPECT_EQ(connect_from(5, node_->pod_ip(2), 8080), -EPERM) << "every destination counts";
+  EXPECT_EQ(connect_from(1, "10.96.0.21", 9080), 0) << "pod 1 has no bucket";
+  EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+  reconfigure(mesh_with(""), [&] { return connect_from(5, "10.96.0.21", 9080) == 0; });
 }
 
 }  // namespace

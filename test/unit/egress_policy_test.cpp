@@ -80,5 +80,28 @@ TEST(EgressPolicy, TheKernelTableDeniesByDefaultOnlyUnderRegistryOnly) {
   EXPECT_EQ(egress_entries(p, cluster), want);
 }
 
+TEST(EgressPolicy, DnsEntriesNameTheHostsToResolve) {
+  const auto p = egress_policy_of(load(std::string(kEntries) + R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: named-endpoints, namespace: default}
+spec:
+  hosts: [pay.example.test, "*.wild.example.test"]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS_ROUND_ROBIN
+  endpoints: [{address: eu.pay.example.test}, {address: 10.111.8.8}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: wildcard, namespace: default}
+spec:
+  hosts: ["*.cdn.example.test", static.example.test]
+  ports: [{number: 80, name: http}]
+  resolution: DNS
+)"));
+  // Named endpoints replace the hosts; an IP endpoint is a range already;
+  // wildcards cannot be asked for; STATIC entries are not resolved.
+  EXPECT_EQ(p.dns_hosts, (std::set<std::string>{"eu.pay.example.test", "static.example.test", "www.example.test"}));
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -10,6 +10,7 @@
 
 #include "connect_policy.h"
 #include "ip_text.h"
+#include "conn_rate.h"
 #include "l4_policy.h"
 #include "resource_loader.h"
 
@@ -228,6 +229,55 @@ TEST(L4Policy, HeaderLookupOrder) {
   EXPECT_EQ(std::tie(k.src, k.port), std::make_tuple(SL_POL_SRC_UNKNOWN, uint16_t{8080}));
   EXPECT_TRUE(l4_pol_step_redundant(SL_POL_SRC_UNKNOWN, 8080, 2));
   EXPECT_FALSE(l4_pol_step_redundant(9, 8080, 2));
+}
+
+TEST(ConnectionRate, RefillArithmetic) {
+  EXPECT_EQ(conn_rate_refilled(0, 1, 3, 10), 3);
+  EXPECT_EQ(conn_rate_refilled(-40, 1, 3, 10), 3) << "a burst below zero counts as empty";
+  EXPECT_EQ(conn_rate_refilled(9, 1, 3, 10), 10) << "never above max_tokens";
+  EXPECT_EQ(conn_rate_refilled(2, 1ULL << 62, 0xffffffffu, 10), 10) << "no overflow after a long idle";
+  EXPECT_EQ(conn_rate_refilled(12, 0, 3, 10), 10);
+  EXPECT_TRUE(conn_rate_refused(0));
+  EXPECT_TRUE(conn_rate_refused(-3));
+  EXPECT_FALSE(conn_rate_refused(1));
+}
+
+TEST(ConnectionRate, SelectorsPickTheSourcesAndTheStrictestWins) {
+  config::LoadResult loaded;
+  config::load_yaml_text(std::string(kPods) + R"(
+---
+apiVersion: sluice.io/v1alpha1
+kind: RateLimitPolicy
+metadata: {name: clients, namespace: foo}
+spec:
+  sourceSelector: {matchLabels: {app: client}}
+  connectionBucket: {maxTokens: 10, tokensPerFill: 5, fillInterval: 1s}
+---
+apiVersion: sluice.io/v1alpha1
+kind: RateLimitPolicy
+metadata: {name: all-of-foo, namespace: foo}
+spec:
+  connectionBucket: {maxTokens: 4, fillInterval: 2s}
+---
+apiVersion: sluice.io/v1alpha1
+kind: RateLimitPolicy
+metadata: {name: requests-only, namespace: baz}
+spec:
+  service: web
+  tokenBucket: {maxTokens: 1, fillInterval: 1s}
+)", "rates.yaml", loaded);
+  ASSERT_TRUE(loaded.diagnostics.empty()) << loaded.diagnostics.front().to_string();
+  const config::Labels client{{"app", "client"}};
+  std::vector<ConnectSource> s = sources();
+  for (auto& src : s) src.labels = &client;
+  EXPECT_TRUE(limits_connections(loaded.resources));
+  const auto rates = connection_rates(loaded.resources, s);
+  ASSERT_EQ(rates.size(), 1u) << "baz's policy limits requests only";
+  const ConnectionRate& r = rates.at(1);
+  EXPECT_EQ(r.policy, "foo/all-of-foo");
+  EXPECT_EQ(r.max_tokens, 4u);
+  EXPECT_EQ(r.tokens_per_fill, 1u);
+  EXPECT_EQ(r.fill_interval_ns, 2'000'000'000ULL);
 }
 
 }  // namespace

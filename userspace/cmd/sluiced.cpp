@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
   app.add_option("--cluster-cidr", f.cluster_cidrs,
                  "the cluster's pod and node ranges (repeatable): under REGISTRY_ONLY, connects to them stay allowed "
                  "(services, --pod-cidr, the node and ServiceEntries always are)");
+  app.add_option("--dns-server", f.dns_server,
+                 "IP[:port] of the DNS server that resolves ServiceEntry hosts with resolution DNS (default: the "
+                 "system's resolv.conf)");
   app.add_option("--pod-netns-dir", f.pod_netns_dir,
                  "where the container runtime binds pods' network namespaces: L4 authorization learns the calling "
                  "pod of a connect from them")

@@ -29,9 +29,28 @@ EgressPolicy egress_policy_of(const ResourceSet& resources, std::string_view roo
     p.set_by = id;
     p.registry_only = sc.outbound_traffic_policy().mode() == istio::networking::OutboundTrafficPolicy::REGISTRY_ONLY;
   }
+  using SE = istio::networking::ServiceEntry;
   for (const auto& r : resources.service_entries) {
     for (const std::string& a : r->spec.addresses()) add_range(p.registered, a);
     for (const auto& ep : r->spec.endpoints()) add_range(p.registered, ep.address());
+    const auto resolution = r->spec.resolution();
+    if (resolution != SE::DNS && resolution != SE::DNS_ROUND_ROBIN) continue;
+    bool named_endpoints = false;
+    for (const auto& ep : r->spec.endpoints()) {
+      Ipv4Range ignored;
+      if (ep.address().empty() || ep.address().starts_with("unix://") ||
+          parse_ipv4_cidr(ep.address(), ignored.net, ignored.prefix_len)) {
+        continue;
+      }
+      p.dns_hosts.insert(ep.address());
+      named_endpoints = true;
+    }
+    // Without endpoints, Istio resolves the hosts themselves.
+    if (!named_endpoints && r->spec.endpoints().empty()) {
+      for (const std::string& h : r->spec.hosts()) {
+        if (!h.starts_with("*")) p.dns_hosts.insert(h);
+      }
+    }
   }
   std::sort(p.registered.begin(), p.registered.end());
   p.registered.erase(std::unique(p.registered.begin(), p.registered.end()), p.registered.end());

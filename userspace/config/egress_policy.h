@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,10 @@ struct EgressPolicy {
   // ServiceEntry addresses (VIPs or CIDRs) and STATIC endpoint addresses,
   // sorted and unique.
   std::vector<Ipv4Range> registered;
+  // Names whose addresses are registered too, once resolved: the hosts of
+  // ServiceEntries with resolution DNS or DNS_ROUND_ROBIN (wildcards left
+  // out), or their endpoints' addresses that are names.
+  std::set<std::string> dns_hosts;
 };
 
 EgressPolicy egress_policy_of(const ResourceSet& resources, std::string_view root_namespace = kRootNamespace);

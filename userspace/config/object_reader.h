@@ -85,6 +85,7 @@ class ObjectReader {
       if (kind == "ServiceEntry") return istio(doc, kind, rs.service_entries);
       if (kind == "Gateway") return istio(doc, kind, rs.gateways);
       if (kind == "Sidecar") return istio(doc, kind, rs.sidecars);
+      if (kind == "EnvoyFilter") return istio(doc, kind, rs.envoy_filters);
     } else if (group == "security.istio.io") {
       if (version != "v1" && version != "v1beta1") return unsupported_version("v1 or v1beta1");
       if (kind == "AuthorizationPolicy") return istio(doc, kind, rs.authorization_policies);

@@ -18,6 +18,7 @@ void check_gateway(ResourceChecker& c, const istio::networking::Gateway& gw);
 void check_sidecar(ResourceChecker& c, const istio::networking::Sidecar& sc);
 void check_authorization_policy(ResourceChecker& c, const istio::security::AuthorizationPolicy& ap);
 void check_kubernetes_service(ResourceChecker& c, const k8s::Service& svc);
+void check_envoy_filter(ResourceChecker& c, const istio::networking::EnvoyFilter& f);
 void check_rate_limit_policy(ResourceChecker& c, const istio::sluice::RateLimitPolicy& p);
 
 // Shared by kinds: DestinationRule and Sidecar connection pools, Gateway and

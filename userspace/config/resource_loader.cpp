@@ -61,7 +61,8 @@ int walk_line(YamlView node, std::string_view path, int line) {
 
 std::string_view kind_name(std::string_view kind) {
   static constexpr std::string_view kKinds[] = {"VirtualService", "DestinationRule", "ServiceEntry", "Gateway",
-                                                "Sidecar",        "AuthorizationPolicy", "RateLimitPolicy",
+                                                "Sidecar",        "EnvoyFilter",         "AuthorizationPolicy",
+                                                "RateLimitPolicy",
                                                 "Service",        "Pod",                 "EndpointSlice",
                                                 "Secret",         "Namespace"};
   for (std::string_view k : kKinds) {
@@ -127,6 +128,7 @@ void ResourceSet::append(const ResourceSet& o) {
   add(service_entries, o.service_entries);
   add(gateways, o.gateways);
   add(sidecars, o.sidecars);
+  add(envoy_filters, o.envoy_filters);
   add(authorization_policies, o.authorization_policies);
   add(rate_limit_policies, o.rate_limit_policies);
   add(services, o.services);

@@ -88,6 +88,7 @@ using AnyResource = std::variant<std::monostate, std::shared_ptr<const IstioReso
                                  std::shared_ptr<const IstioResource<istio::networking::ServiceEntry>>,
                                  std::shared_ptr<const IstioResource<istio::networking::Gateway>>,
                                  std::shared_ptr<const IstioResource<istio::networking::Sidecar>>,
+                                 std::shared_ptr<const IstioResource<istio::networking::EnvoyFilter>>,
                                  std::shared_ptr<const IstioResource<istio::security::AuthorizationPolicy>>,
                                  std::shared_ptr<const IstioResource<istio::sluice::RateLimitPolicy>>,
                                  std::shared_ptr<const K8sResource<k8s::Service>>,
@@ -102,6 +103,7 @@ struct ResourceSet {
   SharedList<IstioResource<istio::networking::ServiceEntry>> service_entries;
   SharedList<IstioResource<istio::networking::Gateway>> gateways;
   SharedList<IstioResource<istio::networking::Sidecar>> sidecars;
+  SharedList<IstioResource<istio::networking::EnvoyFilter>> envoy_filters;
   SharedList<IstioResource<istio::security::AuthorizationPolicy>> authorization_policies;
   SharedList<IstioResource<istio::sluice::RateLimitPolicy>> rate_limit_policies;  // sluice.io
   SharedList<K8sResource<k8s::Service>> services;
@@ -122,7 +124,7 @@ struct ResourceSet {
   // Calls f(list) for each of the lists above.
   template <class F>
   void for_each_list(F&& f) {
-    f(virtual_services), f(destination_rules), f(service_entries), f(gateways), f(sidecars);
+    f(virtual_services), f(destination_rules), f(service_entries), f(gateways), f(sidecars), f(envoy_filters);
     f(authorization_policies), f(rate_limit_policies), f(services), f(pods), f(endpoint_slices), f(secrets);
     f(namespaces);
   }
@@ -131,6 +133,7 @@ struct ResourceSet {
   static void zip(ResourceSet& a, const ResourceSet& b, F&& f) {
     f(a.virtual_services, b.virtual_services), f(a.destination_rules, b.destination_rules);
     f(a.service_entries, b.service_entries), f(a.gateways, b.gateways), f(a.sidecars, b.sidecars);
+    f(a.envoy_filters, b.envoy_filters);
     f(a.authorization_policies, b.authorization_policies), f(a.rate_limit_policies, b.rate_limit_policies);
     f(a.services, b.services), f(a.pods, b.pods);
     f(a.endpoint_slices, b.endpoint_slices), f(a.secrets, b.secrets), f(a.namespaces, b.namespaces);

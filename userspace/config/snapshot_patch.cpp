@@ -52,7 +52,7 @@ struct Delta {
     other_kinds = other_kinds || !same(before.virtual_services, after.virtual_services) ||
                   !same(before.destination_rules, after.destination_rules) ||
                   !same(before.service_entries, after.service_entries) || !same(before.gateways, after.gateways) ||
-                  !same(before.sidecars, after.sidecars) ||
+                  !same(before.sidecars, after.sidecars) || !same(before.envoy_filters, after.envoy_filters) ||
                   !same(before.authorization_policies, after.authorization_policies) ||
                   !same(before.rate_limit_policies, after.rate_limit_policies) ||
                   !same(before.secrets, after.secrets) || !same(before.namespaces, after.namespaces);

@@ -32,6 +32,7 @@ void check_spec(ResourceChecker& c, const istio::networking::DestinationRule& s)
 void check_spec(ResourceChecker& c, const istio::networking::ServiceEntry& s) { check_service_entry(c, s); }
 void check_spec(ResourceChecker& c, const istio::networking::Gateway& s) { check_gateway(c, s); }
 void check_spec(ResourceChecker& c, const istio::networking::Sidecar& s) { check_sidecar(c, s); }
+void check_spec(ResourceChecker& c, const istio::networking::EnvoyFilter& s) { check_envoy_filter(c, s); }
 void check_spec(ResourceChecker& c, const istio::security::AuthorizationPolicy& s) { check_authorization_policy(c, s); }
 void check_spec(ResourceChecker& c, const istio::sluice::RateLimitPolicy& s) { check_rate_limit_policy(c, s); }
 
@@ -62,7 +63,8 @@ using IdHash = ValidationMemo::IdHash;
 template <class F>
 void for_each_named_list(const ResourceSet& rs, F&& f) {  // every kind but Namespaces
   f(rs.virtual_services), f(rs.destination_rules), f(rs.service_entries), f(rs.gateways), f(rs.sidecars);
-  f(rs.authorization_policies), f(rs.rate_limit_policies), f(rs.services), f(rs.pods), f(rs.endpoint_slices);
+  f(rs.envoy_filters), f(rs.authorization_policies), f(rs.rate_limit_policies), f(rs.services), f(rs.pods);
+  f(rs.endpoint_slices);
   f(rs.secrets);
 }
 
@@ -112,6 +114,7 @@ void all_local_checks(const ResourceSet& rs, ValidationMemo* memo, ValidationMem
   local_checks(rs.service_entries, memo, next, out);
   local_checks(rs.gateways, memo, next, out);
   local_checks(rs.sidecars, memo, next, out);
+  local_checks(rs.envoy_filters, memo, next, out);
   local_checks(rs.authorization_policies, memo, next, out);
   local_checks(rs.rate_limit_policies, memo, next, out);
   local_checks(rs.services, memo, next, out);

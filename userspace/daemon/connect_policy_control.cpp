@@ -21,12 +21,13 @@ bool same_pods(const std::vector<PodNetns>& a, const std::vector<PodNetns>& b) {
 void ConnectPolicyControl::follow(const config::SnapshotPtr& snap) {
   snap_ = snap;
   policies_ = policy::AuthzPolicies::compile(snap->resources.authorization_policies);
-  if (!policies_.empty() && netns_.empty()) rescan();
+  limits_connections_ = policy::limits_connections(snap->resources);
+  if (needs_pods() && netns_.empty()) rescan();
   apply();
 }
 
 void ConnectPolicyControl::tick(std::chrono::steady_clock::time_point now) {
-  if (!snap_ || policies_.empty() || now - last_scan_ < kRescan) return;
+  if (!snap_ || !needs_pods() || now - last_scan_ < kRescan) return;
   const std::vector<PodNetns> before = netns_;
   const bool failed_before = scan_failed_;
   rescan();
@@ -64,6 +65,7 @@ void ConnectPolicyControl::apply() {
       s.known = true;
       s.ns = pod->second->meta.ns;
       s.service_account = pod->second->object.spec().service_account_name();
+      s.labels = &pod->second->meta.labels;
       break;
     }
     if (!s.known && !ns.addresses.empty()) s.ip = ns.addresses.front();
@@ -75,14 +77,22 @@ void ConnectPolicyControl::apply() {
   const policy::ConnectPolicy compiled = scan_failed_ ? policy::ConnectPolicy{}
                                                       : policy::compile_connect_policy(policies_, snap_->resources,
                                                                                        sources);
-  if (Status s = table_.sync(compiled.guarded, compiled.verdicts); !s) {
+  ConnectionBuckets buckets;
+  if (!scan_failed_) {
+    for (const auto& [cookie, rate] : policy::connection_rates(snap_->resources, sources)) {
+      buckets[cookie] = {rate.max_tokens, rate.tokens_per_fill, rate.fill_interval_ns};
+    }
+  }
+  if (Status s = table_.sync(compiled.guarded, compiled.verdicts, buckets); !s) {
     // What could not be written stays as it was; the next change retries.
     spdlog::warn("L4 authorization table: {}", s.error().to_string());
   }
-  if (table_.rules() != logged_rules_) {
-    spdlog::info("L4 authorization: {} guarded pod(s), {} local source(s), {} verdict(s) in the kernel",
-                 table_.guarded(), table_.sources(), table_.rules());
+  if (table_.rules() != logged_rules_ || table_.buckets() != logged_buckets_) {
+    spdlog::info("L4 authorization: {} guarded pod(s), {} local source(s), {} verdict(s), {} connection bucket(s) in "
+                 "the kernel",
+                 table_.guarded(), table_.sources(), table_.rules(), table_.buckets());
     logged_rules_ = table_.rules();
+    logged_buckets_ = table_.buckets();
   }
 }
 

@@ -1,5 +1,6 @@
-// L4 authorization on this node: compiles each snapshot's AuthorizationPolicies
-// for connect4 (policy/connect_policy.h) against the pods found on the node
+// L4 authorization and connection-rate limits on this node: compiles each
+// snapshot's AuthorizationPolicies and RateLimitPolicy connectionBuckets for
+// connect4 (policy/connect_policy.h) against the pods found on the node
 // (pod_netns_scan.h), and keeps the kernel's tables equal to the result
 // (datapath/connect_policy_table.h). Pods come and go without a config
 // change, so it looks for them again every second while any policy guards a
@@ -22,9 +23,11 @@ namespace sluice::daemon {
 class ConnectPolicyControl {
  public:
   ConnectPolicyControl(const DaemonOptions& o, MapHandle<uint64_t, uint32_t> sources,
-                       MapHandle<uint32_t, uint32_t> dests, MapHandle<sl_pol_rule_key, uint32_t> rules)
-      : dir_(o.pod_netns_dir), prefix_(o.pod_netns_prefix), table_(std::move(sources), std::move(dests),
-                                                                   std::move(rules)) {}
+                       MapHandle<uint32_t, uint32_t> dests, MapHandle<sl_pol_rule_key, uint32_t> rules,
+                       MapHandle<uint32_t, sl_conn_bucket> buckets)
+      : dir_(o.pod_netns_dir),
+        prefix_(o.pod_netns_prefix),
+        table_(std::move(sources), std::move(dests), std::move(rules), std::move(buckets)) {}
 
   void follow(const config::SnapshotPtr& snap);
   // From the main loop: looks for new and gone pods once a second.
@@ -33,15 +36,19 @@ class ConnectPolicyControl {
  private:
   void rescan();
   void apply();
+  // Whether anything needs the node's pods: a policy or a connection limit.
+  bool needs_pods() const { return !policies_.empty() || limits_connections_; }
 
   std::string dir_, prefix_;
   ConnectPolicyTable table_;
   config::SnapshotPtr snap_;
   policy::AuthzPolicies policies_;
+  bool limits_connections_ = false;
   std::vector<PodNetns> netns_;
   std::chrono::steady_clock::time_point last_scan_{};
   bool scan_failed_ = false;
   size_t logged_rules_ = 0;
+  size_t logged_buckets_ = 0;
 };
 
 }  // namespace sluice::daemon

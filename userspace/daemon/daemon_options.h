@@ -59,6 +59,9 @@ struct DaemonOptions {
   // The cluster's pod (and node) ranges: under REGISTRY_ONLY, connects to
   // them stay allowed (docs/egress.md).
   std::vector<std::string> cluster_cidrs;
+  // The DNS server that resolves ServiceEntry hosts (resolution: DNS), "IP"
+  // or "IP:port"; empty: the system's resolv.conf.
+  std::string dns_server;
   // Where this node's pods' network namespaces are bound, and the prefix of
   // their names (empty: all): how the kernel's L4 authorization learns which
   // pod a connect comes from (docs/security.md).

@@ -19,15 +19,41 @@ Result<std::unique_ptr<EgressControl>> EgressControl::start(const DaemonOptions&
     always.push_back(r);
   }
   if (node_ip) always.push_back({node_ip, 32});
-  return std::unique_ptr<EgressControl>(new EgressControl(std::move(always), !o.cluster_cidrs.empty(), std::move(map)));
+  auto dns = policy::DnsResolver::start(o.dns_server);
+  if (!dns) return dns.error();
+  return std::unique_ptr<EgressControl>(
+      new EgressControl(std::move(always), !o.cluster_cidrs.empty(), std::move(map), std::move(*dns)));
 }
 
-void EgressControl::follow(const config::MeshSnapshot& snap) {
-  const config::EgressPolicy policy = config::egress_policy_of(snap.resources);
-  if (Status s = table_.sync(egress_entries(policy, always_)); !s) {
+void EgressControl::sync() {
+  // The DNS ServiceEntries' addresses count as registered while known.
+  config::EgressPolicy with_dns = policy_;
+  for (const auto& [host, answer] : dns_->answers()) {
+    for (uint32_t ip : answer.addresses) with_dns.registered.push_back({ip, 32});
+  }
+  if (Status s = table_.sync(egress_entries(with_dns, always_)); !s) {
     // What could not be written stays as it was; the next snapshot retries.
     spdlog::warn("egress table: {}", s.error().to_string());
   }
+}
+
+void EgressControl::tick(policy::DnsResolver::Clock::time_point now) {
+  if (!dns_->poll(now)) return;
+  for (const auto& [host, answer] : dns_->answers()) {
+    std::string text;
+    for (uint32_t ip : answer.addresses) text += (text.empty() ? "" : " ") + format_ip(ip);
+    spdlog::info("egress: {} resolves to {}", host, text.empty() ? "nothing" : text);
+  }
+  sync();
+}
+
+void EgressControl::follow(const config::MeshSnapshot& snap) {
+  policy_ = config::egress_policy_of(snap.resources);
+  const config::EgressPolicy& policy = policy_;
+  // Names are asked only while their addresses matter: under ALLOW_ANY
+  // the table is empty anyway.
+  dns_->want(policy.registry_only ? policy.dns_hosts : std::set<std::string>{});
+  sync();
   if (!synced_once_ || policy.registry_only != registry_only_) {
     if (policy.registry_only) {
       spdlog::info("egress: REGISTRY_ONLY (Sidecar {}): TCP connects to no service reach only {} known range(s)",

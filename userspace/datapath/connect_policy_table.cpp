@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -39,8 +41,15 @@ void erase_stale(const std::map<K, V>& want, std::map<K, V>& have, Erase&& erase
 }  // namespace
 
 ConnectPolicyTable::ConnectPolicyTable(MapHandle<uint64_t, uint32_t> sources, MapHandle<uint32_t, uint32_t> dests,
-                                       MapHandle<sl_pol_rule_key, uint32_t> rules)
-    : source_map_(std::move(sources)), dest_map_(std::move(dests)), rule_map_(std::move(rules)) {
+                                       MapHandle<sl_pol_rule_key, uint32_t> rules,
+                                       MapHandle<uint32_t, sl_conn_bucket> buckets)
+    : source_map_(std::move(sources)),
+      dest_map_(std::move(dests)),
+      rule_map_(std::move(rules)),
+      bucket_map_(std::move(buckets)) {
+  bucket_map_.for_each([&](const uint32_t& id, const sl_conn_bucket& b) {
+    buckets_[id] = {b.max_tokens, b.tokens_per_fill, b.interval_ns};
+  });
   source_map_.for_each([&](const uint64_t& cookie, uint32_t id) { sources_[cookie] = id; });
   dest_map_.for_each([&](const uint32_t& addr, uint32_t set) { dests_[addr] = set; });
   rule_map_.for_each([&](const sl_pol_rule_key& k, uint32_t v) { rules_[{k.set, k.src, k.port}] = v; });
@@ -63,10 +72,18 @@ uint32_t ConnectPolicyTable::source_id(uint64_t cookie) {
   return it->second;
 }
 
-Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& verdicts) {
+Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& verdicts,
+                                const ConnectionBuckets& buckets) {
   std::map<RuleKey, uint32_t> want_rules;
   std::map<uint64_t, uint32_t> want_sources;
   std::map<uint32_t, uint32_t> want_dests;
+  std::map<uint32_t, ConnectionBucketShape> want_buckets;
+  for (const auto& [cookie, shape] : buckets) {
+    if (cookie == 0 || shape.fill_interval_ns == 0) continue;
+    const uint32_t src = source_id(cookie);
+    want_sources[cookie] = src;
+    want_buckets[src] = shape;
+  }
   for (const auto& [signature, by_source] : verdicts) {
     const uint32_t set = set_id(signature);
     for (const auto& [cookie, by_port] : by_source) {
@@ -89,6 +106,21 @@ Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& v
     if (s) rules_[k] = v;
     keep(s);
   });
+  // A source's bucket before its id: its first connect then finds it.
+  put_changed(want_buckets, buckets_, [&](const uint32_t& id, const ConnectionBucketShape& shape) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns's clock
+    const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+    sl_conn_bucket b{};
+    b.tokens = shape.max_tokens;
+    b.epoch = now / shape.fill_interval_ns;
+    b.interval_ns = shape.fill_interval_ns;
+    b.max_tokens = shape.max_tokens;
+    b.tokens_per_fill = shape.tokens_per_fill;
+    Status s = bucket_map_.update(id, b);
+    if (s) buckets_[id] = shape;
+    keep(s);
+  });
   put_changed(want_sources, sources_, [&](const uint64_t& k, uint32_t v) {
     Status s = source_map_.update(k, v);
     if (s) sources_[k] = v;
@@ -107,6 +139,11 @@ Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& v
   erase_stale(want_sources, sources_, [&](const uint64_t& k) {
     Status s = source_map_.erase(k);
     if (s) sources_.erase(k);
+    keep(s);
+  });
+  erase_stale(want_buckets, buckets_, [&](const uint32_t& k) {
+    Status s = bucket_map_.erase(k);
+    if (s) buckets_.erase(k);
     keep(s);
   });
   erase_stale(want_rules, rules_, [&](const RuleKey& k) {

@@ -26,21 +26,33 @@ namespace sluice {
 // (0: no identity) -> port (0: any other) -> allowed.
 using GuardedPods = std::map<uint32_t, std::string>;
 using SetVerdicts = std::map<std::string, std::map<uint64_t, std::map<uint16_t, bool>>>;
+// Source cookie -> the shape of its connection bucket (sl_conn_rate): max
+// tokens, tokens per fill, fill interval in ns.
+struct ConnectionBucketShape {
+  uint32_t max_tokens = 0;
+  uint32_t tokens_per_fill = 1;
+  uint64_t fill_interval_ns = 0;
+  bool operator==(const ConnectionBucketShape&) const = default;
+};
+using ConnectionBuckets = std::map<uint64_t, ConnectionBucketShape>;
 
 class ConnectPolicyTable {
  public:
   // Starts from what the maps hold (an earlier run's entries); the first
   // sync rewrites or removes them.
   ConnectPolicyTable(MapHandle<uint64_t, uint32_t> sources, MapHandle<uint32_t, uint32_t> dests,
-                     MapHandle<sl_pol_rule_key, uint32_t> rules);
+                     MapHandle<sl_pol_rule_key, uint32_t> rules, MapHandle<uint32_t, sl_conn_bucket> buckets);
 
   // The first failure; what could not be written stays as it was, and the
   // next sync retries it.
-  Status sync(const GuardedPods& guarded, const SetVerdicts& verdicts);
+  // A bucket is written full when its source gets one or its shape changes;
+  // otherwise the kernel's count is left alone.
+  Status sync(const GuardedPods& guarded, const SetVerdicts& verdicts, const ConnectionBuckets& buckets = {});
 
   size_t rules() const { return rules_.size(); }
   size_t sources() const { return sources_.size(); }
   size_t guarded() const { return dests_.size(); }
+  size_t buckets() const { return buckets_.size(); }
 
  private:
   using RuleKey = std::tuple<uint32_t, uint32_t, uint16_t>;  // set, source, port
@@ -51,10 +63,12 @@ class ConnectPolicyTable {
   MapHandle<uint64_t, uint32_t> source_map_;
   MapHandle<uint32_t, uint32_t> dest_map_;
   MapHandle<sl_pol_rule_key, uint32_t> rule_map_;
+  MapHandle<uint32_t, sl_conn_bucket> bucket_map_;
   // What the kernel holds.
   std::map<uint64_t, uint32_t> sources_;  // cookie -> id
   std::map<uint32_t, uint32_t> dests_;    // address (network order) -> set id
   std::map<RuleKey, uint32_t> rules_;     // -> SL_POL_ALLOW / _DENY
+  std::map<uint32_t, ConnectionBucketShape> buckets_;  // source id -> shape
   // Ids in use, by owner.
   std::map<std::string, uint32_t> set_ids_;
   std::map<uint64_t, uint32_t> source_ids_;

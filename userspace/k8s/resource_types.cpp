@@ -20,6 +20,8 @@ std::vector<ResourceType> watched_types() {
       {"networking.istio.io", "v1", "serviceentries", "ServiceEntry", ""},
       {"networking.istio.io", "v1", "gateways", "Gateway", ""},
       {"networking.istio.io", "v1", "sidecars", "Sidecar", ""},
+      // Only served as v1alpha3; read for its local rate limit pattern.
+      {"networking.istio.io", "v1alpha3", "envoyfilters", "EnvoyFilter", ""},
       {"security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", ""},
       // sluice's own CRD (deploy/crds): optional, so a cluster without it
       // just has no rate limits (the reflector counts a 404 as empty).

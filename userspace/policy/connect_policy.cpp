@@ -86,4 +86,37 @@ ConnectPolicy compile_connect_policy(const AuthzPolicies& policies, const config
   return out;
 }
 
+bool limits_connections(const config::ResourceSet& resources) {
+  return std::any_of(resources.rate_limit_policies.begin(), resources.rate_limit_policies.end(),
+                     [](const auto& p) { return p->spec.has_connection_bucket(); });
+}
+
+std::map<uint64_t, ConnectionRate> connection_rates(const config::ResourceSet& resources,
+                                                    const std::vector<ConnectSource>& sources) {
+  std::map<uint64_t, ConnectionRate> out;
+  for (const auto& p : resources.rate_limit_policies) {
+    if (!p->spec.has_connection_bucket()) continue;
+    const auto& b = p->spec.connection_bucket();
+    ConnectionRate rate;
+    rate.max_tokens = b.max_tokens();
+    rate.tokens_per_fill = b.tokens_per_fill() ? b.tokens_per_fill() : 1;
+    rate.fill_interval_ns = static_cast<uint64_t>(b.fill_interval().seconds()) * 1000000000ULL +
+                            static_cast<uint64_t>(b.fill_interval().nanos());
+    rate.policy = p->meta.ns + "/" + p->meta.name;
+    const auto& selector = p->spec.source_selector().match_labels();
+    for (const ConnectSource& s : sources) {
+      if (!s.known || s.ns != p->meta.ns) continue;
+      const bool selected = std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
+        if (!s.labels) return false;
+        auto it = s.labels->find(kv.first);
+        return it != s.labels->end() && it->second == kv.second;
+      });
+      if (!selected) continue;
+      auto [it, fresh] = out.try_emplace(s.netns_cookie, rate);
+      if (!fresh && rate.max_tokens < it->second.max_tokens) it->second = rate;
+    }
+  }
+  return out;
+}
+
 }  // namespace sluice::policy

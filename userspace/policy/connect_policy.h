@@ -24,6 +24,18 @@ struct ConnectSource {
   bool known = false;
   std::string ns;
   std::string service_account;
+  const config::Labels* labels = nullptr;  // the Pod's, while the snapshot lives
+};
+
+// A RateLimitPolicy connectionBucket, as one source's kernel bucket.
+struct ConnectionRate {
+  uint32_t max_tokens = 0;
+  uint32_t tokens_per_fill = 1;
+  uint64_t fill_interval_ns = 0;
+  std::string policy;  // namespace/name
+  bool operator==(const ConnectionRate& o) const {
+    return max_tokens == o.max_tokens && tokens_per_fill == o.tokens_per_fill && fill_interval_ns == o.fill_interval_ns;
+  }
 };
 
 // What connect4 decides, keyed the way its tables are (maps/sock_lb_types.h)
@@ -35,12 +47,22 @@ struct ConnectPolicy {
   // set signature -> source cookie -> port -> allowed. Every source has port
   // 0; a named port only where its verdict differs from port 0's.
   std::map<std::string, std::map<uint64_t, std::map<uint16_t, bool>>> verdicts;
+  // Source cookie -> its connection bucket (RateLimitPolicy connectionBucket).
+  std::map<uint64_t, ConnectionRate> rates;
 
   size_t rule_count() const;
 };
 
 ConnectPolicy compile_connect_policy(const AuthzPolicies& policies, const config::ResourceSet& resources,
                                      const std::vector<ConnectSource>& sources);
+
+// Each known source's connection bucket: the RateLimitPolicies of its
+// namespace with a connectionBucket whose sourceSelector it matches; of
+// several, the one with the fewest tokens.
+std::map<uint64_t, ConnectionRate> connection_rates(const config::ResourceSet& resources,
+                                                    const std::vector<ConnectSource>& sources);
+// Whether any RateLimitPolicy limits connections.
+bool limits_connections(const config::ResourceSet& resources);
 
 // The pods of `resources` by address (host order). hostNetwork pods are
 // left out: their address is the node's.

@@ -9,12 +9,13 @@ std::chrono::milliseconds millis(const google::protobuf::Duration& d) {
 
 }  // namespace
 
-std::shared_ptr<const RateLimits> RateLimits::compile(
+std::shared_ptr<RateLimits> RateLimits::compile(
     const config::SharedList<config::IstioResource<istio::sluice::RateLimitPolicy>>& policies,
     const RateLimits* previous, TokenBucket::Clock::time_point now) {
   auto out = std::make_shared<RateLimits>();
   for (const auto& r : policies) {
     const auto& spec = r->spec;
+    if (!spec.has_token_bucket()) continue;  // connections only: the kernel's (connect_policy.h)
     Rule rule{r->meta.ns + "/" + r->meta.name, r->meta.ns, spec.service(), spec.route(), spec.source_namespace(), nullptr};
     const auto& tb = spec.token_bucket();
     const uint32_t per_fill = tb.tokens_per_fill() ? tb.tokens_per_fill() : 1;
@@ -50,7 +51,9 @@ std::optional<std::chrono::milliseconds> RateLimits::refused(const RateLimitRequ
 std::shared_ptr<const RateLimits> RateLimitRegistry::for_snapshot(const config::MeshSnapshot& snap) {
   std::lock_guard lock(mu_);
   if (snap.version != version_ || !current_) {
-    current_ = RateLimits::compile(snap.resources.rate_limit_policies, current_.get(), TokenBucket::Clock::now());
+    auto next = RateLimits::compile(snap.resources.rate_limit_policies, current_.get(), TokenBucket::Clock::now());
+    next->envoy_ = EnvoyRateLimits::compile(snap.resources.envoy_filters, current_ ? &current_->envoy_ : nullptr);
+    current_ = std::move(next);
     version_ = snap.version;
   }
   return current_;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "envoy_rate_limits.h"
 #include "mesh_snapshot.h"
 #include "token_bucket.h"
 
@@ -34,18 +35,22 @@ class RateLimits {
 
   // previous: the rules in force, whose buckets are kept where the policy and
   // its bucket are unchanged.
-  static std::shared_ptr<const RateLimits> compile(
+  static std::shared_ptr<RateLimits> compile(
       const config::SharedList<config::IstioResource<istio::sluice::RateLimitPolicy>>& policies,
       const RateLimits* previous, TokenBucket::Clock::time_point now);
 
   // Takes a token from every policy the request counts for; a refusal gives
   // the time until that bucket's next fill.
   std::optional<std::chrono::milliseconds> refused(const RateLimitRequest& r, TokenBucket::Clock::time_point now) const;
-  bool empty() const { return rules_.empty(); }
+  bool empty() const { return rules_.empty() && envoy_.empty(); }
   const std::vector<Rule>& rules() const { return rules_; }
+  // Istio's local-rate-limit EnvoyFilters, kept with the node's other limits.
+  const EnvoyRateLimits& envoy() const { return envoy_; }
 
  private:
+  friend class RateLimitRegistry;
   std::vector<Rule> rules_;
+  EnvoyRateLimits envoy_;
 };
 
 // The node's rate limits for the snapshot in force: compiled once per

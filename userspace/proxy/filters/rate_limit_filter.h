@@ -2,7 +2,9 @@
 // limits"): a request its policy's bucket has no token for gets 429 with
 // Envoy's body "local_rate_limited", a retry-after header (seconds until
 // the next fill) and flag RL. The buckets are the node's, shared by every
-// worker (policy/rate_limits.h).
+// worker (policy/rate_limits.h). Istio's local-rate-limit EnvoyFilter is
+// enforced here too (policy/envoy_rate_limits.h), its refusals marked
+// x-envoy-ratelimited and given the filter's response_headers_to_add.
 #pragma once
 
 #include <memory>
