@@ -1,104 +1,185 @@
 #!/usr/bin/env bash
-# h2.sh: h2load through sluiced's HTTP/2 path, its HTTP/1.1 path, and
-# straight to the backend, same node, same run, rounds interleaved. A
-# benchmark, not a test: it prints numbers, asserts none. The backend is
-# sluice-echo (HTTP/1.1 only), so "direct" is HTTP/1.1; the h2 row measures
-# h2 downstream plus the HTTP/1.1 upstream hop (docs/http2.md).
+# h2.sh: HTTP/2 on both sides of the proxy, gRPC unary calls, h2load from a
+# pod of the simulated node: through sluiced (h2 down, h2 up: the Service
+# port is named "grpc"), through HAProxy 2.6 (proto h2 on its bind and its
+# server line) and straight to the backend, same node, same run, rounds
+# interleaved. The backend is sluice-grpc-echo (a real gRPC server,
+# test/tools/grpc_echo), each request a unary sluice.testing.Echo/Unary call.
+# A benchmark, not a test: it prints numbers, asserts none.
 #
-# Run as root from anywhere:  bench/h2.sh          (about a minute)
+# Run as root from anywhere:  bench/h2.sh          (about two minutes)
 # Environment:
-#   ROUNDS=3 REQUESTS=10000 CLIENTS=10 STREAMS=10
-#                            h2load -n REQUESTS -c CLIENTS, -m STREAMS for h2
-#                            (HTTP/1.1 runs get -m 1: no pipelining)
-#   BUILD=build              where sluiced and sluice-echo are built
-# The last line: h2: h2_rps=… h1_rps=… direct_h1_rps=… h2_vs_h1=… h2_cpu_us=… h1_cpu_us=…
-# (sluiced's CPU time per request, from /proc/<pid>/stat around each run)
+#   ROUNDS=3 REQUESTS=20000 CLIENTS=10 STREAMS=10
+#                     the throughput run: h2load -n REQUESTS -c CLIENTS -m STREAMS
+#   RATE=1000 SECONDS_AT_RATE=10
+#                     the latency run: RATE calls/s in all (CLIENTS connections,
+#                     one stream each) for SECONDS_AT_RATE, latencies from
+#                     h2load's per-request log
+#   BUILD=build       where sluiced and sluice-grpc-echo are built
+# The last line:
+# h2: rps=… haproxy_rps=… cpu_ratio_vs_haproxy=… added_p99_us=… haproxy_added_p99_us=… grpc_unary_added_p50_us=…
+# (cpu_ratio: sluiced's CPU per request over HAProxy's, from /proc/<pid>/stat
+# around the throughput runs; added_*: the percentile through the proxy less
+# the direct one, at RATE)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}
-REQUESTS=${REQUESTS:-10000}
+REQUESTS=${REQUESTS:-20000}
 CLIENTS=${CLIENTS:-10}
 STREAMS=${STREAMS:-10}
+RATE=${RATE:-1000}
+SECONDS_AT_RATE=${SECONDS_AT_RATE:-10}
 BUILD=${BUILD:-build}
 SLUICED=$ROOT/$BUILD/userspace/cmd/sluiced
-ECHO=$ROOT/$BUILD/test/tools/echo/sluice-echo
+GRPC_ECHO=$ROOT/$BUILD/test/tools/grpc_echo/sluice-grpc-echo
 VIP=10.96.0.77
+GRPC_PORT=50051
+HAPROXY_PORT=8082
 ADMIN_PORT=15000
+WORKERS=2
 log() { echo "h2: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root"
 command -v h2load >/dev/null || die "h2load missing (scripts/setup.sh installs nghttp2-client)"
-[[ -x $SLUICED && -x $ECHO ]] || die "build sluiced and sluice-echo first ($BUILD)"
+command -v haproxy >/dev/null || die "haproxy missing (scripts/setup.sh installs it)"
+[[ -x $SLUICED && -x $GRPC_ECHO ]] || die "build sluiced and sluice-grpc-echo first ($BUILD)"
+(( RATE % CLIENTS == 0 )) || die "RATE must be a multiple of CLIENTS"
 
 bench_start
 "$NODE_SIM" up "$PREFIX" 2 >/dev/null || die "node_sim up failed"
 NODE_UP=1
 CGROUP=$CG_ROOT/$PREFIX
 NODE_IP=$("$NODE_SIM" node-ip)
+BACKEND_IP=$("$NODE_SIM" pod-ip 2)
+NODE_NS=/run/netns/$PREFIX-node
 
-"$NODE_SIM" exec "$PREFIX" p2 "$ECHO" --listen 0.0.0.0:8080 --name p2 --version v1 >"$WORK/echo.log" 2>&1 &
+"$NODE_SIM" exec "$PREFIX" p2 "$GRPC_ECHO" serve --listen "0.0.0.0:$GRPC_PORT" --version v1 >"$WORK/backend.log" 2>&1 &
 PIDS+=($!)
 mkdir -p "$WORK/config"
 cat >"$WORK/config/mesh.yaml" <<YAML
 apiVersion: v1
 kind: Service
 metadata: {name: echo, namespace: bench}
-spec: {clusterIP: $VIP, selector: {app: echo}, ports: [{name: http, port: 80, targetPort: 8080}]}
+spec: {clusterIP: $VIP, selector: {app: echo}, ports: [{name: grpc, port: $GRPC_PORT, targetPort: $GRPC_PORT}]}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: echo-p2, namespace: bench, labels: {app: echo}}
-status: {phase: Running, podIP: $("$NODE_SIM" pod-ip 2)}
+status: {phase: Running, podIP: $BACKEND_IP}
 YAML
 # Cgroup first, then the node netns (nsenter: `ip netns exec` would remount
 # /sys and hide bpffs); every step execs, so $! is sluiced.
-sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" nsenter --net="/run/netns/$PREFIX-node" \
+sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" nsenter --net="$NODE_NS" \
   "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "/sys/fs/bpf/$PREFIX/sluice" \
-  --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --no-access-log --cleanup >"$WORK/sluiced.log" 2>&1 &
+  --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --workers "$WORKERS" --no-access-log --cleanup \
+  >"$WORK/sluiced.log" 2>&1 &
 PIDS+=($!)
 SLUICED_PID=$!
 
+# HAProxy in the node's netns, outside the pods' cgroup: h2 from the client,
+# h2 to the backend, connections reused, as many threads as sluiced's workers.
+cat >"$WORK/haproxy.cfg" <<CFG
+global
+    nbthread $WORKERS
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind $NODE_IP:$HAPROXY_PORT proto h2
+    default_backend grpc
+backend grpc
+    http-reuse always
+    server p2 $BACKEND_IP:$GRPC_PORT proto h2
+CFG
+nsenter --net="$NODE_NS" haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+PIDS+=($!)
+HAPROXY_PID=$!
+
 in_client() { "$NODE_SIM" exec "$PREFIX" p1 "$@"; }
-# Ready when a request to the VIP comes back with the proxy's request id.
-for _ in $(seq 250); do
-  in_client curl -s -m 1 "http://$VIP/" 2>/dev/null | grep -q x-request-id && break
-  sleep 0.05
+# One unary call, EchoRequest{text: "hello"}, as a gRPC message.
+printf '\x00\x00\x00\x00\x07\x0a\x05hello' >"$WORK/call.bin"
+CALL=(-d "$WORK/call.bin" -H "content-type: application/grpc" -H "te: trailers")
+PATH_URI=/sluice.testing.Echo/Unary
+url() {
+  case $1 in
+    direct) echo "http://$BACKEND_IP:$GRPC_PORT$PATH_URI" ;;
+    sluiced) echo "http://$VIP:$GRPC_PORT$PATH_URI" ;;
+    haproxy) echo "http://$NODE_IP:$HAPROXY_PORT$PATH_URI" ;;
+  esac
+}
+# Ready when a call through each path succeeds.
+for p in direct sluiced haproxy; do
+  for _ in $(seq 100); do
+    in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url $p)" 2>/dev/null | grep -q "1 succeeded" && break
+    sleep 0.1
+  done
+  in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url $p)" 2>/dev/null | grep -q "1 succeeded" ||
+    die "calls never went through $p: $(tail -n 3 "$WORK/sluiced.log" "$WORK/haproxy.log" "$WORK/backend.log")"
 done
-in_client curl -s -m 1 "http://$VIP/" | grep -q x-request-id || die "requests never went through sluiced"
 
-# sluiced's CPU time so far, in clock ticks (user + system).
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SLUICED_PID/stat"; }
+# A process's CPU time so far, in clock ticks (user + system).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
+pid_of() { case $1 in sluiced) echo "$SLUICED_PID" ;; haproxy) echo "$HAPROXY_PID" ;; *) echo "" ;; esac; }
 
-# "<requests/s> <sluiced CPU µs per request>" of one h2load run, or "err err".
-rps() {
-  local out before after
-  before=$(cpu_ticks)
-  out=$(in_client h2load "$@" 2>&1) || { echo err err; return; }
-  after=$(cpu_ticks)
+# "<calls/s> <proxy CPU µs per call>" of one throughput run, or "err err".
+throughput() {
+  local p=$1 out pid before=0 after=0 cpu=-
+  pid=$(pid_of "$p")
+  [[ -n $pid ]] && before=$(cpu_ticks "$pid")
+  out=$(in_client h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "${CALL[@]}" "$(url "$p")" 2>&1) || { echo err err; return; }
+  [[ -n $pid ]] && after=$(cpu_ticks "$pid")
   grep -q "succeeded, 0 failed, 0 errored" <<<"$out" || { echo err err; return; }
-  echo "$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" \
-    "$(awk -v t=$((after - before)) -v us="$TICK_US" -v n="$REQUESTS" 'BEGIN { printf "%.1f", t * us / n }')"
+  [[ -n $pid ]] && cpu=$(awk -v t=$((after - before)) -v us="$TICK_US" -v n="$REQUESTS" 'BEGIN { printf "%.1f", t * us / n }')
+  echo "$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" "$cpu"
 }
 
-h2=() h1=() direct=() h2cpu=() h1cpu=()
+# "<p50 µs> <p99 µs>" of RATE calls/s for SECONDS_AT_RATE, from h2load's
+# per-request log (its third column is the duration in µs), or "err err".
+at_rate() {
+  local p=$1 logf=$WORK/lat-$1.tsv out
+  rm -f "$logf"
+  out=$(in_client h2load -c "$CLIENTS" -m 1 --rps $((RATE / CLIENTS)) -D "$SECONDS_AT_RATE" --log-file="$logf" \
+    "${CALL[@]}" "$(url "$p")" 2>&1) || { echo err err; return; }
+  grep -q " 0 failed, 0 errored" <<<"$out" || { echo err err; return; }
+  awk -F'\t' '$2 == 200 { print $3 }' "$logf" | sort -n |
+    awk '{ v[NR] = $1 } END {
+      if (NR == 0) { print "err err"; exit }
+      i = int(NR * 0.50); if (i < 1) i = 1
+      j = int(NR * 0.99); if (j < 1) j = 1
+      printf "%d %d\n", v[i], v[j] }'
+}
+
+declare -A RPS CPU P50 P99
 for r in $(seq "$ROUNDS"); do
-  read -r rate cpu <<<"$(rps -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "http://$VIP/")"
-  h2+=("$rate") h2cpu+=("$cpu")
-  read -r rate cpu <<<"$(rps --h1 -n "$REQUESTS" -c "$CLIENTS" -m 1 "http://$VIP/")"
-  h1+=("$rate") h1cpu+=("$cpu")
-  read -r rate cpu <<<"$(rps --h1 -n "$REQUESTS" -c "$CLIENTS" -m 1 "http://$("$NODE_SIM" pod-ip 2):8080/")"
-  direct+=("$rate")
-  log "round $r: h2 ${h2[-1]} req/s (${h2cpu[-1]} µs/req)  h1 ${h1[-1]} (${h1cpu[-1]})  direct h1 ${direct[-1]}"
+  for p in direct sluiced haproxy; do
+    read -r rate cpu <<<"$(throughput "$p")"
+    read -r p50 p99 <<<"$(at_rate "$p")"
+    RPS[$p]+="$rate " CPU[$p]+="$cpu " P50[$p]+="$p50 " P99[$p]+="$p99 "
+    log "round $r $p: $rate calls/s, proxy CPU $cpu µs/call; at $RATE/s p50 $p50 µs p99 $p99 µs"
+  done
 done
-H2=$(printf '%s\n' "${h2[@]}" | median)
-H1=$(printf '%s\n' "${h1[@]}" | median)
-DIRECT=$(printf '%s\n' "${direct[@]}" | median)
-H2CPU=$(printf '%s\n' "${h2cpu[@]}" | median)
-H1CPU=$(printf '%s\n' "${h1cpu[@]}" | median)
-printf '%-28s %12s %18s\n' "path (median of $ROUNDS)" "req/s" "sluiced CPU µs/req" \
-  "sluiced, h2 -m $STREAMS" "$H2" "$H2CPU" "sluiced, HTTP/1.1" "$H1" "$H1CPU" "direct, HTTP/1.1" "$DIRECT" "-"
-echo "h2: h2_rps=$H2 h1_rps=$H1 direct_h1_rps=$DIRECT h2_vs_h1=$(ratio "$H2" "$H1") h2_cpu_us=$H2CPU h1_cpu_us=$H1CPU"
+med() { tr ' ' '\n' <<<"$1" | median; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%d", a - b; else print "err" }'; }
+declare -A M
+for p in direct sluiced haproxy; do
+  M[$p,rps]=$(med "${RPS[$p]}") M[$p,cpu]=$(med "${CPU[$p]}") M[$p,p50]=$(med "${P50[$p]}") M[$p,p99]=$(med "${P99[$p]}")
+done
+M[direct,cpu]=-  # no proxy
+printf '%-22s %12s %16s %12s %12s\n' "path (median of $ROUNDS)" "calls/s" "proxy CPU µs" "p50 µs @$RATE" "p99 µs @$RATE"
+for p in direct sluiced haproxy; do
+  printf '%-22s %12s %16s %12s %12s\n' "$p" "${M[$p,rps]}" "${M[$p,cpu]}" "${M[$p,p50]}" "${M[$p,p99]}"
+done
+echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(h2load --version 2>&1 | head -n 1);" \
+  "h2load -c $CLIENTS -m $STREAMS -n $REQUESTS; latency at $RATE calls/s over $CLIENTS connections"
+echo "h2: rps=${M[sluiced,rps]} haproxy_rps=${M[haproxy,rps]}" \
+  "cpu_ratio_vs_haproxy=$(ratio "${M[sluiced,cpu]}" "${M[haproxy,cpu]}")" \
+  "added_p99_us=$(sub "${M[sluiced,p99]}" "${M[direct,p99]}")" \
+  "haproxy_added_p99_us=$(sub "${M[haproxy,p99]}" "${M[direct,p99]}")" \
+  "grpc_unary_added_p50_us=$(sub "${M[sluiced,p50]}" "${M[direct,p50]}")"

@@ -545,6 +545,26 @@ step_policy() {
   (( $(n_of 200 "$out") >= 5 && $(n_of 200 "$out") <= 6 && $(n_of 429 "$out") >= 4 )) || ok=0
   if (( ok )); then record "9 policy" passed "POST denied with 403 RBAC, GET allowed; the bucket admitted $(n_of 200 "$out") of 10, then 429"
   else record "9 policy" failed "see above"; fi
+
+  # 9b: the same AuthorizationPolicy kind, decided in the kernel at connect().
+  apply "$EXAMPLES/tasks/13-mongodb-from-ratings.yaml"
+  local denied="" allowed="" before after
+  before=$(metrics | awk -F' ' '/^sluice_kernel_decisions_total\{reason="connect_policy_denied"\}/ { print $2 }')
+  for _ in $(seq 20); do  # the kernel's tables follow the reload within a moment
+    denied=$(in_pod sleep sh -c 'curl -s -o /dev/null -m 2 http://mongodb:27017/; echo $?')
+    [[ $denied == 7 ]] && break
+    sleep 0.1
+  done
+  allowed=$(in_pod ratings-1 curl -s -o /dev/null -m 2 -w '%{http_code}' http://mongodb:27017/)
+  after=$(metrics | awk -F' ' '/^sluice_kernel_decisions_total\{reason="connect_policy_denied"\}/ { print $2 }')
+  say "sent: curl http://mongodb:27017/ from the sleep pod and from ratings-1;" \
+    "got: sleep exit $denied (7: the connect was refused), ratings $allowed;" \
+    "the kernel's connect_policy_denied went from ${before:-0} to ${after:-0}"
+  if [[ $denied == 7 && $allowed == 200 ]] && (( ${after:-0} > ${before:-0} )); then
+    record "9b kernel policy" passed "mongodb:27017 refused at connect() for sleep, open for ratings"
+  else
+    record "9b kernel policy" failed "see above"
+  fi
 }
 
 summary() {

@@ -19,6 +19,8 @@ PACKAGES=(
   libc-ares-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # real gRPC servers and clients of the HTTP/2 and gRPC tests (test/tools/grpc_echo)
+  libgrpc++-dev protobuf-compiler-grpc
   # fuzz tier (scripts/fuzz.sh): libFuzzer and the sanitizer runtimes of
   # clang-14 (not pulled in without recommends); llvm-14 symbolizes reports
   libclang-rt-14-dev

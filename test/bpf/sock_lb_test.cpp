@@ -105,6 +105,16 @@ class SockLbTest : public sluice::test::NodeTest {
 
   uint64_t stat(sl_reason r) { return lb_->maps().stats.sum(r); }
 
+  // Pod i's network namespace as connect4 knows it (bpf_get_netns_cookie).
+  uint64_t netns_cookie_of_pod(int i) {
+    const int fd = node_->tcp_socket_in_pod(i);
+    uint64_t cookie = 0;
+    socklen_t len = sizeof(cookie);
+    EXPECT_EQ(getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len), 0);
+    close(fd);
+    return cookie;
+  }
+
   sl_svc_counters svc_counters(const ServiceSpec& spec) {
     return tables_->get_service_counters(service_key(spec)).value_or(sl_svc_counters{});
   }
@@ -408,14 +418,6 @@ TEST_F(SockLbTest, RegistryOnlyRefusesConnectsOutsideTheKnownRanges) {
 TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
   start_backends(2, 3);
   apply(std::string(kVip) + ":80" + backends_text(2, 2));
-  auto cookie_of_pod = [&](int i) {
-    const int fd = node_->tcp_socket_in_pod(i);
-    uint64_t cookie = 0;
-    socklen_t len = sizeof(cookie);
-    EXPECT_EQ(getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len), 0);
-    close(fd);
-    return cookie;
-  };
   auto direct = [&](int from, int to) {
     const int fd = node_->tcp_socket_in_pod(from);
     const int rc = sluice::test::connect_to(fd, node_->pod_ip(to).c_str(), kBackendPort);
@@ -427,7 +429,7 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
     inet_pton(AF_INET, node_->pod_ip(i).c_str(), &a);
     return ntohl(a);
   };
-  const uint64_t pod1 = cookie_of_pod(1), pod4 = cookie_of_pod(4);
+  const uint64_t pod1 = netns_cookie_of_pod(1), pod4 = netns_cookie_of_pod(4);
   ASSERT_NE(pod1, pod4);
 
   // Pods 2 and 3 are guarded alike: pod 1 may not reach their kBackendPort;
@@ -466,14 +468,6 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
 // connect4 per TCP connect.
 TEST_F(SockLbTest, ConnectionRateRefusesABurstPastTheBucket) {
   start_backends(2, 2);
-  auto cookie_of_pod = [&](int i) {
-    const int fd = node_->tcp_socket_in_pod(i);
-    uint64_t cookie = 0;
-    socklen_t len = sizeof(cookie);
-    EXPECT_EQ(getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len), 0);
-    close(fd);
-    return cookie;
-  };
   auto direct = [&](int from) {
     const int fd = node_->tcp_socket_in_pod(from);
     const int rc = sluice::test::connect_to(fd, node_->pod_ip(2).c_str(), kBackendPort);
@@ -482,7 +476,7 @@ TEST_F(SockLbTest, ConnectionRateRefusesABurstPastTheBucket) {
   };
   ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
                            lb_->maps().conn_rate);
-  const uint64_t pod1 = cookie_of_pod(1);
+  const uint64_t pod1 = netns_cookie_of_pod(1);
   // 3 connects per minute: no refill during the test.
   ASSERT_TRUE(table.sync({}, {}, {{pod1, {3, 3, 60'000'000'000ULL}}}).ok());
   EXPECT_EQ(table.buckets(), 1u);

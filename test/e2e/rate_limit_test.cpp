@@ -2,6 +2,8 @@
 // (docs/security.md "Rate limits"): the node's bucket admits its tokens,
 // then answers 429 with retry-after and flag RL, then refills. And Istio's
 // local-rate-limit EnvoyFilter, as its task writes it. Privileged.
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "daemon_admin.h"
@@ -48,57 +50,23 @@ TEST_F(L7Test, RateLimitPolicyBucketIsTheNodesAcrossWorkers) {
   EXPECT_EQ(get("/reviews/1").status, 200u);
 }
 
-// Istio's rate-limit task's EnvoyFilter, unchanged but for the bucket (3
-// per 4 s) and the workload (reviews instead of productpage).
-constexpr const char* kTaskEnvoyFilter = R"(---
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: filter-local-ratelimit-svc, namespace: istio-system}
-spec:
-  workloadSelector:
-    labels:
-      app: reviews
-  configPatches:
-    - applyTo: HTTP_FILTER
-      match:
-        context: SIDECAR_INBOUND
-        listener:
-          filterChain:
-            filter:
-              name: "envoy.filters.network.http_connection_manager"
-      patch:
-        operation: INSERT_BEFORE
-        value:
-          name: envoy.filters.http.local_ratelimit
-          typed_config:
-            "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-            value:
-              stat_prefix: http_local_rate_limiter
-              token_bucket:
-                max_tokens: 3
-                tokens_per_fill: 3
-                fill_interval: 4s
-              filter_enabled:
-                runtime_key: local_rate_limit_enabled
-                default_value:
-                  numerator: 100
-                  denominator: HUNDRED
-              filter_enforced:
-                runtime_key: local_rate_limit_enforced
-                default_value:
-                  numerator: 100
-                  denominator: HUNDRED
-              response_headers_to_add:
-                - append: false
-                  header:
-                    key: x-local-rate-limit
-                    value: 'true'
-)";
+// Istio's rate-limit task's EnvoyFilter (the fixture), unchanged but for the
+// bucket (3 per 4 s) and the workload (reviews instead of productpage).
+std::string task_envoy_filter() {
+  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/test/fixtures/config/istio-tasks/local-rate-limit-envoy-filter.yaml");
+  std::string y(std::istreambuf_iterator<char>(in), {});
+  for (auto [from, to] : {std::pair{"app: productpage", "app: reviews"}, {"max_tokens: 4", "max_tokens: 3"},
+                          {"tokens_per_fill: 4", "tokens_per_fill: 3"}, {"fill_interval: 60s", "fill_interval: 4s"}}) {
+    const size_t at = y.find(from);
+    if (at == std::string::npos) ADD_FAILURE() << "the fixture has no " << from;
+    else y.replace(at, std::string_view(from).size(), to);
+  }
+  return "---\n" + y;
+}
 
 TEST_F(L7Test, IstiosLocalRateLimitEnvoyFilterLimitsEachInstance) {
   // Everything to reviews v1 (one instance): its bucket is the one counted.
-  start(bookinfo(route_with("")) + kTaskEnvoyFilter);
+  start(bookinfo(route_with("")) + task_envoy_filter());
   std::this_thread::sleep_for(4100ms);  // a full bucket after the readiness probes
   int ok = 0, limited = 0;
   HttpReply last_limited;

@@ -24,6 +24,7 @@
 #include "echo_server.h"
 #include "otlp_receiver.h"
 #include "h2_test_client.h"
+#include "loopback_proxy.h"
 #include "proxy_server.h"
 #include "request_metrics.h"
 #include "snapshot_builder.h"
@@ -174,27 +175,15 @@ class ProxyLoopbackTest : public ::testing::Test {
               std::to_string(10 + i) + "}\n---\n";
     }
     yaml += istio;
-    config::LoadResult loaded;
-    config::load_yaml_text(yaml, "loopback.yaml", loaded);
-    config::BuildResult built = config::build_snapshot(std::move(loaded), 1);
-    ASSERT_TRUE(built.snapshot) << (built.diagnostics.empty() ? "" : built.diagnostics.front().to_string());
-    snapshot_ = built.snapshot;
-
-    ProxyOptions o;
-    o.address = "127.0.0.1";
-    o.port = 0;
-    o.workers = 2;
+    snapshot_ = snapshot_from_yaml(yaml);
+    ASSERT_TRUE(snapshot_);
+    ProxyOptions o = loopback_options(snapshot_, log_);
     o.header_timeout = header_timeout;
-    o.snapshot = [this] { return snapshot_; };
     o.original_destination = [this](uint32_t, uint16_t, uint16_t) {
       return std::optional<OriginalDestination>(OriginalDestination{dialled_.load(), 80, 6, 0});
     };
     o.metrics = metrics_;
     o.tracing = tracing_;
-    o.access_log = [this](const std::string& line) {
-      std::lock_guard lock(log_mu_);
-      log_.push_back(line);
-    };
     auto p = ProxyServer::start(std::move(o));
     ASSERT_TRUE(p.ok()) << p.error().to_string();
     proxy_ = std::move(*p);
@@ -208,15 +197,15 @@ class ProxyLoopbackTest : public ::testing::Test {
   }
 
   bool log_has(const std::string& needle) {
-    std::lock_guard lock(log_mu_);
-    for (const auto& l : log_) {
+    std::lock_guard lock(log_.mu);
+    for (const auto& l : log_.lines) {
       if (l.find(needle) != std::string::npos) return true;
     }
     return false;
   }
   size_t log_lines() {
-    std::lock_guard lock(log_mu_);
-    return log_.size();
+    std::lock_guard lock(log_.mu);
+    return log_.lines.size();
   }
   // Waits (bounded) for a condition that another thread makes true.
   template <class F>
@@ -245,8 +234,7 @@ class ProxyLoopbackTest : public ::testing::Test {
   std::atomic<uint32_t> dialled_{kWebVip};
   std::shared_ptr<telemetry::RequestMetrics> metrics_ = std::make_shared<telemetry::RequestMetrics>();
   TracingSettings tracing_;  // off unless a test gives it an exporter
-  std::mutex log_mu_;
-  std::vector<std::string> log_;
+  KeptLog log_;
 };
 
 // web-2 answers every request with 503.
@@ -481,7 +469,7 @@ TEST_F(ProxyLoopbackTest, AClientThatHangsUpDuringAFaultDelayIsNotForwarded) {
     std::this_thread::sleep_for(100ms);
   }  // closed mid-delay
   EXPECT_TRUE(eventually([&] { return log_lines() > 0; }));
-  EXPECT_TRUE(log_has("\"flags\":\"DI,DC\"")) << (log_.empty() ? "" : log_.front());
+  EXPECT_TRUE(log_has("\"flags\":\"DI,DC\"")) << (log_.lines.empty() ? "" : log_.lines.front());
   std::this_thread::sleep_for(1200ms);  // past the delay: nothing may reach the backend
   EXPECT_EQ(echoes_[0]->requests(), 0u);
 }

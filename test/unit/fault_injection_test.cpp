@@ -43,3 +43,14 @@ TEST(FaultInjection, AbortShareIsHonoured) {
   for (int i = 0; i < 1000; ++i) aborted += decide_fault(f, 0.5, i / 1000.0).abort_status != 0;
   EXPECT_EQ(aborted, 500);
 }
+
+TEST(FaultInjection, GrpcStatusAbortIsAnHttp200WithTheCode) {
+  net::HTTPFaultInjection f;
+  f.mutable_abort()->set_grpc_status("UNAVAILABLE");
+  f.mutable_abort()->mutable_percentage()->set_value(100);
+  const auto d = decide_fault(f, 0.0, 0.0);
+  EXPECT_EQ(d.abort_status, 200u);
+  EXPECT_EQ(d.abort_grpc_status, 14u);
+  f.mutable_abort()->set_grpc_status("NOT_A_STATUS");  // validation rejects it; never fires here
+  EXPECT_EQ(decide_fault(f, 0.0, 0.0).abort_status, 0u);
+}

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_tables.h"
+#include "config_dump.h"
 #include "histogram_quantile.h"
 #include "memory_datapath_maps.h"
 #include "snapshot_builder.h"
@@ -74,6 +75,20 @@ TEST(MeshViews, RoutesAsJsonAndAsATable) {
   EXPECT_NE(table->find("fault"), std::string::npos) << *table;
   EXPECT_NE(table->find("default/reviews"), std::string::npos) << *table;
   EXPECT_FALSE(routes_table("{not json"));
+}
+
+TEST(MeshViews, ConfigDumpHasTheIstioResourcesAndCountsTheRest) {
+  const config::SnapshotPtr snap = snapshot();
+  const std::string all = config_dump_json(*snap, "");
+  EXPECT_NE(all.find("\"kind\":\"VirtualService\",\"namespace\":\"default\",\"name\":\"reviews\""), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("\"kind\":\"DestinationRule\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"subsets\":[{\"name\":\"v1\""), std::string::npos) << "specs in Istio's field names: " << all;
+  EXPECT_NE(all.find("\"pods\":2"), std::string::npos) << all;
+  EXPECT_EQ(all.find("reviews-v1-1"), std::string::npos) << "Kubernetes objects are counted, not dumped";
+  const std::string only = config_dump_json(*snap, "DestinationRule");
+  EXPECT_EQ(only.find("\"kind\":\"VirtualService\""), std::string::npos) << only;
+  EXPECT_NE(only.find("\"kind\":\"DestinationRule\""), std::string::npos) << only;
 }
 
 TEST(MeshViews, EndpointsAsJsonAndAsATable) {

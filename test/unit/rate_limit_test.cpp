@@ -3,6 +3,8 @@
 // rate_limits.h, envoy_rate_limits.h; config/envoy_local_rate_limit.h).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "rate_limits.h"
@@ -83,52 +85,12 @@ TEST(RateLimits, AReloadKeepsAnUnchangedBucket) {
 }
 
 
-// Istio's rate-limit task, as written there: the local rate limit filter
-// with its bucket (4 per minute) for every productpage instance.
-constexpr const char* kTaskFilter = R"(
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: filter-local-ratelimit-svc, namespace: istio-system}
-spec:
-  workloadSelector:
-    labels: {app: productpage}
-  configPatches:
-    - applyTo: HTTP_FILTER
-      match:
-        context: SIDECAR_INBOUND
-        listener:
-          filterChain:
-            filter:
-              name: "envoy.filters.network.http_connection_manager"
-      patch:
-        operation: INSERT_BEFORE
-        value:
-          name: envoy.filters.http.local_ratelimit
-          typed_config:
-            "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-            value:
-              stat_prefix: http_local_rate_limiter
-              token_bucket:
-                max_tokens: 4
-                tokens_per_fill: 4
-                fill_interval: 60s
-              filter_enabled:
-                runtime_key: local_rate_limit_enabled
-                default_value:
-                  numerator: 100
-                  denominator: HUNDRED
-              filter_enforced:
-                runtime_key: local_rate_limit_enforced
-                default_value:
-                  numerator: 100
-                  denominator: HUNDRED
-              response_headers_to_add:
-                - append: false
-                  header:
-                    key: x-local-rate-limit
-                    value: 'true'
-)";
+// Istio's rate-limit task's EnvoyFilter, as written there: the local rate
+// limit filter with its bucket (4 per minute) for every productpage instance.
+std::string task_filter() {
+  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/test/fixtures/config/istio-tasks/local-rate-limit-envoy-filter.yaml");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 struct LoadedFilters {
   config::LoadResult loaded;
@@ -144,7 +106,7 @@ std::unique_ptr<LoadedFilters> envoy_limits(const std::string& yaml, const Envoy
 }
 
 TEST(EnvoyRateLimits, TheTasksFilterGivesEachInstanceItsBucket) {
-  auto f = envoy_limits(kTaskFilter);
+  auto f = envoy_limits(task_filter());
   ASSERT_EQ(f->limits.size(), 1u);
   const config::Labels productpage{{"app", "productpage"}}, other{{"app", "reviews"}};
   EnvoyRateLimitRequest r{"default/productpage-1", "default", &productpage, 9080, 9080, "10.200.1.9", "default",
@@ -163,13 +125,13 @@ TEST(EnvoyRateLimits, TheTasksFilterGivesEachInstanceItsBucket) {
   reviews.dest_labels = &other;
   for (int i = 0; i < 10; ++i) EXPECT_FALSE(f->limits.refused(reviews, t0, {0.5, 0.5})) << "not selected";
   // A reload with the same filter keeps the buckets: still empty.
-  auto again = envoy_limits(kTaskFilter, &f->limits);
+  auto again = envoy_limits(task_filter(), &f->limits);
   EXPECT_TRUE(again->limits.refused(r, t0 + 2s, {0.5, 0.5})) << "the reload refilled the bucket";
   EXPECT_FALSE(again->limits.refused(r, t0 + 60s, {0.5, 0.5})) << "refilled after fill_interval";
 }
 
 TEST(EnvoyRateLimits, EnabledAndEnforcedShares) {
-  std::string half = kTaskFilter;
+  std::string half = task_filter();
   // filter_enforced at 50%: a refusal rolled at or above 0.5 only counts.
   const std::string enforced = "runtime_key: local_rate_limit_enforced\n                default_value:\n"
                                "                  numerator: 100";
@@ -250,7 +212,7 @@ spec:
   EXPECT_NE(diags[0].to_string().find("not applied"), std::string::npos) << diags[0].to_string();
   EXPECT_EQ(diags[0].severity, config::Severity::kWarning);
 
-  std::string bad = kTaskFilter;
+  std::string bad = task_filter();
   bad.replace(bad.find("max_tokens: 4"), 13, "max_tokens: 0");
   diags = sluice::test::validate_text(bad, "bad.yaml");
   ASSERT_EQ(diags.size(), 1u) << sluice::test::all(diags);

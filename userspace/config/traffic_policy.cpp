@@ -68,6 +68,7 @@ ConnectionPoolPolicy connection_pool(const net::ConnectionPoolSettings& cp) {
     p.max_requests_per_connection = limit_or_default(h.max_requests_per_connection(), 0);
     p.max_retries = limit_or_default(h.max_retries(), kUnlimited);
     if (h.has_idle_timeout()) p.http_idle_timeout_ms = to_ms(h.idle_timeout());
+    p.h2_upgrade = h.h2_upgrade_policy() == net::ConnectionPoolSettings::HTTPSettings::UPGRADE;
   }
   return p;
 }

@@ -41,6 +41,8 @@ struct ConnectionPoolPolicy {
   uint32_t max_requests_per_connection = 0;  // 0: unlimited
   uint32_t max_retries = kUnlimited;
   int64_t http_idle_timeout_ms = 3600 * 1000;
+  // h2UpgradePolicy: UPGRADE: speak HTTP/2 to the endpoints even on an HTTP port.
+  bool h2_upgrade = false;
   bool operator==(const ConnectionPoolPolicy&) const = default;
 };
 

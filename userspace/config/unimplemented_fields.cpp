@@ -29,7 +29,6 @@ constexpr UnimplementedField kTable[] = {
     {"networking.HTTPRetry", "retry_ignore_previous_hosts", "", kIgnored, "a retry always prefers another host"},
     {"networking.HTTPRetry", "backoff", "", kIgnored, "the base interval stays 25ms"},
     {"networking.HTTPFaultInjection.Delay", "percent", "", kIgnored, "use percentage; without it the delay never fires"},
-    {"networking.HTTPFaultInjection.Abort", "grpc_status", "", kIgnored, "the abort never fires"},
     {"networking.HTTPRedirect", "derive_port", "", kIgnored, "the port of the request's authority is kept"},
     {"networking.HTTPBody", "bytes", "", kIgnored, "the response has no body"},
     // DestinationRule
@@ -46,7 +45,6 @@ constexpr UnimplementedField kTable[] = {
     {"networking.LoadBalancerSettings.ConsistentHashLB.HTTPCookie", "attributes", "", kIgnored, ""},
     {"networking.ConnectionPoolSettings.TCPSettings", "tcp_keepalive", "", kIgnored, ""},
     {"networking.ConnectionPoolSettings.TCPSettings", "max_connection_duration", "", kIgnored, ""},
-    {"networking.ConnectionPoolSettings.HTTPSettings", "h2_upgrade_policy", "", kIgnored, ""},
     {"networking.ConnectionPoolSettings.HTTPSettings", "use_client_protocol", "", kIgnored, ""},
     {"networking.ConnectionPoolSettings.HTTPSettings", "max_concurrent_streams", "", kIgnored, ""},
     {"networking.ConnectionPoolSettings.HTTPSettings", "http2_keep_alive", "", kIgnored, ""},

@@ -1,6 +1,7 @@
 #include "admin_routes.h"
 
 #include "admin_views.h"
+#include "config_dump.h"
 #include "http_query.h"
 #include "json_writer.h"
 #include "graph_page.h"
@@ -64,6 +65,14 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
     if (!snap) return AdminResponse{503, "text/plain", "no config yet\n"};
     const auto host = http_query::param(http_query::query_of(target), "host");
     return AdminResponse{200, "application/json", routes_json(*snap, host.value_or(""))};
+  };
+  // Every Istio and sluice resource in force, with the reload's diagnostics;
+  // ?kind=VirtualService narrows it.
+  routes["/config_dump"] = [&sync](const std::string& target) {
+    const config::SnapshotPtr snap = sync.current();
+    if (!snap) return AdminResponse{503, "text/plain", "no config yet\n"};
+    const auto kind = http_query::param(http_query::query_of(target), "kind");
+    return AdminResponse{200, "application/json", config_dump_json(*snap, kind.value_or(""))};
   };
   routes["/endpoints"] = [&sync, &maps](const std::string& target) {
     const config::SnapshotPtr snap = sync.current();

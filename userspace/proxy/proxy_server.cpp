@@ -128,6 +128,7 @@ Task<void> sweep(Worker& w) {
     const auto now = std::chrono::steady_clock::now();
     w.header_waits.expire(now);
     w.pool.sweep(now);
+    w.h2_pool.sweep(now);
   }
 }
 

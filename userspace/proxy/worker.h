@@ -16,6 +16,7 @@
 
 #include "downstream.h"
 #include "filter_chain.h"
+#include "h2_upstream_pool.h"
 #include "header_waits.h"
 #include "proxy_asio.h"
 #include "proxy_options.h"
@@ -48,6 +49,7 @@ struct Worker {
   Acceptor acceptor{ioc};
   RequestRouter router;
   UpstreamPool pool;
+  H2UpstreamPool h2_pool;
   FilterChain filters;
   std::minstd_rand rng{std::random_device{}()};
   std::thread thread;

@@ -17,6 +17,9 @@ FilterAction FaultFilter::on_request(RequestContext& ctx) {
   if (f.abort_status) {
     act.local_status = f.abort_status;
     act.local_body = "fault filter abort\n";
+    if (f.abort_grpc_status) {
+      act.local_headers = {{"content-type", "application/grpc"}, {"grpc-status", std::to_string(*f.abort_grpc_status)}};
+    }
     act.flags.set(telemetry::ResponseFlag::kFaultInjected);
   }
   return act;

@@ -1,5 +1,7 @@
 #include "fault_injection.h"
 
+#include "grpc_status.h"
+
 namespace sluice::proxy {
 
 namespace {
@@ -18,9 +20,14 @@ FaultDecision decide_fault(const istio::networking::HTTPFaultInjection& fault, d
     const auto& fd = fault.delay().fixed_delay();
     d.delay = std::chrono::milliseconds(fd.seconds() * 1000 + fd.nanos() / 1000000);
   }
-  if (fault.has_abort() && fault.abort().error_type_case() == istio::networking::HTTPFaultInjection::Abort::kHttpStatus &&
-      fires(fault.abort().has_percentage(), fault.abort().percentage().value(), random_abort)) {
-    d.abort_status = static_cast<unsigned>(fault.abort().http_status());
+  using Abort = istio::networking::HTTPFaultInjection::Abort;
+  if (fault.has_abort() && fires(fault.abort().has_percentage(), fault.abort().percentage().value(), random_abort)) {
+    if (fault.abort().error_type_case() == Abort::kHttpStatus) {
+      d.abort_status = static_cast<unsigned>(fault.abort().http_status());
+    } else if (fault.abort().error_type_case() == Abort::kGrpcStatus) {
+      d.abort_grpc_status = grpc_status_of_name(fault.abort().grpc_status());
+      if (d.abort_grpc_status) d.abort_status = 200;
+    }
   }
   return d;
 }

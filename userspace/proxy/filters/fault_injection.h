@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include "networking.pb.h"
 
@@ -13,6 +14,8 @@ namespace sluice::proxy {
 struct FaultDecision {
   std::chrono::milliseconds delay{0};  // 0: none
   unsigned abort_status = 0;           // 0: none
+  // abort.grpcStatus: the code, answered in gRPC's trailers-only form (HTTP 200).
+  std::optional<uint32_t> abort_grpc_status;
 };
 
 // random_delay and random_abort are independent uniform draws in [0, 1).

@@ -11,6 +11,7 @@
 
 #include "body_relay.h"
 #include "forwarded_for.h"
+#include "h2_reply_relay.h"
 #include "h2c_upgrade.h"
 #include "http_head.h"
 #include "local_reply.h"
@@ -199,6 +200,16 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       log.status = res.result_int();
       log.response_bytes = res.body().size();
       co_await http::async_write(stream, res, redirect(ec));
+    } else if (result.upstream->h2) {
+      UpstreamReply& up = *result.upstream;
+      StreamResponse res(std::move(up.head()));
+      log.status = res.result_int();
+      frame_h2_reply(res, *up.h2, version, keep_alive);
+      res.keep_alive(keep_alive);
+      ex.on_response(res.base());
+      log.response_bytes = co_await relay_h2_reply(stream, w.ioc, res, up, head, ec);
+      if (ec) log.flags.set(telemetry::ResponseFlag::kUpstreamProtocolError);
+      tcp_layer.expires_never();
     } else {
       UpstreamReply& up = *result.upstream;
       ResponseBodyParser& up_parser = *up.parser;

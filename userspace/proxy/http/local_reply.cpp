@@ -1,8 +1,11 @@
 #include "local_reply.h"
 
+#include <boost/beast/core/string.hpp>
+
 namespace sluice::proxy {
 
-namespace http = boost::beast::http;
+namespace beast = boost::beast;
+namespace http = beast::http;
 
 Response local_reply(unsigned status, unsigned version, bool keep_alive, std::string body) {
   Response res{static_cast<http::status>(status), version};
@@ -15,10 +18,13 @@ Response local_reply(unsigned status, unsigned version, bool keep_alive, std::st
 }
 
 void strip_hop_by_hop(Fields& f) {
+  // "TE: trailers" stays, as in Envoy: gRPC servers require it.
+  const bool te_trailers = beast::iequals(f[http::field::te], "trailers");
   for (auto field : {http::field::connection, http::field::keep_alive, http::field::proxy_connection, http::field::te,
                      http::field::trailer, http::field::upgrade}) {
     f.erase(field);
   }
+  if (te_trailers) f.set(http::field::te, "trailers");
 }
 
 }  // namespace sluice::proxy

@@ -4,6 +4,9 @@
 
 #include "beast_headers.h"
 #include "gateway_route.h"
+#include "grpc_local_reply.h"
+#include "grpc_status.h"
+#include "grpc_timeout.h"
 #include "local_reply.h"
 #include "request_id.h"
 #include "retry_loop.h"
@@ -60,8 +63,12 @@ Exchange::Exchange(Worker& w, Request& req, const Downstream& ds, std::string_vi
       req_(req),
       start_(start),
       decision_(route(w, req, ds, scheme)),
-      ctx_{req, ds, decision_, w.rng, remote_ip, &log.trace} {
+      ctx_{req, ds, decision_, w.rng, remote_ip, &log.trace},
+      grpc_(is_grpc_content_type(view(req[http::field::content_type]))) {
   log.route = decision_.virtual_service;
+  if (grpc_) {
+    decision_.timeout_ms = grpc_request_timeout_ms(decision_.timeout_ms, parse_grpc_timeout(view(req["grpc-timeout"])));
+  }
 }
 
 Task<bool> Exchange::run_filters(const Hold& hold) {
@@ -97,10 +104,11 @@ Task<ForwardResult> Exchange::answer(StreamingBody* streaming, unsigned version,
     log.flags = decision_.flags;
     result.local = local_reply(decision_.local_status, version, keep_alive, decision_.local_body);
     for (const auto& [name, value] : decision_.local_headers) result.local->set(name, value);
-    co_return std::move(result);
+  } else {
+    result = co_await forward(w_, req_, streaming, decision_, log);
+    log.flags.merge(injected_);
   }
-  result = co_await forward(w_, req_, streaming, decision_, log);
-  log.flags.merge(injected_);
+  if (grpc_ && result.local) make_grpc_local_reply(*result.local);
   co_return std::move(result);
 }
 

@@ -68,6 +68,8 @@ class Exchange {
   RouteDecision decision_;
   RequestContext ctx_;
   telemetry::ResponseFlags injected_;  // the filters' flags
+  // A gRPC request: grpc-timeout applies, local replies are trailers-only.
+  const bool grpc_;
 };
 
 }  // namespace sluice::proxy

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <vector>
 
+#include "h2_fields.h"
 #include "h2_limits.h"
+#include "h2_output.h"
 #include "h2_stats.h"
 #include "proxy_limits.h"
 
@@ -24,20 +26,6 @@ namespace {
 constexpr std::size_t kFieldOverhead = 32;
 
 std::string_view as_view(const uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
-
-// Fields that describe the HTTP/1 connection, which HTTP/2 forbids
-// (RFC 9113 8.2.2): a response carrying one would be malformed.
-bool connection_specific(std::string_view lower_name) {
-  static constexpr std::array<std::string_view, 6> kNames = {"connection", "keep-alive", "proxy-connection",
-                                                             "transfer-encoding", "upgrade", "te"};
-  return std::find(kNames.begin(), kNames.end(), lower_name) != kNames.end();
-}
-
-nghttp2_nv make_nv(const std::string& name, const std::string& value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE};
-}
 
 H2Stream* stream_of(nghttp2_session* session, int32_t id) {
   return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
@@ -170,7 +158,7 @@ struct H2Connection::Callbacks {
 
   // The data provider: hands nghttp2 what the relay put in `out`, deferring
   // the stream while the relay reads the next piece from upstream.
-  static ssize_t read_body(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf, size_t length,
+  static ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                            uint32_t* data_flags, nghttp2_data_source* source, void* /*user_data*/) {
     auto* s = static_cast<H2Stream*>(source->ptr);
     const std::size_t left = s->out.size() - s->out_taken;
@@ -182,7 +170,17 @@ struct H2Connection::Callbacks {
     if (n > 0) std::memcpy(buf, s->out.data() + s->out_taken, n);
     s->out_taken += n;
     if (s->out_drained()) {
-      if (s->out_last) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (s->out_last) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        // Trailers (gRPC's grpc-status) end the stream in a HEADERS frame
+        // of their own, which nghttp2 lets us submit from here.
+        if (s->out_trailers) {
+          *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+          H2HeaderList list;
+          list.add_fields(*s->out_trailers);
+          nghttp2_submit_trailer(session, stream_id, list.data(), list.size());
+        }
+      }
       s->out.clear();
       s->out_taken = 0;
       if (!s->out_last) s->progress();
@@ -258,16 +256,7 @@ bool H2Connection::receive(std::string_view bytes) {
   return false;
 }
 
-bool H2Connection::take_output(std::string& out, std::size_t max) {
-  while (out.size() < max) {
-    const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) return false;
-    if (n == 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-  }
-  return true;
-}
+bool H2Connection::take_output(std::string& out, std::size_t max) { return h2_take_output(session_, out, max); }
 
 bool H2Connection::want_read() const { return nghttp2_session_want_read(session_) != 0; }
 bool H2Connection::want_write() const { return nghttp2_session_want_write(session_) != 0; }
@@ -275,26 +264,13 @@ bool H2Connection::want_write() const { return nghttp2_session_want_write(sessio
 void H2Connection::respond(H2Stream& s, unsigned status, const Fields& headers, bool has_body) {
   if (s.closed) return;
   if (!has_body) s.out_last = true;
-  // nghttp2 copies names and values on submit: these only need to live
-  // through the call.
-  std::vector<std::string> strings;
-  strings.reserve(2 + 2 * static_cast<std::size_t>(std::distance(headers.begin(), headers.end())));
-  strings.emplace_back(":status");
-  strings.emplace_back(std::to_string(status));
-  for (const auto& f : headers) {
-    std::string name(f.name_string().data(), f.name_string().size());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (connection_specific(name)) continue;
-    strings.push_back(std::move(name));
-    strings.emplace_back(f.value().data(), f.value().size());
-  }
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(strings.size() / 2);
-  for (std::size_t i = 0; i + 1 < strings.size(); i += 2) nva.push_back(make_nv(strings[i], strings[i + 1]));
+  H2HeaderList list;
+  list.add(":status", std::to_string(status));
+  list.add_fields(headers);
   nghttp2_data_provider body{};
   body.source.ptr = &s;
   body.read_callback = &Callbacks::read_body;
-  nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), has_body ? &body : nullptr);
+  nghttp2_submit_response(session_, s.id, list.data(), list.size(), has_body ? &body : nullptr);
 }
 
 void H2Connection::push_body(H2Stream& s, std::string_view piece, bool last) {

@@ -49,6 +49,9 @@ class H2Connection {
   // A piece of the response body (`last`: nothing follows). The stream must
   // have taken the previous piece (out_drained()).
   void push_body(H2Stream& s, std::string_view piece, bool last);
+  // The trailers of a response whose last piece is still to be pushed; they
+  // end the stream after it.
+  void set_trailers(H2Stream& s, Fields trailers) { s.out_trailers = std::move(trailers); }
   // Cuts one stream (RST_STREAM), e.g. when its upstream broke mid-body.
   void reset(H2Stream& s, uint32_t error_code);
   // Ends the connection: GOAWAY with `error_code` once the output is sent.

@@ -14,6 +14,7 @@
 #include "h2_connection.h"
 #include "h2_limits.h"
 #include "h2_stats.h"
+#include "h2_upstream_conn.h"
 #include "local_reply.h"
 #include "request_exchange.h"
 #include "wakeup.h"
@@ -154,6 +155,61 @@ Task<void> relay_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Exchange
   s.w.pool.give_back(up, complete);
 }
 
+// Relays a response from an HTTP/2 upstream stream: HEADERS now, DATA as it
+// arrives (a server-streaming gRPC call message by message), then the
+// trailers (grpc-status). The upstream's window opens again only as the
+// client takes the data, so a slow client holds back the server, not our
+// memory. A trailers-only response (gRPC's errors) is one HEADERS frame.
+Task<void> relay_h2_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Exchange& ex, UpstreamReply& up) {
+  H2UpstreamStream& u = *up.h2;
+  u.on_event = [&progress] { progress.notify(); };
+  auto& head = up.head();
+  ex.on_response(head);
+  ex.log.status = head.result_int();
+  const bool headers_only = u.ended && u.body.empty() && !u.has_trailers;
+  s.conn.respond(st, head.result_int(), head, !headers_only);
+  s.writer_wake.notify();
+  if (headers_only) {
+    u.on_event = nullptr;
+    co_return;
+  }
+  for (;;) {
+    // The route timeout, if any, spans the whole response, as for HTTP/1.1;
+    // otherwise each wait has the stream idle timeout.
+    auto until = std::chrono::steady_clock::now() + kStreamIdleTimeout;
+    if (up.deadline) until = std::min(until, *up.deadline);
+    const auto ready = [&] { return st.out_drained() && (!u.body.empty() || u.ended || u.closed); };
+    while (!st.closed && !ready() && std::chrono::steady_clock::now() < until) {
+      co_await progress.wait(std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()));
+    }
+    if (st.closed) break;
+    if (!ready()) {
+      ex.log.flags.set(up.deadline && std::chrono::steady_clock::now() >= *up.deadline
+                           ? telemetry::ResponseFlag::kUpstreamRequestTimeout
+                           : telemetry::ResponseFlag::kStreamIdleTimeout);
+      s.conn.reset(st, NGHTTP2_CANCEL);
+      s.writer_wake.notify();
+      break;
+    }
+    if (u.body.empty() && !u.ended) {
+      // Reset by the upstream (or its connection lost) before its end.
+      ex.log.flags.set(telemetry::ResponseFlag::kUpstreamProtocolError);
+      s.conn.reset(st, NGHTTP2_INTERNAL_ERROR);
+      s.writer_wake.notify();
+      break;
+    }
+    const bool last = u.ended;
+    if (last && u.has_trailers) s.conn.set_trailers(st, std::move(u.trailers));
+    s.conn.push_body(st, u.body, last);
+    ex.log.response_bytes += u.body.size();
+    up.h2_conn->consume(u, u.body.size());
+    u.body.clear();
+    s.writer_wake.notify();
+    if (last) break;
+  }
+  u.on_event = nullptr;
+}
+
 // One request stream, from its whole request to its response's end.
 Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
   H2Stream& st = *stream;
@@ -181,6 +237,8 @@ Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
     ex.log.status = res.result_int();
     ex.log.response_bytes = res.body().size();
     send_local(s, st, res);
+  } else if (result.upstream->h2) {
+    co_await relay_h2_upstream(s, st, progress, ex, *result.upstream);
   } else {
     co_await relay_upstream(s, st, progress, ex, *result.upstream);
   }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "http_types.h"
@@ -34,6 +35,8 @@ struct H2Stream {
   std::string out;
   std::size_t out_taken = 0;
   bool out_last = false;
+  // Trailers to send after the last piece (relayed from an HTTP/2 upstream).
+  std::optional<Fields> out_trailers;
   bool deferred = false;       // the data provider is waiting for a piece
   // Called when the provider has taken every byte of `out`, or the stream
   // closed: the relay may read the next piece, or stop.

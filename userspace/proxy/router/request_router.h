@@ -36,6 +36,10 @@ struct RouteTarget {
   std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
   int64_t connect_timeout_ms = 10000;
   bool socket_redirect = true;  // the destination service allows the sockhash fast path
+  // Speak HTTP/2 to the endpoints: the port's protocol is http2 or grpc
+  // (Istio's protocol selection), or the DestinationRule's h2UpgradePolicy
+  // is UPGRADE. Otherwise HTTP/1.1, whatever the client spoke.
+  bool h2 = false;
 };
 
 // The pod that holds a client's address, as the snapshot knows it: what the

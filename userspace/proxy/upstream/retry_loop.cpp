@@ -5,6 +5,7 @@
 #include "attempt.h"
 #include "attempt_span.h"
 #include "endpoint_picker.h"
+#include "grpc_status.h"
 #include "header_ops.h"
 #include "ip_text.h"
 #include "local_reply.h"
@@ -22,10 +23,13 @@ const config::RetryPolicy kNoRetries{0, 0, ""};
 
 // Outlier detection sees every attempt's result: a status, or (0) a local
 // connect failure, reset or timeout. The proxy's own overflow is not the
-// endpoint's fault and is not reported.
+// endpoint's fault and is not reported. A grpc-status in the response
+// headers counts as the HTTP status it maps to, as in Envoy (one that only
+// comes in the trailers does not count).
 void report_outlier(Cluster& cluster, const config::Endpoint& ep, const AttemptOutcome& o) {
   if (o.kind == AttemptOutcome::Kind::kOverflow) return;
-  const unsigned status = o.kind == AttemptOutcome::Kind::kResponse ? o.status : OutlierDetector::kLocalOriginFailure;
+  unsigned status = OutlierDetector::kLocalOriginFailure;
+  if (o.kind == AttemptOutcome::Kind::kResponse) status = o.grpc_status ? http_status_of_grpc(*o.grpc_status) : o.status;
   cluster.outlier.report(EndpointPicker::endpoint_id(&ep), status, OutlierDetector::Clock::now());
 }
 
@@ -131,7 +135,7 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
       co_return local(503, kOverflowBody);
     case AttemptOutcome::Kind::kResponse: {
       if (exhausted) log.flags.set(telemetry::ResponseFlag::kUpstreamRetryLimitExceeded);
-      auto& res = reply->parser->get();
+      auto& res = reply->head();
       strip_hop_by_hop(res);
       if (d.route && d.route->spec->has_headers()) apply_header_ops(d.route->spec->headers().response(), res);
       if (!d.set_cookie.empty()) res.insert(http::field::set_cookie, d.set_cookie);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "circuit_breaker.h"
+#include "h2_upstream_stream.h"
 #include "http_types.h"
 #include "proxy_asio.h"
 
@@ -28,14 +29,30 @@ struct UpstreamConn {
   std::string head;  // the serialized head of the request being sent; its capacity is kept
 };
 
+class H2UpstreamConn;
+
 // An upstream response whose headers have arrived; its body is still to be
-// relayed from `conn`.
+// relayed: from `conn` and `parser` (HTTP/1.1), or from the `h2` stream of
+// `h2_conn` (HTTP/2).
 struct UpstreamReply {
+  UpstreamReply() = default;
+  // An HTTP/2 stream not relayed to its end is cancelled (a retried
+  // response, a client gone), and its window given back.
+  ~UpstreamReply();
+  UpstreamReply(const UpstreamReply&) = delete;
+  UpstreamReply& operator=(const UpstreamReply&) = delete;
+
   std::unique_ptr<UpstreamConn> conn;
   std::optional<ResponseBodyParser> parser;  // a new one per response read
   uint64_t endpoint_id = 0;
   uint32_t max_requests = 0;  // maxRequestsPerConnection of its cluster; 0 = unlimited
   bool deadline_set = false;  // the connection's expiry is the route/try deadline
+  std::shared_ptr<H2UpstreamConn> h2_conn;
+  std::shared_ptr<H2UpstreamStream> h2;
+  // HTTP/2: the route or try deadline, which bounds the body as well.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+
+  boost::beast::http::response_header<Fields>& head() { return h2 ? h2->head : parser->get().base(); }
 };
 
 // The size of a response body that is already whole in `buffer` behind its

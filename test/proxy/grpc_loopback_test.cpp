@@ -1,0 +1,396 @@
+// gRPC through the L7 proxy on loopback, without root: a real ProxyServer in
+// front of real gRPC servers (sluice-grpc-echo, built from Debian's
+// libgrpc++ in test/tools/grpc_echo), called by the real gRPC client. The
+// Service port is named "grpc", so the proxy speaks HTTP/2 upstream.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster_registry.h"
+#include "h2_test_client.h"
+#include "loopback_proxy.h"
+#include "proxy_server.h"
+#include "request_metrics.h"
+#include "snapshot_builder.h"
+
+namespace sluice::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint32_t kGrpcVip = 0x0a60003c;  // 10.96.0.60, never dialled
+constexpr uint16_t kServicePort = 50051;
+
+// A child process whose stdout we read; killed (by its pid) and reaped on
+// destruction.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    fd_ = out[0];
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // Reads stdout until `line_prefix` starts a line (returned whole), or
+  // the process ends, or `within` passes ("" then).
+  std::string wait_line(const std::string& line_prefix, std::chrono::milliseconds within = 10s) {
+    const auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      size_t start = 0;
+      for (size_t nl; (nl = buf_.find('\n', start)) != std::string::npos; start = nl + 1) {
+        if (buf_.compare(start, line_prefix.size(), line_prefix) == 0) return buf_.substr(start, nl - start);
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !fill(static_cast<int>(left.count()))) return "";
+    }
+  }
+  // Everything it prints until it exits (bounded by `within`).
+  std::string read_all(std::chrono::milliseconds within = 30s) {
+    const auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !fill(static_cast<int>(left.count()))) return buf_;
+    }
+  }
+
+ private:
+  bool fill(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    char chunk[4096];
+    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    out.push_back(text.substr(start, nl - start));
+  }
+  return out;
+}
+
+size_t count_with(const std::vector<std::string>& lines, const std::string& needle) {
+  size_t n = 0;
+  for (const auto& l : lines) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+// A gRPC message: the 5-byte frame head (not compressed, length) and the
+// serialized protobuf.
+std::string grpc_frame(const std::string& message) {
+  std::string f(5, '\0');
+  const uint32_t n = static_cast<uint32_t>(message.size());
+  f[1] = static_cast<char>(n >> 24);
+  f[2] = static_cast<char>(n >> 16);
+  f[3] = static_cast<char>(n >> 8);
+  f[4] = static_cast<char>(n);
+  return f + message;
+}
+
+// EchoRequest{text: "hi"} and EchoRequest{delay_ms: 2000}, hand-encoded
+// (field 1, length-delimited; field 3, varint 2000).
+const std::string kHiRequest = grpc_frame(std::string("\x0a\x02hi", 4));
+const std::string kSlowRequest = grpc_frame(std::string("\x18\xd0\x0f", 3));
+
+// Two pods of grpc-echo (v1, v2), each a sluice-grpc-echo on its own
+// loopback address and one shared port, behind the Service port "grpc".
+class GrpcLoopbackTest : public ::testing::Test {
+ protected:
+  void start_servers(int v1_fail = 0) {
+    std::vector<std::string> v1{SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.20:0", "--version", "v1"};
+    if (v1_fail) v1.insert(v1.end(), {"--fail", std::to_string(v1_fail)});
+    servers_.push_back(std::make_unique<Child>(v1));
+    const std::string listening = servers_.back()->wait_line("listening ");
+    ASSERT_FALSE(listening.empty()) << "sluice-grpc-echo did not start";
+    port_ = static_cast<uint16_t>(std::stoi(listening.substr(10)));
+    servers_.push_back(std::make_unique<Child>(std::vector<std::string>{
+        SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.21:" + std::to_string(port_), "--version", "v2"}));
+    ASSERT_FALSE(servers_.back()->wait_line("listening ").empty());
+  }
+
+  void start_proxy(const std::string& istio, const std::string& port_name = "grpc") {
+    std::string yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: grpc-echo, namespace: default}\n"
+                       "spec: {clusterIP: 10.96.0.60, selector: {app: grpc-echo}, ports: [{name: " + port_name +
+                       ", port: " + std::to_string(kServicePort) + ", targetPort: " + std::to_string(port_) +
+                       "}]}\n---\n";
+    for (int i = 1; i <= 2; ++i) {
+      yaml += "apiVersion: v1\nkind: Pod\nmetadata: {name: grpc-echo-" + std::to_string(i) +
+              ", namespace: default, labels: {app: grpc-echo, version: v" + std::to_string(i) +
+              "}}\nstatus: {phase: Running, podIP: 127.0.0." + std::to_string(19 + i) + "}\n---\n";
+    }
+    yaml += istio;
+    snapshot_ = snapshot_from_yaml(yaml);
+    ASSERT_TRUE(snapshot_);
+    ProxyOptions o = loopback_options(snapshot_, log_);
+    o.original_destination = [](uint32_t, uint16_t, uint16_t) {
+      return std::optional<OriginalDestination>(OriginalDestination{kGrpcVip, kServicePort, 6, 0});
+    };
+    o.metrics = std::make_shared<telemetry::RequestMetrics>();
+    auto p = ProxyServer::start(std::move(o));
+    ASSERT_TRUE(p.ok()) << p.error().to_string();
+    proxy_ = std::move(*p);
+  }
+
+  void TearDown() override {
+    if (proxy_) proxy_->stop();
+    servers_.clear();
+  }
+
+  // The gRPC client through the proxy: one line per call.
+  std::vector<std::string> call(std::vector<std::string> args) {
+    std::vector<std::string> argv{SLUICE_GRPC_ECHO_PATH, "call", "--target",
+                                  "127.0.0.1:" + std::to_string(proxy_->port())};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child client(argv);
+    return lines_of(client.read_all());
+  }
+
+  bool log_has(const std::string& needle) {
+    const auto until = std::chrono::steady_clock::now() + 3s;  // lines are written as streams end
+    for (;;) {
+      {
+        std::lock_guard lock(log_.mu);
+        for (const auto& l : log_.lines) {
+          if (l.find(needle) != std::string::npos) return true;
+        }
+      }
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+
+  int connect_proxy() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(proxy_->port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    return fd;
+  }
+
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<Child>> servers_;
+  std::unique_ptr<ProxyServer> proxy_;
+  config::SnapshotPtr snapshot_;
+  KeptLog log_;
+};
+
+constexpr const char* kSubsets = R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: grpc-echo, namespace: default}
+spec:
+  host: grpc-echo
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+)";
+
+// A VirtualService for grpc-echo whose one http route is `route` (YAML
+// under `http: - `, indented by four).
+std::string virtual_service(const std::string& route) {
+  return std::string(kSubsets) +
+         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: grpc-echo, namespace: default}\n"
+         "spec:\n  hosts: [grpc-echo]\n  http:\n  - " + route + "\n";
+}
+
+TEST_F(GrpcLoopbackTest, UnaryCallsReachTheH2BackendOverOneMultiplexedConnection) {
+  start_servers();
+  start_proxy("");
+  const auto lines = call({"--method", "unary", "--calls", "20", "--text", "ping"});
+  ASSERT_EQ(lines.size(), 20u);
+  EXPECT_EQ(count_with(lines, "ok version=v"), 20u) << lines.front();
+  EXPECT_EQ(count_with(lines, "text=ping"), 20u);
+  EXPECT_TRUE(log_has("\"protocol\":\"HTTP/2\""));
+}
+
+TEST_F(GrpcLoopbackTest, ServerStreamingRelaysEveryMessageInOrder) {
+  start_servers();
+  start_proxy("");
+  // 2000 replies are several flow-control windows of DATA, relayed as they come.
+  const auto lines = call({"--method", "stream", "--count", "2000", "--calls", "3"});
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(count_with(lines, "ok version=v"), 3u) << lines.front();
+  EXPECT_EQ(count_with(lines, "replies=2000"), 3u) << lines.front();
+}
+
+TEST_F(GrpcLoopbackTest, BidiCallWithWholeRequestIsAnsweredMessageByMessage) {
+  start_servers();
+  start_proxy("");
+  const auto lines = call({"--method", "bidi", "--count", "5", "--calls", "2"});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(count_with(lines, "replies=5"), 2u) << lines.front();
+}
+
+TEST_F(GrpcLoopbackTest, WeightedRoutingSplitsCallsAcrossVersions) {
+  start_servers();
+  start_proxy(virtual_service(
+      "route:\n    - {destination: {host: grpc-echo, subset: v1}, weight: 50}\n"
+      "    - {destination: {host: grpc-echo, subset: v2}, weight: 50}"));
+  const auto lines = call({"--method", "unary", "--calls", "100"});
+  ASSERT_EQ(lines.size(), 100u);
+  const size_t v1 = count_with(lines, "version=v1");
+  const size_t v2 = count_with(lines, "version=v2");
+  EXPECT_EQ(v1 + v2, 100u);
+  // 50/50 over 100 calls: outside [20, 80] has a probability below 1e-9.
+  EXPECT_GE(v1, 20u);
+  EXPECT_GE(v2, 20u);
+}
+
+TEST_F(GrpcLoopbackTest, UnavailableFromOnePodIsRetriedOnTheOther) {
+  start_servers(/*v1_fail=*/14);
+  start_proxy(virtual_service(
+      "route:\n    - destination: {host: grpc-echo}\n    retries: {attempts: 3, retryOn: unavailable}"));
+  const auto lines = call({"--method", "unary", "--calls", "20"});
+  ASSERT_EQ(lines.size(), 20u);
+  EXPECT_EQ(count_with(lines, "ok version=v2"), 20u) << lines.front();
+  EXPECT_TRUE(log_has("\"attempts\":2"));  // some first attempts went to v1
+}
+
+TEST_F(GrpcLoopbackTest, WithoutRetriesTheUpstreamGrpcStatusPassesThrough) {
+  start_servers(/*v1_fail=*/14);
+  start_proxy(virtual_service("route:\n    - destination: {host: grpc-echo, subset: v1}\n    retries: {attempts: 0}"));
+  const auto lines = call({"--method", "unary", "--calls", "3"});
+  ASSERT_EQ(lines.size(), 3u);
+  // grpc-status and grpc-message of the server's trailers-only answer.
+  EXPECT_EQ(count_with(lines, "status=14 message=failing on purpose (v1)"), 3u) << lines.front();
+}
+
+TEST_F(GrpcLoopbackTest, FaultAbortWithGrpcStatusIsATrailersOnlyAnswer) {
+  start_servers();
+  start_proxy(virtual_service(
+      "route:\n    - destination: {host: grpc-echo}\n    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}"));
+  const auto lines = call({"--method", "unary", "--calls", "2"});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(count_with(lines, "status=14 message=fault filter abort"), 2u) << lines.front();
+  EXPECT_TRUE(log_has("\"flags\":\"FI\""));
+}
+
+TEST_F(GrpcLoopbackTest, Http2MaxRequestsOverflowAnswersUnavailable) {
+  start_servers();
+  start_proxy(std::string("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                          "metadata: {name: grpc-echo, namespace: default}\nspec:\n  host: grpc-echo\n"
+                          "  trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}}}\n"));
+  // One call holds the cluster's only request slot for 3 s...
+  Child slow({SLUICE_GRPC_ECHO_PATH, "call", "--target", "127.0.0.1:" + std::to_string(proxy_->port()), "--method",
+              "unary", "--delay-ms", "3000"});
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (proxy_->clusters()->to_json().find("\"requests\":{\"active\":1,\"limit\":1,") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  // ... so the next overflows: 503 UO, which a gRPC client reads as UNAVAILABLE.
+  const auto lines = call({"--method", "unary", "--calls", "1"});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("status=14 message=", 0), 0u) << lines[0];
+  EXPECT_TRUE(log_has("\"flags\":\"UO\""));
+  EXPECT_NE(slow.wait_line("ok version="), "") << "the call holding the slot succeeds";
+}
+
+TEST_F(GrpcLoopbackTest, GrpcTimeoutHeaderBoundsTheCallWithoutARouteTimeout) {
+  start_servers();
+  start_proxy("");
+  // No client-side deadline here: only the proxy can end the call early.
+  const int fd = connect_proxy();
+  test::H2TestClient h2;
+  const int32_t id = h2.request("POST", "/sluice.testing.Echo/Unary", "grpc-echo",
+                                {{"content-type", "application/grpc"}, {"te", "trailers"}, {"grpc-timeout", "200m"}},
+                                true, &kSlowRequest);
+  ASSERT_TRUE(h2.pump(fd, [&] { return h2.stream(id).closed; }, 10s));
+  auto& s = h2.stream(id);
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.headers["content-type"], "application/grpc");
+  EXPECT_EQ(s.headers["grpc-status"], "14");  // Envoy's mapping of its 504 for gRPC
+  EXPECT_EQ(s.headers["grpc-message"], "upstream request timeout");
+  EXPECT_TRUE(log_has("\"flags\":\"UT\""));
+  ::close(fd);
+}
+
+TEST_F(GrpcLoopbackTest, Http1ClientReachesTheH2Backend) {
+  start_servers();
+  start_proxy("");
+  const int fd = connect_proxy();
+  const std::string req = "POST /sluice.testing.Echo/Unary HTTP/1.1\r\nHost: grpc-echo\r\n"
+                          "Content-Type: application/grpc\r\nTE: trailers\r\nConnection: close\r\n"
+                          "Content-Length: " + std::to_string(kHiRequest.size()) + "\r\n\r\n" + kHiRequest;
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_NE(reply.find("Transfer-Encoding: chunked"), std::string::npos) << reply;
+  // The EchoReply message: text "hi" and the answering version.
+  EXPECT_NE(reply.find("hi"), std::string::npos);
+  EXPECT_TRUE(reply.find("v1") != std::string::npos || reply.find("v2") != std::string::npos) << reply;
+}
+
+TEST_F(GrpcLoopbackTest, H2UpgradePolicyUpgradesAnHttpPort) {
+  start_servers();
+  // Port named "http": HTTP/1.1 upstream unless the DestinationRule upgrades.
+  start_proxy(std::string("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                          "metadata: {name: grpc-echo, namespace: default}\nspec:\n  host: grpc-echo\n"
+                          "  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}\n"),
+              "http");
+  const auto lines = call({"--method", "unary", "--calls", "3"});
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(count_with(lines, "ok version=v"), 3u) << lines.front();
+}
+
+TEST_F(GrpcLoopbackTest, WithoutH2ToTheBackendAGrpcServerCannotBeReached) {
+  start_servers();
+  start_proxy("", "http");  // HTTP/1.1 upstream: the gRPC server refuses it
+  const auto lines = call({"--method", "unary", "--calls", "1"});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(count_with(lines, "ok"), 0u) << lines.front();
+}
+
+}  // namespace
+}  // namespace sluice::proxy

@@ -1,0 +1,186 @@
+// sluice-grpc-echo: the gRPC backend and client of the tests.
+//
+//   sluice-grpc-echo serve --listen IP:PORT --version V [--fail CODE]
+//     Serves sluice.testing.Echo until SIGTERM/SIGINT. Prints "listening
+//     PORT" once bound (PORT 0 picks one). --fail CODE answers every call
+//     with that gRPC status (14: UNAVAILABLE), after counting it.
+//   sluice-grpc-echo call --target IP:PORT --method unary|stream|bidi
+//       [--text T] [--count N] [--calls K] [--delay-ms D] [--deadline-ms X]
+//     Makes K calls on one channel and prints, per call, one line:
+//     "ok version=V replies=N text=T" or "status=CODE message=M".
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "echo_test.grpc.pb.h"
+
+namespace {
+
+using sluice::testing::Echo;
+using sluice::testing::EchoReply;
+using sluice::testing::EchoRequest;
+
+class EchoService final : public Echo::Service {
+ public:
+  EchoService(std::string version, int fail) : version_(std::move(version)), fail_(fail) {}
+
+  grpc::Status Unary(grpc::ServerContext*, const EchoRequest* req, EchoReply* reply) override {
+    if (auto st = prelude(*req); !st.ok()) return st;
+    reply->set_text(req->text());
+    reply->set_version(version_);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ServerStream(grpc::ServerContext* ctx, const EchoRequest* req,
+                            grpc::ServerWriter<EchoReply>* writer) override {
+    if (auto st = prelude(*req); !st.ok()) return st;
+    for (int i = 0; i < req->count() && !ctx->IsCancelled(); ++i) {
+      EchoReply r;
+      r.set_text(req->text());
+      r.set_version(version_);
+      r.set_index(i);
+      if (!writer->Write(r)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Bidi(grpc::ServerContext*, grpc::ServerReaderWriter<EchoReply, EchoRequest>* stream) override {
+    EchoRequest req;
+    int i = 0;
+    while (stream->Read(&req)) {
+      if (auto st = prelude(req); !st.ok()) return st;
+      EchoReply r;
+      r.set_text(req.text());
+      r.set_version(version_);
+      r.set_index(i++);
+      if (!stream->Write(r)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::Status prelude(const EchoRequest& req) {
+    if (req.delay_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(req.delay_ms()));
+    if (fail_ != 0) return grpc::Status(static_cast<grpc::StatusCode>(fail_), "failing on purpose (" + version_ + ")");
+    return grpc::Status::OK;
+  }
+
+  const std::string version_;
+  const int fail_;
+};
+
+std::map<std::string, std::string> flags(int argc, char** argv) {
+  std::map<std::string, std::string> f;
+  for (int i = 2; i + 1 < argc; i += 2) f[argv[i]] = argv[i + 1];
+  return f;
+}
+
+std::string flag(const std::map<std::string, std::string>& f, const std::string& name, const std::string& def) {
+  auto it = f.find(name);
+  return it == f.end() ? def : it->second;
+}
+
+std::atomic<bool> g_stop{false};
+
+int serve(const std::map<std::string, std::string>& f) {
+  EchoService service(flag(f, "--version", "v1"), std::atoi(flag(f, "--fail", "0").c_str()));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flag(f, "--listen", "127.0.0.1:0"), grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "cannot listen on " << flag(f, "--listen", "") << "\n";
+    return 1;
+  }
+  std::cout << "listening " << port << std::endl;
+  std::signal(SIGTERM, [](int) { g_stop = true; });
+  std::signal(SIGINT, [](int) { g_stop = true; });
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  return 0;
+}
+
+void print_status(const grpc::Status& st) {
+  std::cout << "status=" << st.error_code() << " message=" << st.error_message() << std::endl;
+}
+
+int call(const std::map<std::string, std::string>& f) {
+  auto channel = grpc::CreateChannel(flag(f, "--target", ""), grpc::InsecureChannelCredentials());
+  auto stub = Echo::NewStub(channel);
+  const std::string method = flag(f, "--method", "unary");
+  const int calls = std::atoi(flag(f, "--calls", "1").c_str());
+  const int deadline_ms = std::atoi(flag(f, "--deadline-ms", "0").c_str());
+  EchoRequest req;
+  req.set_text(flag(f, "--text", "hello"));
+  req.set_count(std::atoi(flag(f, "--count", "3").c_str()));
+  req.set_delay_ms(std::atoi(flag(f, "--delay-ms", "0").c_str()));
+  for (int c = 0; c < calls; ++c) {
+    grpc::ClientContext ctx;
+    if (deadline_ms > 0) ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+    EchoReply reply;
+    int replies = 0;
+    std::string text;
+    std::string version;
+    grpc::Status st;
+    if (method == "unary") {
+      st = stub->Unary(&ctx, req, &reply);
+      replies = st.ok() ? 1 : 0;
+      text = reply.text();
+      version = reply.version();
+    } else if (method == "stream") {
+      auto reader = stub->ServerStream(&ctx, req);
+      while (reader->Read(&reply)) {
+        if (reply.index() != replies) {
+          std::cout << "out-of-order index=" << reply.index() << std::endl;
+          return 1;
+        }
+        ++replies;
+        text = reply.text();
+        version = reply.version();
+      }
+      st = reader->Finish();
+    } else {
+      // Bidi, in the order a whole-request relay supports: every message,
+      // the half-close, then the replies.
+      auto stream = stub->Bidi(&ctx);
+      for (int i = 0; i < req.count(); ++i) stream->Write(req);
+      stream->WritesDone();
+      while (stream->Read(&reply)) {
+        ++replies;
+        text = reply.text();
+        version = reply.version();
+      }
+      st = stream->Finish();
+    }
+    if (!st.ok()) {
+      print_status(st);
+      continue;
+    }
+    std::cout << "ok version=" << version << " replies=" << replies << " text=" << text << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: sluice-grpc-echo serve|call [--flag value]...\n";
+    return 2;
+  }
+  const std::string mode = argv[1];
+  const auto f = flags(argc, argv);
+  if (mode == "serve") return serve(f);
+  if (mode == "call") return call(f);
+  std::cerr << "unknown mode " << mode << "\n";
+  return 2;
+}

@@ -1,0 +1,37 @@
+// One worker's HTTP/2 upstream connections, per endpoint: at most
+// kMaxH2ConnectionsPerEndpoint, each carrying as many streams as its server
+// allows (h2_upstream_conn.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "h2_upstream_conn.h"
+
+namespace sluice::proxy {
+
+class H2UpstreamPool {
+ public:
+  H2UpstreamPool() = default;
+  // The worker is going: its connections close (their coroutines end with
+  // the io_context).
+  ~H2UpstreamPool();
+  H2UpstreamPool(const H2UpstreamPool&) = delete;
+  H2UpstreamPool& operator=(const H2UpstreamPool&) = delete;
+  // A connection to the endpoint with a stream free, or null.
+  std::shared_ptr<H2UpstreamConn> pick(uint64_t endpoint_id);
+  // The endpoint has room for another connection.
+  bool can_open(uint64_t endpoint_id);
+  void add(uint64_t endpoint_id, std::shared_ptr<H2UpstreamConn> conn);
+  // Closes connections without streams idle past their cluster's idleTimeout.
+  void sweep(std::chrono::steady_clock::time_point now);
+
+ private:
+  std::vector<std::shared_ptr<H2UpstreamConn>>& live(uint64_t endpoint_id);
+  std::unordered_map<uint64_t, std::vector<std::shared_ptr<H2UpstreamConn>>> conns_;
+};
+
+}  // namespace sluice::proxy
