@@ -204,9 +204,7 @@ H2Connection::H2Connection(Dispatch dispatch)
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::on_stream_close);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
-  nghttp2_option_set_max_continuations(opt, kH2MaxContinuations);
-  nghttp2_option_set_max_outbound_ack(opt, kH2MaxOutboundAcks);
-  nghttp2_option_set_max_settings(opt, kH2MaxSettingsEntries);
+  apply_h2_flood_limits(opt);
   // nghttp2's own rapid-reset bucket stays as a backstop behind ours, which
   // answers ENHANCE_YOUR_CALM and is counted.
   nghttp2_option_set_stream_reset_rate_limit(opt, 2 * kH2ResetBurst, 2 * kH2ResetsPerSecond);

@@ -2,6 +2,8 @@
 // hostile client can make a worker hold or do.
 #pragma once
 
+#include <nghttp2/nghttp2.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -38,5 +40,13 @@ inline constexpr std::chrono::seconds kH2IdleTimeout = kDownstreamIdleTimeout;
 inline constexpr std::size_t kH2WriteBatchBytes = 64 * 1024;
 // How often a session looks at its idle time, stalled writes and the drain.
 inline constexpr std::chrono::seconds kH2WatchInterval{1};
+
+// The flood limits above on a session's options, for both sides: a peer
+// (a client downstream, a server upstream) can flood either.
+inline void apply_h2_flood_limits(nghttp2_option* opt) {
+  nghttp2_option_set_max_continuations(opt, kH2MaxContinuations);
+  nghttp2_option_set_max_outbound_ack(opt, kH2MaxOutboundAcks);
+  nghttp2_option_set_max_settings(opt, kH2MaxSettingsEntries);
+}
 
 }  // namespace sluice::proxy

@@ -123,9 +123,7 @@ H2ClientSession::H2ClientSession() {
   // The relay opens the windows as it hands data on (consume()).
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_peer_max_concurrent_streams(opt, kH2UpstreamMaxStreams);
-  nghttp2_option_set_max_continuations(opt, kH2MaxContinuations);
-  nghttp2_option_set_max_outbound_ack(opt, kH2MaxOutboundAcks);
-  nghttp2_option_set_max_settings(opt, kH2MaxSettingsEntries);
+  apply_h2_flood_limits(opt);
   nghttp2_session_client_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
