@@ -5,6 +5,9 @@
  * service and backend for the circuit breaker and least-request. */
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -382,14 +385,31 @@ static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx)
  * refuse the calling pod. Exempt, as from egress control: the proxy's own
  * sockets, and the host's network namespace (the kubelet's probes, the
  * runtime, hostNetwork pods), which has no sidecar in Istio either. */
-static __always_inline int lb4_policy_refuses(struct bpf_sock_addr *ctx, __be32 addr, __be16 port)
+/* The verdict of policy set `set` for source src_id at port hport (host
+ * order), in bpf/include/l4_policy.h's lookup order. */
+static __always_inline int lb4_set_refuses(__u32 set, __u32 src_id, __u16 hport)
 {
 	struct sl_pol_rule_key k;
-	__u32 *set, *src, *verdict;
-	__u32 src_id = SL_POL_SRC_UNKNOWN;
-	__u16 hport = bpf_ntohs(port);
-	__u64 cookie;
+	__u32 *verdict;
 	__u32 step;
+
+#pragma unroll
+	for (step = 0; step < L4_POL_STEPS; step++) {
+		if (l4_pol_step_redundant(src_id, hport, step))
+			continue;
+		l4_pol_key(&k, set, src_id, hport, step);
+		verdict = bpf_map_lookup_elem(&sl_pol_rule, &k);
+		if (verdict)
+			return l4_pol_refuses(*verdict);
+	}
+	return 0;
+}
+
+static __always_inline int lb4_policy_refuses(struct bpf_sock_addr *ctx, __be32 addr, __be16 port)
+{
+	__u32 *set, *src;
+	__u32 src_id = SL_POL_SRC_UNKNOWN;
+	__u64 cookie;
 
 	set = bpf_map_lookup_elem(&sl_pol_dst, &addr);
 	if (!set)
@@ -400,15 +420,41 @@ static __always_inline int lb4_policy_refuses(struct bpf_sock_addr *ctx, __be32 
 	src = bpf_map_lookup_elem(&sl_pol_src, &cookie);
 	if (src)
 		src_id = *src;
-#pragma unroll
-	for (step = 0; step < L4_POL_STEPS; step++) {
-		if (l4_pol_step_redundant(src_id, hport, step))
-			continue;
-		l4_pol_key(&k, *set, src_id, hport, step);
-		verdict = bpf_map_lookup_elem(&sl_pol_rule, &k);
-		if (verdict)
-			return l4_pol_refuses(*verdict);
+	return lb4_set_refuses(*set, src_id, bpf_ntohs(port));
+}
+
+/* The destination's side of L4 authorization: a connection that reaches a
+ * guarded pod of this node is judged again when its SYN arrives, by the
+ * source's address (sl_pol_peer), so traffic that passed no sluice connect4
+ * meets the same rules. A refused SYN is dropped (the client sees a timeout,
+ * as behind any firewall that drops). Runs on the receiving socket's cgroup:
+ * the listener's. */
+SEC("cgroup_skb/ingress")
+int sl_ingress4(struct __sk_buff *skb)
+{
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u32 *set, *peer;
+	__u32 src_id = SL_POL_SRC_UNKNOWN;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return 1;
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+		return 1;
+	if (bpf_skb_load_bytes(skb, ip.ihl * 4, &tcp, sizeof(tcp)) || !tcp.syn || tcp.ack)
+		return 1;
+	set = bpf_map_lookup_elem(&sl_pol_dst, &ip.daddr);
+	if (!set)
+		return 1;
+	peer = bpf_map_lookup_elem(&sl_pol_peer, &ip.saddr);
+	if (peer) {
+		if (*peer == SL_POL_SRC_TRUSTED)
+			return 1;
+		src_id = *peer;
 	}
+	if (!lb4_set_refuses(*set, src_id, bpf_ntohs(tcp.dest)))
+		return 1;
+	lb4_count(SL_R_INGRESS_POLICY_DENIED);
 	return 0;
 }
 

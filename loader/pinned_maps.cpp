@@ -37,7 +37,8 @@ Result<PinnedSockLbMaps> PinnedSockLbMaps::open(const std::string& pin_dir) {
                        {-1, "sl_pol_src"},
                        {-1, "sl_pol_dst"},
                        {-1, "sl_pol_rule"},
-                       {-1, "sl_conn_rate"}};
+                       {-1, "sl_conn_rate"},
+                       {-1, "sl_pol_peer"}};
   return p;
 }
 

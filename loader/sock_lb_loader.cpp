@@ -85,6 +85,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_pol_dst), "sl_pol_dst"},
       {bpf_map__fd(m->sl_pol_rule), "sl_pol_rule"},
       {bpf_map__fd(m->sl_conn_rate), "sl_conn_rate"},
+      {bpf_map__fd(m->sl_pol_peer), "sl_pol_peer"},
   };
   return self;
 }

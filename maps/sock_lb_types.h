@@ -179,6 +179,13 @@ struct sl_conn_bucket {
 	__u32 tokens_per_fill;
 };
 
+/* sl_pol_peer: on the destination's node, the source of an arriving
+ * connection by its address -> source id, for the connections that passed
+ * no sluice connect4 (from outside the cluster, a node without sluice, a
+ * hostNetwork process). SL_POL_SRC_TRUSTED: a node's address, whose
+ * connections sluice on that node already checked (its proxy dials from it). */
+#define SL_POL_SRC_TRUSTED 0xffffffffu
+
 #define SL_POL_SRC_UNKNOWN 0u
 #define SL_POL_PORT_OTHER 0u
 #define SL_POL_ALLOW 1u

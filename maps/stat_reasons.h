@@ -34,7 +34,8 @@
 	X(SL_R_CONNECT_FAIL_CLOSED, "connect_fail_closed")       /* HTTP port guarded by policies, no proxy: connect refused */ \
 	X(SL_R_CONNECT_EGRESS_BLOCKED, "connect_egress_blocked") /* REGISTRY_ONLY: destination in no known range: connect refused */ \
 	X(SL_R_CONNECT_POLICY_DENIED, "connect_policy_denied")   /* an L4 AuthorizationPolicy refused the connect */ \
-	X(SL_R_CONNECT_RATE_LIMITED, "connect_rate_limited")     /* the source's connection bucket was empty: connect refused */
+	X(SL_R_CONNECT_RATE_LIMITED, "connect_rate_limited")     /* the source's connection bucket was empty: connect refused */ \
+	X(SL_R_INGRESS_POLICY_DENIED, "ingress_policy_denied")   /* destination side: a SYN the destination's L4 policies refuse, dropped */
 
 enum sl_reason {
 #define SL_ENUM_ENTRY(id, name) id,

@@ -152,6 +152,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_pol_rule SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_POLICY_DESTS);
+	__type(key, __be32); /* a peer's address */
+	__type(value, __u32); /* source id, or SL_POL_SRC_TRUSTED */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_pol_peer SEC(".maps");
+
 /* Connection-rate buckets by source id (maps/sock_lb_types.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -435,11 +435,13 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
   // Pods 2 and 3 are guarded alike: pod 1 may not reach their kBackendPort;
   // pod 4 may; a pod with no identity (5) may reach nothing.
   ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
-                           lb_->maps().conn_rate);
+                           lb_->maps().conn_rate, lb_->maps().policy_peers);
   const GuardedPods guarded = {{addr(2), "ns/deny-pod1"}, {addr(3), "ns/deny-pod1"}};
   const SetVerdicts verdicts = {
       {"ns/deny-pod1", {{0, {{0, false}}}, {pod1, {{0, true}, {kBackendPort, false}}}, {pod4, {{0, true}}}}}};
-  ASSERT_TRUE(table.sync(guarded, verdicts).ok());
+  // The destination side knows the same pods by address.
+  const PeerSources peers = {{addr(1), pod1}, {addr(4), pod4}};
+  ASSERT_TRUE(table.sync(guarded, verdicts, {}, peers).ok());
   EXPECT_EQ(table.rules(), 4u);
 
   EXPECT_EQ(direct(1, 2), -EPERM);
@@ -453,7 +455,7 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
 
   // A restart adopts the tables; an empty policy empties them.
   ConnectPolicyTable adopted(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
-                             lb_->maps().conn_rate);
+                             lb_->maps().conn_rate, lb_->maps().policy_peers);
   EXPECT_EQ(adopted.rules(), 4u);
   EXPECT_EQ(adopted.guarded(), 2u);
   ASSERT_TRUE(adopted.sync({}, {}).ok());
@@ -475,7 +477,7 @@ TEST_F(SockLbTest, ConnectionRateRefusesABurstPastTheBucket) {
     return rc;
   };
   ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
-                           lb_->maps().conn_rate);
+                           lb_->maps().conn_rate, lb_->maps().policy_peers);
   const uint64_t pod1 = netns_cookie_of_pod(1);
   // 3 connects per minute: no refill during the test.
   ASSERT_TRUE(table.sync({}, {}, {{pod1, {3, 3, 60'000'000'000ULL}}}).ok());
@@ -508,6 +510,45 @@ TEST_F(SockLbTest, ConnectionRateRefusesABurstPastTheBucket) {
   EXPECT_EQ(direct(1), 0);
 }
 
+// The destination side of L4 authorization: a connection that passed no
+// sluice connect4 (its socket was made outside the cgroup) is judged when its
+// SYN reaches the guarded pod, by its source address (sl_pol_peer).
+TEST_F(SockLbTest, TheDestinationSideJudgesConnectsThatPassedNoConnect4) {
+  start_backends(2, 2);
+  node_->leave_cgroup();
+  int outside[3];
+  for (int& fd : outside) fd = node_->tcp_socket_in_pod(1);
+  node_->join_cgroup();
+  auto connect_within = [&](int fd) {
+    timeval tv{0, 700000};  // a dropped SYN is retried after 1 s: this fails first
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    const int rc = sluice::test::connect_to(fd, node_->pod_ip(2).c_str(), kBackendPort);
+    close(fd);
+    return rc;
+  };
+  auto addr = [&](int i) {
+    uint32_t a = 0;
+    inet_pton(AF_INET, node_->pod_ip(i).c_str(), &a);
+    return ntohl(a);
+  };
+  ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
+                           lb_->maps().conn_rate, lb_->maps().policy_peers);
+  constexpr uint64_t kAllowedClass = kPeerKeyBit | 1;
+  const SetVerdicts verdicts = {{"ns/allow-class", {{0, {{0, false}}}, {kAllowedClass, {{0, true}}}}}};
+  ASSERT_TRUE(table.sync({{addr(2), "ns/allow-class"}}, verdicts).ok());
+  EXPECT_NE(connect_within(outside[0]), 0) << "an unknown peer's SYN is dropped";
+  EXPECT_GE(stat(SL_R_INGRESS_POLICY_DENIED), 1u);
+
+  ASSERT_TRUE(table.sync({{addr(2), "ns/allow-class"}}, verdicts, {}, {{addr(1), kAllowedClass}}).ok());
+  EXPECT_EQ(table.peers(), 1u);
+  EXPECT_EQ(connect_within(outside[1]), 0) << "a peer of an allowed identity";
+
+  ASSERT_TRUE(table.sync({{addr(2), "ns/allow-class"}}, verdicts, {}, {{addr(1), kTrustedPeerKey}}).ok());
+  EXPECT_EQ(connect_within(outside[2]), 0) << "a node's address is trusted";
+  ASSERT_TRUE(table.sync({}, {}).ok());
+  EXPECT_TRUE(lb_->maps().policy_peers.keys().empty());
+}
+
 TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {
   start_backends(2, 3);
   apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 3));
@@ -523,7 +564,7 @@ TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {
   // It starts again: maps are reused, links adopted, nothing attached twice.
   load_and_attach();
   EXPECT_TRUE(lb_->reused_maps());
-  EXPECT_EQ(lb_->adopted_links(), 5);
+  EXPECT_EQ(lb_->adopted_links(), 6);
   EXPECT_EQ(spread(4).size(), 2u);
 
   int cg = open(node_->cgroup_path().c_str(), O_RDONLY | O_DIRECTORY);
@@ -705,7 +746,7 @@ TEST_F(SpreadRedirectTest, ARestartAdoptsTheSkLookupLink) {
   tables_.reset();
   lb_.reset();
   load_and_attach();
-  EXPECT_EQ(lb_->adopted_links(), 6) << "five cgroup links and the sk_lookup one";
+  EXPECT_EQ(lb_->adopted_links(), 7) << "six cgroup links and the sk_lookup one";
   register_listener();
   int client = node_->tcp_socket_in_pod(1);
   ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);

@@ -219,6 +219,34 @@ TEST(L4Policy, RootNamespaceAndConditions) {
   EXPECT_EQ(c->table.guarded.count(ip("10.200.1.99")), 0u) << "hostNetwork pods have the node's address";
 }
 
+TEST(L4Policy, TheDestinationSideKnowsTheClustersPodsByAddress) {
+  config::LoadResult loaded;
+  config::load_yaml_text(std::string(kPods) + policy("deny-foo", "bar", R"(
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules:
+  - from: [{source: {namespaces: [foo]}}]
+)"), "peers.yaml", loaded);
+  ASSERT_TRUE(loaded.diagnostics.empty()) << loaded.diagnostics.front().to_string();
+  const AuthzPolicies policies = AuthzPolicies::compile(loaded.resources.authorization_policies);
+  // web-1 runs on this node; web-2 elsewhere; 10.0.0.4 is a node.
+  const ConnectPolicy p = compile_connect_policy(policies, loaded.resources, sources(), {ip("10.200.1.10")},
+                                                 {ip("10.0.0.4")});
+  ASSERT_TRUE(p.peers.contains(ip("10.200.1.30")));
+  ASSERT_TRUE(p.peers.contains(ip("10.200.1.31")));
+  EXPECT_EQ(p.peers.at(ip("10.0.0.4")), kTrustedPeer);
+  EXPECT_EQ(p.peers.count(ip("10.200.1.99")), 0u) << "a hostNetwork pod has its node's address";
+  // Pods of one namespace and service account share a class.
+  EXPECT_EQ(p.peers.at(ip("10.200.1.10")), p.peers.at(ip("10.200.1.11")));
+  const auto& verdicts = p.verdicts.begin()->second;
+  EXPECT_FALSE(verdicts.at(p.peers.at(ip("10.200.1.30"))).at(0)) << "foo's pod, by address, is refused";
+  EXPECT_TRUE(verdicts.at(p.peers.at(ip("10.200.1.31"))).at(0)) << "baz's passes";
+  EXPECT_TRUE((p.peers.at(ip("10.200.1.30")) & kPeerKey) != 0) << "peer keys never collide with cookies";
+
+  const ConnectPolicy elsewhere = compile_connect_policy(policies, loaded.resources, sources(), {}, {ip("10.0.0.4")});
+  EXPECT_TRUE(elsewhere.peers.empty()) << "no guarded pod on this node: nothing to check on arrival";
+}
+
 TEST(L4Policy, HeaderLookupOrder) {
   sl_pol_rule_key k{};
   l4_pol_key(&k, 3, 9, 8080, 0);

@@ -30,7 +30,8 @@ TEST(ReasonNames, SocketVerdicts) {
                                       "connect_redirected",   "connect_proxy_down", "connect_bypass",
                                       "orig_dst_recorded",    "spread_assigned",    "spread_no_proxy",
                                       "spread_assign_failed", "connect_fail_closed", "connect_egress_blocked",
-                                      "connect_policy_denied", "connect_rate_limited"}));
+                                      "connect_policy_denied", "connect_rate_limited",
+                                      "ingress_policy_denied"}));
   EXPECT_STREQ(sl_reason_name(SL_R__COUNT), "unknown");
   EXPECT_STREQ(sl_reason_name(SL_R_CONNECT_REDIRECTED), "connect_redirected");
 }

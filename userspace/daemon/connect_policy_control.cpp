@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "connect_policy.h"
+#include "ip_text.h"
 
 namespace sluice::daemon {
 
@@ -74,23 +75,33 @@ void ConnectPolicyControl::apply() {
   // Without the pods' identities the kernel could only judge every caller as
   // unknown, which would refuse every connect an identity ALLOW list guards:
   // it then checks nothing, rather than break the node's traffic.
-  const policy::ConnectPolicy compiled = scan_failed_ ? policy::ConnectPolicy{}
-                                                      : policy::compile_connect_policy(policies_, snap_->resources,
-                                                                                       sources);
+  // The destination side checks this node's pods; the nodes' addresses
+  // (where their sluice proxies dial from) are trusted.
+  std::set<uint32_t> local, nodes;
+  for (const PodNetns& ns : netns_) local.insert(ns.addresses.begin(), ns.addresses.end());
+  if (node_ip_) nodes.insert(node_ip_);
+  for (const auto& pod : snap_->resources.pods) {
+    if (uint32_t ip = 0; parse_ipv4(pod->object.status().host_ip(), ip)) nodes.insert(ip);
+  }
+  const policy::ConnectPolicy compiled =
+      scan_failed_ ? policy::ConnectPolicy{}
+                   : policy::compile_connect_policy(policies_, snap_->resources, sources, local, nodes);
   ConnectionBuckets buckets;
   if (!scan_failed_) {
     for (const auto& [cookie, rate] : policy::connection_rates(snap_->resources, sources)) {
       buckets[cookie] = {rate.max_tokens, rate.tokens_per_fill, rate.fill_interval_ns};
     }
   }
-  if (Status s = table_.sync(compiled.guarded, compiled.verdicts, buckets); !s) {
+  PeerSources peers;
+  for (const auto& [ip, key] : compiled.peers) peers[ip] = key == policy::kTrustedPeer ? kTrustedPeerKey : key;
+  if (Status s = table_.sync(compiled.guarded, compiled.verdicts, buckets, peers); !s) {
     // What could not be written stays as it was; the next change retries.
     spdlog::warn("L4 authorization table: {}", s.error().to_string());
   }
   if (table_.rules() != logged_rules_ || table_.buckets() != logged_buckets_) {
-    spdlog::info("L4 authorization: {} guarded pod(s), {} local source(s), {} verdict(s), {} connection bucket(s) in "
-                 "the kernel",
-                 table_.guarded(), table_.sources(), table_.rules(), table_.buckets());
+    spdlog::info("L4 authorization: {} guarded pod(s), {} local source(s), {} peer address(es), {} verdict(s), {} "
+                 "connection bucket(s) in the kernel",
+                 table_.guarded(), table_.sources(), table_.peers(), table_.rules(), table_.buckets());
     logged_rules_ = table_.rules();
     logged_buckets_ = table_.buckets();
   }

@@ -24,10 +24,12 @@ class ConnectPolicyControl {
  public:
   ConnectPolicyControl(const DaemonOptions& o, MapHandle<uint64_t, uint32_t> sources,
                        MapHandle<uint32_t, uint32_t> dests, MapHandle<sl_pol_rule_key, uint32_t> rules,
-                       MapHandle<uint32_t, sl_conn_bucket> buckets)
+                       MapHandle<uint32_t, sl_conn_bucket> buckets, MapHandle<uint32_t, uint32_t> peers,
+                       uint32_t node_ip)
       : dir_(o.pod_netns_dir),
         prefix_(o.pod_netns_prefix),
-        table_(std::move(sources), std::move(dests), std::move(rules), std::move(buckets)) {}
+        node_ip_(node_ip),
+        table_(std::move(sources), std::move(dests), std::move(rules), std::move(buckets), std::move(peers)) {}
 
   void follow(const config::SnapshotPtr& snap);
   // From the main loop: looks for new and gone pods once a second.
@@ -40,6 +42,7 @@ class ConnectPolicyControl {
   bool needs_pods() const { return !policies_.empty() || limits_connections_; }
 
   std::string dir_, prefix_;
+  uint32_t node_ip_;  // host order; 0: unknown
   ConnectPolicyTable table_;
   config::SnapshotPtr snap_;
   policy::AuthzPolicies policies_;

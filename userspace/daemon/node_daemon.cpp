@@ -184,7 +184,8 @@ Status NodeDaemon::start_kernel() {
   egress_ = std::move(*egress);
   fanout_.subscribe("egress", [this](const config::MeshSnapshot& snap) { egress_->follow(snap); });
   connect_policy_ = std::make_unique<ConnectPolicyControl>(o_, lb_->maps().policy_sources, lb_->maps().policy_dests,
-                                                           lb_->maps().policy_rules, lb_->maps().conn_rate);
+                                                           lb_->maps().policy_rules, lb_->maps().conn_rate,
+                                                           lb_->maps().policy_peers, node_ip_);
   // The snapshot being published, whole: the control keeps it between
   // rescans of the node's pods.
   fanout_.subscribe("l4-authz", [this](const config::MeshSnapshot&) { connect_policy_->follow(sync_->current()); });

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 namespace sluice {
@@ -42,11 +43,14 @@ void erase_stale(const std::map<K, V>& want, std::map<K, V>& have, Erase&& erase
 
 ConnectPolicyTable::ConnectPolicyTable(MapHandle<uint64_t, uint32_t> sources, MapHandle<uint32_t, uint32_t> dests,
                                        MapHandle<sl_pol_rule_key, uint32_t> rules,
-                                       MapHandle<uint32_t, sl_conn_bucket> buckets)
+                                       MapHandle<uint32_t, sl_conn_bucket> buckets,
+                                       MapHandle<uint32_t, uint32_t> peers)
     : source_map_(std::move(sources)),
       dest_map_(std::move(dests)),
       rule_map_(std::move(rules)),
-      bucket_map_(std::move(buckets)) {
+      bucket_map_(std::move(buckets)),
+      peer_map_(std::move(peers)) {
+  peer_map_.for_each([&](const uint32_t& addr, uint32_t id) { peers_[addr] = id; });
   bucket_map_.for_each([&](const uint32_t& id, const sl_conn_bucket& b) {
     buckets_[id] = {b.max_tokens, b.tokens_per_fill, b.interval_ns};
   });
@@ -56,6 +60,7 @@ ConnectPolicyTable::ConnectPolicyTable(MapHandle<uint64_t, uint32_t> sources, Ma
   // Ids an earlier run gave are not reused for other owners until its
   // entries are gone: new ones start past them.
   for (const auto& [cookie, id] : sources_) next_source_ = std::max(next_source_, id + 1);
+  for (const auto& [key, v] : rules_) next_source_ = std::max(next_source_, std::get<1>(key) + 1);
   for (const auto& [key, v] : rules_) next_set_ = std::max(next_set_, std::get<0>(key) + 1);
 }
 
@@ -73,29 +78,40 @@ uint32_t ConnectPolicyTable::source_id(uint64_t cookie) {
 }
 
 Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& verdicts,
-                                const ConnectionBuckets& buckets) {
+                                const ConnectionBuckets& buckets, const PeerSources& peers) {
   std::map<RuleKey, uint32_t> want_rules;
   std::map<uint64_t, uint32_t> want_sources;
   std::map<uint32_t, uint32_t> want_dests;
   std::map<uint32_t, ConnectionBucketShape> want_buckets;
+  std::map<uint32_t, uint32_t> want_peers;
+  std::set<uint64_t> live;  // every source key with an id this sync
   for (const auto& [cookie, shape] : buckets) {
     if (cookie == 0 || shape.fill_interval_ns == 0) continue;
     const uint32_t src = source_id(cookie);
     want_sources[cookie] = src;
     want_buckets[src] = shape;
+    live.insert(cookie);
   }
   for (const auto& [signature, by_source] : verdicts) {
     const uint32_t set = set_id(signature);
     for (const auto& [cookie, by_port] : by_source) {
       const uint32_t src = source_id(cookie);
-      if (cookie != 0) want_sources[cookie] = src;
+      if (cookie != 0) live.insert(cookie);
+      if (cookie != 0 && !(cookie & kPeerKeyBit)) want_sources[cookie] = src;
       for (const auto& [port, allowed] : by_port) want_rules[{set, src, port}] = allowed ? SL_POL_ALLOW : SL_POL_DENY;
+    }
+  }
+  for (const auto& [addr, key] : peers) {
+    if (key == kTrustedPeerKey) {
+      want_peers[htonl(addr)] = SL_POL_SRC_TRUSTED;
+    } else if (live.contains(key)) {  // a peer some set has verdicts for
+      want_peers[htonl(addr)] = source_id(key);
     }
   }
   for (const auto& [addr, signature] : guarded) want_dests[htonl(addr)] = set_id(signature);
   // Owners that are gone give their ids up.
   std::erase_if(set_ids_, [&](const auto& e) { return !verdicts.contains(e.first); });
-  std::erase_if(source_ids_, [&](const auto& e) { return !want_sources.contains(e.first); });
+  std::erase_if(source_ids_, [&](const auto& e) { return !live.contains(e.first); });
 
   Status first;
   auto keep = [&](Status s) {
@@ -126,6 +142,11 @@ Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& v
     if (s) sources_[k] = v;
     keep(s);
   });
+  put_changed(want_peers, peers_, [&](const uint32_t& k, uint32_t v) {
+    Status s = peer_map_.update(k, v);
+    if (s) peers_[k] = v;
+    keep(s);
+  });
   put_changed(want_dests, dests_, [&](const uint32_t& k, uint32_t v) {
     Status s = dest_map_.update(k, v);
     if (s) dests_[k] = v;
@@ -134,6 +155,11 @@ Status ConnectPolicyTable::sync(const GuardedPods& guarded, const SetVerdicts& v
   erase_stale(want_dests, dests_, [&](const uint32_t& k) {
     Status s = dest_map_.erase(k);
     if (s) dests_.erase(k);
+    keep(s);
+  });
+  erase_stale(want_peers, peers_, [&](const uint32_t& k) {
+    Status s = peer_map_.erase(k);
+    if (s) peers_.erase(k);
     keep(s);
   });
   erase_stale(want_sources, sources_, [&](const uint64_t& k) {

@@ -299,12 +299,17 @@ AuthzPolicies::ConnectView AuthzPolicies::connect_view(const Destination& dst) c
       v.signature += p->id;
       v.signature += ' ';
       for (const Rule& r : p->rules) {
+        for (const Source& s : r.from) {
+          v.source_addresses = v.source_addresses || !s.ip_blocks.empty() || !s.not_ip_blocks.empty() ||
+                               !s.remote_ip_blocks.empty() || !s.not_remote_ip_blocks.empty();
+        }
         for (const Operation& o : r.to) {
           v.ports.insert(v.ports.end(), o.ports.begin(), o.ports.end());
           v.ports.insert(v.ports.end(), o.not_ports.begin(), o.not_ports.end());
         }
         for (const Condition& c : r.when) {
           if (c.key == "destination.ip") v.per_address = true;
+          if (c.key == "source.ip" || c.key == "remote.ip") v.source_addresses = true;
           if (c.key != "destination.port") continue;
           for (const auto* values : {&c.values, &c.not_values}) {
             for (const std::string& text : *values) {

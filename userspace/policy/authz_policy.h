@@ -78,6 +78,7 @@ class AuthzPolicies {
     std::vector<const Policy*> allow;  // empty when some ALLOW of dst reads the request
     std::vector<uint16_t> ports;       // the ports these policies name, sorted
     bool per_address = false;          // a destination.ip condition: the verdicts differ per pod
+    bool source_addresses = false;     // ipBlocks or source.ip/remote.ip: the source's address matters
     std::string signature;             // their ids: pods with equal views share a kernel set
     bool empty() const { return deny.empty() && allow.empty(); }
   };

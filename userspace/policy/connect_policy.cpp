@@ -29,6 +29,22 @@ RequestFacts facts_of(const ConnectSource& s, uint32_t dst_ip, uint16_t port) {
   return f;
 }
 
+// What view decides for source s connecting to dst_ip: port 0 answers for
+// the ports no policy names; a named port is listed where it differs.
+std::map<uint16_t, bool> verdicts_for(const AuthzPolicies& policies, const AuthzPolicies::ConnectView& view,
+                                      const ConnectSource& s, uint32_t dst_ip) {
+  std::map<uint16_t, bool> by_port;
+  const bool at_other = policies.connect_allowed(view, facts_of(s, dst_ip, unnamed_port(view.ports)));
+  by_port[0] = at_other;
+  for (uint16_t port : view.ports) {
+    if (port == 0) continue;
+    if (bool allowed = policies.connect_allowed(view, facts_of(s, dst_ip, port)); allowed != at_other) {
+      by_port[port] = allowed;
+    }
+  }
+  return by_port;
+}
+
 bool running_with_address(const k8s::Pod& pod, uint32_t& ip) {
   return !pod.spec().host_network() && parse_ipv4(pod.status().pod_ip(), ip);
 }
@@ -53,36 +69,60 @@ std::unordered_map<uint32_t, const config::K8sResource<k8s::Pod>*> pods_by_addre
 }
 
 ConnectPolicy compile_connect_policy(const AuthzPolicies& policies, const config::ResourceSet& resources,
-                                     const std::vector<ConnectSource>& sources) {
+                                     const std::vector<ConnectSource>& sources, const std::set<uint32_t>& local,
+                                     const std::set<uint32_t>& nodes) {
   ConnectPolicy out;
   if (policies.empty()) return out;
   const ConnectSource unknown;  // cookie 0: no identity
+  // The cluster's pods as peers of the destination side, by identity class:
+  // namespace and service account, or the address itself when some local
+  // set's rules read source addresses (filled below once that is known).
+  std::vector<const config::K8sResource<k8s::Pod>*> cluster_pods;
+  std::map<std::string, AuthzPolicies::ConnectView> local_views;  // signature -> view, for local guarded pods
+  std::map<std::string, uint32_t> local_address;                 // signature -> a pod address of it
   for (const auto& pod : resources.pods) {
     uint32_t ip = 0;
     if (!running_with_address(pod->object, ip)) continue;
+    cluster_pods.push_back(pod.get());
     const Destination dst{pod->meta.ns, &pod->meta.labels, "", ""};
-    const AuthzPolicies::ConnectView view = policies.connect_view(dst);
+    AuthzPolicies::ConnectView view = policies.connect_view(dst);
     if (view.empty()) continue;
     std::string signature = view.signature;
     if (view.per_address) signature += "@" + format_ip(ip);
     out.guarded[ip] = signature;
+    if (local.contains(ip)) local_address.try_emplace(signature, ip);
     auto [verdicts, fresh] = out.verdicts.try_emplace(signature);
-    if (!fresh) continue;  // another pod with the same policies did it
-    const uint16_t other = unnamed_port(view.ports);
-    auto judge = [&](const ConnectSource& s) {
-      auto& by_port = verdicts->second[s.netns_cookie];
-      const bool at_other = policies.connect_allowed(view, facts_of(s, ip, other));
-      by_port[0] = at_other;
-      for (uint16_t port : view.ports) {
-        if (port == 0) continue;
-        if (bool allowed = policies.connect_allowed(view, facts_of(s, ip, port)); allowed != at_other) {
-          by_port[port] = allowed;
-        }
-      }
-    };
-    judge(unknown);
-    for (const ConnectSource& s : sources) judge(s);
+    if (fresh) {  // else another pod with the same policies did it
+      verdicts->second[unknown.netns_cookie] = verdicts_for(policies, view, unknown, ip);
+      for (const ConnectSource& s : sources) verdicts->second[s.netns_cookie] = verdicts_for(policies, view, s, ip);
+    }
+    if (local.contains(ip)) local_views.try_emplace(signature, std::move(view));
   }
+  if (local_views.empty()) return out;
+
+  // The destination side: every pod of the cluster as a peer of the local
+  // guarded sets.
+  bool by_address = false;
+  for (const auto& [signature, view] : local_views) by_address = by_address || view.source_addresses;
+  std::map<std::string, uint64_t> classes;  // "ns/sa" or the address -> peer key
+  for (const auto* pod : cluster_pods) {
+    uint32_t ip = 0;
+    running_with_address(pod->object, ip);
+    ConnectSource peer;
+    peer.ip = ip;
+    peer.known = true;
+    peer.ns = pod->meta.ns;
+    peer.service_account = pod->object.spec().service_account_name();
+    const std::string class_name = by_address ? format_ip(ip) : peer.ns + "/" + peer.service_account;
+    auto [cls, fresh] = classes.try_emplace(class_name, kPeerKey | classes.size());
+    peer.netns_cookie = cls->second;
+    out.peers[ip] = cls->second;
+    if (!fresh) continue;
+    for (const auto& [signature, view] : local_views) {
+      out.verdicts[signature][peer.netns_cookie] = verdicts_for(policies, view, peer, local_address.at(signature));
+    }
+  }
+  for (uint32_t node : nodes) out.peers[node] = kTrustedPeer;
   return out;
 }
 

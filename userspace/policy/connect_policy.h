@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,12 +50,24 @@ struct ConnectPolicy {
   std::map<std::string, std::map<uint64_t, std::map<uint16_t, bool>>> verdicts;
   // Source cookie -> its connection bucket (RateLimitPolicy connectionBucket).
   std::map<uint64_t, ConnectionRate> rates;
+  // On the destination's side, for the guarded pods of this node: each
+  // address of the cluster a connection may come from -> its source key in
+  // `verdicts` (kPeerKey: a pod's identity class), or kTrustedPeer (a node's
+  // address: that node's sluice checked it).
+  std::map<uint32_t, uint64_t> peers;
 
   size_t rule_count() const;
 };
 
+// Source keys of peers: a namespace cookie never has the top bit set.
+inline constexpr uint64_t kPeerKey = 1ULL << 63;
+inline constexpr uint64_t kTrustedPeer = ~0ULL;
+
+// local: the addresses of this node's pods (the scan's), whose policies the
+// destination side checks; nodes: the nodes' addresses, trusted.
 ConnectPolicy compile_connect_policy(const AuthzPolicies& policies, const config::ResourceSet& resources,
-                                     const std::vector<ConnectSource>& sources);
+                                     const std::vector<ConnectSource>& sources,
+                                     const std::set<uint32_t>& local = {}, const std::set<uint32_t>& nodes = {});
 
 // Each known source's connection bucket: the RateLimitPolicies of its
 // namespace with a connectionBucket whose sourceSelector it matches; of
