@@ -3,7 +3,7 @@
 # proxy at all, under the same load on the same simulated node. A benchmark,
 # not a test: it prints numbers, asserts none.
 #
-# Run as root from anywhere:  bench/l7.sh          (about 5 minutes)
+# Run as root from anywhere:  bench/l7.sh          (about 7 minutes)
 # Environment:
 #   ROUNDS=3                 measurements per path; rounds interleave across the
 #                            paths in a rotating order; the table shows medians
@@ -73,6 +73,17 @@
 #   NGINX_KEEPALIVE=32       the nginx proxy's upstream keepalive (idle
 #                            connections kept per worker, over all servers)
 #   SLUICE_ACCESS_LOG=0      1: sluiced writes its access log (to a file)
+#   OBS_ROUNDS=<ROUNDS>      the cost of observability (needs the sluice path):
+#                            sluiced restarted as is (request metrics on,
+#                            tracing off), with --no-request-metrics, and with
+#                            tracing at 1% and at 100% exporting over OTLP to
+#                            a local sink (sluice-otlp-sink on the node's
+#                            loopback, on the load CPUs); one wrk run each per
+#                            round, rotating. On the last line, sluiced's CPU
+#                            per request (median) as metrics_cpu_ratio (as is
+#                            over metrics off), tracing1_cpu_ratio and
+#                            tracing100_cpu_ratio (tracing over as is).
+#                            About 4 x OBS_ROUNDS x (WRK_DURATION + 2) s. 0: skip
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
 #   SYSCALLS=0               1: afterwards, count each proxy's system calls
@@ -136,6 +147,7 @@ PATHS=${PATHS:-"direct sluice haproxy nginx"}
 SLUICE_ACCESS_LOG=${SLUICE_ACCESS_LOG:-0}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
+OBS_ROUNDS=${OBS_ROUNDS:-$ROUNDS}
 SYSCALLS=${SYSCALLS:-0}
 ALLOCS=${ALLOCS:-0}
 SOCKET_REDIRECT=${SOCKET_REDIRECT:-proxy}
@@ -208,13 +220,14 @@ fi
 SLUICED=$BUILD_DIR/userspace/cmd/sluiced
 ECHO=$BUILD_DIR/test/tools/echo/sluice-echo
 LOADGEN=$BUILD_DIR/bench/sluice-bench-http-load
-if [[ ! -x $SLUICED || ! -x $ECHO || ! -x $LOADGEN || ${BENCH_BUILD:-1} == 1 ]]; then
-  log "building sluiced, sluice-echo and sluice-bench-http-load in $BUILD_DIR"
+OTLP_SINK=$BUILD_DIR/test/tools/otlp_receiver/sluice-otlp-sink
+if [[ ! -x $SLUICED || ! -x $ECHO || ! -x $LOADGEN || ! -x $OTLP_SINK || ${BENCH_BUILD:-1} == 1 ]]; then
+  log "building sluiced, sluice-echo, sluice-bench-http-load and sluice-otlp-sink in $BUILD_DIR"
   if [[ ! -f $BUILD_DIR/build.ninja ]]; then
     cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
   fi
   # Only these targets: other parts of the tree may be mid-edit.
-  cmake --build "$BUILD_DIR" -j 2 --target sluiced sluice-echo sluice-bench-http-load >/dev/null
+  cmake --build "$BUILD_DIR" -j 2 --target sluiced sluice-echo sluice-bench-http-load sluice-otlp-sink >/dev/null
 fi
 
 # What is measured: the commit and the uncommitted changes under the daemon's
@@ -239,8 +252,9 @@ WORK=$(mktemp -d /tmp/sluice-l7.XXXXXX)
 # Private copies of the binaries: the shared build dir may be rebuilt by
 # someone else mid-run (a replaced sluiced also loses its symbols for perf).
 mkdir "$WORK/bin"
-cp "$SLUICED" "$ECHO" "$LOADGEN" "$WORK/bin/"
+cp "$SLUICED" "$ECHO" "$LOADGEN" "$OTLP_SINK" "$WORK/bin/"
 SLUICED=$WORK/bin/sluiced ECHO=$WORK/bin/sluice-echo LOADGEN=$WORK/bin/sluice-bench-http-load
+OTLP_SINK=$WORK/bin/sluice-otlp-sink
 BASE_SLUICED=""
 if [[ -n $BASELINE_SLUICED ]]; then
   # Its own directory: the same file name (and so the same comm) as sluice's.
@@ -417,12 +431,13 @@ EOF
   done
 } >"$WORK/config/mesh.yaml"
 
+SLUICED_EXTRA=()  # more sluiced flags (the observability runs)
 start_sluiced() { # binary, log file: starts it and waits until it is ready
   local access=(--no-access-log) ready=0
   (( SLUICE_ACCESS_LOG )) && access=()
   start_in_node "$2" "$1" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
     --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
-    --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" --cleanup
+    --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" "${SLUICED_EXTRA[@]}" --cleanup
   SLUICED_PID=$!
   SLUICED_BIN=$1
   PIDS+=("$SLUICED_PID")
@@ -683,21 +698,25 @@ has_sluiced && { wait_redirect || true; }
 FAILED=0
 SLUICED_STARTS=1
 use_sluiced() { # path [fresh]
-  local bin i
+  local bin
   case $1 in
     sluice) bin=$SLUICED ;;
     sluice_base) bin=$BASE_SLUICED ;;
     *) return 0 ;;
   esac
   [[ $bin != "$SLUICED_BIN" || ( -n $BASE_SLUICED && ${2:-} == fresh ) ]] || return 0
+  restart_sluiced "$bin" "$1"
+}
+restart_sluiced() { # binary, name (of the log file and in messages)
+  local i
   stop_pid "$SLUICED_PID"
   for i in "${!PIDS[@]}"; do [[ ${PIDS[i]} != "$SLUICED_PID" ]] || unset 'PIDS[i]'; done
   PIDS=("${PIDS[@]}")
   [[ ! -e $PIN ]] || log "sluiced (PID $SLUICED_PID) left $PIN behind; the next one adopts it"
   SLUICED_STARTS=$((SLUICED_STARTS + 1))
-  start_sluiced "$bin" "$WORK/sluiced.$SLUICED_STARTS.$1.log"
+  start_sluiced "$1" "$WORK/sluiced.$SLUICED_STARTS.$2.log"
   if ! wait_redirect; then
-    log "$1: after the restart, requests to $VIP do not go through sluiced"
+    log "$2: after the restart, requests to $VIP do not go through sluiced"
     FAILED=1
   fi
 }
@@ -819,6 +838,48 @@ for ((r = 0; r < ROUNDS; r++)); do
     sleep 1
   done
 done
+
+# The cost of observability: sluiced's CPU per request at max load with its
+# request metrics off, as is (metrics on, tracing off), and tracing at 1%
+# and 100% (spans exported to a local OTLP sink), in rotating rounds.
+OBS_VARIANTS=(as_is metrics_off tracing1 tracing100)
+OBS_SPANS=""
+if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  OTLP_PORT=4318
+  sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" "${LOAD_PIN[@]}" \
+    nsenter --net="$NODE_NS" "$OTLP_SINK" "$OTLP_PORT" >"$WORK/otlp-sink.log" 2>&1 &
+  PIDS+=("$!")
+  wait_listen "$NODE_NS" "$OTLP_PORT" || die "sluice-otlp-sink is not listening: $(tail -n 3 "$WORK/otlp-sink.log")"
+  otlp=(--otlp-endpoint "http://127.0.0.1:$OTLP_PORT/v1/traces")
+  for ((r = 0; r < OBS_ROUNDS; r++)); do
+    for ((k = 0; k < ${#OBS_VARIANTS[@]}; k++)); do
+      v=${OBS_VARIANTS[$(((k + r) % ${#OBS_VARIANTS[@]}))]}
+      case $v in
+        as_is) SLUICED_EXTRA=() ;;
+        metrics_off) SLUICED_EXTRA=(--no-request-metrics) ;;
+        tracing1) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 1) ;;
+        tracing100) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 100) ;;
+      esac
+      restart_sluiced "$SLUICED" "obs-$v"
+      quiet_wait
+      t0=$(ticks "$SLUICED_PID")
+      read -r rps nreq errs < <(run_wrk sluice)
+      t1=$(ticks "$SLUICED_PID")
+      per_1k $((t1 - t0)) "$nreq" >>"$WORK/obs.$v"
+      (( errs == 0 )) || { log "obs $v: wrk saw $errs errors"; FAILED=1; }
+      spans=""
+      if [[ $v == tracing* ]]; then
+        spans=$(nsenter --net="$NODE_NS" curl -s -m 2 "http://127.0.0.1:$ADMIN_PORT/metrics" |
+          awk '/^sluice_tracing_spans_[a-z]+_total / { sub(/^sluice_tracing_spans_/, "", $1); sub(/_total$/, "", $1); printf " %s=%s", $1, $2 }')
+        OBS_SPANS+="${OBS_SPANS:+; }$v round $((r + 1)):$spans"
+      fi
+      log "observability round $((r + 1)) $v: wrk $rps req/s, $(tail -n 1 "$WORK/obs.$v") cpu_s/1k${spans:+, spans$spans}"
+      sleep 1
+    done
+  done
+  SLUICED_EXTRA=()
+  restart_sluiced "$SLUICED" sluice
+fi
 
 # Optional: where sluiced spends its time under wrk load.
 PERF_TOP=""
@@ -950,6 +1011,23 @@ if [[ -n $est ]]; then
     echo "  sluice / haproxy: $(awk -v a="${M[haproxy,cpu_max]}" -v b="${M[sluice,cpu_max]}" 'BEGIN { printf "%.2f", a / b }')"
   fi
 fi
+# Observability: each variant's median CPU per request, and the ratios.
+obs_line=""
+if [[ -f $WORK/obs.as_is ]]; then
+  declare -A O
+  for v in "${OBS_VARIANTS[@]}"; do O[$v]=$([[ -f $WORK/obs.$v ]] && median <"$WORK/obs.$v" || echo err); done
+  ratio_of() { # numerator denominator
+    if num "$1" && num "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; else echo n/a; fi
+  }
+  echo
+  echo "observability cost, sluiced cpu_s/1k@max (median of $OBS_ROUNDS round(s) of wrk each):" \
+    "as is (metrics on, tracing off) ${O[as_is]}, metrics off ${O[metrics_off]}," \
+    "tracing 1% ${O[tracing1]}, tracing 100% ${O[tracing100]} (spans to a local OTLP sink)"
+  [[ -z $OBS_SPANS ]] || echo "  spans (from /metrics): $OBS_SPANS"
+  obs_line=" metrics_cpu_ratio=$(ratio_of "${O[as_is]}" "${O[metrics_off]}")"
+  obs_line+=" tracing1_cpu_ratio=$(ratio_of "${O[tracing1]}" "${O[as_is]}")"
+  obs_line+=" tracing100_cpu_ratio=$(ratio_of "${O[tracing100]}" "${O[as_is]}")"
+fi
 echo
 echo "CPU busy during the wrk runs, per round (others: other tenants' share of both CPUs):"
 for p in "${LIVE[@]}"; do echo "  $p: ${BUSY[$p]}"; done
@@ -999,5 +1077,5 @@ if has_path sluice_base; then
   fi
   vs_base=" cpu_ratio_vs_baseline=$cpu_vs rps_ratio_vs_baseline=$rps_vs"
 fi
-echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT$vs_base"
+echo "l7: sluice_rps=$s haproxy_rps=$h nginx_rps=$n rps_ratio_vs_haproxy=$ratio added_p99_us_vs_direct=$added socket_redirect=$SOCKET_REDIRECT$vs_base$obs_line"
 exit "$FAILED"

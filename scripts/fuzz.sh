@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a while:  scripts/fuzz.sh TARGET SECONDS
-# Targets: fuzz_config, fuzz_client_hello, fuzz_http1, fuzz_http2, fuzz_h2_client (test/fuzz/).
+# Targets: fuzz_config, fuzz_client_hello, fuzz_http1, fuzz_http2, fuzz_h2_client,
+# fuzz_trace_context (test/fuzz/).
 #
 # Builds the fuzz build directory (clang-14, ASan + UBSan + libFuzzer,
 # -DSLUICE_FUZZ=ON) if needed, then fuzzes a temporary copy of

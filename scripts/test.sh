@@ -36,7 +36,7 @@ fi
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 if [ "$FUZZ_SECONDS" != "0" ]; then
-  for target in fuzz_config fuzz_client_hello fuzz_http1 fuzz_http2 fuzz_h2_client; do
+  for target in fuzz_config fuzz_client_hello fuzz_http1 fuzz_http2 fuzz_h2_client fuzz_trace_context; do
     scripts/fuzz.sh "$target" "$FUZZ_SECONDS"
   done
 fi

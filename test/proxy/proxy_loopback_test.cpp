@@ -20,7 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "echo_reply.h"
 #include "echo_server.h"
+#include "otlp_receiver.h"
 #include "h2_test_client.h"
 #include "loopback_proxy.h"
 #include "proxy_server.h"
@@ -181,6 +183,7 @@ class ProxyLoopbackTest : public ::testing::Test {
       return std::optional<OriginalDestination>(OriginalDestination{dialled_.load(), 80, 6, 0});
     };
     o.metrics = metrics_;
+    o.tracing = tracing_;
     auto p = ProxyServer::start(std::move(o));
     ASSERT_TRUE(p.ok()) << p.error().to_string();
     proxy_ = std::move(*p);
@@ -215,6 +218,14 @@ class ProxyLoopbackTest : public ::testing::Test {
     return true;
   }
 
+  // Tracing on for the next start(), to `receiver`, sampling only what the
+  // client sampled.
+  void trace_to(const OtlpReceiver& receiver) {
+    auto exporter = telemetry::SpanExporter::start({.url = receiver.url(), .flush_interval = 20ms});
+    ASSERT_TRUE(exporter.ok()) << exporter.error().to_string();
+    tracing_ = {std::shared_ptr<telemetry::SpanExporter>(std::move(*exporter)), 0.0, "sluiced~127.0.0.1~test"};
+  }
+
   uint16_t backend_port_ = 0;
   int broken_pod_ = -1;  // set before SetUp runs (in a derived fixture) to make a pod answer 503
   std::vector<std::unique_ptr<EchoServer>> echoes_;
@@ -222,6 +233,7 @@ class ProxyLoopbackTest : public ::testing::Test {
   config::SnapshotPtr snapshot_;
   std::atomic<uint32_t> dialled_{kWebVip};
   std::shared_ptr<telemetry::RequestMetrics> metrics_ = std::make_shared<telemetry::RequestMetrics>();
+  TracingSettings tracing_;  // off unless a test gives it an exporter
   KeptLog log_;
 };
 
@@ -319,6 +331,100 @@ TEST_F(ProxyLoopbackBrokenPodTest, MetricsNameTheClientAndTheLastAttemptsPod) {
     return requests_total(text, parts);
   };
   EXPECT_EQ(to("web-1") + to("web-3"), 20) << text;
+}
+
+// Tracing: the client's W3C context goes on with sluice's span as the
+// parent; each attempt is a child span; the application sees the trace id
+// and the span of the attempt that reached it.
+TEST_F(ProxyLoopbackBrokenPodTest, SampledRequestsExportARequestSpanWithAttemptsAsChildren) {
+  OtlpReceiver receiver;
+  trace_to(receiver);
+  start(virtual_service("  - route: [{destination: {host: web}}]\n    retries: {attempts: 3, retryOn: 5xx}\n"));
+  constexpr int kRequests = 12;
+  std::vector<std::string> app_parents;  // the span id each request's upstream named as its parent
+  for (int i = 0; i < kRequests; ++i) {
+    char trace[33];
+    std::snprintf(trace, sizeof(trace), "4bf92f3577b34da6a3ce929d0e0e47%02d", i);
+    const Reply r = request(get("/", "traceparent: 00-" + std::string(trace) + "-00f067aa0ba902b7-01\r\n"
+                                     "x-request-id: req-" + std::to_string(i) + "\r\n"));
+    ASSERT_EQ(r.status, 200u);
+    const std::string tp = echoed_header(r.body, "traceparent");
+    ASSERT_EQ(tp.size(), 55u) << r.body;
+    EXPECT_EQ(tp.substr(3, 32), trace) << "the trace id goes on";
+    EXPECT_NE(tp.substr(36, 16), "00f067aa0ba902b7") << "the parent is sluice's span, not the client's";
+    EXPECT_EQ(tp.substr(53), "01");
+    EXPECT_EQ(echoed_header(r.body, "x-b3-traceid"), trace) << "B3 too, for applications that forward only B3";
+    EXPECT_EQ(echoed_header(r.body, "x-b3-spanid"), tp.substr(36, 16));
+    app_parents.push_back(tp.substr(36, 16));
+  }
+  ASSERT_GT(echoes_[1]->requests(), 0u) << "the broken pod was tried, so some requests were retried";
+
+  // Every request span, then every attempt, has arrived (order is not fixed).
+  std::vector<otlp::Span> spans;
+  ASSERT_TRUE(eventually([&] {
+    spans = receiver.spans();
+    return spans.size() >= static_cast<size_t>(kRequests) + kRequests + echoes_[1]->requests();
+  }, 10s)) << spans.size();
+  int retried = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const otlp::Span* root = nullptr;
+    for (const auto& s : spans) {
+      if (s.parent_span_id() == id_bytes("00f067aa0ba902b7") && span_attribute(s, "guid:x-request-id") == "req-" + std::to_string(i)) root = &s;
+    }
+    ASSERT_NE(root, nullptr) << "request " << i;
+    EXPECT_EQ(root->name(), "web.default.svc.cluster.local:80/*");
+    EXPECT_EQ(root->kind(), otlp::Span::SPAN_KIND_CLIENT);
+    EXPECT_EQ(span_attribute(*root, "upstream_cluster"), "outbound|80||web.default.svc.cluster.local");
+    EXPECT_EQ(span_attribute(*root, "http.status_code"), "200");
+    EXPECT_EQ(span_attribute(*root, "http.method"), "GET");
+    EXPECT_EQ(span_attribute(*root, "http.url"), "http://web/");
+    EXPECT_EQ(span_attribute(*root, "node_id"), "sluiced~127.0.0.1~test");
+    EXPECT_EQ(span_attribute(*root, "response_flags"), "-");
+    std::vector<const otlp::Span*> attempts;
+    for (const auto& s : spans) {
+      if (s.parent_span_id() == root->span_id()) attempts.push_back(&s);
+    }
+    ASSERT_FALSE(attempts.empty()) << "request " << i;
+    std::sort(attempts.begin(), attempts.end(), [](auto* a, auto* b) { return span_attribute(*a, "sluice.attempt") < span_attribute(*b, "sluice.attempt"); });
+    for (const otlp::Span* a : attempts) EXPECT_EQ(a->trace_id(), root->trace_id());
+    // The application's parent is the last attempt: the one that reached it.
+    EXPECT_EQ(attempts.back()->span_id(), id_bytes(app_parents[static_cast<size_t>(i)])) << "request " << i;
+    EXPECT_EQ(span_attribute(*attempts.back(), "http.status_code"), "200");
+    if (attempts.size() > 1) {
+      ++retried;
+      EXPECT_EQ(span_attribute(*attempts.front(), "http.status_code"), "503");
+      EXPECT_EQ(attempts.front()->status().code(), otlp::Status::STATUS_CODE_ERROR);
+      EXPECT_EQ(span_attribute(*attempts.front(), "upstream_address"), "127.0.0.11:" + std::to_string(backend_port_));
+    }
+  }
+  EXPECT_GT(retried, 0);
+}
+
+// Not sampled (the client said 0): the context still goes on, marked not
+// sampled, and nothing is exported. Without a context and at 0%, sluice
+// starts one, also not sampled.
+TEST_F(ProxyLoopbackTest, UnsampledRequestsPropagateButExportNothing) {
+  OtlpReceiver receiver;
+  trace_to(receiver);
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  const Reply b3 = request(get("/", "x-b3-traceid: a3ce929d0e0e4736\r\nx-b3-spanid: 00f067aa0ba902b7\r\n"
+                                    "x-b3-sampled: 0\r\n"));
+  EXPECT_EQ(echoed_header(b3.body, "x-b3-traceid"), "a3ce929d0e0e4736");
+  EXPECT_EQ(echoed_header(b3.body, "x-b3-parentspanid"), "00f067aa0ba902b7");
+  EXPECT_EQ(echoed_header(b3.body, "x-b3-sampled"), "0");
+  EXPECT_EQ(echoed_header(b3.body, "traceparent").substr(0, 36), "00-0000000000000000a3ce929d0e0e4736-");
+  const Reply none = request(get("/"));
+  const std::string tp = echoed_header(none.body, "traceparent");
+  ASSERT_EQ(tp.size(), 55u) << none.body;
+  EXPECT_EQ(tp.substr(53), "00");
+  const Reply single = request(get("/", "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n"));
+  EXPECT_EQ(echoed_header(single.body, "b3").substr(0, 51), "80f198ee56343ba864fe8b2a57d3eff7-" + echoed_header(single.body, "traceparent").substr(36, 16) + "-1")
+      << "single b3 in, single b3 out";
+  EXPECT_TRUE(eventually([&] { return receiver.span_count() >= 2; }));
+  tracing_.exporter.reset();
+  proxy_->stop();
+  proxy_.reset();  // the last reference: the exporter sends what it holds and stops
+  EXPECT_EQ(receiver.span_count(), 2u) << "only the request whose client sampled it: its span and one attempt";
 }
 
 TEST_F(ProxyLoopbackBrokenPodTest, WithoutRetriesTheBrokenPodShows) {

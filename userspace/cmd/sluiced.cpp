@@ -50,6 +50,13 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-access-log", f.access_log, "turn the JSON access log on stdout off");
   app.add_flag("!--no-request-metrics", f.request_metrics,
                "do not record Istio's request metrics (istio_request*); /metrics keeps sluice's own");
+  app.add_option("--otlp-endpoint", f.otlp_endpoint,
+                 "send trace spans over OTLP/HTTP (protobuf) to this URL, e.g. http://127.0.0.1:4318/v1/traces "
+                 "(none: tracing off; trace headers pass through untouched)");
+  app.add_option("--trace-sample-percent", f.trace_sample_percent,
+                 "percent of requests traced when the client sent no sampling decision (Istio's default: 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   app.add_option("--access-log-flush-ms", f.access_log_flush_ms,
                  "access log lines are written every this many ms, or at once when 64 KiB are pending (0: each at once)")
       ->capture_default_str()

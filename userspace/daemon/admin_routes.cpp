@@ -120,7 +120,7 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 
 AdminHandler metrics_route(const AdminSources& from) {
   return [&sync = from.sync, stats = from.stats, edges = from.edges, redirect = from.redirect, xdp = from.xdp,
-          metrics = from.metrics, clusters = from.clusters,
+          metrics = from.metrics, spans = from.spans, clusters = from.clusters,
           proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
@@ -141,6 +141,7 @@ AdminHandler metrics_route(const AdminSources& from) {
       w.counter("sluice_metrics_series_dropped", "Request series not recorded: a worker's series table was full.");
       w.counter_sample("sluice_metrics_series_dropped", "", metrics->dropped());
     }
+    if (spans) spans->write_metrics(w);
     return AdminResponse{200, std::string(telemetry::content_type(format)), std::move(w).finish()};
   };
 }

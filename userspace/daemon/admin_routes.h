@@ -18,6 +18,7 @@
 #include "readiness.h"
 #include "request_metrics.h"
 #include "sock_redir_loader.h"
+#include "span_exporter.h"
 #include "xdp_daemon.h"
 
 namespace sluice::daemon {
@@ -35,6 +36,7 @@ struct AdminSources {
   const kube::KubeSource* kube = nullptr;  // null: the config comes from files
   const KernelFeatures* features = nullptr;  // /ready?details shows them
   std::shared_ptr<telemetry::RequestMetrics> metrics;  // the proxy's; null: no proxy
+  std::shared_ptr<telemetry::SpanExporter> spans;      // null: tracing off
   std::function<size_t()> proxy_connections;  // the proxy's open downstream connections (0 before it runs)
 };
 

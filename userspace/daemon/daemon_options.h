@@ -30,6 +30,11 @@ struct DaemonOptions {
   std::string metrics_address = "0.0.0.0";
   uint16_t metrics_port = 15020;
   bool request_metrics = true;  // Istio's istio_request* metrics, recorded by the proxy
+  // Tracing (docs/observability.md "Tracing"): the OTLP/HTTP receiver's URL
+  // (empty: tracing off) and the share of requests sampled when the client
+  // sent no decision.
+  std::string otlp_endpoint;
+  double trace_sample_percent = 1.0;
   uint16_t proxy_port = 15001;
   // Ports on node_ip that the kernel spreads redirected connections over,
   // all served by the proxy's one listener ("FIRST-LAST", or "off": every

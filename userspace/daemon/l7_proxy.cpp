@@ -17,10 +17,20 @@ Result<std::map<std::string, std::string>> parse_gateway_labels(const std::vecto
   return out;
 }
 
+std::string span_node_id(const DaemonOptions& o) {
+  return "sluiced~" + o.node_ip + "~" + (o.node_name.empty() ? "unknown" : o.node_name);
+}
+
+telemetry::ResourceAttributes span_resource(const DaemonOptions& o) {
+  return {{"service.name", "sluiced"}, {"host.name", o.node_name.empty() ? o.node_ip : o.node_name},
+          {"node_id", span_node_id(o)}};
+}
+
 Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
                                std::function<config::SnapshotPtr()> snapshot,
                                std::shared_ptr<proxy::ClusterRegistry> clusters,
                                std::shared_ptr<telemetry::RequestMetrics> metrics,
+                               std::shared_ptr<telemetry::SpanExporter> spans,
                                std::map<uint16_t, std::vector<int>> inherited) {
   L7Proxy out;
   proxy::ProxyOptions po;
@@ -30,6 +40,7 @@ Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
   po.bypass_mark = kProxyBypassMark;
   po.clusters = std::move(clusters);
   po.metrics = std::move(metrics);
+  po.tracing = {std::move(spans), o.trace_sample_percent, span_node_id(o)};
   po.inherited_listeners = std::move(inherited);
   po.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
   po.snapshot = std::move(snapshot);

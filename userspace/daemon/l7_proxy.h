@@ -16,6 +16,7 @@
 #include "proxy_server.h"
 #include "result.h"
 #include "sock_lb_loader.h"
+#include "span_exporter.h"
 
 namespace sluice::daemon {
 
@@ -27,16 +28,24 @@ struct L7Proxy {
 };
 
 // --gateway-label key=value pairs as a map.
+// The resource attributes of sluiced's spans, and the node_id attribute
+// (Istio's is "sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local"; sluiced's
+// "sluiced~<node ip>~<node name>").
+telemetry::ResourceAttributes span_resource(const DaemonOptions& o);
+std::string span_node_id(const DaemonOptions& o);
+
 Result<std::map<std::string, std::string>> parse_gateway_labels(const std::vector<std::string>& pairs);
 
 // Starts the proxy on --node-ip:--proxy-port. It reads the snapshot in force
-// through `snapshot` and shares `clusters` and `metrics` (Istio's request
-// metrics, which the admin API renders) with the daemon. `inherited`:
+// through `snapshot` and shares `clusters`, `metrics` (Istio's request
+// metrics, which the admin API renders) and `spans` (the OTLP exporter;
+// null: tracing off) with the daemon. `inherited`:
 // listening sockets handed over by the sluiced this one replaces, by port.
 Result<L7Proxy> start_l7_proxy(const DaemonOptions& o, const SockLbMaps& kernel,
                                std::function<config::SnapshotPtr()> snapshot,
                                std::shared_ptr<proxy::ClusterRegistry> clusters,
                                std::shared_ptr<telemetry::RequestMetrics> metrics,
+                               std::shared_ptr<telemetry::SpanExporter> spans,
                                std::map<uint16_t, std::vector<int>> inherited = {});
 
 }  // namespace sluice::daemon

@@ -258,6 +258,13 @@ Status NodeDaemon::start_xdp() {
 Status NodeDaemon::start_admin() {
   clusters_ = std::make_shared<proxy::ClusterRegistry>();
   request_metrics_ = std::make_shared<telemetry::RequestMetrics>();
+  if (l7_ && !o_.otlp_endpoint.empty()) {
+    auto exporter = telemetry::SpanExporter::start({.url = o_.otlp_endpoint, .resource = span_resource(o_)});
+    if (!exporter) return make_error(0, "--otlp-endpoint: " + exporter.error().to_string());
+    span_exporter_ = std::move(*exporter);
+    spdlog::info("tracing: spans to {} over OTLP/HTTP, {}% sampled without the client's decision",
+                 o_.otlp_endpoint, o_.trace_sample_percent);
+  }
   int inherited = -1;
   if (predecessor_ && predecessor_->listeners().admin >= 0 &&
       local_port(predecessor_->listeners().admin) == o_.admin_port) {
@@ -274,6 +281,7 @@ Status NodeDaemon::start_admin() {
                              .kube = kube_,
                              .features = &features_,
                              .metrics = request_metrics_,
+                             .spans = span_exporter_,
                              .proxy_connections = [this]() -> size_t {
                                const proxy::ProxyServer* server = serving_;
                                return server ? server->open_connections() : 0;
@@ -320,7 +328,7 @@ Status NodeDaemon::start_proxy() {
       if (l.mesh_port == o_.proxy_port) inherited[l.mesh_port] = std::exchange(l.mesh, {});
     }
     auto started = start_l7_proxy(o_, lb_->maps(), [sync = sync_.get()] { return sync->current(); }, clusters_,
-                                  o_.request_metrics ? request_metrics_ : nullptr,
+                                  o_.request_metrics ? request_metrics_ : nullptr, span_exporter_,
                                   std::move(inherited));
     if (!started) return started.error();
     proxy_ = std::move(*started);

@@ -100,6 +100,9 @@ class NodeDaemon {
   std::unique_ptr<AdminServer> admin_;
   // Istio's request metrics, written by the proxy's workers, read by /metrics.
   std::shared_ptr<telemetry::RequestMetrics> request_metrics_;
+  // The OTLP span exporter (--otlp-endpoint), fed by the proxy's workers,
+  // counted on /metrics; null: tracing off.
+  std::shared_ptr<telemetry::SpanExporter> span_exporter_;
   std::unique_ptr<AdminServer> metrics_server_;  // --metrics-port; null: none
   L7Proxy proxy_;
   std::unique_ptr<GatewayListeners> gateways_;

@@ -18,6 +18,7 @@
 #include "proxy_limits.h"
 #include "request_metrics.h"
 #include "rate_limits.h"
+#include "tracing_settings.h"
 
 namespace sluice::proxy {
 
@@ -40,6 +41,9 @@ struct ProxyOptions {
   std::shared_ptr<telemetry::RequestMetrics> metrics;
   // The node's rate-limit buckets, shared by the workers. Created if null.
   std::shared_ptr<policy::RateLimitRegistry> rate_limits;
+  // Tracing (docs/observability.md "Tracing"): spans go to `exporter`;
+  // null: tracing off, and the clients' trace headers pass through as sent.
+  TracingSettings tracing;
   // One JSON line per request; empty: access log off.
   std::function<void(const std::string&)> access_log;
   // Gateway ingress: listeners for the servers of Gateways whose selector

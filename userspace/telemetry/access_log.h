@@ -3,6 +3,7 @@
 // filters see (filters/request_filter.h).
 #pragma once
 
+#include "request_trace.h"
 #include "response_flags.h"
 
 #include <cstdint>
@@ -27,6 +28,7 @@ struct AccessLogEntry {
   uint64_t response_bytes = 0;
   std::string protocol;     // "HTTP/2" for an HTTP/2 stream (Envoy's %PROTOCOL%); empty: HTTP/1.x or TCP
   std::string server_name;  // TCP proxy: the ClientHello's SNI (Envoy's requested_server_name); empty: none
+  RequestTrace trace;       // not logged: the spans' state (filters/tracing_filter.h), inactive when tracing is off
 };
 
 std::string format_access_log(const AccessLogEntry& e);

@@ -33,11 +33,18 @@ WorkloadLabels workload_labels(const config::K8sResource<k8s::Pod>& pod) {
   w.ns = pod.meta.ns.empty() ? "default" : pod.meta.ns;
   w.app = label_or(labels, {"app", "app.kubernetes.io/name"}, "unknown");
   w.version = label_or(labels, {"version", "app.kubernetes.io/version"}, "unknown");
-  w.canonical_service =
-      label_or(labels, {"service.istio.io/canonical-name", "app.kubernetes.io/name", "app"}, w.workload);
-  w.canonical_revision =
-      label_or(labels, {"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"}, "latest");
+  w.canonical_service = canonical_service(labels, w.workload);
+  w.canonical_revision = canonical_revision(labels);
   return w;
+}
+
+std::string canonical_service(const config::Labels& labels, std::string_view workload) {
+  return std::string(label_or(labels, {"service.istio.io/canonical-name", "app.kubernetes.io/name", "app"}, workload));
+}
+
+std::string canonical_revision(const config::Labels& labels) {
+  return std::string(
+      label_or(labels, {"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"}, "latest"));
 }
 
 void MetricLabelResolver::refresh(const config::MeshSnapshot& snap) {

@@ -27,6 +27,14 @@ std::string workload_name(std::string_view pod_name, const config::Labels& label
 // principal stays "unknown": sluice does not originate mTLS.
 WorkloadLabels workload_labels(const config::K8sResource<k8s::Pod>& pod);
 
+// Istio's canonical service and revision of a pod by its labels (also span
+// attributes): "service.istio.io/canonical-name", else
+// "app.kubernetes.io/name", else "app", else `workload`; the revision from
+// "service.istio.io/canonical-revision", "app.kubernetes.io/version",
+// "version", else "latest".
+std::string canonical_service(const config::Labels& labels, std::string_view workload);
+std::string canonical_revision(const config::Labels& labels);
+
 class MetricLabelResolver {
  public:
   explicit MetricLabelResolver(RequestMetrics& metrics) : metrics_(metrics) {}

@@ -5,11 +5,13 @@
 #include "fault_filter.h"
 #include "metrics_filter.h"
 #include "rate_limit_filter.h"
+#include "tracing_filter.h"
 
 namespace sluice::proxy {
 
 FilterChain FilterChain::standard(const ProxyOptions& options) {
   FilterChain chain;
+  if (options.tracing.exporter) chain.add(std::make_unique<TracingFilter>(options.tracing));
   chain.add(std::make_unique<AuthzFilter>());
   if (options.rate_limits) chain.add(std::make_unique<RateLimitFilter>(options.rate_limits));
   chain.add(std::make_unique<FaultFilter>());

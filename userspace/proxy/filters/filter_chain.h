@@ -11,7 +11,8 @@ namespace sluice::proxy {
 
 class FilterChain {
  public:
-  // The filters sluiced runs, in Envoy's order: authorization (RBAC), rate
+  // The filters sluiced runs, in Envoy's order: tracing first (it starts
+  // the span, so every answer is traced), authorization (RBAC), rate
   // limits, then faults, before any upstream work; then metrics; the access
   // log last.
   static FilterChain standard(const ProxyOptions& options);

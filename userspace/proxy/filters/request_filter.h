@@ -13,7 +13,7 @@
 // Filters are per worker thread, so they need no locks of their own; what
 // they share across workers (a node-wide token bucket, counters) must be.
 // Authorization, rate limits, faults, metrics and the access log are filters
-// today; tracing plugs in the same way.
+// and tracing are filters today.
 #pragma once
 
 #include <chrono>
@@ -40,6 +40,9 @@ struct RequestContext {
   // The original client (host order): the connection's peer, or at a
   // Gateway behind trusted proxies, from X-Forwarded-For.
   uint32_t remote_ip = 0;
+  // The request's tracing state on its completion record (filters/
+  // tracing_filter.h); null where a request has no record.
+  telemetry::RequestTrace* trace = nullptr;
 };
 
 // What a filter wants done with the request.

@@ -63,7 +63,7 @@ Exchange::Exchange(Worker& w, Request& req, const Downstream& ds, std::string_vi
       req_(req),
       start_(start),
       decision_(route(w, req, ds, scheme)),
-      ctx_{req, ds, decision_, w.rng, remote_ip},
+      ctx_{req, ds, decision_, w.rng, remote_ip, &log.trace},
       grpc_(is_grpc_content_type(view(req[http::field::content_type]))) {
   log.route = decision_.virtual_service;
   if (grpc_) {

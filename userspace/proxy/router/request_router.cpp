@@ -134,6 +134,7 @@ std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSn
   t->h2 = port->protocol == config::Protocol::kHttp2 || port->protocol == config::Protocol::kGrpc ||
           policy.connection_pool.h2_upgrade;
   t->lb_key = service->fqdn + ":" + std::to_string(port->port) + "/" + std::string(subset);
+  t->upstream_cluster = "outbound|" + std::to_string(port->port) + "|" + std::string(subset) + "|" + service->fqdn;
   t->cluster = clusters_->get(t->lb_key, *service, *port, policy, t->endpoints);
   targets_.emplace(key, t);
   return t;

@@ -32,6 +32,7 @@ struct RouteTarget {
   std::vector<const config::Endpoint*> endpoints;  // the subset's endpoints, ejected ones included
   config::LoadBalancerPolicy load_balancer;
   std::string lb_key;                // "host:port/subset": names the endpoint set for LB state and clusters
+  std::string upstream_cluster;      // Envoy's cluster name, "outbound|port|subset|host" (span attributes)
   std::shared_ptr<Cluster> cluster;  // circuit breaker and outlier detector of the destination
   int64_t connect_timeout_ms = 10000;
   bool socket_redirect = true;  // the destination service allows the sockhash fast path

@@ -3,6 +3,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include "attempt.h"
+#include "attempt_span.h"
 #include "endpoint_picker.h"
 #include "grpc_status.h"
 #include "header_ops.h"
@@ -94,7 +95,7 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     const auto attempt_deadline = next_attempt_deadline(policy, n, RetryClock::now(), deadline);
     if (!attempt_deadline && n > 0) break;
     ++log.attempts;
-    if (w.logging()) log.upstream = format_endpoint(ep->ip, ep->port);
+    if (w.logging() || log.trace.sampled) log.upstream = format_endpoint(ep->ip, ep->port);
     log.upstream_ip = ep->ip;
     tried.push_back(ep);
     w.router.picker().started(ep);
@@ -103,7 +104,9 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     if (streaming && d.timeout_ms > 0) until = RetryClock::now() + std::chrono::milliseconds(d.timeout_ms);
     if (n > 0) reply = std::make_unique<UpstreamReply>();
     uint64_t streamed = 0;
+    begin_attempt_span(log.trace, up_req, log.upstream);
     outcome = co_await attempt(w, *ep, up_req, streaming, *reply, d, until, streamed);
+    end_attempt_span(log.trace, outcome);
     if (streaming) log.request_bytes = streamed;  // the buffered prefix is part of it
     w.router.picker().finished(ep);
     report_outlier(d.cluster(), *ep, outcome);
