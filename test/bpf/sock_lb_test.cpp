@@ -105,6 +105,13 @@ class SockLbTest : public sluice::test::NodeTest {
 
   uint64_t stat(sl_reason r) { return lb_->maps().stats.sum(r); }
 
+  // Pod i's address, host order (as sluiced's tables take it).
+  uint32_t addr(int i) const {
+    uint32_t a = 0;
+    inet_pton(AF_INET, node_->pod_ip(i).c_str(), &a);
+    return ntohl(a);
+  }
+
   // Pod i's network namespace as connect4 knows it (bpf_get_netns_cookie).
   uint64_t netns_cookie_of_pod(int i) {
     const int fd = node_->tcp_socket_in_pod(i);
@@ -424,11 +431,6 @@ TEST_F(SockLbTest, L4PolicyRefusesTheConnectsItDenies) {
     close(fd);
     return rc;
   };
-  auto addr = [&](int i) {
-    uint32_t a = 0;
-    inet_pton(AF_INET, node_->pod_ip(i).c_str(), &a);
-    return ntohl(a);
-  };
   const uint64_t pod1 = netns_cookie_of_pod(1), pod4 = netns_cookie_of_pod(4);
   ASSERT_NE(pod1, pod4);
 
@@ -525,11 +527,6 @@ TEST_F(SockLbTest, TheDestinationSideJudgesConnectsThatPassedNoConnect4) {
     const int rc = sluice::test::connect_to(fd, node_->pod_ip(2).c_str(), kBackendPort);
     close(fd);
     return rc;
-  };
-  auto addr = [&](int i) {
-    uint32_t a = 0;
-    inet_pton(AF_INET, node_->pod_ip(i).c_str(), &a);
-    return ntohl(a);
   };
   ConnectPolicyTable table(lb_->maps().policy_sources, lb_->maps().policy_dests, lb_->maps().policy_rules,
                            lb_->maps().conn_rate, lb_->maps().policy_peers);
