@@ -82,8 +82,10 @@
 #                            round, rotating. On the last line, sluiced's CPU
 #                            per request (median) as metrics_cpu_ratio (as is
 #                            over metrics off), tracing1_cpu_ratio and
-#                            tracing100_cpu_ratio (tracing over as is).
-#                            About 4 x OBS_ROUNDS x (WRK_DURATION + 2) s. 0: skip
+#                            tracing100_cpu_ratio (tracing over as is); and
+#                            with 10 AuthorizationPolicies and a rate limit on
+#                            the echo service, as policy_cpu_ratio (over as is).
+#                            About 5 x OBS_ROUNDS x (WRK_DURATION + 2) s. 0: skip
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
 #   SYSCALLS=0               1: afterwards, count each proxy's system calls
@@ -842,7 +844,28 @@ done
 # The cost of observability: sluiced's CPU per request at max load with its
 # request metrics off, as is (metrics on, tracing off), and tracing at 1%
 # and 100% (spans exported to a local OTLP sink), in rotating rounds.
-OBS_VARIANTS=(as_is metrics_off tracing1 tracing100)
+OBS_VARIANTS=(as_is metrics_off tracing1 tracing100 policies)
+# The "policies" variant: 10 AuthorizationPolicies on the echo workload
+# (DENYs that never match wrk's requests and ALLOWs that one of always does,
+# L7 and L4 alike) and one RateLimitPolicy whose bucket never runs dry, so
+# every request pays for the checks and none is refused.
+write_policies() {
+  local i
+  for i in 1 2 3 4 5; do
+    printf -- '---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-%s, namespace: bench}\n' "$i"
+    printf 'spec:\n  selector: {matchLabels: {app: echo}}\n  action: DENY\n  rules:\n'
+    printf '  - to: [{operation: {paths: ["/admin%s/*"], methods: [DELETE]}}]\n' "$i"
+    printf '  - from: [{source: {namespaces: [blocked-%s]}}]\n' "$i"
+  done
+  for i in 1 2 3 4 5; do
+    printf -- '---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-%s, namespace: bench}\n' "$i"
+    printf 'spec:\n  selector: {matchLabels: {app: echo}}\n  action: ALLOW\n  rules:\n'
+    printf '  - to: [{operation: {methods: [GET, HEAD], paths: ["/*"]}}]\n'
+    printf '    when: [{key: "request.headers[x-bench-%s]", notValues: ["refuse"]}]\n' "$i"
+  done
+  printf -- '---\napiVersion: sluice.io/v1alpha1\nkind: RateLimitPolicy\nmetadata: {name: echo, namespace: bench}\n'
+  printf 'spec:\n  service: echo\n  tokenBucket: {maxTokens: 4000000000, tokensPerFill: 4000000000, fillInterval: 1s}\n'
+}
 OBS_SPANS=""
 if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   OTLP_PORT=4318
@@ -859,7 +882,10 @@ if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
         metrics_off) SLUICED_EXTRA=(--no-request-metrics) ;;
         tracing1) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 1) ;;
         tracing100) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 100) ;;
+        policies) SLUICED_EXTRA=() ;;
       esac
+      rm -f "$WORK/config/policies.yaml"
+      [[ $v != policies ]] || write_policies >"$WORK/config/policies.yaml"
       restart_sluiced "$SLUICED" "obs-$v"
       quiet_wait
       t0=$(ticks "$SLUICED_PID")
@@ -878,6 +904,7 @@ if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
     done
   done
   SLUICED_EXTRA=()
+  rm -f "$WORK/config/policies.yaml"
   restart_sluiced "$SLUICED" sluice
 fi
 
@@ -1022,11 +1049,13 @@ if [[ -f $WORK/obs.as_is ]]; then
   echo
   echo "observability cost, sluiced cpu_s/1k@max (median of $OBS_ROUNDS round(s) of wrk each):" \
     "as is (metrics on, tracing off) ${O[as_is]}, metrics off ${O[metrics_off]}," \
-    "tracing 1% ${O[tracing1]}, tracing 100% ${O[tracing100]} (spans to a local OTLP sink)"
+    "tracing 1% ${O[tracing1]}, tracing 100% ${O[tracing100]} (spans to a local OTLP sink)," \
+    "10 AuthorizationPolicies and a rate limit ${O[policies]}"
   [[ -z $OBS_SPANS ]] || echo "  spans (from /metrics): $OBS_SPANS"
   obs_line=" metrics_cpu_ratio=$(ratio_of "${O[as_is]}" "${O[metrics_off]}")"
   obs_line+=" tracing1_cpu_ratio=$(ratio_of "${O[tracing1]}" "${O[as_is]}")"
   obs_line+=" tracing100_cpu_ratio=$(ratio_of "${O[tracing100]}" "${O[as_is]}")"
+  obs_line+=" policy_cpu_ratio=$(ratio_of "${O[policies]}" "${O[as_is]}")"
 fi
 echo
 echo "CPU busy during the wrk runs, per round (others: other tenants' share of both CPUs):"
