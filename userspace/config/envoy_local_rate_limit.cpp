@@ -1,8 +1,10 @@
 #include "envoy_local_rate_limit.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <optional>
+#include <string_view>
 
 #include "duration.h"
 
@@ -45,16 +47,15 @@ std::string text(const Value* v) {
 
 // An unsigned integer written as a number or a string ("4"): protobuf's JSON
 // mapping allows both for uint32.
-std::optional<uint64_t> whole(const Value* v) {
-  const std::string t = text(v);
-  if (t.empty()) return std::nullopt;
-  uint64_t out = 0;
-  for (char c : t) {
-    if (c < '0' || c > '9' || out > 0xffffffffULL) return std::nullopt;
-    out = out * 10 + static_cast<uint64_t>(c - '0');
-  }
+template <class T>
+std::optional<T> parse_whole(std::string_view t) {
+  T out = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
   return out;
 }
+
+std::optional<uint32_t> whole(const Value* v) { return parse_whole<uint32_t>(text(v)); }
 
 // envoy.type.v3.FractionalPercent {numerator, denominator: HUNDRED |
 // TEN_THOUSAND | MILLION}, in runtime_fractional_percent.default_value.
@@ -97,14 +98,14 @@ bool read_config(const Value* cfg, const std::string& path, EnvoyLocalRateLimit&
     r.errors.push_back({path + ".token_bucket.max_tokens", "max_tokens must be a whole number greater than 0"});
     return false;
   }
-  out.max_tokens = static_cast<uint32_t>(*max_tokens);
+  out.max_tokens = *max_tokens;
   if (const Value* per_fill = field(bucket, "tokens_per_fill")) {
     const auto n = whole(per_fill);
     if (!n || *n == 0) {
       r.errors.push_back({path + ".token_bucket.tokens_per_fill", "tokens_per_fill must be greater than 0"});
       return false;
     }
-    out.tokens_per_fill = static_cast<uint32_t>(*n);
+    out.tokens_per_fill = *n;
   }
   const auto ns = parse_duration_ns(text(field(bucket, "fill_interval")));
   if (!ns || *ns < 50'000'000) {
@@ -136,12 +137,7 @@ bool read_config(const Value* cfg, const std::string& path, EnvoyLocalRateLimit&
 uint16_t inbound_port(const std::string& vhost) {
   const size_t bar = vhost.rfind('|');
   if (!vhost.starts_with("inbound|") || bar == std::string::npos) return 0;
-  uint32_t port = 0;
-  for (char c : vhost.substr(bar + 1)) {
-    if (c < '0' || c > '9' || port > 65535) return 0;
-    port = port * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return port <= 65535 ? static_cast<uint16_t>(port) : 0;
+  return parse_whole<uint16_t>(std::string_view(vhost).substr(bar + 1)).value_or(0);
 }
 
 }  // namespace

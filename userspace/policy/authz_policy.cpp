@@ -312,11 +312,8 @@ AuthzPolicies::ConnectView AuthzPolicies::connect_view(const Destination& dst) c
           if (c.key == "source.ip" || c.key == "remote.ip") v.source_addresses = true;
           if (c.key != "destination.port") continue;
           for (const auto* values : {&c.values, &c.not_values}) {
-            for (const std::string& text : *values) {
-              uint16_t port = 0;
-              auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-              if (ec == std::errc() && end == text.data() + text.size()) v.ports.push_back(port);
-            }
+            const std::vector<uint16_t> named = ports(*values);
+            v.ports.insert(v.ports.end(), named.begin(), named.end());
           }
         }
       }
