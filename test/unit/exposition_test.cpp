@@ -98,6 +98,33 @@ TEST(WorkloadNameTest, ADeploymentsPodIsNamedByItsDeployment) {
   EXPECT_EQ(workload_name("reviews-v1-0", config::Labels{}), "reviews-v1-0");
 }
 
+TEST(RequestMetricsTest, GrpcCallsHaveTheirProtocolAndStatusLabels) {
+  RequestMetrics m;
+  RequestKey ok{0, 0, 0, 0, 200};
+  ok.grpc = true;
+  ok.grpc_status = 0;
+  RequestKey unavailable = ok;
+  unavailable.grpc_status = 14;
+  RequestKey http = ok;
+  http.grpc = false;
+  http.grpc_status = -1;
+  RequestMetricsShard& shard = m.new_shard();
+  for (int i = 0; i < 4; ++i) shard.record(ok, 1.0, 10, 10);
+  for (int i = 0; i < 2; ++i) shard.record(unavailable, 1.0, 10, 0);
+  shard.record(http, 1.0, 0, 0);
+  ExpositionWriter w(ExpositionFormat::kText004);
+  m.write(w);
+  const std::string text = std::move(w).finish();
+  EXPECT_NE(text.find(R"(request_protocol="grpc",response_code="200",grpc_response_status="0",response_flags="-",)"
+                      R"(connection_security_policy="unknown"} 4)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(request_protocol="grpc",response_code="200",grpc_response_status="14",)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(request_protocol="http",response_code="200",grpc_response_status="",)"), std::string::npos)
+      << text;
+}
+
 TEST(RequestMetricsTest, WorkersSeriesMergeByLabelsWithIstiosNames) {
   RequestMetrics m;
   WorkloadLabels src;
@@ -130,10 +157,11 @@ TEST(RequestMetricsTest, WorkersSeriesMergeByLabelsWithIstiosNames) {
       R"(destination_canonical_revision="latest",destination_cluster="Kubernetes",)"
       R"(destination_service="reviews.default.svc.cluster.local",destination_service_name="reviews",)"
       R"(destination_service_namespace="default",request_protocol="http",response_code="200",)"
-      R"(response_flags="-",connection_security_policy="unknown")";
+      R"(grpc_response_status="",response_flags="-",connection_security_policy="unknown")";
   EXPECT_NE(text.find("# TYPE istio_requests_total counter\n"), std::string::npos) << text;
   EXPECT_NE(text.find("istio_requests_total{" + labels_ok + "} 20\n"), std::string::npos) << text;
-  EXPECT_NE(text.find(R"(response_code="503",response_flags="FI",connection_security_policy="unknown"} 3)"),
+  EXPECT_NE(text.find(R"(response_code="503",grpc_response_status="",response_flags="FI",)"
+                      R"(connection_security_policy="unknown"} 3)"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("istio_request_duration_milliseconds_bucket{" + labels_ok + ",le=\"1\"} 0\n"),

@@ -27,6 +27,8 @@ struct AccessLogEntry {
   uint64_t request_bytes = 0;
   uint64_t response_bytes = 0;
   std::string protocol;     // "HTTP/2" for an HTTP/2 stream (Envoy's %PROTOCOL%); empty: HTTP/1.x or TCP
+  bool grpc = false;         // a gRPC request (content-type application/grpc*): request_protocol="grpc"
+  int32_t grpc_status = -1;  // a gRPC request's grpc-status (trailers, else headers, else from the HTTP status); -1: none
   std::string server_name;  // TCP proxy: the ClientHello's SNI (Envoy's requested_server_name); empty: none
   RequestTrace trace;       // not logged: the spans' state (filters/tracing_filter.h), inactive when tracing is off
 };

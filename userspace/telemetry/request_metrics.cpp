@@ -94,8 +94,12 @@ std::string series_labels(const RequestKey& k, const std::vector<const WorkloadL
   ExpositionWriter::append_label(out, "destination_service", svc.fqdn);
   ExpositionWriter::append_label(out, "destination_service_name", svc.name);
   ExpositionWriter::append_label(out, "destination_service_namespace", svc.ns);
-  ExpositionWriter::append_label(out, "request_protocol", "http");
+  // Istio's values: "grpc" for a gRPC request, "http" for any other,
+  // HTTP/1.x and HTTP/2 alike.
+  ExpositionWriter::append_label(out, "request_protocol", k.grpc ? "grpc" : "http");
   ExpositionWriter::append_label(out, "response_code", std::to_string(k.response_code));
+  // Istio prints the label on every request series, empty when not gRPC.
+  ExpositionWriter::append_label(out, "grpc_response_status", k.grpc_status >= 0 ? std::to_string(k.grpc_status) : "");
   ExpositionWriter::append_label(out, "response_flags", ResponseFlags::from_bits(k.flags).str());
   // Istio: "unknown" when the report is from the source, whose proxy
   // cannot know the server's policy.

@@ -82,6 +82,8 @@ struct RequestKey {
   uint32_t service = 0;      // Interner<ServiceLabels> id
   uint32_t flags = 0;        // ResponseFlags::bits()
   uint16_t response_code = 0;
+  bool grpc = false;          // request_protocol "grpc", else "http"
+  int16_t grpc_status = -1;   // grpc_response_status; -1: "" (not gRPC, or no status)
   bool operator==(const RequestKey&) const = default;
   auto operator<=>(const RequestKey&) const = default;
 };
@@ -93,6 +95,7 @@ struct RequestKeyHash {
     h = h * 0x9e3779b97f4a7c15ULL + k.service;
     h = h * 0x9e3779b97f4a7c15ULL + k.flags;
     h = h * 0x9e3779b97f4a7c15ULL + k.response_code;
+    h = h * 0x9e3779b97f4a7c15ULL + (static_cast<uint64_t>(k.grpc) << 32 | static_cast<uint16_t>(k.grpc_status));
     return static_cast<size_t>(h ^ (h >> 29));
   }
 };

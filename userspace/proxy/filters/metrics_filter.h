@@ -3,6 +3,7 @@
 // (telemetry/request_metrics.h): no lock, no string built.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "metric_labels.h"
@@ -27,6 +28,8 @@ class MetricsFilter final : public RequestFilter {
     }
     key.response_code = static_cast<uint16_t>(done.status);
     key.flags = done.flags.bits();
+    key.grpc = done.grpc;
+    key.grpc_status = done.grpc && done.grpc_status <= INT16_MAX ? static_cast<int16_t>(done.grpc_status) : -1;
     shard_.record(key, done.duration_ms, done.request_bytes, done.response_bytes);
   }
 

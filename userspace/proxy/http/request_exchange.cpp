@@ -66,6 +66,7 @@ Exchange::Exchange(Worker& w, Request& req, const Downstream& ds, std::string_vi
       ctx_{req, ds, decision_, w.rng, remote_ip, &log.trace},
       grpc_(is_grpc_content_type(view(req[http::field::content_type]))) {
   log.route = decision_.virtual_service;
+  log.grpc = grpc_;
   if (grpc_) {
     decision_.timeout_ms = grpc_request_timeout_ms(decision_.timeout_ms, parse_grpc_timeout(view(req["grpc-timeout"])));
   }
@@ -112,7 +113,22 @@ Task<ForwardResult> Exchange::answer(StreamingBody* streaming, unsigned version,
   co_return std::move(result);
 }
 
+void Exchange::on_response(ResponseHeader& headers) {
+  w_.filters.on_response(ctx_, headers);
+  if (!grpc_) return;
+  if (const auto st = parse_grpc_status(view(headers["grpc-status"]))) log.grpc_status = static_cast<int32_t>(*st);
+}
+
+void Exchange::on_trailers(const Fields& trailers) {
+  if (!grpc_) return;
+  if (const auto st = parse_grpc_status(view(trailers["grpc-status"]))) log.grpc_status = static_cast<int32_t>(*st);
+}
+
 void Exchange::complete() {
+  // No grpc-status seen: Envoy's Grpc::Common::getGrpcStatus infers it from
+  // the HTTP status, as for a local reply (a call cut before its end: 200
+  // counts as UNKNOWN). No response at all: none.
+  if (grpc_ && log.grpc_status < 0 && log.status != 0) log.grpc_status = static_cast<int32_t>(grpc_status_of_http(log.status));
   log.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
   w_.filters.on_complete(ctx_, log);
 }

@@ -51,8 +51,11 @@ class Exchange {
   // `keep_alive`) or the upstream's response, through forward().
   Task<ForwardResult> answer(StreamingBody* streaming, unsigned version, bool keep_alive);
 
-  // The response headers through the filters, before they go downstream.
-  void on_response(ResponseHeader& headers) { w_.filters.on_response(ctx_, headers); }
+  // The response headers through the filters, before they go downstream;
+  // a gRPC request's record takes their grpc-status (a trailers-only answer).
+  void on_response(ResponseHeader& headers);
+  // The response trailers, as they go downstream: their grpc-status wins.
+  void on_trailers(const Fields& trailers);
 
   // Records the completion (access log, metrics): once, at the end.
   void complete();
