@@ -37,6 +37,9 @@ spec:
   - port: {number: 8443, name: https-secure, protocol: HTTPS}
     hosts: [secure.example.com]
     tls: {mode: SIMPLE, credentialName: secure-cert, minProtocolVersion: TLSV1_3}
+  - port: {number: 8443, name: https-grpc, protocol: HTTPS}
+    hosts: [grpc.example.com]
+    tls: {mode: SIMPLE, credentialName: grpc-cert}
   - port: {number: 9443, name: https-mtls, protocol: HTTPS}
     hosts: [mtls.example.com]
     tls: {mode: MUTUAL, credentialName: mtls-cert}
@@ -65,6 +68,20 @@ spec:
     route: [{destination: {host: tls-v1, port: {number: 443}}}]
   - match: [{sniHosts: ["*.wild.example.com"]}]
     route: [{destination: {host: tls-v2}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: grpc-echo, namespace: default}
+spec: {clusterIP: 10.96.0.30, selector: {app: grpc-echo}, ports: [{name: grpc, port: 50051, targetPort: 50051}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: grpc-gateway, namespace: default}
+spec:
+  hosts: [grpc.example.com]
+  gateways: [bookinfo-gateway]
+  http:
+  - route: [{destination: {host: grpc-echo, port: {number: 50051}}}]
 ---
 apiVersion: v1
 kind: Service
@@ -105,7 +122,7 @@ class GatewayTest : public L7Test {
                           " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
                           " -subj '/CN=sluice test CA' -keyout ca.key -out ca.crt"),
               0);
-    for (const char* name : {"bookinfo.example.com", "secure.example.com", "mtls.example.com", "client"}) {
+    for (const char* name : {"bookinfo.example.com", "secure.example.com", "mtls.example.com", "grpc.example.com", "client"}) {
       ASSERT_EQ(issue(name, name), 0) << name;
     }
     daemon_flags_ = {"--gateway-address", kGatewayIp};
@@ -131,7 +148,11 @@ class GatewayTest : public L7Test {
 
   std::string config() {
     return bookinfo(kGateway) + secret("bookinfo-cert", "bookinfo.example.com") +
-           secret("secure-cert", "secure.example.com") + secret("mtls-cert", "mtls.example.com", true);
+           secret("secure-cert", "secure.example.com") + secret("mtls-cert", "mtls.example.com", true) +
+           secret("grpc-cert", "grpc.example.com") +
+           // The gRPC server of the h2 tests on pod 2 (started by them only).
+           "---\napiVersion: v1\nkind: Pod\nmetadata: {name: grpc-echo-2, namespace: default, labels: {app: grpc-echo}}\n"
+           "status: {phase: Running, podIP: " + node_->pod_ip(2) + "}\n";
   }
 
   void start_gateway() {
@@ -156,6 +177,13 @@ class GatewayTest : public L7Test {
         &status);
     std::string line = out.substr(0, out.find('\n'));
     return line.empty() || line == "  " ? "error " + std::to_string(status) : line;
+  }
+
+  // The HTTP version curl negotiated (ALPN) and the status: "2 200".
+  std::string curl_version(const std::string& url, const std::string& extra) {
+    return run_capture("ip netns exec " + link_.ns + " curl -s -o /dev/null -m 5 --cacert " + tls_ + "/ca.crt" +
+                       " --resolve bookinfo.example.com:8443:" + kGatewayIp + " -w '%{http_version} %{http_code}' " +
+                       extra + " '" + url + "'");
   }
 
   // Subject CN and serial of the certificate the gateway presents for `sni` on `port`.
@@ -345,6 +373,44 @@ spec:
   int ok = 0;
   for (int i = 0; i < 20; ++i) ok += curl("http://features.example.com:8080/retry").substr(0, 3) == "200";
   EXPECT_EQ(ok, 20) << "retries steer around the failing pod";
+}
+
+// HTTPS servers offer h2 and http/1.1 by ALPN, as Istio's gateways do: a
+// client that picks h2 is served HTTP/2 over TLS, with the same routes.
+TEST_F(GatewayTest, HttpsServesHttp2ToClientsThatPickItByAlpn) {
+  start_gateway();
+  EXPECT_EQ(curl_version("https://bookinfo.example.com:8443/productpage", "--http2"), "2 200");
+  EXPECT_EQ(curl_version("https://bookinfo.example.com:8443/productpage", "--http1.1"), "1.1 200");
+  EXPECT_EQ(curl("https://bookinfo.example.com:8443/productpage", "--http2"), "200 v3 ");
+  EXPECT_EQ(curl("https://bookinfo.example.com:8443/productpage", "--http2 -H 'end-user: jason'"), "200 v2 ");
+  EXPECT_EQ(curl("https://bookinfo.example.com:8443/nothing-here", "--http2"), "404  ");
+  // One connection, several streams (curl multiplexes URLs given together).
+  const std::string two = curl_version("https://bookinfo.example.com:8443/productpage", "--http2 --parallel https://bookinfo.example.com:8443/api/v1/products/1");
+  EXPECT_EQ(two, "2 2002 200") << "both over h2";
+}
+
+// A real gRPC client over TLS (ALPN h2) through the Gateway, routed by its
+// :authority to a gRPC backend (HTTP/2 upstream: the port is named grpc).
+TEST_F(GatewayTest, GrpcCallsGoThroughTheGatewayOverTls) {
+  const pid_t grpc = node_->spawn(node_->pod_ns(2), {SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "0.0.0.0:50051",
+                                                     "--version", "gw"}, dir_ + "/grpc-echo.log");
+  ASSERT_GT(grpc, 0);
+  start_gateway();
+  auto call = [&](const std::string& args) {
+    return run_capture("ip netns exec " + link_.ns + " " + SLUICE_GRPC_ECHO_PATH + " call --target " + kGatewayIp +
+                       ":8443 --ca " + tls_ + "/ca.crt --authority grpc.example.com " + args);
+  };
+  std::string unary;
+  for (int i = 0; i < 50 && unary.find("ok version=gw") == std::string::npos; ++i) {
+    unary = call("--method unary --calls 1 --text ping");  // until the server in pod 2 listens
+    if (unary.find("ok version=gw") == std::string::npos) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(unary, "ok version=gw replies=1 text=ping\n");
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "ok version=gw replies=1 text=hi\n";
+  EXPECT_EQ(call("--method unary --calls 5 --text hi"), five) << "five calls on one h2 connection";
+  EXPECT_EQ(call("--method stream --count 300"), "ok version=gw replies=300 text=hello\n");
+  EXPECT_EQ(call("--method bidi --count 4"), "ok version=gw replies=4 text=hello\n");
 }
 
 }  // namespace

@@ -169,7 +169,8 @@ class GrpcLoopbackTest : public ::testing::Test {
     o.original_destination = [](uint32_t, uint16_t, uint16_t) {
       return std::optional<OriginalDestination>(OriginalDestination{kGrpcVip, kServicePort, 6, 0});
     };
-    o.metrics = std::make_shared<telemetry::RequestMetrics>();
+    metrics_ = std::make_shared<telemetry::RequestMetrics>();
+    o.metrics = metrics_;
     auto p = ProxyServer::start(std::move(o));
     ASSERT_TRUE(p.ok()) << p.error().to_string();
     proxy_ = std::move(*p);
@@ -189,6 +190,13 @@ class GrpcLoopbackTest : public ::testing::Test {
     return lines_of(client.read_all());
   }
 
+  // `calls` lines, each holding both `a` and `b`.
+  void expect_every_call(const std::vector<std::string>& args, size_t calls, const std::string& a, const std::string& b) {
+    const auto lines = call(args);
+    ASSERT_EQ(lines.size(), calls);
+    for (const auto& l : lines) EXPECT_TRUE(l.find(a) != std::string::npos && l.find(b) != std::string::npos) << l;
+  }
+
   bool log_has(const std::string& needle) {
     const auto until = std::chrono::steady_clock::now() + 3s;  // lines are written as streams end
     for (;;) {
@@ -199,6 +207,27 @@ class GrpcLoopbackTest : public ::testing::Test {
         }
       }
       if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+
+  // istio_requests_total summed over the series whose labels hold every one
+  // of `parts`; waits until it reaches `want` (completions are recorded as
+  // streams end), or 3 s.
+  uint64_t requests_with(const std::vector<std::string>& parts, uint64_t want) {
+    const auto until = std::chrono::steady_clock::now() + 3s;
+    for (;;) {
+      telemetry::ExpositionWriter w(telemetry::ExpositionFormat::kText004);
+      metrics_->write(w);
+      const std::string text = std::move(w).finish();
+      uint64_t n = 0;
+      for (const auto& line : lines_of(text)) {
+        if (line.rfind("istio_requests_total{", 0) != 0) continue;
+        bool all = true;
+        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+        if (all) n += std::stoull(line.substr(line.rfind(' ') + 1));
+      }
+      if (n >= want || std::chrono::steady_clock::now() > until) return n;
       std::this_thread::sleep_for(10ms);
     }
   }
@@ -218,6 +247,7 @@ class GrpcLoopbackTest : public ::testing::Test {
   uint16_t port_ = 0;
   std::vector<std::unique_ptr<Child>> servers_;
   std::unique_ptr<ProxyServer> proxy_;
+  std::shared_ptr<telemetry::RequestMetrics> metrics_;
   config::SnapshotPtr snapshot_;
   KeptLog log_;
 };
@@ -249,6 +279,11 @@ TEST_F(GrpcLoopbackTest, UnaryCallsReachTheH2BackendOverOneMultiplexedConnection
   EXPECT_EQ(count_with(lines, "ok version=v"), 20u) << lines.front();
   EXPECT_EQ(count_with(lines, "text=ping"), 20u);
   EXPECT_TRUE(log_has("\"protocol\":\"HTTP/2\""));
+  // Istio's labels of a gRPC call: the protocol, and the status from the trailers.
+  EXPECT_EQ(requests_with({R"(request_protocol="grpc")", R"(response_code="200")", R"(grpc_response_status="0")",
+                           R"(destination_service="grpc-echo.default.svc.cluster.local")"},
+                          20),
+            20u);
 }
 
 TEST_F(GrpcLoopbackTest, ServerStreamingRelaysEveryMessageInOrder) {
@@ -267,6 +302,25 @@ TEST_F(GrpcLoopbackTest, BidiCallWithWholeRequestIsAnsweredMessageByMessage) {
   const auto lines = call({"--method", "bidi", "--count", "5", "--calls", "2"});
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(count_with(lines, "replies=5"), 2u) << lines.front();
+}
+
+// Client streaming far past the retry buffer: the messages go upstream as
+// they come, under flow control (4 MB in 40 messages, twice on one channel).
+TEST_F(GrpcLoopbackTest, ClientStreamingOfMegabytesIsStreamedUpstream) {
+  start_servers();
+  start_proxy("");
+  expect_every_call({"--method", "upload", "--count", "40", "--size", "100000", "--calls", "2"}, 2,
+                    "ok version=v", "replies=40 text=4000000");
+  // 40 messages of 5 (gRPC frame) + 1 (tag) + 3 (length) + 100000 bytes.
+  EXPECT_TRUE(log_has("\"request_bytes\":4000360"));
+}
+
+// An interleaved bidi call: each message waits for the reply to the last, so
+// it works only when the request body is relayed as it arrives.
+TEST_F(GrpcLoopbackTest, PingPongBidiCallIsRelayedMessageByMessage) {
+  start_servers();
+  start_proxy("");
+  expect_every_call({"--method", "pingpong", "--count", "300", "--calls", "2"}, 2, "ok version=v", "replies=300");
 }
 
 TEST_F(GrpcLoopbackTest, WeightedRoutingSplitsCallsAcrossVersions) {
@@ -301,6 +355,11 @@ TEST_F(GrpcLoopbackTest, WithoutRetriesTheUpstreamGrpcStatusPassesThrough) {
   ASSERT_EQ(lines.size(), 3u);
   // grpc-status and grpc-message of the server's trailers-only answer.
   EXPECT_EQ(count_with(lines, "status=14 message=failing on purpose (v1)"), 3u) << lines.front();
+  // A trailers-only answer: the status comes from the response headers.
+  EXPECT_EQ(requests_with({R"(request_protocol="grpc")", R"(response_code="200")", R"(grpc_response_status="14")",
+                           R"(destination_workload="grpc-echo-1")"},
+                          3),
+            3u);
 }
 
 TEST_F(GrpcLoopbackTest, FaultAbortWithGrpcStatusIsATrailersOnlyAnswer) {
@@ -311,6 +370,8 @@ TEST_F(GrpcLoopbackTest, FaultAbortWithGrpcStatusIsATrailersOnlyAnswer) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(count_with(lines, "status=14 message=fault filter abort"), 2u) << lines.front();
   EXPECT_TRUE(log_has("\"flags\":\"FI\""));
+  EXPECT_EQ(requests_with({R"(request_protocol="grpc")", R"(grpc_response_status="14")", R"(response_flags="FI")"}, 2),
+            2u);
 }
 
 TEST_F(GrpcLoopbackTest, Http2MaxRequestsOverflowAnswersUnavailable) {
@@ -370,6 +431,8 @@ TEST_F(GrpcLoopbackTest, Http1ClientReachesTheH2Backend) {
   // The EchoReply message: text "hi" and the answering version.
   EXPECT_NE(reply.find("hi"), std::string::npos);
   EXPECT_TRUE(reply.find("v1") != std::string::npos || reply.find("v2") != std::string::npos) << reply;
+  // gRPC by its content-type, whatever the framing; the trailers it did not get still count.
+  EXPECT_EQ(requests_with({R"(request_protocol="grpc")", R"(grpc_response_status="0")"}, 1), 1u);
 }
 
 TEST_F(GrpcLoopbackTest, H2UpgradePolicyUpgradesAnHttpPort) {

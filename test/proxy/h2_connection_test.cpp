@@ -126,14 +126,78 @@ TEST_F(H2ConnectionTest, AnOversizedHeaderListIsAnswered431NotForwarded) {
   EXPECT_FALSE(client_.goaway());
 }
 
-TEST_F(H2ConnectionTest, ABodyPastTheRetryBufferIsAnswered413) {
-  const std::string body(kRetryBufferBytes + 1, 'b');
-  client_.request("POST", "/", "web", {}, true, &body);
-  // The client's window allows 64 KiB minus one before the server opens it.
+TEST(RequestBodyPipeTest, ReplaysFromTheStartUntilTheRetryBufferOverflows) {
+  RequestBodyPipe pipe("ab", 8);
+  std::size_t opened = 0;
+  pipe.on_taken = [&](std::size_t n) { opened += n; };
+  pipe.append("cdef");
+  char buf[16];
+  ASSERT_EQ(pipe.read(0, buf, sizeof buf), 6u);
+  EXPECT_EQ(std::string(buf, 6), "abcdef");
+  EXPECT_EQ(opened, 4u) << "the first two were accounted for before the pipe";
+  // A second attempt reads it all again, and opens no window twice.
+  ASSERT_EQ(pipe.read(0, buf, 3), 3u);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  EXPECT_EQ(opened, 4u);
+  EXPECT_TRUE(pipe.replayable());
+  pipe.append("ghij");  // 10 > 8: past the retry buffer
+  EXPECT_FALSE(pipe.replayable());
+  EXPECT_EQ(pipe.read(0, buf, sizeof buf), 0u) << "what was sent is gone";
+  ASSERT_EQ(pipe.read(6, buf, sizeof buf), 4u);
+  EXPECT_EQ(std::string(buf, 4), "ghij");
+  EXPECT_FALSE(pipe.done_at(10));
+  pipe.end();
+  EXPECT_TRUE(pipe.done_at(10));
+  pipe.append("late");
+  EXPECT_EQ(pipe.received(), 10u) << "nothing after the end";
+}
+
+// Past the retry buffer the request goes on with its body piped: the client
+// may send only as much as the upstream has taken, plus its window.
+TEST_F(H2ConnectionTest, ABodyPastTheRetryBufferIsPipedUnderFlowControl) {
+  std::string body(5 * kRetryBufferBytes, 'b');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  const int32_t id = client_.request("POST", "/", "web", {}, true, &body);
   for (int i = 0; i < 10 && requests_.empty(); ++i) exchange();
   ASSERT_EQ(requests_.size(), 1u);
-  EXPECT_EQ(requests_[0]->reject_status, 413u);
-  EXPECT_TRUE(requests_[0]->request.body().empty()) << "nothing past the limit is kept";
+  H2Stream& st = *requests_[0];
+  ASSERT_TRUE(st.body_pipe);
+  EXPECT_EQ(st.reject_status, 0u);
+  RequestBodyPipe& pipe = *st.body_pipe;
+  exchange();
+  EXPECT_FALSE(pipe.replayable()) << "past the retry buffer";
+  EXPECT_FALSE(pipe.ended());
+  // Nothing taken upstream yet: the retry buffer and one stream window at most.
+  EXPECT_LE(pipe.received(), kRetryBufferBytes + 65535u + 16384u);
+  // The upstream takes it a piece at a time; each piece opens the window again.
+  pipe.on_taken = [&](size_t n) { server_.consume(id, n); };
+  std::string got;
+  char buf[10000];
+  for (int i = 0; i < 1000 && !pipe.done_at(got.size()); ++i) {
+    for (size_t n; (n = pipe.read(got.size(), buf, sizeof buf)) > 0;) got.append(buf, n);
+    exchange();
+  }
+  EXPECT_TRUE(pipe.ended());
+  EXPECT_EQ(got.size(), body.size());
+  EXPECT_TRUE(got == body);
+}
+
+// A gRPC call is handed on at its HEADERS: its messages follow as they come,
+// and while they fit the retry buffer they stay for a retry.
+TEST_F(H2ConnectionTest, AGrpcCallIsDispatchedBeforeItsBodyWithAReplayablePipe) {
+  const int32_t id = client_.request("POST", "/pkg.Svc/Call", "svc", {{"content-type", "application/grpc"}}, false);
+  exchange();
+  ASSERT_EQ(requests_.size(), 1u);
+  ASSERT_TRUE(requests_[0]->body_pipe);
+  RequestBodyPipe& pipe = *requests_[0]->body_pipe;
+  EXPECT_EQ(pipe.received(), 0u);
+  EXPECT_TRUE(pipe.replayable());
+  int woken = 0;
+  pipe.on_data = [&] { ++woken; };
+  client_.reset(id);
+  exchange();
+  EXPECT_TRUE(pipe.failed()) << "the client's reset cuts the body";
+  EXPECT_GE(woken, 1);
 }
 
 TEST_F(H2ConnectionTest, RapidResetEndsTheConnectionWithEnhanceYourCalm) {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -651,6 +652,28 @@ TEST_F(ProxyLoopbackTest, H2ALargeChunkedResponseIsRelayedWhole) {
   EXPECT_EQ(c.client.stream(id).status, 200);
   EXPECT_EQ(c.client.stream(id).body.size(), 1000000u);
   EXPECT_FALSE(c.client.stream(id).reset);
+}
+
+// A body past the retry buffer goes on to the HTTP/1.1 backend as it
+// arrives (chunked, the client's window opened as it is sent), not 413.
+TEST_F(ProxyLoopbackTest, H2ALargeRequestBodyIsStreamedToAnHttp1Backend) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  std::string body(3 * 1000 * 1000, '\0');
+  uint64_t fnv = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>('a' + (i * 7) % 26);
+    fnv = (fnv ^ static_cast<uint8_t>(body[i])) * 0x100000001b3ull;
+  }
+  const int32_t id = c.client.request("POST", "/upload", "web", {{"content-type", "application/octet-stream"}}, true, &body);
+  ASSERT_TRUE(c.pump([&] { return c.client.stream(id).closed; }, 20s));
+  EXPECT_EQ(c.client.stream(id).status, 200);
+  EXPECT_NE(c.client.stream(id).body.find("\"body_bytes\":3000000"), std::string::npos) << c.client.stream(id).body;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv));
+  EXPECT_NE(c.client.stream(id).body.find("\"body_fnv1a\":\"" + std::string(hex) + "\""), std::string::npos)
+      << c.client.stream(id).body;
+  EXPECT_TRUE(eventually([&] { return log_has("\"request_bytes\":3000000"); }));
 }
 
 TEST_F(ProxyLoopbackTest, H2RapidResetGetsGoawayAndTheWorkerServesOthers) {

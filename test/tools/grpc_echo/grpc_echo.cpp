@@ -4,17 +4,24 @@
 //     Serves sluice.testing.Echo until SIGTERM/SIGINT. Prints "listening
 //     PORT" once bound (PORT 0 picks one). --fail CODE answers every call
 //     with that gRPC status (14: UNAVAILABLE), after counting it.
-//   sluice-grpc-echo call --target IP:PORT --method unary|stream|bidi
-//       [--text T] [--count N] [--calls K] [--delay-ms D] [--deadline-ms X]
+//   sluice-grpc-echo call --target IP:PORT --method unary|stream|bidi|pingpong|upload
+//       [--text T] [--count N] [--size BYTES] [--calls K] [--delay-ms D] [--deadline-ms X]
+//       [--ca CA.pem --authority NAME]
 //     Makes K calls on one channel and prints, per call, one line:
-//     "ok version=V replies=N text=T" or "status=CODE message=M".
+//     "ok version=V replies=N text=T" or "status=CODE message=M". bidi sends
+//     N messages, half-closes, then reads; pingpong sends each message after
+//     the reply to the last; upload (client streaming) sends N messages of
+//     BYTES each, and its line has replies=N text=<bytes the server read>.
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <map>
 #include <string>
@@ -49,6 +56,21 @@ class EchoService final : public Echo::Service {
       r.set_index(i);
       if (!writer->Write(r)) break;
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Upload(grpc::ServerContext*, grpc::ServerReader<EchoRequest>* reader, EchoReply* reply) override {
+    EchoRequest req;
+    int count = 0;
+    uint64_t bytes = 0;
+    while (reader->Read(&req)) {
+      if (auto st = prelude(req); !st.ok()) return st;
+      ++count;
+      bytes += req.text().size();
+    }
+    reply->set_index(count);
+    reply->set_text(std::to_string(bytes));
+    reply->set_version(version_);
     return grpc::Status::OK;
   }
 
@@ -114,7 +136,21 @@ void print_status(const grpc::Status& st) {
 }
 
 int call(const std::map<std::string, std::string>& f) {
-  auto channel = grpc::CreateChannel(flag(f, "--target", ""), grpc::InsecureChannelCredentials());
+  // --ca: TLS verified against that CA (PEM file), the server's name (SNI
+  // and :authority) from --authority; otherwise plaintext h2c.
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  if (const std::string ca = flag(f, "--ca", ""); !ca.empty()) {
+    std::ifstream in(ca);
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    creds = grpc::SslCredentials(tls);
+  }
+  if (const std::string name = flag(f, "--authority", ""); !name.empty()) {
+    args.SetSslTargetNameOverride(name);
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, name);
+  }
+  auto channel = grpc::CreateCustomChannel(flag(f, "--target", ""), creds, args);
   auto stub = Echo::NewStub(channel);
   const std::string method = flag(f, "--method", "unary");
   const int calls = std::atoi(flag(f, "--calls", "1").c_str());
@@ -131,6 +167,17 @@ int call(const std::map<std::string, std::string>& f) {
     std::string text;
     std::string version;
     grpc::Status st;
+    // A streamed reply, which must be the next by its index.
+    const auto take_in_order = [&] {
+      if (reply.index() != replies) {
+        std::cout << "out-of-order index=" << reply.index() << std::endl;
+        return false;
+      }
+      ++replies;
+      text = reply.text();
+      version = reply.version();
+      return true;
+    };
     if (method == "unary") {
       st = stub->Unary(&ctx, req, &reply);
       replies = st.ok() ? 1 : 0;
@@ -139,15 +186,33 @@ int call(const std::map<std::string, std::string>& f) {
     } else if (method == "stream") {
       auto reader = stub->ServerStream(&ctx, req);
       while (reader->Read(&reply)) {
-        if (reply.index() != replies) {
-          std::cout << "out-of-order index=" << reply.index() << std::endl;
-          return 1;
-        }
-        ++replies;
-        text = reply.text();
-        version = reply.version();
+        if (!take_in_order()) return 1;
       }
       st = reader->Finish();
+    } else if (method == "upload") {
+      // Client streaming: --count messages of --size bytes each.
+      EchoRequest big;
+      big.set_text(std::string(static_cast<size_t>(std::atoi(flag(f, "--size", "1024").c_str())), 'u'));
+      auto writer = stub->Upload(&ctx, &reply);
+      for (int i = 0; i < req.count(); ++i) {
+        if (!writer->Write(big)) break;
+      }
+      writer->WritesDone();
+      st = writer->Finish();
+      replies = reply.index();
+      text = reply.text();
+      version = reply.version();
+    } else if (method == "pingpong") {
+      // Bidi, interleaved: each message waits for the reply to the last,
+      // so the call works only if the proxy streams the request body.
+      auto stream = stub->Bidi(&ctx);
+      for (int i = 0; i < req.count(); ++i) {
+        if (!stream->Write(req) || !stream->Read(&reply)) break;
+        if (!take_in_order()) return 1;
+      }
+      stream->WritesDone();
+      while (stream->Read(&reply)) ++replies;  // none expected
+      st = stream->Finish();
     } else {
       // Bidi, in the order a whole-request relay supports: every message,
       // the half-close, then the replies.

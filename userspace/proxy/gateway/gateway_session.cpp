@@ -6,6 +6,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "client_hello_reader.h"
+#include "h2_session.h"
 #include "http_session.h"
 #include "ip_text.h"
 #include "tcp_proxy.h"
@@ -107,7 +108,14 @@ Task<void> gateway_session(Worker& w, Socket socket, uint16_t port) {
     co_return;
   }
   ds.tls_server = hs.chosen;
-  co_await serve(w, stream, buffer, ds);
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(stream.native_handle(), &alpn, &alpn_len);
+  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn ? alpn_len : 0) == "h2") {
+    co_await serve_h2(w, stream, buffer, ds);
+  } else {
+    co_await serve(w, stream, buffer, ds);
+  }
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
   co_await stream.async_shutdown(redirect(ec));
 }

@@ -43,4 +43,12 @@ void add_forwarded_headers(Request& req, std::string xff, uint32_t peer, std::st
   }
 }
 
+uint32_t gateway_remote_client(Request& req, const Downstream& ds, unsigned trusted_proxies, std::string_view scheme) {
+  if (!ds.gateway_port) return ds.peer_ip;
+  std::string xff = joined_forwarded_for(req);
+  const uint32_t client = forwarded_client(xff, trusted_proxies, ds.peer_ip);
+  add_forwarded_headers(req, std::move(xff), ds.peer_ip, scheme, trusted_proxies);
+  return client;
+}
+
 }  // namespace sluice::proxy

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "downstream.h"
 #include "http_types.h"
 
 namespace sluice::proxy {
@@ -30,5 +31,11 @@ std::string joined_forwarded_for(const Request& req);
 // front already did.
 void add_forwarded_headers(Request& req, std::string joined, uint32_t peer, std::string_view scheme,
                            unsigned trusted_proxies);
+
+// Who the client is, for the filters: at a Gateway (ds.gateway_port) the
+// original client behind `trusted_proxies`, with the forwarded headers set
+// for the application (`scheme`: what the client came over); elsewhere the
+// peer, and the request is left as it is.
+uint32_t gateway_remote_client(Request& req, const Downstream& ds, unsigned trusted_proxies, std::string_view scheme);
 
 }  // namespace sluice::proxy

@@ -160,14 +160,8 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
 
     // At the Gateway, who the client is (behind trusted proxies, from
     // X-Forwarded-For), and the forwarded headers the application reads.
-    uint32_t remote_ip = ds.peer_ip;
-    if (ds.gateway_port) {
-      const unsigned trusted = w.options.gateway_trusted_proxies;
-      std::string xff = joined_forwarded_for(req);
-      remote_ip = forwarded_client(xff, trusted, ds.peer_ip);
-      constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
-      add_forwarded_headers(req, std::move(xff), ds.peer_ip, kTls ? "https" : "http", trusted);
-    }
+    constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
+    const uint32_t remote_ip = gateway_remote_client(req, ds, w.options.gateway_trusted_proxies, kTls ? "https" : "http");
 
     Exchange ex(w, req, ds, "http", start, remote_ip);
     const bool stays = co_await ex.run_filters(
@@ -208,6 +202,7 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
       res.keep_alive(keep_alive);
       ex.on_response(res.base());
       log.response_bytes = co_await relay_h2_reply(stream, w.ioc, res, up, head, ec);
+      if (up.h2->has_trailers) ex.on_trailers(up.h2->trailers);  // dropped on the wire, kept in the record
       if (ec) log.flags.set(telemetry::ResponseFlag::kUpstreamProtocolError);
       tcp_layer.expires_never();
     } else {

@@ -12,6 +12,7 @@
 #include "h2_fields.h"
 #include "h2_limits.h"
 #include "h2_output.h"
+#include "grpc_status.h"
 #include "h2_stats.h"
 #include "proxy_limits.h"
 
@@ -26,6 +27,7 @@ namespace {
 constexpr std::size_t kFieldOverhead = 32;
 
 std::string_view as_view(const uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+std::string_view text_of(beast::string_view s) { return {s.data(), s.size()}; }
 
 H2Stream* stream_of(nghttp2_session* session, int32_t id) {
   return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
@@ -89,21 +91,46 @@ struct H2Connection::Callbacks {
     return 0;
   }
 
+  // Hands a stream's request on: whole (END_STREAM), or with its body to follow.
+  static void dispatch(H2Connection& c, H2Stream& s) {
+    auto it = c.streams_.find(s.id);
+    if (s.dispatched || it == c.streams_.end()) return;
+    s.dispatched = true;
+    if (s.request.target().empty() && !s.reject_status) s.reject_status = 400;
+    if (!s.authority.empty()) s.request.set(http::field::host, s.authority);
+    H2Stats::add(H2Stats::global().streams);
+    c.dispatch_(it->second);
+  }
+
+  // From here on the body goes upstream as it arrives; what came so far
+  // (its window given back already) is its start.
+  static void start_pipe(H2Connection& c, H2Stream& s) {
+    s.body_pipe = std::make_shared<RequestBodyPipe>(std::move(s.request.body()), kRetryBufferBytes);
+    s.request.body().clear();
+    H2Stats::add(H2Stats::global().streamed_bodies);
+    dispatch(c, s);
+  }
+
+  // Request DATA. A body held whole (up to the retry buffer) gives its window
+  // back at once; a piped body only as the upstream takes it, so a client
+  // cannot make us hold more than its stream window.
   static int on_data_chunk(nghttp2_session* session, uint8_t /*flags*/, int32_t stream_id, const uint8_t* data,
-                           size_t len, void* /*user_data*/) {
+                           size_t len, void* user_data) {
     H2Stream* s = stream_of(session, stream_id);
-    if (!s || s->reject_status) return 0;
-    std::string& body = s->request.body();
-    if (body.size() + len > kRetryBufferBytes) {
-      // Bodies are buffered whole in this slice: past the retry buffer the
-      // request is refused rather than streamed (docs/http2.md).
-      s->reject_status = 413;
-      body.clear();
-      body.shrink_to_fit();
-      H2Stats::add(H2Stats::global().body_too_large);
+    const std::string_view bytes(reinterpret_cast<const char*>(data), len);
+    if (s && !s->reject_status && !s->body_pipe && s->request.body().size() + len > kRetryBufferBytes) {
+      start_pipe(self(user_data), *s);
+    }
+    if (!s || s->reject_status || (s->body_pipe && (s->body_pipe->ended() || s->body_pipe->failed()))) {
+      nghttp2_session_consume(session, stream_id, len);  // nobody will take these
       return 0;
     }
-    body.append(reinterpret_cast<const char*>(data), len);
+    if (s->body_pipe) {
+      s->body_pipe->append(bytes);
+      return 0;
+    }
+    s->request.body().append(bytes);
+    nghttp2_session_consume(session, stream_id, len);
     return 0;
   }
 
@@ -117,19 +144,23 @@ struct H2Connection::Callbacks {
         }
         return 0;
       case NGHTTP2_HEADERS:
-      case NGHTTP2_DATA:
+      case NGHTTP2_DATA: {
+        H2Stream* s = stream_of(session, frame->hd.stream_id);
+        if (!s) return 0;
         if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-          H2Stream* s = stream_of(session, frame->hd.stream_id);
-          if (!s || s->dispatched) return 0;
-          auto it = c.streams_.find(s->id);
-          if (it == c.streams_.end()) return 0;
-          s->dispatched = true;
-          if (s->request.target().empty() && !s->reject_status) s->reject_status = 400;
-          if (!s->authority.empty()) s->request.set(http::field::host, s->authority);
-          H2Stats::add(H2Stats::global().streams);
-          c.dispatch_(it->second);
+          if (s->body_pipe) {
+            s->body_pipe->end();
+          } else {
+            dispatch(c, *s);
+          }
+        } else if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+                   !s->reject_status && is_grpc_content_type(text_of(s->request[http::field::content_type]))) {
+          // A gRPC call goes upstream at once: a streaming client may wait
+          // for replies before it sends its next message, or ever ends.
+          start_pipe(c, *s);
         }
         return 0;
+      }
       default:
         return 0;
     }
@@ -148,6 +179,7 @@ struct H2Connection::Callbacks {
     H2Connection& c = self(user_data);
     if (H2Stream* s = stream_of(session, stream_id)) {
       nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
+      if (s->body_pipe) s->body_pipe->fail();  // reset before its end: the upstream stream is cut too
       s->closed = true;
       s->aborted = error_code != NGHTTP2_NO_ERROR || !s->out_last;
       s->progress();
@@ -208,6 +240,8 @@ H2Connection::H2Connection(Dispatch dispatch)
   // nghttp2's own rapid-reset bucket stays as a backstop behind ours, which
   // answers ENHANCE_YOUR_CALM and is counted.
   nghttp2_option_set_stream_reset_rate_limit(opt, 2 * kH2ResetBurst, 2 * kH2ResetsPerSecond);
+  // Request bodies: windows given back as they are forwarded (on_data_chunk, consume()).
+  nghttp2_option_set_no_auto_window_update(opt, 1);
   // Closed streams are forgotten at once: no priority tree to keep them for.
   nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session_server_new2(&session_, cbs, this, opt);
@@ -218,6 +252,7 @@ H2Connection::H2Connection(Dispatch dispatch)
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(kH2MaxHeaderListBytes)},
   }};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kH2ConnectionWindow);
 }
 
 H2Connection::~H2Connection() {
@@ -281,6 +316,10 @@ void H2Connection::push_body(H2Stream& s, std::string_view piece, bool last) {
   }
 }
 
+void H2Connection::consume(int32_t stream_id, std::size_t n) {
+  if (n > 0) nghttp2_session_consume(session_, stream_id, n);
+}
+
 void H2Connection::terminate(uint32_t error_code) {
   shutting_down_ = true;
   nghttp2_session_terminate_session(session_, error_code);
@@ -298,6 +337,7 @@ void H2Connection::close_all() {
   streams_.clear();
   for (auto& [id, s] : streams) {
     nghttp2_session_set_stream_user_data(session_, id, nullptr);
+    if (s->body_pipe) s->body_pipe->fail();
     s->closed = true;
     s->aborted = true;
     s->progress();

@@ -2,7 +2,8 @@
 // HPACK, flow control, stream states), with no socket: bytes in through
 // receive(), bytes out through take_output(). The session (h2_session.h)
 // moves the bytes; the fuzz target drives it directly. Requests come out
-// whole through `dispatch`; responses go in through respond() and
+// through `dispatch`, whole, or (gRPC, or a body past the retry buffer) with
+// their body following through a pipe under flow control; responses go in through respond() and
 // push_body(). The limits of h2_limits.h are set here.
 #pragma once
 
@@ -52,6 +53,9 @@ class H2Connection {
   // The trailers of a response whose last piece is still to be pushed; they
   // end the stream after it.
   void set_trailers(H2Stream& s, Fields trailers) { s.out_trailers = std::move(trailers); }
+  // `n` bytes of a stream's piped request body went upstream: the client
+  // may send as many more.
+  void consume(int32_t stream_id, std::size_t n);
   // Cuts one stream (RST_STREAM), e.g. when its upstream broke mid-body.
   void reset(H2Stream& s, uint32_t error_code);
   // Ends the connection: GOAWAY with `error_code` once the output is sent.

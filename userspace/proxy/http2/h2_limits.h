@@ -33,6 +33,11 @@ inline constexpr std::size_t kH2MaxSettingsEntries = 32;
 // cancels a few streams now and then never comes near it.
 inline constexpr uint32_t kH2ResetBurst = 200;
 inline constexpr uint32_t kH2ResetsPerSecond = 33;
+// Our connection-level receive window. Request bodies are flow controlled
+// per stream (the default 64 KiB window, given back as the upstream takes
+// the bytes), so one stream whose upstream is slow holds at most that much
+// and never stalls the connection's other streams.
+inline constexpr int32_t kH2ConnectionWindow = 16 * 1024 * 1024;
 // A connection with no stream under way and nothing received for this long
 // is closed with GOAWAY NO_ERROR.
 inline constexpr std::chrono::seconds kH2IdleTimeout = kDownstreamIdleTimeout;

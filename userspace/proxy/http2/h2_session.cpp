@@ -3,20 +3,25 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "forwarded_for.h"
 #include "h2_connection.h"
 #include "h2_limits.h"
 #include "h2_stats.h"
 #include "h2_upstream_conn.h"
 #include "local_reply.h"
 #include "request_exchange.h"
+#include "streaming_body.h"
 #include "wakeup.h"
 
 namespace sluice::proxy {
@@ -31,10 +36,15 @@ namespace {
 // that stopped reading) is cut off.
 constexpr std::chrono::seconds kClosingWriteStall{5};
 
+// Stream: TcpStream (h2c on the mesh port) or an ssl_stream over it (ALPN
+// h2 at a Gateway). nghttp2 sees bytes either way; only the reads and
+// writes go through the stream.
+template <class Stream>
 struct H2Session {
-  H2Session(Worker& worker, Socket& sock, const Downstream& downstream)
+  H2Session(Worker& worker, Stream& str, const Downstream& downstream)
       : w(worker),
-        socket(sock),
+        stream(str),
+        socket(beast::get_lowest_layer(str).socket()),
         ds(downstream),
         writer_wake(worker.ioc),
         watch_wake(worker.ioc),
@@ -42,7 +52,8 @@ struct H2Session {
         conn([this](std::shared_ptr<H2Stream> s) { ready.push_back(std::move(s)); }) {}
 
   Worker& w;
-  Socket& socket;
+  Stream& stream;
+  Socket& socket;  // the TCP socket under `stream`: cancel and shutdown
   const Downstream& ds;
   Wakeup writer_wake;  // frames to send, or the end
   Wakeup watch_wake;   // the end, for the watchdog
@@ -58,7 +69,8 @@ struct H2Session {
 };
 
 // Runs `task` on the worker, counted, so the session outlives it.
-void spawn_counted(H2Session& s, Task<void> task, bool handler) {
+template <class Stream>
+void spawn_counted(H2Session<Stream>& s, Task<void> task, bool handler) {
   ++s.tasks;
   if (handler) ++s.handlers;
   asio::co_spawn(s.w.ioc, std::move(task), [&s, handler](std::exception_ptr) {
@@ -83,8 +95,44 @@ class ProgressHook {
   H2Stream& st_;
 };
 
+// While a stream's handler runs, its piped request body gives the client's
+// window back as the upstream takes it. When the handler ends (the response
+// is over) a body still arriving has nowhere to go: it is cut (later DATA is
+// dropped as it comes), what was never taken is given back to the
+// connection, and the stream is reset with NO_ERROR (RFC 9113 8.1 lets a
+// server that answered stop reading).
+template <class Stream>
+class BodyWindowHook {
+ public:
+  BodyWindowHook(H2Session<Stream>& s, H2Stream& st) : s_(s), st_(st) {
+    if (!st_.body_pipe) return;
+    st_.body_pipe->on_taken = [session = &s, id = st.id](std::size_t n) {
+      session->conn.consume(id, n);
+      session->writer_wake.notify();
+    };
+  }
+  ~BodyWindowHook() {
+    RequestBodyPipe* pipe = st_.body_pipe.get();
+    if (!pipe) return;
+    pipe->on_taken = nullptr;
+    if (pipe->ended() || pipe->failed()) return;
+    pipe->fail();
+    s_.conn.consume(st_.id, pipe->untaken());
+    // Not before the response's last DATA is on its way: a reset would overtake it.
+    if (st_.out_drained()) s_.conn.reset(st_, NGHTTP2_NO_ERROR);
+    s_.writer_wake.notify();
+  }
+  BodyWindowHook(const BodyWindowHook&) = delete;
+  BodyWindowHook& operator=(const BodyWindowHook&) = delete;
+
+ private:
+  H2Session<Stream>& s_;
+  H2Stream& st_;
+};
+
 // A response made here (a reject, a route or filter answer), body and all.
-void send_local(H2Session& s, H2Stream& st, const Response& res) {
+template <class Stream>
+void send_local(H2Session<Stream>& s, H2Stream& st, const Response& res) {
   s.conn.respond(st, res.result_int(), res.base(), !res.body().empty());
   if (!res.body().empty()) s.conn.push_body(st, res.body(), true);
   s.writer_wake.notify();
@@ -93,7 +141,8 @@ void send_local(H2Session& s, H2Stream& st, const Response& res) {
 // Relays an upstream response: HEADERS now, then DATA a piece at a time;
 // the next piece is read from upstream only once nghttp2 has taken the last
 // one, so a slow client holds back the upstream read, not our memory.
-Task<void> relay_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Exchange& ex, UpstreamReply& up) {
+template <class Stream>
+Task<void> relay_upstream(H2Session<Stream>& s, H2Stream& st, Wakeup& progress, Exchange& ex, UpstreamReply& up) {
   ResponseBodyParser& parser = *up.parser;
   ex.on_response(parser.get().base());
   ex.log.status = parser.get().result_int();
@@ -160,7 +209,8 @@ Task<void> relay_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Exchange
 // trailers (grpc-status). The upstream's window opens again only as the
 // client takes the data, so a slow client holds back the server, not our
 // memory. A trailers-only response (gRPC's errors) is one HEADERS frame.
-Task<void> relay_h2_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Exchange& ex, UpstreamReply& up) {
+template <class Stream>
+Task<void> relay_h2_upstream(H2Session<Stream>& s, H2Stream& st, Wakeup& progress, Exchange& ex, UpstreamReply& up) {
   H2UpstreamStream& u = *up.h2;
   u.on_event = [&progress] { progress.notify(); };
   auto& head = up.head();
@@ -199,7 +249,10 @@ Task<void> relay_h2_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Excha
       break;
     }
     const bool last = u.ended;
-    if (last && u.has_trailers) s.conn.set_trailers(st, std::move(u.trailers));
+    if (last && u.has_trailers) {
+      ex.on_trailers(u.trailers);
+      s.conn.set_trailers(st, std::move(u.trailers));
+    }
     s.conn.push_body(st, u.body, last);
     ex.log.response_bytes += u.body.size();
     up.h2_conn->consume(u, u.body.size());
@@ -211,7 +264,8 @@ Task<void> relay_h2_upstream(H2Session& s, H2Stream& st, Wakeup& progress, Excha
 }
 
 // One request stream, from its whole request to its response's end.
-Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
+template <class Stream>
+Task<void> handle_stream(H2Session<Stream>& s, std::shared_ptr<H2Stream> stream) {
   H2Stream& st = *stream;
   Wakeup progress(s.w.ioc);
   ProgressHook hook(st, progress);
@@ -219,7 +273,10 @@ Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
     send_local(s, st, local_reply(st.reject_status, 11, true));
     co_return;
   }
-  Exchange ex(s.w, st.request, s.ds, st.scheme, st.started, s.ds.peer_ip);
+  constexpr bool kTls = !std::is_same_v<Stream, TcpStream>;
+  const uint32_t remote_ip =
+      gateway_remote_client(st.request, s.ds, s.w.options.gateway_trusted_proxies, kTls ? "https" : "http");
+  Exchange ex(s.w, st.request, s.ds, st.scheme, st.started, remote_ip);
   ex.log.protocol = "HTTP/2";
   // A fault delay ends early when the client resets the stream (or leaves).
   const auto hold = [&st, &progress](std::chrono::milliseconds delay) -> Task<bool> {
@@ -229,8 +286,12 @@ Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
     }
     co_return !st.closed;
   };
+  // A piped body: the client may send more as the upstream takes it.
+  std::optional<PipedBody> piped;
+  BodyWindowHook window(s, st);
+  if (st.body_pipe) piped.emplace(s.w.ioc, st.body_pipe);
   if (!co_await ex.run_filters(hold)) co_return;
-  ForwardResult result = co_await ex.answer(nullptr, 11, true);
+  ForwardResult result = co_await ex.answer(piped ? &*piped : nullptr, 11, true);
   if (result.local) {
     Response& res = *result.local;
     ex.on_response(res.base());
@@ -244,17 +305,20 @@ Task<void> handle_stream(H2Session& s, std::shared_ptr<H2Stream> stream) {
   }
   // The client reset the stream, or the connection ended, before its end.
   if (st.aborted) ex.log.flags.set(telemetry::ResponseFlag::kDownstreamConnectionTermination);
+  if (st.body_pipe) ex.log.request_bytes = st.body_pipe->received();
   ex.complete();
 }
 
-void start_ready_streams(H2Session& s) {
+template <class Stream>
+void start_ready_streams(H2Session<Stream>& s) {
   for (auto& st : s.ready) spawn_counted(s, handle_stream(s, std::move(st)), true);
   s.ready.clear();
 }
 
 // Flushes nghttp2's output whenever there is some; the one writer of the
 // socket. Ends when nghttp2 has nothing more to say, or on a write error.
-Task<void> write_loop(H2Session& s) {
+template <class Stream>
+Task<void> write_loop(H2Session<Stream>& s) {
   std::string out;
   for (;;) {
     out.clear();
@@ -263,7 +327,7 @@ Task<void> write_loop(H2Session& s) {
       s.writing = true;
       s.write_since = std::chrono::steady_clock::now();
       beast::error_code ec;
-      co_await asio::async_write(s.socket, asio::buffer(out), redirect(ec));
+      co_await asio::async_write(s.stream, asio::buffer(out), redirect(ec));
       s.writing = false;
       if (ec) break;
       s.last_write = std::chrono::steady_clock::now();
@@ -280,7 +344,8 @@ Task<void> write_loop(H2Session& s) {
 
 // Once a second: the idle timeout, stalled writes and stuck connections, and
 // the proxy's drain.
-Task<void> watch_loop(H2Session& s) {
+template <class Stream>
+Task<void> watch_loop(H2Session<Stream>& s) {
   while (!s.closing) {
     co_await s.watch_wake.wait(kH2WatchInterval);
     if (s.closing) break;
@@ -312,10 +377,10 @@ Task<void> watch_loop(H2Session& s) {
 
 }  // namespace
 
-Task<void> serve_h2(Worker& w, TcpStream& stream, beast::flat_buffer& buffer, const Downstream& ds,
-                    H2Upgrade* upgrade) {
+template <class Stream>
+Task<void> serve_h2(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Downstream& ds, H2Upgrade* upgrade) {
   H2Stats::add(H2Stats::global().connections);
-  H2Session s(w, stream.socket(), ds);
+  H2Session<Stream> s(w, stream, ds);
   // Settings that do not decode end the connection before any stream runs.
   if (upgrade && !s.conn.upgrade(upgrade->settings, std::move(upgrade->first))) s.closing = true;
   start_ready_streams(s);
@@ -324,7 +389,7 @@ Task<void> serve_h2(Worker& w, TcpStream& stream, beast::flat_buffer& buffer, co
   beast::error_code ec;
   while (!s.closing && s.conn.want_read()) {
     if (buffer.size() == 0) {
-      const std::size_t n = co_await s.socket.async_read_some(buffer.prepare(kRelayChunkBytes), redirect(ec));
+      const std::size_t n = co_await s.stream.async_read_some(buffer.prepare(kRelayChunkBytes), redirect(ec));
       if (ec) break;
       buffer.commit(n);
     }
@@ -346,8 +411,13 @@ Task<void> serve_h2(Worker& w, TcpStream& stream, beast::flat_buffer& buffer, co
     if (s.writing && std::chrono::steady_clock::now() - closing_since > kClosingWriteStall) s.socket.cancel(ec);
   }
   s.conn.close_all();
-  s.socket.shutdown(Socket::shutdown_both, ec);
+  // Over TLS the caller sends close_notify once every stream has ended.
+  if constexpr (std::is_same_v<Stream, TcpStream>) s.socket.shutdown(Socket::shutdown_both, ec);
   while (s.tasks > 0) co_await s.done_wake.wait();
 }
+
+template Task<void> serve_h2<TcpStream>(Worker&, TcpStream&, beast::flat_buffer&, const Downstream&, H2Upgrade*);
+template Task<void> serve_h2<beast::ssl_stream<TcpStream>>(Worker&, beast::ssl_stream<TcpStream>&, beast::flat_buffer&,
+                                                           const Downstream&, H2Upgrade*);
 
 }  // namespace sluice::proxy

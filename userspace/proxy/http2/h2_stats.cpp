@@ -11,12 +11,14 @@ void write_h2_metrics(telemetry::ExpositionWriter& w) {
   w.counter_sample("sluice_proxy_http2_connections", "", s.connections.load());
   w.counter("sluice_proxy_http2_streams", "HTTP/2 request streams handed to the request path.");
   w.counter_sample("sluice_proxy_http2_streams", "", s.streams.load());
+  w.counter("sluice_proxy_http2_streamed_request_bodies",
+            "HTTP/2 requests whose body went upstream as it arrived (gRPC, or past the retry buffer).");
+  w.counter_sample("sluice_proxy_http2_streamed_request_bodies", "", s.streamed_bodies.load());
   w.counter("sluice_proxy_http2_limit_events",
             "HTTP/2 limits against hostile input that fired (docs/http2.md), by limit.");
   const std::pair<const char*, const std::atomic<uint64_t>*> events[] = {
       {"refused_stream", &s.refused_streams},
       {"header_list_too_large", &s.header_list_too_large},
-      {"body_too_large", &s.body_too_large},
       {"rapid_reset", &s.rapid_reset_goaways},
       {"flood", &s.flood_closes},
       {"protocol_error", &s.protocol_error_closes},

@@ -13,9 +13,9 @@ namespace sluice::proxy {
 struct H2Stats {
   std::atomic<uint64_t> connections{0};
   std::atomic<uint64_t> streams{0};            // requests dispatched
+  std::atomic<uint64_t> streamed_bodies{0};    // of which with the body piped upstream as it arrived
   std::atomic<uint64_t> refused_streams{0};    // past MAX_CONCURRENT_STREAMS
   std::atomic<uint64_t> header_list_too_large{0};
-  std::atomic<uint64_t> body_too_large{0};
   std::atomic<uint64_t> rapid_reset_goaways{0};
   std::atomic<uint64_t> flood_closes{0};       // SETTINGS/PING/CONTINUATION floods, nghttp2's verdict
   std::atomic<uint64_t> protocol_error_closes{0};
@@ -28,7 +28,8 @@ struct H2Stats {
   static void add(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
-// sluice_proxy_http2_connections_total, sluice_proxy_http2_streams_total and
+// sluice_proxy_http2_connections_total, sluice_proxy_http2_streams_total,
+// sluice_proxy_http2_streamed_request_bodies_total and
 // sluice_proxy_http2_limit_events_total{limit=...}.
 void write_h2_metrics(telemetry::ExpositionWriter& w);
 

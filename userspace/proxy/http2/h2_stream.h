@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "http_types.h"
+#include "request_body_pipe.h"
 
 namespace sluice::proxy {
 
@@ -24,9 +26,13 @@ struct H2Stream {
   std::string authority;
   std::size_t header_bytes = 0;  // RFC 9113's header list size so far
   // Non-zero: the request is answered with this status and never forwarded
-  // (431 header list too large, 413 body past the retry buffer, 501 CONNECT).
+  // (431 header list too large, 501 CONNECT).
   unsigned reject_status = 0;
-  bool dispatched = false;     // the request is whole and handed to a handler
+  bool dispatched = false;     // the request is handed to a handler (whole, or with its body piped)
+  // The body, when it is forwarded as it arrives rather than held whole: a
+  // gRPC request (its messages may depend on the replies), or one whose body
+  // outgrew the retry buffer. Null: the body is in `request`, whole.
+  std::shared_ptr<RequestBodyPipe> body_pipe;
   bool closed = false;         // the stream is over (done, reset, or the connection ended)
   bool aborted = false;        // ... before its end: reset by either side, or the connection ended
 

@@ -68,12 +68,28 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+// ALPN as Istio's Gateways answer it: h2 when the client offers it, else
+// http/1.1; a client that offers neither gets no ALPN and speaks HTTP/1.1.
+int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen, void*) {
+  static constexpr unsigned char kServerProtocols[] = "\x02h2\x08http/1.1";
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, kServerProtocols, sizeof kServerProtocols - 1, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
 SSL_CTX* new_server_ctx() {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return nullptr;
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);  // Istio's default minimum for servers
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  // On every context: the hello context answers the handshake, a server's
+  // own context once the ClientHello callback switched to it.
+  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
   return ctx;
 }
 

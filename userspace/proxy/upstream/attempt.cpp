@@ -64,9 +64,11 @@ Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, 
 Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req, StreamingBody* streaming,
                              UpstreamReply& reply, const RouteDecision& d,
                              std::optional<RetryClock::time_point> deadline, uint64_t& streamed) {
-  // A body too large to hold whole goes over HTTP/1.1 even to an h2 target
-  // (docs/http2.md): the h2 upstream sends request bodies held whole.
-  if (d.target->h2 && !streaming) co_return co_await attempt_h2(w, ep, req, reply, d, deadline);
+  // The h2 upstream sends a body held whole, or an h2 client's piped body as
+  // it arrives. A large body still on an HTTP/1.1 client connection goes over
+  // HTTP/1.1 even to an h2 target (docs/http2.md).
+  std::shared_ptr<RequestBodyPipe> pipe = streaming ? streaming->pipe() : nullptr;
+  if (d.target->h2 && (!streaming || pipe)) co_return co_await attempt_h2(w, ep, req, pipe, reply, d, deadline);
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
   CircuitBreaker& breaker = d.cluster().breaker;
   AttemptOutcome out;

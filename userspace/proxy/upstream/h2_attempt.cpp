@@ -62,13 +62,16 @@ Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, uint64_t id, co
 
 }  // namespace
 
-Task<AttemptOutcome> attempt_h2(Worker& w, const config::Endpoint& ep, const Request& req, UpstreamReply& reply,
-                                const RouteDecision& d, std::optional<RetryClock::time_point> deadline) {
+Task<AttemptOutcome> attempt_h2(Worker& w, const config::Endpoint& ep, const Request& req,
+                                const std::shared_ptr<RequestBodyPipe>& pipe,
+                                UpstreamReply& reply, const RouteDecision& d,
+                                std::optional<RetryClock::time_point> deadline) {
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
   AttemptOutcome out;
   std::shared_ptr<H2UpstreamConn> conn = co_await stream_capacity(w, id, ep, d, out);
   if (!conn) co_return out;
   auto st = std::make_shared<H2UpstreamStream>();
+  st->pipe = pipe;  // shared: nghttp2 may read it until the stream is gone
   Wakeup wake(w.ioc);
   st->on_event = [&wake] { wake.notify(); };
   if (!conn->submit(req, st)) {

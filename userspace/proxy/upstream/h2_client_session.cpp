@@ -98,10 +98,24 @@ struct H2ClientSession::Callbacks {
     return 0;
   }
 
-  // The request body, from the attempt's request (held whole).
+  // The request body, from the attempt's request (held whole), or from the
+  // client's pipe as it arrives: deferred while it has nothing new, and the
+  // stream reset if the client's half failed.
   static ssize_t read_request(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf, size_t length,
                               uint32_t* data_flags, nghttp2_data_source* source, void* /*user_data*/) {
     auto* s = static_cast<H2UpstreamStream*>(source->ptr);
+    if (RequestBodyPipe* pipe = s->pipe.get()) {
+      const std::size_t n = pipe->read(s->request_sent, reinterpret_cast<char*>(buf), length);
+      s->request_sent += n;
+      if (pipe->done_at(s->request_sent)) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (n == 0) {
+        if (pipe->failed() || pipe->lost(s->request_sent)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        s->request_deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      return static_cast<ssize_t>(n);
+    }
     const std::size_t n = std::min(length, s->request_body.size() - std::min(s->request_sent, s->request_body.size()));
     if (n > 0) std::memcpy(buf, s->request_body.data() + s->request_sent, n);
     s->request_sent += n;
@@ -157,8 +171,9 @@ bool H2ClientSession::submit(const Request& req, std::string_view scheme, std::s
   nghttp2_data_provider body{};
   body.source.ptr = stream.get();
   body.read_callback = &Callbacks::read_request;
-  const int32_t id = nghttp2_submit_request(session_, nullptr, list.data(), list.size(),
-                                            req.body().empty() ? nullptr : &body, stream.get());
+  const bool has_body = !req.body().empty() || stream->pipe;
+  const int32_t id =
+      nghttp2_submit_request(session_, nullptr, list.data(), list.size(), has_body ? &body : nullptr, stream.get());
   if (id < 0) {
     goaway_ = true;  // stream ids used up (or a broken session): take no more
     return false;
@@ -175,6 +190,12 @@ void H2ClientSession::consume(const H2UpstreamStream& s, std::size_t n) {
   } else {
     nghttp2_session_consume(session_, s.id, n);
   }
+}
+
+void H2ClientSession::resume(H2UpstreamStream& s) {
+  if (!s.request_deferred || s.closed || s.id < 0) return;
+  s.request_deferred = false;
+  nghttp2_session_resume_data(session_, s.id);
 }
 
 void H2ClientSession::cancel(H2UpstreamStream& s, uint32_t error_code) {

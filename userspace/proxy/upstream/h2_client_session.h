@@ -26,13 +26,16 @@ class H2ClientSession {
   H2ClientSession& operator=(const H2ClientSession&) = delete;
 
   // Submits `req` (an HTTP/1-shaped request: its Host becomes :authority,
-  // hop-by-hop fields are left out) with its whole body. `stream` is kept
+  // hop-by-hop fields are left out) with its whole body, or the body of
+  // `stream->pipe` as it arrives. `stream` is kept
   // until it closes. False: the session cannot take a stream now.
   bool submit(const Request& req, std::string_view scheme, std::shared_ptr<H2UpstreamStream> stream);
   // The relay took `n` bytes of a stream's DATA: open the windows again.
   // The windows are ours to open, so a slow client holds back the server,
   // not our memory.
   void consume(const H2UpstreamStream& s, std::size_t n);
+  // More of a stream's piped request body arrived (or it ended): send on.
+  void resume(H2UpstreamStream& s);
   // Cuts one stream (RST_STREAM), e.g. when its client left.
   void cancel(H2UpstreamStream& s, uint32_t error_code);
 

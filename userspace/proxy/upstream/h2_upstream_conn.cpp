@@ -34,7 +34,19 @@ bool H2UpstreamConn::usable() const {
 }
 
 bool H2UpstreamConn::submit(const Request& req, std::shared_ptr<H2UpstreamStream> stream) {
+  RequestBodyPipe* pipe = stream->pipe.get();
+  std::weak_ptr<H2UpstreamStream> weak_stream = stream;
   if (!usable() || !session_.submit(req, "http", std::move(stream))) return false;
+  if (pipe) {
+    // The client's next bytes wake this stream's sending, as long as both live.
+    pipe->on_data = [conn = weak_from_this(), st = std::move(weak_stream)] {
+      auto c = conn.lock();
+      auto s = st.lock();
+      if (!c || !s || c->dead_) return;
+      c->session_.resume(*s);
+      c->writer_wake_.notify();
+    };
+  }
   ++requests_;
   last_used_ = std::chrono::steady_clock::now();
   writer_wake_.notify();
@@ -49,9 +61,12 @@ void H2UpstreamConn::consume(H2UpstreamStream& s, std::size_t n) {
 
 void H2UpstreamConn::finish(H2UpstreamStream& s) {
   s.on_event = nullptr;
+  if (s.pipe) s.pipe->on_data = nullptr;  // a retry's attempt may take the pipe next
   last_used_ = std::chrono::steady_clock::now();
   if (dead_) return;
-  if (!s.ended) session_.cancel(s, NGHTTP2_CANCEL);
+  // A response that ended before the client's piped body did: the rest of
+  // the body has nowhere to go, and the stream must not hold its slot.
+  if (!s.ended || (s.pipe && !s.pipe->done_at(s.request_sent))) session_.cancel(s, NGHTTP2_CANCEL);
   consume(s, s.body.size());
   s.body.clear();
   // maxRequestsPerConnection reached: the connection ends with its last stream.

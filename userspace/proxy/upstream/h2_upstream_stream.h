@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "http_types.h"
+#include "request_body_pipe.h"
 
 namespace sluice::proxy {
 
@@ -26,10 +28,17 @@ struct H2UpstreamStream {
   std::size_t request_sent = 0;
   std::string body_left;
   void keep_unsent_body() {
+    if (pipe) return;  // the pipe outlives the attempt, and request_sent counts in it
     body_left.assign(request_body.substr(std::min(request_sent, request_body.size())));
     request_body = body_left;
     request_sent = 0;
   }
+
+  // Or a body still arriving from an HTTP/2 client, read as it comes
+  // (request_sent counts from its first byte); `request_deferred`: nghttp2
+  // waits for more of it.
+  std::shared_ptr<RequestBodyPipe> pipe;
+  bool request_deferred = false;
 
   boost::beast::http::response_header<Fields> head;  // :status and the fields
   bool head_done = false;  // a final (non-1xx) response head arrived

@@ -81,10 +81,13 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
 
   // Retries: the route timeout covers every attempt; each waits a fully
   // jittered back-off and goes to an endpoint not tried yet where possible.
-  // A streamed request has a single attempt: its body cannot be replayed.
-  const config::RetryPolicy& policy = d.route && !streaming ? d.route->retries : kNoRetries;
+  // A streamed request is retried only while its body can be replayed (an h2
+  // client's body within the retry buffer); one from an HTTP/1.1 connection
+  // has a single attempt.
+  const bool replayable = !streaming || streaming->replayable();
+  const config::RetryPolicy& policy = d.route && replayable ? d.route->retries : kNoRetries;
   const ParsedRetryOn& retry_on = w.router.retry_on(d.route);
-  const auto deadline = streaming ? std::nullopt : route_deadline(RetryClock::now(), d.timeout_ms);
+  const auto deadline = replayable ? route_deadline(RetryClock::now(), d.timeout_ms) : std::nullopt;
   boost::container::small_vector<const config::Endpoint*, 4> tried;  // no allocation for the usual few attempts
   const config::Endpoint* ep = d.endpoint;
   std::optional<CircuitBreaker::Guard> retry_slot;
@@ -101,13 +104,13 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     w.router.picker().started(ep);
     auto until = attempt_deadline && *attempt_deadline != RetryClock::time_point::max()
                      ? attempt_deadline : std::optional<RetryClock::time_point>{};
-    if (streaming && d.timeout_ms > 0) until = RetryClock::now() + std::chrono::milliseconds(d.timeout_ms);
+    if (!replayable && d.timeout_ms > 0) until = RetryClock::now() + std::chrono::milliseconds(d.timeout_ms);
     if (n > 0) reply = std::make_unique<UpstreamReply>();
     uint64_t streamed = 0;
     begin_attempt_span(log.trace, up_req, log.upstream);
     outcome = co_await attempt(w, *ep, up_req, streaming, *reply, d, until, streamed);
     end_attempt_span(log.trace, outcome);
-    if (streaming) log.request_bytes = streamed;  // the buffered prefix is part of it
+    if (streaming && !streaming->pipe()) log.request_bytes = streamed;  // the buffered prefix is part of it
     w.router.picker().finished(ep);
     report_outlier(d.cluster(), *ep, outcome);
     if (deadline && RetryClock::now() >= *deadline) {
@@ -115,6 +118,8 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
       co_return local(504, "upstream request timeout\n");
     }
     if (!should_retry(retry_on, outcome) || n >= policy.attempts) break;
+    // The body outgrew the retry buffer meanwhile: no retry (Envoy's rule).
+    if (streaming && !streaming->replayable()) break;
     // maxRetries: a retry without a slot is skipped, and the response so far stands.
     retry_slot = d.cluster().breaker.try_retry();
     if (!retry_slot) {

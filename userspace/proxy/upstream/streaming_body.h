@@ -6,12 +6,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <memory>
 #include <string_view>
 
 #include "body_relay.h"
 #include "http_types.h"
 #include "proxy_asio.h"
 #include "proxy_limits.h"
+#include "request_body_pipe.h"
 
 namespace sluice::proxy {
 
@@ -24,6 +26,29 @@ class StreamingBody {
   // Writes `out`'s header, `first`, then the rest of the body to `up`.
   virtual Task<uint64_t> relay_to(TcpStream& up, StreamRequest& out, std::string_view first,
                                   boost::beast::error_code& ec) = 0;
+  // An HTTP/2 client's body arriving in DATA frames (request_body_pipe.h),
+  // which an HTTP/2 upstream stream takes as it comes; null for a body
+  // still on an HTTP/1 connection.
+  virtual std::shared_ptr<RequestBodyPipe> pipe() const { return nullptr; }
+  // A new attempt can send the whole body again (it still fits the retry buffer).
+  virtual bool replayable() const { return false; }
+};
+
+// An HTTP/2 client's body (its pipe) as a streaming body: an HTTP/2 upstream
+// reads the pipe itself; an HTTP/1.1 upstream gets it through relay_to(),
+// chunked unless the client gave a Content-Length.
+class PipedBody final : public StreamingBody {
+ public:
+  PipedBody(boost::asio::io_context& ioc, std::shared_ptr<RequestBodyPipe> pipe)
+      : ioc_(ioc), pipe_(std::move(pipe)) {}
+  Task<uint64_t> relay_to(TcpStream& up, StreamRequest& out, std::string_view first,
+                          boost::beast::error_code& ec) override;
+  std::shared_ptr<RequestBodyPipe> pipe() const override { return pipe_; }
+  bool replayable() const override { return pipe_->replayable(); }
+
+ private:
+  boost::asio::io_context& ioc_;
+  std::shared_ptr<RequestBodyPipe> pipe_;
 };
 
 template <class Stream>
