@@ -13,7 +13,7 @@ using telemetry::ExpositionWriter;
 
 void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats) {
   w.counter("sluice_kernel_decisions",
-            "Verdicts of the socket load balancer's programs (connect4, sendmsg4, recvmsg4, getpeername4, sockops), "
+            "Verdicts of the socket load balancer's programs (connect4/6, sendmsg4, recvmsg4/6, getpeername4/6, sockops), "
             "by reason, summed over CPUs.");
   for (unsigned r = 0; r < SL_R__COUNT; ++r) {
     w.counter_sample("sluice_kernel_decisions", ExpositionWriter::label_text({{"reason", sl_reason_name(r)}}),
