@@ -20,6 +20,7 @@
 #include "lb_select.h"
 #include "l4_policy.h"
 #include "conn_rate.h"
+#include "tcp_rtt.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -895,6 +896,36 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	lb4_count(SL_R_SOCKOPS_COUNTED);
 }
 
+/* The closing connection's RTT and retransmits, into its service's
+ * sl_svc_rtt (made on the service's first close). A connection that never
+ * measured an RTT (srtt 0) adds no RTT sample. */
+static __always_inline void lb4_record_rtt(const struct bpf_sock_ops *skops, const struct sl_svc_key *svc)
+{
+	struct sl_svc_rtt zero = {};
+	struct sl_svc_rtt *r;
+	__u32 us, retrans, bucket;
+
+	r = bpf_map_lookup_elem(&sl_svc_rtt, svc);
+	if (!r) {
+		bpf_map_update_elem(&sl_svc_rtt, svc, &zero, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&sl_svc_rtt, svc);
+		if (!r)
+			return;
+	}
+	if (skops->srtt_us) {
+		us = tcp_rtt_us(skops->srtt_us);
+		bucket = tcp_rtt_bucket(us);
+		if (bucket < SL_RTT_BUCKETS)
+			__sync_fetch_and_add(&r->buckets[bucket], 1);
+		__sync_fetch_and_add(&r->rtt_us_sum, us);
+	}
+	retrans = skops->total_retrans;
+	if (retrans) {
+		__sync_fetch_and_add(&r->retransmits, retrans);
+		__sync_fetch_and_add(&r->retransmitting, 1);
+	}
+}
+
 static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 {
 	struct sl_edge_counters *edge;
@@ -932,6 +963,7 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 		edge->bytes_to_backend += skops->bytes_acked;
 		edge->bytes_from_backend += skops->bytes_received;
 	}
+	lb4_record_rtt(skops, &st->svc);
 	lb4_count(floor ? SL_R_SOCKOPS_FLOOR : SL_R_SOCKOPS_RELEASED);
 }
 

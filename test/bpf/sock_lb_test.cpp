@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -33,6 +34,8 @@ using sluice::test::NamedServer;
 namespace {
 
 constexpr const char* kVip = "10.96.0.10";
+// kVip as a dual-stack AF_INET6 socket dials it (the *6 hooks).
+constexpr const char* kMappedVip = "::ffff:10.96.0.10";
 constexpr uint16_t kVipPort = 80;
 constexpr uint16_t kBackendPort = 8080;
 
@@ -221,6 +224,31 @@ TEST_F(SockLbTest, MaxConnectionsRefusesTheNextConnectAtOnce) {
   close(held[2]);
 }
 
+// The kernel's network view (sl_svc_rtt): each closed connection adds its
+// smoothed RTT, in tcp_rtt.h's buckets, and its retransmits, by service.
+TEST_F(SockLbTest, ClosedConnectionsLeaveTheirRttByService) {
+  start_backends(2, 3);
+  ServiceSpec spec = apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 3));
+  for (int i = 0; i < 3; ++i) ASSERT_NE(connect_once(1).substr(0, 5), "error");
+  const int dual = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  ASSERT_NE(sluice::test::ask_name(dual, kMappedVip, kVipPort).substr(0, 5), "error");
+  ASSERT_TRUE(wait_active(spec, 0));
+  std::optional<sl_svc_rtt> rtt;
+  uint64_t samples = 0;
+  for (int i = 0; i < 200 && samples < 4; ++i) {
+    rtt = lb_->maps().rtt.lookup(service_key(spec));
+    samples = 0;
+    if (rtt) for (uint64_t c : rtt->buckets) samples += c;
+    if (samples < 4) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(rtt.has_value());
+  EXPECT_EQ(samples, 4u) << "one sample per closed connection, a dual-stack one too";
+  EXPECT_GT(rtt->rtt_us_sum, 0u);
+  EXPECT_LT(rtt->buckets[SL_RTT_BUCKETS - 1], 4u) << "a veth pair's RTT is not above a second";
+  EXPECT_EQ(rtt->retransmits, 0u) << "a lossless veth";
+  EXPECT_EQ(rtt->retransmitting, 0u);
+}
+
 // A connection whose handshake outlasts its service: the service's counters
 // go with it, and the late ESTABLISHED must not create them again.
 TEST_F(SockLbTest, AServiceRemovedDuringAHandshakeLeavesNoCounters) {
@@ -380,8 +408,6 @@ TEST_F(SockLbTest, UnknownVipIsLeftAlone) {
 // Dual-stack sockets: gRPC's C core, Java and most runtimes with IPv6 on
 // dial IPv4 from an AF_INET6 socket through ::ffff:a.b.c.d, which runs the
 // *6 hooks. They are balanced, counted and shown the VIP like IPv4 ones.
-constexpr const char* kMappedVip = "::ffff:10.96.0.10";
-
 TEST_F(SockLbTest, DualStackSocketsDialingAV4MappedVipAreBalanced) {
   start_backends(2, 3);
   ServiceSpec spec = apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 3));

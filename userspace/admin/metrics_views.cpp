@@ -21,6 +21,18 @@ void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>
   }
 }
 
+std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt) {
+  std::vector<telemetry::ServiceRtt> out;
+  rtt.for_each([&](const sl_svc_key& k, const sl_svc_rtt& v) {
+    telemetry::ServiceRtt r{.vip = ntohl(k.vip), .port = ntohs(k.port), .rtt_us_sum = v.rtt_us_sum,
+                            .retransmits = v.retransmits, .retransmitting = v.retransmitting};
+    static_assert(std::tuple_size_v<decltype(r.buckets)> == SL_RTT_BUCKETS);
+    for (size_t i = 0; i < r.buckets.size(); ++i) r.buckets[i] = v.buckets[i];
+    out.push_back(r);
+  });
+  return out;
+}
+
 std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges) {
   std::vector<telemetry::TcpEdge> out;
   edges.for_each([&](const sl_edge_key& k, const std::vector<sl_edge_counters>& per_cpu) {
