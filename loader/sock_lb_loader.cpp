@@ -24,8 +24,8 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->pin_dir_ = options.pin_dir;
   self->skel_ = sock_lb_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_lb BPF object"));
-  if (auto dropped = unpin_reshaped_counters(self->skel_->maps.sl_stats, options.pin_dir); !dropped) {
-    return dropped.error();
+  for (const bpf_map* counters : {self->skel_->maps.sl_stats, self->skel_->maps.sl_svc_rtt}) {
+    if (auto dropped = unpin_reshaped_counters(counters, options.pin_dir); !dropped) return dropped.error();
   }
 
   auto* m = &self->skel_->maps;
@@ -86,6 +86,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_pol_rule), "sl_pol_rule"},
       {bpf_map__fd(m->sl_conn_rate), "sl_conn_rate"},
       {bpf_map__fd(m->sl_pol_peer), "sl_pol_peer"},
+      {bpf_map__fd(m->sl_svc_rtt), "sl_svc_rtt"},
   };
   return self;
 }

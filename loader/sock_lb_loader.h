@@ -58,6 +58,7 @@ struct SockLbMaps {
   MapHandle<sl_pol_rule_key, uint32_t> policy_rules;       // SL_POL_ALLOW or _DENY
   MapHandle<uint32_t, sl_conn_bucket> conn_rate;           // source id -> connection bucket
   MapHandle<uint32_t, uint32_t> policy_peers;              // peer address (network order) -> source id
+  MapHandle<sl_svc_key, sl_svc_rtt> rtt;                   // RTT and retransmits per service, at close
 };
 
 class SockLb {

@@ -291,6 +291,19 @@ TEST_F(MetricsTest, TcpConnectionsAndBytesAreCountedByTheKernel) {
   EXPECT_TRUE(matching(samples(text, "istio_tcp_connections_opened_total"),
                        {{"destination_service", "reviews.default.svc.cluster.local"}})
                   .empty());
+
+  // The kernel's network view of the service: the connection's RTT, one
+  // sample, inside the histogram's range; nothing retransmitted on a veth.
+  const std::map<std::string, std::string> service = {
+      {"destination_service", "ratings-tcp.default.svc.cluster.local"}, {"destination_service_name", "ratings-tcp"}};
+  const auto rtt_count = matching(samples(text, "sluice_tcp_rtt_seconds_count"), service);
+  ASSERT_EQ(rtt_count.size(), 1u) << text;
+  EXPECT_EQ(rtt_count[0].value, 1);
+  auto below_a_second = service;
+  below_a_second["le"] = "1";
+  EXPECT_EQ(matching(samples(text, "sluice_tcp_rtt_seconds_bucket"), below_a_second).at(0).value, 1);
+  EXPECT_GT(matching(samples(text, "sluice_tcp_rtt_seconds_sum"), service).at(0).value, 0);
+  EXPECT_EQ(matching(samples(text, "sluice_tcp_retransmitted_segments_total"), service).at(0).value, 0);
 }
 
 TEST_F(MetricsTest, OpenMetricsWhenAcceptAsksForIt) {

@@ -13,12 +13,24 @@ using telemetry::ExpositionWriter;
 
 void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats) {
   w.counter("sluice_kernel_decisions",
-            "Verdicts of the socket load balancer's programs (connect4, sendmsg4, recvmsg4, getpeername4, sockops), "
+            "Verdicts of the socket load balancer's programs (connect4/6, sendmsg4, recvmsg4/6, getpeername4/6, sockops), "
             "by reason, summed over CPUs.");
   for (unsigned r = 0; r < SL_R__COUNT; ++r) {
     w.counter_sample("sluice_kernel_decisions", ExpositionWriter::label_text({{"reason", sl_reason_name(r)}}),
                      stats.sum(r));
   }
+}
+
+std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt) {
+  std::vector<telemetry::ServiceRtt> out;
+  rtt.for_each([&](const sl_svc_key& k, const sl_svc_rtt& v) {
+    telemetry::ServiceRtt r{.vip = ntohl(k.vip), .port = ntohs(k.port), .rtt_us_sum = v.rtt_us_sum,
+                            .retransmits = v.retransmits, .retransmitting = v.retransmitting};
+    static_assert(std::tuple_size_v<decltype(r.buckets)> == SL_RTT_BUCKETS);
+    for (size_t i = 0; i < r.buckets.size(); ++i) r.buckets[i] = v.buckets[i];
+    out.push_back(r);
+  });
+  return out;
 }
 
 std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges) {

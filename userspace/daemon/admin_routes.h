@@ -30,6 +30,7 @@ struct AdminSources {
   const DatapathMaps& maps;
   PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters
   PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;  // its TCP metrics per edge
+  MapHandle<sl_svc_key, sl_svc_rtt> rtt;                  // its RTT and retransmits per service
   const SockRedir* redirect = nullptr;  // null: not running
   const XdpDaemon* xdp = nullptr;       // null: not running
   std::shared_ptr<proxy::ClusterRegistry> clusters;

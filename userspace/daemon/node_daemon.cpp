@@ -275,6 +275,7 @@ Status NodeDaemon::start_admin() {
                              .maps = *maps_,
                              .stats = lb_->maps().stats,
                              .edges = lb_->maps().edges,
+                             .rtt = lb_->maps().rtt,
                              .redirect = redir_.get(),
                              .xdp = xdp_.get(),
                              .clusters = clusters_,
