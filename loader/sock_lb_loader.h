@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "consts.h"
+#include "map_fill.h"
 #include "map_handle.h"
 #include "result.h"
 #include "sock_lb_types.h"
@@ -82,6 +83,9 @@ class SockLb {
   Status detach();
 
   const SockLbMaps& maps() const { return maps_; }
+  // Entries and capacity of every table that can fill (not the arrays):
+  // one key walk each, so call it seldom (the metrics cache it).
+  std::vector<MapFill> map_fills() const;
   SockLbMaps& maps() { return maps_; }
   const std::string& pin_dir() const { return pin_dir_; }
   bool reused_maps() const { return reused_maps_; }

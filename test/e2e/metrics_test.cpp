@@ -212,6 +212,12 @@ TEST_F(MetricsTest, KnownTrafficGivesExactCountsWithIstiosLabels) {
   ASSERT_EQ(overflows.size(), 1u) << text;
   EXPECT_EQ(overflows[0].value, 0);
   EXPECT_GE(samples(text, "sluice_config_version").at(0).value, 1);
+  // The kernel's tables' fill levels: the mesh's service port is in
+  // sl_services, out of its default capacity.
+  const auto services_map = matching(samples(text, "sluice_bpf_map_entries"), {{"map", "sl_services"}});
+  ASSERT_EQ(services_map.size(), 1u) << text;
+  EXPECT_GE(services_map[0].value, 1);
+  EXPECT_EQ(matching(samples(text, "sluice_bpf_map_capacity"), {{"map", "sl_services"}}).at(0).value, 131072);
 
   // The admin API serves the same families.
   const std::string admin = body_of(scrape(kAdminPort));

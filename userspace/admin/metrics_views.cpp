@@ -86,6 +86,28 @@ void write_socket_redirect_metrics(ExpositionWriter& w, const SockRedir& redir) 
   }
 }
 
+void write_map_fill_metrics(ExpositionWriter& w, const std::vector<MapFill>& fills) {
+  w.gauge("sluice_bpf_map_entries", "Entries in each of the kernel's tables that can fill up (walked at most every 10 s).");
+  for (const MapFill& f : fills) {
+    w.sample("sluice_bpf_map_entries", "", ExpositionWriter::label_text({{"map", f.name}}), uint64_t{f.entries});
+  }
+  w.gauge("sluice_bpf_map_capacity", "The capacity (max_entries) of each of those tables.");
+  for (const MapFill& f : fills) {
+    w.sample("sluice_bpf_map_capacity", "", ExpositionWriter::label_text({{"map", f.name}}), uint64_t{f.capacity});
+  }
+}
+
+std::vector<MapFill> MapFillCache::get() {
+  const std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!walked_ || now - at_ >= max_age_) {
+    last_ = walk_();
+    at_ = now;
+    walked_ = true;
+  }
+  return last_;
+}
+
 void write_xdp_metrics(ExpositionWriter& w, const XdpDaemon& xdp) {
   w.counter("sluice_xdp_decisions", "Verdicts of the XDP load balancer and TC reverse NAT, by reason, summed over CPUs.");
   for (unsigned r = 0; r < SL_XR__COUNT; ++r) {

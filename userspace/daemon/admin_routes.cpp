@@ -123,8 +123,9 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 }
 
 AdminHandler metrics_route(const AdminSources& from) {
-  return [&sync = from.sync, stats = from.stats, edges = from.edges, rtt = from.rtt, redirect = from.redirect, xdp = from.xdp,
-          metrics = from.metrics, spans = from.spans, clusters = from.clusters,
+  auto fills = from.map_fills ? std::make_shared<MapFillCache>(from.map_fills, std::chrono::seconds(10)) : nullptr;
+  return [&sync = from.sync, stats = from.stats, edges = from.edges, rtt = from.rtt, fills, redirect = from.redirect,
+          xdp = from.xdp, metrics = from.metrics, spans = from.spans, clusters = from.clusters,
           proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
@@ -134,6 +135,7 @@ AdminHandler metrics_route(const AdminSources& from) {
       write_kernel_tcp_metrics(w, edges, *snap);
       telemetry::write_tcp_rtt_metrics(w, read_kernel_rtt(rtt), *snap);
     }
+    if (fills) write_map_fill_metrics(w, fills->get());
     if (redirect) write_socket_redirect_metrics(w, *redirect);
     if (xdp) write_xdp_metrics(w, *xdp);
     const ConfigStatus st = sync.status();
