@@ -261,7 +261,8 @@ TEST(RequestMetricsTest, SeriesOfDeletedWorkloadsExpire) {
   m.write(w);
   const std::string text = std::move(w).finish();
   EXPECT_NE(text.find(R"(source_workload="kept")"), std::string::npos);
-  EXPECT_NE(text.find(R"(response_code="200",response_flags="-",connection_security_policy="unknown"} 2)"),
+  EXPECT_NE(text.find(R"(response_code="200",grpc_response_status="",response_flags="-",)"
+                      R"(connection_security_policy="unknown"} 2)"),
             std::string::npos)
       << "the kept series moved with its count";
   EXPECT_NE(text.find(R"(response_code="404")"), std::string::npos) << "the new series was recorded";
