@@ -2,7 +2,12 @@
 /* Socket-level L4 load balancing: the connect/sendmsg hooks rewrite a
  * service VIP to a backend before any packet exists, the getpeername/recvmsg
  * hooks show the VIP again, and sockops counts established connections per
- * service and backend for the circuit breaker and least-request. */
+ * service and backend for the circuit breaker and least-request.
+ *
+ * The services are IPv4. A dual-stack AF_INET6 socket reaches them through
+ * a v4-mapped address (::ffff:a.b.c.d), which is how gRPC's C core, Java
+ * and most runtimes with IPv6 on dial IPv4: those sockets run the *6 hooks,
+ * which hand the mapped IPv4 address to the same logic (struct lb4_dst). */
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <linux/if_ether.h>
@@ -15,6 +20,7 @@
 #include "lb_select.h"
 #include "l4_policy.h"
 #include "conn_rate.h"
+#include "tcp_rtt.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -35,10 +41,20 @@ const volatile __u16 sl_proxy_spread_count = 0;
 
 /* From sys/socket.h, which does not build for the BPF target. */
 #define SL_AF_INET 2
+#define SL_AF_INET6 10
 #define SL_SOCK_DGRAM 2
 
 #define SL_VERDICT_ALLOW 1
 #define SL_VERDICT_REFUSE 0 /* the caller's connect()/sendmsg() fails with EPERM */
+
+/* A socket address's IPv4 destination, which each hook reads from and
+ * writes back to its own context: user_ip4 in the *4 hooks, the low word of
+ * a v4-mapped user_ip6 in the *6 ones. Shared code never touches the
+ * context's address fields, which the verifier allows per hook type only. */
+struct lb4_dst {
+	__be32 addr;
+	__be16 port;
+};
 
 struct lb4_choice {
 	struct sl_backend_key key;
@@ -307,7 +323,7 @@ static __always_inline __u32 lb4_proxy_verdict(struct bpf_sock_addr *ctx)
 }
 
 static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, const struct sl_svc_key *key,
-						 const struct sl_svc *svc)
+						 const struct sl_svc *svc, struct lb4_dst *dst)
 {
 	struct sl_sock_state *st;
 	__be16 port = sl_proxy_port;
@@ -325,8 +341,8 @@ static __always_inline int lb4_redirect_to_proxy(struct bpf_sock_addr *ctx, cons
 	st->be_port = port;
 	st->be_index = 0;
 	st->flags = SL_SOCK_F_REDIRECTED | ((svc->flags & SL_SVC_F_NO_REDIR) ? SL_SOCK_F_NO_REDIR : 0);
-	ctx->user_ip4 = sl_proxy_ip;
-	ctx->user_port = port;
+	dst->addr = sl_proxy_ip;
+	dst->port = port;
 	return 1;
 }
 
@@ -365,9 +381,9 @@ int sl_proxy_spread(struct bpf_sk_lookup *ctx)
  * of the host's network namespace (the kubelet, the container runtime, the
  * cloud agents, hostNetwork pods), which Istio's egress policy never covers
  * either: it has no sidecar there. */
-static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx)
+static __always_inline int lb4_egress_blocked(struct bpf_sock_addr *ctx, __be32 addr)
 {
-	struct sl_egress_key k = { .prefixlen = 32, .addr = ctx->user_ip4 };
+	struct sl_egress_key k = { .prefixlen = 32, .addr = addr };
 	struct bpf_sock *sk = ctx->sk;
 	__u32 *verdict;
 
@@ -485,13 +501,14 @@ static __always_inline int lb4_conn_rate_refuses(struct bpf_sock_addr *ctx)
 	return conn_rate_refused(__sync_fetch_and_add(&b->tokens, -1));
 }
 
-SEC("cgroup/connect4")
-int sl_connect4(struct bpf_sock_addr *ctx)
+/* A TCP or UDP connect to dst: balanced, sent to the proxy, refused, or left
+ * alone. Rewrites *dst when the connection goes elsewhere. */
+static __always_inline int lb4_connect(struct bpf_sock_addr *ctx, __u32 proto, struct lb4_dst *dst)
 {
 	struct sl_svc_key key = {
-		.vip = ctx->user_ip4,
-		.port = (__be16)ctx->user_port,
-		.proto = ctx->protocol,
+		.vip = dst->addr,
+		.port = dst->port,
+		.proto = proto,
 	};
 	struct sl_backend_counters zero_be = {};
 	struct lb4_choice choice = {};
@@ -512,7 +529,7 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 			lb4_count(SL_R_CONNECT_POLICY_DENIED);
 			return SL_VERDICT_REFUSE;
 		}
-		if (key.proto == IPPROTO_TCP && lb4_egress_blocked(ctx)) {
+		if (key.proto == IPPROTO_TCP && lb4_egress_blocked(ctx, key.vip)) {
 			lb4_count(SL_R_CONNECT_EGRESS_BLOCKED);
 			return SL_VERDICT_REFUSE;
 		}
@@ -530,7 +547,7 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 		}
 		if (reason != SL_R_CONNECT_REDIRECTED) {
 			lb4_count(reason); /* proxy down or bypassed: balance at L4 below */
-		} else if (lb4_redirect_to_proxy(ctx, &key, svc)) {
+		} else if (lb4_redirect_to_proxy(ctx, &key, svc, dst)) {
 			lb4_count(reason);
 			return SL_VERDICT_ALLOW;
 		} /* no socket storage (counted there): balance at L4 below */
@@ -565,9 +582,49 @@ int sl_connect4(struct bpf_sock_addr *ctx)
 	} else {
 		lb4_count(SL_R_SOCK_STORAGE_FULL);
 	}
-	ctx->user_ip4 = choice.be.addr;
-	ctx->user_port = choice.be.port;
+	dst->addr = choice.be.addr;
+	dst->port = choice.be.port;
 	return SL_VERDICT_ALLOW;
+}
+
+/* Whether an IPv6 socket address is v4-mapped (::ffff:a.b.c.d); if so, its
+ * IPv4 destination into *dst. Read a word at a time, as the context allows. */
+static __always_inline int lb4_from_v4_mapped(const struct bpf_sock_addr *ctx, struct lb4_dst *dst)
+{
+	if (ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 ||
+	    ctx->user_ip6[2] != bpf_htonl(0x0000ffff))
+		return 0;
+	dst->addr = ctx->user_ip6[3];
+	dst->port = (__be16)ctx->user_port;
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int sl_connect4(struct bpf_sock_addr *ctx)
+{
+	struct lb4_dst dst = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+	int verdict = lb4_connect(ctx, ctx->protocol, &dst);
+
+	ctx->user_ip4 = dst.addr;
+	ctx->user_port = dst.port;
+	return verdict;
+}
+
+/* A dual-stack socket's connect to a v4-mapped address; native IPv6
+ * destinations are left alone (the services have no IPv6 VIPs). The
+ * connection itself is IPv4: sockops, sk_lookup and the proxy see IPv4. */
+SEC("cgroup/connect6")
+int sl_connect6(struct bpf_sock_addr *ctx)
+{
+	struct lb4_dst dst;
+	int verdict;
+
+	if (!lb4_from_v4_mapped(ctx, &dst))
+		return SL_VERDICT_ALLOW;
+	verdict = lb4_connect(ctx, ctx->protocol, &dst);
+	ctx->user_ip6[3] = dst.addr;
+	ctx->user_port = dst.port;
+	return verdict;
 }
 
 /* Unconnected UDP: each datagram is balanced, but a socket keeps talking to
@@ -636,50 +693,98 @@ int sl_sendmsg4(struct bpf_sock_addr *ctx)
 
 /* The address the socket's state says the caller asked for, if the peer
  * address being reported is the backend that state names. */
-static __always_inline int lb4_reverse_from_state(struct bpf_sock_addr *ctx)
+static __always_inline int lb4_reverse_from_state(const struct bpf_sock_addr *ctx, struct lb4_dst *dst)
 {
 	struct sl_sock_state *st;
 
 	if (!ctx->sk)
 		return 0;
 	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, 0);
-	if (!st || st->be_addr != ctx->user_ip4 || st->be_port != (__be16)ctx->user_port)
+	if (!st || st->be_addr != dst->addr || st->be_port != dst->port)
 		return 0;
-	ctx->user_ip4 = st->svc.vip;
-	ctx->user_port = st->svc.port;
+	dst->addr = st->svc.vip;
+	dst->port = st->svc.port;
 	return 1;
 }
 
-SEC("cgroup/recvmsg4")
-int sl_recvmsg4(struct bpf_sock_addr *ctx)
+/* A datagram's source as the application should see it: the VIP it sent
+ * to, not the backend that answered (the connected socket's state, or
+ * sendmsg4's per-socket NAT entry). Rewrites *src; counts the verdict. */
+static __always_inline void lb4_recvmsg(struct bpf_sock_addr *ctx, struct lb4_dst *src)
 {
 	struct sl_udp_nat_key rk = {
-		.addr = ctx->user_ip4,
-		.port = (__be16)ctx->user_port,
+		.addr = src->addr,
+		.port = src->port,
 		.dir = SL_UDP_DIR_REV,
 	};
 	struct sl_udp_nat *rev;
 
-	if (lb4_reverse_from_state(ctx)) {
+	if (lb4_reverse_from_state(ctx, src)) {
 		lb4_count(SL_R_RECVMSG_REVERSED);
-		return SL_VERDICT_ALLOW;
+		return;
 	}
 	rk.cookie = bpf_get_socket_cookie(ctx);
 	rev = bpf_map_lookup_elem(&sl_udp_nat, &rk);
 	if (!rev) {
 		lb4_count(SL_R_RECVMSG_PASS);
-		return SL_VERDICT_ALLOW;
+		return;
 	}
-	ctx->user_ip4 = rev->addr;
-	ctx->user_port = rev->port;
+	src->addr = rev->addr;
+	src->port = rev->port;
 	lb4_count(SL_R_RECVMSG_REVERSED);
+}
+
+SEC("cgroup/recvmsg4")
+int sl_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct lb4_dst src = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+
+	lb4_recvmsg(ctx, &src);
+	ctx->user_ip4 = src.addr;
+	ctx->user_port = src.port;
+	return SL_VERDICT_ALLOW;
+}
+
+/* A dual-stack UDP socket's datagram from an IPv4 peer: its source comes
+ * v4-mapped. (Its sends to a v4-mapped VIP run sendmsg4: the kernel hands
+ * them to the IPv4 path before the IPv6 hook.) */
+SEC("cgroup/recvmsg6")
+int sl_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	struct lb4_dst src;
+
+	if (!lb4_from_v4_mapped(ctx, &src))
+		return SL_VERDICT_ALLOW;
+	lb4_recvmsg(ctx, &src);
+	ctx->user_ip6[3] = src.addr;
+	ctx->user_port = src.port;
 	return SL_VERDICT_ALLOW;
 }
 
 SEC("cgroup/getpeername4")
 int sl_getpeername4(struct bpf_sock_addr *ctx)
 {
-	lb4_count(lb4_reverse_from_state(ctx) ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
+	struct lb4_dst peer = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+	int reversed = lb4_reverse_from_state(ctx, &peer);
+
+	lb4_count(reversed ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
+	ctx->user_ip4 = peer.addr;
+	ctx->user_port = peer.port;
+	return SL_VERDICT_ALLOW;
+}
+
+SEC("cgroup/getpeername6")
+int sl_getpeername6(struct bpf_sock_addr *ctx)
+{
+	struct lb4_dst peer;
+	int reversed;
+
+	if (!lb4_from_v4_mapped(ctx, &peer))
+		return SL_VERDICT_ALLOW;
+	reversed = lb4_reverse_from_state(ctx, &peer);
+	lb4_count(reversed ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
+	ctx->user_ip6[3] = peer.addr;
+	ctx->user_port = peer.port;
 	return SL_VERDICT_ALLOW;
 }
 
@@ -791,6 +896,36 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	lb4_count(SL_R_SOCKOPS_COUNTED);
 }
 
+/* The closing connection's RTT and retransmits, into its service's
+ * sl_svc_rtt (made on the service's first close). A connection that never
+ * measured an RTT (srtt 0) adds no RTT sample. */
+static __always_inline void lb4_record_rtt(const struct bpf_sock_ops *skops, const struct sl_svc_key *svc)
+{
+	struct sl_svc_rtt zero = {};
+	struct sl_svc_rtt *r;
+	__u32 us, retrans, bucket;
+
+	r = bpf_map_lookup_elem(&sl_svc_rtt, svc);
+	if (!r) {
+		bpf_map_update_elem(&sl_svc_rtt, svc, &zero, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&sl_svc_rtt, svc);
+		if (!r)
+			return;
+	}
+	if (skops->srtt_us) {
+		us = tcp_rtt_us(skops->srtt_us);
+		bucket = tcp_rtt_bucket(us);
+		if (bucket < SL_RTT_BUCKETS)
+			__sync_fetch_and_add(&r->buckets[bucket], 1);
+		__sync_fetch_and_add(&r->rtt_us_sum, us);
+	}
+	retrans = skops->total_retrans;
+	if (retrans) {
+		__sync_fetch_and_add(&r->retransmits, retrans);
+		__sync_fetch_and_add(&r->retransmitting, 1);
+	}
+}
+
 static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 {
 	struct sl_edge_counters *edge;
@@ -828,13 +963,17 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 		edge->bytes_to_backend += skops->bytes_acked;
 		edge->bytes_from_backend += skops->bytes_received;
 	}
+	lb4_record_rtt(skops, &st->svc);
 	lb4_count(floor ? SL_R_SOCKOPS_FLOOR : SL_R_SOCKOPS_RELEASED);
 }
 
+/* AF_INET6 sockets too: a dual-stack socket that connect6 balanced to a
+ * v4-mapped address has an IPv4 connection, whose addresses local_ip4 and
+ * remote_ip4 read. Only sockets with state from a connect hook are acted on. */
 SEC("sockops")
 int sl_sockops(struct bpf_sock_ops *skops)
 {
-	if (skops->family != SL_AF_INET)
+	if (skops->family != SL_AF_INET && skops->family != SL_AF_INET6)
 		return 1;
 	switch (skops->op) {
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:

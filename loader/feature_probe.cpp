@@ -294,7 +294,7 @@ KernelFeatures probe_kernel_features() {
 
   const std::string lb = load_sock_lb(false);
   out.features.push_back(decide(kFeatureSocketLb, {lb},
-                                "sock_lb loaded: cgroup connect4, sendmsg4, recvmsg4, getpeername4, sockops"));
+                                "sock_lb loaded: cgroup connect4/6, sendmsg4, recvmsg4/6, getpeername4/6, sockops"));
   // The redirect lives in the same object: only worth a second load when the
   // first one went through.
   out.features.push_back(lb.empty() ? decide(kFeatureL7Redirect, {load_sock_lb(true)},

@@ -38,7 +38,8 @@ Result<PinnedSockLbMaps> PinnedSockLbMaps::open(const std::string& pin_dir) {
                        {-1, "sl_pol_dst"},
                        {-1, "sl_pol_rule"},
                        {-1, "sl_conn_rate"},
-                       {-1, "sl_pol_peer"}};
+                       {-1, "sl_pol_peer"},
+                       {-1, "sl_svc_rtt"}};
   return p;
 }
 

@@ -24,8 +24,8 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->pin_dir_ = options.pin_dir;
   self->skel_ = sock_lb_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_lb BPF object"));
-  if (auto dropped = unpin_reshaped_counters(self->skel_->maps.sl_stats, options.pin_dir); !dropped) {
-    return dropped.error();
+  for (const bpf_map* counters : {self->skel_->maps.sl_stats, self->skel_->maps.sl_svc_rtt}) {
+    if (auto dropped = unpin_reshaped_counters(counters, options.pin_dir); !dropped) return dropped.error();
   }
 
   auto* m = &self->skel_->maps;
@@ -86,6 +86,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
       {bpf_map__fd(m->sl_pol_rule), "sl_pol_rule"},
       {bpf_map__fd(m->sl_conn_rate), "sl_conn_rate"},
       {bpf_map__fd(m->sl_pol_peer), "sl_pol_peer"},
+      {bpf_map__fd(m->sl_svc_rtt), "sl_svc_rtt"},
   };
   return self;
 }
@@ -116,6 +117,31 @@ Status SockLb::attach(const CgroupTarget& target, const std::string& netns) {
 }
 
 Status SockLb::detach() { return detach_links(links_); }
+
+std::vector<MapFill> SockLb::map_fills() const {
+  const SockLbMaps& m = maps_;
+  std::vector<MapFill> out;
+  for (const auto& [fd, name] : std::initializer_list<std::pair<int, const char*>>{
+           {m.services.fd(), "sl_services"},
+           {m.slots.fd(), "sl_slots"},
+           {m.backends.fd(), "sl_backends"},
+           {m.svc_counters.fd(), "sl_svc_cnt"},
+           {m.backend_counters.fd(), "sl_be_cnt"},
+           {m.maglev.fd(), "sl_maglev"},
+           {m.udp_nat.fd(), "sl_udp_nat"},
+           {m.orig_dst.fd(), "sl_orig_dst"},
+           {m.egress.fd(), "sl_egress"},
+           {m.edges.fd(), "sl_edge_cnt"},
+           {m.policy_sources.fd(), "sl_pol_src"},
+           {m.policy_dests.fd(), "sl_pol_dst"},
+           {m.policy_rules.fd(), "sl_pol_rule"},
+           {m.conn_rate.fd(), "sl_conn_rate"},
+           {m.policy_peers.fd(), "sl_pol_peer"},
+           {m.rtt.fd(), "sl_svc_rtt"}}) {
+    if (auto fill = map_fill(fd, name)) out.push_back(std::move(*fill));
+  }
+  return out;
+}
 
 Status SockLb::remove_pins(const std::string& pin_dir) { return remove_tree(pin_dir); }
 

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "consts.h"
+#include "map_fill.h"
 #include "map_handle.h"
 #include "result.h"
 #include "sock_lb_types.h"
@@ -58,6 +59,7 @@ struct SockLbMaps {
   MapHandle<sl_pol_rule_key, uint32_t> policy_rules;       // SL_POL_ALLOW or _DENY
   MapHandle<uint32_t, sl_conn_bucket> conn_rate;           // source id -> connection bucket
   MapHandle<uint32_t, uint32_t> policy_peers;              // peer address (network order) -> source id
+  MapHandle<sl_svc_key, sl_svc_rtt> rtt;                   // RTT and retransmits per service, at close
 };
 
 class SockLb {
@@ -81,6 +83,9 @@ class SockLb {
   Status detach();
 
   const SockLbMaps& maps() const { return maps_; }
+  // Entries and capacity of every table that can fill (not the arrays):
+  // one key walk each, so call it seldom (the metrics cache it).
+  std::vector<MapFill> map_fills() const;
   SockLbMaps& maps() { return maps_; }
   const std::string& pin_dir() const { return pin_dir_; }
   bool reused_maps() const { return reused_maps_; }

@@ -10,6 +10,7 @@
 #include "cgroup_links.h"
 #include "counter_pins.h"
 #include "libbpf_log.h"
+#include "map_fill.h"
 #include "pin_dir.h"
 #include "sock_redir.skel.h"
 
@@ -24,15 +25,8 @@ RedirStats sum_stats(int fd) {
 }
 
 uint32_t count_keys(int fd) {
-  sl_redir_key key{}, next{};
-  const sl_redir_key* prev = nullptr;
-  uint32_t n = 0;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    ++n;
-    key = next;
-    prev = &key;
-  }
-  return n;
+  auto fill = map_fill(fd, "sockhash");
+  return fill ? fill->entries : 0;
 }
 
 }  // namespace

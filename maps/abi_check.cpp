@@ -63,6 +63,8 @@ SL_CHECK_SIZE(struct sl_egress_key, 8);
 SL_CHECK_OFF(struct sl_egress_key, addr, 4);
 SL_CHECK_SIZE(struct sl_pol_rule_key, 12);
 SL_CHECK_OFF(struct sl_pol_rule_key, port, 8);
+SL_CHECK_SIZE(struct sl_svc_rtt, 8 * (SL_RTT_BUCKETS + 3));
+SL_CHECK_OFF(struct sl_svc_rtt, retransmitting, 8 * (SL_RTT_BUCKETS + 2));
 SL_CHECK_SIZE(struct sl_conn_bucket, 32);
 SL_CHECK_OFF(struct sl_conn_bucket, max_tokens, 24);
 SL_CHECK_SIZE(struct sl_orig_dst_key, 8);

@@ -23,6 +23,12 @@
 #define SL_DEFAULT_ORIG_DST_ENTRIES 65536u
 /* TCP metrics edges (sl_edge_cnt): client x backend x service, LRU. */
 #define SL_DEFAULT_EDGE_ENTRIES 65536u
+/* RTT per destination service (sl_svc_rtt): made on a service's first
+ * closed connection, so memory follows the services that have traffic. */
+#define SL_DEFAULT_RTT_SERVICES 16384u
+/* Buckets of sl_svc_rtt: the bounds in bpf/include/tcp_rtt.h, plus one
+ * above the last. */
+#define SL_RTT_BUCKETS 16u
 /* Egress ranges (sl_egress): ServiceEntry addresses and endpoints, plus a few cluster ranges. */
 #define SL_DEFAULT_EGRESS_RANGES 16384u
 /* L4 authorization (sl_pol_*): local pods' namespaces, policy-selected pods

@@ -5,6 +5,8 @@
 
 #include <linux/types.h>
 
+#include "consts.h"
+
 /* Load-balancing algorithm of a service (DestinationRule loadBalancer). */
 enum sl_lb_algo {
 	SL_LB_RANDOM = 0,
@@ -128,6 +130,20 @@ struct sl_edge_counters {
 	__u64 closed;
 	__u64 bytes_to_backend;   /* the client socket's bytes_acked, at close */
 	__u64 bytes_from_backend; /* its bytes_received, at close */
+};
+
+/* The kernel's view of a service's network, for sluice_tcp_rtt_* and
+ * sluice_tcp_retransmits_total: sockops adds each balanced TCP connection
+ * when it closes, by destination service (sl_svc_rtt, created on first
+ * close). One sample per connection: its smoothed RTT (tcp_sock's srtt_us)
+ * at close, in the buckets of bpf/include/tcp_rtt.h; and the segments it
+ * retransmitted over its life. Atomic adds: one writer per close, not per
+ * packet, so no per-CPU copies of a 20-counter value are worth their memory. */
+struct sl_svc_rtt {
+	__u64 buckets[SL_RTT_BUCKETS]; /* closed connections per RTT bucket (not cumulative) */
+	__u64 rtt_us_sum;               /* of the samples, for the histogram's _sum */
+	__u64 retransmits;              /* segments (total_retrans) */
+	__u64 retransmitting;           /* connections with at least one */
 };
 
 /* Egress control (Istio's outboundTrafficPolicy), a longest-prefix-match

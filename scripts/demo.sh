@@ -447,12 +447,13 @@ step_insights() {
   load_pid=$!
   graph_out=$(in_node node "$ROOT/test/e2e/graph_check.mjs" http://127.0.0.1:15000/graph --node productpage.default \
     --node reviews.default --node ratings.default --node mongodb.default --node "outside / unknown" --http-edge --tcp-edge \
+    --rtt-on mongodb.default \
     --screenshot "$LOGS/graph.png" --timeout-ms 15000 2>&1)
   graph_rc=$?
   wait "$load_pid"
   grep -o '"edge": "[^"]*"\|"label": "[^"]*"' <<<"$graph_out" | paste - - | head -n 8 | sed 's/^/    /'
   if (( graph_rc == 0 )); then
-    record "5c graph page" passed "workloads, services and edges with live rates drawn in Chromium (screenshot: $LOGS/graph.png)"
+    record "5c graph page" passed "workloads, services, edges with live rates and the kernel's RTT drawn in Chromium (screenshot: $LOGS/graph.png)"
   elif (( graph_rc == 2 )); then
     record "5c graph page" skipped "no headless browser here: $(tail -n 1 <<<"$graph_out")"
   else

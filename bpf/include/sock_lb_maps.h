@@ -171,6 +171,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_conn_rate SEC(".maps");
 
+/* RTT and retransmits per destination service (maps/sock_lb_types.h),
+ * added by sockops at close. A counter map: a reshaped pin is replaced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_DEFAULT_RTT_SERVICES);
+	__type(key, struct sl_svc_key);
+	__type(value, struct sl_svc_rtt);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_svc_rtt SEC(".maps");
+
 /* The node proxy's listening socket (maps/sock_lb_types.h says why a
  * sockmap). Not pinned: it must never outlive the socket's owner's view, and
  * the program that reads it is kept alive by its pinned link, so after a

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -33,6 +34,8 @@ using sluice::test::NamedServer;
 namespace {
 
 constexpr const char* kVip = "10.96.0.10";
+// kVip as a dual-stack AF_INET6 socket dials it (the *6 hooks).
+constexpr const char* kMappedVip = "::ffff:10.96.0.10";
 constexpr uint16_t kVipPort = 80;
 constexpr uint16_t kBackendPort = 8080;
 
@@ -221,6 +224,31 @@ TEST_F(SockLbTest, MaxConnectionsRefusesTheNextConnectAtOnce) {
   close(held[2]);
 }
 
+// The kernel's network view (sl_svc_rtt): each closed connection adds its
+// smoothed RTT, in tcp_rtt.h's buckets, and its retransmits, by service.
+TEST_F(SockLbTest, ClosedConnectionsLeaveTheirRttByService) {
+  start_backends(2, 3);
+  ServiceSpec spec = apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 3));
+  for (int i = 0; i < 3; ++i) ASSERT_NE(connect_once(1).substr(0, 5), "error");
+  const int dual = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  ASSERT_NE(sluice::test::ask_name(dual, kMappedVip, kVipPort).substr(0, 5), "error");
+  ASSERT_TRUE(wait_active(spec, 0));
+  std::optional<sl_svc_rtt> rtt;
+  uint64_t samples = 0;
+  for (int i = 0; i < 200 && samples < 4; ++i) {
+    rtt = lb_->maps().rtt.lookup(service_key(spec));
+    samples = 0;
+    if (rtt) for (uint64_t c : rtt->buckets) samples += c;
+    if (samples < 4) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(rtt.has_value());
+  EXPECT_EQ(samples, 4u) << "one sample per closed connection, a dual-stack one too";
+  EXPECT_GT(rtt->rtt_us_sum, 0u);
+  EXPECT_LT(rtt->buckets[SL_RTT_BUCKETS - 1], 4u) << "a veth pair's RTT is not above a second";
+  EXPECT_EQ(rtt->retransmits, 0u) << "a lossless veth";
+  EXPECT_EQ(rtt->retransmitting, 0u);
+}
+
 // A connection whose handshake outlasts its service: the service's counters
 // go with it, and the late ESTABLISHED must not create them again.
 TEST_F(SockLbTest, AServiceRemovedDuringAHandshakeLeavesNoCounters) {
@@ -377,6 +405,74 @@ TEST_F(SockLbTest, UnknownVipIsLeftAlone) {
   EXPECT_EQ(stat(SL_R_CONNECT_PASS_UNKNOWN), 2u);
 }
 
+// Dual-stack sockets: gRPC's C core, Java and most runtimes with IPv6 on
+// dial IPv4 from an AF_INET6 socket through ::ffff:a.b.c.d, which runs the
+// *6 hooks. They are balanced, counted and shown the VIP like IPv4 ones.
+TEST_F(SockLbTest, DualStackSocketsDialingAV4MappedVipAreBalanced) {
+  start_backends(2, 3);
+  ServiceSpec spec = apply(std::string(kVip) + ":80 algo=round_robin" + backends_text(2, 3));
+  auto ask_mapped = [&](int* keep = nullptr) {
+    return sluice::test::ask_name(node_->dual_stack_socket_in_pod(1, SOCK_STREAM), kMappedVip, kVipPort, keep);
+  };
+  EXPECT_EQ(sluice::test::tally(4, [&] { return ask_mapped(); }),
+            (std::map<std::string, int>{{"p2", 2}, {"p3", 2}}));
+
+  int fd = -1;
+  ASSERT_NE(ask_mapped(&fd).substr(0, 5), "error");
+  EXPECT_EQ(sluice::test::peer_of(fd), "[::ffff:10.96.0.10]:80") << "getpeername6 shows the VIP";
+  EXPECT_TRUE(wait_active(spec, 1)) << "sockops counts the dual-stack socket's connection";
+  close(fd);
+  EXPECT_TRUE(wait_active(spec, 0)) << "and releases it at close";
+
+  const uint64_t passed = stat(SL_R_CONNECT_PASS_UNKNOWN);
+  fd = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  EXPECT_EQ(sluice::test::connect_to(fd, "::ffff:10.96.0.99", 80), -ENETUNREACH) << "an unknown VIP passes unrewritten";
+  close(fd);
+  EXPECT_EQ(stat(SL_R_CONNECT_PASS_UNKNOWN), passed + 1);
+  fd = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  EXPECT_EQ(sluice::test::connect_to(fd, "fd00:200::1", 80), -ENETUNREACH);
+  close(fd);
+  EXPECT_EQ(stat(SL_R_CONNECT_PASS_UNKNOWN), passed + 1) << "a native IPv6 destination is not looked at";
+}
+
+TEST_F(SockLbTest, DualStackUdpThroughAV4MappedVip) {
+  start_backends(2, 3, /*udp=*/true);
+  apply(std::string(kVip) + ":53/udp algo=round_robin " + node_->pod_ip(2) + ":8080 " + node_->pod_ip(3) + ":8080");
+  timeval tv{2, 0};
+  // Unconnected: the kernel hands a send to a v4-mapped address to the IPv4
+  // path (sendmsg4); the reply comes back through recvmsg6.
+  const int fd = node_->dual_stack_socket_in_pod(1, SOCK_DGRAM);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in6 vip{};
+  vip.sin6_family = AF_INET6;
+  vip.sin6_port = htons(53);
+  inet_pton(AF_INET6, kMappedVip, &vip.sin6_addr);
+  std::string first;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&vip), sizeof(vip)), 4) << strerror(errno);
+    char buf[64];
+    sockaddr_storage from{};
+    socklen_t len = sizeof(from);
+    const ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    ASSERT_GT(n, 0) << strerror(errno);
+    EXPECT_EQ(sluice::test::address_text(from), "[::ffff:10.96.0.10]:53") << "the reply appears to come from the VIP";
+    const std::string reply(buf, static_cast<size_t>(n));
+    if (first.empty()) first = reply;
+    EXPECT_EQ(reply, first) << "one socket sticks to its first backend";
+  }
+  close(fd);
+
+  // Connected: connect6 balances it.
+  const int cfd = node_->dual_stack_socket_in_pod(1, SOCK_DGRAM);
+  setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ASSERT_EQ(sluice::test::connect_to(cfd, kMappedVip, 53), 0);
+  EXPECT_EQ(sluice::test::peer_of(cfd), "[::ffff:10.96.0.10]:53");
+  ASSERT_EQ(send(cfd, "hi", 2, 0), 2);
+  char buf[64];
+  EXPECT_GT(recv(cfd, buf, sizeof(buf), 0), 0);
+  close(cfd);
+}
+
 // Egress control (docs/egress.md): under REGISTRY_ONLY a TCP connect to no
 // service reaches only a known range; services stay balanced; UDP and
 // ALLOW_ANY are untouched. The pod has no default route, so a connect that
@@ -400,6 +496,10 @@ TEST_F(SockLbTest, RegistryOnlyRefusesConnectsOutsideTheKnownRanges) {
   };
   EXPECT_EQ(tcp_connect("10.111.9.9", 443), -EPERM);
   EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
+  const int dual = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  EXPECT_EQ(sluice::test::connect_to(dual, "::ffff:10.111.9.9", 443), -EPERM) << "nor through a v4-mapped address";
+  close(dual);
+  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 2u);
   EXPECT_EQ(tcp_connect("10.111.5.7", 443), -ENETUNREACH) << "a ServiceEntry's range is allowed";
   EXPECT_EQ(connect_once(), "p2") << "services are balanced as before";
   int direct = node_->tcp_socket_in_pod(1);
@@ -408,7 +508,7 @@ TEST_F(SockLbTest, RegistryOnlyRefusesConnectsOutsideTheKnownRanges) {
   const int udp = node_->udp_socket_in_pod(1);
   EXPECT_EQ(sluice::test::connect_to(udp, "10.111.9.9", 53), -ENETUNREACH) << "UDP is not egress-controlled";
   close(udp);
-  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
+  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 2u);
 
   // A restart adopts the table; ALLOW_ANY empties it.
   EgressTable adopted(lb_->maps().egress);
@@ -417,7 +517,7 @@ TEST_F(SockLbTest, RegistryOnlyRefusesConnectsOutsideTheKnownRanges) {
   ASSERT_TRUE(adopted.sync(egress_entries(policy, cluster)).ok());
   EXPECT_TRUE(lb_->maps().egress.keys().empty());
   EXPECT_EQ(tcp_connect("10.111.9.9", 443), -ENETUNREACH);
-  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 1u);
+  EXPECT_EQ(stat(SL_R_CONNECT_EGRESS_BLOCKED), 2u);
 }
 
 // L4 authorization: sluiced's table (datapath/connect_policy_table.h) in
@@ -561,7 +661,7 @@ TEST_F(SockLbTest, RestartWithTheSamePinDirKeepsBalancing) {
   // It starts again: maps are reused, links adopted, nothing attached twice.
   load_and_attach();
   EXPECT_TRUE(lb_->reused_maps());
-  EXPECT_EQ(lb_->adopted_links(), 6);
+  EXPECT_EQ(lb_->adopted_links(), 9) << "connect4/6, recvmsg4/6, getpeername4/6, sendmsg4, ingress, sockops";
   EXPECT_EQ(spread(4).size(), 2u);
 
   int cg = open(node_->cgroup_path().c_str(), O_RDONLY | O_DIRECTORY);
@@ -686,6 +786,23 @@ TEST_F(RedirectTest, HttpPortsGoToTheProxyWhichLearnsTheOriginalDestination) {
   EXPECT_TRUE(removed) << "the entry outlived the connection";
 }
 
+TEST_F(RedirectTest, ADualStackClientGoesToTheProxyToo) {
+  register_listener();
+  const int client = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  ASSERT_EQ(sluice::test::connect_to(client, kMappedVip, kVipPort), 0);
+  EXPECT_EQ(sluice::test::peer_of(client), "[::ffff:10.96.0.10]:80");
+  const int accepted = accept_one();
+  ASSERT_GE(accepted, 0) << "the connect did not reach the proxy";
+  auto [ip, port] = peer(accepted);
+  EXPECT_EQ(ip, node_->pod_ip_u32(1)) << "the connection itself is IPv4";
+  auto dst = original_destination(lb_->maps().orig_dst, ip, port, kProxyPort);
+  ASSERT_TRUE(dst.has_value()) << "sockops recorded the original destination of an AF_INET6 socket";
+  EXPECT_EQ(dst->vip, 0x0a60000au);
+  EXPECT_EQ(dst->port, 80);
+  close(client);
+  close(accepted);
+}
+
 // A proxy spread (docs/operations.md "Short-lived connections"): connect4
 // picks one of kSpreadCount ports per connection, and the sk_lookup program
 // hands each to the proxy's one listener on kProxyPort.
@@ -743,7 +860,7 @@ TEST_F(SpreadRedirectTest, ARestartAdoptsTheSkLookupLink) {
   tables_.reset();
   lb_.reset();
   load_and_attach();
-  EXPECT_EQ(lb_->adopted_links(), 7) << "six cgroup links and the sk_lookup one";
+  EXPECT_EQ(lb_->adopted_links(), 10) << "nine cgroup links and the sk_lookup one";
   register_listener();
   int client = node_->tcp_socket_in_pod(1);
   ASSERT_EQ(sluice::test::connect_to(client, kVip, kVipPort), 0);

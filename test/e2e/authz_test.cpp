@@ -120,12 +120,13 @@ class KernelAuthzTest : public AuthzTest {
     close(fd);
     return rc;
   }
-  uint64_t denied_count() {
+  uint64_t kernel_count(const std::string& reason) {
     const auto [code, body] = admin_get(*node_, kAdminPort, "/metrics");
-    const std::string key = "sluice_kernel_decisions_total{reason=\"connect_policy_denied\"} ";
+    const std::string key = "sluice_kernel_decisions_total{reason=\"" + reason + "\"} ";
     const size_t at = body.find(key);
     return at == std::string::npos ? 0 : std::stoull(body.substr(at + key.size()));
   }
+  uint64_t denied_count() { return kernel_count("connect_policy_denied"); }
 };
 
 TEST_F(KernelAuthzTest, AnL4DenyRefusesTheConnectInTheKernel) {
@@ -147,6 +148,35 @@ TEST_F(KernelAuthzTest, AnL4DenyRefusesTheConnectInTheKernel) {
   reconfigure(mesh_with(""), [&] { return connect_from(1, "10.96.0.21", 9080) == 0; });
   EXPECT_EQ(connect_from(1, node_->pod_ip(3), 8080), 0);
   EXPECT_EQ(status("GET", "/reviews/1"), 200u);
+}
+
+// The destination's side, wired by sluiced: connections that passed no
+// connect4 (sockets made outside the sluice cgroup, as from a node without
+// sluice or a hostNetwork process) meet the same L4 policy when their SYN
+// reaches the reviews pod: foo's is dropped, default's passes, and the node's
+// address (where sluice proxies dial from) is trusted.
+TEST_F(KernelAuthzTest, TheDestinationSideDropsWhatNoConnect4Judged) {
+  const std::string deny_foo = policy("deny-foo-8080", "  action: DENY\n  rules:\n  - from:\n    - source: "
+                                                       "{namespaces: [foo]}\n    to:\n    - operation: {ports: [\"8080\"]}\n");
+  start(mesh_with(deny_foo));
+  ASSERT_TRUE(wait_for([&] { return connect_from(1, "10.96.0.21", 9080) == -EPERM; }, 10s))
+      << "the policy never reached the kernel";
+  auto connect_within = [&](int fd) {
+    timeval tv{0, 700000};  // a dropped SYN is sent again after 1 s: this gives up first
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    const int rc = connect_to(fd, node_->pod_ip(3), 8080);
+    close(fd);
+    return rc;
+  };
+  node_->leave_cgroup();
+  const int from_foo = node_->tcp_socket_in_pod(1);
+  const int from_default = node_->tcp_socket_in_pod(5);
+  const int from_node = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  node_->join_cgroup();
+  EXPECT_NE(connect_within(from_foo), 0) << "foo's SYN reached reviews without a connect4 and was let in";
+  EXPECT_EQ(connect_within(from_default), 0) << "a pod of default is allowed by its address's identity";
+  EXPECT_EQ(connect_within(from_node), 0) << "the node's address is trusted";
+  EXPECT_GE(kernel_count("ingress_policy_denied"), 1u) << "foo's SYN is counted";
 }
 
 // RateLimitPolicy connectionBucket: the kernel refuses a burst of connects

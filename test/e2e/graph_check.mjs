@@ -3,7 +3,10 @@
 // expected nodes and edges carrying traffic. Used by scripts/demo.sh (step
 // 5c, so by the Demo e2e test too).
 //
-//   node graph_check.mjs URL --node NAME... [--http-edge] [--tcp-edge] [--screenshot FILE] [--timeout-ms N]
+//   node graph_check.mjs URL --node NAME... [--http-edge] [--tcp-edge] [--rtt-on SERVICE]... [--screenshot FILE]
+//                        [--timeout-ms N]
+//
+// --rtt-on: that service's node shows the kernel's median RTT.
 //
 // Prints what the page shows as JSON; exits 0 when every expectation held
 // before the timeout, 1 otherwise, 2 on bad arguments or no browser.
@@ -17,12 +20,13 @@ const require = createRequire(path.join(here, "../../.tools/browser/node_modules
 
 const args = process.argv.slice(2);
 const url = args.shift();
-const want = { nodes: [], http: false, tcp: false, screenshot: "", timeout: 20000 };
+const want = { nodes: [], rtt: [], http: false, tcp: false, screenshot: "", timeout: 20000 };
 while (args.length) {
   const a = args.shift();
   if (a === "--node") want.nodes.push(args.shift());
   else if (a === "--http-edge") want.http = true;
   else if (a === "--tcp-edge") want.tcp = true;
+  else if (a === "--rtt-on") want.rtt.push(args.shift());
   else if (a === "--screenshot") want.screenshot = args.shift();
   else if (a === "--timeout-ms") want.timeout = Number(args.shift());
   else { console.error(`graph_check: unknown argument ${a}`); process.exit(2); }
@@ -54,9 +58,12 @@ try {
         edge: e.getAttribute("data-edge"), protocol: e.getAttribute("data-protocol"),
         rate: Number(e.getAttribute("data-rate")), label: e.textContent })),
       badges: [...document.querySelectorAll("[data-badge]")].map(b => b.getAttribute("data-badge")),
+      rtt: Object.fromEntries([...document.querySelectorAll("[data-node]")].filter(n => n.querySelector("[data-rtt]"))
+        .map(n => [n.getAttribute("data-node"), Number(n.querySelector("[data-rtt]").getAttribute("data-rtt"))])),
     }));
     const busy = p => seen.edges.some(e => e.protocol === p && e.rate > 0);
-    ok = want.nodes.every(n => seen.nodes.includes(n)) && (!want.http || busy("http")) && (!want.tcp || busy("tcp"));
+    ok = want.nodes.every(n => seen.nodes.includes(n)) && (!want.http || busy("http")) && (!want.tcp || busy("tcp")) &&
+      want.rtt.every(n => seen.rtt[n] > 0);
     if (ok) break;
     await page.waitForTimeout(500);
   }

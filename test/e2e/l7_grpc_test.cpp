@@ -60,18 +60,10 @@ class L7GrpcTest : public L7Test {
   }
 
   // The gRPC client in pod 1 (in the test cgroup, so the kernel redirects
-  // it): one line per call. gRPC's C core dials IPv4 addresses from a
-  // dual-stack IPv6 socket (::ffff:a.b.c.d) whenever IPv6 loopback works,
-  // and such a connect runs cgroup/connect6, not the connect4 that sluice
-  // hooks: the VIP would go unrewritten. Pod 1 gets IPv6 off, so the client
-  // uses an AF_INET socket (see docs/http2.md, "Not yet").
+  // it): one line per call. gRPC's C core dials an IPv4 address from a
+  // dual-stack AF_INET6 socket (::ffff:a.b.c.d) whenever IPv6 loopback
+  // works, as it does here: its connect runs cgroup/connect6.
   std::vector<std::string> call(const std::string& args) {
-    if (!ipv4_only_) {
-      EXPECT_EQ(run_quietly("ip netns exec " + node_->pod_ns(1) +
-                            " sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1"),
-                0);
-      ipv4_only_ = true;
-    }
     const std::string out = run_capture("ip netns exec " + node_->pod_ns(1) + " " + SLUICE_GRPC_ECHO_PATH +
                                         " call --target " + kGrpcVip + ":" + std::to_string(kGrpcPort) + " " + args);
     std::vector<std::string> lines;
@@ -86,7 +78,6 @@ class L7GrpcTest : public L7Test {
   }
 
   pid_t grpc_[5] = {};
-  bool ipv4_only_ = false;
 };
 
 TEST_F(L7GrpcTest, UnaryStreamingAndBidiCallsGoThroughSluiced) {

@@ -212,6 +212,12 @@ TEST_F(MetricsTest, KnownTrafficGivesExactCountsWithIstiosLabels) {
   ASSERT_EQ(overflows.size(), 1u) << text;
   EXPECT_EQ(overflows[0].value, 0);
   EXPECT_GE(samples(text, "sluice_config_version").at(0).value, 1);
+  // The kernel's tables' fill levels: the mesh's service port is in
+  // sl_services, out of its default capacity.
+  const auto services_map = matching(samples(text, "sluice_bpf_map_entries"), {{"map", "sl_services"}});
+  ASSERT_EQ(services_map.size(), 1u) << text;
+  EXPECT_GE(services_map[0].value, 1);
+  EXPECT_EQ(matching(samples(text, "sluice_bpf_map_capacity"), {{"map", "sl_services"}}).at(0).value, 131072);
 
   // The admin API serves the same families.
   const std::string admin = body_of(scrape(kAdminPort));
@@ -291,6 +297,19 @@ TEST_F(MetricsTest, TcpConnectionsAndBytesAreCountedByTheKernel) {
   EXPECT_TRUE(matching(samples(text, "istio_tcp_connections_opened_total"),
                        {{"destination_service", "reviews.default.svc.cluster.local"}})
                   .empty());
+
+  // The kernel's network view of the service: the connection's RTT, one
+  // sample, inside the histogram's range; nothing retransmitted on a veth.
+  const std::map<std::string, std::string> service = {
+      {"destination_service", "ratings-tcp.default.svc.cluster.local"}, {"destination_service_name", "ratings-tcp"}};
+  const auto rtt_count = matching(samples(text, "sluice_tcp_rtt_seconds_count"), service);
+  ASSERT_EQ(rtt_count.size(), 1u) << text;
+  EXPECT_EQ(rtt_count[0].value, 1);
+  auto below_a_second = service;
+  below_a_second["le"] = "1";
+  EXPECT_EQ(matching(samples(text, "sluice_tcp_rtt_seconds_bucket"), below_a_second).at(0).value, 1);
+  EXPECT_GT(matching(samples(text, "sluice_tcp_rtt_seconds_sum"), service).at(0).value, 0);
+  EXPECT_EQ(matching(samples(text, "sluice_tcp_retransmitted_segments_total"), service).at(0).value, 0);
 }
 
 TEST_F(MetricsTest, OpenMetricsWhenAcceptAsksForIt) {

@@ -1,6 +1,7 @@
 #include "node_sim.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -156,8 +157,8 @@ Fd open_or_throw(const std::string& path, int flags, mode_t mode = 0) {
   return Fd(fd);
 }
 
-int socket_or_throw(int type) {
-  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+int socket_or_throw(int type, int domain = AF_INET) {
+  const int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno("socket");
   return fd;
 }
@@ -254,6 +255,18 @@ int NodeSim::tcp_socket_in_pod(int i) {
 
 int NodeSim::udp_socket_in_pod(int i) {
   return in_pod(i, [] { return socket_or_throw(SOCK_DGRAM); });
+}
+
+int NodeSim::dual_stack_socket_in_pod(int i, int type) {
+  return in_pod(i, [type] {
+    const int fd = socket_or_throw(type, AF_INET6);
+    const int off = 0;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) {
+      ::close(fd);
+      throw_errno("IPV6_V6ONLY");
+    }
+    return fd;
+  });
 }
 
 pid_t NodeSim::spawn(const std::string& ns, const std::vector<std::string>& argv,

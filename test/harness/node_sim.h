@@ -75,6 +75,9 @@ class NodeSim {
   // process's cgroup at creation time (see join_cgroup()).
   int tcp_socket_in_pod(int i);
   int udp_socket_in_pod(int i);
+  // An AF_INET6 socket with IPV6_V6ONLY off, which dials IPv4 through
+  // v4-mapped addresses (::ffff:a.b.c.d), as gRPC's C core and Java do.
+  int dual_stack_socket_in_pod(int i, int type);
 
   // Starts argv (PATH is searched) in the test cgroup and netns ns, stdout and
   // stderr appended to log_path if given. Throws if it cannot be started.

@@ -24,7 +24,27 @@ sockaddr_in make_addr(const std::string& ip, uint16_t port) {
   return a;
 }
 
+sockaddr_in6 make_addr6(const std::string& ip, uint16_t port) {
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  inet_pton(AF_INET6, ip.c_str(), &a.sin6_addr);
+  return a;
+}
+
 }  // namespace
+
+std::string address_text(const sockaddr_storage& a) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (a.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(a);
+    inet_ntop(AF_INET6, &a6.sin6_addr, ip, sizeof(ip));
+    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a6.sin6_port));
+  }
+  const auto& a4 = reinterpret_cast<const sockaddr_in&>(a);
+  inet_ntop(AF_INET, &a4.sin_addr, ip, sizeof(ip));
+  return std::string(ip) + ":" + std::to_string(ntohs(a4.sin_port));
+}
 
 NamedServer::NamedServer(int fd, uint16_t port, std::string name)
     : fd_(fd), stop_fd_(eventfd(0, EFD_CLOEXEC)), name_(std::move(name)) {
@@ -109,6 +129,10 @@ int accept_within(int fd, int timeout_ms) {
 }
 
 int connect_to(int fd, const std::string& ip, uint16_t port) {
+  if (ip.find(':') != std::string::npos) {
+    sockaddr_in6 a = make_addr6(ip, port);
+    return connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? 0 : -errno;
+  }
   sockaddr_in a = make_addr(ip, port);
   return connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? 0 : -errno;
 }
@@ -139,12 +163,10 @@ std::string ask_name(int fd, const std::string& ip, uint16_t port, int* keep) {
 }
 
 std::string peer_of(int fd) {
-  sockaddr_in a{};
+  sockaddr_storage a{};
   socklen_t len = sizeof(a);
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return "error";
-  char ip[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip));
-  return std::string(ip) + ":" + std::to_string(ntohs(a.sin_port));
+  return address_text(a);
 }
 
 }  // namespace sluice::test

@@ -3,6 +3,8 @@
 // that answers each datagram with its name, and client helpers.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -40,7 +42,8 @@ int listen_on(int fd, const std::string& ip, uint16_t port);
 // The next connection on listening socket fd, or -1 after timeout_ms.
 int accept_within(int fd, int timeout_ms = 2000);
 
-// connect() of a fresh socket fd to ip:port. Returns 0 or -errno.
+// connect() of a fresh socket fd to ip:port (IPv6 when ip has a colon, e.g.
+// a v4-mapped "::ffff:10.96.0.10"). Returns 0 or -errno.
 int connect_to(int fd, const std::string& ip, uint16_t port);
 
 // Reads the server's greeting line ("p2"), or "" on error/timeout.
@@ -59,7 +62,10 @@ std::map<std::string, int> tally(int n, Connect connect) {
   return counts;
 }
 
-// Peer address of fd as "ip:port".
+// A socket address as "ip:port", or "[ip6]:port".
+std::string address_text(const sockaddr_storage& a);
+
+// Peer address of fd as address_text() writes it.
 std::string peer_of(int fd);
 
 }  // namespace sluice::test

@@ -1,8 +1,13 @@
 // istio_tcp_* from the kernel's edge counters: Istio's labels from the
-// snapshot, edges with one label set added up, Istio's byte directions.
+// snapshot, edges with one label set added up, Istio's byte directions. And
+// sluice_tcp_rtt_seconds from its per-service RTT buckets, with sockops' bucket
+// function (bpf/include/tcp_rtt.h) compiled in to hold the bounds equal.
 #include "tcp_metrics.h"
 
 #include <gtest/gtest.h>
+
+#include "consts.h"
+#include "tcp_rtt.h"
 
 #include "snapshot_builder.h"
 
@@ -70,6 +75,51 @@ TEST(TcpMetrics, EdgesGetIstiosLabelsAndOneWorkloadAddsUp) {
   EXPECT_NE(text.find(R"(destination_service="10.96.0.99:80",destination_service_name="unknown")"), std::string::npos)
       << text;
   EXPECT_NE(text.find("# TYPE istio_tcp_connections_opened_total counter\n"), std::string::npos) << text;
+}
+
+TEST(TcpRtt, TheKernelsBucketsAreTheBoundsSluicedPrints) {
+  const uint32_t kernel_bounds[] = {TCP_RTT_BOUNDS_US};
+  ASSERT_EQ(std::size(kernel_bounds), kTcpRttBoundsUs.size());
+  ASSERT_EQ(kTcpRttBoundsUs.size() + 1, size_t{SL_RTT_BUCKETS});
+  for (size_t i = 0; i < kTcpRttBoundsUs.size(); ++i) {
+    EXPECT_EQ(kernel_bounds[i], kTcpRttBoundsUs[i]);
+    EXPECT_EQ(tcp_rtt_bucket(kTcpRttBoundsUs[i]), i) << "a bound is inclusive, as Prometheus' le";
+    EXPECT_EQ(tcp_rtt_bucket(kTcpRttBoundsUs[i] + 1), i + 1);
+  }
+  EXPECT_EQ(tcp_rtt_bucket(0), 0u);
+  EXPECT_EQ(tcp_rtt_bucket(UINT32_MAX), kTcpRttBoundsUs.size());
+  EXPECT_EQ(tcp_rtt_us(8 * 120), 120u) << "srtt_us is in eighths of a microsecond";
+}
+
+TEST(TcpRtt, ServicesGetAHistogramInSecondsAndRetransmitCounters) {
+  const auto snap = snapshot();
+  ASSERT_TRUE(snap);
+  ServiceRtt mongo{.vip = 0x0a60001e, .port = 27017, .rtt_us_sum = 60 + 80 + 3000, .retransmits = 4, .retransmitting = 1};
+  mongo.buckets[2] = 2;  // 60 and 80 us: (50, 100]
+  mongo.buckets[7] = 1;  // 3 ms: (2000, 5000]
+  const ServiceRtt gone{.vip = 0x0a600063, .port = 80};
+  ExpositionWriter w(ExpositionFormat::kText004);
+  write_tcp_rtt_metrics(w, {mongo, gone}, *snap);
+  const std::string text = std::move(w).finish();
+  const std::string labels =
+      R"(destination_service="mongodb.db.svc.cluster.local",destination_service_name="mongodb",)"
+      R"(destination_service_namespace="db")";
+  EXPECT_NE(text.find("# TYPE sluice_tcp_rtt_seconds histogram\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_tcp_rtt_seconds_bucket{" + labels + R"(,le="5e-05"} 0)" + "\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_tcp_rtt_seconds_bucket{" + labels + R"(,le="1e-04"} 2)" + "\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_tcp_rtt_seconds_bucket{" + labels + R"(,le="0.005"} 3)" + "\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_tcp_rtt_seconds_sum{" + labels + "} 0.00314\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_tcp_rtt_seconds_count{" + labels + "} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_tcp_retransmitted_segments_total{" + labels + "} 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_tcp_retransmitting_connections_total{" + labels + "} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(destination_service="10.96.0.99:80")"), std::string::npos) << "a service gone since: its address";
+
+  const auto median = median_rtt_ms_by_service({mongo, gone}, *snap);
+  ASSERT_EQ(median.size(), 1u) << "a service without a sample has no median";
+  EXPECT_NEAR(median.at("mongodb.db.svc.cluster.local"), 0.0875, 1e-9) << "rank 1.5 of 3, in (0.05, 0.1]";
 }
 
 }  // namespace

@@ -32,13 +32,14 @@ rect.warn { fill: #a60; } rect.bad { fill: #c33; }
 .node text { font-size: 12px; } .badge { font-size: 10px; fill: #fff; }
 .edge { fill: none; stroke: #4a4; stroke-width: 1.6; } .edge.tcp { stroke: #777; stroke-dasharray: 5 3; }
 .edge.err { stroke: #d33; } .edge.idle { stroke: #ccc; }
+.rtt { font-size: 10px; fill: #567; }
 .elabel { font-size: 10.5px; fill: #333; paint-order: stroke; stroke: #fafafa; stroke-width: 3px; }
 #legend { position: fixed; right: 10px; bottom: 8px; font-size: 11px; color: #555; background: #fff; padding: 6px 9px; border: 1px solid #ddd; }
 </style></head><body>
 <header><b>sluice service graph</b><span id="status">loading...</span></header>
 <svg id="graph" width="1200" height="600"></svg>
 <div id="legend">green: HTTP (requests/s, errors, p99) &nbsp; red: errors &nbsp; dashed grey: L4-only TCP (connections/s, from the kernel)<br>
-badges: <b>F</b> fault &nbsp; <b>M</b> mirror &nbsp; <b>E</b> ejected endpoints &nbsp; <b>CB</b> circuit breaker overflows</div>
+services: the kernel's median TCP round-trip time to their backends &nbsp; badges: <b>F</b> fault &nbsp; <b>M</b> mirror &nbsp; <b>E</b> ejected endpoints &nbsp; <b>CB</b> circuit breaker overflows</div>
 <script>
 "use strict";
 const NS = "http://www.w3.org/2000/svg";
@@ -82,7 +83,7 @@ async function refresh() {
     return {...e, n, errs, delta, seconds};
   });
   previous = graph; previousAt = now;
-  const hops = draw(edges, badges(routes, clusters), graph.bounds_ms);
+  const hops = draw(edges, badges(routes, clusters), graph.bounds_ms, graph.rtt_ms || {});
   const active = hops.filter(h => h.rate > 0).length;
   document.getElementById("status").textContent =
     seconds ? `${hops.length} edges, ${active} with traffic over the last ${seconds.toFixed(1)} s` : "sampling...";
@@ -104,14 +105,14 @@ function badges(routes, clusters) {
   }
   return b;
 }
-function draw(edges, marks, bounds) {
+function draw(edges, marks, bounds, rtt) {
   const svg = document.getElementById("graph");
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   el("defs", {}, svg).innerHTML =
     '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker>';
   // Nodes: workloads (sources and destinations) and services.
   const nodes = new Map(), out = new Map(), incoming = new Set();
-  const node = (id, kind, label) => { if (!nodes.has(id)) nodes.set(id, {id, kind, label}); return id; };
+  const node = (id, kind, label, extra) => { if (!nodes.has(id)) nodes.set(id, {id, kind, label, ...extra}); return id; };
   const link = (a, b) => { if (!out.has(a)) out.set(a, new Set()); out.get(a).add(b); incoming.add(b); };
   // Hops: client -> service and service -> the workload that answered, each
   // the sum of its edges (a service's callers; a workload's share).
@@ -125,7 +126,7 @@ function draw(edges, marks, bounds) {
   };
   for (const e of edges) {
     const s = node("w:" + e.source, e.source === "unknown" ? "external" : "workload", e.source === "unknown" ? "outside / unknown" : e.source);
-    const v = node("s:" + e.service, "service", e.service.replace(".svc.cluster.local", ""));
+    const v = node("s:" + e.service, "service", e.service.replace(".svc.cluster.local", ""), {rtt: rtt[e.service]});
     hop(s, v, e);
     if (e.destination !== "unknown") hop(v, node("w:" + e.destination, "workload", e.destination), e);
   }
@@ -169,6 +170,9 @@ function draw(edges, marks, bounds) {
     const g = el("g", {class: "node " + n.kind, transform: `translate(${n.x},${n.y})`, "data-node": n.label, "data-kind": n.kind}, svg);
     el("rect", {class: "box", width: W, height: H, rx: 6}, g);
     el("text", {x: 8, y: 21}, g, (n.kind === "service" ? "\u25C7 " : "\u25A2 ") + n.label);
+    if (n.rtt !== undefined) {
+      el("text", {class: "rtt", x: 8, y: H + 12, "data-rtt": n.rtt.toFixed(3)}, g, `rtt p50 ${n.rtt.toFixed(2)} ms (kernel)`);
+    }
     const m = n.kind === "service" ? marks.get(n.id.slice(2)) : null;
     if (m) {
       let x = W - 4;
@@ -191,14 +195,17 @@ setInterval(tick, 2000);
 
 }  // namespace
 
-std::string graph_json(const std::vector<telemetry::EdgeTotals>& http, const std::vector<telemetry::EdgeTotals>& tcp) {
+std::string graph_json(const std::vector<telemetry::EdgeTotals>& http, const std::vector<telemetry::EdgeTotals>& tcp,
+                       const std::map<std::string, double>& rtt_ms_by_service) {
   JsonWriter w;
   w.begin_object().key("bounds_ms").begin_array();
   for (double b : telemetry::kEnvoyDefaultBuckets) w.value(b);
   w.end_array().key("edges").begin_array();
   edges(w, "http", http);
   edges(w, "tcp", tcp);
-  w.end_array().end_object();
+  w.end_array().key("rtt_ms").begin_object();
+  for (const auto& [service, ms] : rtt_ms_by_service) w.key(service).value(ms);
+  w.end_object().end_object();
   return std::move(w).str();
 }
 

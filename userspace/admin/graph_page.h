@@ -3,10 +3,11 @@
 // daemon: no CDN, nothing fetched at build time) that polls /stats/graph,
 // /routes and /clusters and draws workloads and services as nodes and the
 // traffic between them as edges with requests per second, error share and
-// p99, plus the kernel's L4-only edges, faults, mirrors, ejections and
+// p99, the kernel's median RTT per service, plus its L4-only edges, faults, mirrors, ejections and
 // circuit-breaker overflows. docs/observability.md.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +17,10 @@
 namespace sluice {
 
 // /stats/graph: request edges (the proxy's) and TCP edges (the kernel's),
-// each with its totals so far; the page turns two of them into rates.
-std::string graph_json(const std::vector<telemetry::EdgeTotals>& http, const std::vector<telemetry::EdgeTotals>& tcp);
+// each with its totals so far, which the page turns into rates; and the
+// kernel's median RTT per destination service, which it shows on services.
+std::string graph_json(const std::vector<telemetry::EdgeTotals>& http, const std::vector<telemetry::EdgeTotals>& tcp,
+                       const std::map<std::string, double>& rtt_ms_by_service = {});
 
 std::string_view graph_page_html();
 

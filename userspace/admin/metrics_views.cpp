@@ -13,12 +13,24 @@ using telemetry::ExpositionWriter;
 
 void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats) {
   w.counter("sluice_kernel_decisions",
-            "Verdicts of the socket load balancer's programs (connect4, sendmsg4, recvmsg4, getpeername4, sockops), "
+            "Verdicts of the socket load balancer's programs (connect4/6, sendmsg4, recvmsg4/6, getpeername4/6, sockops), "
             "by reason, summed over CPUs.");
   for (unsigned r = 0; r < SL_R__COUNT; ++r) {
     w.counter_sample("sluice_kernel_decisions", ExpositionWriter::label_text({{"reason", sl_reason_name(r)}}),
                      stats.sum(r));
   }
+}
+
+std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt) {
+  std::vector<telemetry::ServiceRtt> out;
+  rtt.for_each([&](const sl_svc_key& k, const sl_svc_rtt& v) {
+    telemetry::ServiceRtt r{.vip = ntohl(k.vip), .port = ntohs(k.port), .rtt_us_sum = v.rtt_us_sum,
+                            .retransmits = v.retransmits, .retransmitting = v.retransmitting};
+    static_assert(std::tuple_size_v<decltype(r.buckets)> == SL_RTT_BUCKETS);
+    for (size_t i = 0; i < r.buckets.size(); ++i) r.buckets[i] = v.buckets[i];
+    out.push_back(r);
+  });
+  return out;
 }
 
 std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges) {
@@ -72,6 +84,28 @@ void write_socket_redirect_metrics(ExpositionWriter& w, const SockRedir& redir) 
     w.gauge("sluice_sockhash_capacity", "The redirection sockhash's capacity.");
     w.sample("sluice_sockhash_capacity", "", "", uint64_t{redir.sockhash_capacity()});
   }
+}
+
+void write_map_fill_metrics(ExpositionWriter& w, const std::vector<MapFill>& fills) {
+  w.gauge("sluice_bpf_map_entries", "Entries in each of the kernel's tables that can fill up (walked at most every 10 s).");
+  for (const MapFill& f : fills) {
+    w.sample("sluice_bpf_map_entries", "", ExpositionWriter::label_text({{"map", f.name}}), uint64_t{f.entries});
+  }
+  w.gauge("sluice_bpf_map_capacity", "The capacity (max_entries) of each of those tables.");
+  for (const MapFill& f : fills) {
+    w.sample("sluice_bpf_map_capacity", "", ExpositionWriter::label_text({{"map", f.name}}), uint64_t{f.capacity});
+  }
+}
+
+std::vector<MapFill> MapFillCache::get() {
+  const std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!walked_ || now - at_ >= max_age_) {
+    last_ = walk_();
+    at_ = now;
+    walked_ = true;
+  }
+  return last_;
 }
 
 void write_xdp_metrics(ExpositionWriter& w, const XdpDaemon& xdp) {

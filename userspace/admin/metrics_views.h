@@ -5,9 +5,15 @@
 // reload state. docs/observability.md lists them.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <vector>
+
 #include "config_reloader.h"
 #include "exposition.h"
 #include "l4_table_sync.h"
+#include "map_fill.h"
 #include "map_handle.h"
 #include "mesh_snapshot.h"
 #include "request_metrics.h"
@@ -20,6 +26,8 @@ namespace sluice {
 
 // sluice_kernel_decisions_total{reason}: the socket programs' sl_stats.
 void write_kernel_metrics(telemetry::ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats);
+// The kernel's RTT and retransmits per destination service (sl_svc_rtt).
+std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt);
 // The kernel's per-edge TCP counters (sl_edge_cnt), summed over CPUs.
 std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges);
 // istio_tcp_*: the kernel's per-edge counters (sl_edge_cnt) summed over CPUs,
@@ -32,6 +40,27 @@ void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
 std::string service_totals_json(const std::vector<telemetry::ServiceTotals>& totals);
 // sluice_socket_redirect_total{counter}, sluice_sockhash_entries.
 void write_socket_redirect_metrics(telemetry::ExpositionWriter& w, const SockRedir& redir);
+// sluice_bpf_map_entries{map} and sluice_bpf_map_capacity{map}.
+void write_map_fill_metrics(telemetry::ExpositionWriter& w, const std::vector<MapFill>& fills);
+
+// The maps' fill levels, walked again only when the last walk is older than
+// max_age: a walk costs a syscall per entry (a full 64k-entry LRU, tens of
+// milliseconds), which every scrape should not pay. Thread-safe.
+class MapFillCache {
+ public:
+  MapFillCache(std::function<std::vector<MapFill>()> walk, std::chrono::steady_clock::duration max_age)
+      : walk_(std::move(walk)), max_age_(max_age) {}
+  std::vector<MapFill> get();
+
+ private:
+  std::function<std::vector<MapFill>()> walk_;
+  std::chrono::steady_clock::duration max_age_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point at_{};
+  bool walked_ = false;
+  std::vector<MapFill> last_;
+};
+
 // sluice_xdp_decisions_total{reason}.
 void write_xdp_metrics(telemetry::ExpositionWriter& w, const XdpDaemon& xdp);
 // sluice_config_*: version, reloads, rejections, last reload's success and

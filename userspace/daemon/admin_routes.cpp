@@ -88,12 +88,16 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   routes["/graph"] = [](const std::string&) {
     return AdminResponse{200, "text/html; charset=utf-8", std::string(graph_page_html())};
   };
-  routes["/stats/graph"] = [&sync, metrics = from.metrics, edges = from.edges](const std::string&) {
+  routes["/stats/graph"] = [&sync, metrics = from.metrics, edges = from.edges, rtt = from.rtt](const std::string&) {
     const config::SnapshotPtr snap = sync.current();
     std::vector<telemetry::EdgeTotals> tcp;
-    if (snap) tcp = telemetry::tcp_graph_edges(read_kernel_tcp_edges(edges), *snap);
+    std::map<std::string, double> rtt_ms;
+    if (snap) {
+      tcp = telemetry::tcp_graph_edges(read_kernel_tcp_edges(edges), *snap);
+      rtt_ms = telemetry::median_rtt_ms_by_service(read_kernel_rtt(rtt), *snap);
+    }
     return AdminResponse{200, "application/json",
-                         graph_json(metrics ? metrics->totals_by_edge() : std::vector<telemetry::EdgeTotals>{}, tcp)};
+                         graph_json(metrics ? metrics->totals_by_edge() : std::vector<telemetry::EdgeTotals>{}, tcp, rtt_ms)};
   };
   // /logging shows the level; /logging?level=debug changes it at once.
   routes["/logging"] = [](const std::string& target) {
@@ -119,14 +123,19 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 }
 
 AdminHandler metrics_route(const AdminSources& from) {
-  return [&sync = from.sync, stats = from.stats, edges = from.edges, redirect = from.redirect, xdp = from.xdp,
-          metrics = from.metrics, spans = from.spans, clusters = from.clusters,
+  auto fills = from.map_fills ? std::make_shared<MapFillCache>(from.map_fills, std::chrono::seconds(10)) : nullptr;
+  return [&sync = from.sync, stats = from.stats, edges = from.edges, rtt = from.rtt, fills, redirect = from.redirect,
+          xdp = from.xdp, metrics = from.metrics, spans = from.spans, clusters = from.clusters,
           proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
     if (metrics) metrics->write(w);
     write_kernel_metrics(w, stats);
-    if (const config::SnapshotPtr snap = sync.current()) write_kernel_tcp_metrics(w, edges, *snap);
+    if (const config::SnapshotPtr snap = sync.current()) {
+      write_kernel_tcp_metrics(w, edges, *snap);
+      telemetry::write_tcp_rtt_metrics(w, read_kernel_rtt(rtt), *snap);
+    }
+    if (fills) write_map_fill_metrics(w, fills->get());
     if (redirect) write_socket_redirect_metrics(w, *redirect);
     if (xdp) write_xdp_metrics(w, *xdp);
     const ConfigStatus st = sync.status();

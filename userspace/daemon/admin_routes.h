@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "admin_server.h"
 #include "cluster_registry.h"
@@ -14,6 +15,7 @@
 #include "datapath_maps.h"
 #include "kube_source.h"
 #include "feature_probe.h"
+#include "map_fill.h"
 #include "map_handle.h"
 #include "readiness.h"
 #include "request_metrics.h"
@@ -30,6 +32,8 @@ struct AdminSources {
   const DatapathMaps& maps;
   PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters
   PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;  // its TCP metrics per edge
+  MapHandle<sl_svc_key, sl_svc_rtt> rtt;                  // its RTT and retransmits per service
+  std::function<std::vector<MapFill>()> map_fills;        // its tables' fill levels (a key walk)
   const SockRedir* redirect = nullptr;  // null: not running
   const XdpDaemon* xdp = nullptr;       // null: not running
   std::shared_ptr<proxy::ClusterRegistry> clusters;

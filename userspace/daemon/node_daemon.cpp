@@ -275,6 +275,8 @@ Status NodeDaemon::start_admin() {
                              .maps = *maps_,
                              .stats = lb_->maps().stats,
                              .edges = lb_->maps().edges,
+                             .rtt = lb_->maps().rtt,
+                             .map_fills = [this] { return lb_->map_fills(); },
                              .redirect = redir_.get(),
                              .xdp = xdp_.get(),
                              .clusters = clusters_,

@@ -1,9 +1,11 @@
 #include "tcp_metrics.h"
 
+#include <functional>
 #include <map>
 #include <tuple>
 #include <unordered_map>
 
+#include "histogram_quantile.h"
 #include "ip_text.h"
 #include "metric_labels.h"
 #include "request_metrics.h"
@@ -110,6 +112,63 @@ void write_tcp_metrics(ExpositionWriter& w, const std::vector<TcpEdge>& edges, c
     w.counter(f.name, f.help);
     for (const auto& [labels, sums] : series) w.counter_sample(f.name, labels, sums.*f.value);
   }
+}
+
+namespace {
+
+std::string service_labels(const ServiceLabels& svc) {
+  std::string labels;
+  ExpositionWriter::append_label(labels, "destination_service", svc.fqdn);
+  ExpositionWriter::append_label(labels, "destination_service_name", svc.name);
+  ExpositionWriter::append_label(labels, "destination_service_namespace", svc.ns);
+  return labels;
+}
+
+// The services' entries merged by destination_service (two ports of one
+// service are one network).
+std::map<std::string, ServiceRtt> merged_by_service(const std::vector<ServiceRtt>& services, const EdgeNamer& names,
+                                                    const std::function<std::string(const ServiceLabels&)>& key) {
+  std::map<std::string, ServiceRtt> merged;
+  for (const ServiceRtt& r : services) {
+    ServiceRtt& m = merged[key(names.service(r.vip, r.port))];
+    for (size_t i = 0; i < m.buckets.size(); ++i) m.buckets[i] += r.buckets[i];
+    m.rtt_us_sum += r.rtt_us_sum;
+    m.retransmits += r.retransmits;
+    m.retransmitting += r.retransmitting;
+  }
+  return merged;
+}
+
+}  // namespace
+
+void write_tcp_rtt_metrics(ExpositionWriter& w, const std::vector<ServiceRtt>& services, const config::MeshSnapshot& snap) {
+  const EdgeNamer names(snap);
+  const auto series = merged_by_service(services, names, service_labels);
+  w.histogram("sluice_tcp_rtt_seconds",
+              "Smoothed TCP round-trip time of each closed connection the kernel balanced, at its close, "
+              "by destination service.");
+  for (const auto& [labels, r] : series) {
+    w.histogram_samples("sluice_tcp_rtt_seconds", labels, kTcpRttBoundsSeconds, r.buckets, r.rtt_us_sum / 1e6);
+  }
+  w.counter("sluice_tcp_retransmitted_segments", "TCP segments retransmitted by closed connections the kernel balanced.");
+  for (const auto& [labels, r] : series) w.counter_sample("sluice_tcp_retransmitted_segments", labels, r.retransmits);
+  w.counter("sluice_tcp_retransmitting_connections",
+            "Closed connections the kernel balanced that retransmitted at least one segment.");
+  for (const auto& [labels, r] : series) {
+    w.counter_sample("sluice_tcp_retransmitting_connections", labels, r.retransmitting);
+  }
+}
+
+std::map<std::string, double> median_rtt_ms_by_service(const std::vector<ServiceRtt>& services,
+                                                       const config::MeshSnapshot& snap) {
+  const EdgeNamer names(snap);
+  std::map<std::string, double> out;
+  for (const auto& [fqdn, r] : merged_by_service(services, names, [](const ServiceLabels& s) { return s.fqdn; })) {
+    uint64_t samples = 0;
+    for (uint64_t c : r.buckets) samples += c;
+    if (samples) out[fqdn] = 1000 * histogram_quantile(0.5, kTcpRttBoundsSeconds, r.buckets);
+  }
+  return out;
 }
 
 }  // namespace sluice::telemetry
