@@ -12,6 +12,7 @@
 #include "metric_labels.h"
 #include "request_metrics.h"
 #include "response_flags.h"
+#include "snapshot_builder.h"
 
 namespace sluice::telemetry {
 namespace {
@@ -156,7 +157,8 @@ namespace {
 // a Prometheus time series, one sample line: each label set of Istio's four
 // families makes 67 of them (the counter, and three histograms of 19
 // buckets, +Inf, _sum and _count), so 150 label sets are 10050 series.
-// Asserted with a margin for a loaded CI machine; the time is printed.
+// The time is printed, not asserted (no timing assertions in tests: the
+// machine is shared); bench/ is where speed is judged.
 TEST(RequestMetricsTest, TenThousandSeriesRenderQuickly) {
   RequestMetrics m;
   RequestMetricsShard& shard = m.new_shard();
@@ -178,8 +180,97 @@ TEST(RequestMetricsTest, TenThousandSeriesRenderQuickly) {
   samples -= 8;  // HELP and TYPE of the four families
   EXPECT_EQ(samples, kLabelSets * 67);
   std::cout << samples << " series: " << ms << " ms, " << text.size() / 1024 << " KiB\n";
-  EXPECT_LT(ms, 250);
   EXPECT_EQ(m.dropped(), 0u);
+}
+
+// Series of deleted workloads expire: hidden after a whole pass without a
+// request once their workload is gone, shown again by a request, and their
+// memory reused when a worker's table fills.
+TEST(RequestMetricsTest, SeriesOfDeletedWorkloadsExpire) {
+  RequestMetrics m;
+  RequestMetricsShard& shard = m.new_shard();
+  WorkloadLabels kept, deleted;
+  kept.workload = "kept";
+  deleted.workload = "deleted";
+  const RequestKey a{m.workloads().intern(kept), 0, 0, 0, 200};
+  const RequestKey b{m.workloads().intern(deleted), 0, 0, 0, 200};
+  shard.record(a, 1, 0, 0);
+  for (int i = 0; i < 5; ++i) shard.record(b, 1, 0, 0);
+  const RequestMetrics::Liveness live{.workload = [](const WorkloadLabels& w) { return w.workload != "deleted"; },
+                                      .service = [](const ServiceLabels&) { return true; }};
+  auto shown = [&] {
+    ExpositionWriter w(ExpositionFormat::kText004);
+    m.write(w);
+    const std::string text = std::move(w).finish();
+    return std::pair{text.find(R"(source_workload="kept")") != std::string::npos,
+                     text.find(R"(source_workload="deleted")") != std::string::npos};
+  };
+  EXPECT_EQ(m.expire(live), 0u) << "requests since the last pass (there was none): not yet";
+  EXPECT_EQ(shown(), std::pair(true, true));
+  EXPECT_EQ(m.expire(live), 1u) << "a whole pass without a request, and its workload gone";
+  EXPECT_EQ(shown(), std::pair(true, false));
+  EXPECT_EQ(m.totals_by_edge().size(), 1u) << "the graph and sluicectl top forget it too";
+
+  shard.record(b, 1, 0, 0);  // the workload is back under the same labels
+  EXPECT_EQ(shown(), std::pair(true, true));
+  EXPECT_EQ(m.expire(live), 0u) << "it took a request this pass";
+  EXPECT_EQ(m.expire(live), 1u);
+
+  // Fill the worker's table with series of the deleted workload: the next
+  // new series fits only by compaction, which drops the expired ones and
+  // keeps the live series' counts.
+  const size_t cap = RequestMetricsShard::kChunk * RequestMetricsShard::kMaxChunks;
+  for (uint32_t i = 1; i <= cap; ++i) shard.record({b.source, 0, 0, i, 200}, 1, 0, 0);  // flags make each new
+  EXPECT_GT(m.dropped(), 0u) << "full, and nothing expired yet";
+  m.expire(live);
+  EXPECT_GT(m.expire(live), cap / 2);
+  const uint64_t compactions = shard.compactions();  // one already: the fill made room by dropping b's first series
+  const RequestKey fresh{a.source, 0, 0, 0, 404};
+  shard.record(fresh, 1, 0, 0);
+  EXPECT_EQ(shard.compactions(), compactions + 1);
+  shard.record(a, 1, 0, 0);
+  ExpositionWriter w(ExpositionFormat::kText004);
+  m.write(w);
+  const std::string text = std::move(w).finish();
+  EXPECT_NE(text.find(R"(source_workload="kept")"), std::string::npos);
+  EXPECT_NE(text.find(R"(response_code="200",response_flags="-",connection_security_policy="unknown"} 2)"),
+            std::string::npos)
+      << "the kept series moved with its count";
+  EXPECT_NE(text.find(R"(response_code="404")"), std::string::npos) << "the new series was recorded";
+}
+
+// The daemon's pass: live means a pod of the snapshot has the workload's
+// labels, a service of the snapshot its name.
+TEST(RequestMetricsTest, TheSnapshotSaysWhatIsDeleted) {
+  config::LoadResult loaded;
+  config::load_yaml_text(R"(apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {clusterIP: 10.96.0.20, selector: {app: reviews}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1-5d8f7c-abcde, namespace: default, labels: {app: reviews, version: v1, pod-template-hash: 5d8f7c}}
+status: {phase: Running, podIP: 10.200.1.1}
+)",
+                         "t.yaml", loaded);
+  config::BuildMemo memo;
+  const auto snap = config::build_snapshot(std::move(loaded), 1, &memo).snapshot;
+  ASSERT_TRUE(snap);
+  RequestMetrics m;
+  RequestMetricsShard& shard = m.new_shard();
+  const uint32_t live_pod = m.workloads().intern(workload_labels(*snap->resources.pods.at(0)));
+  WorkloadLabels old_version = workload_labels(*snap->resources.pods.at(0));
+  old_version.workload = "reviews-v0";
+  const uint32_t gone_pod = m.workloads().intern(old_version);
+  const uint32_t live_svc = m.services().intern({"reviews.default.svc.cluster.local", "reviews", "default"});
+  const uint32_t gone_svc = m.services().intern({"ratings.default.svc.cluster.local", "ratings", "default"});
+  shard.record({0, live_pod, live_svc, 0, 200}, 1, 0, 0);
+  shard.record({0, gone_pod, live_svc, 0, 200}, 1, 0, 0);
+  shard.record({0, live_pod, gone_svc, 0, 200}, 1, 0, 0);
+  shard.record({0, 0, live_svc, 0, 503}, 1, 0, 0);  // unknown is never deleted
+  EXPECT_EQ(expire_deleted(m, *snap), 0u);
+  EXPECT_EQ(expire_deleted(m, *snap), 2u) << "the old version's series and the deleted service's";
 }
 
 }  // namespace

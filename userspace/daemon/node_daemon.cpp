@@ -14,6 +14,7 @@
 #include "ejection_mirror.h"
 #include "ip_text.h"
 #include "kernel_features_setup.h"
+#include "metric_labels.h"
 #include "proxy_redirect.h"
 #include "socket_redirect_setup.h"
 
@@ -35,6 +36,10 @@ constexpr std::chrono::milliseconds kDrainPoll{50};
 constexpr std::chrono::seconds kTakeoverWait{5};
 // How often the hand-over name is tried again while a predecessor holds it.
 constexpr std::chrono::seconds kHandoverRetry{1};
+// How often the request metrics' series of deleted workloads and services
+// are looked for: a series goes one to two of these after its last request
+// once what it names is gone (telemetry/request_metrics.h).
+constexpr std::chrono::seconds kSeriesExpiryPass{60};
 
 // The local port of a listening socket, 0 if unknown.
 uint16_t local_port(int fd) {
@@ -382,6 +387,14 @@ void NodeDaemon::tick() {
   if (connect_policy_) connect_policy_->tick(now);
   if (egress_) egress_->tick(now);
   if (!handover_ && now - last_handover_retry_ >= kHandoverRetry) serve_handovers();
+  if (request_metrics_ && now - last_series_expiry_ >= kSeriesExpiryPass) {
+    if (const config::SnapshotPtr snap = sync_->current()) {
+      if (const size_t hidden = telemetry::expire_deleted(*request_metrics_, *snap)) {
+        spdlog::debug("metrics: {} series of deleted workloads or services expired", hidden);
+      }
+    }
+    last_series_expiry_ = now;
+  }
 }
 
 void NodeDaemon::reload() {

@@ -115,6 +115,7 @@ class NodeDaemon {
   std::chrono::steady_clock::time_point last_gateway_retry_{};
   std::chrono::steady_clock::time_point last_tx_refresh_{};
   std::chrono::steady_clock::time_point last_handover_retry_{};
+  std::chrono::steady_clock::time_point last_series_expiry_ = std::chrono::steady_clock::now();
 };
 
 // start, then run; 1 (logged) if it could not start.

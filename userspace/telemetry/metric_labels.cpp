@@ -1,5 +1,7 @@
 #include "metric_labels.h"
 
+#include <set>
+
 #include "ip_text.h"
 
 namespace sluice::telemetry {
@@ -45,6 +47,15 @@ std::string canonical_service(const config::Labels& labels, std::string_view wor
 std::string canonical_revision(const config::Labels& labels) {
   return std::string(
       label_or(labels, {"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"}, "latest"));
+}
+
+size_t expire_deleted(RequestMetrics& metrics, const config::MeshSnapshot& snap) {
+  std::set<WorkloadLabels> workloads;
+  for (const auto& pod : snap.resources.pods) workloads.insert(workload_labels(*pod));
+  std::set<std::string> services;
+  for (const auto& [fqdn, svc] : snap.services) services.insert(fqdn);
+  return metrics.expire({.workload = [&](const WorkloadLabels& w) { return workloads.contains(w); },
+                         .service = [&](const ServiceLabels& s) { return services.contains(s.fqdn); }});
 }
 
 void MetricLabelResolver::refresh(const config::MeshSnapshot& snap) {

@@ -35,6 +35,11 @@ WorkloadLabels workload_labels(const config::K8sResource<k8s::Pod>& pod);
 std::string canonical_service(const config::Labels& labels, std::string_view workload);
 std::string canonical_revision(const config::Labels& labels);
 
+// One expiry pass of `metrics` against `snap` (RequestMetrics::expire): a
+// workload is live while a pod of the snapshot has its labels, a service
+// while the snapshot has its name. Returns the series hidden now.
+size_t expire_deleted(RequestMetrics& metrics, const config::MeshSnapshot& snap);
+
 class MetricLabelResolver {
  public:
   explicit MetricLabelResolver(RequestMetrics& metrics) : metrics_(metrics) {}

@@ -14,17 +14,23 @@ std::allocator<RequestSeries> series_allocator;
 
 }  // namespace
 
-RequestMetricsShard::~RequestMetricsShard() {
+RequestMetricsShard::~RequestMetricsShard() { release_storage(); }
+
+void RequestMetricsShard::release_storage() {
   const size_t n = published_.load();
   for (size_t i = 0; i < n; ++i) std::destroy_at(&chunks_[i / kChunk].load()[i % kChunk]);
   for (auto& c : chunks_) {
-    if (RequestSeries* p = c.load()) series_allocator.deallocate(p, kChunk);
+    if (RequestSeries* p = c.exchange(nullptr)) series_allocator.deallocate(p, kChunk);
   }
+  published_.store(0);
 }
 
 RequestSeries* RequestMetricsShard::add(const RequestKey& key) {
-  const size_t n = published_.load(std::memory_order_relaxed);
-  if (n >= kChunk * kMaxChunks) return nullptr;
+  size_t n = published_.load(std::memory_order_relaxed);
+  if (n >= kChunk * kMaxChunks) {
+    if (!has_expired_.exchange(false, std::memory_order_relaxed) || !compact()) return nullptr;
+    n = published_.load(std::memory_order_relaxed);
+  }
   auto& chunk = chunks_[n / kChunk];
   RequestSeries* base = chunk.load(std::memory_order_relaxed);
   if (!base) {
@@ -38,11 +44,43 @@ RequestSeries* RequestMetricsShard::add(const RequestKey& key) {
   return s;
 }
 
+bool RequestMetricsShard::compact() {
+  const std::lock_guard lock(scrape_lock_);
+  std::vector<const RequestSeries*> live;
+  for_each_series([&](const RequestSeries& s) {
+    if (!s.expired.load(std::memory_order_relaxed)) live.push_back(&s);
+  });
+  if (live.size() == published_.load(std::memory_order_relaxed)) return false;
+  // The survivors, copied into fresh storage before the old is released.
+  std::array<RequestSeries*, kMaxChunks> fresh{};
+  std::unordered_map<RequestKey, RequestSeries*, RequestKeyHash> by_key;
+  for (size_t i = 0; i < live.size(); ++i) {
+    RequestSeries*& base = fresh[i / kChunk];
+    if (!base) base = series_allocator.allocate(kChunk);
+    const RequestSeries& from = *live[i];
+    RequestSeries* to = std::construct_at(base + i % kChunk, from.key);
+    to->requests_at_last_pass = from.requests_at_last_pass;
+    to->requests.add(from.requests.load());
+    to->duration_ms.add_from(from.duration_ms);
+    to->request_bytes.add_from(from.request_bytes);
+    to->response_bytes.add_from(from.response_bytes);
+    by_key.emplace(from.key, to);
+  }
+  release_storage();
+  for (size_t c = 0; c < kMaxChunks; ++c) chunks_[c].store(fresh[c], std::memory_order_release);
+  published_.store(live.size(), std::memory_order_release);
+  by_key_ = std::move(by_key);
+  compactions_.add(1);
+  return true;
+}
+
 void RequestMetricsShard::record(const RequestKey& key, double duration_ms, uint64_t request_bytes,
                                  uint64_t response_bytes) {
   RequestSeries* s;
   if (auto it = by_key_.find(key); it != by_key_.end()) {
     s = it->second;
+    // A workload back under its old labels: its series shows again.
+    if (s->expired.load(std::memory_order_relaxed)) s->expired.store(false, std::memory_order_relaxed);
   } else if (!(s = add(key))) {
     dropped_.add(1);
     return;
@@ -55,7 +93,35 @@ void RequestMetricsShard::record(const RequestKey& key, double duration_ms, uint
 
 RequestMetricsShard& RequestMetrics::new_shard() {
   std::lock_guard lock(shards_mu_);
-  return shards_.emplace_back();
+  return shards_.emplace_back(shards_mu_);
+}
+
+size_t RequestMetrics::expire(const Liveness& live) {
+  // Which interned label sets are gone: asked once per set, not per series.
+  auto gone_ids = [](const auto& sets, const auto& alive) {
+    std::vector<bool> gone(sets.size(), false);
+    for (size_t id = 1; id < sets.size(); ++id) gone[id] = !alive(*sets[id]);  // 0: "unknown", never gone
+    return gone;
+  };
+  const std::vector<bool> workload_gone = gone_ids(workloads_.snapshot(), live.workload);
+  const std::vector<bool> service_gone = gone_ids(services_.snapshot(), live.service);
+  auto is_gone = [](const std::vector<bool>& gone, uint32_t id) { return id < gone.size() && gone[id]; };
+  size_t hidden = 0;
+  std::lock_guard lock(shards_mu_);
+  for (const auto& shard : shards_) {
+    const size_t hidden_before = hidden;
+    shard.for_each_series([&](const RequestSeries& s) {
+      const uint64_t requests = s.requests.load();
+      const bool gone = is_gone(workload_gone, s.key.source) || is_gone(workload_gone, s.key.destination) ||
+                        is_gone(service_gone, s.key.service);
+      const bool hide = gone && requests == s.requests_at_last_pass;
+      s.expired.store(hide, std::memory_order_relaxed);
+      s.requests_at_last_pass = requests;
+      hidden += hide;
+    });
+    if (hidden > hidden_before) shard.note_expired();
+  }
+  return hidden;
 }
 
 uint64_t RequestMetrics::dropped() const {
@@ -127,6 +193,7 @@ std::vector<EdgeTotals> RequestMetrics::totals_by_edge() const {
     std::lock_guard lock(shards_mu_);
     for (const auto& shard : shards_) {
       shard.for_each_series([&](const RequestSeries& s) {
+        if (s.expired.load(std::memory_order_relaxed)) return;
         EdgeTotals& t = by_ids[{s.key.source, s.key.service, s.key.destination}];
         const uint64_t n = s.requests.load();
         t.requests += n;
@@ -163,6 +230,7 @@ void RequestMetrics::write(ExpositionWriter& w) const {
     std::lock_guard lock(shards_mu_);
     for (const auto& shard : shards_) {
       shard.for_each_series([&](const RequestSeries& s) {
+        if (s.expired.load(std::memory_order_relaxed)) return;
         Merged& m = merged[s.key];
         m.requests += s.requests.load();
         s.duration_ms.add_counts(m.duration);

@@ -8,12 +8,20 @@
 // lookup in the worker's own table and a few relaxed stores; no lock, no
 // string is built. New series are published to the scraper through an
 // append-only, chunked array; label strings are rendered only at scrape.
+//
+// Series of deleted workloads and services expire (RequestMetrics::expire):
+// once a series names one that the mesh no longer has and has taken no
+// request over a whole expiry pass, the scrape stops showing it; a request
+// on it shows it again. Their memory goes back when a worker's table fills
+// up: the worker compacts it, dropping the expired series, under the lock
+// the scrape holds, so no scrape ever sees a series move.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,6 +110,10 @@ using IstioHistogram = WorkerHistogram<kEnvoyDefaultBuckets.size()>;
 struct RequestSeries {
   explicit RequestSeries(const RequestKey& k) : key(k) {}
   const RequestKey key;
+  // Hidden from the scrape (an expired series). Set by the expiry pass,
+  // cleared by it or by the worker's next request on the series.
+  mutable std::atomic<bool> expired{false};
+  mutable uint64_t requests_at_last_pass = 0;  // the expiry pass's, under the scrape lock
   SingleWriterCell<uint64_t> requests;
   IstioHistogram duration_ms{kEnvoyDefaultBuckets};
   IstioHistogram request_bytes{kEnvoyDefaultBuckets};
@@ -115,28 +127,43 @@ class RequestMetricsShard {
   static constexpr size_t kChunk = 256;
   static constexpr size_t kMaxChunks = 256;  // at most 65536 series per worker; more are dropped (counted)
 
-  RequestMetricsShard() = default;
+  // scrape_lock: the node's lock that every walk of the series holds
+  // (RequestMetrics::shards_mu_); a compaction takes it too.
+  explicit RequestMetricsShard(std::mutex& scrape_lock) : scrape_lock_(scrape_lock) {}
   ~RequestMetricsShard();
   RequestMetricsShard(const RequestMetricsShard&) = delete;
   RequestMetricsShard& operator=(const RequestMetricsShard&) = delete;
 
   void record(const RequestKey& key, double duration_ms, uint64_t request_bytes, uint64_t response_bytes);
 
+  // Every series, expired ones too, with the scrape lock held.
   template <class F>
   void for_each_series(F&& f) const {
     const size_t n = published_.load(std::memory_order_acquire);
     for (size_t i = 0; i < n; ++i) f(chunks_[i / kChunk].load(std::memory_order_acquire)[i % kChunk]);
   }
   uint64_t dropped() const { return dropped_.load(); }
+  uint64_t compactions() const { return compactions_.load(); }
+  // Set by an expiry pass that hid series here: a full table is worth
+  // compacting (once; never a walk per request while it stays full).
+  void note_expired() const { has_expired_.store(true, std::memory_order_relaxed); }
 
  private:
   RequestSeries* add(const RequestKey& key);
+  // With the table full: keeps only the series not expired, in fresh
+  // storage. The worker's thread, under the scrape lock. False if nothing
+  // was expired (the table stays full).
+  bool compact();
+  void release_storage();
 
+  std::mutex& scrape_lock_;
   std::unordered_map<RequestKey, RequestSeries*, RequestKeyHash> by_key_;  // the worker's alone
   // Chunks of raw storage, each holding kChunk series constructed in order.
   std::array<std::atomic<RequestSeries*>, kMaxChunks> chunks_{};
   std::atomic<size_t> published_{0};
   SingleWriterCell<uint64_t> dropped_;
+  SingleWriterCell<uint64_t> compactions_;
+  mutable std::atomic<bool> has_expired_{false};
 };
 
 // One destination service's requests so far, every worker and source
@@ -172,6 +199,15 @@ class RequestMetrics {
   void write(ExpositionWriter& w) const;
   // Series dropped because a worker's table was full.
   uint64_t dropped() const;
+  // One expiry pass (every minute or so): hides the series that name a
+  // workload or service for which `live` answers false and took no request
+  // since the previous pass; shows again any that took one. Returns how
+  // many series are hidden now.
+  struct Liveness {
+    std::function<bool(const WorkloadLabels&)> workload;
+    std::function<bool(const ServiceLabels&)> service;
+  };
+  size_t expire(const Liveness& live);
   // By destination service, sorted by name.
   std::vector<ServiceTotals> totals_by_service() const;
   // By (source, service, destination), sorted.

@@ -48,6 +48,12 @@ class WorkerHistogram {
     for (size_t i = 0; i < counts_.size() && i < into.size(); ++i) into[i] += counts_[i].load();
   }
   double sum() const { return sum_.load(); }
+  // Adds another histogram's counts and sum (of the same bounds), from the
+  // writer's thread: how a series moves when its table is compacted.
+  void add_from(const WorkerHistogram& other) {
+    for (size_t i = 0; i < counts_.size(); ++i) counts_[i].add(other.counts_[i].load());
+    sum_.add(other.sum());
+  }
 
  private:
   const std::array<double, N>& bounds_;
