@@ -18,6 +18,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define SL_AF_INET 2
+#define SL_AF_INET6 10
 #define SL_E2BIG 7
 #define SL_ENOMEM 12
 #define SL_ENOSPC 28
@@ -140,6 +141,17 @@ static __always_inline void redir_passive(struct bpf_sock_ops *skops, struct sl_
 	redir_insert(skops, key, proxy_side);
 }
 
+/* A dual-stack AF_INET6 socket whose connection is IPv4 (its peer is
+ * ::ffff:a.b.c.d): a gRPC or Java client dialling through a v4-mapped
+ * address, or a server listening on [::] that accepted an IPv4 client. Its
+ * local_ip4/remote_ip4 (and sk_msg's) read the IPv4 addresses, so it is
+ * keyed and redirected like an AF_INET socket. Native IPv6 is left alone. */
+static __always_inline int redir_is_v4_mapped(const struct bpf_sock_ops *skops)
+{
+	return skops->remote_ip6[0] == 0 && skops->remote_ip6[1] == 0 &&
+	       skops->remote_ip6[2] == bpf_htonl(0x0000ffff);
+}
+
 SEC("sockops")
 int sl_redir_sockops(struct bpf_sock_ops *skops)
 {
@@ -147,7 +159,9 @@ int sl_redir_sockops(struct bpf_sock_ops *skops)
 	struct sl_redir_sk *st;
 	struct bpf_sock *sk;
 
-	if (skops->family != SL_AF_INET || sl_redir_mode == SL_REDIR_OFF)
+	if (sl_redir_mode == SL_REDIR_OFF)
+		return 1;
+	if (skops->family != SL_AF_INET && !(skops->family == SL_AF_INET6 && redir_is_v4_mapped(skops)))
 		return 1;
 	key.local_ip = skops->local_ip4;
 	key.remote_ip = skops->remote_ip4;
@@ -185,7 +199,8 @@ int sl_redir_msg(struct sk_msg_md *msg)
 	__u32 size = msg->size;
 	long verdict;
 
-	/* Only AF_INET sockets are ever inserted, so msg is IPv4. */
+	/* Only IPv4 connections are ever inserted (AF_INET sockets and v4-mapped
+	 * AF_INET6 ones), so msg's IPv4 addresses are its own. */
 	sk = msg->sk;
 	if (sl_redir_mode == SL_REDIR_AUTO && sl_bulk_bytes && sk) {
 		/* Once a socket has moved to the stack it never comes back: bytes

@@ -277,6 +277,23 @@ TEST_F(SockRedirTest, PodToPodBytesSkipTheStackAndAreCounted) {
   EXPECT_EQ(stat(SL_RS_REMOVED), 2u);
 }
 
+// A dual-stack client (gRPC's C core, Java) dials the VIP as
+// ::ffff:10.96.0.10: connect6 balances it, and its IPv4 connection is
+// redirected like any other.
+TEST_F(SockRedirTest, ADualStackClientsBytesSkipTheStackToo) {
+  load(SL_REDIR_ON);
+  serve(echo_until_eof);
+  const int fd = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  ASSERT_EQ(sluice::test::connect_to(fd, "::ffff:" + std::string(kVip), kPort), 0);
+  EXPECT_TRUE(wait_fill(2)) << "both ends inserted, the AF_INET6 one too";
+  const std::string data = pattern(100000);
+  EXPECT_EQ(round_trip(fd, data), data);
+  close(fd);
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), 2 * data.size());
+  EXPECT_EQ(stat(SL_RS_MSG_MISS), 0u);
+  EXPECT_TRUE(wait_fill(0));
+}
+
 TEST_F(SockRedirTest, OffInsertsNothing) {
   load(SL_REDIR_OFF);
   serve(echo_until_eof);
@@ -553,6 +570,25 @@ TEST_F(ProxyModeTest, APodsRequestBytesGoStraightToTheProxyAndTheRepliesTakeTheS
   EXPECT_TRUE(spliced == reply) << spliced.size() << " of " << reply.size() << " bytes spliced";
   EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), request.size()) << "nothing the proxy sends is redirected";
   EXPECT_EQ(stat(SL_RS_MSG_MISS), 0u) << "the proxy's sends do not even run sk_msg";
+  close(client);
+  close(accepted);
+  EXPECT_TRUE(wait_fill(0));
+}
+
+TEST_F(ProxyModeTest, ADualStackPodsRequestBytesGoStraightToTheProxy) {
+  load_proxy_mode();
+  const int client = node_->dual_stack_socket_in_pod(1, SOCK_STREAM);
+  ASSERT_EQ(sluice::test::connect_to(client, "::ffff:" + std::string(kHttpVip), 80), 0);
+  const int accepted = sluice::test::accept_within(proxy_);
+  ASSERT_GE(accepted, 0) << "connect6 did not send it to the proxy";
+  EXPECT_EQ(*redir_->sockhash_fill(), 2u) << "the pod's AF_INET6 socket and the proxy's";
+  const std::string request = pattern(100000, 5);
+  std::string got;
+  std::thread proxy_reads([&] { got = read_all(accepted, request.size()); });
+  ASSERT_TRUE(write_all(client, request));
+  proxy_reads.join();
+  EXPECT_TRUE(got == request);
+  EXPECT_EQ(stat(SL_RS_BYTES_REDIRECTED), request.size());
   close(client);
   close(accepted);
   EXPECT_TRUE(wait_fill(0));
