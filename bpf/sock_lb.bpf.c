@@ -856,6 +856,19 @@ static __always_inline struct sl_edge_counters *lb4_edge(const struct bpf_sock_o
 	return bpf_map_lookup_elem(&sl_edge_cnt, &k);
 }
 
+/* The node proxy's upstream connection to a pod: no service state, but its
+ * RTT at close is the network's to that endpoint (lb4_record_rtt). */
+static __always_inline struct sl_svc_key lb4_endpoint_rtt_key(const struct bpf_sock_ops *skops)
+{
+	struct sl_svc_key k = {
+		.vip = skops->remote_ip4,
+		.port = (__be16)bpf_htons((__u16)bpf_ntohl(skops->remote_port)),
+		.proto = SL_RTT_PROTO_ENDPOINT,
+	};
+
+	return k;
+}
+
 static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 {
 	struct sl_edge_counters *edge;
@@ -868,6 +881,11 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&sl_sock_state, sk, 0, 0);
+	if (!st && lb4_is_bypass(sk)) {
+		/* Only for the close callback, which samples its RTT. */
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		return;
+	}
 	if (!st || (st->flags & SL_SOCK_F_COUNTED))
 		return;
 	if (st->flags & SL_SOCK_F_REDIRECTED) {
@@ -939,6 +957,12 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&sl_sock_state, sk, 0, 0);
+	if (!st && lb4_is_bypass(sk)) {
+		struct sl_svc_key endpoint = lb4_endpoint_rtt_key(skops);
+
+		lb4_record_rtt(skops, &endpoint);
+		return;
+	}
 	if (!st || !(st->flags & SL_SOCK_F_COUNTED))
 		return;
 	st->flags &= ~SL_SOCK_F_COUNTED;

@@ -135,10 +135,16 @@ struct sl_edge_counters {
 /* The kernel's view of a service's network, for sluice_tcp_rtt_* and
  * sluice_tcp_retransmits_total: sockops adds each balanced TCP connection
  * when it closes, by destination service (sl_svc_rtt, created on first
- * close). One sample per connection: its smoothed RTT (tcp_sock's srtt_us)
+ * close), and each of the node proxy's upstream connections by endpoint. One sample per connection: its smoothed RTT (tcp_sock's srtt_us)
  * at close, in the buckets of bpf/include/tcp_rtt.h; and the segments it
  * retransmitted over its life. Atomic adds: one writer per close, not per
  * packet, so no per-CPU copies of a 20-counter value are worth their memory. */
+/* sl_svc_rtt's key for a connection the node proxy made to a pod (its
+ * upstream sockets carry no service state): the pod's address and port,
+ * with this protocol value, which no service key has. sluiced attributes
+ * it to the services that have that endpoint. */
+#define SL_RTT_PROTO_ENDPOINT 0xfe
+
 struct sl_svc_rtt {
 	__u64 buckets[SL_RTT_BUCKETS]; /* closed connections per RTT bucket (not cumulative) */
 	__u64 rtt_us_sum;               /* of the samples, for the histogram's _sum */

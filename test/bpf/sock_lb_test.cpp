@@ -19,12 +19,14 @@
 
 #include "connect_policy_table.h"
 #include "egress_table.h"
+#include "endpoint_rtt.h"
 #include "kernel_datapath_maps.h"
 #include "node_sim.h"
 #include "pod_sockets.h"
 #include "proxy_redirect.h"
 #include "service_text.h"
 #include "service_writer.h"
+#include "snapshot_builder.h"
 #include "sock_lb_loader.h"
 #include "stat_reasons.h"
 
@@ -938,6 +940,48 @@ TEST_F(RedirectTest, TheProxysOwnSocketsAreNotRedirected) {
   EXPECT_EQ(sluice::test::read_name(fd), "p2");
   close(fd);
   EXPECT_EQ(stat(SL_R_CONNECT_BYPASS), 1u);
+}
+
+// The proxy's upstream connections carry no service state: sockops files
+// their RTT under the endpoint, and EndpointRtt moves it to the services
+// that have that endpoint, emptying the kernel's entry.
+TEST_F(RedirectTest, TheProxysUpstreamRttGoesToTheServiceOfItsEndpoint) {
+  const int fd = node_->in_node([] { return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  uint32_t mark = kBypassMark;
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)), 0);
+  ASSERT_EQ(sluice::test::connect_to(fd, node_->pod_ip(2), kBackendPort), 0);
+  EXPECT_EQ(sluice::test::read_name(fd), "p2");
+  close(fd);
+  const sl_svc_key endpoint{.vip = htonl(addr(2)), .port = htons(kBackendPort), .proto = SL_RTT_PROTO_ENDPOINT};
+  std::optional<sl_svc_rtt> rtt;
+  for (int i = 0; i < 200 && !rtt; ++i) {
+    rtt = lb_->maps().rtt.lookup(endpoint);
+    if (!rtt) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(rtt.has_value()) << "sockops filed nothing under the endpoint";
+  uint64_t samples = 0;
+  for (uint64_t c : rtt->buckets) samples += c;
+  EXPECT_EQ(samples, 1u);
+
+  config::LoadResult loaded;
+  config::load_yaml_text("apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n"
+                         "spec: {clusterIP: " + std::string(kVip) + ", selector: {app: reviews}, ports: [{name: http, port: 80, "
+                         "targetPort: 8080}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: reviews-1, namespace: default, "
+                         "labels: {app: reviews}}\nstatus: {phase: Running, podIP: " + node_->pod_ip(2) + "}\n",
+                         "t.yaml", loaded);
+  config::BuildMemo memo;
+  const auto snap = config::build_snapshot(std::move(loaded), 1, &memo).snapshot;
+  ASSERT_TRUE(snap);
+  EndpointRtt proxy_rtt(lb_->maps().rtt);
+  proxy_rtt.drain(*snap);
+  EXPECT_FALSE(lb_->maps().rtt.lookup(endpoint).has_value()) << "drained from the kernel";
+  const auto totals = proxy_rtt.totals();
+  ASSERT_EQ(totals.size(), 1u);
+  EXPECT_EQ(totals[0].vip, 0x0a60000au);
+  EXPECT_EQ(totals[0].port, 80);
+  uint64_t drained = 0;
+  for (uint64_t c : totals[0].buckets) drained += c;
+  EXPECT_EQ(drained, 1u);
 }
 
 TEST_F(RedirectTest, PlainTcpPortsAreNeverRedirected) {

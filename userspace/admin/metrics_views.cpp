@@ -24,6 +24,7 @@ void write_kernel_metrics(ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>
 std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt) {
   std::vector<telemetry::ServiceRtt> out;
   rtt.for_each([&](const sl_svc_key& k, const sl_svc_rtt& v) {
+    if (k.proto == SL_RTT_PROTO_ENDPOINT) return;  // the proxy's, drained by EndpointRtt
     telemetry::ServiceRtt r{.vip = ntohl(k.vip), .port = ntohs(k.port), .rtt_us_sum = v.rtt_us_sum,
                             .retransmits = v.retransmits, .retransmitting = v.retransmitting};
     static_assert(std::tuple_size_v<decltype(r.buckets)> == SL_RTT_BUCKETS);

@@ -26,7 +26,8 @@ namespace sluice {
 
 // sluice_kernel_decisions_total{reason}: the socket programs' sl_stats.
 void write_kernel_metrics(telemetry::ExpositionWriter& w, const PerCpuArrayHandle<uint64_t>& stats);
-// The kernel's RTT and retransmits per destination service (sl_svc_rtt).
+// The kernel's RTT and retransmits per destination service (sl_svc_rtt),
+// of the connections it balanced (the proxy's are EndpointRtt's).
 std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt);
 // The kernel's per-edge TCP counters (sl_edge_cnt), summed over CPUs.
 std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges);

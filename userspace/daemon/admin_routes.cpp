@@ -13,6 +13,20 @@
 
 namespace sluice::daemon {
 
+namespace {
+
+// The kernel's RTT samples by service: the connections it balanced, and
+// the proxy's upstream connections (the same family, summed by service).
+std::vector<telemetry::ServiceRtt> all_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& kernel, const EndpointRtt* proxy) {
+  std::vector<telemetry::ServiceRtt> out = read_kernel_rtt(kernel);
+  if (proxy) {
+    for (telemetry::ServiceRtt& r : proxy->totals()) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   const std::function<Readiness()> readiness = from.readiness;
   const ConfigSync& sync = from.sync;
@@ -88,13 +102,14 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
   routes["/graph"] = [](const std::string&) {
     return AdminResponse{200, "text/html; charset=utf-8", std::string(graph_page_html())};
   };
-  routes["/stats/graph"] = [&sync, metrics = from.metrics, edges = from.edges, rtt = from.rtt](const std::string&) {
+  routes["/stats/graph"] = [&sync, metrics = from.metrics, edges = from.edges, rtt = from.rtt,
+                            proxy_rtt = from.proxy_rtt](const std::string&) {
     const config::SnapshotPtr snap = sync.current();
     std::vector<telemetry::EdgeTotals> tcp;
     std::map<std::string, double> rtt_ms;
     if (snap) {
       tcp = telemetry::tcp_graph_edges(read_kernel_tcp_edges(edges), *snap);
-      rtt_ms = telemetry::median_rtt_ms_by_service(read_kernel_rtt(rtt), *snap);
+      rtt_ms = telemetry::median_rtt_ms_by_service(all_rtt(rtt, proxy_rtt), *snap);
     }
     return AdminResponse{200, "application/json",
                          graph_json(metrics ? metrics->totals_by_edge() : std::vector<telemetry::EdgeTotals>{}, tcp, rtt_ms)};
@@ -124,8 +139,8 @@ std::map<std::string, AdminHandler> admin_routes(const AdminSources& from) {
 
 AdminHandler metrics_route(const AdminSources& from) {
   auto fills = from.map_fills ? std::make_shared<MapFillCache>(from.map_fills, std::chrono::seconds(10)) : nullptr;
-  return [&sync = from.sync, stats = from.stats, edges = from.edges, rtt = from.rtt, fills, redirect = from.redirect,
-          xdp = from.xdp, metrics = from.metrics, spans = from.spans, clusters = from.clusters,
+  return [&sync = from.sync, stats = from.stats, edges = from.edges, rtt = from.rtt, proxy_rtt = from.proxy_rtt, fills,
+          redirect = from.redirect, xdp = from.xdp, metrics = from.metrics, spans = from.spans, clusters = from.clusters,
           proxy_connections = from.proxy_connections](const AdminRequest& req) {
     const telemetry::ExpositionFormat format = telemetry::format_for_accept(req.accept);
     telemetry::ExpositionWriter w(format);
@@ -133,7 +148,7 @@ AdminHandler metrics_route(const AdminSources& from) {
     write_kernel_metrics(w, stats);
     if (const config::SnapshotPtr snap = sync.current()) {
       write_kernel_tcp_metrics(w, edges, *snap);
-      telemetry::write_tcp_rtt_metrics(w, read_kernel_rtt(rtt), *snap);
+      telemetry::write_tcp_rtt_metrics(w, all_rtt(rtt, proxy_rtt), *snap);
     }
     if (fills) write_map_fill_metrics(w, fills->get());
     if (redirect) write_socket_redirect_metrics(w, *redirect);

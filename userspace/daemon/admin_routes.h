@@ -14,6 +14,7 @@
 #include "config_sync.h"
 #include "datapath_maps.h"
 #include "kube_source.h"
+#include "endpoint_rtt.h"
 #include "feature_probe.h"
 #include "map_fill.h"
 #include "map_handle.h"
@@ -33,6 +34,7 @@ struct AdminSources {
   PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters
   PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;  // its TCP metrics per edge
   MapHandle<sl_svc_key, sl_svc_rtt> rtt;                  // its RTT and retransmits per service
+  const EndpointRtt* proxy_rtt = nullptr;                 // the proxy's upstream RTT per service; null: none
   std::function<std::vector<MapFill>()> map_fills;        // its tables' fill levels (a key walk)
   const SockRedir* redirect = nullptr;  // null: not running
   const XdpDaemon* xdp = nullptr;       // null: not running

@@ -40,6 +40,9 @@ constexpr std::chrono::seconds kHandoverRetry{1};
 // are looked for: a series goes one to two of these after its last request
 // once what it names is gone (telemetry/request_metrics.h).
 constexpr std::chrono::seconds kSeriesExpiryPass{60};
+// How often the RTT samples of the proxy's upstream connections are moved
+// from the kernel's map into their services' totals (admin/endpoint_rtt.h).
+constexpr std::chrono::seconds kEndpointRttDrain{10};
 
 // The local port of a listening socket, 0 if unknown.
 uint16_t local_port(int fd) {
@@ -187,6 +190,7 @@ Status NodeDaemon::start_kernel() {
   auto egress = EgressControl::start(o_, node_ip_, lb_->maps().egress);
   if (!egress) return egress.error();
   egress_ = std::move(*egress);
+  proxy_rtt_ = std::make_unique<EndpointRtt>(lb_->maps().rtt);
   fanout_.subscribe("egress", [this](const config::MeshSnapshot& snap) { egress_->follow(snap); });
   connect_policy_ = std::make_unique<ConnectPolicyControl>(o_, lb_->maps().policy_sources, lb_->maps().policy_dests,
                                                            lb_->maps().policy_rules, lb_->maps().conn_rate,
@@ -281,6 +285,7 @@ Status NodeDaemon::start_admin() {
                              .stats = lb_->maps().stats,
                              .edges = lb_->maps().edges,
                              .rtt = lb_->maps().rtt,
+                             .proxy_rtt = proxy_rtt_.get(),
                              .map_fills = [this] { return lb_->map_fills(); },
                              .redirect = redir_.get(),
                              .xdp = xdp_.get(),
@@ -387,6 +392,10 @@ void NodeDaemon::tick() {
   if (connect_policy_) connect_policy_->tick(now);
   if (egress_) egress_->tick(now);
   if (!handover_ && now - last_handover_retry_ >= kHandoverRetry) serve_handovers();
+  if (proxy_rtt_ && now - last_rtt_drain_ >= kEndpointRttDrain) {
+    if (const config::SnapshotPtr snap = sync_->current()) proxy_rtt_->drain(*snap);
+    last_rtt_drain_ = now;
+  }
   if (request_metrics_ && now - last_series_expiry_ >= kSeriesExpiryPass) {
     if (const config::SnapshotPtr snap = sync_->current()) {
       if (const size_t hidden = telemetry::expire_deleted(*request_metrics_, *snap)) {

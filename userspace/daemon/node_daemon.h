@@ -17,6 +17,7 @@
 #include "daemon_options.h"
 #include "connect_policy_control.h"
 #include "egress_control.h"
+#include "endpoint_rtt.h"
 #include "feature_probe.h"
 #include "gateway_listeners.h"
 #include "handover.h"
@@ -87,6 +88,7 @@ class NodeDaemon {
   std::unique_ptr<ConfigSync> sync_;
   std::unique_ptr<XdpDaemon> xdp_;
   std::unique_ptr<EgressControl> egress_;
+  std::unique_ptr<EndpointRtt> proxy_rtt_;  // the proxy's upstream RTT, drained from the kernel
   std::unique_ptr<ConnectPolicyControl> connect_policy_;
   std::atomic<bool> draining_{false};
   // A successor has our listeners (handing_over_), and listens on them
@@ -116,6 +118,7 @@ class NodeDaemon {
   std::chrono::steady_clock::time_point last_tx_refresh_{};
   std::chrono::steady_clock::time_point last_handover_retry_{};
   std::chrono::steady_clock::time_point last_series_expiry_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_rtt_drain_{};
 };
 
 // start, then run; 1 (logged) if it could not start.
