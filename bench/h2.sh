@@ -2,7 +2,8 @@
 # h2.sh: HTTP/2 on both sides of the proxy, gRPC unary calls, h2load from a
 # pod of the simulated node: through sluiced (h2 down, h2 up: the Service
 # port is named "grpc"), through HAProxy 2.6 (proto h2 on its bind and its
-# server line) and straight to the backend, same node, same run, rounds
+# server line), through nginx (h2c listener, grpc_pass with upstream
+# keepalive) and straight to the backend, same node, same run, rounds
 # interleaved. The backend is sluice-grpc-echo (a real gRPC server,
 # test/tools/grpc_echo), each request a unary sluice.testing.Echo/Unary call.
 # A benchmark, not a test: it prints numbers, asserts none.
@@ -18,9 +19,10 @@
 #   BUILD=build       where sluiced and sluice-grpc-echo are built
 # The last line:
 # h2: rps=… haproxy_rps=… cpu_ratio_vs_haproxy=… added_p99_us=… haproxy_added_p99_us=… grpc_unary_added_p50_us=…
-# (cpu_ratio: sluiced's CPU per request over HAProxy's, from /proc/<pid>/stat
-# around the throughput runs; added_*: the percentile through the proxy less
-# the direct one, at RATE)
+#     nginx_rps=… cpu_ratio_vs_nginx=… nginx_added_p99_us=…
+# (cpu_ratio: sluiced's CPU per request over the peer's, from /proc/<pid>/stat
+# around the throughput runs, nginx's master and workers added up; added_*:
+# the percentile through the proxy less the direct one, at RATE)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,7 @@ GRPC_ECHO=$ROOT/$BUILD/test/tools/grpc_echo/sluice-grpc-echo
 VIP=10.96.0.77
 GRPC_PORT=50051
 HAPROXY_PORT=8082
+NGINX_PORT=8083
 ADMIN_PORT=15000
 WORKERS=2
 log() { echo "h2: $*" >&2; }
@@ -45,6 +48,7 @@ die() { log "$*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "run as root"
 command -v h2load >/dev/null || die "h2load missing (scripts/setup.sh installs nghttp2-client)"
 command -v haproxy >/dev/null || die "haproxy missing (scripts/setup.sh installs it)"
+command -v nginx >/dev/null || die "nginx missing (scripts/setup.sh installs it)"
 [[ -x $SLUICED && -x $GRPC_ECHO ]] || die "build sluiced and sluice-grpc-echo first ($BUILD)"
 (( RATE % CLIENTS == 0 )) || die "RATE must be a multiple of CLIENTS"
 
@@ -101,6 +105,38 @@ nsenter --net="$NODE_NS" haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log"
 PIDS+=($!)
 HAPROXY_PID=$!
 
+# nginx in the node's netns, as HAProxy: h2c from the client (listen ...
+# http2), gRPC to the backend over kept-alive h2 connections (grpc_pass),
+# as many worker processes as sluiced's workers, no access log.
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx.conf" <<CFG
+daemon off;
+master_process on;
+worker_processes $WORKERS;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    upstream grpc_backend {
+        server $BACKEND_IP:$GRPC_PORT;
+        keepalive 32;
+    }
+    server {
+        listen $NODE_IP:$NGINX_PORT http2;
+        location / { grpc_pass grpc://grpc_backend; }
+    }
+}
+CFG
+nsenter --net="$NODE_NS" nginx -c "$WORK/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx.log" 2>&1 &
+PIDS+=($!)
+NGINX_PID=$!
+
 in_client() { "$NODE_SIM" exec "$PREFIX" p1 "$@"; }
 # One unary call, EchoRequest{text: "hello"}, as a gRPC message.
 printf '\x00\x00\x00\x00\x07\x0a\x05hello' >"$WORK/call.bin"
@@ -111,22 +147,33 @@ url() {
     direct) echo "http://$BACKEND_IP:$GRPC_PORT$PATH_URI" ;;
     sluiced) echo "http://$VIP:$GRPC_PORT$PATH_URI" ;;
     haproxy) echo "http://$NODE_IP:$HAPROXY_PORT$PATH_URI" ;;
+    nginx) echo "http://$NODE_IP:$NGINX_PORT$PATH_URI" ;;
   esac
 }
 # Ready when a call through each path succeeds.
-for p in direct sluiced haproxy; do
+ROUTES=(direct sluiced haproxy nginx)
+for p in "${ROUTES[@]}"; do
   for _ in $(seq 100); do
     in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url $p)" 2>/dev/null | grep -q "1 succeeded" && break
     sleep 0.1
   done
   in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url $p)" 2>/dev/null | grep -q "1 succeeded" ||
-    die "calls never went through $p: $(tail -n 3 "$WORK/sluiced.log" "$WORK/haproxy.log" "$WORK/backend.log")"
+    die "calls never went through $p: $(tail -n 3 "$WORK/sluiced.log" "$WORK/haproxy.log" "$WORK/nginx/error.log" "$WORK/backend.log")"
 done
 
-# A process's CPU time so far, in clock ticks (user + system).
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# The CPU time so far of a process and its children (nginx's workers), in
+# clock ticks (user + system).
+cpu_ticks() {
+  local pid total=0
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
-pid_of() { case $1 in sluiced) echo "$SLUICED_PID" ;; haproxy) echo "$HAPROXY_PID" ;; *) echo "" ;; esac; }
+pid_of() {
+  case $1 in sluiced) echo "$SLUICED_PID" ;; haproxy) echo "$HAPROXY_PID" ;; nginx) echo "$NGINX_PID" ;; *) echo "" ;; esac
+}
 
 # "<calls/s> <proxy CPU µs per call>" of one throughput run, or "err err".
 throughput() {
@@ -158,7 +205,7 @@ at_rate() {
 
 declare -A RPS CPU P50 P99
 for r in $(seq "$ROUNDS"); do
-  for p in direct sluiced haproxy; do
+  for p in "${ROUTES[@]}"; do
     read -r rate cpu <<<"$(throughput "$p")"
     read -r p50 p99 <<<"$(at_rate "$p")"
     RPS[$p]+="$rate " CPU[$p]+="$cpu " P50[$p]+="$p50 " P99[$p]+="$p99 "
@@ -168,18 +215,21 @@ done
 med() { tr ' ' '\n' <<<"$1" | median; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%d", a - b; else print "err" }'; }
 declare -A M
-for p in direct sluiced haproxy; do
+for p in "${ROUTES[@]}"; do
   M[$p,rps]=$(med "${RPS[$p]}") M[$p,cpu]=$(med "${CPU[$p]}") M[$p,p50]=$(med "${P50[$p]}") M[$p,p99]=$(med "${P99[$p]}")
 done
 M[direct,cpu]=-  # no proxy
 printf '%-22s %12s %16s %12s %12s\n' "path (median of $ROUNDS)" "calls/s" "proxy CPU µs" "p50 µs @$RATE" "p99 µs @$RATE"
-for p in direct sluiced haproxy; do
+for p in "${ROUTES[@]}"; do
   printf '%-22s %12s %16s %12s %12s\n' "$p" "${M[$p,rps]}" "${M[$p,cpu]}" "${M[$p,p50]}" "${M[$p,p99]}"
 done
-echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(h2load --version 2>&1 | head -n 1);" \
+echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*: //')," \
+  "$(h2load --version 2>&1 | head -n 1);" \
   "h2load -c $CLIENTS -m $STREAMS -n $REQUESTS; latency at $RATE calls/s over $CLIENTS connections"
 echo "h2: rps=${M[sluiced,rps]} haproxy_rps=${M[haproxy,rps]}" \
   "cpu_ratio_vs_haproxy=$(ratio "${M[sluiced,cpu]}" "${M[haproxy,cpu]}")" \
   "added_p99_us=$(sub "${M[sluiced,p99]}" "${M[direct,p99]}")" \
   "haproxy_added_p99_us=$(sub "${M[haproxy,p99]}" "${M[direct,p99]}")" \
-  "grpc_unary_added_p50_us=$(sub "${M[sluiced,p50]}" "${M[direct,p50]}")"
+  "grpc_unary_added_p50_us=$(sub "${M[sluiced,p50]}" "${M[direct,p50]}")" \
+  "nginx_rps=${M[nginx,rps]} cpu_ratio_vs_nginx=$(ratio "${M[sluiced,cpu]}" "${M[nginx,cpu]}")" \
+  "nginx_added_p99_us=$(sub "${M[nginx,p99]}" "${M[direct,p99]}")"

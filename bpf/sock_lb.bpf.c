@@ -599,14 +599,34 @@ static __always_inline int lb4_from_v4_mapped(const struct bpf_sock_addr *ctx, s
 	return 1;
 }
 
+/* The *4 hooks' address, and back; the *6 hooks write only the mapped
+ * word (their prefix stays ::ffff:). */
+static __always_inline struct lb4_dst lb4_dst_of4(const struct bpf_sock_addr *ctx)
+{
+	struct lb4_dst d = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+
+	return d;
+}
+
+static __always_inline void lb4_set4(struct bpf_sock_addr *ctx, const struct lb4_dst *d)
+{
+	ctx->user_ip4 = d->addr;
+	ctx->user_port = d->port;
+}
+
+static __always_inline void lb4_set6(struct bpf_sock_addr *ctx, const struct lb4_dst *d)
+{
+	ctx->user_ip6[3] = d->addr;
+	ctx->user_port = d->port;
+}
+
 SEC("cgroup/connect4")
 int sl_connect4(struct bpf_sock_addr *ctx)
 {
-	struct lb4_dst dst = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+	struct lb4_dst dst = lb4_dst_of4(ctx);
 	int verdict = lb4_connect(ctx, ctx->protocol, &dst);
 
-	ctx->user_ip4 = dst.addr;
-	ctx->user_port = dst.port;
+	lb4_set4(ctx, &dst);
 	return verdict;
 }
 
@@ -622,8 +642,7 @@ int sl_connect6(struct bpf_sock_addr *ctx)
 	if (!lb4_from_v4_mapped(ctx, &dst))
 		return SL_VERDICT_ALLOW;
 	verdict = lb4_connect(ctx, ctx->protocol, &dst);
-	ctx->user_ip6[3] = dst.addr;
-	ctx->user_port = dst.port;
+	lb4_set6(ctx, &dst);
 	return verdict;
 }
 
@@ -737,11 +756,10 @@ static __always_inline void lb4_recvmsg(struct bpf_sock_addr *ctx, struct lb4_ds
 SEC("cgroup/recvmsg4")
 int sl_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	struct lb4_dst src = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+	struct lb4_dst src = lb4_dst_of4(ctx);
 
 	lb4_recvmsg(ctx, &src);
-	ctx->user_ip4 = src.addr;
-	ctx->user_port = src.port;
+	lb4_set4(ctx, &src);
 	return SL_VERDICT_ALLOW;
 }
 
@@ -756,20 +774,17 @@ int sl_recvmsg6(struct bpf_sock_addr *ctx)
 	if (!lb4_from_v4_mapped(ctx, &src))
 		return SL_VERDICT_ALLOW;
 	lb4_recvmsg(ctx, &src);
-	ctx->user_ip6[3] = src.addr;
-	ctx->user_port = src.port;
+	lb4_set6(ctx, &src);
 	return SL_VERDICT_ALLOW;
 }
 
 SEC("cgroup/getpeername4")
 int sl_getpeername4(struct bpf_sock_addr *ctx)
 {
-	struct lb4_dst peer = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
-	int reversed = lb4_reverse_from_state(ctx, &peer);
+	struct lb4_dst peer = lb4_dst_of4(ctx);
 
-	lb4_count(reversed ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
-	ctx->user_ip4 = peer.addr;
-	ctx->user_port = peer.port;
+	lb4_count(lb4_reverse_from_state(ctx, &peer) ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
+	lb4_set4(ctx, &peer);
 	return SL_VERDICT_ALLOW;
 }
 
@@ -777,14 +792,11 @@ SEC("cgroup/getpeername6")
 int sl_getpeername6(struct bpf_sock_addr *ctx)
 {
 	struct lb4_dst peer;
-	int reversed;
 
 	if (!lb4_from_v4_mapped(ctx, &peer))
 		return SL_VERDICT_ALLOW;
-	reversed = lb4_reverse_from_state(ctx, &peer);
-	lb4_count(reversed ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
-	ctx->user_ip6[3] = peer.addr;
-	ctx->user_port = peer.port;
+	lb4_count(lb4_reverse_from_state(ctx, &peer) ? SL_R_GETPEER_REVERSED : SL_R_GETPEER_PASS);
+	lb4_set6(ctx, &peer);
 	return SL_VERDICT_ALLOW;
 }
 
