@@ -88,6 +88,10 @@
 #                            About 5 x OBS_ROUNDS x (WRK_DURATION + 2) s. 0: skip
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
+#   PROFILE_VARIANT=         as_is, metrics_off, tracing1, tracing100 or
+#                            policies: the PERF and ALLOCS runs profile
+#                            sluiced configured as that observability variant
+#                            (empty: as the sluice path runs)
 #   SYSCALLS=0               1: afterwards, count each proxy's system calls
 #                            per request during one more wrk run (perf stat)
 #   ALLOCS=0                 1: afterwards, count sluiced's malloc calls per
@@ -151,6 +155,9 @@ NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
 OBS_ROUNDS=${OBS_ROUNDS:-$ROUNDS}
 SYSCALLS=${SYSCALLS:-0}
+PROFILE_VARIANT=${PROFILE_VARIANT:-}
+[[ -z $PROFILE_VARIANT || $PROFILE_VARIANT =~ ^(as_is|metrics_off|tracing1|tracing100|policies)$ ]] ||
+  die "PROFILE_VARIANT is one of as_is metrics_off tracing1 tracing100 policies"
 ALLOCS=${ALLOCS:-0}
 SOCKET_REDIRECT=${SOCKET_REDIRECT:-proxy}
 [[ $SOCKET_REDIRECT =~ ^(proxy|off|on|auto)$ ]] || die "SOCKET_REDIRECT must be proxy, off, on or auto"
@@ -866,26 +873,31 @@ write_policies() {
   printf -- '---\napiVersion: sluice.io/v1alpha1\nkind: RateLimitPolicy\nmetadata: {name: echo, namespace: bench}\n'
   printf 'spec:\n  service: echo\n  tokenBucket: {maxTokens: 4000000000, tokensPerFill: 4000000000, fillInterval: 1s}\n'
 }
+# Sets sluiced's flags and config for an observability variant (the next
+# restart_sluiced takes them). The tracing ones need the OTLP sink running.
+obs_variant() { # variant
+  local otlp=(--otlp-endpoint "http://127.0.0.1:$OTLP_PORT/v1/traces")
+  case $1 in
+    as_is) SLUICED_EXTRA=() ;;
+    metrics_off) SLUICED_EXTRA=(--no-request-metrics) ;;
+    tracing1) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 1) ;;
+    tracing100) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 100) ;;
+    policies) SLUICED_EXTRA=() ;;
+  esac
+  rm -f "$WORK/config/policies.yaml"
+  [[ $1 != policies ]] || write_policies >"$WORK/config/policies.yaml"
+}
+OTLP_PORT=4318
 OBS_SPANS=""
-if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
-  OTLP_PORT=4318
+if (( OBS_ROUNDS > 0 || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" "${LOAD_PIN[@]}" \
     nsenter --net="$NODE_NS" "$OTLP_SINK" "$OTLP_PORT" >"$WORK/otlp-sink.log" 2>&1 &
   PIDS+=("$!")
   wait_listen "$NODE_NS" "$OTLP_PORT" || die "sluice-otlp-sink is not listening: $(tail -n 3 "$WORK/otlp-sink.log")"
-  otlp=(--otlp-endpoint "http://127.0.0.1:$OTLP_PORT/v1/traces")
   for ((r = 0; r < OBS_ROUNDS; r++)); do
     for ((k = 0; k < ${#OBS_VARIANTS[@]}; k++)); do
       v=${OBS_VARIANTS[$(((k + r) % ${#OBS_VARIANTS[@]}))]}
-      case $v in
-        as_is) SLUICED_EXTRA=() ;;
-        metrics_off) SLUICED_EXTRA=(--no-request-metrics) ;;
-        tracing1) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 1) ;;
-        tracing100) SLUICED_EXTRA=("${otlp[@]}" --trace-sample-percent 100) ;;
-        policies) SLUICED_EXTRA=() ;;
-      esac
-      rm -f "$WORK/config/policies.yaml"
-      [[ $v != policies ]] || write_policies >"$WORK/config/policies.yaml"
+      obs_variant "$v"
       restart_sluiced "$SLUICED" "obs-$v"
       quiet_wait
       t0=$(ticks "$SLUICED_PID")
@@ -906,6 +918,13 @@ if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   SLUICED_EXTRA=()
   rm -f "$WORK/config/policies.yaml"
   restart_sluiced "$SLUICED" sluice
+fi
+
+# PERF and ALLOCS profile sluiced as PROFILE_VARIANT configures it.
+if [[ -n $PROFILE_VARIANT ]] && (( PERF || ALLOCS )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  use_sluiced sluice
+  obs_variant "$PROFILE_VARIANT"
+  restart_sluiced "$SLUICED" "profile-$PROFILE_VARIANT"
 fi
 
 # Optional: where sluiced spends its time under wrk load.

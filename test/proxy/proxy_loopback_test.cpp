@@ -418,6 +418,8 @@ TEST_F(ProxyLoopbackTest, UnsampledRequestsPropagateButExportNothing) {
   const std::string tp = echoed_header(none.body, "traceparent");
   ASSERT_EQ(tp.size(), 55u) << none.body;
   EXPECT_EQ(tp.substr(53), "00");
+  EXPECT_EQ(echoed_header(none.body, "x-b3-traceid"), "") << "unsampled and no B3 from the client: traceparent alone";
+  EXPECT_EQ(echoed_header(none.body, "x-b3-sampled"), "");
   const Reply single = request(get("/", "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n"));
   EXPECT_EQ(echoed_header(single.body, "b3").substr(0, 51), "80f198ee56343ba864fe8b2a57d3eff7-" + echoed_header(single.body, "traceparent").substr(36, 16) + "-1")
       << "single b3 in, single b3 out";

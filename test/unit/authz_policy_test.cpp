@@ -217,5 +217,76 @@ TEST(AuthzPolicies, ServiceTargetRefs) {
   EXPECT_FALSE(allowed(p, c));
 }
 
+// The filter finds a destination's policies once and a source's principal
+// strings once, then checks each request against them: the same decisions
+// as check(dst, req), which walks every policy's scope.
+TEST(AuthzPolicies, ApplicablePoliciesGiveTheSameDecisions) {
+  auto p = compile_yaml(
+      policy("deny-foo", "default", "  action: DENY\n  rules:\n  - from:\n    - source: {namespaces: [foo]}\n") +
+      policy("deny-ratings", "default",
+             "  selector: {matchLabels: {app: ratings}}\n  action: DENY\n  rules:\n  - {}\n") +
+      policy("audit", "default", "  action: AUDIT\n  rules:\n  - to:\n    - operation: {methods: [POST]}\n") +
+      policy("allow-pp", "default",
+             "  action: ALLOW\n  rules:\n  - from:\n    - source: {principals: [\"*/sa/productpage\"]}\n") +
+      policy("other-ns", "prod", "  action: ALLOW\n"));
+  const Case base = from();
+  const AuthzPolicies::Applicable a = p.applicable(base.dst());
+  ASSERT_EQ(a.deny.size(), 1u) << "deny-ratings selects another workload";
+  EXPECT_EQ(a.deny[0]->id, "default/deny-foo");
+  ASSERT_EQ(a.audit.size(), 1u);
+  ASSERT_EQ(a.allow.size(), 1u) << "prod's policy is not in scope";
+  EXPECT_EQ(a.allow[0]->id, "default/allow-pp");
+
+  std::vector<Case> cases = {from(), from("foo"), from("default", "details"), from("default", "")};
+  cases.push_back(from());
+  cases.back().req.method = "POST";
+  cases.push_back(from());
+  cases.back().req.source_known = false;
+  for (const Case& c : cases) {
+    const Decision slow = p.check(c.dst(), c.req);
+    const Decision fast = p.check(a, c.req, p.identity_of(c.req));
+    EXPECT_EQ(fast.allowed, slow.allowed) << c.req.source_namespace << "/" << c.req.source_service_account;
+    EXPECT_EQ(fast.policy, slow.policy);
+    EXPECT_EQ(fast.audited, slow.audited);
+  }
+  EXPECT_TRUE(p.check(a, from().req, p.identity_of(from().req)).allowed);
+  EXPECT_FALSE(p.check(a, from("foo").req, p.identity_of(from("foo").req)).allowed);
+  EXPECT_EQ(p.identity_of(from().req).principal, "cluster.local/ns/default/sa/productpage");
+  EXPECT_EQ(p.identity_of(from().req).service_account, "default/productpage");
+}
+
+// `when` values are compiled once: addresses that do not parse match
+// nothing (and a list of only those still requires a match), header names
+// match in any case, and destination.port compares the port's digits.
+TEST(AuthzPolicies, CompiledWhenConditionsKeepTheirMeaning) {
+  auto bad_ip = compile_yaml(policy("bad", "default",
+                                    "  rules:\n  - when:\n    - {key: source.ip, values: [not-an-address]}\n"));
+  EXPECT_FALSE(allowed(bad_ip, from())) << "no value of the list matches";
+  auto header = compile_yaml(policy("hdr", "default",
+                                    "  rules:\n  - when:\n    - {key: \"request.headers[X-Tier]\", values: [\"go*\"]}\n"));
+  Case c = from();
+  c.req.header = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "x-tier") return "gold";
+    return std::nullopt;
+  };
+  EXPECT_TRUE(allowed(header, c)) << "the key's header name is looked up in lower case";
+  auto port = compile_yaml(policy("port", "default",
+                                  "  rules:\n  - when:\n    - {key: destination.port, values: [\"8080\"]}\n"));
+  EXPECT_TRUE(allowed(port, from()));
+  Case other = from();
+  other.req.destination_port = 80;
+  EXPECT_FALSE(allowed(port, other));
+  auto host = compile_yaml(policy("host", "default", "  rules:\n  - to:\n    - operation: {hosts: [reviews]}\n"));
+  Case upper = from();
+  upper.req.host = "REVIEWS:9080";
+  EXPECT_TRUE(allowed(host, upper)) << "hosts match in any case, without the port";
+  auto long_name = compile_yaml(
+      policy("long", "default", "  rules:\n  - to:\n    - operation: {hosts: [" + std::string(300, 'r') + "]}\n"));
+  const std::string long_host(300, 'R');
+  upper.req.host = long_host;
+  EXPECT_TRUE(allowed(long_name, upper)) << "a host longer than the stack buffer is lowered too";
+  EXPECT_FALSE(allowed(host, upper));
+}
+
 }  // namespace
 }  // namespace sluice::policy

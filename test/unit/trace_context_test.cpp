@@ -156,5 +156,34 @@ TEST(TraceContextTest, WhatItWritesItReadsBack) {
   }
 }
 
+// The proxy gives an unsampled request B3 only when its client sent B3: the
+// next hop's traceparent carries the whole context, and the B3 set would
+// cost three or four more headers on most requests. Sampled requests get
+// B3 as well, for applications that forward only B3.
+TEST(TraceContextTest, B3GoesOnWhenSentOrSampled) {
+  TraceContext ctx;
+  ctx.trace_id = {kHi, kLo};
+  ctx.span_id = kSpan;
+  ctx.sampled = false;
+  EXPECT_FALSE(b3_wanted(ctx)) << "unsampled, no B3 from the client";
+  using Headers = std::vector<std::pair<std::string_view, std::string>>;
+  EXPECT_EQ(outgoing_trace_headers(ctx, b3_wanted(ctx)),
+            (Headers{{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}}));
+  ctx.format = TraceFormat::kW3C;
+  ctx.tracestate = "rojo=1";
+  EXPECT_FALSE(b3_wanted(ctx));
+  EXPECT_EQ(outgoing_trace_headers(ctx, false).size(), 2u) << "tracestate goes on with traceparent";
+  for (TraceFormat f : {TraceFormat::kB3Single, TraceFormat::kB3Multi}) {
+    ctx.format = f;
+    EXPECT_TRUE(b3_wanted(ctx)) << "the client sent B3: it gets B3 back";
+  }
+  ctx.format = TraceFormat::kNone;
+  ctx.sampled = true;
+  EXPECT_TRUE(b3_wanted(ctx));
+  ctx.sampled.reset();
+  ctx.debug = true;
+  EXPECT_TRUE(b3_wanted(ctx));
+}
+
 }  // namespace
 }  // namespace sluice::telemetry

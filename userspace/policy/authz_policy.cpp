@@ -1,6 +1,7 @@
 #include "authz_policy.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 
@@ -73,17 +74,12 @@ bool not_field(const std::vector<T>& values, Pred&& hit) {
   return std::none_of(values.begin(), values.end(), hit);
 }
 
-struct Identity {
-  std::string principal;        // trust-domain/ns/<ns>/sa/<sa>; empty: none
-  std::string service_account;  // <ns>/<sa>; empty: none
-};
+using Identity = SourceIdentity;
 
-Identity identity_of(const RequestFacts& r, const AuthzOptions& o) {
-  Identity id;
-  if (!r.source_known || r.source_service_account.empty()) return id;
-  id.principal = o.trust_domain + "/ns/" + std::string(r.source_namespace) + "/sa/" + std::string(r.source_service_account);
-  id.service_account = std::string(r.source_namespace) + "/" + std::string(r.source_service_account);
-  return id;
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const Identity& id) {
@@ -105,18 +101,45 @@ bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const
          field(s.service_accounts, sa) && not_field(s.not_service_accounts, sa);
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+// The Host header in lower case, with and without its port (hosts match
+// case-insensitively, either way): made when a policy first reads it, once
+// per request, in a buffer of its own unless the header is unusually long.
+class HostForms {
+ public:
+  explicit HostForms(std::string_view raw) : raw_(raw) {}
+  std::string_view host() {
+    make();
+    return host_;
+  }
+  std::string_view bare() {
+    make();
+    return bare_;
+  }
 
-bool operation_matches(const AuthzPolicies::Operation& o, const RequestFacts& r) {
-  // Hosts match case-insensitively, with or without the Host header's port.
-  const std::string host = lower(r.host);
-  const std::string bare = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']' ? host.size()
-                                                                                                 : host.rfind(':'));
-  auto host_hit = [&](const StringMatch& m) { return m.matches(host) || m.matches(bare); };  // patterns are lower case
+ private:
+  void make() {
+    if (made_) return;
+    made_ = true;
+    auto lower_char = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+    if (raw_.size() <= buf_.size()) {
+      std::transform(raw_.begin(), raw_.end(), buf_.begin(), lower_char);
+      host_ = std::string_view(buf_.data(), raw_.size());
+    } else {
+      long_ = lower(raw_);
+      host_ = long_;
+    }
+    const size_t colon = host_.rfind(':');
+    bare_ = host_.substr(0, colon == std::string_view::npos || host_.back() == ']' ? host_.size() : colon);
+  }
+
+  std::string_view raw_, host_, bare_;
+  bool made_ = false;
+  std::array<char, 256> buf_;
+  std::string long_;
+};
+
+bool operation_matches(const AuthzPolicies::Operation& o, const RequestFacts& r, HostForms& hf) {
+  auto host_hit = [&](const StringMatch& m) { return m.matches(hf.host()) || m.matches(hf.bare()); };  // patterns are lower case
   auto method = [&](const StringMatch& m) { return m.matches(r.method); };
   auto port = [&](uint16_t p) { return p == r.destination_port; };
   auto path = [&](const PathMatch& m) { return m.matches(r.path); };
@@ -126,40 +149,80 @@ bool operation_matches(const AuthzPolicies::Operation& o, const RequestFacts& r)
 }
 
 // The value a `when` key has for this request; nullopt: the key has none.
-std::optional<std::string> when_value(const std::string& key, const RequestFacts& r, const Identity& id) {
-  if (key == "source.namespace") return r.source_known ? std::optional<std::string>(r.source_namespace) : std::nullopt;
-  if (key == "source.principal") return id.principal.empty() ? std::nullopt : std::optional<std::string>(id.principal);
-  if (key == "source.serviceAccount") {
-    return id.service_account.empty() ? std::nullopt : std::optional<std::string>(id.service_account);
-  }
-  if (key == "request.headers" || key.starts_with("request.headers[")) {
-    if (!r.header || key.size() < 18 || key.back() != ']') return std::nullopt;
-    return r.header(lower(std::string_view(key).substr(16, key.size() - 17)));
-  }
-  return std::nullopt;  // request.auth.* and the rest: no value without JWT
+// Identity values are views of `id`; a header's value is a copy (what the
+// header lookup gives).
+using WhenValue = std::optional<std::string_view>;
+
+bool when_hit(const AuthzPolicies::Condition& c, WhenValue v) {
+  auto hit = [&](const StringMatch& m) { return m.matches(v.value_or(""), v.has_value()); };
+  return field(c.patterns, hit) && not_field(c.not_patterns, hit);
 }
 
-bool ip_condition(const std::vector<std::string>& values, uint32_t ip) {
-  return std::any_of(values.begin(), values.end(), [&](const std::string& v) {
-    uint32_t net = 0;
-    uint8_t len = 32;
-    return parse_ipv4_cidr(v, net, len) && ipv4_in_network(ip, net, len);
-  });
+bool ip_condition(const std::vector<AuthzPolicies::Cidr>& cidrs, uint32_t ip) {
+  return std::any_of(cidrs.begin(), cidrs.end(),
+                     [&](const AuthzPolicies::Cidr& c) { return ipv4_in_network(ip, c.net, c.len); });
 }
 
 bool condition_matches(const AuthzPolicies::Condition& c, const RequestFacts& r, const Identity& id) {
-  if (c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip") {
-    const uint32_t ip = c.key == "destination.ip" ? r.destination_ip : r.source_ip;
-    return (c.values.empty() || ip_condition(c.values, ip)) && !ip_condition(c.not_values, ip);
+  using Kind = AuthzPolicies::Condition::Kind;
+  switch (c.kind) {
+    case Kind::kSourceIp:
+    case Kind::kDestinationIp: {
+      const uint32_t ip = c.kind == Kind::kDestinationIp ? r.destination_ip : r.source_ip;
+      // An unparsable value matches nothing, but a list of only those is still a list.
+      return (c.values.empty() || ip_condition(c.cidrs, ip)) && !ip_condition(c.not_cidrs, ip);
+    }
+    case Kind::kDestinationPort: {
+      char buf[8];
+      const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, r.destination_port);
+      const std::string_view port(buf, static_cast<size_t>(end - buf));
+      auto hit = [&](const std::string& v) { return v == port; };
+      return field(c.values, hit) && not_field(c.not_values, hit);
+    }
+    case Kind::kSourceNamespace:
+      return when_hit(c, r.source_known ? WhenValue(r.source_namespace) : std::nullopt);
+    case Kind::kSourcePrincipal:
+      return when_hit(c, id.principal.empty() ? std::nullopt : WhenValue(id.principal));
+    case Kind::kSourceServiceAccount:
+      return when_hit(c, id.service_account.empty() ? std::nullopt : WhenValue(id.service_account));
+    case Kind::kHeader: {
+      if (!r.header || c.header.empty()) return when_hit(c, std::nullopt);
+      const std::optional<std::string> v = r.header(c.header);
+      return when_hit(c, v ? WhenValue(*v) : std::nullopt);
+    }
+    case Kind::kOther:
+      break;
   }
-  if (c.key == "destination.port") {
-    const std::string port = std::to_string(r.destination_port);
-    auto hit = [&](const std::string& v) { return v == port; };
-    return field(c.values, hit) && not_field(c.not_values, hit);
+  return when_hit(c, std::nullopt);  // request.auth.* and the rest: no value without JWT
+}
+
+AuthzPolicies::Condition compile_condition(const istio::security::Condition& w) {
+  using Kind = AuthzPolicies::Condition::Kind;
+  AuthzPolicies::Condition c;
+  c.key = w.key();
+  c.values.assign(w.values().begin(), w.values().end());
+  c.not_values.assign(w.not_values().begin(), w.not_values().end());
+  const std::string& key = c.key;
+  if (key == "source.ip" || key == "remote.ip" || key == "destination.ip") {
+    c.kind = key == "destination.ip" ? Kind::kDestinationIp : Kind::kSourceIp;
+    c.cidrs = cidrs(c.values);
+    c.not_cidrs = cidrs(c.not_values);
+    return c;
   }
-  const std::optional<std::string> v = when_value(c.key, r, id);
-  auto hit = [&](const std::string& pattern) { return StringMatch(pattern).matches(v.value_or(""), v.has_value()); };
-  return field(c.values, hit) && not_field(c.not_values, hit);
+  if (key == "destination.port") {
+    c.kind = Kind::kDestinationPort;
+    return c;
+  }
+  if (key == "source.namespace") c.kind = Kind::kSourceNamespace;
+  if (key == "source.principal") c.kind = Kind::kSourcePrincipal;
+  if (key == "source.serviceAccount") c.kind = Kind::kSourceServiceAccount;
+  if (key == "request.headers" || key.starts_with("request.headers[")) {
+    c.kind = Kind::kHeader;
+    if (key.size() >= 18 && key.back() == ']') c.header = lower(std::string_view(key).substr(16, key.size() - 17));
+  }
+  c.patterns = strings(c.values);
+  c.not_patterns = strings(c.not_values);
+  return c;
 }
 
 bool decided_at_l4(const AuthzPolicies::Rule& rule) {
@@ -217,10 +280,7 @@ AuthzPolicies AuthzPolicies::compile(
                                strings(o.not_methods()),
                                ports(o.ports()), ports(o.not_ports()), paths(o.paths()), paths(o.not_paths())});
       }
-      for (const auto& w : rule.when()) {
-        compiled.when.push_back({w.key(), {w.values().begin(), w.values().end()},
-                                 {w.not_values().begin(), w.not_values().end()}});
-      }
+      for (const auto& w : rule.when()) compiled.when.push_back(compile_condition(w));
       p.l4_only = p.l4_only && decided_at_l4(compiled);
       p.rules.push_back(std::move(compiled));
     }
@@ -235,10 +295,10 @@ bool AuthzPolicies::applies(const Policy& p, const Destination& dst) const {
 
 namespace {
 
-bool policy_matches(const AuthzPolicies::Policy& p, const RequestFacts& req, const Identity& id) {
+bool policy_matches(const AuthzPolicies::Policy& p, const RequestFacts& req, const Identity& id, HostForms& host) {
   return std::any_of(p.rules.begin(), p.rules.end(), [&](const AuthzPolicies::Rule& rule) {
     auto source = [&](const AuthzPolicies::Source& s) { return source_matches(s, req, id); };
-    auto operation = [&](const AuthzPolicies::Operation& o) { return operation_matches(o, req); };
+    auto operation = [&](const AuthzPolicies::Operation& o) { return operation_matches(o, req, host); };
     auto condition = [&](const AuthzPolicies::Condition& c) { return condition_matches(c, req, id); };
     return field(rule.from, source) && field(rule.to, operation) &&
            std::all_of(rule.when.begin(), rule.when.end(), condition);
@@ -247,31 +307,55 @@ bool policy_matches(const AuthzPolicies::Policy& p, const RequestFacts& req, con
 
 }  // namespace
 
-Decision AuthzPolicies::check(const Destination& dst, const RequestFacts& req) const {
-  Decision d;
-  // The source's principal strings, built once per request, not per policy.
-  const Identity id = identity_of(req, options_);
-  auto matches = [&](const Policy& p) { return policy_matches(p, req, id); };
-  bool any_allow = false, allowed_by_one = false;
+SourceIdentity AuthzPolicies::identity_of(const RequestFacts& r) const {
+  SourceIdentity id;
+  if (!r.source_known || r.source_service_account.empty()) return id;
+  id.principal = options_.trust_domain + "/ns/" + std::string(r.source_namespace) + "/sa/" +
+                 std::string(r.source_service_account);
+  id.service_account = std::string(r.source_namespace) + "/" + std::string(r.source_service_account);
+  return id;
+}
+
+AuthzPolicies::Applicable AuthzPolicies::applicable(const Destination& dst) const {
+  Applicable a;
   for (const Policy& p : policies_) {
     if (!applies(p, dst)) continue;
     switch (p.action) {
       case Action::kDeny:
-        if (d.allowed && matches(p)) {
-          d.allowed = false;
-          d.policy = p.id;
-        }
+        a.deny.push_back(&p);
         break;
       case Action::kAudit:
-        if (matches(p)) d.audited.push_back(p.id);
+        a.audit.push_back(&p);
         break;
       case Action::kAllow:
-        any_allow = true;
-        allowed_by_one = allowed_by_one || matches(p);
+        a.allow.push_back(&p);
         break;
     }
   }
-  if (d.allowed && any_allow && !allowed_by_one) {
+  return a;
+}
+
+Decision AuthzPolicies::check(const Destination& dst, const RequestFacts& req) const {
+  return check(applicable(dst), req, identity_of(req));
+}
+
+Decision AuthzPolicies::check(const Applicable& a, const RequestFacts& req, const SourceIdentity& id) const {
+  Decision d;
+  HostForms host(req.host);
+  auto matches = [&](const Policy* p) { return policy_matches(*p, req, id, host); };
+  // Istio's order: the first DENY that matches decides; AUDITs only mark;
+  // then, when ALLOWs apply, one of them must match.
+  for (const Policy* p : a.deny) {
+    if (matches(p)) {
+      d.allowed = false;
+      d.policy = p->id;
+      break;
+    }
+  }
+  for (const Policy* p : a.audit) {
+    if (matches(p)) d.audited.push_back(p->id);
+  }
+  if (d.allowed && !a.allow.empty() && std::none_of(a.allow.begin(), a.allow.end(), matches)) {
     d.allowed = false;
     d.policy = "no ALLOW policy matched";
   }
@@ -325,8 +409,9 @@ AuthzPolicies::ConnectView AuthzPolicies::connect_view(const Destination& dst) c
 }
 
 bool AuthzPolicies::connect_allowed(const ConnectView& view, const RequestFacts& req) const {
-  const Identity id = identity_of(req, options_);
-  auto matches = [&](const Policy* p) { return policy_matches(*p, req, id); };
+  const Identity id = identity_of(req);
+  HostForms host(req.host);
+  auto matches = [&](const Policy* p) { return policy_matches(*p, req, id, host); };
   if (std::any_of(view.deny.begin(), view.deny.end(), matches)) return false;
   return view.allow.empty() || std::any_of(view.allow.begin(), view.allow.end(), matches);
 }

@@ -53,6 +53,13 @@ struct Decision {
   std::vector<std::string> audited;  // AUDIT policies that matched
 };
 
+// A source's principal strings, built once per source pod (the filter keeps
+// them per snapshot) rather than once per request.
+struct SourceIdentity {
+  std::string principal;        // <trust domain>/ns/<ns>/sa/<sa>; empty: none
+  std::string service_account;  // <ns>/<sa>; empty: none
+};
+
 struct AuthzOptions {
   std::string root_namespace{config::kRootNamespace};  // policies there apply to every namespace
   std::string trust_domain = "cluster.local";
@@ -67,6 +74,21 @@ class AuthzPolicies {
   Decision check(const Destination& dst, const RequestFacts& req) const;
 
   struct Policy;
+  // The policies that apply to one destination workload, by action, each
+  // list in the policies' order: what check() would walk every policy's
+  // scope to find, computed once per destination (the filter keeps them
+  // per snapshot).
+  struct Applicable {
+    std::vector<const Policy*> deny, allow, audit;
+    bool empty() const { return deny.empty() && allow.empty() && audit.empty(); }
+  };
+  Applicable applicable(const Destination& dst) const;
+  SourceIdentity identity_of(const RequestFacts& req) const;
+  // check(dst, req), with dst's policies and req's source identity found
+  // beforehand. No allocation unless a policy denies, an AUDIT matches or a
+  // header condition reads a header the request has.
+  Decision check(const Applicable& policies, const RequestFacts& req, const SourceIdentity& source) const;
+
   // The kernel's share of dst's policies (docs/security.md, "Enforcement
   // points"): what connect4 decides without seeing a request. It refuses
   // what an L4-only DENY matches; and, when every ALLOW of dst is L4-only,
@@ -107,6 +129,23 @@ class AuthzPolicies {
   struct Condition {
     std::string key;
     std::vector<std::string> values, not_values;
+    // Compiled once, not per request: the values as addresses (source.ip,
+    // remote.ip, destination.ip; unparsable ones match nothing), as string
+    // patterns (the other keys), and a request header's lower-case name.
+    enum class Kind {
+      kSourceIp,  // source.ip and remote.ip (both read the peer's address)
+      kDestinationIp,
+      kDestinationPort,
+      kSourceNamespace,
+      kSourcePrincipal,
+      kSourceServiceAccount,
+      kHeader,
+      kOther,  // request.auth.* and the rest: no value without JWT
+    };
+    Kind kind = Kind::kOther;
+    std::string header;  // kHeader: the name; empty: the key names none (never matches)
+    std::vector<Cidr> cidrs, not_cidrs;
+    std::vector<StringMatch> patterns, not_patterns;
   };
   struct Rule {
     std::vector<Source> from;

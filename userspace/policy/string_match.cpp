@@ -63,18 +63,26 @@ PathMatch::PathMatch(std::string pattern) : plain_(pattern) {
 
 bool PathMatch::matches(std::string_view path) const {
   if (segments_.empty()) return plain_.matches(path);
-  const std::vector<std::string_view> parts = split_segments(path);
+  // The path's segments are walked in place (split_segments' cuts) rather
+  // than split into a vector: this runs per request.
+  size_t start = 0;
+  bool more = true;  // the path has a segment at `start`
   for (size_t i = 0; i < segments_.size(); ++i) {
     const std::string& seg = segments_[i];
-    if (seg == "{**}") return i + 1 == segments_.size() && parts.size() > i;  // the rest, at least one segment
-    if (i >= parts.size()) return false;
+    if (seg == "{**}") return i + 1 == segments_.size() && more;  // the rest, at least one segment
+    if (!more) return false;
+    const size_t slash = path.find('/', start);
+    const size_t end = slash == std::string_view::npos ? path.size() : slash;
+    const std::string_view part = path.substr(start, end - start);
+    more = slash != std::string_view::npos;
+    start = end + 1;
     if (seg == "{*}") {
-      if (parts[i].empty()) return false;
+      if (part.empty()) return false;
       continue;
     }
-    if (parts[i] != seg) return false;
+    if (part != seg) return false;
   }
-  return parts.size() == segments_.size();
+  return !more;
 }
 
 }  // namespace sluice::policy

@@ -234,11 +234,11 @@ std::string format_b3_single(const TraceContext& ctx) {
   return std::string(buf, b3_single_text(ctx, buf));
 }
 
-std::vector<std::pair<std::string_view, std::string>> outgoing_trace_headers(const TraceContext& ctx) {
+std::vector<std::pair<std::string_view, std::string>> outgoing_trace_headers(const TraceContext& ctx, bool with_b3) {
   std::vector<std::pair<std::string_view, std::string>> out;
-  emit_trace_headers(ctx, [&out](std::string_view name, std::string_view value) {
-    out.emplace_back(name, std::string(value));
-  });
+  emit_trace_headers(
+      ctx, [&out](std::string_view name, std::string_view value) { out.emplace_back(name, std::string(value)); },
+      with_b3);
   return out;
 }
 

@@ -84,18 +84,31 @@ size_t b3_single_text(const TraceContext& ctx, char* out);    // up to kB3Single
 size_t trace_id_text(const TraceId& id, bool b3_short, char* out);  // 32, or 16 for a 64-bit B3 id
 void span_id_text(uint64_t id, char* out);                    // 16
 
+// Whether the proxy gives the next hop B3 as well as `traceparent`: when the
+// client sent B3 (it expects B3 back), and when the request is sampled (so an
+// application that forwards only B3, as Istio's samples do, keeps a recorded
+// trace whole). An unsampled request the client sent without B3 gets
+// `traceparent` alone: most requests are unsampled, and three or four more
+// headers each cost the proxy more than the rest of tracing does
+// (docs/observability.md). Should such an application forward nothing, its
+// next hop starts a trace of its own, as for a client that sends none.
+inline bool b3_wanted(const TraceContext& ctx) {
+  return ctx.format == TraceFormat::kB3Single || ctx.format == TraceFormat::kB3Multi || ctx.debug ||
+         ctx.sampled.value_or(false);
+}
+
 // The headers that carry `ctx` (whose span_id is the span the next hop
 // should name as its parent) to the next hop, as emit(name, value) calls
 // whose values live only during the call: `traceparent` (and `tracestate`
-// when there is one) always; B3 as well, single `b3` when the context came
-// in that way, else the x-b3-* set, so applications that forward only B3
-// (Istio's samples do) keep the trace whole.
+// when there is one) always; with `with_b3`, B3 as well: single `b3` when
+// the context came in that way, else the x-b3-* set.
 template <class Emit>
-void emit_trace_headers(const TraceContext& ctx, Emit&& emit) {
+void emit_trace_headers(const TraceContext& ctx, Emit&& emit, bool with_b3 = true) {
   if (!ctx.has_ids()) return;
   char tp[kTraceparentChars];
   emit(std::string_view("traceparent"), std::string_view(tp, traceparent_text(ctx, tp)));
   if (!ctx.tracestate.empty()) emit(std::string_view("tracestate"), std::string_view(ctx.tracestate));
+  if (!with_b3) return;
   if (ctx.format == TraceFormat::kB3Single) {
     char b3[kB3SingleMaxChars];
     emit(std::string_view("b3"), std::string_view(b3, b3_single_text(ctx, b3)));
@@ -117,7 +130,8 @@ void emit_trace_headers(const TraceContext& ctx, Emit&& emit) {
 }
 
 // The same headers as (name, value) pairs, for tests.
-std::vector<std::pair<std::string_view, std::string>> outgoing_trace_headers(const TraceContext& ctx);
+std::vector<std::pair<std::string_view, std::string>> outgoing_trace_headers(const TraceContext& ctx,
+                                                                             bool with_b3 = true);
 
 // Single headers as strings, for tests.
 std::string format_traceparent(const TraceContext& ctx);

@@ -12,8 +12,23 @@ FilterAction AuthzFilter::on_request(RequestContext& ctx) {
   if (d.snapshot->version != version_) {
     version_ = d.snapshot->version;
     policies_ = policy::AuthzPolicies::compile(d.snapshot->resources.authorization_policies);
+    applicable_.clear();
+    identities_.clear();
   }
   if (policies_.empty()) return act;
+
+  const config::Service& service = *d.target->service;
+  if (applicable_.size() >= kMaxCached) applicable_.clear();
+  auto [at, fresh] = applicable_.try_emplace(Key{&service, d.endpoint});
+  if (fresh) {
+    policy::Destination dst{service.ns, d.endpoint->labels.get(), service.ns, service.name};
+    if (const size_t slash = d.endpoint->pod.find('/'); slash != std::string::npos) {
+      dst.ns = std::string_view(d.endpoint->pod).substr(0, slash);
+    }
+    at->second = policies_.applicable(dst);
+  }
+  const policy::AuthzPolicies::Applicable& applicable = at->second;
+  if (applicable.empty()) return act;  // no policy selects this destination
 
   policy::RequestFacts facts;
   facts.source_ip = ctx.downstream.peer_ip;
@@ -39,12 +54,15 @@ FilterAction AuthzFilter::on_request(RequestContext& ctx) {
     return std::string(it->value().data(), it->value().size());
   };
 
-  const config::Service& service = *d.target->service;
-  policy::Destination dst{service.ns, d.endpoint->labels.get(), service.ns, service.name};
-  if (const size_t slash = d.endpoint->pod.find('/'); slash != std::string::npos) {
-    dst.ns = std::string_view(d.endpoint->pod).substr(0, slash);
+  static const policy::SourceIdentity kNoIdentity;
+  const policy::SourceIdentity* source = &kNoIdentity;
+  if (facts.source_known) {
+    if (identities_.size() >= kMaxCached) identities_.clear();
+    auto [it, added] = identities_.try_emplace(Key{d.source.ns, d.source.service_account});
+    if (added) it->second = policies_.identity_of(facts);
+    source = &it->second;
   }
-  const policy::Decision decision = policies_.check(dst, facts);
+  const policy::Decision decision = policies_.check(applicable, facts, *source);
   for (const std::string& p : decision.audited) {
     spdlog::info("authz audit: {} {} {} from {} matched AUDIT policy {}", facts.method, facts.host, facts.path,
                  ctx.downstream.address, p);

@@ -1,6 +1,7 @@
 #include "tracing_filter.h"
 
 #include <algorithm>
+#include <random>
 
 #include "metric_labels.h"
 #include "trace_headers.h"
@@ -104,9 +105,12 @@ telemetry::Span attempt_span(const telemetry::RequestTrace& t, const telemetry::
 
 TracingFilter::TracingFilter(TracingSettings settings)
     : settings_(std::move(settings)),
-      threshold_(static_cast<uint64_t>(std::clamp(settings_.sample_percent, 0.0, 100.0) / 100.0 * kSampleScale)) {}
+      threshold_(static_cast<uint64_t>(std::clamp(settings_.sample_percent, 0.0, 100.0) / 100.0 * kSampleScale)) {
+  std::random_device seed;
+  rng_state_ = (static_cast<uint64_t>(seed()) << 32) ^ seed();
+}
 
-bool TracingFilter::sample() { return rng_() % kSampleScale < threshold_; }
+bool TracingFilter::sample() { return rng() % kSampleScale < threshold_; }
 
 FilterAction TracingFilter::on_request(RequestContext& ctx) {
   if (!ctx.trace) return {};
@@ -116,7 +120,7 @@ FilterAction TracingFilter::on_request(RequestContext& ctx) {
   const telemetry::TraceContext in = telemetry::parse_trace_context(headers);
   t.active = true;
   t.sampled = in.sampled ? *in.sampled : sample();
-  t.seed(rng_());
+  t.seed(rng());
   telemetry::TraceContext& up = t.upstream;
   if (in.has_ids()) {
     up.trace_id = in.trace_id;
@@ -124,7 +128,7 @@ FilterAction TracingFilter::on_request(RequestContext& ctx) {
     up.tracestate = in.tracestate;
   } else {
     do {
-      up.trace_id = {rng_(), rng_()};
+      up.trace_id = {rng(), rng()};
     } while (!up.trace_id.valid());
   }
   t.request_span_id = t.new_span_id();
@@ -133,7 +137,7 @@ FilterAction TracingFilter::on_request(RequestContext& ctx) {
   up.sampled = t.sampled;
   up.debug = in.debug;
   up.format = in.format;
-  write_trace_headers(ctx.request, up, had_trace_headers);
+  write_trace_headers(ctx.request, up, had_trace_headers, telemetry::b3_wanted(up));
   if (t.sampled) keep_request_facts(t, ctx);
   return {};
 }

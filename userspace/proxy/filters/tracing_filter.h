@@ -11,7 +11,7 @@
 // headers pass through untouched.
 #pragma once
 
-#include <random>
+#include <cstdint>
 #include <string>
 
 #include "request_filter.h"
@@ -28,10 +28,14 @@ class TracingFilter final : public RequestFilter {
 
  private:
   bool sample();
+  uint64_t rng() { return telemetry::splitmix64(rng_state_); }
 
   TracingSettings settings_;
-  uint64_t threshold_;  // sample() is true for rng_() % kSampleScale below this
-  std::mt19937_64 rng_{std::random_device{}()};
+  uint64_t threshold_;  // sample() is true for rng() % kSampleScale below this
+  // The worker's own generator (filters are per worker), seeded once from
+  // std::random_device: ids and sampling per request cost a few
+  // multiplications, no lock and no system call.
+  uint64_t rng_state_;
 };
 
 }  // namespace sluice::proxy

@@ -2,25 +2,29 @@
 
 namespace sluice::proxy {
 
-namespace {
-
-std::string_view field(const Request& req, std::string_view name) {
-  const auto v = req[boost::beast::string_view(name.data(), name.size())];
-  return {v.data(), v.size()};
-}
-
-}  // namespace
-
 telemetry::TraceHeaders trace_headers_of(const Request& req) {
+  // One pass over the request's few headers rather than a lookup per trace
+  // header name: this runs on every request, and most carry none of them.
+  // The first of repeated headers counts, as a lookup by name would give.
   telemetry::TraceHeaders h;
-  h.traceparent = field(req, "traceparent");
-  h.tracestate = field(req, "tracestate");
-  h.b3 = field(req, "b3");
-  h.x_b3_traceid = field(req, "x-b3-traceid");
-  h.x_b3_spanid = field(req, "x-b3-spanid");
-  h.x_b3_parentspanid = field(req, "x-b3-parentspanid");
-  h.x_b3_sampled = field(req, "x-b3-sampled");
-  h.x_b3_flags = field(req, "x-b3-flags");
+  std::string_view* slots[telemetry::kTraceHeaderNames.size()] = {
+      &h.traceparent, &h.tracestate, &h.b3, &h.x_b3_traceid, &h.x_b3_spanid, &h.x_b3_parentspanid, &h.x_b3_sampled,
+      &h.x_b3_flags};
+  unsigned seen = 0;
+  for (const auto& f : req) {
+    const boost::beast::string_view name = f.name_string();
+    if (name.size() < 2 || name.size() > 17) continue;
+    for (size_t i = 0; i < telemetry::kTraceHeaderNames.size(); ++i) {
+      const std::string_view want = telemetry::kTraceHeaderNames[i];
+      if (name.size() != want.size() || !boost::beast::iequals(name, boost::beast::string_view(want.data(), want.size())))
+        continue;
+      if (!(seen & (1u << i))) {
+        seen |= 1u << i;
+        *slots[i] = std::string_view(f.value().data(), f.value().size());
+      }
+      break;
+    }
+  }
   return h;
 }
 
@@ -29,16 +33,20 @@ bool any_trace_header(const telemetry::TraceHeaders& h) {
          !h.x_b3_spanid.empty() || !h.x_b3_parentspanid.empty() || !h.x_b3_sampled.empty() || !h.x_b3_flags.empty();
 }
 
-void write_trace_headers(Request& req, const telemetry::TraceContext& ctx, bool had_trace_headers) {
+void write_trace_headers(Request& req, const telemetry::TraceContext& ctx, bool had_trace_headers, bool with_b3) {
   if (had_trace_headers) {
     for (std::string_view name : telemetry::kTraceHeaderNames) {
       req.erase(boost::beast::string_view(name.data(), name.size()));
     }
   }
   // insert, not set: every name is gone by now.
-  telemetry::emit_trace_headers(ctx, [&req](std::string_view name, std::string_view value) {
-    req.insert(boost::beast::string_view(name.data(), name.size()), boost::beast::string_view(value.data(), value.size()));
-  });
+  telemetry::emit_trace_headers(
+      ctx,
+      [&req](std::string_view name, std::string_view value) {
+        req.insert(boost::beast::string_view(name.data(), name.size()),
+                   boost::beast::string_view(value.data(), value.size()));
+      },
+      with_b3);
 }
 
 }  // namespace sluice::proxy

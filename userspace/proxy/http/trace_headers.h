@@ -11,9 +11,11 @@ namespace sluice::proxy {
 telemetry::TraceHeaders trace_headers_of(const Request& req);
 
 // Replaces the trace headers of `req` with the ones that carry `ctx` to the
-// next hop. `had_trace_headers` false: the request holds none yet (the
-// common case of a client that sends none), so nothing is looked up to erase.
-void write_trace_headers(Request& req, const telemetry::TraceContext& ctx, bool had_trace_headers = true);
+// next hop (B3 too with `with_b3`: telemetry::b3_wanted). `had_trace_headers`
+// false: the request holds none yet (the common case of a client that sends
+// none), so nothing is looked up to erase.
+void write_trace_headers(Request& req, const telemetry::TraceContext& ctx, bool had_trace_headers = true,
+                         bool with_b3 = true);
 
 // Whether any trace header was present.
 bool any_trace_header(const telemetry::TraceHeaders& h);
