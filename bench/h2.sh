@@ -118,14 +118,14 @@ error_log $WORK/nginx/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
+$(nginx_temp_paths "$WORK/nginx")
+    # As in bench/l7.sh: nginx's default of 1000 requests per connection
+    # would make it alone reconnect during the run.
+    keepalive_requests 1000000;
     upstream grpc_backend {
         server $BACKEND_IP:$GRPC_PORT;
         keepalive 32;
+        keepalive_requests 1000000;
     }
     server {
         listen $NODE_IP:$NGINX_PORT http2;

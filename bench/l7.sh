@@ -513,11 +513,7 @@ error_log $NGX/error.log warn;
 events { worker_connections 8192; }
 http {
     access_log off;
-    client_body_temp_path $NGX/tmp/body;
-    proxy_temp_path $NGX/tmp/proxy;
-    fastcgi_temp_path $NGX/tmp/fastcgi;
-    uwsgi_temp_path $NGX/tmp/uwsgi;
-    scgi_temp_path $NGX/tmp/scgi;
+$(nginx_temp_paths "$NGX/tmp")
     # The default of 1000 requests per connection would make nginx alone
     # reconnect during the run; HAProxy and sluiced have no such limit.
     keepalive_requests 1000000;

@@ -52,3 +52,11 @@ ratio() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+(\.[0-9]+)?$/ && b ~ /^[0-9]+(\.[0-9]+)?$/ && b + 0 > 0)
     printf "%.2f", a / b; else print "err" }'
 }
+
+# nginx's temporary-file paths under $1, for an nginx run as root from a
+# bench's work directory (the packaged defaults under /var/lib/nginx may not
+# exist or be writable); printed as lines of an http {} block.
+nginx_temp_paths() {
+  local d
+  for d in client_body proxy fastcgi uwsgi scgi; do echo "    ${d}_temp_path $1/$d;"; done
+}
