@@ -25,6 +25,7 @@
 #include "cluster_registry.h"
 #include "h2_test_client.h"
 #include "loopback_proxy.h"
+#include "mirror_stats.h"
 #include "proxy_server.h"
 #include "request_metrics.h"
 #include "snapshot_builder.h"
@@ -78,6 +79,20 @@ class Child {
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
       if (left.count() <= 0 || !fill(static_cast<int>(left.count()))) return "";
+    }
+  }
+  // The lines starting with `line_prefix` once there are `n` of them, or
+  // those there are after `within`.
+  std::vector<std::string> wait_lines(const std::string& line_prefix, size_t n, std::chrono::milliseconds within = 10s) {
+    const auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      std::vector<std::string> found;
+      size_t start = 0;
+      for (size_t nl; (nl = buf_.find('\n', start)) != std::string::npos; start = nl + 1) {
+        if (buf_.compare(start, line_prefix.size(), line_prefix) == 0) found.push_back(buf_.substr(start, nl - start));
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (found.size() >= n || left.count() <= 0 || !fill(static_cast<int>(left.count()))) return found;
     }
   }
   // Everything it prints until it exits (bounded by `within`).
@@ -445,6 +460,79 @@ TEST_F(GrpcLoopbackTest, H2UpgradePolicyUpgradesAnHttpPort) {
   const auto lines = call({"--method", "unary", "--calls", "3"});
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(count_with(lines, "ok version=v"), 3u) << lines.front();
+}
+
+// A second gRPC Service, `name` at 10.96.0.<vip_octet>:50051, one pod at
+// `pod_ip` whose server listens on `target_port`.
+std::string grpc_service(const std::string& name, int vip_octet, const std::string& pod_ip, uint16_t target_port) {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: default}\n"
+         "spec: {clusterIP: 10.96.0." + std::to_string(vip_octet) + ", selector: {app: " + name +
+         "}, ports: [{name: grpc, port: " + std::to_string(kServicePort) + ", targetPort: " +
+         std::to_string(target_port) + "}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+         "-1, namespace: default, labels: {app: " + name + "}}\nstatus: {phase: Running, podIP: " + pod_ip +
+         "}\n---\n";
+}
+
+std::string mirrored_to(const std::string& host) {
+  return virtual_service("route:\n    - destination: {host: grpc-echo}\n    mirror: {host: " + host +
+                         "}\n    mirrorPercentage: {value: 100}");
+}
+
+uint64_t mirror_count(const std::atomic<uint64_t>& c) { return c.load(); }
+
+// The mirror's port is "grpc": copies go over HTTP/2, unary calls with their
+// body whole and client-streaming calls teed message by message as they
+// arrive, with the Host (:authority) Envoy gives a shadow.
+TEST_F(GrpcLoopbackTest, MirrorGetsUnaryAndClientStreamingCallsOverH2) {
+  start_servers();
+  Child mirror({SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.22:0", "--version", "mirror", "--log-calls", "1"});
+  const std::string listening = mirror.wait_line("listening ");
+  ASSERT_FALSE(listening.empty());
+  const auto mirror_port = static_cast<uint16_t>(std::stoi(listening.substr(10)));
+  const uint64_t sent_before = mirror_count(MirrorStats::global().sent_http2);
+  start_proxy(grpc_service("grpc-mirror", 61, "127.0.0.22", mirror_port) + mirrored_to("grpc-mirror"));
+  expect_every_call({"--method", "unary", "--calls", "5", "--text", "ping"}, 5, "ok version=v", "text=ping");
+  // 200 kB in 10 messages: past the retry buffer and the mirror's first window.
+  expect_every_call({"--method", "upload", "--count", "10", "--size", "20000", "--calls", "1"}, 1, "ok version=v",
+                    "replies=10 text=200000");
+  const auto unary = mirror.wait_lines("call method=Unary", 5);
+  ASSERT_EQ(unary.size(), 5u);
+  for (const auto& l : unary) {
+    EXPECT_NE(l.find("-shadow"), std::string::npos) << l;
+    EXPECT_NE(l.find("bytes=4"), std::string::npos) << l;  // "ping"
+  }
+  const auto upload = mirror.wait_lines("call method=Upload", 1);
+  ASSERT_EQ(upload.size(), 1u);
+  EXPECT_NE(upload[0].find("messages=10 bytes=200000"), std::string::npos) << upload[0];
+  EXPECT_GE(mirror_count(MirrorStats::global().sent_http2) - sent_before, 6u);
+}
+
+// A mirror that accepts connections and never reads: the calls complete as
+// without a mirror, and a streamed copy that falls past the lag budget is
+// dropped (counted) rather than buffered or waited for.
+TEST_F(GrpcLoopbackTest, ABlackholedMirrorNeitherSlowsNorFailsTheCall) {
+  start_servers();
+  const int hole = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(hole, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(0x7f000017);  // 127.0.0.23
+  ASSERT_EQ(::bind(hole, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(hole, 64), 0);  // the kernel completes handshakes; nobody accepts
+  socklen_t len = sizeof a;
+  ::getsockname(hole, reinterpret_cast<sockaddr*>(&a), &len);
+  const uint64_t lagging_before = mirror_count(MirrorStats::global().lagging);
+  start_proxy(grpc_service("grpc-hole", 62, "127.0.0.23", ntohs(a.sin_port)) + mirrored_to("grpc-hole"));
+  expect_every_call({"--method", "unary", "--calls", "5"}, 5, "ok version=v", "replies=");
+  // 4 MB each: far past what the hole's windows and the lag budget let through.
+  expect_every_call({"--method", "upload", "--count", "40", "--size", "100000", "--calls", "2"}, 2, "ok version=v",
+                    "replies=40 text=4000000");
+  // Both copies were dropped by the time their calls ended (the client's
+  // last byte went through the tee before the call could end).
+  EXPECT_GE(mirror_count(MirrorStats::global().lagging) - lagging_before, 2u);
+  EXPECT_TRUE(log_has("\"request_bytes\":4000360"));
+  proxy_->stop();
+  ::close(hole);
 }
 
 TEST_F(GrpcLoopbackTest, WithoutH2ToTheBackendAGrpcServerCannotBeReached) {

@@ -126,6 +126,64 @@ TEST_F(H2ConnectionTest, AnOversizedHeaderListIsAnswered431NotForwarded) {
   EXPECT_FALSE(client_.goaway());
 }
 
+// A mirror's copy: the bytes so far, then each as it comes, and the end
+// with the trailers; reading it never opens the client's window.
+TEST(RequestBodyPipeTest, ATeeGetsEveryByteAndTheTrailers) {
+  RequestBodyPipe pipe("ab", 64);
+  std::size_t opened = 0;
+  pipe.on_taken = [&](std::size_t n) { opened += n; };
+  pipe.append("cd");
+  auto copy = pipe.tee(16);
+  ASSERT_TRUE(copy);
+  pipe.append("ef");
+  Fields trailers;
+  trailers.insert("x-sum", "7");
+  pipe.end(std::move(trailers));
+  char buf[16];
+  ASSERT_EQ(copy->read(0, buf, sizeof buf), 6u);
+  EXPECT_EQ(std::string(buf, 6), "abcdef");
+  EXPECT_TRUE(copy->done_at(6));
+  ASSERT_TRUE(copy->trailers());
+  EXPECT_EQ(std::string(copy->trailers()->at("x-sum")), "7");
+  EXPECT_EQ(opened, 0u) << "only the request's own reader opens the window";
+  ASSERT_EQ(pipe.read(0, buf, sizeof buf), 6u);
+  EXPECT_EQ(opened, 4u);
+}
+
+// A copy whose reader falls past its budget is dropped: it fails, lets go of
+// what it held and says so once; the request's own body goes on.
+TEST(RequestBodyPipeTest, ALaggingTeeIsDroppedNotBuffered) {
+  RequestBodyPipe pipe("", 1 << 20);
+  auto copy = pipe.tee(8);
+  ASSERT_TRUE(copy);
+  int overruns = 0;
+  copy->on_overrun = [&] { ++overruns; };
+  pipe.append("12345");
+  char buf[16];
+  ASSERT_EQ(copy->read(0, buf, 2), 2u);  // 3 unread
+  pipe.append("6789");                    // 7 unread: within 8
+  EXPECT_FALSE(copy->failed());
+  pipe.append("abc");                     // 10 > 8
+  EXPECT_TRUE(copy->failed());
+  EXPECT_TRUE(copy->overrun());
+  EXPECT_EQ(copy->read(2, buf, sizeof buf), 0u) << "nothing held any more";
+  pipe.append("def");
+  pipe.end();
+  EXPECT_EQ(overruns, 1);
+  EXPECT_FALSE(pipe.failed());
+  EXPECT_EQ(pipe.read(0, buf, sizeof buf), 15u);
+}
+
+// Once the request's reader took bytes past the retry buffer, the start of
+// the body is gone: no copy can be made.
+TEST(RequestBodyPipeTest, NoTeeOnceTheStartIsGone) {
+  RequestBodyPipe pipe("", 4);
+  pipe.append("123456");
+  char buf[16];
+  ASSERT_EQ(pipe.read(0, buf, sizeof buf), 6u);
+  EXPECT_FALSE(pipe.tee(64));
+}
+
 TEST(RequestBodyPipeTest, ReplaysFromTheStartUntilTheRetryBufferOverflows) {
   RequestBodyPipe pipe("ab", 8);
   std::size_t opened = 0;

@@ -6,6 +6,7 @@
 #include "json_writer.h"
 #include "graph_page.h"
 #include "h2_stats.h"
+#include "mirror_stats.h"
 #include "mesh_views.h"
 #include "metrics_views.h"
 
@@ -156,6 +157,7 @@ AdminHandler metrics_route(const AdminSources& from) {
     const ConfigStatus st = sync.status();
     write_config_metrics(w, st, st);
     if (proxy_connections) proxy::write_h2_metrics(w);
+    if (proxy_connections) proxy::write_mirror_metrics(w);
     if (proxy_connections) {
       w.gauge("sluice_proxy_connections", "Open downstream connections of the L7 proxy (mesh and gateway).");
       w.sample("sluice_proxy_connections", "", "", uint64_t{proxy_connections()});

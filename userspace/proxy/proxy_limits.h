@@ -9,8 +9,9 @@ namespace sluice::proxy {
 // Larger request headers are answered with 431.
 inline constexpr std::size_t kMaxRequestHeaderBytes = 32 * 1024;
 // A request body up to this size is held whole, so that the request can be
-// retried and mirrored (Envoy's per_request_buffer_limit_bytes default). A
-// larger one is streamed to a single attempt and is not mirrored.
+// retried (Envoy's per_request_buffer_limit_bytes default). A larger one is
+// streamed to a single attempt; mirrors get it teed as it arrives when it
+// comes from an HTTP/2 client (an HTTP/1 one's is not mirrored).
 inline constexpr std::size_t kRetryBufferBytes = 64 * 1024;
 // Bodies stream through in pieces of at most this size.
 inline constexpr std::size_t kRelayChunkBytes = 16 * 1024;
@@ -26,6 +27,10 @@ inline constexpr std::chrono::seconds kDownstreamIdleTimeout{60};
 inline constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 // A mirrored copy is abandoned after this; the primary never waits for it.
 inline constexpr std::chrono::seconds kMirrorTimeout{10};
+// A mirror fed a streamed body may fall this far behind the client before
+// its copy is dropped (reset, counted): never more held per copy, and never
+// a reason to slow the request down.
+inline constexpr std::size_t kMirrorLagBudgetBytes = 256 * 1024;
 // After one side of an Upgrade tunnel ends, the other may drain this long.
 inline constexpr std::chrono::seconds kTunnelDrainTimeout{5};
 // How often each worker closes upstream connections idle past their timeout.

@@ -4,16 +4,21 @@
 //     Serves sluice.testing.Echo until SIGTERM/SIGINT. Prints "listening
 //     PORT" once bound (PORT 0 picks one). --fail CODE answers every call
 //     with that gRPC status (14: UNAVAILABLE), after counting it.
+//     --log-calls 1 prints "call method=M authority=A messages=N bytes=B"
+//     as each call ends (what a mirror received).
 //   sluice-grpc-echo call --target IP:PORT --method unary|stream|bidi|pingpong|upload
 //       [--text T] [--count N] [--size BYTES] [--calls K] [--delay-ms D] [--deadline-ms X]
-//       [--ca CA.pem --authority NAME]
+//       [--ca CA.pem --authority NAME] [--latency 1]
 //     Makes K calls on one channel and prints, per call, one line:
 //     "ok version=V replies=N text=T" or "status=CODE message=M". bidi sends
 //     N messages, half-closes, then reads; pingpong sends each message after
 //     the reply to the last; upload (client streaming) sends N messages of
 //     BYTES each, and its line has replies=N text=<bytes the server read>.
+//     --latency 1 (pingpong): also "rtt_us p50=P p99=Q n=N", each message's
+//     round trip (write to reply read) in microseconds.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -24,8 +29,10 @@
 #include <iterator>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "echo_test.grpc.pb.h"
 
@@ -37,9 +44,11 @@ using sluice::testing::EchoRequest;
 
 class EchoService final : public Echo::Service {
  public:
-  EchoService(std::string version, int fail) : version_(std::move(version)), fail_(fail) {}
+  EchoService(std::string version, int fail, bool log_calls)
+      : version_(std::move(version)), fail_(fail), log_calls_(log_calls) {}
 
-  grpc::Status Unary(grpc::ServerContext*, const EchoRequest* req, EchoReply* reply) override {
+  grpc::Status Unary(grpc::ServerContext* ctx, const EchoRequest* req, EchoReply* reply) override {
+    log_call(ctx, "Unary", 1, req->text().size());
     if (auto st = prelude(*req); !st.ok()) return st;
     reply->set_text(req->text());
     reply->set_version(version_);
@@ -59,7 +68,7 @@ class EchoService final : public Echo::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Upload(grpc::ServerContext*, grpc::ServerReader<EchoRequest>* reader, EchoReply* reply) override {
+  grpc::Status Upload(grpc::ServerContext* ctx, grpc::ServerReader<EchoRequest>* reader, EchoReply* reply) override {
     EchoRequest req;
     int count = 0;
     uint64_t bytes = 0;
@@ -68,6 +77,7 @@ class EchoService final : public Echo::Service {
       ++count;
       bytes += req.text().size();
     }
+    log_call(ctx, "Upload", count, bytes);
     reply->set_index(count);
     reply->set_text(std::to_string(bytes));
     reply->set_version(version_);
@@ -89,6 +99,15 @@ class EchoService final : public Echo::Service {
   }
 
  private:
+  void log_call(grpc::ServerContext* ctx, const char* method, int messages, uint64_t bytes) {
+    if (!log_calls_) return;
+    const grpc::string_ref authority = ctx->ExperimentalGetAuthority();
+    static std::mutex mu;
+    std::lock_guard lock(mu);
+    std::cout << "call method=" << method << " authority=" << std::string(authority.data(), authority.size())
+              << " messages=" << messages << " bytes=" << bytes << std::endl;
+  }
+
   grpc::Status prelude(const EchoRequest& req) {
     if (req.delay_ms() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(req.delay_ms()));
     if (fail_ != 0) return grpc::Status(static_cast<grpc::StatusCode>(fail_), "failing on purpose (" + version_ + ")");
@@ -97,6 +116,7 @@ class EchoService final : public Echo::Service {
 
   const std::string version_;
   const int fail_;
+  const bool log_calls_;
 };
 
 std::map<std::string, std::string> flags(int argc, char** argv) {
@@ -113,7 +133,8 @@ std::string flag(const std::map<std::string, std::string>& f, const std::string&
 std::atomic<bool> g_stop{false};
 
 int serve(const std::map<std::string, std::string>& f) {
-  EchoService service(flag(f, "--version", "v1"), std::atoi(flag(f, "--fail", "0").c_str()));
+  EchoService service(flag(f, "--version", "v1"), std::atoi(flag(f, "--fail", "0").c_str()),
+                      flag(f, "--log-calls", "0") == "1");
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(flag(f, "--listen", "127.0.0.1:0"), grpc::InsecureServerCredentials(), &port);
@@ -155,6 +176,7 @@ int call(const std::map<std::string, std::string>& f) {
   const std::string method = flag(f, "--method", "unary");
   const int calls = std::atoi(flag(f, "--calls", "1").c_str());
   const int deadline_ms = std::atoi(flag(f, "--deadline-ms", "0").c_str());
+  const bool latency = flag(f, "--latency", "0") == "1";
   EchoRequest req;
   req.set_text(flag(f, "--text", "hello"));
   req.set_count(std::atoi(flag(f, "--count", "3").c_str()));
@@ -206,13 +228,23 @@ int call(const std::map<std::string, std::string>& f) {
       // Bidi, interleaved: each message waits for the reply to the last,
       // so the call works only if the proxy streams the request body.
       auto stream = stub->Bidi(&ctx);
+      std::vector<int64_t> rtt_us;
       for (int i = 0; i < req.count(); ++i) {
+        const auto sent = std::chrono::steady_clock::now();
         if (!stream->Write(req) || !stream->Read(&reply)) break;
+        rtt_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - sent)
+                             .count());
         if (!take_in_order()) return 1;
       }
       stream->WritesDone();
       while (stream->Read(&reply)) ++replies;  // none expected
       st = stream->Finish();
+      if (latency && !rtt_us.empty()) {
+        // The round trips' percentiles (bench/h2.sh reads this line).
+        std::sort(rtt_us.begin(), rtt_us.end());
+        const auto at = [&](double q) { return rtt_us[std::min(rtt_us.size() - 1, static_cast<size_t>(q * rtt_us.size()))]; };
+        std::cout << "rtt_us p50=" << at(0.50) << " p99=" << at(0.99) << " n=" << rtt_us.size() << std::endl;
+      }
     } else {
       // Bidi, in the order a whole-request relay supports: every message,
       // the half-close, then the replies.

@@ -2,7 +2,8 @@
 
 namespace sluice::proxy {
 
-std::vector<MirrorTarget> mirror_targets(const RouteDecision& d, uint16_t original_port, std::minstd_rand& rng) {
+std::vector<MirrorTarget> mirror_targets(const RouteDecision& d, uint16_t original_port, std::minstd_rand& rng,
+                                         const MirrorTargetOf& target_of) {
   std::vector<MirrorTarget> out;
   if (!d.route || !d.snapshot) return out;
   const auto& spec = *d.route->spec;
@@ -14,8 +15,10 @@ std::vector<MirrorTarget> mirror_targets(const RouteDecision& d, uint16_t origin
     const config::Service* s = d.snapshot->find_service(host);
     const config::ServicePort* port = s ? port_of(*s, dest.has_port() ? dest.port().number() : 0, original_port) : nullptr;
     if (!port) return;
-    const auto eps = subset_endpoints(*s, *port, dest.subset());
-    if (!eps.empty()) out.push_back({eps[rng() % eps.size()], s->socket_redirect});
+    auto target = target_of(&dest, *s, *port, dest.subset());
+    if (!target || target->endpoints.empty()) return;
+    const config::Endpoint* ep = target->endpoints[rng() % target->endpoints.size()];
+    out.push_back({ep, s->socket_redirect, std::move(target)});
   };
   if (spec.has_mirror()) add(spec.mirror(), spec.has_mirror_percentage(), spec.mirror_percentage().value());
   for (const auto& m : spec.mirrors()) add(m.destination(), m.has_percentage(), m.percentage().value());

@@ -123,7 +123,17 @@ std::shared_ptr<const RouteTarget> RequestRouter::target_of(const config::MeshSn
   const config::Service* service = dest ? snap.find_service(dest->host) : fallback;
   const config::ServicePort* port = service ? port_of(*service, dest ? dest->port : 0, dst_port) : nullptr;
   if (!port) return nullptr;
-  const std::string_view subset = dest ? std::string_view(dest->subset) : std::string_view();
+  return target_for(key.first, dst_port, *service, *port, dest ? std::string_view(dest->subset) : std::string_view());
+}
+
+std::shared_ptr<const RouteTarget> RequestRouter::target_for(const void* key_ptr, uint16_t dst_port,
+                                                             const config::Service& svc,
+                                                             const config::ServicePort& port_ref,
+                                                             std::string_view subset) {
+  const std::pair<const void*, uint16_t> key{key_ptr, dst_port};
+  if (auto it = targets_.find(key); it != targets_.end()) return it->second;
+  const config::Service* service = &svc;
+  const config::ServicePort* port = &port_ref;
   auto t = std::make_shared<RouteTarget>();
   t->endpoints = subset_endpoints(*service, *port, subset);
   const config::ResolvedPolicy policy = subset_policy(*service, *port, subset);
@@ -197,7 +207,9 @@ std::optional<uint64_t> RequestRouter::hash_key(const config::LoadBalancerPolicy
 }
 
 std::vector<MirrorTarget> RequestRouter::mirror_endpoints(const RouteDecision& d, uint16_t original_port) {
-  return mirror_targets(d, original_port, rng_);
+  return mirror_targets(d, original_port, rng_,
+                        [&](const void* key, const config::Service& s, const config::ServicePort& p,
+                            std::string_view subset) { return target_for(key, original_port, s, p, subset); });
 }
 
 const config::Endpoint* RequestRouter::repick(const RouteDecision& d, std::span<const config::Endpoint* const> tried) {

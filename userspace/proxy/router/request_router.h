@@ -88,10 +88,12 @@ RouteDecision local_answer(RouteDecision d, unsigned status, telemetry::Response
 const config::ServicePort* port_of(const config::Service& s, uint32_t wanted, uint16_t original);
 
 // An endpoint that gets a copy of a request, with whether its service
-// allows the sockhash fast path.
+// allows the sockhash fast path, and its destination's target (HTTP/2 or
+// not, the cluster whose pools and breaker the copy goes through).
 struct MirrorTarget {
   const config::Endpoint* endpoint;
   bool socket_redirect;
+  std::shared_ptr<const RouteTarget> target;
 };
 
 class RequestRouter {
@@ -157,6 +159,10 @@ class RequestRouter {
   static bool cluster_exists(const config::MeshSnapshot& snap, const config::RouteDestination& dest);
   std::shared_ptr<const RouteTarget> target_of(const config::MeshSnapshot& snap, const config::RouteDestination* dest,
                                                const config::Service* fallback, uint16_t dst_port);
+  // The target of `port` of `service` (subset may be empty), cached under
+  // (key, dst_port): `key` lives as long as the snapshot.
+  std::shared_ptr<const RouteTarget> target_for(const void* key, uint16_t dst_port, const config::Service& service,
+                                                const config::ServicePort& port, std::string_view subset);
 
   uint64_t version_ = ~0ULL;
   std::unordered_map<uint64_t, std::pair<const config::Service*, const config::ServicePort*>> by_vip_;

@@ -14,6 +14,20 @@ RequestBodyPipe::RequestBodyPipe(std::string already, std::size_t retry_buffer_b
 
 void RequestBodyPipe::append(std::string_view bytes) {
   if (ended_ || failed_ || bytes.empty()) return;
+  for (const auto& t : tees_) t->append(bytes);
+  if (data_.size() + bytes.size() > lag_budget_) {
+    // A mirror's reader this far behind is dropped rather than followed:
+    // its copy must not grow without bound, nor slow the request.
+    overrun_ = true;
+    failed_ = true;
+    data_.clear();
+    data_.shrink_to_fit();
+    received_ += bytes.size();
+    base_ = received_;
+    if (on_overrun) on_overrun();
+    notify();
+    return;
+  }
   data_.append(bytes.data(), bytes.size());
   received_ += bytes.size();
   if (!overflowed_ && received_ > retry_buffer_bytes_) {
@@ -28,14 +42,36 @@ void RequestBodyPipe::append(std::string_view bytes) {
 
 void RequestBodyPipe::end() {
   if (ended_ || failed_) return;
+  for (const auto& t : tees_) t->end();
+  ended_ = true;
+  notify();
+}
+
+void RequestBodyPipe::end(Fields trailers) {
+  if (ended_ || failed_) return;
+  for (const auto& t : tees_) t->end(trailers);
+  trailers_ = std::move(trailers);
   ended_ = true;
   notify();
 }
 
 void RequestBodyPipe::fail() {
   if (ended_ || failed_) return;
+  for (const auto& t : tees_) t->fail();
   failed_ = true;
   notify();
+}
+
+std::shared_ptr<RequestBodyPipe> RequestBodyPipe::tee(std::size_t lag_budget) {
+  if (base_ != 0) return nullptr;
+  // Retry buffer 0: the copy keeps only what its reader has not taken.
+  auto copy = std::make_shared<RequestBodyPipe>(data_.substr(0, static_cast<std::size_t>(received_)), 0);
+  copy->lag_budget_ = lag_budget;
+  if (ended_) copy->ended_ = true;
+  copy->trailers_ = trailers_;
+  if (failed_) copy->failed_ = true;
+  if (!ended_ && !failed_) tees_.push_back(copy);
+  return copy;
 }
 
 std::size_t RequestBodyPipe::read(uint64_t at, char* out, std::size_t max) {

@@ -11,8 +11,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "http_types.h"
 
 namespace sluice::proxy {
 
@@ -24,6 +29,9 @@ class RequestBodyPipe {
   // From the client. append() after end() or fail() is ignored.
   void append(std::string_view bytes);
   void end();   // END_STREAM: the body is whole
+  // END_STREAM on a trailing HEADERS: the body is whole and these fields
+  // follow it (gRPC clients and others send request trailers).
+  void end(Fields trailers);
   void fail();  // the client reset the stream or left: the body never ends
 
   // Copies up to `max` bytes from body offset `at` (the consumer's count so
@@ -33,6 +41,8 @@ class RequestBodyPipe {
 
   uint64_t received() const { return received_; }
   bool ended() const { return ended_; }
+  // The request trailers, once the body ended with some; null otherwise.
+  const Fields* trailers() const { return trailers_ ? &*trailers_ : nullptr; }
   bool failed() const { return failed_; }
   // Everything from the first byte is still here: a new attempt can send it.
   bool replayable() const { return !overflowed_; }
@@ -43,6 +53,17 @@ class RequestBodyPipe {
   bool lost(uint64_t at) const { return at < base_; }
   // Received and never given back to the client's window (no consumer took it).
   uint64_t untaken() const { return received_ - opened_; }
+
+  // A copy of this body for a mirror: what came so far at once, then every
+  // byte, the end or the failure as it comes. Its reader never opens the
+  // client's window (the mirror cannot hold the request back); a copy whose
+  // reader falls more than `lag_budget` bytes behind is dropped instead: it
+  // fails, lets go of what it held, and calls its on_overrun. Null when the
+  // body's first bytes are gone already (taken past the retry buffer).
+  std::shared_ptr<RequestBodyPipe> tee(std::size_t lag_budget);
+  // The copy fell too far behind and was dropped.
+  bool overrun() const { return overrun_; }
+  std::function<void()> on_overrun;
 
   // The consumer's wake-up: bytes arrived, or the body ended or failed.
   std::function<void()> on_data;
@@ -63,6 +84,11 @@ class RequestBodyPipe {
   bool ended_ = false;
   bool failed_ = false;
   bool overflowed_ = false;
+  std::optional<Fields> trailers_;
+  // A mirror's copy: at most this many bytes its reader has not taken.
+  std::size_t lag_budget_ = SIZE_MAX;
+  bool overrun_ = false;
+  std::vector<std::shared_ptr<RequestBodyPipe>> tees_;
 };
 
 }  // namespace sluice::proxy

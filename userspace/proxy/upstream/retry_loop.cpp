@@ -70,8 +70,8 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     return std::move(result);
   };
   // Mirrors get their copy first and on their own: nothing they do can delay
-  // or fail this request. A streamed body is not mirrored.
-  if (!streaming) send_shadows(w, up_req, d);
+  // or fail this request (a streamed body is teed to them as it comes).
+  send_shadows(w, up_req, streaming, d);
 
   std::optional<CircuitBreaker::Guard> request_slot = d.cluster().breaker.try_request();
   if (!request_slot) {
