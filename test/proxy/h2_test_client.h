@@ -79,6 +79,9 @@ class H2TestClient {
     streams_[id];
     return id;
   }
+  // The next request with a body ends with these trailers (a HEADERS frame
+  // with END_STREAM after its last DATA).
+  void trailers_for_next(Headers trailers) { trailers_ = std::move(trailers); }
   // After a 101 to an `Upgrade: h2c` request that carried `settings` (the
   // decoded HTTP2-Settings): the request is stream 1, half-closed here.
   bool upgraded(const std::string& settings) {
@@ -161,13 +164,25 @@ class H2TestClient {
     self(u).streams_[id].closed = true;
     return 0;
   }
-  static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source*,
-                           void* u) {
+  static ssize_t read_body(nghttp2_session* session, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+                           nghttp2_data_source*, void* u) {
     H2TestClient& c = self(u);
     const size_t n = std::min(len, c.body_.size() - c.body_off_);
     std::copy_n(c.body_.data() + c.body_off_, n, buf);
     c.body_off_ += n;
-    if (c.body_off_ == c.body_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (c.body_off_ == c.body_.size()) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!c.trailers_.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        std::vector<nghttp2_nv> nva;
+        for (auto& [k, v] : c.trailers_) {
+          nva.push_back({reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()), k.size(), v.size(),
+                         NGHTTP2_NV_FLAG_NONE});
+        }
+        nghttp2_submit_trailer(session, id, nva.data(), nva.size());
+        c.trailers_.clear();
+      }
+    }
     return static_cast<ssize_t>(n);
   }
 
@@ -177,6 +192,7 @@ class H2TestClient {
   bool peer_closed_ = false;
   std::string body_;
   size_t body_off_ = 0;
+  Headers trailers_;
 };
 
 }  // namespace sluice::test

@@ -25,6 +25,7 @@
 #include "echo_server.h"
 #include "otlp_receiver.h"
 #include "h2_test_client.h"
+#include "h2_stats.h"
 #include "loopback_proxy.h"
 #include "proxy_server.h"
 #include "request_metrics.h"
@@ -676,6 +677,30 @@ TEST_F(ProxyLoopbackTest, H2ALargeRequestBodyIsStreamedToAnHttp1Backend) {
   EXPECT_NE(c.client.stream(id).body.find("\"body_fnv1a\":\"" + std::string(hex) + "\""), std::string::npos)
       << c.client.stream(id).body;
   EXPECT_TRUE(eventually([&] { return log_has("\"request_bytes\":3000000"); }));
+}
+
+// Request trailers of an h2 client reach an HTTP/1.1 backend in the last
+// chunk of a chunked body; under the client's Content-Length there is no
+// place for them: dropped, and counted.
+TEST_F(ProxyLoopbackTest, H2RequestTrailersReachAnHttp1BackendInTheLastChunk) {
+  start(virtual_service("  - route: [{destination: {host: web, subset: v1}}]\n"));
+  h2::H2Conn c(proxy_->port());
+  const std::string body(1000, 't');
+  c.client.trailers_for_next({{"x-checksum", "abc123"}});
+  const int32_t chunked = c.client.request("POST", "/t", "web", {{"content-type", "text/plain"}}, true, &body);
+  ASSERT_TRUE(c.pump([&] { return c.client.stream(chunked).closed; }));
+  const auto& got = c.client.stream(chunked);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_NE(got.body.find("\"x-checksum\":\"abc123\""), std::string::npos) << got.body;
+  EXPECT_NE(got.body.find("\"body_bytes\":1000"), std::string::npos) << got.body;
+  const uint64_t dropped = H2Stats::global().request_trailers_dropped.load();
+  c.client.trailers_for_next({{"x-checksum", "def456"}});
+  const int32_t sized = c.client.request("POST", "/t", "web", {{"content-length", "1000"}}, true, &body);
+  ASSERT_TRUE(c.pump([&] { return c.client.stream(sized).closed; }));
+  EXPECT_EQ(c.client.stream(sized).status, 200);
+  EXPECT_EQ(c.client.stream(sized).body.find("def456"), std::string::npos) << c.client.stream(sized).body;
+  EXPECT_NE(c.client.stream(sized).body.find("\"body_bytes\":1000"), std::string::npos);
+  EXPECT_EQ(H2Stats::global().request_trailers_dropped.load(), dropped + 1);
 }
 
 TEST_F(ProxyLoopbackTest, H2RapidResetGetsGoawayAndTheWorkerServesOthers) {

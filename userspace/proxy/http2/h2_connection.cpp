@@ -23,9 +23,6 @@ namespace http = beast::http;
 
 namespace {
 
-// RFC 9113 4.3.1's size of one header field.
-constexpr std::size_t kFieldOverhead = 32;
-
 std::string_view as_view(const uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 std::string_view text_of(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -50,10 +47,23 @@ struct H2Connection::Callbacks {
   static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                        const uint8_t* value, size_t valuelen, uint8_t /*flags*/, void* /*user_data*/) {
     H2Stream* s = stream_of(session, frame->hd.stream_id);
-    // Request trailers have nowhere to go on an HTTP/1.1 upstream request
-    // whose body is buffered and framed by Content-Length: dropped.
-    if (!s || frame->headers.cat != NGHTTP2_HCAT_REQUEST || s->reject_status) return 0;
-    s->header_bytes += namelen + valuelen + kFieldOverhead;
+    if (!s || s->reject_status) return 0;
+    if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      // Request trailers, kept for the upstream (they end the piped body).
+      // They count against the same header list limit; past it the stream
+      // is reset, as the request has gone upstream already.
+      s->header_bytes += namelen + valuelen + kH2FieldOverhead;
+      if (s->header_bytes > kH2MaxHeaderListBytes) {
+        H2Stats::add(H2Stats::global().header_list_too_large);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      if (!s->request_trailers) s->request_trailers.emplace();
+      s->request_trailers->insert(beast::string_view(reinterpret_cast<const char*>(name), namelen),
+                                  beast::string_view(reinterpret_cast<const char*>(value), valuelen));
+      return 0;
+    }
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    s->header_bytes += namelen + valuelen + kH2FieldOverhead;
     if (s->header_bytes > kH2MaxHeaderListBytes) {
       // Decoding goes on (HPACK state is per connection) but nothing is kept.
       s->reject_status = 431;
@@ -148,7 +158,13 @@ struct H2Connection::Callbacks {
         H2Stream* s = stream_of(session, frame->hd.stream_id);
         if (!s) return 0;
         if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-          if (s->body_pipe) {
+          if (s->request_trailers && !s->reject_status) {
+            // Trailers travel at the end of a piped body: one not piped
+            // yet starts its pipe here, whole.
+            if (!s->body_pipe) start_pipe(c, *s);
+            s->body_pipe->end(std::move(*s->request_trailers));
+            s->request_trailers.reset();
+          } else if (s->body_pipe) {
             s->body_pipe->end();
           } else {
             dispatch(c, *s);

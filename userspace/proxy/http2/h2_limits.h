@@ -19,6 +19,8 @@ inline constexpr uint32_t kH2MaxConcurrentStreams = 100;
 // whose decoded header list (RFC 9113's size: name + value + 32 per field)
 // is larger is answered 431 and never forwarded. Same bound as HTTP/1.1.
 inline constexpr std::size_t kH2MaxHeaderListBytes = kMaxRequestHeaderBytes;
+// RFC 9113 4.3.1's per-field overhead in that size.
+inline constexpr std::size_t kH2FieldOverhead = 32;
 // CONTINUATION frames after one HEADERS; more is a flood and closes the
 // connection (CVE-2024-27316 class). nghttp2's default, named here.
 inline constexpr std::size_t kH2MaxContinuations = 8;

@@ -14,6 +14,9 @@ void write_h2_metrics(telemetry::ExpositionWriter& w) {
   w.counter("sluice_proxy_http2_streamed_request_bodies",
             "HTTP/2 requests whose body went upstream as it arrived (gRPC, or past the retry buffer).");
   w.counter_sample("sluice_proxy_http2_streamed_request_bodies", "", s.streamed_bodies.load());
+  w.counter("sluice_proxy_http2_request_trailers_dropped",
+            "HTTP/2 request trailers not forwarded: the HTTP/1.1 upstream request had a Content-Length.");
+  w.counter_sample("sluice_proxy_http2_request_trailers_dropped", "", s.request_trailers_dropped.load());
   w.counter("sluice_proxy_http2_limit_events",
             "HTTP/2 limits against hostile input that fired (docs/http2.md), by limit.");
   const std::pair<const char*, const std::atomic<uint64_t>*> events[] = {
@@ -26,6 +29,17 @@ void write_h2_metrics(telemetry::ExpositionWriter& w) {
   };
   for (const auto& [name, value] : events) {
     w.counter_sample("sluice_proxy_http2_limit_events", ExpositionWriter::label_text({{"limit", name}}), value->load());
+  }
+  w.counter("sluice_proxy_http2_upstream_limit_events",
+            "HTTP/2 limits against hostile upstream servers that fired (docs/l7.md), by limit.");
+  const std::pair<const char*, const std::atomic<uint64_t>*> upstream[] = {
+      {"header_list_too_large", &s.upstream_header_list_too_large},
+      {"flood", &s.upstream_flood_closes},
+      {"protocol_error", &s.upstream_protocol_error_closes},
+  };
+  for (const auto& [name, value] : upstream) {
+    w.counter_sample("sluice_proxy_http2_upstream_limit_events", ExpositionWriter::label_text({{"limit", name}}),
+                     value->load());
   }
 }
 

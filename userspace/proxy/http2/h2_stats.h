@@ -20,6 +20,15 @@ struct H2Stats {
   std::atomic<uint64_t> flood_closes{0};       // SETTINGS/PING/CONTINUATION floods, nghttp2's verdict
   std::atomic<uint64_t> protocol_error_closes{0};
   std::atomic<uint64_t> idle_closes{0};
+  // Request trailers of an h2 client that an HTTP/1.1 upstream could not
+  // take: the body went with the client's Content-Length, not chunked.
+  std::atomic<uint64_t> request_trailers_dropped{0};
+  // Upstream connections (h2_client_session.h): a server's header list past
+  // the limit (the stream is reset), and connections closed for a flood or
+  // a protocol error of the server.
+  std::atomic<uint64_t> upstream_header_list_too_large{0};
+  std::atomic<uint64_t> upstream_flood_closes{0};
+  std::atomic<uint64_t> upstream_protocol_error_closes{0};
 
   static H2Stats& global() {
     static H2Stats stats;
@@ -29,7 +38,8 @@ struct H2Stats {
 };
 
 // sluice_proxy_http2_connections_total, sluice_proxy_http2_streams_total,
-// sluice_proxy_http2_streamed_request_bodies_total and
+// sluice_proxy_http2_streamed_request_bodies_total,
+// sluice_proxy_http2_request_trailers_dropped_total and
 // sluice_proxy_http2_limit_events_total{limit=...}.
 void write_h2_metrics(telemetry::ExpositionWriter& w);
 

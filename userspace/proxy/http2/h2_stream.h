@@ -33,6 +33,8 @@ struct H2Stream {
   // gRPC request (its messages may depend on the replies), or one whose body
   // outgrew the retry buffer. Null: the body is in `request`, whole.
   std::shared_ptr<RequestBodyPipe> body_pipe;
+  // Request trailers being decoded; they end the body pipe with END_STREAM.
+  std::optional<Fields> request_trailers;
   bool closed = false;         // the stream is over (done, reset, or the connection ended)
   bool aborted = false;        // ... before its end: reset by either side, or the connection ended
 

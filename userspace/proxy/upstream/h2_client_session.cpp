@@ -9,6 +9,7 @@
 #include "h2_fields.h"
 #include "h2_limits.h"
 #include "h2_output.h"
+#include "h2_stats.h"
 #include "h2_upstream_limits.h"
 
 namespace sluice::proxy {
@@ -39,6 +40,13 @@ struct H2ClientSession::Callbacks {
                        const uint8_t* value, size_t valuelen, uint8_t /*flags*/, void* /*user_data*/) {
     H2UpstreamStream* s = stream_of(session, frame->hd.stream_id);
     if (!s || frame->hd.type != NGHTTP2_HEADERS) return 0;
+    // A few bytes of HPACK can name a large table entry many times: what
+    // the decoded fields may hold is bounded as for a client's request.
+    s->header_bytes += namelen + valuelen + kH2FieldOverhead;
+    if (s->header_bytes > kH2MaxHeaderListBytes) {
+      H2Stats::add(H2Stats::global().upstream_header_list_too_large);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM: the attempt fails
+    }
     const boost::beast::string_view n(reinterpret_cast<const char*>(name), namelen);
     const boost::beast::string_view v(reinterpret_cast<const char*>(value), valuelen);
     if (s->head_done) {
@@ -101,7 +109,7 @@ struct H2ClientSession::Callbacks {
   // The request body, from the attempt's request (held whole), or from the
   // client's pipe as it arrives: deferred while it has nothing new, and the
   // stream reset if the client's half failed.
-  static ssize_t read_request(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf, size_t length,
+  static ssize_t read_request(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                               uint32_t* data_flags, nghttp2_data_source* source, void* /*user_data*/) {
     auto* s = static_cast<H2UpstreamStream*>(source->ptr);
     if (RequestBodyPipe* pipe = s->pipe.get()) {
@@ -109,6 +117,16 @@ struct H2ClientSession::Callbacks {
       s->request_sent += n;
       if (pipe->done_at(s->request_sent)) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (const Fields* trailers = pipe->trailers()) {
+          // The client's request trailers end the stream in a HEADERS frame
+          // of their own, which nghttp2 lets us submit from here.
+          *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+          H2HeaderList list;
+          list.add_fields(*trailers);
+          if (nghttp2_submit_trailer(session, stream_id, list.data(), list.size()) != 0) {
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+          }
+        }
       } else if (n == 0) {
         if (pipe->failed() || pipe->lost(s->request_sent)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         s->request_deferred = true;
@@ -205,7 +223,11 @@ void H2ClientSession::cancel(H2UpstreamStream& s, uint32_t error_code) {
 
 bool H2ClientSession::receive(std::string_view bytes) {
   const ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  return n >= 0;
+  if (n >= 0) return true;
+  H2Stats::add(n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                   ? H2Stats::global().upstream_flood_closes
+                   : H2Stats::global().upstream_protocol_error_closes);
+  return false;
 }
 
 bool H2ClientSession::take_output(std::string& out, std::size_t max) { return h2_take_output(session_, out, max); }

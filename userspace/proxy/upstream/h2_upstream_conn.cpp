@@ -116,6 +116,10 @@ Task<void> H2UpstreamConn::write_loop(std::shared_ptr<H2UpstreamConn> self) {
     out.clear();
     if (!self->session_.take_output(out, kH2WriteBatchBytes)) break;
     if (out.empty()) {
+      // nghttp2 ended the session (a GOAWAY of ours for the server's
+      // protocol or flow-control error went out): the connection is done,
+      // and its streams must learn it now, not when the server hangs up.
+      if (!self->session_.want_read() && !self->session_.want_write()) break;
       co_await self->writer_wake_.wait();
       continue;
     }

@@ -40,6 +40,9 @@ struct H2UpstreamStream {
   std::shared_ptr<RequestBodyPipe> pipe;
   bool request_deferred = false;
 
+  // RFC 9113's size of the header lists received (head and trailers): past
+  // kH2MaxHeaderListBytes the stream is reset (an HPACK bomb from the server).
+  std::size_t header_bytes = 0;
   boost::beast::http::response_header<Fields> head;  // :status and the fields
   bool head_done = false;  // a final (non-1xx) response head arrived
   std::string body;        // DATA received and not yet taken by the relay
