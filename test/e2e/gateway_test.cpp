@@ -6,7 +6,7 @@
 // services and sends end-user jason to v2. Privileged.
 //
 //   client netns <P>-ext   eth0 10.111.250.2/24 ── veth ── ext0 10.111.250.1/24 (node netns)
-//   sluiced --gateway-address 10.111.250.1: :8080 HTTP, :8443 HTTPS (SNI), :9443 HTTPS MUTUAL,
+//   sluiced --gateway-address 10.111.250.1: :8080 HTTP, :8081 GRPC (plain), :8443 HTTPS (SNI), :9443 HTTPS MUTUAL,
 //   :10443 TLS PASSTHROUGH (to openssl s_server pods)
 #include <cstdio>
 #include <string>
@@ -44,6 +44,8 @@ spec:
   - port: {number: 9443, name: https-mtls, protocol: HTTPS}
     hosts: [mtls.example.com]
     tls: {mode: MUTUAL, credentialName: mtls-cert}
+  - port: {number: 8081, name: grpc-plain, protocol: GRPC}
+    hosts: [grpc.example.com]
   - port: {number: 10443, name: tls-passthrough, protocol: TLS}
     hosts: [pass.example.com, "*.wild.example.com"]
     tls: {mode: PASSTHROUGH}
@@ -414,6 +416,35 @@ TEST_F(GatewayTest, GrpcCallsGoThroughTheGatewayOverTls) {
   EXPECT_EQ(call("--method unary --calls 5 --text hi"), five) << "five calls on one h2 connection";
   EXPECT_EQ(call("--method stream --count 300"), "ok version=gw replies=300 text=hello\n");
   EXPECT_EQ(call("--method bidi --count 4"), "ok version=gw replies=4 text=hello\n");
+}
+
+// Plain-text Gateway servers take h2c with prior knowledge as well as
+// HTTP/1.1: curl's, with the same routes, and a gRPC client without TLS on
+// a GRPC server.
+TEST_F(GatewayTest, PlainPortsServeH2cWithPriorKnowledge) {
+  const pid_t grpc = node_->spawn(node_->pod_ns(2), {SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "0.0.0.0:50051",
+                                                     "--version", "gw"}, dir_ + "/grpc-echo.log");
+  ASSERT_GT(grpc, 0);
+  start_gateway();
+  const std::string resolve = std::string("--resolve bookinfo.example.com:8080:") + kGatewayIp;
+  EXPECT_EQ(curl_version("http://bookinfo.example.com:8080/productpage", "--http2-prior-knowledge " + resolve), "2 200");
+  EXPECT_EQ(curl_version("http://bookinfo.example.com:8080/productpage", resolve), "1.1 200");
+  EXPECT_EQ(curl("http://bookinfo.example.com:8080/productpage", "--http2-prior-knowledge"), "200 v3 ");
+  EXPECT_EQ(curl("http://bookinfo.example.com:8080/productpage", "--http2-prior-knowledge -H 'end-user: jason'"),
+            "200 v2 ");
+  EXPECT_EQ(curl("http://bookinfo.example.com:8080/nothing-here", "--http2-prior-knowledge"), "404  ");
+  auto call = [&](const std::string& args) {
+    return run_capture("ip netns exec " + link_.ns + " " + SLUICE_GRPC_ECHO_PATH + " call --target " + kGatewayIp +
+                       ":8081 --authority grpc.example.com " + args);
+  };
+  std::string unary;
+  for (int i = 0; i < 50 && unary.find("ok version=gw") == std::string::npos; ++i) {
+    unary = call("--method unary --calls 1 --text plain");  // until the server in pod 2 listens
+    if (unary.find("ok version=gw") == std::string::npos) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(unary, "ok version=gw replies=1 text=plain\n");
+  EXPECT_EQ(call("--method stream --count 100"), "ok version=gw replies=100 text=hello\n");
+  EXPECT_EQ(call("--method upload --count 20 --size 10000"), "ok version=gw replies=20 text=200000\n");
 }
 
 }  // namespace

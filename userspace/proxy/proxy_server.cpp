@@ -12,8 +12,6 @@
 #include <thread>
 
 #include "gateway_session.h"
-#include "h2_session.h"
-#include "http_session.h"
 #include "ip_text.h"
 #include "listen_socket.h"
 #include "preface_sniff.h"
@@ -68,16 +66,7 @@ Task<void> session(Worker& w, Socket socket) {
   }
   TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
-  switch (co_await sniff_protocol(w, stream, buffer)) {
-    case SniffedProtocol::kHttp2:
-      co_await serve_h2(w, stream, buffer, ds);
-      break;
-    case SniffedProtocol::kHttp1:
-      co_await serve(w, stream, buffer, ds);
-      break;
-    case SniffedProtocol::kGone:
-      break;
-  }
+  co_await serve_sniffed(w, stream, buffer, ds);
   stream.socket().shutdown(Socket::shutdown_send, ec);
 }
 

@@ -9,6 +9,7 @@
 #include "h2_session.h"
 #include "http_session.h"
 #include "ip_text.h"
+#include "preface_sniff.h"
 #include "tcp_proxy.h"
 
 namespace sluice::proxy {
@@ -80,8 +81,11 @@ Task<void> gateway_session(Worker& w, Socket socket, uint16_t port) {
   }
   beast::flat_buffer buffer;
   if (!tls) {
+    // Plain text: HTTP/1.1 (an `Upgrade: h2c` included), or h2c with prior
+    // knowledge, what gRPC clients without TLS send; told apart by the
+    // preface, as on the mesh port.
     TcpStream stream(std::move(socket));
-    co_await serve(w, stream, buffer, ds);
+    co_await serve_sniffed(w, stream, buffer, ds);
     stream.socket().shutdown(Socket::shutdown_send, ec);
     co_return;
   }

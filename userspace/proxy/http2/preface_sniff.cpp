@@ -3,6 +3,8 @@
 #include <string_view>
 
 #include "h2_preface.h"
+#include "h2_session.h"
+#include "http_session.h"
 
 namespace sluice::proxy {
 
@@ -29,6 +31,17 @@ Task<SniffedProtocol> sniff_protocol(Worker& w, TcpStream& stream, boost::beast:
     w.header_waits.remove(wait);
     if (ec || wait.timed_out) co_return SniffedProtocol::kGone;
     buffer.commit(n);
+  }
+}
+
+Task<void> serve_sniffed(Worker& w, TcpStream& stream, boost::beast::flat_buffer& buffer, const Downstream& ds) {
+  // Not a switch on the co_await: GCC 12 miscompiles that here (the
+  // parameters seen by the awaited session came out as garbage).
+  const SniffedProtocol protocol = co_await sniff_protocol(w, stream, buffer);
+  if (protocol == SniffedProtocol::kHttp2) {
+    co_await serve_h2(w, stream, buffer, ds);
+  } else if (protocol == SniffedProtocol::kHttp1) {
+    co_await serve(w, stream, buffer, ds);
   }
 }
 
