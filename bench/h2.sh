@@ -16,10 +16,14 @@
 #                     the latency run: RATE calls/s in all (CLIENTS connections,
 #                     one stream each) for SECONDS_AT_RATE, latencies from
 #                     h2load's per-request log
+#   BIDI_COUNT=2000   the bidi run: one ping-pong gRPC call (sluice-grpc-echo
+#                     call --method pingpong --latency 1) of BIDI_COUNT messages,
+#                     each sent once the reply to the last is read; the round
+#                     trips' p50/p99, through sluiced and direct, each round
 #   BUILD=build       where sluiced and sluice-grpc-echo are built
 # The last line:
 # h2: rps=… haproxy_rps=… cpu_ratio_vs_haproxy=… added_p99_us=… haproxy_added_p99_us=… grpc_unary_added_p50_us=…
-#     nginx_rps=… cpu_ratio_vs_nginx=… nginx_added_p99_us=…
+#     nginx_rps=… cpu_ratio_vs_nginx=… nginx_added_p99_us=… grpc_bidi_added_p50_us=… grpc_bidi_added_p99_us=…
 # (cpu_ratio: sluiced's CPU per request over the peer's, from /proc/<pid>/stat
 # around the throughput runs, nginx's master and workers added up; added_*:
 # the percentile through the proxy less the direct one, at RATE)
@@ -33,6 +37,7 @@ CLIENTS=${CLIENTS:-10}
 STREAMS=${STREAMS:-10}
 RATE=${RATE:-1000}
 SECONDS_AT_RATE=${SECONDS_AT_RATE:-10}
+BIDI_COUNT=${BIDI_COUNT:-2000}
 BUILD=${BUILD:-build}
 SLUICED=$ROOT/$BUILD/userspace/cmd/sluiced
 GRPC_ECHO=$ROOT/$BUILD/test/tools/grpc_echo/sluice-grpc-echo
@@ -203,13 +208,30 @@ at_rate() {
       printf "%d %d\n", v[i], v[j] }'
 }
 
-declare -A RPS CPU P50 P99
+# "<p50 µs> <p99 µs>" of the round trips of one ping-pong bidi call of
+# BIDI_COUNT messages (direct or sluiced), or "err err".
+bidi() {
+  local target out
+  case $1 in direct) target=$BACKEND_IP:$GRPC_PORT ;; *) target=$VIP:$GRPC_PORT ;; esac
+  out=$(in_client timeout 120 "$GRPC_ECHO" call --target "$target" --method pingpong --count "$BIDI_COUNT" \
+    --latency 1 2>&1) || { echo err err; return; }
+  grep -q "^ok .*replies=$BIDI_COUNT" <<<"$out" || { echo err err; return; }
+  sed -n 's/^rtt_us p50=\([0-9]*\) p99=\([0-9]*\).*/\1 \2/p' <<<"$out"
+}
+
+declare -A RPS CPU P50 P99 BP50 BP99
+BIDI_ROUTES=(direct sluiced)
 for r in $(seq "$ROUNDS"); do
   for p in "${ROUTES[@]}"; do
     read -r rate cpu <<<"$(throughput "$p")"
     read -r p50 p99 <<<"$(at_rate "$p")"
     RPS[$p]+="$rate " CPU[$p]+="$cpu " P50[$p]+="$p50 " P99[$p]+="$p99 "
     log "round $r $p: $rate calls/s, proxy CPU $cpu µs/call; at $RATE/s p50 $p50 µs p99 $p99 µs"
+  done
+  for p in "${BIDI_ROUTES[@]}"; do
+    read -r p50 p99 <<<"$(bidi "$p")"
+    BP50[$p]+="$p50 " BP99[$p]+="$p99 "
+    log "round $r $p: bidi ping-pong round trip p50 $p50 µs p99 $p99 µs"
   done
 done
 med() { tr ' ' '\n' <<<"$1" | median; }
@@ -218,10 +240,17 @@ declare -A M
 for p in "${ROUTES[@]}"; do
   M[$p,rps]=$(med "${RPS[$p]}") M[$p,cpu]=$(med "${CPU[$p]}") M[$p,p50]=$(med "${P50[$p]}") M[$p,p99]=$(med "${P99[$p]}")
 done
+for p in "${BIDI_ROUTES[@]}"; do
+  M[$p,bp50]=$(med "${BP50[$p]}") M[$p,bp99]=$(med "${BP99[$p]}")
+done
 M[direct,cpu]=-  # no proxy
 printf '%-22s %12s %16s %12s %12s\n' "path (median of $ROUNDS)" "calls/s" "proxy CPU µs" "p50 µs @$RATE" "p99 µs @$RATE"
 for p in "${ROUTES[@]}"; do
   printf '%-22s %12s %16s %12s %12s\n' "$p" "${M[$p,rps]}" "${M[$p,cpu]}" "${M[$p,p50]}" "${M[$p,p99]}"
+done
+printf '%-22s %12s %12s\n' "bidi round trip" "p50 µs" "p99 µs"
+for p in "${BIDI_ROUTES[@]}"; do
+  printf '%-22s %12s %12s\n' "$p" "${M[$p,bp50]}" "${M[$p,bp99]}"
 done
 echo "versions: $(haproxy -v 2>/dev/null | head -n 1 | awk '{ print "HAProxy", $3 }'), $(nginx -v 2>&1 | sed 's/.*: //')," \
   "$(h2load --version 2>&1 | head -n 1);" \
@@ -232,4 +261,6 @@ echo "h2: rps=${M[sluiced,rps]} haproxy_rps=${M[haproxy,rps]}" \
   "haproxy_added_p99_us=$(sub "${M[haproxy,p99]}" "${M[direct,p99]}")" \
   "grpc_unary_added_p50_us=$(sub "${M[sluiced,p50]}" "${M[direct,p50]}")" \
   "nginx_rps=${M[nginx,rps]} cpu_ratio_vs_nginx=$(ratio "${M[sluiced,cpu]}" "${M[nginx,cpu]}")" \
-  "nginx_added_p99_us=$(sub "${M[nginx,p99]}" "${M[direct,p99]}")"
+  "nginx_added_p99_us=$(sub "${M[nginx,p99]}" "${M[direct,p99]}")" \
+  "grpc_bidi_added_p50_us=$(sub "${M[sluiced,bp50]}" "${M[direct,bp50]}")" \
+  "grpc_bidi_added_p99_us=$(sub "${M[sluiced,bp99]}" "${M[direct,bp99]}")"
