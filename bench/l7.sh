@@ -86,6 +86,18 @@
 #                            with 10 AuthorizationPolicies and a rate limit on
 #                            the echo service, as policy_cpu_ratio (over as is).
 #                            About 5 x OBS_ROUNDS x (WRK_DURATION + 2) s. 0: skip
+#   INSTR=0                  1: sluiced's user-space instructions per request
+#                            for each observability variant, counted by
+#                            valgrind's callgrind: sluiced restarts under it,
+#                            its counters are zeroed once it is ready, and
+#                            dumped after one wrk run of INSTR_SECONDS (10).
+#                            Unlike CPU time, the count does not move with
+#                            other tenants, so a 3% or 5% goal can be read on
+#                            a busy machine (it leaves out the kernel's share,
+#                            which these variants do not change). On the last
+#                            line as metrics_instr_ratio, tracing1_instr_ratio,
+#                            tracing100_instr_ratio and policy_instr_ratio.
+#                            About 5 x (INSTR_SECONDS + 30) s
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
 #   PROFILE_VARIANT=         as_is, metrics_off, tracing1, tracing100 or
@@ -153,6 +165,8 @@ PATHS=${PATHS:-"direct sluice haproxy nginx"}
 SLUICE_ACCESS_LOG=${SLUICE_ACCESS_LOG:-0}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
+INSTR=${INSTR:-0}
+INSTR_SECONDS=${INSTR_SECONDS:-10}
 OBS_ROUNDS=${OBS_ROUNDS:-$ROUNDS}
 SYSCALLS=${SYSCALLS:-0}
 PROFILE_VARIANT=${PROFILE_VARIANT:-}
@@ -216,6 +230,7 @@ need=(ip awk sort taskset nsenter curl wrk)
 has_path haproxy && need+=(haproxy)
 if has_path nginx || [[ $BACKEND == nginx ]]; then need+=(nginx); fi
 (( PERF || SYSCALLS || ALLOCS )) && need+=(perf)
+(( INSTR )) && need+=(valgrind callgrind_control)
 (( LAT_RT )) && need+=(chrt)
 for tool in "${need[@]}"; do
   command -v "$tool" >/dev/null || die "missing $tool"
@@ -441,16 +456,18 @@ EOF
 } >"$WORK/config/mesh.yaml"
 
 SLUICED_EXTRA=()  # more sluiced flags (the observability runs)
+SLUICED_WRAP=()  # a command sluiced runs under (INSTR: valgrind)
 start_sluiced() { # binary, log file: starts it and waits until it is ready
   local access=(--no-access-log) ready=0
   (( SLUICE_ACCESS_LOG )) && access=()
-  start_in_node "$2" "$1" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
+  start_in_node "$2" "${SLUICED_WRAP[@]}" "$1" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
     --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
     --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" "${SLUICED_EXTRA[@]}" --cleanup
   SLUICED_PID=$!
   SLUICED_BIN=$1
   PIDS+=("$SLUICED_PID")
-  for _ in $(seq 250); do
+  # 5 s; under valgrind (INSTR) a minute.
+  for _ in $(seq $(( ${#SLUICED_WRAP[@]} ? 3000 : 250 ))); do
     kill -0 "$SLUICED_PID" 2>/dev/null || break
     if [[ $(nsenter --net="$NODE_NS" curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" 2>/dev/null) == ready ]]; then
       ready=1
@@ -885,11 +902,13 @@ obs_variant() { # variant
 }
 OTLP_PORT=4318
 OBS_SPANS=""
-if (( OBS_ROUNDS > 0 || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+if (( OBS_ROUNDS > 0 || INSTR || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" "${LOAD_PIN[@]}" \
     nsenter --net="$NODE_NS" "$OTLP_SINK" "$OTLP_PORT" >"$WORK/otlp-sink.log" 2>&1 &
   PIDS+=("$!")
   wait_listen "$NODE_NS" "$OTLP_PORT" || die "sluice-otlp-sink is not listening: $(tail -n 3 "$WORK/otlp-sink.log")"
+fi
+if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   for ((r = 0; r < OBS_ROUNDS; r++)); do
     for ((k = 0; k < ${#OBS_VARIANTS[@]}; k++)); do
       v=${OBS_VARIANTS[$(((k + r) % ${#OBS_VARIANTS[@]}))]}
@@ -913,6 +932,33 @@ if (( OBS_ROUNDS > 0 || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sl
   done
   SLUICED_EXTRA=()
   rm -f "$WORK/config/policies.yaml"
+  restart_sluiced "$SLUICED" sluice
+fi
+
+# INSTR: each variant's user-space instructions per request, under callgrind.
+# Counting starts when sluiced is ready and has been checked (zeroed), so
+# start-up, config loading and BPF loading are left out.
+if (( INSTR )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  for v in "${OBS_VARIANTS[@]}"; do
+    obs_variant "$v"
+    SLUICED_WRAP=(valgrind -q --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/callgrind.$v")
+    restart_sluiced "$SLUICED" "instr-$v"
+    callgrind_control -z "$SLUICED_PID" >/dev/null
+    read -r rps nreq errs < <(WRK_DURATION=$INSTR_SECONDS run_wrk sluice)
+    rm -f "$WORK/callgrind.$v".*
+    callgrind_control -d "$SLUICED_PID" >/dev/null
+    ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$WORK/callgrind.$v".* 2>/dev/null || true)
+    (( errs == 0 )) || { log "instr $v: wrk saw $errs errors"; FAILED=1; }
+    if [[ -n $ir ]] && (( nreq > 0 )); then
+      awk -v i="$ir" -v n="$nreq" 'BEGIN { printf "%.0f\n", i / n }' >"$WORK/instr.$v"
+    else
+      echo err >"$WORK/instr.$v"
+    fi
+    log "instructions $v: $nreq requests ($rps req/s under valgrind), $(cat "$WORK/instr.$v") instructions per request"
+  done
+  SLUICED_WRAP=()
+  rm -f "$WORK/config/policies.yaml"
+  obs_variant as_is
   restart_sluiced "$SLUICED" sluice
 fi
 
@@ -1054,13 +1100,13 @@ if [[ -n $est ]]; then
   fi
 fi
 # Observability: each variant's median CPU per request, and the ratios.
+ratio_of() { # numerator denominator
+  if num "$1" && num "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; else echo n/a; fi
+}
 obs_line=""
 if [[ -f $WORK/obs.as_is ]]; then
   declare -A O
   for v in "${OBS_VARIANTS[@]}"; do O[$v]=$([[ -f $WORK/obs.$v ]] && median <"$WORK/obs.$v" || echo err); done
-  ratio_of() { # numerator denominator
-    if num "$1" && num "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; else echo n/a; fi
-  }
   echo
   echo "observability cost, sluiced cpu_s/1k@max (median of $OBS_ROUNDS round(s) of wrk each):" \
     "as is (metrics on, tracing off) ${O[as_is]}, metrics off ${O[metrics_off]}," \
@@ -1071,6 +1117,18 @@ if [[ -f $WORK/obs.as_is ]]; then
   obs_line+=" tracing1_cpu_ratio=$(ratio_of "${O[tracing1]}" "${O[as_is]}")"
   obs_line+=" tracing100_cpu_ratio=$(ratio_of "${O[tracing100]}" "${O[as_is]}")"
   obs_line+=" policy_cpu_ratio=$(ratio_of "${O[policies]}" "${O[as_is]}")"
+fi
+if [[ -f $WORK/instr.as_is ]]; then
+  declare -A I
+  for v in "${OBS_VARIANTS[@]}"; do I[$v]=$(cat "$WORK/instr.$v" 2>/dev/null || echo err); done
+  echo
+  echo "observability cost, sluiced user-space instructions per request (callgrind, one wrk run of ${INSTR_SECONDS}s each):" \
+    "as is ${I[as_is]}, metrics off ${I[metrics_off]}, tracing 1% ${I[tracing1]}, tracing 100% ${I[tracing100]}," \
+    "10 AuthorizationPolicies and a rate limit ${I[policies]}"
+  obs_line+=" metrics_instr_ratio=$(ratio_of "${I[as_is]}" "${I[metrics_off]}")"
+  obs_line+=" tracing1_instr_ratio=$(ratio_of "${I[tracing1]}" "${I[as_is]}")"
+  obs_line+=" tracing100_instr_ratio=$(ratio_of "${I[tracing100]}" "${I[as_is]}")"
+  obs_line+=" policy_instr_ratio=$(ratio_of "${I[policies]}" "${I[as_is]}")"
 fi
 echo
 echo "CPU busy during the wrk runs, per round (others: other tenants' share of both CPUs):"
