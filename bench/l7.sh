@@ -96,7 +96,10 @@
 #                            a busy machine (it leaves out the kernel's share,
 #                            which these variants do not change). On the last
 #                            line as metrics_instr_ratio, tracing1_instr_ratio,
-#                            tracing100_instr_ratio and policy_instr_ratio.
+#                            tracing100_instr_ratio and policy_instr_ratio, and
+#                            user_share: user space's share of sluiced's CPU
+#                            at max load (one plain wrk run), which turns each
+#                            ratio into a CPU estimate (printed above it).
 #                            About 5 x (INSTR_SECONDS + 30) s
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
@@ -614,6 +617,14 @@ ticks() { # utime + stime of the PIDs, in clock ticks (all threads)
   done
   echo "$t"
 }
+user_ticks() { # utime alone of one PID (all threads)
+  local s
+  local -a f
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s=${s##*) }
+  read -r -a f <<<"$s"
+  echo "${f[11]}"
+}
 rss_kb() { # VmRSS summed over the PIDs
   local t=0 p v
   for p in "$@"; do
@@ -939,6 +950,18 @@ fi
 # Counting starts when sluiced is ready and has been checked (zeroed), so
 # start-up, config loading and BPF loading are left out.
 if (( INSTR )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  # User space's share of sluiced's CPU at max load (as is, no valgrind):
+  # what turns an instruction ratio into an estimate of the CPU ratio, since
+  # the variants add user-space work only (the kernel's part per request,
+  # reads, writes and the sockmap, stays).
+  obs_variant as_is
+  restart_sluiced "$SLUICED" instr-split
+  quiet_wait
+  t0=$(ticks "$SLUICED_PID") u0=$(user_ticks "$SLUICED_PID")
+  run_wrk sluice >/dev/null
+  t1=$(ticks "$SLUICED_PID") u1=$(user_ticks "$SLUICED_PID")
+  USER_SHARE=$(awk -v u=$((u1 - u0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0) printf "%.3f", u / t; else print "err" }')
+  log "instructions: user space is $USER_SHARE of sluiced's CPU at max load (as is)"
   for v in "${OBS_VARIANTS[@]}"; do
     obs_variant "$v"
     SLUICED_WRAP=(valgrind -q --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/callgrind.$v")
@@ -1129,6 +1152,16 @@ if [[ -f $WORK/instr.as_is ]]; then
   obs_line+=" tracing1_instr_ratio=$(ratio_of "${I[tracing1]}" "${I[as_is]}")"
   obs_line+=" tracing100_instr_ratio=$(ratio_of "${I[tracing100]}" "${I[as_is]}")"
   obs_line+=" policy_instr_ratio=$(ratio_of "${I[policies]}" "${I[as_is]}")"
+  # CPU ratio estimates: the extra instructions, at user space's share.
+  cpu_est() { # instr ratio
+    if num "$1" && num "$USER_SHARE"; then awk -v r="$1" -v u="$USER_SHARE" 'BEGIN { printf "%.3f", 1 + (r - 1) * u }'; else echo n/a; fi
+  }
+  echo "  user space is $USER_SHARE of sluiced's CPU at max load; estimated CPU ratios (1 + (instr ratio - 1) x that share):" \
+    "metrics $(cpu_est "$(ratio_of "${I[as_is]}" "${I[metrics_off]}")")," \
+    "tracing 1% $(cpu_est "$(ratio_of "${I[tracing1]}" "${I[as_is]}")")," \
+    "tracing 100% $(cpu_est "$(ratio_of "${I[tracing100]}" "${I[as_is]}")")," \
+    "policies $(cpu_est "$(ratio_of "${I[policies]}" "${I[as_is]}")")"
+  obs_line+=" user_share=$USER_SHARE"
 fi
 echo
 echo "CPU busy during the wrk runs, per round (others: other tenants' share of both CPUs):"
