@@ -865,7 +865,7 @@ static __always_inline struct sl_edge_key lb4_edge_key(const struct bpf_sock_ops
 	return k;
 }
 
-/* This CPU's counters of the connection's edge, created on first use. */
+/* The counters of the connection's edge, created on first use. */
 static __always_inline struct sl_edge_counters *lb4_edge(const struct bpf_sock_ops *skops,
 							 const struct sl_sock_state *st)
 {
@@ -932,7 +932,7 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	}
 	edge = lb4_edge(skops, st);
 	if (edge)
-		edge->opened++; /* per-CPU: no other writer */
+		__sync_fetch_and_add(&edge->opened, 1);
 	st->flags |= SL_SOCK_F_COUNTED;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	lb4_count(SL_R_SOCKOPS_COUNTED);
@@ -1004,12 +1004,11 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
 	if (bc && lb4_release_counter(&bc->active))
 		floor = 1;
-	/* Closed on the CPU that runs this: the scrape sums the CPUs. */
 	edge = lb4_edge(skops, st);
 	if (edge) {
-		edge->closed++;
-		edge->bytes_to_backend += skops->bytes_acked;
-		edge->bytes_from_backend += skops->bytes_received;
+		__sync_fetch_and_add(&edge->closed, 1);
+		__sync_fetch_and_add(&edge->bytes_to_backend, skops->bytes_acked);
+		__sync_fetch_and_add(&edge->bytes_from_backend, skops->bytes_received);
 	}
 	lb4_record_rtt(skops, &st->svc);
 	lb4_count(floor ? SL_R_SOCKOPS_FLOOR : SL_R_SOCKOPS_RELEASED);

@@ -30,7 +30,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->pin_dir_ = options.pin_dir;
   self->skel_ = sock_lb_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_lb BPF object"));
-  for (const bpf_map* counters : {self->skel_->maps.sl_stats, self->skel_->maps.sl_svc_rtt}) {
+  for (const bpf_map* counters : {self->skel_->maps.sl_stats, self->skel_->maps.sl_svc_rtt, self->skel_->maps.sl_edge_cnt}) {
     if (auto dropped = unpin_reshaped_counters(counters, options.pin_dir); !dropped) return dropped.error();
   }
 

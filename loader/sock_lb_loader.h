@@ -62,7 +62,7 @@ struct SockLbMaps {
   MapHandle<sl_orig_dst_key, sl_orig_dst> orig_dst;
   MapHandle<uint32_t, sl_proxy_listener> proxy_listener;  // not pinned: see sock_lb_types.h
   MapHandle<sl_egress_key, uint32_t> egress;               // LPM trie: SL_EGRESS_ALLOW or _DENY
-  PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;   // istio_tcp_* per edge
+  MapHandle<sl_edge_key, sl_edge_counters> edges;          // istio_tcp_* per edge
   MapHandle<uint64_t, uint32_t> policy_sources;            // netns cookie -> source id (L4 authz)
   MapHandle<uint32_t, uint32_t> policy_dests;              // pod address (network order) -> policy set
   MapHandle<sl_pol_rule_key, uint32_t> policy_rules;       // SL_POL_ALLOW or _DENY
