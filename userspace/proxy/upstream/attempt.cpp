@@ -72,6 +72,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
   CircuitBreaker& breaker = d.cluster().breaker;
   AttemptOutcome out;
+  bool dialed = false;
   for (int fresh = 0; fresh < 2; ++fresh) {
     std::unique_ptr<UpstreamConn> conn = w.pool.take(id);
     beast::error_code ec;
@@ -112,6 +113,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
           co_return out;
         }
         fresh = 1;  // a failure on a new connection is final
+        dialed = true;
       }
     }
     std::chrono::milliseconds budget(0);
@@ -125,6 +127,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
       reply.conn = std::move(conn);
       reply.endpoint_id = id;
       reply.max_requests = breaker.max_requests_per_connection();
+      reply.new_connection = dialed;
       out.kind = AttemptOutcome::Kind::kResponse;
       const auto& res = reply.parser->get();
       out.status = static_cast<uint16_t>(res.result_int());
