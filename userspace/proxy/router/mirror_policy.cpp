@@ -14,6 +14,9 @@ std::vector<MirrorTarget> mirror_targets(const RouteDecision& d, uint16_t origin
     const config::Service* s = d.snapshot->find_service(host);
     const config::ServicePort* port = s ? port_of(*s, dest.has_port() ? dest.port().number() : 0, original_port) : nullptr;
     if (!port) return;
+    // Mirrors go out plain (shadow_writer.h): none to a destination whose
+    // traffic must be encrypted (TLS origination).
+    if (subset_policy(*s, *port, dest.subset()).tls.originates()) return;
     const auto eps = subset_endpoints(*s, *port, dest.subset());
     if (!eps.empty()) out.push_back({eps[rng() % eps.size()], s->socket_redirect});
   };

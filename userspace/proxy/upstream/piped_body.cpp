@@ -13,8 +13,10 @@ namespace http = beast::http;
 // The header, then each piece as the client sends it. A client that sends
 // nothing for the stream idle timeout, or resets its stream, cuts the body
 // (the upstream sees it incomplete and the attempt fails).
-Task<uint64_t> PipedBody::relay_to(TcpStream& up, StreamRequest& out, std::string_view first, beast::error_code& ec) {
-  (void)first;  // the pipe holds the whole body, from its first byte
+template <class Stream>
+Task<uint64_t> PipedBody::relay(Stream& up, TcpStream& lowest, StreamRequest& out, beast::error_code& ec) {
+  // The pipe holds the whole body, from its first byte: the caller's
+  // `first` is not sent again.
   if (!out.has_content_length()) out.chunked(true);
   Wakeup wake(ioc_);
   pipe_->on_data = [&wake] { wake.notify(); };
@@ -42,12 +44,15 @@ Task<uint64_t> PipedBody::relay_to(TcpStream& up, StreamRequest& out, std::strin
     out.body().data = n ? chunk.data() : nullptr;
     out.body().size = n;
     out.body().more = !pipe_->done_at(at);
-    up.expires_after(kStreamIdleTimeout);
+    lowest.expires_after(kStreamIdleTimeout);
     co_await http::async_write(up, sr, redirect(ec));
     if (ec == http::error::need_buffer) ec = {};
   } while (!ec && !sr.is_done());
   pipe_->on_data = nullptr;
   co_return at;
 }
+
+template Task<uint64_t> PipedBody::relay(TcpStream&, TcpStream&, StreamRequest&, beast::error_code&);
+template Task<uint64_t> PipedBody::relay(UpstreamTlsStream&, TcpStream&, StreamRequest&, beast::error_code&);
 
 }  // namespace sluice::proxy
