@@ -55,9 +55,6 @@ constexpr UnimplementedField kTable[] = {
     {"networking.OutlierDetection", "split_external_local_origin_errors", "", kIgnored, ""},
     {"networking.OutlierDetection", "consecutive_local_origin_failures", "", kIgnored, ""},
     // ServiceEntry
-    {"networking.ServiceEntry", "resolution", "DNS", kIgnored, "hosts are not resolved; the entry has no endpoints"},
-    {"networking.ServiceEntry", "resolution", "DNS_ROUND_ROBIN", kIgnored,
-     "hosts are not resolved; the entry has no endpoints"},
     {"networking.ServiceEntry", "resolution", "DYNAMIC_DNS", kIgnored, "hosts are not resolved; the entry has no endpoints"},
     {"networking.ServiceEntry", "location", "", kIgnored, ""},
     {"networking.ServiceEntry", "export_to", "", kIgnored, "the entry is visible in every namespace"},

@@ -33,11 +33,19 @@ Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, 
     conn.head.clear();
     append_http_head(conn.head, req.base());
     const std::array<asio::const_buffer, 2> out{asio::buffer(conn.head), asio::buffer(req.body())};
-    co_await (conn.tls ? asio::async_write(*conn.tls, out, redirect(ec)) : asio::async_write(up, out, redirect(ec)));
+    // if/else, not ?: : GCC 12 evaluates both arms of a conditional under co_await.
+    if (conn.tls) {
+      co_await asio::async_write(*conn.tls, out, redirect(ec));
+    } else {
+      co_await asio::async_write(up, out, redirect(ec));
+    }
   } else {
     StreamRequest out(req.base());
-    streamed = co_await (conn.tls ? streaming->relay_to(*conn.tls, out, req.body(), ec)
-                                  : streaming->relay_to(up, out, req.body(), ec));
+    if (conn.tls) {
+      streamed = co_await streaming->relay_to(*conn.tls, out, req.body(), ec);
+    } else {
+      streamed = co_await streaming->relay_to(up, out, req.body(), ec);
+    }
     if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
   }
   if (ec) co_return false;
@@ -46,8 +54,11 @@ Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, 
     reply.parser->header_limit(kMaxRequestHeaderBytes);
     reply.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     reply.parser->skip(head);
-    co_await (conn.tls ? http::async_read_header(*conn.tls, conn.buffer, *reply.parser, redirect(ec))
-                       : http::async_read_header(up, conn.buffer, *reply.parser, redirect(ec)));
+    if (conn.tls) {
+      co_await http::async_read_header(*conn.tls, conn.buffer, *reply.parser, redirect(ec));
+    } else {
+      co_await http::async_read_header(up, conn.buffer, *reply.parser, redirect(ec));
+    }
     if (ec) co_return false;
     // An interim 1xx (other than 101) precedes the real response: skip it.
     const unsigned status = reply.parser->get().result_int();
