@@ -86,6 +86,21 @@
 #                            with 10 AuthorizationPolicies and a rate limit on
 #                            the echo service, as policy_cpu_ratio (over as is).
 #                            About 5 x OBS_ROUNDS x (WRK_DURATION + 2) s. 0: skip
+#   INSTR=0                  1: sluiced's user-space instructions per request
+#                            for each observability variant, counted by
+#                            valgrind's callgrind: sluiced restarts under it,
+#                            its counters are zeroed once it is ready, and
+#                            dumped after one wrk run of INSTR_SECONDS (10).
+#                            Unlike CPU time, the count does not move with
+#                            other tenants, so a 3% or 5% goal can be read on
+#                            a busy machine (it leaves out the kernel's share,
+#                            which these variants do not change). On the last
+#                            line as metrics_instr_ratio, tracing1_instr_ratio,
+#                            tracing100_instr_ratio and policy_instr_ratio, and
+#                            user_share: user space's share of sluiced's CPU
+#                            at max load (one plain wrk run), which turns each
+#                            ratio into a CPU estimate (printed above it).
+#                            About 5 x (INSTR_SECONDS + 30) s
 #   PERF=0                   1: afterwards, perf-profile sluiced during one more
 #                            wrk run and print its hottest symbols
 #   PROFILE_VARIANT=         as_is, metrics_off, tracing1, tracing100 or
@@ -153,6 +168,8 @@ PATHS=${PATHS:-"direct sluice haproxy nginx"}
 SLUICE_ACCESS_LOG=${SLUICE_ACCESS_LOG:-0}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-32}
 PERF=${PERF:-0}
+INSTR=${INSTR:-0}
+INSTR_SECONDS=${INSTR_SECONDS:-10}
 OBS_ROUNDS=${OBS_ROUNDS:-$ROUNDS}
 SYSCALLS=${SYSCALLS:-0}
 PROFILE_VARIANT=${PROFILE_VARIANT:-}
@@ -216,6 +233,7 @@ need=(ip awk sort taskset nsenter curl wrk)
 has_path haproxy && need+=(haproxy)
 if has_path nginx || [[ $BACKEND == nginx ]]; then need+=(nginx); fi
 (( PERF || SYSCALLS || ALLOCS )) && need+=(perf)
+(( INSTR )) && need+=(valgrind callgrind_control)
 (( LAT_RT )) && need+=(chrt)
 for tool in "${need[@]}"; do
   command -v "$tool" >/dev/null || die "missing $tool"
@@ -441,16 +459,18 @@ EOF
 } >"$WORK/config/mesh.yaml"
 
 SLUICED_EXTRA=()  # more sluiced flags (the observability runs)
+SLUICED_WRAP=()  # a command sluiced runs under (INSTR: valgrind)
 start_sluiced() { # binary, log file: starts it and waits until it is ready
   local access=(--no-access-log) ready=0
   (( SLUICE_ACCESS_LOG )) && access=()
-  start_in_node "$2" "$1" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
+  start_in_node "$2" "${SLUICED_WRAP[@]}" "$1" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "$PIN" \
     --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --proxy-port "$PROXY_PORT" --workers "$WORKERS" \
     --socket-redirect "$SOCKET_REDIRECT" --pod-cidr 10.200.0.0/16 "${access[@]}" "${SLUICED_EXTRA[@]}" --cleanup
   SLUICED_PID=$!
   SLUICED_BIN=$1
   PIDS+=("$SLUICED_PID")
-  for _ in $(seq 250); do
+  # 5 s; under valgrind (INSTR) a minute.
+  for _ in $(seq $(( ${#SLUICED_WRAP[@]} ? 3000 : 250 ))); do
     kill -0 "$SLUICED_PID" 2>/dev/null || break
     if [[ $(nsenter --net="$NODE_NS" curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" 2>/dev/null) == ready ]]; then
       ready=1
@@ -596,6 +616,14 @@ ticks() { # utime + stime of the PIDs, in clock ticks (all threads)
     t=$((t + f[11] + f[12]))
   done
   echo "$t"
+}
+user_ticks() { # utime alone of one PID (all threads)
+  local s
+  local -a f
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s=${s##*) }
+  read -r -a f <<<"$s"
+  echo "${f[11]}"
 }
 rss_kb() { # VmRSS summed over the PIDs
   local t=0 p v
@@ -885,11 +913,13 @@ obs_variant() { # variant
 }
 OTLP_PORT=4318
 OBS_SPANS=""
-if (( OBS_ROUNDS > 0 || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+if (( OBS_ROUNDS > 0 || INSTR || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" "${LOAD_PIN[@]}" \
     nsenter --net="$NODE_NS" "$OTLP_SINK" "$OTLP_PORT" >"$WORK/otlp-sink.log" 2>&1 &
   PIDS+=("$!")
   wait_listen "$NODE_NS" "$OTLP_PORT" || die "sluice-otlp-sink is not listening: $(tail -n 3 "$WORK/otlp-sink.log")"
+fi
+if (( OBS_ROUNDS > 0 )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
   for ((r = 0; r < OBS_ROUNDS; r++)); do
     for ((k = 0; k < ${#OBS_VARIANTS[@]}; k++)); do
       v=${OBS_VARIANTS[$(((k + r) % ${#OBS_VARIANTS[@]}))]}
@@ -913,6 +943,45 @@ if (( OBS_ROUNDS > 0 || ${#PROFILE_VARIANT} > 0 )) && [[ " ${LIVE[*]} " == *" sl
   done
   SLUICED_EXTRA=()
   rm -f "$WORK/config/policies.yaml"
+  restart_sluiced "$SLUICED" sluice
+fi
+
+# INSTR: each variant's user-space instructions per request, under callgrind.
+# Counting starts when sluiced is ready and has been checked (zeroed), so
+# start-up, config loading and BPF loading are left out.
+if (( INSTR )) && [[ " ${LIVE[*]} " == *" sluice "* ]]; then
+  # User space's share of sluiced's CPU at max load (as is, no valgrind):
+  # what turns an instruction ratio into an estimate of the CPU ratio, since
+  # the variants add user-space work only (the kernel's part per request,
+  # reads, writes and the sockmap, stays).
+  obs_variant as_is
+  restart_sluiced "$SLUICED" instr-split
+  quiet_wait
+  t0=$(ticks "$SLUICED_PID") u0=$(user_ticks "$SLUICED_PID")
+  run_wrk sluice >/dev/null
+  t1=$(ticks "$SLUICED_PID") u1=$(user_ticks "$SLUICED_PID")
+  USER_SHARE=$(awk -v u=$((u1 - u0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0) printf "%.3f", u / t; else print "err" }')
+  log "instructions: user space is $USER_SHARE of sluiced's CPU at max load (as is)"
+  for v in "${OBS_VARIANTS[@]}"; do
+    obs_variant "$v"
+    SLUICED_WRAP=(valgrind -q --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/callgrind.$v")
+    restart_sluiced "$SLUICED" "instr-$v"
+    callgrind_control -z "$SLUICED_PID" >/dev/null
+    read -r rps nreq errs < <(WRK_DURATION=$INSTR_SECONDS run_wrk sluice)
+    rm -f "$WORK/callgrind.$v".*
+    callgrind_control -d "$SLUICED_PID" >/dev/null
+    ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$WORK/callgrind.$v".* 2>/dev/null || true)
+    (( errs == 0 )) || { log "instr $v: wrk saw $errs errors"; FAILED=1; }
+    if [[ -n $ir ]] && (( nreq > 0 )); then
+      awk -v i="$ir" -v n="$nreq" 'BEGIN { printf "%.0f\n", i / n }' >"$WORK/instr.$v"
+    else
+      echo err >"$WORK/instr.$v"
+    fi
+    log "instructions $v: $nreq requests ($rps req/s under valgrind), $(cat "$WORK/instr.$v") instructions per request"
+  done
+  SLUICED_WRAP=()
+  rm -f "$WORK/config/policies.yaml"
+  obs_variant as_is
   restart_sluiced "$SLUICED" sluice
 fi
 
@@ -1054,13 +1123,13 @@ if [[ -n $est ]]; then
   fi
 fi
 # Observability: each variant's median CPU per request, and the ratios.
+ratio_of() { # numerator denominator
+  if num "$1" && num "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; else echo n/a; fi
+}
 obs_line=""
 if [[ -f $WORK/obs.as_is ]]; then
   declare -A O
   for v in "${OBS_VARIANTS[@]}"; do O[$v]=$([[ -f $WORK/obs.$v ]] && median <"$WORK/obs.$v" || echo err); done
-  ratio_of() { # numerator denominator
-    if num "$1" && num "$2"; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; else echo n/a; fi
-  }
   echo
   echo "observability cost, sluiced cpu_s/1k@max (median of $OBS_ROUNDS round(s) of wrk each):" \
     "as is (metrics on, tracing off) ${O[as_is]}, metrics off ${O[metrics_off]}," \
@@ -1071,6 +1140,28 @@ if [[ -f $WORK/obs.as_is ]]; then
   obs_line+=" tracing1_cpu_ratio=$(ratio_of "${O[tracing1]}" "${O[as_is]}")"
   obs_line+=" tracing100_cpu_ratio=$(ratio_of "${O[tracing100]}" "${O[as_is]}")"
   obs_line+=" policy_cpu_ratio=$(ratio_of "${O[policies]}" "${O[as_is]}")"
+fi
+if [[ -f $WORK/instr.as_is ]]; then
+  declare -A I
+  for v in "${OBS_VARIANTS[@]}"; do I[$v]=$(cat "$WORK/instr.$v" 2>/dev/null || echo err); done
+  echo
+  echo "observability cost, sluiced user-space instructions per request (callgrind, one wrk run of ${INSTR_SECONDS}s each):" \
+    "as is ${I[as_is]}, metrics off ${I[metrics_off]}, tracing 1% ${I[tracing1]}, tracing 100% ${I[tracing100]}," \
+    "10 AuthorizationPolicies and a rate limit ${I[policies]}"
+  obs_line+=" metrics_instr_ratio=$(ratio_of "${I[as_is]}" "${I[metrics_off]}")"
+  obs_line+=" tracing1_instr_ratio=$(ratio_of "${I[tracing1]}" "${I[as_is]}")"
+  obs_line+=" tracing100_instr_ratio=$(ratio_of "${I[tracing100]}" "${I[as_is]}")"
+  obs_line+=" policy_instr_ratio=$(ratio_of "${I[policies]}" "${I[as_is]}")"
+  # CPU ratio estimates: the extra instructions, at user space's share.
+  cpu_est() { # instr ratio
+    if num "$1" && num "$USER_SHARE"; then awk -v r="$1" -v u="$USER_SHARE" 'BEGIN { printf "%.3f", 1 + (r - 1) * u }'; else echo n/a; fi
+  }
+  echo "  user space is $USER_SHARE of sluiced's CPU at max load; estimated CPU ratios (1 + (instr ratio - 1) x that share):" \
+    "metrics $(cpu_est "$(ratio_of "${I[as_is]}" "${I[metrics_off]}")")," \
+    "tracing 1% $(cpu_est "$(ratio_of "${I[tracing1]}" "${I[as_is]}")")," \
+    "tracing 100% $(cpu_est "$(ratio_of "${I[tracing100]}" "${I[as_is]}")")," \
+    "policies $(cpu_est "$(ratio_of "${I[policies]}" "${I[as_is]}")")"
+  obs_line+=" user_share=$USER_SHARE"
 fi
 echo
 echo "CPU busy during the wrk runs, per round (others: other tenants' share of both CPUs):"

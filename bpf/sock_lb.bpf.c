@@ -38,6 +38,12 @@ const volatile __u32 sl_bypass_mark = 0;
  * "Short-lived connections"). count 0: every redirect goes to sl_proxy_port. */
 const volatile __u16 sl_proxy_spread_first = 0;
 const volatile __u16 sl_proxy_spread_count = 0;
+/* Set by the loader where cgroup sock_addr programs may call bpf_set_retval
+ * (6.1+; the loader probes, not the version): a connect that an
+ * authorization policy denies then fails with EACCES, so an application can
+ * tell it from the other refusals (EPERM). Where it is 0 the verifier never
+ * walks the call, and older kernels load the same object. */
+const volatile __u8 sl_policy_errno = 0;
 
 /* From sys/socket.h, which does not build for the BPF target. */
 #define SL_AF_INET 2
@@ -46,6 +52,16 @@ const volatile __u16 sl_proxy_spread_count = 0;
 
 #define SL_VERDICT_ALLOW 1
 #define SL_VERDICT_REFUSE 0 /* the caller's connect()/sendmsg() fails with EPERM */
+#define SL_EACCES 13
+
+/* An authorization policy's refusal: EACCES where the kernel lets us say so. */
+static __always_inline int lb4_refuse_by_policy(void)
+{
+	lb4_count(SL_R_CONNECT_POLICY_DENIED);
+	if (sl_policy_errno)
+		bpf_set_retval(-SL_EACCES);
+	return SL_VERDICT_REFUSE;
+}
 
 /* A socket address's IPv4 destination, which each hook reads from and
  * writes back to its own context: user_ip4 in the *4 hooks, the low word of
@@ -525,10 +541,8 @@ static __always_inline int lb4_connect(struct bpf_sock_addr *ctx, __u32 proto, s
 	}
 	svc = bpf_map_lookup_elem(&sl_services, &key);
 	if (!svc) {
-		if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, key.vip, key.port)) {
-			lb4_count(SL_R_CONNECT_POLICY_DENIED);
-			return SL_VERDICT_REFUSE;
-		}
+		if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, key.vip, key.port))
+			return lb4_refuse_by_policy();
 		if (key.proto == IPPROTO_TCP && lb4_egress_blocked(ctx, key.vip)) {
 			lb4_count(SL_R_CONNECT_EGRESS_BLOCKED);
 			return SL_VERDICT_REFUSE;
@@ -564,10 +578,8 @@ static __always_inline int lb4_connect(struct bpf_sock_addr *ctx, __u32 proto, s
 	/* The chosen backend's policies: another backend of the service would
 	 * have the same ones unless its pods differ in labels, and Istio, too,
 	 * checks the workload the connection reaches. */
-	if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, choice.be.addr, choice.be.port)) {
-		lb4_count(SL_R_CONNECT_POLICY_DENIED);
-		return SL_VERDICT_REFUSE;
-	}
+	if (key.proto == IPPROTO_TCP && lb4_policy_refuses(ctx, choice.be.addr, choice.be.port))
+		return lb4_refuse_by_policy();
 
 	st = bpf_sk_storage_get(&sl_sock_state, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {
@@ -853,7 +865,7 @@ static __always_inline struct sl_edge_key lb4_edge_key(const struct bpf_sock_ops
 	return k;
 }
 
-/* This CPU's counters of the connection's edge, created on first use. */
+/* The counters of the connection's edge, created on first use. */
 static __always_inline struct sl_edge_counters *lb4_edge(const struct bpf_sock_ops *skops,
 							 const struct sl_sock_state *st)
 {
@@ -920,7 +932,7 @@ static __always_inline void lb4_count_established(struct bpf_sock_ops *skops)
 	}
 	edge = lb4_edge(skops, st);
 	if (edge)
-		edge->opened++; /* per-CPU: no other writer */
+		__sync_fetch_and_add(&edge->opened, 1);
 	st->flags |= SL_SOCK_F_COUNTED;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	lb4_count(SL_R_SOCKOPS_COUNTED);
@@ -992,12 +1004,11 @@ static __always_inline void lb4_release_closed(struct bpf_sock_ops *skops)
 	bc = bpf_map_lookup_elem(&sl_be_cnt, &bk);
 	if (bc && lb4_release_counter(&bc->active))
 		floor = 1;
-	/* Closed on the CPU that runs this: the scrape sums the CPUs. */
 	edge = lb4_edge(skops, st);
 	if (edge) {
-		edge->closed++;
-		edge->bytes_to_backend += skops->bytes_acked;
-		edge->bytes_from_backend += skops->bytes_received;
+		__sync_fetch_and_add(&edge->closed, 1);
+		__sync_fetch_and_add(&edge->bytes_to_backend, skops->bytes_acked);
+		__sync_fetch_and_add(&edge->bytes_from_backend, skops->bytes_received);
 	}
 	lb4_record_rtt(skops, &st->svc);
 	lb4_count(floor ? SL_R_SOCKOPS_FLOOR : SL_R_SOCKOPS_RELEASED);

@@ -15,6 +15,12 @@
 #include "sock_lb.skel.h"
 
 namespace sluice {
+int policy_denial_errno() {
+  static const int err =
+      libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_set_retval, nullptr) == 1 ? EACCES : EPERM;
+  return err;
+}
+
 Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   if (Status s = ensure_bpffs_dir(options.pin_dir); !s) return s.error();
 
@@ -24,7 +30,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->pin_dir_ = options.pin_dir;
   self->skel_ = sock_lb_bpf__open_opts(&open_opts);
   if (!self->skel_) return log.with(make_error(-errno, "open sock_lb BPF object"));
-  for (const bpf_map* counters : {self->skel_->maps.sl_stats, self->skel_->maps.sl_svc_rtt}) {
+  for (const bpf_map* counters : {self->skel_->maps.sl_stats, self->skel_->maps.sl_svc_rtt, self->skel_->maps.sl_edge_cnt}) {
     if (auto dropped = unpin_reshaped_counters(counters, options.pin_dir); !dropped) return dropped.error();
   }
 
@@ -49,6 +55,7 @@ Result<std::unique_ptr<SockLb>> SockLb::load(const SockLbOptions& options) {
   self->skel_->rodata->sl_proxy_ip = htonl(options.proxy_ip);
   self->skel_->rodata->sl_proxy_port = htons(options.proxy_port);
   self->skel_->rodata->sl_bypass_mark = options.bypass_mark;
+  self->skel_->rodata->sl_policy_errno = options.policy_eacces && policy_denial_errno() == EACCES ? 1 : 0;
   self->spread_ = options.proxy_port != 0 && options.proxy_spread_count != 0;
   if (self->spread_) {
     if (uint32_t{options.proxy_spread_first} + options.proxy_spread_count > 65536 || options.proxy_spread_first == 0) {

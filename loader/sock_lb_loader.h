@@ -39,7 +39,16 @@ struct SockLbOptions {
   // sl_proxy_spread). count 0: no spread, redirects go to proxy_port.
   uint16_t proxy_spread_first = 0;
   uint16_t proxy_spread_count = 0;
+  // false: policy refusals fail with EPERM even where the kernel could say
+  // EACCES, as on a kernel without bpf_set_retval (tests that code path).
+  bool policy_eacces = true;
 };
+
+// The errno of a connect() that an L4 authorization policy refuses: EACCES
+// where cgroup sock_addr programs may call bpf_set_retval (6.1+), else EPERM,
+// which every other refusal (egress, rate limit, breaker) fails with too.
+// Probed once; the answer is the kernel's, not the version string's.
+int policy_denial_errno();
 
 struct SockLbMaps {
   MapHandle<sl_svc_key, sl_svc> services;
@@ -53,7 +62,7 @@ struct SockLbMaps {
   MapHandle<sl_orig_dst_key, sl_orig_dst> orig_dst;
   MapHandle<uint32_t, sl_proxy_listener> proxy_listener;  // not pinned: see sock_lb_types.h
   MapHandle<sl_egress_key, uint32_t> egress;               // LPM trie: SL_EGRESS_ALLOW or _DENY
-  PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;   // istio_tcp_* per edge
+  MapHandle<sl_edge_key, sl_edge_counters> edges;          // istio_tcp_* per edge
   MapHandle<uint64_t, uint32_t> policy_sources;            // netns cookie -> source id (L4 authz)
   MapHandle<uint32_t, uint32_t> policy_dests;              // pod address (network order) -> policy set
   MapHandle<sl_pol_rule_key, uint32_t> policy_rules;       // SL_POL_ALLOW or _DENY

@@ -19,7 +19,9 @@ TEST_F(TracingTest, APodsTraceReachesTheAppAndTheOtlpReceiver) {
   // 0%: only requests whose client sampled them are traced, so the
   // readiness probes of the fixture export nothing.
   daemon_flags_ = {"--otlp-endpoint", receiver->url(), "--trace-sample-percent", "0"};
-  start(bookinfo(route_with("")));
+  start(bookinfo("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\n"
+                 "spec:\n  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /reviews}}]\n"
+                 "    route:\n    - destination: {host: reviews, subset: v1}\n"));
 
   constexpr const char* kTrace = "0af7651916cd43dd8448eb211c80319c";
   constexpr const char* kClientSpan = "b7ad6b7169203331";
@@ -47,6 +49,16 @@ TEST_F(TracingTest, APodsTraceReachesTheAppAndTheOtlpReceiver) {
   EXPECT_EQ(attempt.parent_span_id(), request.span_id());
   EXPECT_EQ(attempt.span_id(), id_bytes(app_parent)) << "the application's parent is the attempt";
   EXPECT_EQ(span_attribute(attempt, "upstream_address"), node_->pod_ip(2) + ":8080");
+  // The kernel's RTT of the upstream connection splits the attempt's time
+  // into the network's part and the application's.
+  const std::string rtt = span_attribute(attempt, "sluice.tcp.rtt_us");
+  ASSERT_FALSE(rtt.empty());
+  EXPECT_GT(std::stoul(rtt), 0u);
+  EXPECT_EQ(span_attribute(attempt, "sluice.tcp.retransmits"), "0");
+  const uint64_t attempt_us = (attempt.end_time_unix_nano() - attempt.start_time_unix_nano()) / 1000;
+  EXPECT_EQ(std::stoull(span_attribute(attempt, "sluice.network_us")) +
+                std::stoull(span_attribute(attempt, "sluice.upstream_app_us")),
+            attempt_us);
 
   // Requests without a sampled context export nothing more.
   for (int i = 0; i < 5; ++i) EXPECT_EQ(get("/reviews/1").status, 200u);
@@ -59,6 +71,20 @@ TEST_F(TracingTest, APodsTraceReachesTheAppAndTheOtlpReceiver) {
   EXPECT_NE(metrics.find("sluice_tracing_spans_dropped_total 0\n"), std::string::npos);
   EXPECT_EQ(receiver->span_count(), 2u);
   EXPECT_EQ(receiver->bad_posts(), 0u);
+
+  // The router's own answer (no route: 404 NR) is traced too, as Envoy
+  // traces it: one span, no attempt.
+  constexpr const char* kNrTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  EXPECT_EQ(get("/other", "traceparent: 00-" + std::string(kNrTrace) + "-" + kClientSpan + "-01\r\n").status, 404u);
+  ASSERT_TRUE(wait_for([&] { return receiver->span_count() >= 3; }, 10s)) << receiver->span_count();
+  spans = receiver->spans();
+  ASSERT_EQ(spans.size(), 3u);
+  const otlp::Span& nr = spans[2];
+  EXPECT_EQ(nr.trace_id(), id_bytes(kNrTrace));
+  EXPECT_EQ(nr.parent_span_id(), id_bytes(kClientSpan));
+  EXPECT_EQ(span_attribute(nr, "http.status_code"), "404");
+  EXPECT_EQ(span_attribute(nr, "response_flags"), "NR");
+  EXPECT_EQ(span_attribute(nr, "upstream_cluster"), "-");
 }
 
 }  // namespace

@@ -34,24 +34,18 @@ std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, s
   return out;
 }
 
-std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges) {
+std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const MapHandle<sl_edge_key, sl_edge_counters>& edges) {
   std::vector<telemetry::TcpEdge> out;
-  edges.for_each([&](const sl_edge_key& k, const std::vector<sl_edge_counters>& per_cpu) {
-    telemetry::TcpEdge e{.src_ip = ntohl(k.src_ip), .dst_ip = ntohl(k.dst_ip), .vip = ntohl(k.svc.vip),
-                         .port = ntohs(k.svc.port)};
-    for (const sl_edge_counters& c : per_cpu) {
-      e.opened += c.opened;
-      e.closed += c.closed;
-      e.bytes_to_backend += c.bytes_to_backend;
-      e.bytes_from_backend += c.bytes_from_backend;
-    }
-    out.push_back(e);
+  edges.for_each([&](const sl_edge_key& k, const sl_edge_counters& c) {
+    out.push_back({.src_ip = ntohl(k.src_ip), .dst_ip = ntohl(k.dst_ip), .vip = ntohl(k.svc.vip),
+                   .port = ntohs(k.svc.port), .opened = c.opened, .closed = c.closed,
+                   .bytes_to_backend = c.bytes_to_backend, .bytes_from_backend = c.bytes_from_backend});
   });
   return out;
 }
 
 void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
-                              const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges,
+                              const MapHandle<sl_edge_key, sl_edge_counters>& edges,
                               const config::MeshSnapshot& snap) {
   telemetry::write_tcp_metrics(w, read_kernel_tcp_edges(edges), snap);
 }

@@ -30,11 +30,11 @@ void write_kernel_metrics(telemetry::ExpositionWriter& w, const PerCpuArrayHandl
 // of the connections it balanced (the proxy's are EndpointRtt's).
 std::vector<telemetry::ServiceRtt> read_kernel_rtt(const MapHandle<sl_svc_key, sl_svc_rtt>& rtt);
 // The kernel's per-edge TCP counters (sl_edge_cnt), summed over CPUs.
-std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges);
+std::vector<telemetry::TcpEdge> read_kernel_tcp_edges(const MapHandle<sl_edge_key, sl_edge_counters>& edges);
 // istio_tcp_*: the kernel's per-edge counters (sl_edge_cnt) summed over CPUs,
 // labelled from `snap` (telemetry/tcp_metrics.h).
 void write_kernel_tcp_metrics(telemetry::ExpositionWriter& w,
-                              const PerCpuHashHandle<sl_edge_key, sl_edge_counters>& edges,
+                              const MapHandle<sl_edge_key, sl_edge_counters>& edges,
                               const config::MeshSnapshot& snap);
 // /stats/services: each destination service's request and error counts and
 // its duration histogram so far (`sluicectl top` takes two and diffs them).

@@ -32,7 +32,7 @@ struct AdminSources {
   const ConfigSync& sync;
   const DatapathMaps& maps;
   PerCpuArrayHandle<uint64_t> stats;  // the socket load balancer's verdict counters
-  PerCpuHashHandle<sl_edge_key, sl_edge_counters> edges;  // its TCP metrics per edge
+  MapHandle<sl_edge_key, sl_edge_counters> edges;  // its TCP metrics per edge
   MapHandle<sl_svc_key, sl_svc_rtt> rtt;                  // its RTT and retransmits per service
   const EndpointRtt* proxy_rtt = nullptr;                 // the proxy's upstream RTT per service; null: none
   std::function<std::vector<MapFill>()> map_fills;        // its tables' fill levels (a key walk)

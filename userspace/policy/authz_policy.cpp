@@ -62,16 +62,25 @@ std::vector<std::string> service_accounts(const List& in, const std::string& ns)
   return out;
 }
 
-// A field: empty matches anything; else one value must match.
+// A field: empty matches anything; else one value must match. Plain loops:
+// the lists are short (one or two values), and std::any_of's unrolled
+// search costs more than it saves on them, per request.
 template <class T, class Pred>
 bool field(const std::vector<T>& values, Pred&& hit) {
-  return values.empty() || std::any_of(values.begin(), values.end(), hit);
+  if (values.empty()) return true;
+  for (const T& v : values) {
+    if (hit(v)) return true;
+  }
+  return false;
 }
 
 // A not* field: no value may match.
 template <class T, class Pred>
 bool not_field(const std::vector<T>& values, Pred&& hit) {
-  return std::none_of(values.begin(), values.end(), hit);
+  for (const T& v : values) {
+    if (hit(v)) return false;
+  }
+  return true;
 }
 
 using Identity = SourceIdentity;
@@ -82,7 +91,66 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// The bits of Source::set_fields and Operation::set_fields, in their
+// fields' declaration order.
+enum SourceField : uint16_t {
+  kPrincipals = 1 << 0,
+  kNotPrincipals = 1 << 1,
+  kRequestPrincipals = 1 << 2,
+  kNotRequestPrincipals = 1 << 3,
+  kNamespaces = 1 << 4,
+  kNotNamespaces = 1 << 5,
+  kIpBlocks = 1 << 6,
+  kNotIpBlocks = 1 << 7,
+  kRemoteIpBlocks = 1 << 8,
+  kNotRemoteIpBlocks = 1 << 9,
+  kServiceAccounts = 1 << 10,
+  kNotServiceAccounts = 1 << 11,
+};
+enum OperationField : uint16_t {
+  kHosts = 1 << 0,
+  kNotHosts = 1 << 1,
+  kMethods = 1 << 2,
+  kNotMethods = 1 << 3,
+  kPorts = 1 << 4,
+  kNotPorts = 1 << 5,
+  kPaths = 1 << 6,
+  kNotPaths = 1 << 7,
+};
+
+template <class T>
+uint16_t bit_if_set(const std::vector<T>& v, uint16_t bit) {
+  return v.empty() ? 0 : bit;
+}
+
+uint16_t set_fields_of(const AuthzPolicies::Source& s) {
+  return bit_if_set(s.principals, kPrincipals) | bit_if_set(s.not_principals, kNotPrincipals) |
+         bit_if_set(s.request_principals, kRequestPrincipals) |
+         bit_if_set(s.not_request_principals, kNotRequestPrincipals) | bit_if_set(s.namespaces, kNamespaces) |
+         bit_if_set(s.not_namespaces, kNotNamespaces) | bit_if_set(s.ip_blocks, kIpBlocks) |
+         bit_if_set(s.not_ip_blocks, kNotIpBlocks) | bit_if_set(s.remote_ip_blocks, kRemoteIpBlocks) |
+         bit_if_set(s.not_remote_ip_blocks, kNotRemoteIpBlocks) | bit_if_set(s.service_accounts, kServiceAccounts) |
+         bit_if_set(s.not_service_accounts, kNotServiceAccounts);
+}
+
+uint16_t set_fields_of(const AuthzPolicies::Operation& o) {
+  return bit_if_set(o.hosts, kHosts) | bit_if_set(o.not_hosts, kNotHosts) | bit_if_set(o.methods, kMethods) |
+         bit_if_set(o.not_methods, kNotMethods) | bit_if_set(o.ports, kPorts) | bit_if_set(o.not_ports, kNotPorts) |
+         bit_if_set(o.paths, kPaths) | bit_if_set(o.not_paths, kNotPaths);
+}
+
+// One field against the request: `positive`, one value must hit; a not*
+// field, none may. Only called for fields the policy sets.
+template <class T, class Pred>
+bool field_holds(const std::vector<T>& values, bool positive, Pred&& hit) {
+  for (const T& v : values) {
+    if (hit(v)) return positive;
+  }
+  return !positive;
+}
+
 bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const Identity& id) {
+  const uint16_t set = s.set_fields;
   const bool has_principal = !id.principal.empty();
   auto principal = [&](const StringMatch& m) { return m.matches(id.principal, has_principal); };
   // No JWT support: a request has no request principal.
@@ -94,11 +162,19 @@ bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const
   // trusted proxies at a Gateway); otherwise the peer's.
   const uint32_t remote_addr = r.remote_ip ? r.remote_ip : r.source_ip;
   auto remote = [&](const AuthzPolicies::Cidr& c) { return ipv4_in_network(remote_addr, c.net, c.len); };
-  return field(s.principals, principal) && not_field(s.not_principals, principal) &&
-         field(s.request_principals, request_principal) && not_field(s.not_request_principals, request_principal) &&
-         field(s.namespaces, ns) && not_field(s.not_namespaces, ns) && field(s.ip_blocks, ip) &&
-         not_field(s.not_ip_blocks, ip) && field(s.remote_ip_blocks, remote) && not_field(s.not_remote_ip_blocks, remote) &&
-         field(s.service_accounts, sa) && not_field(s.not_service_accounts, sa);
+  auto holds = [set](uint16_t bit, const auto& values, bool positive, auto&& hit) {
+    return !(set & bit) || field_holds(values, positive, hit);
+  };
+  return holds(kNamespaces, s.namespaces, true, ns) && holds(kNotNamespaces, s.not_namespaces, false, ns) &&
+         holds(kPrincipals, s.principals, true, principal) &&
+         holds(kNotPrincipals, s.not_principals, false, principal) &&
+         holds(kRequestPrincipals, s.request_principals, true, request_principal) &&
+         holds(kNotRequestPrincipals, s.not_request_principals, false, request_principal) &&
+         holds(kIpBlocks, s.ip_blocks, true, ip) && holds(kNotIpBlocks, s.not_ip_blocks, false, ip) &&
+         holds(kRemoteIpBlocks, s.remote_ip_blocks, true, remote) &&
+         holds(kNotRemoteIpBlocks, s.not_remote_ip_blocks, false, remote) &&
+         holds(kServiceAccounts, s.service_accounts, true, sa) &&
+         holds(kNotServiceAccounts, s.not_service_accounts, false, sa);
 }
 
 // The Host header in lower case, with and without its port (hosts match
@@ -139,13 +215,19 @@ class HostForms {
 };
 
 bool operation_matches(const AuthzPolicies::Operation& o, const RequestFacts& r, HostForms& hf) {
+  const uint16_t set = o.set_fields;
   auto host_hit = [&](const StringMatch& m) { return m.matches(hf.host()) || m.matches(hf.bare()); };  // patterns are lower case
   auto method = [&](const StringMatch& m) { return m.matches(r.method); };
   auto port = [&](uint16_t p) { return p == r.destination_port; };
   auto path = [&](const PathMatch& m) { return m.matches(r.path); };
-  return field(o.hosts, host_hit) && not_field(o.not_hosts, host_hit) && field(o.methods, method) &&
-         not_field(o.not_methods, method) && field(o.ports, port) && not_field(o.not_ports, port) &&
-         field(o.paths, path) && not_field(o.not_paths, path);
+  auto holds = [set](uint16_t bit, const auto& values, bool positive, auto&& hit) {
+    return !(set & bit) || field_holds(values, positive, hit);
+  };
+  // The cheap fields first; the host last, as it is lowered on first use.
+  return holds(kMethods, o.methods, true, method) && holds(kNotMethods, o.not_methods, false, method) &&
+         holds(kPorts, o.ports, true, port) && holds(kNotPorts, o.not_ports, false, port) &&
+         holds(kPaths, o.paths, true, path) && holds(kNotPaths, o.not_paths, false, path) &&
+         holds(kHosts, o.hosts, true, host_hit) && holds(kNotHosts, o.not_hosts, false, host_hit);
 }
 
 // The value a `when` key has for this request; nullopt: the key has none.
@@ -273,12 +355,14 @@ AuthzPolicies AuthzPolicies::compile(
                                  cidrs(s.remote_ip_blocks()), cidrs(s.not_remote_ip_blocks()),
                                  service_accounts(s.service_accounts(), ns),
                                  service_accounts(s.not_service_accounts(), ns)});
+        compiled.from.back().set_fields = set_fields_of(compiled.from.back());
       }
       for (const auto& t : rule.to()) {
         const auto& o = t.operation();
         compiled.to.push_back({lower_strings(o.hosts()), lower_strings(o.not_hosts()), strings(o.methods()),
                                strings(o.not_methods()),
                                ports(o.ports()), ports(o.not_ports()), paths(o.paths()), paths(o.not_paths())});
+        compiled.to.back().set_fields = set_fields_of(compiled.to.back());
       }
       for (const auto& w : rule.when()) compiled.when.push_back(compile_condition(w));
       p.l4_only = p.l4_only && decided_at_l4(compiled);
@@ -296,13 +380,13 @@ bool AuthzPolicies::applies(const Policy& p, const Destination& dst) const {
 namespace {
 
 bool policy_matches(const AuthzPolicies::Policy& p, const RequestFacts& req, const Identity& id, HostForms& host) {
-  return std::any_of(p.rules.begin(), p.rules.end(), [&](const AuthzPolicies::Rule& rule) {
-    auto source = [&](const AuthzPolicies::Source& s) { return source_matches(s, req, id); };
-    auto operation = [&](const AuthzPolicies::Operation& o) { return operation_matches(o, req, host); };
-    auto condition = [&](const AuthzPolicies::Condition& c) { return condition_matches(c, req, id); };
-    return field(rule.from, source) && field(rule.to, operation) &&
-           std::all_of(rule.when.begin(), rule.when.end(), condition);
-  });
+  auto source = [&](const AuthzPolicies::Source& s) { return source_matches(s, req, id); };
+  auto operation = [&](const AuthzPolicies::Operation& o) { return operation_matches(o, req, host); };
+  auto condition_fails = [&](const AuthzPolicies::Condition& c) { return !condition_matches(c, req, id); };
+  for (const AuthzPolicies::Rule& rule : p.rules) {
+    if (field(rule.to, operation) && field(rule.from, source) && not_field(rule.when, condition_fails)) return true;
+  }
+  return false;
 }
 
 }  // namespace

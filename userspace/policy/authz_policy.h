@@ -120,11 +120,16 @@ class AuthzPolicies {
         not_namespaces;
     std::vector<Cidr> ip_blocks, not_ip_blocks, remote_ip_blocks, not_remote_ip_blocks;
     std::vector<std::string> service_accounts, not_service_accounts;  // "namespace/name"
+    // Which of the fields above the policy sets (bit i: the i-th, in
+    // declaration order): a request walks only those, since an unset field
+    // matches anything. Set by compile().
+    uint16_t set_fields = 0;
   };
   struct Operation {
     std::vector<StringMatch> hosts, not_hosts, methods, not_methods;
     std::vector<uint16_t> ports, not_ports;
     std::vector<PathMatch> paths, not_paths;
+    uint16_t set_fields = 0;  // as Source's
   };
   struct Condition {
     std::string key;

@@ -1,6 +1,9 @@
 #include "otlp_encoder.h"
 
 #include <map>
+#include <string_view>
+
+#include <google/protobuf/arena.h>
 
 #include "otlp_trace.pb.h"
 
@@ -27,17 +30,20 @@ std::string span_id_bytes(uint64_t id) {
   return b;
 }
 
-void add_attribute(google::protobuf::RepeatedPtrField<otlp::KeyValue>& to, const std::string& key,
+void add_attribute(google::protobuf::RepeatedPtrField<otlp::KeyValue>& to, std::string_view key,
                    const std::string& value) {
   otlp::KeyValue* kv = to.Add();
-  kv->set_key(key);
+  kv->set_key(std::string(key));
   kv->mutable_value()->set_string_value(value);
 }
 
 }  // namespace
 
 std::string encode_otlp_request(std::span<const Span> spans, const ResourceAttributes& resource) {
-  otlp::ExportTraceServiceRequest req;
+  // One arena for the whole message: its hundreds of small objects and
+  // strings are bump-allocated and freed at once, not one by one.
+  google::protobuf::Arena arena;
+  otlp::ExportTraceServiceRequest& req = *google::protobuf::Arena::CreateMessage<otlp::ExportTraceServiceRequest>(&arena);
   std::map<std::string_view, otlp::ScopeSpans*> by_service;
   auto scope_of = [&](std::string_view service) {
     otlp::ScopeSpans*& ss = by_service[service];

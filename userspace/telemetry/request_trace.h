@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "socket_rtt.h"
 #include "trace_context.h"
 
 namespace sluice::telemetry {
@@ -22,6 +24,10 @@ struct AttemptSpan {
   std::string upstream;  // "ip:port"
   unsigned status = 0;   // 0: no response, then `failure` says why
   const char* failure = nullptr;  // "connect failure", "reset", "per-try timeout", ...
+  // With a response: the kernel's RTT of the connection it came on, and
+  // whether that connection was dialed for this attempt.
+  std::optional<SocketRtt> rtt;
+  bool new_connection = false;
 };
 
 // splitmix64 (Steele, Lea and Flood): a few arithmetic operations per

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,9 +31,11 @@ struct Span {
   uint64_t start_unix_ns = 0;
   uint64_t end_unix_ns = 0;
   bool error = false;  // OTLP status ERROR (a 5xx, or no response)
-  std::vector<std::pair<std::string, std::string>> attributes;
+  // Keys are static strings (the attribute names are literals): only the
+  // values are copied, as a sampled request builds some 40 of them.
+  std::vector<std::pair<std::string_view, std::string>> attributes;
 
-  void set(std::string key, std::string value) { attributes.emplace_back(std::move(key), std::move(value)); }
+  void set(std::string_view static_key, std::string value) { attributes.emplace_back(static_key, std::move(value)); }
 };
 
 }  // namespace sluice::telemetry

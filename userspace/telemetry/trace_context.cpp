@@ -1,5 +1,7 @@
 #include "trace_context.h"
 
+#include <array>
+
 namespace sluice::telemetry {
 
 namespace {
@@ -155,9 +157,26 @@ bool parse_b3_multi(const TraceHeaders& h, TraceContext& out) {
   return true;
 }
 
+// Every byte's two lower-case hex digits: ids are written a byte (two
+// digits) at a time, as every request carries at least a traceparent.
+constexpr std::array<char, 512> make_hex_pairs() {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> t{};
+  for (int b = 0; b < 256; ++b) {
+    t[2 * b] = kHex[b >> 4];
+    t[2 * b + 1] = kHex[b & 0xf];
+  }
+  return t;
+}
+constexpr std::array<char, 512> kHexPairs = make_hex_pairs();
+
+// `digits` is 16 (an id) or 2 (a flags byte).
 char* put_hex(char* out, uint64_t v, int digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i) *out++ = kHex[(v >> (4 * i)) & 0xf];
+  for (int shift = 4 * (digits - 2); shift >= 0; shift -= 8) {
+    const char* pair = &kHexPairs[2 * ((v >> shift) & 0xff)];
+    *out++ = pair[0];
+    *out++ = pair[1];
+  }
   return out;
 }
 

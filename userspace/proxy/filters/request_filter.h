@@ -65,6 +65,11 @@ class RequestFilter {
   virtual FilterAction on_request(RequestContext& ctx) = 0;
   virtual void on_response(RequestContext& /*ctx*/, ResponseHeader& /*headers*/) {}
   virtual void on_complete(const RequestContext& /*ctx*/, const telemetry::AccessLogEntry& /*done*/) {}
+  // Whether on_request runs also for a request the router answered itself
+  // (no route, direct response, redirect). Such a request has nothing to
+  // authorize, limit or fault, but Envoy traces it like any other (a 404 NR
+  // span); its action is ignored.
+  virtual bool sees_router_replies() const { return false; }
 };
 
 }  // namespace sluice::proxy

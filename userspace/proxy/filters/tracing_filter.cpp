@@ -45,6 +45,7 @@ void keep_request_facts(telemetry::RequestTrace& t, const RequestContext& ctx) {
 telemetry::Span new_span(const telemetry::RequestTrace& t, uint64_t id, uint64_t parent, uint64_t start_ns,
                          uint64_t end_ns, unsigned status, const std::string& node_id) {
   telemetry::Span s;
+  s.attributes.reserve(24);  // the request span's count: no regrowth
   s.trace_id = t.upstream.trace_id;
   s.span_id = id;
   s.parent_span_id = parent;
@@ -96,6 +97,18 @@ telemetry::Span attempt_span(const telemetry::RequestTrace& t, const telemetry::
   s.set("upstream_cluster", t.upstream_cluster);
   s.set("upstream_address", a.upstream);
   s.set("sluice.attempt", std::to_string(n));
+  if (a.rtt) {
+    // The network's part of the wait for the response, and the rest: the
+    // upstream application's (docs/observability.md "The network's part").
+    const uint64_t elapsed_us = (s.end_unix_ns - s.start_unix_ns) / 1000;
+    const uint64_t network_us = telemetry::network_share_us(*a.rtt, a.new_connection, elapsed_us);
+    s.set("sluice.tcp.rtt_us", std::to_string(a.rtt->srtt_us));
+    s.set("sluice.tcp.rttvar_us", std::to_string(a.rtt->rttvar_us));
+    s.set("sluice.tcp.retransmits", std::to_string(a.rtt->retransmits));
+    s.set("sluice.tcp.new_connection", a.new_connection ? "true" : "false");
+    s.set("sluice.network_us", std::to_string(network_us));
+    s.set("sluice.upstream_app_us", std::to_string(elapsed_us - network_us));
+  }
   if (a.failure) s.set("error.message", a.failure);
   if (s.error) s.set("error", "true");
   return s;

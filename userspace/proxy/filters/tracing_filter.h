@@ -25,6 +25,7 @@ class TracingFilter final : public RequestFilter {
 
   FilterAction on_request(RequestContext& ctx) override;
   void on_complete(const RequestContext& ctx, const telemetry::AccessLogEntry& done) override;
+  bool sees_router_replies() const override { return true; }
 
  private:
   bool sample();

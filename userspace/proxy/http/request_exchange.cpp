@@ -74,9 +74,14 @@ Exchange::Exchange(Worker& w, Request& req, const Downstream& ds, std::string_vi
 
 Task<bool> Exchange::run_filters(const Hold& hold) {
   // A route that is already a local answer (no route, no upstream) skips
-  // the filters. Each filter may hold the request, or answer it, which ends
-  // the chain.
-  if (decision_.local_status) co_return true;
+  // the filters but the ones that only observe it (tracing). Each filter
+  // may hold the request, or answer it, which ends the chain.
+  if (decision_.local_status) {
+    for (const auto& filter : w_.filters.filters()) {
+      if (filter->sees_router_replies()) (void)filter->on_request(ctx_);
+    }
+    co_return true;
+  }
   for (const auto& filter : w_.filters.filters()) {
     FilterAction act = filter->on_request(ctx_);
     injected_.merge(act.flags);

@@ -14,6 +14,13 @@ telemetry::TraceHeaders trace_headers_of(const Request& req) {
   for (const auto& f : req) {
     const boost::beast::string_view name = f.name_string();
     if (name.size() < 2 || name.size() > 17) continue;
+    // Every trace header name starts with "tr", "b3" or "x-b3": most
+    // headers (x-request-id among them) leave here, before any compare.
+    auto lower = [](char c) { return static_cast<char>(c | 0x20); };
+    const char first = lower(name[0]);
+    const bool maybe = (first == 't' && lower(name[1]) == 'r') || (first == 'b' && name[1] == '3') ||
+                       (first == 'x' && name.size() >= 5 && name[1] == '-' && lower(name[2]) == 'b' && name[3] == '3');
+    if (!maybe) continue;
     for (size_t i = 0; i < telemetry::kTraceHeaderNames.size(); ++i) {
       const std::string_view want = telemetry::kTraceHeaderNames[i];
       if (name.size() != want.size() || !boost::beast::iequals(name, boost::beast::string_view(want.data(), want.size())))

@@ -99,6 +99,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
   const uint64_t tls_id = tls ? tls->id : 0;
   CircuitBreaker& breaker = d.cluster().breaker;
   AttemptOutcome out;
+  bool dialed = false;
   for (int fresh = 0; fresh < 2; ++fresh) {
     std::unique_ptr<UpstreamConn> conn = w.pool.take(id, tls_id);
     beast::error_code ec;
@@ -142,6 +143,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
           co_return out;
         }
         fresh = 1;  // a failure on a new connection is final
+        dialed = true;
       }
     }
     std::chrono::milliseconds budget(0);
@@ -156,6 +158,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
       reply.endpoint_id = id;
       reply.tls_id = tls_id;
       reply.max_requests = breaker.max_requests_per_connection();
+      reply.new_connection = dialed;
       out.kind = AttemptOutcome::Kind::kResponse;
       const auto& res = reply.parser->get();
       out.status = static_cast<uint16_t>(res.result_int());

@@ -1,5 +1,6 @@
 #include "attempt_span.h"
 
+#include "socket_rtt.h"
 #include "trace_headers.h"
 
 namespace sluice::proxy {
@@ -32,12 +33,16 @@ void begin_attempt_span(telemetry::RequestTrace& trace, Request& req, const std:
   write_trace_headers(req, next);
 }
 
-void end_attempt_span(telemetry::RequestTrace& trace, const AttemptOutcome& outcome) {
+void end_attempt_span(telemetry::RequestTrace& trace, const AttemptOutcome& outcome, const UpstreamReply& reply) {
   if (!trace.sampled || trace.attempts.empty()) return;
   telemetry::AttemptSpan& span = trace.attempts.back();
   span.end_unix_ns = telemetry::unix_now_ns();
   span.status = outcome.kind == AttemptOutcome::Kind::kResponse ? outcome.status : 0;
   span.failure = failure_of(outcome.kind);
+  if (outcome.kind == AttemptOutcome::Kind::kResponse) {
+    span.rtt = telemetry::socket_rtt(reply.socket_fd());
+    span.new_connection = reply.new_connection;
+  }
 }
 
 }  // namespace sluice::proxy

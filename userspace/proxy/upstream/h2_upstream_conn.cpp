@@ -130,4 +130,9 @@ UpstreamReply::~UpstreamReply() {
   if (h2_conn && h2) h2_conn->finish(*h2);
 }
 
+int UpstreamReply::socket_fd() const {
+  if (conn) return beast::get_lowest_layer(conn->stream).socket().native_handle();
+  return h2_conn ? h2_conn->socket_fd() : -1;
+}
+
 }  // namespace sluice::proxy

@@ -43,6 +43,7 @@ class H2UpstreamConn : public std::enable_shared_from_this<H2UpstreamConn> {
   bool spent() const;
   // No stream open since this long.
   bool idle_for(std::chrono::steady_clock::time_point now) const;
+  int socket_fd() { return stream_.socket().native_handle(); }
 
  private:
   static Task<void> read_loop(std::shared_ptr<H2UpstreamConn> self);

@@ -109,7 +109,7 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     uint64_t streamed = 0;
     begin_attempt_span(log.trace, up_req, log.upstream);
     outcome = co_await attempt(w, *ep, up_req, streaming, *reply, d, until, streamed);
-    end_attempt_span(log.trace, outcome);
+    end_attempt_span(log.trace, outcome, *reply);
     if (streaming && !streaming->pipe()) log.request_bytes = streamed;  // the buffered prefix is part of it
     w.router.picker().finished(ep);
     report_outlier(d.cluster(), *ep, outcome);

@@ -58,10 +58,14 @@ struct UpstreamReply {
   uint64_t tls_id = 0;        // with endpoint_id, the pool the connection goes back to
   uint32_t max_requests = 0;  // maxRequestsPerConnection of its cluster; 0 = unlimited
   bool deadline_set = false;  // the connection's expiry is the route/try deadline
+  bool new_connection = false;  // dialed for this attempt: its handshake was part of the wait
   std::shared_ptr<H2UpstreamConn> h2_conn;
   std::shared_ptr<H2UpstreamStream> h2;
   // HTTP/2: the route or try deadline, which bounds the body as well.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+
+  // The upstream socket (for TCP_INFO), or -1.
+  int socket_fd() const;
 
   boost::beast::http::response_header<Fields>& head() { return h2 ? h2->head : parser->get().base(); }
 };
