@@ -91,11 +91,11 @@ spec:
 )";
   BuildResult r = build(std::string(kTask) + bad);
   const std::string s = all(r.diagnostics);
-  EXPECT_NE(s.find("u.yaml:28: error: DestinationRule default/mutual: spec.trafficPolicy.tls.clientCertificate: "
+  EXPECT_NE(s.find("u.yaml:28: DestinationRule default/mutual: spec.trafficPolicy.tls.clientCertificate: "
                    "client certificate required for mutual tls"),
             std::string::npos)
       << s;
-  EXPECT_NE(s.find("error: DestinationRule default/skip: spec.trafficPolicy.tls: cannot specify CaCertificates"),
+  EXPECT_NE(s.find("u.yaml:36: DestinationRule default/skip: spec.trafficPolicy.tls: cannot specify CaCertificates"),
             std::string::npos)
       << s;
   // The task's own rule stands.
