@@ -33,7 +33,7 @@ std::string span_id_bytes(uint64_t id) {
 void add_attribute(google::protobuf::RepeatedPtrField<otlp::KeyValue>& to, std::string_view key,
                    const std::string& value) {
   otlp::KeyValue* kv = to.Add();
-  kv->set_key(std::string(key));
+  kv->set_key(key.data(), key.size());  // straight into the arena, no temporary string
   kv->mutable_value()->set_string_value(value);
 }
 
