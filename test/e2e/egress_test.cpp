@@ -121,11 +121,22 @@ class EgressTlsTest : public EgressTest {
           d + "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out srv.crt"}) {
       ASSERT_EQ(run_quietly(step), 0) << step;
     }
-    tls_servers_.push_back(node_->spawn(link.ns,
-                                        {"openssl", "s_server", "-accept", "443", "-cert", dir_ + "/srv.crt", "-key",
-                                         dir_ + "/srv.key", "-www", "-quiet"},
-                                        dir_ + "/s_server.log"));
-    ASSERT_TRUE(wait_for([&] { return run_quietly("ip netns exec " + link.ns + " ss -ltnH | grep -q ':443 '") == 0; }, 5s))
+    start_https();
+  }
+
+  // `openssl s_server` on 443 in the internet netns (replacing one started
+  // before), with extra flags; back once it listens.
+  void start_https(const std::vector<std::string>& extra = {}) {
+    const std::string ns = node_->prefix() + "-ext";
+    if (!tls_servers_.empty()) {
+      node_->stop(tls_servers_.back());
+      tls_servers_.pop_back();
+    }
+    std::vector<std::string> argv = {"openssl", "s_server", "-accept", "443", "-cert", dir_ + "/srv.crt",
+                                     "-key", dir_ + "/srv.key", "-www", "-quiet"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    tls_servers_.push_back(node_->spawn(ns, argv, dir_ + "/s_server.log"));
+    ASSERT_TRUE(wait_for([&] { return run_quietly("ip netns exec " + ns + " ss -ltnH | grep -q ':443 '") == 0; }, 5s))
         << "s_server never listened";
   }
 
@@ -211,6 +222,38 @@ TEST_F(EgressTlsTest, ASubjectAltNameOrSniTheCertificateLacksFails) {
                            "hostname mismatch");
   // The same through `sni`: with no subjectAltNames, the SNI name is checked.
   expect_handshake_refused(", caCertificates: " + dir_ + "/ca.crt, sni: wrong.example.test", "hostname mismatch");
+}
+
+TEST_F(EgressTlsTest, MutualTlsPresentsTheClientCertificate) {
+  // A server that insists on a client certificate from the test CA.
+  const std::string d = "cd " + dir_ + " && ";
+  for (const std::string& step :
+       {d + "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=sluice-client"
+            " -keyout client.key -out client.csr",
+        d + "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out client.crt"}) {
+    ASSERT_EQ(run_quietly(step), 0) << step;
+  }
+  start_https({"-Verify", "1", "-verify_return_error", "-CAfile", dir_ + "/ca.crt"});
+  start(bookinfo(route_with("")) + R"(---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api-dns, namespace: default}
+spec:
+  hosts: [api.dns.test]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 443}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-dns, namespace: default}
+spec:
+  host: api.dns.test
+  trafficPolicy:
+    tls: {mode: MUTUAL, caCertificates: )" + dir_ + "/ca.crt, clientCertificate: " + dir_ +
+        "/client.crt, privateKey: " + dir_ + "/client.key}\n");
+  const HttpReply r = first_proxied_answer();
+  EXPECT_EQ(r.status, 200u) << r.body << "\n" << log();
+  EXPECT_NE(r.body.find("Cipher is"), std::string::npos) << r.body;
 }
 
 TEST_F(EgressTlsTest, AVirtualServiceFaultAppliesToADnsServiceEntryHost) {
