@@ -208,6 +208,20 @@ cmd_up() {
   setsid ip netns exec "$PREFIX-outside" "$ECHO" --listen "$INTERNET_IP:80" --name api.example.test --version external \
     --log >>"$LOGS/api.example.test.log" 2>&1 </dev/null &
   echo $! >"$STATE/pids/internet"
+  # The same API over HTTPS on 443 (step 8b, TLS origination), with a
+  # certificate for api.example.test from a CA made here.
+  mkdir -p "$STATE/tls"
+  (cd "$STATE/tls" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=sluice-demo-ca \
+      -keyout ca.key -out ca.crt &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=api.example.test \
+      -keyout api.key -out api.csr &&
+    printf 'subjectAltName=DNS:api.example.test\n' >san.ext &&
+    openssl x509 -req -in api.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out api.crt) \
+    >>"$LOGS/tls.log" 2>&1 || die "could not make the demo's test CA (see $LOGS/tls.log)"
+  setsid ip netns exec "$PREFIX-outside" openssl s_server -accept "$INTERNET_IP:443" -cert "$STATE/tls/api.crt" \
+    -key "$STATE/tls/api.key" -www -quiet >>"$LOGS/api.example.test-tls.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pids/internet-tls"
   write_dns
 
   cp "$EXAMPLES/bookinfo/cluster.yaml" "$CONFIG/"
@@ -527,7 +541,30 @@ step_egress() {
   else
     record "8 egress" failed "see above"
   fi
-  record "8b TLS origination" skipped "DestinationRule tls SIMPLE toward an external host: not available yet"
+
+  # 8b: Istio's TLS-origination task. The application still calls
+  # http://api.example.test; sluiced resolves the name, takes the connects
+  # to its address and dials 443 with TLS, verified against the demo's CA.
+  local task=$STATE/14-egress-tls-origination.yaml tls="" n
+  sed "s|caCertificates: .*|caCertificates: $STATE/tls/ca.crt|" "$EXAMPLES/tasks/14-egress-tls-origination.yaml" >"$task"
+  apply "$task"
+  say "sent: GET http://api.example.test/ from the sleep pod (the server on $INTERNET_IP:443 speaks only TLS)"
+  for n in $(seq 50); do  # until sluiced has resolved the name and the kernel sends its connects to it
+    tls=$(in_pod sleep curl -s -m 5 -w '\n%{http_code}' http://api.example.test/ || true)
+    [[ ${tls##*$'\n'} == 200 ]] && break
+    sleep 0.1
+  done
+  say "got: ${tls##*$'\n'} after $n tries; $(grep -o 'New, [^,]*, Cipher is [A-Z0-9_]*' <<<"$tls" | head -n 1)"
+  local logged=0
+  for _ in $(seq 30); do  # the access log is written in batches
+    grep -q '"upstream":"'"$INTERNET_IP"':443"' "$LOGS/sluiced.log" && { logged=1; break; }
+    sleep 0.1
+  done
+  if [[ ${tls##*$'\n'} == 200 && $tls == *"Cipher is"* && $logged == 1 ]]; then
+    record "8b TLS origination" passed "http://api.example.test answered by the HTTPS server through sluiced's TLS (verified with the demo CA)"
+  else
+    record "8b TLS origination" failed "see above and $LOGS/sluiced.log"
+  fi
 }
 
 step_policy() {

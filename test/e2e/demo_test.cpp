@@ -68,7 +68,8 @@ TEST(Demo, WalkthroughPassesTwiceAndLeavesNothingBehind) {
     EXPECT_NE(r.output.find("failed 0,"), std::string::npos) << r.output;
     // Steps whose feature has landed must pass, not skip.
     for (const char* step : {"1 installed", "2 routing", "3 outliers", "4 circuit breaker", "5a metrics", "5b sluicectl top", "5c graph page",
-                             "6 faults", "7 mirroring", "8 egress", "9 policy", "9b kernel policy"}) {
+                             "6 faults", "7 mirroring", "8 egress", "8b TLS origination", "9 policy",
+                             "9b kernel policy"}) {
       std::string row = std::string("  ") + step;
       row.resize(2 + 20, ' ');  // the summary's column
       EXPECT_NE(r.output.find(row + " passed"), std::string::npos) << step;

@@ -61,8 +61,8 @@ spec:
 )");
   const std::string s = all(d);
   EXPECT_FALSE(has_errors(d)) << s;
-  EXPECT_NE(s.find("u.yaml:7: warning: DestinationRule default/dr: spec.trafficPolicy.tls: not implemented by sluice; "
-                   "ignored: connections to the upstream stay plain TCP"),
+  EXPECT_NE(s.find("u.yaml:7: warning: DestinationRule default/dr: spec.trafficPolicy.tls.mode: not implemented by sluice; "
+                   "ignored: sluice has no workload certificates; connections to the upstream stay plain TCP"),
             std::string::npos)
       << s;
   EXPECT_NE(s.find("u.yaml:14: warning: DestinationRule default/dr: spec.subsets[0].trafficPolicy.loadBalancer.warmup: "
@@ -126,17 +126,20 @@ spec:
                     "no external authorizer is called; requests are decided as if the policy were absent\n");
 }
 
-TEST(UnimplementedFields, DnsResolutionIsIgnored) {
-  const auto d = validate_text(R"(apiVersion: networking.istio.io/v1
+TEST(UnimplementedFields, DnsResolutionIsDoneButDynamicDnsIsNot) {
+  // DNS and DNS_ROUND_ROBIN: sluiced resolves the hosts (docs/egress.md).
+  const std::string entry = R"(apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ext, namespace: default}
 spec:
   hosts: [api.example.com]
   ports: [{number: 443, name: tls, protocol: TLS}]
-  resolution: DNS
-)");
-  EXPECT_EQ(all(d), "u.yaml:7: warning: ServiceEntry default/ext: spec.resolution: not implemented by sluice; ignored: "
-                    "hosts are not resolved; the entry has no endpoints\n");
+  resolution: )";
+  EXPECT_EQ(all(validate_text(entry + "DNS\n")), "");
+  EXPECT_EQ(all(validate_text(entry + "DNS_ROUND_ROBIN\n")), "");
+  EXPECT_EQ(all(validate_text(entry + "DYNAMIC_DNS\n")),
+            "u.yaml:7: warning: ServiceEntry default/ext: spec.resolution: not implemented by sluice; ignored: "
+            "hosts are not resolved; the entry has no endpoints\n");
 }
 
 TEST(UnimplementedFields, AServiceWithoutClusterIpGetsNoVipHere) {

@@ -24,6 +24,7 @@ std::string FileSource::describe() const {
 bool ConfigReloader::reload() {
   const auto start = std::chrono::steady_clock::now();
   LoadResult loaded = source_->load();
+  loaded.resources.resolved_hosts = resolved_hosts_;
   const size_t files_parsed = loaded.files_parsed;
   const size_t documents_parsed = loaded.documents_parsed;
   const double load_ms = ms_since(start);

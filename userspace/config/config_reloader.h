@@ -49,6 +49,9 @@ class ConfigReloader {
 
   ConfigSource& source() { return *source_; }
 
+  // The DNS answers the next builds use (ResolvedHosts); the caller reloads.
+  void set_resolved_hosts(std::shared_ptr<const ResolvedHosts> hosts) { resolved_hosts_ = std::move(hosts); }
+
   // Lock-free for readers on the request path, from any thread.
   SnapshotPtr current() const { return current_.load(std::memory_order_acquire); }
 
@@ -57,6 +60,7 @@ class ConfigReloader {
  private:
   std::unique_ptr<ConfigSource> source_;
   std::atomic<SnapshotPtr> current_;
+  std::shared_ptr<const ResolvedHosts> resolved_hosts_;
   BuildMemo memo_;       // the last build: what a patch starts from, services reused
   uint64_t next_version_ = 1;
   ReloadStatus status_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "ip_text.h"
+#include "mesh_snapshot.h"
+#include "snapshot_builder.h"
 
 namespace sluice::config {
 
@@ -35,6 +37,14 @@ EgressPolicy egress_policy_of(const ResourceSet& resources, std::string_view roo
     for (const auto& ep : r->spec.endpoints()) add_range(p.registered, ep.address());
     const auto resolution = r->spec.resolution();
     if (resolution != SE::DNS && resolution != SE::DNS_ROUND_ROBIN) continue;
+    const bool http = std::any_of(r->spec.ports().begin(), r->spec.ports().end(), [](const auto& port) {
+      return is_http(select_protocol("", port.protocol().empty() ? port.name() : port.protocol(), port.protocol()));
+    });
+    if (http) {
+      for (const std::string& h : r->spec.hosts()) {
+        if (!h.starts_with("*")) p.proxied_hosts.insert(h);
+      }
+    }
     bool named_endpoints = false;
     for (const auto& ep : r->spec.endpoints()) {
       Ipv4Range ignored;
@@ -43,6 +53,7 @@ EgressPolicy egress_policy_of(const ResourceSet& resources, std::string_view roo
         continue;
       }
       p.dns_hosts.insert(ep.address());
+      if (http) p.proxied_hosts.insert(ep.address());
       named_endpoints = true;
     }
     // Without endpoints, Istio resolves the hosts themselves.

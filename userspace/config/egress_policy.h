@@ -33,6 +33,10 @@ struct EgressPolicy {
   // ServiceEntries with resolution DNS or DNS_ROUND_ROBIN (wildcards left
   // out), or their endpoints' addresses that are names.
   std::set<std::string> dns_hosts;
+  // Names to keep resolved whatever the mode, for the proxy: the hosts and
+  // named endpoints of DNS ServiceEntries with an HTTP port. The hosts'
+  // addresses become the entry's VIPs, the endpoints' its upstreams.
+  std::set<std::string> proxied_hosts;
 };
 
 EgressPolicy egress_policy_of(const ResourceSet& resources, std::string_view root_namespace = kRootNamespace);

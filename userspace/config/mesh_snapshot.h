@@ -71,6 +71,10 @@ struct Service {
   std::string ns;
   uint32_t vip = 0;  // 0: headless or no address
   bool from_service_entry = false;
+  // A ServiceEntry with resolution DNS: what its host resolves to. Clients
+  // connect to these addresses as to a VIP, so they are its VIPs for the
+  // ports the daemon takes (docs/egress.md, "DNS ServiceEntries").
+  std::vector<uint32_t> dns_addresses;
   std::vector<ServicePort> ports;
   std::vector<Subset> subsets;
   const istio::networking::TrafficPolicy* policy = nullptr;  // DestinationRule top level

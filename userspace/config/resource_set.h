@@ -97,6 +97,12 @@ using AnyResource = std::variant<std::monostate, std::shared_ptr<const IstioReso
                                  std::shared_ptr<const K8sResource<k8s::Secret>>,
                                  std::shared_ptr<const K8sResource<k8s::Namespace>>>;
 
+// The IPv4 addresses (host order, sorted) that names resolve to, asked by
+// the daemon (policy/dns_resolver.h) for ServiceEntries with resolution
+// DNS. Not a resource, but an input of the build like one: a changed answer
+// gives a new snapshot.
+using ResolvedHosts = std::map<std::string, std::vector<uint32_t>, std::less<>>;
+
 struct ResourceSet {
   SharedList<IstioResource<istio::networking::VirtualService>> virtual_services;
   SharedList<IstioResource<istio::networking::DestinationRule>> destination_rules;
@@ -111,6 +117,8 @@ struct ResourceSet {
   SharedList<K8sResource<k8s::EndpointSlice>> endpoint_slices;
   SharedList<K8sResource<k8s::Secret>> secrets;
   SharedList<K8sResource<k8s::Namespace>> namespaces;
+  // Not a list: the for_each/zip helpers leave it alone; null: nothing resolved.
+  std::shared_ptr<const ResolvedHosts> resolved_hosts;
 
   // Appends other's resources (pointers only).
   void append(const ResourceSet& other);

@@ -109,6 +109,7 @@ class Builder {
     add_kubernetes_services();
     add_service_entries();
     resolve_routes();
+    warn_tls_origination();
     if (memo_) memo_->services = std::move(next_memo_);
   }
 
@@ -177,23 +178,39 @@ class Builder {
         s->ns = r->meta.ns;
         s->from_service_entry = true;
         if (se.addresses_size() > 0) s->vip = ipv4_of(se.addresses(0));
+        const bool dns = se.resolution() == net::ServiceEntry::DNS || se.resolution() == net::ServiceEntry::DNS_ROUND_ROBIN;
+        if (dns && !host.starts_with("*")) s->dns_addresses = resolved(host);
         for (const auto& sp : se.ports()) {
           ServicePort port;
           port.name = sp.name();
           port.port = static_cast<uint16_t>(sp.number());
           port.l4_proto = l4_proto_of(sp.protocol());
           port.protocol = select_protocol("", sp.protocol().empty() ? sp.name() : sp.protocol(), sp.protocol());
-          if (se.resolution() == net::ServiceEntry::STATIC) {
+          if (se.resolution() == net::ServiceEntry::STATIC || dns) {
             for (const auto& we : se.endpoints()) {
               Endpoint e;
-              e.ip = ipv4_of(we.address());
               auto named = we.ports().find(sp.name());
               e.port = static_cast<uint16_t>(named != we.ports().end() ? named->second
                                              : sp.target_port()      ? sp.target_port()
                                                                      : sp.number());
               e.labels = std::make_shared<const Labels>(we.labels().begin(), we.labels().end());
               e.weight = we.weight() ? we.weight() : 1;
-              if (e.ip) port.endpoints.push_back(std::move(e));
+              // Under DNS an endpoint's address may be a name: one endpoint
+              // per address it resolves to.
+              const uint32_t ip = ipv4_of(we.address());
+              for (uint32_t a : ip || !dns ? std::vector<uint32_t>{ip} : resolved(we.address())) {
+                e.ip = a;
+                if (e.ip) port.endpoints.push_back(e);
+              }
+            }
+            // Without endpoints, Istio's DNS entries reach the host itself.
+            if (dns && se.endpoints().empty()) {
+              for (uint32_t a : s->dns_addresses) {
+                Endpoint e;
+                e.ip = a;
+                e.port = static_cast<uint16_t>(sp.target_port() ? sp.target_port() : sp.number());
+                port.endpoints.push_back(std::move(e));
+              }
             }
           }
           s->ports.push_back(std::move(port));
@@ -204,6 +221,14 @@ class Builder {
         snap_.services.insert_or_assign(host, std::move(s));
       }
     }
+  }
+
+  // What the daemon's resolver last said `name` resolves to; empty until it answers.
+  std::vector<uint32_t> resolved(const std::string& name) const {
+    const ResolvedHosts* hosts = snap_.resources.resolved_hosts.get();
+    if (!hosts) return {};
+    auto it = hosts->find(name);
+    return it == hosts->end() ? std::vector<uint32_t>{} : it->second;
   }
 
   static int64_t to_ms(const google::protobuf::Duration& d) { return d.seconds() * 1000 + d.nanos() / 1000000; }
@@ -261,6 +286,37 @@ class Builder {
             sink_.warning(r->source.line_of("spec.hosts"), "spec.hosts",
                           "host " + fqdn + " already has routes from an earlier VirtualService; this one is ignored for it");
           }
+        }
+      }
+    }
+  }
+
+  // TLS origination is the HTTP/1.1 upstream's (docs/egress.md): say so
+  // where a DestinationRule asks for it on a port that will not get it,
+  // rather than let a user believe such traffic is encrypted.
+  void warn_tls_origination() {
+    for (const auto& r : snap_.resources.destination_rules) {
+      const Service* s = snap_.find_service(resolve_host(r->spec.host(), r->meta.ns, snap_.domain));
+      if (!s) continue;
+      for (const ServicePort& p : s->ports) {
+        bool tls = p.policy.tls.originates();
+        bool h2 = p.policy.connection_pool.h2_upgrade;
+        for (const Subset& sub : s->subsets) {
+          const ResolvedPolicy sp = resolve_policy(s->policy, sub.policy, p.port);
+          tls = tls || sp.tls.originates();
+          h2 = h2 || sp.connection_pool.h2_upgrade;
+        }
+        if (!tls) continue;
+        const std::string port = std::to_string(p.port);
+        sink_.set_context(r->source.file(), r->meta.id());
+        if (!is_http(p.protocol)) {
+          sink_.warning(r->source.line_of("spec.trafficPolicy"), "spec.trafficPolicy",
+                        "tls on port " + port + " of " + s->fqdn + " (" + std::string(protocol_name(p.protocol)) +
+                            "): TLS origination is not supported on non-HTTP ports; its connections are not encrypted by sluice");
+        } else if (h2 || p.protocol != Protocol::kHttp) {
+          sink_.warning(r->source.line_of("spec.trafficPolicy"), "spec.trafficPolicy",
+                        "tls on port " + port + " of " + s->fqdn +
+                            ": TLS origination over HTTP/2 is not supported; its requests fail with 503 (UF), never in plaintext");
         }
       }
     }

@@ -235,6 +235,8 @@ std::optional<BuildResult> patch_snapshot(LoadResult& loaded, uint64_t version, 
   // The source's own errors (objects that did not convert) must be those
   // of the base: each is a rejection standing there.
   if (!memo.base || error_texts(loaded.diagnostics) != memo.base_load_errors) return std::nullopt;
+  // New DNS answers change ServiceEntries, which only a full build makes.
+  if (loaded.resources.resolved_hosts != memo.base->resources.resolved_hosts) return std::nullopt;
   if (loaded.delta ? loaded.delta->since != memo.base_generation
                    : loaded.file_resources.size() != loaded.files.size()) {
     return std::nullopt;  // a delta on top of another build, or files without what they held

@@ -85,13 +85,25 @@ OutlierPolicy outlier(const net::OutlierDetection& od) {
   return p;
 }
 
+ClientTlsPolicy client_tls(const net::ClientTLSSettings& t) {
+  ClientTlsPolicy p;
+  p.mode = t.mode();
+  p.sni = t.sni();
+  p.ca_certificates = t.ca_certificates();
+  p.subject_alt_names.assign(t.subject_alt_names().begin(), t.subject_alt_names().end());
+  p.client_certificate = t.client_certificate();
+  p.private_key = t.private_key();
+  p.insecure_skip_verify = t.insecure_skip_verify().value();
+  return p;
+}
+
 // Fields set in `policy` (or in its settings for `port`) replace those in p.
 void overlay(ResolvedPolicy& p, const net::TrafficPolicy& policy, uint32_t port) {
   auto apply = [&p](const auto& level) {
     if (level.has_load_balancer()) p.load_balancer = load_balancer(level.load_balancer());
     if (level.has_connection_pool()) p.connection_pool = connection_pool(level.connection_pool());
     if (level.has_outlier_detection()) p.outlier = outlier(level.outlier_detection());
-    if (level.has_tls()) p.tls_mode = level.tls().mode();
+    if (level.has_tls()) p.tls = client_tls(level.tls());
   };
   apply(policy);
   for (const auto& pls : policy.port_level_settings()) {

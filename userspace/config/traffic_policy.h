@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "networking.pb.h"
 
@@ -58,11 +59,29 @@ struct OutlierPolicy {
   bool operator==(const OutlierPolicy&) const = default;
 };
 
+// trafficPolicy.tls: how the proxy talks to the endpoints. SIMPLE and
+// MUTUAL make it originate TLS (docs/egress.md, "TLS origination");
+// ISTIO_MUTUAL has no workload certificates to use and stays plain.
+struct ClientTlsPolicy {
+  using Mode = istio::networking::ClientTLSSettings::TLSmode;
+  Mode mode = istio::networking::ClientTLSSettings::DISABLE;
+  std::string sni;                             // empty: the service's host
+  std::string ca_certificates;                 // a PEM file; empty: the system's bundle
+  std::vector<std::string> subject_alt_names;  // empty: the SNI name is checked
+  std::string client_certificate;              // MUTUAL
+  std::string private_key;                     // MUTUAL
+  bool insecure_skip_verify = false;
+  bool originates() const {
+    return mode == istio::networking::ClientTLSSettings::SIMPLE || mode == istio::networking::ClientTLSSettings::MUTUAL;
+  }
+  bool operator==(const ClientTlsPolicy&) const = default;
+};
+
 struct ResolvedPolicy {
   LoadBalancerPolicy load_balancer;
   ConnectionPoolPolicy connection_pool;
   OutlierPolicy outlier;
-  istio::networking::ClientTLSSettings::TLSmode tls_mode = istio::networking::ClientTLSSettings::DISABLE;
+  ClientTlsPolicy tls;
 
   bool operator==(const ResolvedPolicy&) const = default;
 };

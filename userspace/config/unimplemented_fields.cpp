@@ -34,8 +34,11 @@ constexpr UnimplementedField kTable[] = {
     // DestinationRule
     {"networking.DestinationRule", "export_to", "", kIgnored, "the rule is visible in every namespace"},
     {"networking.DestinationRule", "workload_selector", "", kIgnored, "the rule applies to every client"},
-    {"networking.TrafficPolicy", "tls", "", kIgnored, "connections to the upstream stay plain TCP"},
-    {"networking.TrafficPolicy.PortTrafficPolicy", "tls", "", kIgnored, "connections to the upstream stay plain TCP"},
+    {"networking.ClientTLSSettings", "mode", "ISTIO_MUTUAL", kIgnored,
+     "sluice has no workload certificates; connections to the upstream stay plain TCP"},
+    {"networking.ClientTLSSettings", "credential_name", "", kIgnored,
+     "use caCertificates, clientCertificate and privateKey files"},
+    {"networking.ClientTLSSettings", "ca_crl", "", kIgnored, "no revocation list is checked"},
     {"networking.TrafficPolicy", "tunnel", "", kIgnored, ""},
     {"networking.TrafficPolicy", "proxy_protocol", "", kIgnored, "no PROXY header is sent"},
     {"networking.TrafficPolicy", "retry_budget", "", kIgnored, ""},
@@ -52,9 +55,6 @@ constexpr UnimplementedField kTable[] = {
     {"networking.OutlierDetection", "split_external_local_origin_errors", "", kIgnored, ""},
     {"networking.OutlierDetection", "consecutive_local_origin_failures", "", kIgnored, ""},
     // ServiceEntry
-    {"networking.ServiceEntry", "resolution", "DNS", kIgnored, "hosts are not resolved; the entry has no endpoints"},
-    {"networking.ServiceEntry", "resolution", "DNS_ROUND_ROBIN", kIgnored,
-     "hosts are not resolved; the entry has no endpoints"},
     {"networking.ServiceEntry", "resolution", "DYNAMIC_DNS", kIgnored, "hosts are not resolved; the entry has no endpoints"},
     {"networking.ServiceEntry", "location", "", kIgnored, ""},
     {"networking.ServiceEntry", "export_to", "", kIgnored, "the entry is visible in every namespace"},

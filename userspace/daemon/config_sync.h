@@ -32,6 +32,10 @@ class ConfigSync {
 
   // One reload. Returns true if a new snapshot is in force.
   bool reload();
+  // DNS answers for the builds from now on (config::ResolvedHosts).
+  void set_resolved_hosts(std::shared_ptr<const config::ResolvedHosts> hosts) {
+    reloader_.set_resolved_hosts(std::move(hosts));
+  }
 
   // Lock-free for readers on the request path.
   config::SnapshotPtr current() const { return reloader_.current(); }

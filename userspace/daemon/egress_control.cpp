@@ -29,6 +29,7 @@ void EgressControl::sync() {
   // The DNS ServiceEntries' addresses count as registered while known.
   config::EgressPolicy with_dns = policy_;
   for (const auto& [host, answer] : dns_->answers()) {
+    if (!policy_.dns_hosts.count(host)) continue;  // asked for the proxy only
     for (uint32_t ip : answer.addresses) with_dns.registered.push_back({ip, 32});
   }
   if (Status s = table_.sync(egress_entries(with_dns, always_)); !s) {
@@ -37,14 +38,23 @@ void EgressControl::sync() {
   }
 }
 
-void EgressControl::tick(policy::DnsResolver::Clock::time_point now) {
-  if (!dns_->poll(now)) return;
+std::shared_ptr<const config::ResolvedHosts> EgressControl::resolved() const {
+  auto out = std::make_shared<config::ResolvedHosts>();
+  for (const auto& [host, answer] : dns_->answers()) {
+    if (!answer.addresses.empty()) out->emplace(host, answer.addresses);
+  }
+  return out;
+}
+
+bool EgressControl::tick(policy::DnsResolver::Clock::time_point now) {
+  if (!dns_->poll(now)) return false;
   for (const auto& [host, answer] : dns_->answers()) {
     std::string text;
     for (uint32_t ip : answer.addresses) text += (text.empty() ? "" : " ") + format_ip(ip);
     spdlog::info("egress: {} resolves to {}", host, text.empty() ? "nothing" : text);
   }
   sync();
+  return true;
 }
 
 void EgressControl::follow(const config::MeshSnapshot& snap) {
@@ -52,7 +62,10 @@ void EgressControl::follow(const config::MeshSnapshot& snap) {
   const config::EgressPolicy& policy = policy_;
   // Names are asked only while their addresses matter: under ALLOW_ANY
   // the table is empty anyway.
-  dns_->want(policy.registry_only ? policy.dns_hosts : std::set<std::string>{});
+  // The proxy needs the names of its DNS ServiceEntries in either mode.
+  std::set<std::string> wanted = policy.proxied_hosts;
+  if (policy.registry_only) wanted.insert(policy.dns_hosts.begin(), policy.dns_hosts.end());
+  dns_->want(wanted);
   sync();
   if (!synced_once_ || policy.registry_only != registry_only_) {
     if (policy.registry_only) {

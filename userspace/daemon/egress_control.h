@@ -24,7 +24,11 @@ class EgressControl {
 
   void follow(const config::MeshSnapshot& snap);
   // From the main loop: DNS answers that arrived, and questions now due.
-  void tick(policy::DnsResolver::Clock::time_point now);
+  // True when some name's addresses changed: the config is then built
+  // again with resolved() (DNS ServiceEntries' VIPs and endpoints).
+  bool tick(policy::DnsResolver::Clock::time_point now);
+  // Every name's addresses as last answered (names without any left out).
+  std::shared_ptr<const config::ResolvedHosts> resolved() const;
 
   bool registry_only() const { return registry_only_; }
   size_t ranges() const { return table_.entries().size(); }

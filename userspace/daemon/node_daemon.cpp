@@ -390,7 +390,11 @@ void NodeDaemon::tick() {
   }
   if (proxy_.server) mirror_ejections(*proxy_.server->clusters(), *maps_);
   if (connect_policy_) connect_policy_->tick(now);
-  if (egress_) egress_->tick(now);
+  // New DNS answers move DNS ServiceEntries' VIPs and endpoints: a rebuild.
+  if (egress_ && egress_->tick(now)) {
+    sync_->set_resolved_hosts(egress_->resolved());
+    reload();
+  }
   if (!handover_ && now - last_handover_retry_ >= kHandoverRetry) serve_handovers();
   if (proxy_rtt_ && now - last_rtt_drain_ >= kEndpointRttDrain) {
     if (const config::SnapshotPtr snap = sync_->current()) proxy_rtt_->drain(*snap);

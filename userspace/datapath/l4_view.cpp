@@ -45,32 +45,41 @@ bool same_list(const AuthzPolicyList& a, const AuthzPolicyList& b) {
 
 std::vector<SharedServiceSpec> l4_specs_of(const config::Service& s, const AuthzPolicyList& policies) {
   std::vector<SharedServiceSpec> out;
-  if (!s.vip) return out;
-  out.reserve(s.ports.size());
+  if (!s.vip && s.dns_addresses.empty()) return out;
+  out.reserve(s.ports.size() * (1 + s.dns_addresses.size()));
   for (const config::ServicePort& p : s.ports) {
-    ServiceSpec spec;
-    spec.vip = s.vip;
-    spec.port = p.port;
-    spec.proto = p.l4_proto;
-    spec.algo = kernel_algo(p.policy.load_balancer);
-    spec.max_conns = p.policy.connection_pool.max_connections;
-    spec.l7 = p.via_daemon;
-    spec.fail_closed = spec.l7 && !policies.empty() && policy_guards(s, p, policies);
-    spec.socket_redirect = s.socket_redirect;
-    // Ring hash has no kernel form; the kernel always uses Maglev.
-    spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(config::kMaglevDefaultTableSize)
-                                                        : static_cast<uint32_t>(p.policy.load_balancer.table_size);
-    spec.backends.reserve(p.endpoints.size());
-    for (const config::Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
-    std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
-      return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
-    });
-    // Two endpoints with one address (an IP listed twice) are one backend.
-    spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
-                                    [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
-                        spec.backends.end());
-    if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
-    out.push_back(std::make_shared<const ServiceSpec>(std::move(spec)));
+    // The addresses of a DNS ServiceEntry's host act as VIPs of the ports
+    // the daemon takes: connects to them go to the proxy. Its other ports
+    // stay direct (the egress table lets them through).
+    const size_t extra = p.via_daemon ? s.dns_addresses.size() : 0;
+    for (size_t k = s.vip ? 0 : 1; k <= extra; ++k) {
+      const uint32_t vip = k == 0 ? s.vip : s.dns_addresses[k - 1];
+      ServiceSpec spec;
+      spec.vip = vip;
+      spec.port = p.port;
+      spec.proto = p.l4_proto;
+      spec.algo = kernel_algo(p.policy.load_balancer);
+      spec.max_conns = p.policy.connection_pool.max_connections;
+      spec.l7 = p.via_daemon;
+      // A port whose requests sluiced encrypts must not fall back to the
+      // kernel while it is down: that would send them in plaintext.
+      spec.fail_closed = spec.l7 && ((!policies.empty() && policy_guards(s, p, policies)) || p.policy.tls.originates());
+      spec.socket_redirect = s.socket_redirect;
+      // Ring hash has no kernel form; the kernel always uses Maglev.
+      spec.maglev_size = p.policy.load_balancer.ring_hash ? static_cast<uint32_t>(config::kMaglevDefaultTableSize)
+                                                          : static_cast<uint32_t>(p.policy.load_balancer.table_size);
+      spec.backends.reserve(p.endpoints.size());
+      for (const config::Endpoint& e : p.endpoints) spec.backends.push_back({e.ip, e.port, e.weight, false});
+      std::sort(spec.backends.begin(), spec.backends.end(), [](const BackendSpec& a, const BackendSpec& b) {
+        return std::tie(a.addr, a.port) < std::tie(b.addr, b.port);
+      });
+      // Two endpoints with one address (an IP listed twice) are one backend.
+      spec.backends.erase(std::unique(spec.backends.begin(), spec.backends.end(),
+                                      [](const BackendSpec& a, const BackendSpec& b) { return a.same_endpoint(b); }),
+                          spec.backends.end());
+      if (spec.backends.size() > SL_MAX_SLOTS) spec.backends.resize(SL_MAX_SLOTS);
+      out.push_back(std::make_shared<const ServiceSpec>(std::move(spec)));
+    }
   }
   return out;
 }

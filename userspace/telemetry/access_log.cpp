@@ -22,6 +22,9 @@ std::string format_access_log(const AccessLogEntry& e) {
   w.key("response_bytes").value(e.response_bytes);
   if (!e.protocol.empty()) w.key("protocol").value(e.protocol);
   if (!e.server_name.empty()) w.key("requested_server_name").value(e.server_name);
+  if (!e.upstream_transport_failure_reason.empty()) {
+    w.key("upstream_transport_failure_reason").value(e.upstream_transport_failure_reason);
+  }
   w.end_object();
   return std::move(w).str();
 }

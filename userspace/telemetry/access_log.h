@@ -29,6 +29,9 @@ struct AccessLogEntry {
   std::string protocol;     // "HTTP/2" for an HTTP/2 stream (Envoy's %PROTOCOL%); empty: HTTP/1.x or TCP
   bool grpc = false;         // a gRPC request (content-type application/grpc*): request_protocol="grpc"
   int32_t grpc_status = -1;  // a gRPC request's grpc-status (trailers, else headers, else from the HTTP status); -1: none
+  // Why connecting failed below HTTP, e.g. a TLS handshake's error (Envoy's
+  // %UPSTREAM_TRANSPORT_FAILURE_REASON%); empty: none.
+  std::string upstream_transport_failure_reason;
   std::string server_name;  // TCP proxy: the ClientHello's SNI (Envoy's requested_server_name); empty: none
   RequestTrace trace;       // not logged: the spans' state (filters/tracing_filter.h), inactive when tracing is off
 };

@@ -16,6 +16,7 @@
 #include "exposition.h"
 #include "mesh_snapshot.h"
 #include "outlier_detector.h"
+#include "tls_origination.h"
 
 namespace sluice::proxy {
 
@@ -56,6 +57,10 @@ class ClusterRegistry {
 
   // Ejection changes since the last call, with their cluster.
   std::vector<std::pair<std::shared_ptr<Cluster>, OutlierDetector::Event>> drain_events();
+
+  // The TLS contexts of destinations that originate TLS, shared by all
+  // workers like the clusters.
+  OriginationContexts tls_origination;
 
  private:
   mutable std::mutex mu_;

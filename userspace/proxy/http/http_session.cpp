@@ -237,7 +237,11 @@ Task<void> serve(Worker& w, Stream& stream, beast::flat_buffer& buffer, const Do
         up.conn->buffer.consume(*whole);
         log.response_bytes = *whole;
       } else {
-        log.response_bytes = co_await relay_body(up.conn->stream, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
+        if (up.conn->tls) {  // TLS origination (attempt.h)
+          log.response_bytes = co_await relay_body(*up.conn->tls, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
+        } else {
+          log.response_bytes = co_await relay_body(up.conn->stream, up.conn->buffer, up_parser, stream, res, {}, limits, ec);
+        }
         complete = up_parser.is_done();
       }
       if (ec) {

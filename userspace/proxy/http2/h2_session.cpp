@@ -168,7 +168,11 @@ Task<void> relay_upstream(H2Session<Stream>& s, H2Stream& st, Wakeup& progress, 
     // Under a route timeout the upstream keeps its deadline for the whole
     // body, as for HTTP/1.1; otherwise each read has the stream idle timeout.
     if (!up.deadline_set) up.conn->stream.expires_after(kStreamIdleTimeout);
-    co_await http::async_read(up.conn->stream, up.conn->buffer, parser, redirect(ec));
+    if (up.conn->tls) {  // TLS origination (attempt.h)
+      co_await http::async_read(*up.conn->tls, up.conn->buffer, parser, redirect(ec));
+    } else {
+      co_await http::async_read(up.conn->stream, up.conn->buffer, parser, redirect(ec));
+    }
     if (ec == http::error::need_buffer) ec = {};
     if (ec) break;
     const std::size_t n = chunk.size() - parser.get().body().size;

@@ -52,8 +52,13 @@ void RequestRouter::refresh(const config::SnapshotPtr& snap) {
     }
   }
   for (const auto& [fqdn, s] : snap->services) {
-    if (!s->vip) continue;
-    for (const config::ServicePort& p : s->ports) by_vip_[endpoint_key(s->vip, p.port)] = {s.get(), &p};
+    for (const config::ServicePort& p : s->ports) {
+      if (s->vip) by_vip_[endpoint_key(s->vip, p.port)] = {s.get(), &p};
+      // A DNS ServiceEntry's resolved addresses, as the kernel's entries
+      // have them (datapath/l4_view.cpp): the request routes by its host.
+      if (!p.via_daemon) continue;
+      for (uint32_t a : s->dns_addresses) by_vip_.emplace(endpoint_key(a, p.port), std::pair{s.get(), &p});
+    }
   }
 }
 
@@ -146,6 +151,7 @@ std::shared_ptr<const RouteTarget> RequestRouter::target_for(const void* key_ptr
   t->lb_key = service->fqdn + ":" + std::to_string(port->port) + "/" + std::string(subset);
   t->upstream_cluster = "outbound|" + std::to_string(port->port) + "|" + std::string(subset) + "|" + service->fqdn;
   t->cluster = clusters_->get(t->lb_key, *service, *port, policy, t->endpoints);
+  t->tls = clusters_->tls_origination.get(policy.tls, service->fqdn);
   targets_.emplace(key, t);
   return t;
 }

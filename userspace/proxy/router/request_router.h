@@ -24,6 +24,8 @@
 
 namespace sluice::proxy {
 
+struct OriginationContext;  // tls_origination.h
+
 // What a destination (a service port and subset) resolves to. The same for
 // every request within a snapshot, so each worker works it out once per
 // snapshot instead of per request.
@@ -40,6 +42,9 @@ struct RouteTarget {
   // (Istio's protocol selection), or the DestinationRule's h2UpgradePolicy
   // is UPGRADE. Otherwise HTTP/1.1, whatever the client spoke.
   bool h2 = false;
+  // trafficPolicy.tls SIMPLE or MUTUAL: the endpoints are spoken to over TLS
+  // (docs/egress.md, "TLS origination"); null: plain.
+  std::shared_ptr<const OriginationContext> tls;
 };
 
 // The pod that holds a client's address, as the snapshot knows it: what the

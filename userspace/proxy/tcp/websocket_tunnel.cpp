@@ -22,7 +22,14 @@ Task<void> tunnel(Worker& w, TcpStream& client, beast::flat_buffer& client_buf, 
   log.attempts = 1;
   TcpStream up(w.ioc);
   beast::error_code ec;
-  co_await connect_upstream(w, up, *d.target, ep, ec);
+  // The tunnel is plain TCP: toward a destination that originates TLS it
+  // would carry in plaintext what must be encrypted, so it is refused.
+  if (d.target->tls) {
+    ec = boost::asio::error::no_protocol_option;
+    log.upstream_transport_failure_reason = "TLS_error: an upgraded connection cannot originate TLS";
+  } else {
+    co_await connect_upstream(w, up, *d.target, ep, ec);
+  }
   if (ec) {
     log.flags = telemetry::ResponseFlag::kUpstreamConnectionFailure;
     Response res = local_reply(503, req.version(), false, "upstream connect error\n");

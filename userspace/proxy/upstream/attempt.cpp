@@ -11,6 +11,7 @@
 #include "endpoint_picker.h"
 #include "h2_attempt.h"
 #include "http_head.h"
+#include "tls_origination.h"
 
 namespace sluice::proxy {
 
@@ -26,16 +27,25 @@ namespace {
 // running yet then: like Envoy's, it starts once the request is complete).
 Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, UpstreamReply& reply,
                     std::chrono::milliseconds timeout, bool head, uint64_t& streamed, beast::error_code& ec) {
-  TcpStream& up = conn.stream;
+  TcpStream& up = conn.stream;  // plain, or under conn.tls: its expiry bounds both
   if (!streaming) {
     if (timeout.count() > 0) up.expires_after(timeout);
     conn.head.clear();
     append_http_head(conn.head, req.base());
     const std::array<asio::const_buffer, 2> out{asio::buffer(conn.head), asio::buffer(req.body())};
-    co_await asio::async_write(up, out, redirect(ec));
+    // if/else, not ?: : GCC 12 evaluates both arms of a conditional under co_await.
+    if (conn.tls) {
+      co_await asio::async_write(*conn.tls, out, redirect(ec));
+    } else {
+      co_await asio::async_write(up, out, redirect(ec));
+    }
   } else {
     StreamRequest out(req.base());
-    streamed = co_await streaming->relay_to(up, out, req.body(), ec);
+    if (conn.tls) {
+      streamed = co_await streaming->relay_to(*conn.tls, out, req.body(), ec);
+    } else {
+      streamed = co_await streaming->relay_to(up, out, req.body(), ec);
+    }
     if (timeout.count() > 0) up.expires_after(timeout); else up.expires_never();
   }
   if (ec) co_return false;
@@ -44,7 +54,11 @@ Task<bool> exchange(UpstreamConn& conn, Request& req, StreamingBody* streaming, 
     reply.parser->header_limit(kMaxRequestHeaderBytes);
     reply.parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     reply.parser->skip(head);
-    co_await http::async_read_header(up, conn.buffer, *reply.parser, redirect(ec));
+    if (conn.tls) {
+      co_await http::async_read_header(*conn.tls, conn.buffer, *reply.parser, redirect(ec));
+    } else {
+      co_await http::async_read_header(up, conn.buffer, *reply.parser, redirect(ec));
+    }
     if (ec) co_return false;
     // An interim 1xx (other than 101) precedes the real response: skip it.
     const unsigned status = reply.parser->get().result_int();
@@ -68,13 +82,26 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
   // it arrives. A large body still on an HTTP/1.1 client connection goes over
   // HTTP/1.1 even to an h2 target (docs/http2.md).
   std::shared_ptr<RequestBodyPipe> pipe = streaming ? streaming->pipe() : nullptr;
-  if (d.target->h2 && (!streaming || pipe)) co_return co_await attempt_h2(w, ep, req, pipe, reply, d, deadline);
+  if (d.target->h2 && (!streaming || pipe)) {
+    // The h2 upstream speaks h2c only: rather than send what should be
+    // encrypted in plaintext, such a destination fails (the config warned).
+    if (d.target->tls) {
+      AttemptOutcome refused;
+      refused.kind = AttemptOutcome::Kind::kConnectFailure;
+      refused.request_sent = false;
+      refused.failure_reason = "TLS_error: TLS origination over HTTP/2 is not supported";
+      co_return refused;
+    }
+    co_return co_await attempt_h2(w, ep, req, pipe, reply, d, deadline);
+  }
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
+  const OriginationContext* tls = d.target->tls.get();
+  const uint64_t tls_id = tls ? tls->id : 0;
   CircuitBreaker& breaker = d.cluster().breaker;
   AttemptOutcome out;
   bool dialed = false;
   for (int fresh = 0; fresh < 2; ++fresh) {
-    std::unique_ptr<UpstreamConn> conn = w.pool.take(id);
+    std::unique_ptr<UpstreamConn> conn = w.pool.take(id, tls_id);
     beast::error_code ec;
     if (!conn) {
       // A new connection needs a slot under maxConnections. Without one the
@@ -90,12 +117,12 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
         }
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.target->connect_timeout_ms);
         Timer wait(w.ioc);
-        while (!slot && !w.pool.has_idle(id) && std::chrono::steady_clock::now() < give_up) {
+        while (!slot && !w.pool.has_idle(id, tls_id) && std::chrono::steady_clock::now() < give_up) {
           wait.expires_after(kPendingPollInterval);
           co_await wait.async_wait(redirect(ec));
           slot = breaker.try_connection();
         }
-        if (!slot) conn = w.pool.take(id);
+        if (!slot) conn = w.pool.take(id, tls_id);
         if (!slot && !conn) {
           out.kind = AttemptOutcome::Kind::kOverflow;
           co_return out;
@@ -105,10 +132,13 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
         conn.reset(new UpstreamConn{TcpStream(w.ioc), std::move(*slot)});
         conn->buffer.reserve(kRelayChunkBytes);
         co_await connect_upstream(w, conn->stream, *d.target, ep, ec);
+        // The handshake is part of connecting (Envoy's too): under the
+        // connect timeout, and a failure is a connect failure (503 UF).
+        if (!ec && tls) co_await originate_tls(*conn, *tls, out.failure_reason, ec);
         conn->stream.expires_never();
         if (ec) {
-          out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout
-                                                 : AttemptOutcome::Kind::kConnectFailure;
+          out.kind = ec == beast::error::timeout && !tls ? AttemptOutcome::Kind::kPerTryTimeout
+                                                         : AttemptOutcome::Kind::kConnectFailure;
           out.request_sent = false;
           co_return out;
         }
@@ -126,6 +156,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
       conn->idle_timeout = std::chrono::milliseconds(d.cluster().policy.connection_pool.http_idle_timeout_ms);
       reply.conn = std::move(conn);
       reply.endpoint_id = id;
+      reply.tls_id = tls_id;
       reply.max_requests = breaker.max_requests_per_connection();
       reply.new_connection = dialed;
       out.kind = AttemptOutcome::Kind::kResponse;
@@ -153,6 +184,25 @@ void open_upstream(const Worker& w, Socket& s, bool socket_redirect, beast::erro
     const uint32_t mark = w.options.bypass_mark | (socket_redirect ? 0 : SL_MARK_NO_REDIR);
     setsockopt(s.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
   }
+}
+
+Task<void> originate_tls(UpstreamConn& conn, const OriginationContext& tls, std::string& failure_reason,
+                         beast::error_code& ec) {
+  if (!tls.error.empty()) {
+    failure_reason = "TLS_error: " + tls.error;
+    ec = asio::error::no_protocol_option;
+    co_return;
+  }
+  conn.tls = std::make_unique<UpstreamTlsStream>(conn.stream, tls.ctx);
+  conn.tls_id = tls.id;
+  SSL* ssl = conn.tls->native_handle();
+  if (tls.send_sni && SSL_set_tlsext_host_name(ssl, tls.sni.c_str()) != 1) {
+    failure_reason = "TLS_error: bad SNI " + tls.sni;
+    ec = asio::error::invalid_argument;
+    co_return;
+  }
+  co_await conn.tls->async_handshake(asio::ssl::stream_base::client, redirect(ec));
+  if (ec) failure_reason = tls_failure_reason(ssl, ec);
 }
 
 Task<void> connect_upstream(const Worker& w, TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,

@@ -23,6 +23,12 @@ void open_upstream(const Worker& w, Socket& s, bool socket_redirect, boost::beas
 Task<void> connect_upstream(const Worker& w, TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,
                             boost::beast::error_code& ec);
 
+// The TLS handshake of a new connection that originates TLS: its stream
+// wraps conn.stream from now on. A failure sets ec and says why in
+// `failure_reason` (for the access log).
+Task<void> originate_tls(UpstreamConn& conn, const OriginationContext& tls, std::string& failure_reason,
+                         boost::beast::error_code& ec);
+
 // The attempt's result; on a response, `reply` holds its connection and
 // parser. `deadline`: the per-try or route deadline, if any. `streamed`: the
 // body bytes a streaming request sent.

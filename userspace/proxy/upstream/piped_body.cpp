@@ -21,15 +21,17 @@ namespace http = beast::http;
 // client that sends nothing for the stream idle timeout, or resets its
 // stream, cuts the body (the upstream sees it incomplete and the attempt
 // fails).
-Task<uint64_t> PipedBody::relay_to(TcpStream& up, StreamRequest& out, std::string_view first, beast::error_code& ec) {
-  (void)first;  // the pipe holds the whole body, from its first byte
+template <class Stream>
+Task<uint64_t> PipedBody::relay(Stream& up, TcpStream& lowest, StreamRequest& out, beast::error_code& ec) {
+  // The pipe holds the whole body, from its first byte: the caller's
+  // `first` is not sent again.
   const bool chunked = !out.has_content_length();
   if (chunked) out.chunked(true);
   Wakeup wake(ioc_);
   pipe_->on_data = [&wake] { wake.notify(); };
   std::string head;
   append_http_head(head, out.base());
-  up.expires_after(kStreamIdleTimeout);
+  lowest.expires_after(kStreamIdleTimeout);
   co_await asio::async_write(up, asio::buffer(head), redirect(ec));
   std::array<char, kRelayChunkBytes> chunk;
   uint64_t at = 0;
@@ -73,12 +75,15 @@ Task<uint64_t> PipedBody::relay_to(TcpStream& up, StreamRequest& out, std::strin
     }
     const std::array<asio::const_buffer, 3> pieces{asio::buffer(size_line.data(), size_len), asio::buffer(chunk.data(), n),
                                                    asio::buffer(tail)};
-    up.expires_after(kStreamIdleTimeout);
+    lowest.expires_after(kStreamIdleTimeout);
     co_await asio::async_write(up, pieces, redirect(ec));
     if (last) break;
   }
   pipe_->on_data = nullptr;
   co_return at;
 }
+
+template Task<uint64_t> PipedBody::relay(TcpStream&, TcpStream&, StreamRequest&, beast::error_code&);
+template Task<uint64_t> PipedBody::relay(UpstreamTlsStream&, TcpStream&, StreamRequest&, beast::error_code&);
 
 }  // namespace sluice::proxy

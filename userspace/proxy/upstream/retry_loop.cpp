@@ -149,6 +149,7 @@ Task<ForwardResult> forward(Worker& w, Request& req, StreamingBody* streaming, c
     }
     case AttemptOutcome::Kind::kConnectFailure:
       log.flags = with_retry_limit(telemetry::ResponseFlag::kUpstreamConnectionFailure, exhausted);
+      log.upstream_transport_failure_reason = std::move(outcome.failure_reason);
       co_return local(503, "upstream connect error\n");
     case AttemptOutcome::Kind::kPerTryTimeout:
       log.flags = with_retry_limit(telemetry::ResponseFlag::kUpstreamRequestTimeout, exhausted);

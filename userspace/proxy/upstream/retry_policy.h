@@ -77,6 +77,9 @@ struct AttemptOutcome {
   // that outgrew the retry buffer is never retried (Envoy's
   // retry_or_shadow_abandoned).
   bool body_buffered = true;
+  // A connect failure's transport detail: a TLS handshake's error (Envoy's
+  // upstream transport failure reason); empty otherwise.
+  std::string failure_reason;
 };
 
 // Whether `retry_on` asks for another attempt after `outcome`. The number of

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -16,10 +17,19 @@
 
 namespace sluice::proxy {
 
+// TLS origination's stream, over the connection's own TcpStream (whose
+// expiry keeps bounding every read and write). Beast's ssl_stream gathers a
+// write's buffers into one TLS record where asio's alone would make one each.
+using UpstreamTlsStream = boost::beast::ssl_stream<TcpStream&>;
+
 // An upstream connection with the circuit-breaker slot it holds.
 struct UpstreamConn {
   TcpStream stream;
   CircuitBreaker::Guard slot;
+  // Set when the destination originates TLS: then every byte goes through
+  // it. Plain connections pay one null check per read or write, nothing more.
+  std::unique_ptr<UpstreamTlsStream> tls;
+  uint64_t tls_id = 0;  // OriginationContext::id; 0: plain
   // Kept with the connection, so a response is read in one or two reads,
   // not a series starting from a fresh 512-byte buffer.
   boost::beast::flat_buffer buffer;
@@ -45,6 +55,7 @@ struct UpstreamReply {
   std::unique_ptr<UpstreamConn> conn;
   std::optional<ResponseBodyParser> parser;  // a new one per response read
   uint64_t endpoint_id = 0;
+  uint64_t tls_id = 0;        // with endpoint_id, the pool the connection goes back to
   uint32_t max_requests = 0;  // maxRequestsPerConnection of its cluster; 0 = unlimited
   bool deadline_set = false;  // the connection's expiry is the route/try deadline
   bool new_connection = false;  // dialed for this attempt: its handshake was part of the wait

@@ -14,9 +14,10 @@ namespace sluice::proxy {
 
 class UpstreamPool {
  public:
-  // An idle connection to the endpoint, or null.
-  std::unique_ptr<UpstreamConn> take(uint64_t endpoint_id);
-  bool has_idle(uint64_t endpoint_id) const;
+  // An idle connection to the endpoint with these TLS settings
+  // (OriginationContext::id, 0 for plain), or null.
+  std::unique_ptr<UpstreamConn> take(uint64_t endpoint_id, uint64_t tls_id);
+  bool has_idle(uint64_t endpoint_id, uint64_t tls_id) const;
   // After a response body was relayed whole, its connection goes back to the
   // pool if both sides keep it alive and it has requests left.
   void give_back(UpstreamReply& reply, bool body_complete);
@@ -25,7 +26,15 @@ class UpstreamPool {
   void sweep(std::chrono::steady_clock::time_point now);
 
  private:
-  std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+  struct Key {
+    uint64_t endpoint;
+    uint64_t tls;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return std::hash<uint64_t>()(k.endpoint ^ (k.tls * 0x9e3779b97f4a7c15ULL)); }
+  };
+  std::unordered_map<Key, std::vector<std::unique_ptr<UpstreamConn>>, KeyHash> idle_;
 };
 
 }  // namespace sluice::proxy
