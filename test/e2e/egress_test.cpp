@@ -267,6 +267,9 @@ spec:
   - match: [{uri: {prefix: /teapot}}]
     fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
     route: [{destination: {host: api.dns.test}}]
+  - match: [{uri: {prefix: /retried}}]
+    route: [{destination: {host: api.dns.test}}]
+    retries: {attempts: 4, retryOn: connect-failure}
   - route: [{destination: {host: api.dns.test}}]
     timeout: 5s
 )";
@@ -276,6 +279,15 @@ spec:
   EXPECT_EQ(r.status, 418u) << r.body;
   EXPECT_TRUE(log_has("\"flags\":\"FI\"")) << log();
   EXPECT_TRUE(log_has("\"route\":\"default/api-dns\"")) << log();
+
+  // The route's retries too: with the HTTPS server gone, the call is tried
+  // 1 + 4 times before the 503.
+  node_->stop(tls_servers_.back());
+  tls_servers_.pop_back();
+  const HttpReply gone = call_api("/retried");
+  EXPECT_EQ(gone.status, 503u) << gone.body;
+  EXPECT_TRUE(log_has("\"attempts\":5")) << log();
+  EXPECT_TRUE(log_has("URX")) << log();
 }
 
 }  // namespace
