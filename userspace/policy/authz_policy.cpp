@@ -62,25 +62,28 @@ std::vector<std::string> service_accounts(const List& in, const std::string& ns)
   return out;
 }
 
-// A field: empty matches anything; else one value must match. Plain loops:
-// the lists are short (one or two values), and std::any_of's unrolled
-// search costs more than it saves on them, per request.
+// One field against the request: `positive`, one value must hit; a not*
+// field, none may. Plain loops: the lists are short (one or two values),
+// and std::any_of's unrolled search costs more than it saves on them, per
+// request.
+template <class T, class Pred>
+bool field_holds(const std::vector<T>& values, bool positive, Pred&& hit) {
+  for (const T& v : values) {
+    if (hit(v)) return positive;
+  }
+  return !positive;
+}
+
+// A field: empty matches anything; else one value must match.
 template <class T, class Pred>
 bool field(const std::vector<T>& values, Pred&& hit) {
-  if (values.empty()) return true;
-  for (const T& v : values) {
-    if (hit(v)) return true;
-  }
-  return false;
+  return values.empty() || field_holds(values, true, hit);
 }
 
 // A not* field: no value may match.
 template <class T, class Pred>
 bool not_field(const std::vector<T>& values, Pred&& hit) {
-  for (const T& v : values) {
-    if (hit(v)) return false;
-  }
-  return true;
+  return field_holds(values, false, hit);
 }
 
 using Identity = SourceIdentity;
@@ -137,16 +140,6 @@ uint16_t set_fields_of(const AuthzPolicies::Operation& o) {
   return bit_if_set(o.hosts, kHosts) | bit_if_set(o.not_hosts, kNotHosts) | bit_if_set(o.methods, kMethods) |
          bit_if_set(o.not_methods, kNotMethods) | bit_if_set(o.ports, kPorts) | bit_if_set(o.not_ports, kNotPorts) |
          bit_if_set(o.paths, kPaths) | bit_if_set(o.not_paths, kNotPaths);
-}
-
-// One field against the request: `positive`, one value must hit; a not*
-// field, none may. Only called for fields the policy sets.
-template <class T, class Pred>
-bool field_holds(const std::vector<T>& values, bool positive, Pred&& hit) {
-  for (const T& v : values) {
-    if (hit(v)) return positive;
-  }
-  return !positive;
 }
 
 bool source_matches(const AuthzPolicies::Source& s, const RequestFacts& r, const Identity& id) {

@@ -170,9 +170,9 @@ constexpr std::array<char, 512> make_hex_pairs() {
 }
 constexpr std::array<char, 512> kHexPairs = make_hex_pairs();
 
-// `digits` is 16 (an id) or 2 (a flags byte).
-char* put_hex(char* out, uint64_t v, int digits) {
-  for (int shift = 4 * (digits - 2); shift >= 0; shift -= 8) {
+// The 16 hex digits of a 64-bit id.
+char* put_hex(char* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
     const char* pair = &kHexPairs[2 * ((v >> shift) & 0xff)];
     *out++ = pair[0];
     *out++ = pair[1];
@@ -193,12 +193,12 @@ TraceContext parse_trace_context(const TraceHeaders& h) {
   return {};
 }
 
-void span_id_text(uint64_t id, char* out) { put_hex(out, id, 16); }
+void span_id_text(uint64_t id, char* out) { put_hex(out, id); }
 
 size_t trace_id_text(const TraceId& id, bool b3_short, char* out) {
   char* p = out;
-  if (!(b3_short && id.hi == 0)) p = put_hex(p, id.hi, 16);
-  p = put_hex(p, id.lo, 16);
+  if (!(b3_short && id.hi == 0)) p = put_hex(p, id.hi);
+  p = put_hex(p, id.lo);
   return static_cast<size_t>(p - out);
 }
 
@@ -209,7 +209,7 @@ size_t traceparent_text(const TraceContext& ctx, char* out) {
   *p++ = '-';
   p += trace_id_text(ctx.trace_id, false, p);
   *p++ = '-';
-  p = put_hex(p, ctx.span_id, 16);
+  p = put_hex(p, ctx.span_id);
   *p++ = '-';
   *p++ = '0';
   *p++ = ctx.sampled.value_or(false) ? '1' : '0';
@@ -220,14 +220,14 @@ size_t b3_single_text(const TraceContext& ctx, char* out) {
   char* p = out;
   p += trace_id_text(ctx.trace_id, true, p);
   *p++ = '-';
-  p = put_hex(p, ctx.span_id, 16);
+  p = put_hex(p, ctx.span_id);
   if (ctx.debug || ctx.sampled) {
     *p++ = '-';
     *p++ = ctx.debug ? 'd' : (*ctx.sampled ? '1' : '0');
   }
   if (ctx.parent_span_id != 0 && ctx.sampled) {
     *p++ = '-';
-    p = put_hex(p, ctx.parent_span_id, 16);
+    p = put_hex(p, ctx.parent_span_id);
   }
   return static_cast<size_t>(p - out);
 }
