@@ -3,6 +3,7 @@
 // sluice's span as the parent, and a test OTLP receiver on the node's
 // loopback (test/tools/otlp_receiver) gets the request span and its attempt
 // with the right links; /metrics counts what was exported.
+#include <algorithm>
 #include <memory>
 
 #include "echo_reply.h"
@@ -59,6 +60,10 @@ TEST_F(TracingTest, APodsTraceReachesTheAppAndTheOtlpReceiver) {
   EXPECT_EQ(std::stoull(span_attribute(attempt, "sluice.network_us")) +
                 std::stoull(span_attribute(attempt, "sluice.upstream_app_us")),
             attempt_us);
+  // The network's part is the RTT once, twice on a connection dialed for the
+  // attempt, never more than the attempt took.
+  const uint64_t trips = span_attribute(attempt, "sluice.tcp.new_connection") == "true" ? 2 : 1;
+  EXPECT_EQ(std::stoull(span_attribute(attempt, "sluice.network_us")), std::min<uint64_t>(trips * std::stoull(rtt), attempt_us));
 
   // Requests without a sampled context export nothing more.
   for (int i = 0; i < 5; ++i) EXPECT_EQ(get("/reviews/1").status, 200u);
