@@ -124,10 +124,8 @@ spec:
     tls: {mode: SIMPLE}
 )";
   const std::string s = all(build(std::string(kTask) + more).diagnostics);
-  EXPECT_NE(s.find("DestinationRule default/grpc: spec.trafficPolicy: tls on port 9000 of grpc.example.test: "
-                   "TLS origination over HTTP/2 is not supported"),
-            std::string::npos)
-      << s;
+  // HTTP/2 (a GRPC port) originates TLS with ALPN h2: nothing to warn about.
+  EXPECT_EQ(s.find("tls on port 9000"), std::string::npos) << s;
   EXPECT_NE(s.find("tls on port 5432 of grpc.example.test (TCP): TLS origination is not supported on non-HTTP ports"),
             std::string::npos)
       << s;
@@ -224,6 +222,16 @@ TEST(OriginationContexts, OneContextPerSettingSharedUntilUnused) {
   const uint64_t old_id = b->id;
   b.reset();
   EXPECT_NE(contexts.get(config::ClientTlsPolicy{simple.mode}, "b.test")->id, old_id);
+}
+
+TEST(Alpn, OneProtocolInWireFormAndTheServersChoiceJudged) {
+  EXPECT_EQ(alpn_wire("h2"), std::string("\x02h2", 3));
+  EXPECT_EQ(alpn_wire(""), std::string(1, '\0'));
+  EXPECT_EQ(alpn_refusal("h2", "h2"), "");
+  EXPECT_EQ(alpn_refusal("", ""), "");  // HTTP/1.1 offers none: nothing to judge
+  EXPECT_EQ(alpn_refusal("", "http/1.1"), "");
+  EXPECT_EQ(alpn_refusal("h2", ""), "TLS_error: ALPN: the server did not select h2 (it selected none)");
+  EXPECT_EQ(alpn_refusal("h2", "http/1.1"), "TLS_error: ALPN: the server did not select h2 (it selected http/1.1)");
 }
 
 }  // namespace

@@ -291,33 +291,24 @@ class Builder {
     }
   }
 
-  // TLS origination is the HTTP/1.1 upstream's (docs/egress.md): say so
-  // where a DestinationRule asks for it on a port that will not get it,
-  // rather than let a user believe such traffic is encrypted.
+  // TLS origination is the HTTP upstreams' (HTTP/1.1, and HTTP/2 with ALPN
+  // h2; docs/egress.md): say so where a DestinationRule asks for it on a
+  // port that will not get it, rather than let a user believe such traffic
+  // is encrypted.
   void warn_tls_origination() {
     for (const auto& r : snap_.resources.destination_rules) {
       const Service* s = snap_.find_service(resolve_host(r->spec.host(), r->meta.ns, snap_.domain));
       if (!s) continue;
       for (const ServicePort& p : s->ports) {
+        if (is_http(p.protocol)) continue;
         bool tls = p.policy.tls.originates();
-        bool h2 = p.policy.connection_pool.h2_upgrade;
-        for (const Subset& sub : s->subsets) {
-          const ResolvedPolicy sp = resolve_policy(s->policy, sub.policy, p.port);
-          tls = tls || sp.tls.originates();
-          h2 = h2 || sp.connection_pool.h2_upgrade;
-        }
+        for (const Subset& sub : s->subsets) tls = tls || resolve_policy(s->policy, sub.policy, p.port).tls.originates();
         if (!tls) continue;
-        const std::string port = std::to_string(p.port);
         sink_.set_context(r->source.file(), r->meta.id());
-        if (!is_http(p.protocol)) {
-          sink_.warning(r->source.line_of("spec.trafficPolicy"), "spec.trafficPolicy",
-                        "tls on port " + port + " of " + s->fqdn + " (" + std::string(protocol_name(p.protocol)) +
-                            "): TLS origination is not supported on non-HTTP ports; its connections are not encrypted by sluice");
-        } else if (h2 || p.protocol != Protocol::kHttp) {
-          sink_.warning(r->source.line_of("spec.trafficPolicy"), "spec.trafficPolicy",
-                        "tls on port " + port + " of " + s->fqdn +
-                            ": TLS origination over HTTP/2 is not supported; its requests fail with 503 (UF), never in plaintext");
-        }
+        sink_.warning(r->source.line_of("spec.trafficPolicy"), "spec.trafficPolicy",
+                      "tls on port " + std::to_string(p.port) + " of " + s->fqdn + " (" +
+                          std::string(protocol_name(p.protocol)) +
+                          "): TLS origination is not supported on non-HTTP ports; its connections are not encrypted by sluice");
       }
     }
   }

@@ -15,11 +15,12 @@ std::vector<MirrorTarget> mirror_targets(const RouteDecision& d, uint16_t origin
     const config::Service* s = d.snapshot->find_service(host);
     const config::ServicePort* port = s ? port_of(*s, dest.has_port() ? dest.port().number() : 0, original_port) : nullptr;
     if (!port) return;
-    // Mirrors go out plain (shadow_writer.h): none to a destination whose
-    // traffic must be encrypted (TLS origination).
-    if (subset_policy(*s, *port, dest.subset()).tls.originates()) return;
     auto target = target_of(&dest, *s, *port, dest.subset());
     if (!target || target->endpoints.empty()) return;
+    // An HTTP/1.1 copy goes out plain on a connection of its own
+    // (shadow_writer.cpp): none to a destination whose traffic must be
+    // encrypted. An HTTP/2 copy takes the pooled connections, TLS included.
+    if (target->tls && !target->h2) return;
     const config::Endpoint* ep = target->endpoints[rng() % target->endpoints.size()];
     out.push_back({ep, s->socket_redirect, std::move(target)});
   };

@@ -112,4 +112,25 @@ std::string tls_failure_reason(const SSL* ssl, const boost::system::error_code& 
   return r;
 }
 
+std::string alpn_wire(std::string_view protocol) {
+  std::string w(1, static_cast<char>(protocol.size()));
+  w += protocol;
+  return w;
+}
+
+std::string alpn_refusal(std::string_view offered, std::string_view selected) {
+  if (offered.empty() || selected == offered) return "";
+  // A server that did not select the protocol may not speak it: its bytes
+  // must not go on such a connection (RFC 7301: the client may end it).
+  return "TLS_error: ALPN: the server did not select " + std::string(offered) + " (it selected " +
+         (selected.empty() ? std::string("none") : std::string(selected)) + ")";
+}
+
+std::string_view alpn_selected(const SSL* ssl) {
+  const unsigned char* data = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl, &data, &len);
+  return data ? std::string_view(reinterpret_cast<const char*>(data), len) : std::string_view();
+}
+
 }  // namespace sluice::proxy

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "traffic_policy.h"
 
@@ -52,5 +53,16 @@ class OriginationContexts {
 // upstream_transport_failure_reason): "TLS_error: certificate verify failed:
 // unable to get local issuer certificate".
 std::string tls_failure_reason(const SSL* ssl, const boost::system::error_code& ec);
+
+// ALPN's wire form of one protocol name: its length byte, then the name.
+std::string alpn_wire(std::string_view protocol);
+
+// Why a connection that offered `offered` in ALPN must not go on, given what
+// the server `selected` ("" for nothing: a server without ALPN, or one that
+// ignored it); "" when it selected the protocol, or none was offered.
+std::string alpn_refusal(std::string_view offered, std::string_view selected);
+
+// What the server of a completed handshake selected in ALPN ("" for none).
+std::string_view alpn_selected(const SSL* ssl);
 
 }  // namespace sluice::proxy

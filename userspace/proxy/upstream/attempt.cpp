@@ -83,15 +83,6 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
   // HTTP/1.1 even to an h2 target (docs/http2.md).
   std::shared_ptr<RequestBodyPipe> pipe = streaming ? streaming->pipe() : nullptr;
   if (d.target->h2 && (!streaming || pipe)) {
-    // The h2 upstream speaks h2c only: rather than send what should be
-    // encrypted in plaintext, such a destination fails (the config warned).
-    if (d.target->tls) {
-      AttemptOutcome refused;
-      refused.kind = AttemptOutcome::Kind::kConnectFailure;
-      refused.request_sent = false;
-      refused.failure_reason = "TLS_error: TLS origination over HTTP/2 is not supported";
-      co_return refused;
-    }
     co_return co_await attempt_h2(w, ep, req, pipe, reply, d, deadline);
   }
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
@@ -134,7 +125,10 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
         co_await connect_upstream(w, conn->stream, *d.target, ep, ec);
         // The handshake is part of connecting (Envoy's too): under the
         // connect timeout, and a failure is a connect failure (503 UF).
-        if (!ec && tls) co_await originate_tls(*conn, *tls, out.failure_reason, ec);
+        if (!ec && tls) {
+          conn->tls = co_await originate_tls(conn->stream, *tls, "", out.failure_reason, ec);
+          conn->tls_id = tls->id;
+        }
         conn->stream.expires_never();
         if (ec) {
           out.kind = ec == beast::error::timeout && !tls ? AttemptOutcome::Kind::kPerTryTimeout
@@ -186,23 +180,43 @@ void open_upstream(const Worker& w, Socket& s, bool socket_redirect, beast::erro
   }
 }
 
-Task<void> originate_tls(UpstreamConn& conn, const OriginationContext& tls, std::string& failure_reason,
-                         beast::error_code& ec) {
+Task<std::unique_ptr<UpstreamTlsStream>> originate_tls(TcpStream& tcp, const OriginationContext& tls,
+                                                       std::string_view alpn, std::string& failure_reason,
+                                                       beast::error_code& ec) {
   if (!tls.error.empty()) {
     failure_reason = "TLS_error: " + tls.error;
     ec = asio::error::no_protocol_option;
-    co_return;
+    co_return nullptr;
   }
-  conn.tls = std::make_unique<UpstreamTlsStream>(conn.stream, tls.ctx);
-  conn.tls_id = tls.id;
-  SSL* ssl = conn.tls->native_handle();
+  auto stream = std::make_unique<UpstreamTlsStream>(tcp, tls.ctx);
+  SSL* ssl = stream->native_handle();
   if (tls.send_sni && SSL_set_tlsext_host_name(ssl, tls.sni.c_str()) != 1) {
     failure_reason = "TLS_error: bad SNI " + tls.sni;
     ec = asio::error::invalid_argument;
-    co_return;
+    co_return nullptr;
   }
-  co_await conn.tls->async_handshake(asio::ssl::stream_base::client, redirect(ec));
-  if (ec) failure_reason = tls_failure_reason(ssl, ec);
+  // Offered on this connection only, not in the shared context: the same
+  // settings serve HTTP/1.1 upstreams, which offer no ALPN.
+  const std::string wire = alpn_wire(alpn);
+  if (!alpn.empty() &&
+      SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire.data()), static_cast<unsigned>(wire.size())) != 0) {
+    failure_reason = "TLS_error: cannot offer ALPN " + std::string(alpn);
+    ec = asio::error::invalid_argument;
+    co_return nullptr;
+  }
+  co_await stream->async_handshake(asio::ssl::stream_base::client, redirect(ec));
+  if (ec) {
+    failure_reason = tls_failure_reason(ssl, ec);
+    co_return nullptr;
+  }
+  // A server that did not agree to the protocol must not get its bytes: an
+  // h2 preface to an HTTP/1.1 server would only fail later and less clearly.
+  if (std::string why = alpn_refusal(alpn, alpn_selected(ssl)); !why.empty()) {
+    failure_reason = std::move(why);
+    ec = asio::error::no_protocol_option;
+    co_return nullptr;
+  }
+  co_return stream;
 }
 
 Task<void> connect_upstream(const Worker& w, TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <optional>
 
 #include "retry_policy.h"
@@ -23,11 +26,15 @@ void open_upstream(const Worker& w, Socket& s, bool socket_redirect, boost::beas
 Task<void> connect_upstream(const Worker& w, TcpStream& s, const RouteTarget& target, const config::Endpoint& ep,
                             boost::beast::error_code& ec);
 
-// The TLS handshake of a new connection that originates TLS: its stream
-// wraps conn.stream from now on. A failure sets ec and says why in
-// `failure_reason` (for the access log).
-Task<void> originate_tls(UpstreamConn& conn, const OriginationContext& tls, std::string& failure_reason,
-                         boost::beast::error_code& ec);
+// The TLS handshake of a new connection that originates TLS, over its
+// connected `tcp` (whose expiry, the connect timeout, bounds it): the stream
+// every byte of the connection goes through from now on. `alpn`: the one
+// protocol offered in ALPN ("h2" for an HTTP/2 upstream), which the server
+// must select, or "" to offer none. A failure sets ec, says why in
+// `failure_reason` (for the access log), and returns null.
+Task<std::unique_ptr<UpstreamTlsStream>> originate_tls(TcpStream& tcp, const OriginationContext& tls,
+                                                       std::string_view alpn, std::string& failure_reason,
+                                                       boost::beast::error_code& ec);
 
 // The attempt's result; on a response, `reply` holds its connection and
 // parser. `deadline`: the per-try or route deadline, if any. `streamed`: the

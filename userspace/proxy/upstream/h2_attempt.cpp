@@ -4,6 +4,7 @@
 #include "endpoint_picker.h"
 #include "grpc_status.h"
 #include "h2_upstream_conn.h"
+#include "tls_origination.h"
 #include "wakeup.h"
 
 namespace sluice::proxy {
@@ -17,7 +18,7 @@ namespace {
 // endpoint, the request waits as pending (http1MaxPendingRequests) for
 // either, up to the connect timeout, as for HTTP/1.1. Null, with `out`
 // set, when there is none.
-Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, uint64_t id, const config::Endpoint& ep,
+Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, PoolKey id, const config::Endpoint& ep,
                                                       const RouteDecision& d, AttemptOutcome& out) {
   if (auto conn = w.h2_pool.pick(id)) co_return conn;
   CircuitBreaker& breaker = d.cluster().breaker;
@@ -46,15 +47,20 @@ Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, uint64_t id, co
   TcpStream s(w.ioc);
   beast::error_code ec;
   co_await connect_upstream(w, s, *d.target, ep, ec);
-  s.expires_never();
-  if (ec) {
-    out.kind = ec == beast::error::timeout ? AttemptOutcome::Kind::kPerTryTimeout : AttemptOutcome::Kind::kConnectFailure;
-    out.request_sent = false;
-    co_return nullptr;
-  }
   const auto& pool = d.cluster().policy.connection_pool;
   auto conn = std::make_shared<H2UpstreamConn>(w.ioc, std::move(s), std::move(*slot), pool.max_requests_per_connection,
                                                std::chrono::milliseconds(pool.http_idle_timeout_ms));
+  // The handshake is part of connecting, as on the HTTP/1.1 path: under the
+  // same connect timeout, and its failure a connect failure (503 UF).
+  const OriginationContext* tls = d.target->tls.get();
+  if (!ec && tls) co_await conn->originate_tls(*tls, out.failure_reason, ec);
+  if (ec) {
+    // Dropped unstarted: not a byte of h2 went out.
+    out.kind = ec == beast::error::timeout && !tls ? AttemptOutcome::Kind::kPerTryTimeout
+                                                   : AttemptOutcome::Kind::kConnectFailure;
+    out.request_sent = false;
+    co_return nullptr;
+  }
   conn->start();
   w.h2_pool.add(id, conn);
   co_return conn;
@@ -67,8 +73,9 @@ Task<AttemptOutcome> attempt_h2(Worker& w, const config::Endpoint& ep, const Req
                                 UpstreamReply& reply, const RouteDecision& d,
                                 std::optional<RetryClock::time_point> deadline) {
   const uint64_t id = EndpointPicker::endpoint_id(&ep);
+  const PoolKey key{id, d.target->tls ? d.target->tls->id : 0};
   AttemptOutcome out;
-  std::shared_ptr<H2UpstreamConn> conn = co_await stream_capacity(w, id, ep, d, out);
+  std::shared_ptr<H2UpstreamConn> conn = co_await stream_capacity(w, key, ep, d, out);
   if (!conn) co_return out;
   auto st = std::make_shared<H2UpstreamStream>();
   st->pipe = pipe;  // shared: nghttp2 may read it until the stream is gone

@@ -7,9 +7,10 @@
 #include <array>
 #include <string>
 
+#include "attempt.h"
 #include "h2_limits.h"
 #include "proxy_limits.h"
-#include "upstream_conn.h"
+#include "tls_origination.h"
 
 namespace sluice::proxy {
 
@@ -24,7 +25,13 @@ H2UpstreamConn::H2UpstreamConn(asio::io_context& ioc, TcpStream stream, CircuitB
       max_requests_(max_requests),
       idle_timeout_(idle_timeout) {}
 
+Task<void> H2UpstreamConn::originate_tls(const OriginationContext& tls, std::string& failure_reason,
+                                         beast::error_code& ec) {
+  tls_ = co_await sluice::proxy::originate_tls(stream_, tls, "h2", failure_reason, ec);
+}
+
 void H2UpstreamConn::start() {
+  stream_.expires_never();  // the connect timeout (and the handshake's) ends here
   asio::co_spawn(stream_.get_executor(), read_loop(shared_from_this()), asio::detached);
   asio::co_spawn(stream_.get_executor(), write_loop(shared_from_this()), asio::detached);
 }
@@ -100,7 +107,13 @@ Task<void> H2UpstreamConn::read_loop(std::shared_ptr<H2UpstreamConn> self) {
   std::array<char, kRelayChunkBytes> buf;
   beast::error_code ec;
   while (!self->dead_) {
-    const std::size_t n = co_await self->stream_.socket().async_read_some(asio::buffer(buf), redirect(ec));
+    std::size_t n = 0;
+    // if/else, not ?: : GCC 12 evaluates both arms of a conditional under co_await.
+    if (self->tls_) {
+      n = co_await self->tls_->async_read_some(asio::buffer(buf), redirect(ec));
+    } else {
+      n = co_await self->stream_.socket().async_read_some(asio::buffer(buf), redirect(ec));
+    }
     if (ec || self->dead_) break;
     const bool ok = self->session_.receive(std::string_view(buf.data(), n));
     self->writer_wake_.notify();  // WINDOW_UPDATE, SETTINGS ACK, a GOAWAY...
@@ -123,7 +136,11 @@ Task<void> H2UpstreamConn::write_loop(std::shared_ptr<H2UpstreamConn> self) {
       co_await self->writer_wake_.wait();
       continue;
     }
-    co_await asio::async_write(self->stream_.socket(), asio::buffer(out), redirect(ec));
+    if (self->tls_) {
+      co_await asio::async_write(*self->tls_, asio::buffer(out), redirect(ec));
+    } else {
+      co_await asio::async_write(self->stream_.socket(), asio::buffer(out), redirect(ec));
+    }
     if (ec) break;
   }
   self->die();

@@ -1,4 +1,5 @@
-// One multiplexed HTTP/2 connection to an endpoint: the socket, the nghttp2
+// One multiplexed HTTP/2 connection to an endpoint: the socket (h2c, or h2
+// over TLS when the destination originates TLS), the nghttp2
 // client session, and the two coroutines that move bytes (a reader and the
 // only writer). Shared by the requests whose streams it carries and by the
 // worker's pool (h2_upstream_pool.h); it lives until the last of them lets
@@ -8,14 +9,18 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "circuit_breaker.h"
 #include "h2_client_session.h"
 #include "proxy_asio.h"
+#include "upstream_conn.h"
 #include "wakeup.h"
 
 namespace sluice::proxy {
+
+struct OriginationContext;  // tls_origination.h
 
 class H2UpstreamConn : public std::enable_shared_from_this<H2UpstreamConn> {
  public:
@@ -23,6 +28,11 @@ class H2UpstreamConn : public std::enable_shared_from_this<H2UpstreamConn> {
   // unlimited); `idle_timeout`: connectionPool.http.idleTimeout.
   H2UpstreamConn(boost::asio::io_context& ioc, TcpStream stream, CircuitBreaker::Guard slot, uint32_t max_requests,
                  std::chrono::milliseconds idle_timeout);
+  // Before start(), for a destination that originates TLS: the handshake,
+  // offering ALPN h2, under the expiry the stream has (the connect
+  // timeout). A failure (the server did not select h2 included) sets ec and
+  // `failure_reason`; the connection must then be dropped unstarted.
+  Task<void> originate_tls(const OriginationContext& tls, std::string& failure_reason, boost::beast::error_code& ec);
   // Starts the reader and the writer on the worker.
   void start();
 
@@ -51,6 +61,9 @@ class H2UpstreamConn : public std::enable_shared_from_this<H2UpstreamConn> {
   void die();
 
   TcpStream stream_;
+  // Over stream_ (declared after it, so gone first). Null: h2c, whose reads
+  // and writes go to the socket as before, behind one null check.
+  std::unique_ptr<UpstreamTlsStream> tls_;
   CircuitBreaker::Guard slot_;  // its place under maxConnections
   H2ClientSession session_;
   Wakeup writer_wake_;

@@ -12,8 +12,8 @@ H2UpstreamPool::~H2UpstreamPool() {
   }
 }
 
-std::vector<std::shared_ptr<H2UpstreamConn>>& H2UpstreamPool::live(uint64_t endpoint_id) {
-  auto& conns = conns_[endpoint_id];
+std::vector<std::shared_ptr<H2UpstreamConn>>& H2UpstreamPool::live(PoolKey key) {
+  auto& conns = conns_[key];
   std::erase_if(conns, [](const auto& c) {
     if (!c->spent()) return false;
     c->close();
@@ -22,19 +22,19 @@ std::vector<std::shared_ptr<H2UpstreamConn>>& H2UpstreamPool::live(uint64_t endp
   return conns;
 }
 
-std::shared_ptr<H2UpstreamConn> H2UpstreamPool::pick(uint64_t endpoint_id) {
+std::shared_ptr<H2UpstreamConn> H2UpstreamPool::pick(PoolKey key) {
   // The first with room: streams gather on few connections, and the others
   // go idle and are swept.
-  for (const auto& c : live(endpoint_id)) {
+  for (const auto& c : live(key)) {
     if (c->usable()) return c;
   }
   return nullptr;
 }
 
-bool H2UpstreamPool::can_open(uint64_t endpoint_id) { return live(endpoint_id).size() < kMaxH2ConnectionsPerEndpoint; }
+bool H2UpstreamPool::can_open(PoolKey key) { return live(key).size() < kMaxH2ConnectionsPerEndpoint; }
 
-void H2UpstreamPool::add(uint64_t endpoint_id, std::shared_ptr<H2UpstreamConn> conn) {
-  conns_[endpoint_id].push_back(std::move(conn));
+void H2UpstreamPool::add(PoolKey key, std::shared_ptr<H2UpstreamConn> conn) {
+  conns_[key].push_back(std::move(conn));
 }
 
 void H2UpstreamPool::sweep(std::chrono::steady_clock::time_point now) {

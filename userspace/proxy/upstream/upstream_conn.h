@@ -5,7 +5,9 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +23,18 @@ namespace sluice::proxy {
 // expiry keeps bounding every read and write). Beast's ssl_stream gathers a
 // write's buffers into one TLS record where asio's alone would make one each.
 using UpstreamTlsStream = boost::beast::ssl_stream<TcpStream&>;
+
+// What upstream pools key connections on: the endpoint and the TLS setting
+// (OriginationContext::id, 0 for plain), so a plain and a TLS connection to
+// one address, or two TLS settings, never mix.
+struct PoolKey {
+  uint64_t endpoint;
+  uint64_t tls;
+  bool operator==(const PoolKey&) const = default;
+};
+struct PoolKeyHash {
+  size_t operator()(const PoolKey& k) const { return std::hash<uint64_t>()(k.endpoint ^ (k.tls * 0x9e3779b97f4a7c15ULL)); }
+};
 
 // An upstream connection with the circuit-breaker slot it holds.
 struct UpstreamConn {

@@ -26,15 +26,7 @@ class UpstreamPool {
   void sweep(std::chrono::steady_clock::time_point now);
 
  private:
-  struct Key {
-    uint64_t endpoint;
-    uint64_t tls;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return std::hash<uint64_t>()(k.endpoint ^ (k.tls * 0x9e3779b97f4a7c15ULL)); }
-  };
-  std::unordered_map<Key, std::vector<std::unique_ptr<UpstreamConn>>, KeyHash> idle_;
+  std::unordered_map<PoolKey, std::vector<std::unique_ptr<UpstreamConn>>, PoolKeyHash> idle_;
 };
 
 }  // namespace sluice::proxy
