@@ -16,6 +16,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -155,15 +158,19 @@ const std::string kSlowRequest = grpc_frame(std::string("\x18\xd0\x0f", 3));
 // loopback address and one shared port, behind the Service port "grpc".
 class GrpcLoopbackTest : public ::testing::Test {
  protected:
-  void start_servers(int v1_fail = 0) {
+  // `extra`: more flags for both servers (--tls-cert...).
+  void start_servers(int v1_fail = 0, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> v1{SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.20:0", "--version", "v1"};
     if (v1_fail) v1.insert(v1.end(), {"--fail", std::to_string(v1_fail)});
+    v1.insert(v1.end(), extra.begin(), extra.end());
     servers_.push_back(std::make_unique<Child>(v1));
     const std::string listening = servers_.back()->wait_line("listening ");
     ASSERT_FALSE(listening.empty()) << "sluice-grpc-echo did not start";
     port_ = static_cast<uint16_t>(std::stoi(listening.substr(10)));
-    servers_.push_back(std::make_unique<Child>(std::vector<std::string>{
-        SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.21:" + std::to_string(port_), "--version", "v2"}));
+    std::vector<std::string> v2{SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.21:" + std::to_string(port_),
+                                "--version", "v2"};
+    v2.insert(v2.end(), extra.begin(), extra.end());
+    servers_.push_back(std::make_unique<Child>(v2));
     ASSERT_FALSE(servers_.back()->wait_line("listening ").empty());
   }
 
@@ -541,6 +548,143 @@ TEST_F(GrpcLoopbackTest, WithoutH2ToTheBackendAGrpcServerCannotBeReached) {
   const auto lines = call({"--method", "unary", "--calls", "1"});
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(count_with(lines, "ok"), 0u) << lines.front();
+}
+
+// HTTP/2 upstream over TLS (DestinationRule tls SIMPLE/MUTUAL on a grpc
+// port): sluice-grpc-echo serves gRPC over TLS (gRPC's TLS server, ALPN h2)
+// with a certificate from a CA made here; the client speaks h2c to the
+// proxy, the proxy originates TLS with ALPN h2. docs/egress.md.
+class GrpcTlsLoopbackTest : public GrpcLoopbackTest {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-grpc-tls-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    const std::string d = "cd " + dir_ + " && ";
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const std::string sign = " -CA ca.crt -CAkey ca.key -CAcreateserial -days 1";
+    for (const std::string& step :
+         {d + "openssl req -x509" + ec + " -days 1 -subj /CN=sluice-test-ca -keyout ca.key -out ca.crt",
+          d + "openssl req -x509" + ec + " -days 1 -subj /CN=sluice-wrong-ca -keyout wrong.key -out wrong-ca.crt",
+          // The names the proxy checks by default: each destination's host.
+          d + "printf 'subjectAltName=DNS:grpc-echo.default.svc.cluster.local,"
+              "DNS:grpc-mirror.default.svc.cluster.local\\n' > san.ext",
+          d + "openssl req" + ec + " -subj /CN=grpc-echo -keyout srv.key -out srv.csr",
+          d + "openssl x509 -req -in srv.csr" + sign + " -extfile san.ext -out srv.crt",
+          d + "openssl req" + ec + " -subj /CN=sluice-client -keyout client.key -out client.csr",
+          d + "openssl x509 -req -in client.csr" + sign + " -out client.crt"}) {
+      ASSERT_EQ(std::system(("(" + step + ") >/dev/null 2>&1").c_str()), 0) << step;
+    }
+  }
+  void TearDown() override {
+    GrpcLoopbackTest::TearDown();
+    if (HasFailure()) {
+      std::lock_guard lock(log_.mu);
+      for (const auto& l : log_.lines) std::cerr << "access log: " << l << "\n";
+    }
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::vector<std::string> tls_server_flags() const {
+    return {"--tls-cert", dir_ + "/srv.crt", "--tls-key", dir_ + "/srv.key"};
+  }
+  // A DestinationRule for `host` whose trafficPolicy.tls has these fields.
+  std::string tls_rule(const std::string& fields, const std::string& host = "grpc-echo") const {
+    return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: " + host +
+           "-tls, namespace: default}\nspec:\n  host: " + host + "\n  trafficPolicy:\n    tls: {" + fields + "}\n---\n";
+  }
+  std::string simple() const { return "mode: SIMPLE, caCertificates: " + dir_ + "/ca.crt"; }
+
+  std::string dir_;
+};
+
+TEST_F(GrpcTlsLoopbackTest, UnaryAndServerStreamingCallsReachAGrpcServerOverTls) {
+  start_servers(0, tls_server_flags());
+  start_proxy(tls_rule(simple()));
+  expect_every_call({"--method", "unary", "--calls", "10", "--text", "ping"}, 10, "ok version=v", "text=ping");
+  // 2000 replies: many TLS records and flow-control windows, relayed as they come.
+  expect_every_call({"--method", "stream", "--count", "2000", "--calls", "2"}, 2, "ok version=v", "replies=2000");
+  expect_every_call({"--method", "bidi", "--count", "5", "--calls", "1"}, 1, "ok version=v", "replies=5");
+  EXPECT_TRUE(log_has("\"protocol\":\"HTTP/2\""));
+  EXPECT_EQ(requests_with({R"(request_protocol="grpc")", R"(grpc_response_status="0")"}, 13), 13u);
+}
+
+TEST_F(GrpcTlsLoopbackTest, AWrongCaFailsWithUnavailableAndTheVerifyReason) {
+  start_servers(0, tls_server_flags());
+  start_proxy(tls_rule("mode: SIMPLE, caCertificates: " + dir_ + "/wrong-ca.crt"));
+  const auto lines = call({"--method", "unary", "--calls", "1"});
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("status=14"), std::string::npos) << lines[0];
+  EXPECT_TRUE(log_has("\"flags\":\"UF\""));
+  EXPECT_TRUE(log_has("certificate verify failed"));
+}
+
+// An HTTPS server (openssl s_server) that does not speak h2. With no ALPN
+// of its own it ignores the offer: the handshake completes, and the proxy
+// ends the connection before any HTTP/2 byte. With `-alpn http/1.1` it ends
+// the handshake itself (RFC 7301's no_application_protocol alert).
+TEST_F(GrpcTlsLoopbackTest, AServerThatDoesNotSelectH2InAlpnIsATransportFailure) {
+  for (const auto& [alpn, reason] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{}, "\"upstream_transport_failure_reason\":\"TLS_error: ALPN: the server did not select h2 (it selected none)\""},
+           {{"-alpn", "http/1.1"}, "\"upstream_transport_failure_reason\":\"TLS_error: tlsv1 alert no application protocol"}}) {
+    // One on each pod's address (127.0.0.20 and .21), on one port.
+    std::vector<std::unique_ptr<Child>> https;
+    for (const std::string ip : {"127.0.0.20", "127.0.0.21"}) {
+      const std::string address = ip + ":" + (https.empty() ? "0" : std::to_string(port_));
+      std::vector<std::string> argv{"/usr/bin/openssl", "s_server", "-accept", address, "-cert", dir_ + "/srv.crt",
+                                    "-key", dir_ + "/srv.key", "-www"};
+      argv.insert(argv.end(), alpn.begin(), alpn.end());
+      https.push_back(std::make_unique<Child>(argv));
+      // "ACCEPT 127.0.0.20:PORT" for port 0, a bare "ACCEPT" for a given one.
+      const std::string accept = https.back()->wait_line("ACCEPT");
+      ASSERT_FALSE(accept.empty()) << "s_server did not start on " << address;
+      if (https.size() == 1) port_ = static_cast<uint16_t>(std::stoi(accept.substr(accept.rfind(':') + 1)));
+    }
+    start_proxy(tls_rule(simple()));
+    const auto lines = call({"--method", "unary", "--calls", "1"});
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("status=14"), std::string::npos) << lines[0];
+    EXPECT_TRUE(log_has("\"flags\":\"UF\""));
+    EXPECT_TRUE(log_has(reason)) << reason;
+    proxy_->stop();
+    proxy_.reset();
+  }
+}
+
+TEST_F(GrpcTlsLoopbackTest, MutualTlsPresentsTheClientCertificate) {
+  std::vector<std::string> flags = tls_server_flags();
+  flags.insert(flags.end(), {"--tls-client-ca", dir_ + "/ca.crt"});
+  start_servers(0, flags);
+  // Without a client certificate the server refuses the handshake.
+  start_proxy(tls_rule(simple()));
+  const auto refused = call({"--method", "unary", "--calls", "1"});
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_NE(refused[0].find("status=14"), std::string::npos) << refused[0];
+  proxy_->stop();
+  proxy_.reset();
+  start_proxy(tls_rule("mode: MUTUAL, caCertificates: " + dir_ + "/ca.crt, clientCertificate: " + dir_ +
+                       "/client.crt, privateKey: " + dir_ + "/client.key"));
+  expect_every_call({"--method", "unary", "--calls", "3", "--text", "mtls"}, 3, "ok version=v", "text=mtls");
+}
+
+// An HTTP/2 mirror whose destination originates TLS: the copies take the
+// pooled h2 connections, over TLS like the calls.
+TEST_F(GrpcTlsLoopbackTest, AMirrorToAGrpcDestinationOverTlsGetsTheCopies) {
+  start_servers(0, tls_server_flags());
+  std::vector<std::string> argv{SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "127.0.0.22:0", "--version", "mirror",
+                                "--log-calls", "1"};
+  for (const auto& f : tls_server_flags()) argv.push_back(f);
+  Child mirror(argv);
+  const std::string listening = mirror.wait_line("listening ");
+  ASSERT_FALSE(listening.empty());
+  const auto mirror_port = static_cast<uint16_t>(std::stoi(listening.substr(10)));
+  start_proxy(grpc_service("grpc-mirror", 61, "127.0.0.22", mirror_port) + tls_rule(simple()) +
+              tls_rule(simple(), "grpc-mirror") + mirrored_to("grpc-mirror"));
+  expect_every_call({"--method", "unary", "--calls", "3", "--text", "ping"}, 3, "ok version=v", "text=ping");
+  const auto copies = mirror.wait_lines("call method=Unary", 3);
+  ASSERT_EQ(copies.size(), 3u);
+  for (const auto& l : copies) EXPECT_NE(l.find("-shadow"), std::string::npos) << l;
 }
 
 }  // namespace

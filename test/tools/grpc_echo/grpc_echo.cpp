@@ -6,6 +6,9 @@
 //     with that gRPC status (14: UNAVAILABLE), after counting it.
 //     --log-calls 1 prints "call method=M authority=A messages=N bytes=B"
 //     as each call ends (what a mirror received).
+//     --tls-cert CHAIN.pem --tls-key KEY.pem: serves gRPC over TLS (ALPN
+//     h2) instead of h2c; --tls-client-ca CA.pem also requires a client
+//     certificate signed by that CA (mutual TLS).
 //   sluice-grpc-echo call --target IP:PORT --method unary|stream|bidi|pingpong|upload
 //       [--text T] [--count N] [--size BYTES] [--calls K] [--delay-ms D] [--deadline-ms X]
 //       [--ca CA.pem --authority NAME] [--latency 1]
@@ -132,12 +135,31 @@ std::string flag(const std::map<std::string, std::string>& f, const std::string&
 
 std::atomic<bool> g_stop{false};
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Plaintext h2c, or TLS with the --tls-* files (gRPC's TLS server takes only
+// clients that offer h2 in ALPN).
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::map<std::string, std::string>& f) {
+  const std::string cert = flag(f, "--tls-cert", "");
+  if (cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({file_text(flag(f, "--tls-key", "")), file_text(cert)});
+  if (const std::string ca = flag(f, "--tls-client-ca", ""); !ca.empty()) {
+    tls.pem_root_certs = file_text(ca);
+    tls.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(tls);
+}
+
 int serve(const std::map<std::string, std::string>& f) {
   EchoService service(flag(f, "--version", "v1"), std::atoi(flag(f, "--fail", "0").c_str()),
                       flag(f, "--log-calls", "0") == "1");
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(flag(f, "--listen", "127.0.0.1:0"), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(flag(f, "--listen", "127.0.0.1:0"), server_credentials(f), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -162,9 +184,8 @@ int call(const std::map<std::string, std::string>& f) {
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   grpc::ChannelArguments args;
   if (const std::string ca = flag(f, "--ca", ""); !ca.empty()) {
-    std::ifstream in(ca);
     grpc::SslCredentialsOptions tls;
-    tls.pem_root_certs.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    tls.pem_root_certs = file_text(ca);
     creds = grpc::SslCredentials(tls);
   }
   if (const std::string name = flag(f, "--authority", ""); !name.empty()) {
