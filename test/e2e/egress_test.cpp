@@ -10,6 +10,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "l7_fixture.h"
 
@@ -140,8 +141,10 @@ class EgressTlsTest : public EgressTest {
         << "s_server never listened";
   }
 
-  // The task's ServiceEntry and DestinationRule, with these tls fields.
-  static std::string task(const std::string& tls_fields, const std::string& more = "") {
+  // The task's ServiceEntry and DestinationRule, with these tls fields;
+  // `port80`: the entry's port 80 (HTTP to 443 in the task).
+  static std::string task(const std::string& tls_fields, const std::string& more = "",
+                          const std::string& port80 = "name: http-port, protocol: HTTP") {
     return R"(---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -150,7 +153,7 @@ spec:
   hosts: [api.dns.test]
   location: MESH_EXTERNAL
   ports:
-  - {number: 80, name: http-port, protocol: HTTP, targetPort: 443}
+  - {number: 80, )" + port80 + R"(, targetPort: 443}
   - {number: 443, name: https-port, protocol: HTTPS}
   resolution: DNS
 ---
@@ -288,6 +291,94 @@ spec:
   EXPECT_EQ(gone.status, 503u) << gone.body;
   EXPECT_TRUE(log_has("\"attempts\":5")) << log();
   EXPECT_TRUE(log_has("URX")) << log();
+}
+
+// HTTP/2 over TLS origination (ALPN h2): a gRPC server over TLS at
+// api.dns.test:443 (gRPC's TLS server takes only clients that offer h2),
+// an h2c gRPC client in pod 1 calling the entry's GRPC port 80.
+class EgressGrpcTlsTest : public EgressTlsTest {
+ protected:
+  // sluice-grpc-echo over TLS on 443 in the internet netns, in place of s_server.
+  void start_grpc_tls() {
+    const std::string ns = node_->prefix() + "-ext";
+    node_->stop(tls_servers_.back());
+    tls_servers_.pop_back();
+    tls_servers_.push_back(node_->spawn(ns,
+                                        {SLUICE_GRPC_ECHO_PATH, "serve", "--listen", "10.111.50.1:443", "--version",
+                                         "ext", "--tls-cert", dir_ + "/srv.crt", "--tls-key", dir_ + "/srv.key"},
+                                        dir_ + "/grpc-echo.log"));
+    ASSERT_TRUE(wait_for([&] { return run_quietly("ip netns exec " + ns + " ss -ltnH | grep -q ':443 '") == 0; }, 5s))
+        << "sluice-grpc-echo never listened";
+  }
+
+  // The entry's port 80 is GRPC: HTTP/2 upstream, TLS with ALPN h2.
+  static std::string grpc_task(const std::string& tls_fields) {
+    return task(tls_fields, "", "name: grpc, protocol: GRPC");
+  }
+
+  // The gRPC client in pod 1, h2c to http://api.dns.test (its resolved
+  // address): one line per call.
+  std::vector<std::string> grpc_call(const std::string& args) {
+    const std::string out = run_capture("ip netns exec " + node_->pod_ns(1) + " " + SLUICE_GRPC_ECHO_PATH +
+                                        " call --target 10.111.50.1:80 --authority api.dns.test --deadline-ms 5000 " +
+                                        args);
+    std::vector<std::string> lines;
+    std::istringstream in(out);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+  }
+  // The first call's line once the kernel sends the entry's connects to
+  // the proxy (before sluiced resolves the host they find no route).
+  std::string first_call(const std::string& args) {
+    std::string line;
+    wait_for([&] {
+      const auto lines = grpc_call(args);
+      line = lines.empty() ? "" : lines.front();
+      // Unproxied, the connect finds no route: status 14 too, but no access log line.
+      return line.rfind("ok", 0) == 0 || log().find("\"authority\":\"api.dns.test\"") != std::string::npos;
+    }, 15s);
+    return line;
+  }
+};
+
+TEST_F(EgressGrpcTlsTest, GrpcCallsReachAGrpcServerOverTlsWithAlpnH2) {
+  start_grpc_tls();
+  start(bookinfo(route_with("")) + grpc_task(", caCertificates: " + dir_ + "/ca.crt"));
+  const std::string first = first_call("--method unary --text hello");
+  ASSERT_EQ(first.rfind("ok version=ext", 0), 0u) << first << "\n" << log();
+  const auto unary = grpc_call("--method unary --calls 5 --text ping");
+  ASSERT_EQ(unary.size(), 5u);
+  for (const auto& l : unary) EXPECT_NE(l.find("ok version=ext replies=1 text=ping"), std::string::npos) << l;
+  const auto stream = grpc_call("--method stream --count 500");
+  ASSERT_EQ(stream.size(), 1u);
+  EXPECT_NE(stream[0].find("ok version=ext replies=500"), std::string::npos) << stream[0];
+  EXPECT_TRUE(log_has("\"upstream\":\"10.111.50.1:443\"")) << log();
+  EXPECT_TRUE(log_has("\"protocol\":\"HTTP/2\"")) << log();
+}
+
+TEST_F(EgressGrpcTlsTest, AWrongCaIsUnavailableWithTheVerifyReason) {
+  start_grpc_tls();
+  start(bookinfo(route_with("")) + grpc_task(", caCertificates: " + dir_ + "/wrong-ca.crt"));
+  const std::string first = first_call("--method unary");
+  EXPECT_EQ(first.rfind("status=14", 0), 0u) << first << "\n" << log();
+  EXPECT_TRUE(log_has("\"flags\":\"UF")) << log();
+  EXPECT_TRUE(log_has("\"upstream_transport_failure_reason\":\"TLS_error: certificate verify failed")) << log();
+}
+
+// openssl s_server does not speak h2. Without ALPN of its own it ignores the
+// offer (the proxy ends the connection after the handshake); with `-alpn
+// http/1.1` it ends the handshake itself (no_application_protocol).
+TEST_F(EgressGrpcTlsTest, AnHttpsServerThatDoesNotSelectH2IsATransportFailure) {
+  start(bookinfo(route_with("")) + grpc_task(", caCertificates: " + dir_ + "/ca.crt"));
+  const std::string first = first_call("--method unary");
+  EXPECT_EQ(first.rfind("status=14", 0), 0u) << first << "\n" << log();
+  EXPECT_TRUE(log_has("\"flags\":\"UF")) << log();
+  EXPECT_TRUE(log_has("TLS_error: ALPN: the server did not select h2 (it selected none)")) << log();
+  start_https({"-alpn", "http/1.1"});
+  const auto lines = grpc_call("--method unary");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("status=14", 0), 0u) << lines[0];
+  EXPECT_TRUE(log_has("TLS_error: tlsv1 alert no application protocol")) << log();
 }
 
 }  // namespace
