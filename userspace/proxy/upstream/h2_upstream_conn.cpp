@@ -10,6 +10,7 @@
 #include "attempt.h"
 #include "h2_limits.h"
 #include "proxy_limits.h"
+#include "socket_io.h"
 #include "tls_origination.h"
 
 namespace sluice::proxy {
@@ -136,10 +137,11 @@ Task<void> H2UpstreamConn::write_loop(std::shared_ptr<H2UpstreamConn> self) {
       co_await self->writer_wake_.wait();
       continue;
     }
+    // TLS: through the ssl_stream (its records); h2c: write_all's direct send.
     if (self->tls_) {
       co_await asio::async_write(*self->tls_, asio::buffer(out), redirect(ec));
     } else {
-      co_await asio::async_write(self->stream_.socket(), asio::buffer(out), redirect(ec));
+      co_await write_all(self->stream_.socket(), asio::buffer(out), ec);
     }
     if (ec) break;
   }
