@@ -654,6 +654,22 @@ TEST_F(ProxyLoopbackTest, AnHttp1MirrorThatNeverReadsDoesNotHoldALargeBody) {
   proxy_->stop();
 }
 
+// An h2 mirror that stopped reading DATA (its windows never open): the copy
+// stuck on flow control is dropped once it lags, and its stream is reset
+// then, not at the copy's 10 s limit, so it holds no stream slot on the
+// pooled connection meanwhile.
+TEST_F(ProxyLoopbackTest, AStuckH2MirrorsStreamIsResetWhenItsCopyIsDropped) {
+  start(h2_mirror(test::H2Window::kShut) + mirrored_to("shadow2"));
+  const uint64_t lagging_before = mirror_count(MirrorStats::global().lagging);
+  const Patterned p = patterned(2000 * 1000, 17);
+  const Reply r = request("POST /upload HTTP/1.1\r\nHost: web\r\nContent-Length: 2000000\r\n\r\n" + p.body);
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_TRUE(echoed(r.body, p)) << r.body;
+  EXPECT_EQ(mirror_count(MirrorStats::global().lagging) - lagging_before, 1u);
+  EXPECT_TRUE(eventually([&] { return h2_seen_.resets.load() == 1; })) << h2_seen_.resets.load();
+  EXPECT_TRUE(h2_seen_.taken().empty());  // the copy never ended
+}
+
 // Istio's circuit-breaking task: one connection, one pending request,
 // several concurrent clients against a slow backend.
 TEST_F(ProxyLoopbackTest, CircuitBreakerOverflowGives503UO) {
