@@ -21,6 +21,7 @@
 #include "h2_upstream_conn.h"
 #include "local_reply.h"
 #include "request_exchange.h"
+#include "socket_io.h"
 #include "streaming_body.h"
 #include "wakeup.h"
 
@@ -331,7 +332,11 @@ Task<void> write_loop(H2Session<Stream>& s) {
       s.writing = true;
       s.write_since = std::chrono::steady_clock::now();
       beast::error_code ec;
-      co_await asio::async_write(s.stream, asio::buffer(out), redirect(ec));
+      if constexpr (std::is_same_v<Stream, TcpStream>) {
+        co_await write_all(s.socket, asio::buffer(out), ec);
+      } else {
+        co_await asio::async_write(s.stream, asio::buffer(out), redirect(ec));
+      }
       s.writing = false;
       if (ec) break;
       s.last_write = std::chrono::steady_clock::now();

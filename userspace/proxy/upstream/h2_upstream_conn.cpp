@@ -2,13 +2,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/write.hpp>
 
 #include <array>
 #include <string>
 
 #include "h2_limits.h"
 #include "proxy_limits.h"
+#include "socket_io.h"
 #include "upstream_conn.h"
 
 namespace sluice::proxy {
@@ -131,7 +131,7 @@ Task<void> H2UpstreamConn::write_loop(std::shared_ptr<H2UpstreamConn> self) {
       co_await self->writer_wake_.wait();
       continue;
     }
-    co_await asio::async_write(self->stream_.socket(), asio::buffer(out), redirect(ec));
+    co_await write_all(self->stream_.socket(), asio::buffer(out), ec);
     if (ec) break;
   }
   self->die();
