@@ -160,6 +160,7 @@ struct H2Seen {
   std::mutex mu;
   std::vector<std::string> requests;
   std::atomic<int> resets{0};
+  std::atomic<uint64_t> data_bytes{0};  // DATA received so far, all streams
   std::vector<std::string> taken() {
     std::lock_guard lock(mu);
     return requests;
@@ -204,7 +205,9 @@ inline void serve_h2_echo_to(int fd, const std::atomic<bool>& stop, H2Seen* seen
       });
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
       cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
-        Req& r = static_cast<Conn*>(u)->reqs[id];
+        Conn& c = *static_cast<Conn*>(u);
+        Req& r = c.reqs[id];
+        if (c.seen) c.seen->data_bytes += len;
         r.body += len;
         for (size_t i = 0; i < len; ++i) r.fnv = (r.fnv ^ data[i]) * 0x100000001b3ull;
         return 0;

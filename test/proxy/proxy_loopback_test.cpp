@@ -27,6 +27,7 @@
 #include "h2_test_backend.h"
 #include "h2_test_client.h"
 #include "mirror_stats.h"
+#include "proxy_limits.h"
 #include "h2_stats.h"
 #include "loopback_proxy.h"
 #include "proxy_server.h"
@@ -251,6 +252,30 @@ class ProxyLoopbackTest : public ::testing::Test {
         });
     EXPECT_NE(h2_mirror_->port(), 0);
     return http_service("shadow2", "10.96.0.52", "127.0.0.30", "http2", h2_mirror_->port());
+  }
+
+  // POSTs `body` to web (chunked, or with its Content-Length) in pieces of
+  // 100 kB, each once `mirror_got` (the bytes the mirror has read so far)
+  // shows the mirror nearly caught up: the primary takes each piece at once,
+  // so however little CPU the mirror's test thread gets, its copy never lags
+  // the budget and is not dropped.
+  Reply post_paced(const std::string& body, bool chunked, const std::function<uint64_t()>& mirror_got) {
+    constexpr size_t kPiece = 100 * 1000;
+    Client c(proxy_->port());
+    EXPECT_TRUE(c.connected());
+    c.send("POST /upload HTTP/1.1\r\nHost: web\r\n" +
+           (chunked ? std::string("Transfer-Encoding: chunked") : "Content-Length: " + std::to_string(body.size())) +
+           "\r\n\r\n");
+    char size_line[24];
+    for (size_t at = 0; at < body.size(); at += kPiece) {
+      const size_t n = std::min(kPiece, body.size() - at);
+      std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+      c.send((chunked ? std::string(size_line) : "") + body.substr(at, n) + (chunked ? "\r\n" : ""));
+      // What the feed holds back is under one piece of its own (16 KiB).
+      eventually([&] { return mirror_got() + kRelayChunkBytes >= at + n; });
+    }
+    if (chunked) c.send("0\r\n\r\n");
+    return c.read_reply();
   }
 
   test::H2Seen h2_seen_;  // outlives h2_mirror_'s threads
@@ -566,8 +591,9 @@ uint64_t mirror_count(const std::atomic<uint64_t>& c) { return c.load(); }
 TEST_F(ProxyLoopbackTest, AnHttp1BodyPastTheRetryBufferIsMirroredAsItComes) {
   start(mirrored_to("shadow"));
   const uint64_t sent_before = mirror_count(MirrorStats::global().sent_http1);
+  const auto shadow_got = [this, base = echoes_[3]->body_bytes()] { return echoes_[3]->body_bytes() - base; };
   const Patterned sized = patterned(1000 * 1000);
-  Reply r = request("POST /upload HTTP/1.1\r\nHost: web\r\nContent-Length: 1000000\r\n\r\n" + sized.body);
+  Reply r = post_paced(sized.body, false, shadow_got);
   EXPECT_EQ(r.status, 200u);
   EXPECT_TRUE(echoed(r.body, sized)) << r.body;
   EXPECT_TRUE(eventually([&] { return echoed(echoes_[3]->last_echo(), sized); })) << echoes_[3]->last_echo();
@@ -576,8 +602,8 @@ TEST_F(ProxyLoopbackTest, AnHttp1BodyPastTheRetryBufferIsMirroredAsItComes) {
   EXPECT_TRUE(eventually([&] { return log_has("\"request_bytes\":1000000"); }));
 
   const Patterned in_chunks = patterned(1200 * 1000 + 7, 11);
-  r = request("POST /upload HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n" +
-              chunked(in_chunks.body, 10000));
+  const auto shadow_got_more = [this, base = echoes_[3]->body_bytes()] { return echoes_[3]->body_bytes() - base; };
+  r = post_paced(in_chunks.body, true, shadow_got_more);
   EXPECT_EQ(r.status, 200u);
   EXPECT_TRUE(echoed(r.body, in_chunks)) << r.body;
   EXPECT_TRUE(eventually([&] { return echoed(echoes_[3]->last_echo(), in_chunks); })) << echoes_[3]->last_echo();
@@ -594,8 +620,7 @@ TEST_F(ProxyLoopbackTest, AnHttp1BodyPastTheRetryBufferIsMirroredToAnH2Mirror) {
   start(h2_mirror(test::H2Window::kWide) + mirrored_to("shadow2"));
   const uint64_t sent_before = mirror_count(MirrorStats::global().sent_http2);
   const Patterned p = patterned(1000 * 1000, 13);
-  const Reply r = request("POST /upload HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                          chunked(p.body, 50000));
+  const Reply r = post_paced(p.body, true, [this] { return h2_seen_.data_bytes.load(); });
   EXPECT_EQ(r.status, 200u);
   EXPECT_TRUE(echoed(r.body, p)) << r.body;
   EXPECT_TRUE(eventually([&] { return !h2_seen_.taken().empty(); }));

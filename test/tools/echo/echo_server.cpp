@@ -54,6 +54,7 @@ struct EchoServer::Worker {
   std::shared_ptr<const std::vector<CallTarget>> calls;  // parsed options->calls
   std::mt19937_64 rng;
   std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> body_bytes{0};  // EchoServer::body_bytes
   std::mutex last_mu;
   std::string last_echo;  // EchoServer::last_echo
 
@@ -435,10 +436,13 @@ asio::awaitable<void> serve_connection(EchoServer::Worker& w, tcp::socket socket
       co_await http::async_write(stream, cont, redirect(ec));
       if (ec) co_return;
     }
+    uint64_t counted = 0;  // of this body, in w.body_bytes
     while (!parser.is_done()) {
       stream.expires_after(EchoServer::kIoTimeout);
       co_await http::async_read_some(stream, buffer, parser, redirect(ec));
       if (ec) break;
+      w.body_bytes.fetch_add(req.body().bytes - counted, std::memory_order_relaxed);
+      counted = req.body().bytes;
     }
     if (ec) {
       co_await reject(w, stream, ec, remote);
@@ -655,6 +659,13 @@ uint64_t EchoServer::requests() const {
   std::lock_guard lock(stop_mutex_);
   uint64_t total = stopped_requests_;
   for (const auto& w : workers_) total += w->requests.load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t EchoServer::body_bytes() const {
+  std::lock_guard lock(stop_mutex_);
+  uint64_t total = 0;
+  for (const auto& w : workers_) total += w->body_bytes.load(std::memory_order_relaxed);
   return total;
 }
 
