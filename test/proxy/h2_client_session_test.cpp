@@ -137,6 +137,18 @@ TEST_F(H2ClientSessionTest, AResetStreamReportsItsCodeAndRefusedIsRetriable) {
   EXPECT_EQ(client_.open_streams(), 0u);
 }
 
+TEST_F(H2ClientSessionTest, AConnectionLostBeforeAStreamWentOutRefusesItAndAfterResetsIt) {
+  auto sent = post("/sent", "x");
+  std::string out;
+  ASSERT_TRUE(client_.take_output(out, 1 << 20));  // its HEADERS are on their way
+  auto queued = post("/queued", "x");               // not taken yet when the connection breaks
+  client_.fail_all(NGHTTP2_INTERNAL_ERROR);
+  EXPECT_TRUE(sent->closed);
+  EXPECT_FALSE(sent->refused);  // the server may have it: retried only under `reset`
+  EXPECT_TRUE(queued->closed);
+  EXPECT_TRUE(queued->refused);  // never seen: retried as refused-stream
+}
+
 TEST_F(H2ClientSessionTest, GoawayStopsNewStreams) {
   exchange();
   EXPECT_EQ(client_.free_streams(), static_cast<std::size_t>(kH2UpstreamMaxStreams));

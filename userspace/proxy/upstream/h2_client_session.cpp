@@ -93,6 +93,12 @@ struct H2ClientSession::Callbacks {
     return 0;
   }
 
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* /*user_data*/) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    if (H2UpstreamStream* s = stream_of(session, frame->hd.stream_id)) s->headers_out = true;
+    return 0;
+  }
+
   static int on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code, void* user_data) {
     H2ClientSession& c = self(user_data);
     if (H2UpstreamStream* s = stream_of(session, stream_id)) {
@@ -150,6 +156,7 @@ H2ClientSession::H2ClientSession() {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::on_frame_send);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // The relay opens the windows as it hands data on (consume()).
@@ -243,6 +250,7 @@ void H2ClientSession::fail_all(uint32_t error_code) {
     if (s->closed) continue;
     s->closed = true;
     s->error_code = error_code;
+    s->refused = !s->headers_out;
     s->notify();
   }
 }

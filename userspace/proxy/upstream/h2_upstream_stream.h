@@ -54,6 +54,10 @@ struct H2UpstreamStream {
   // retried), a GOAWAY past it (refused too), or the connection breaking.
   uint32_t error_code = 0;
   bool refused = false;    // the server did not process it: safe to retry anywhere
+  // Its HEADERS were handed to the connection's writer. A connection that
+  // breaks before then takes a stream the server never saw: refused, so a
+  // stale pooled connection costs a transparent retry, not a reset.
+  bool headers_out = false;
 
   // Called on every change above (head, DATA, end, close): the coroutine
   // waiting on the stream (the attempt, then the relay) hooks its wake-up here.
