@@ -21,6 +21,11 @@
 #                     each sent once the reply to the last is read; the round
 #                     trips' p50/p99, through sluiced and direct, each round
 #   BUILD=build       where sluiced and sluice-grpc-echo are built
+#   INSTR=1 INSTR_CALLS=5000
+#                     also, after the rounds, sluiced's and HAProxy's
+#                     user-space instructions per call under callgrind (each
+#                     restarted under valgrind for it), over one throughput
+#                     run of INSTR_CALLS calls; adds instr_ratio_vs_haproxy=…
 #   COUNTS=1          also count each proxy's syscalls and context switches
 #                     during the latency runs (perf stat on its threads) and
 #                     print them per call: how often the proxy must be woken
@@ -28,6 +33,7 @@
 # The last line:
 # h2: rps=… haproxy_rps=… cpu_ratio_vs_haproxy=… added_p99_us=… haproxy_added_p99_us=… grpc_unary_added_p50_us=…
 #     nginx_rps=… cpu_ratio_vs_nginx=… nginx_added_p99_us=… grpc_bidi_added_p50_us=… grpc_bidi_added_p99_us=…
+#     [instr_ratio_vs_haproxy=… with INSTR=1] [syscall_ratio_vs_haproxy=… rate_syscall_ratio_vs_haproxy=… with COUNTS=1]
 # (cpu_ratio: sluiced's CPU per request over the peer's, from /proc/<pid>/stat
 # around the throughput runs, nginx's master and workers added up; added_*:
 # the percentile through the proxy less the direct one, at RATE, each over
@@ -45,6 +51,8 @@ SECONDS_AT_RATE=${SECONDS_AT_RATE:-10}
 BIDI_COUNT=${BIDI_COUNT:-2000}
 BUILD=${BUILD:-build}
 COUNTS=${COUNTS:-0}
+INSTR=${INSTR:-0}
+INSTR_CALLS=${INSTR_CALLS:-5000}
 SLUICED=$ROOT/$BUILD/userspace/cmd/sluiced
 GRPC_ECHO=$ROOT/$BUILD/test/tools/grpc_echo/sluice-grpc-echo
 VIP=10.96.0.77
@@ -60,6 +68,8 @@ die() { log "$*"; exit 1; }
 command -v h2load >/dev/null || die "h2load missing (scripts/setup.sh installs nghttp2-client)"
 command -v haproxy >/dev/null || die "haproxy missing (scripts/setup.sh installs it)"
 command -v nginx >/dev/null || die "nginx missing (scripts/setup.sh installs it)"
+[[ $INSTR != 1 ]] || command -v callgrind_control >/dev/null || die "INSTR=1 needs valgrind (scripts/setup.sh installs it)"
+[[ $COUNTS != 1 ]] || command -v perf >/dev/null || die "COUNTS=1 needs perf"
 [[ -x $SLUICED && -x $GRPC_ECHO ]] || die "build sluiced and sluice-grpc-echo first ($BUILD)"
 (( RATE % CLIENTS == 0 )) || die "RATE must be a multiple of CLIENTS"
 
@@ -87,12 +97,16 @@ status: {phase: Running, podIP: $BACKEND_IP}
 YAML
 # Cgroup first, then the node netns (nsenter: `ip netns exec` would remount
 # /sys and hide bpffs); every step execs, so $! is sluiced.
-sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" nsenter --net="$NODE_NS" \
-  "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "/sys/fs/bpf/$PREFIX/sluice" \
-  --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --workers "$WORKERS" --no-access-log --cleanup \
-  >"$WORK/sluiced.log" 2>&1 &
-PIDS+=($!)
-SLUICED_PID=$!
+# Arguments: a command to run it under (INSTR: valgrind), if any.
+start_sluiced() {
+  sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CGROUP" nsenter --net="$NODE_NS" \
+    "$@" "$SLUICED" --config "$WORK/config" --cgroup "$CGROUP" --pin-dir "/sys/fs/bpf/$PREFIX/sluice" \
+    --admin-port "$ADMIN_PORT" --node-ip "$NODE_IP" --workers "$WORKERS" --no-access-log --cleanup \
+    >>"$WORK/sluiced.log" 2>&1 &
+  PIDS+=($!)
+  SLUICED_PID=$!
+}
+start_sluiced
 
 # HAProxy in the node's netns, outside the pods' cgroup: h2 from the client,
 # h2 to the backend, connections reused, as many threads as sluiced's workers.
@@ -112,9 +126,12 @@ backend grpc
     http-reuse always
     server p2 $BACKEND_IP:$GRPC_PORT proto h2
 CFG
-nsenter --net="$NODE_NS" haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
-PIDS+=($!)
-HAPROXY_PID=$!
+start_haproxy() {
+  nsenter --net="$NODE_NS" "$@" haproxy -db -f "$WORK/haproxy.cfg" >>"$WORK/haproxy.log" 2>&1 &
+  PIDS+=($!)
+  HAPROXY_PID=$!
+}
+start_haproxy
 
 # nginx in the node's netns, as HAProxy: h2c from the client (listen ...
 # http2), gRPC to the backend over kept-alive h2 connections (grpc_pass),
@@ -161,16 +178,26 @@ url() {
     nginx) echo "http://$NODE_IP:$NGINX_PORT$PATH_URI" ;;
   esac
 }
-# Ready when a call through each path succeeds.
-ROUTES=(direct sluiced haproxy nginx)
-for p in "${ROUTES[@]}"; do
-  for _ in $(seq 100); do
-    in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url $p)" 2>/dev/null | grep -q "1 succeeded" && break
+# Ready when a call through the path succeeds; $2 tries 0.1 s apart. For
+# sluiced, once its admin port says ready first: before its proxy is up, the
+# kernel balances the VIP at L4 straight to the backend, and calls succeed
+# without going through it.
+wait_ready() {
+  if [[ $1 == sluiced ]]; then
+    for _ in $(seq "$2"); do
+      [[ $(nsenter --net="$NODE_NS" curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/ready" 2>/dev/null) == ready ]] && break
+      sleep 0.1
+    done
+  fi
+  for _ in $(seq "$2"); do
+    in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url "$1")" 2>/dev/null | grep -q "1 succeeded" && break
     sleep 0.1
   done
-  in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url $p)" 2>/dev/null | grep -q "1 succeeded" ||
-    die "calls never went through $p: $(tail -n 3 "$WORK/sluiced.log" "$WORK/haproxy.log" "$WORK/nginx/error.log" "$WORK/backend.log")"
-done
+  in_client h2load -n 1 -c 1 "${CALL[@]}" "$(url "$1")" 2>/dev/null | grep -q "1 succeeded" ||
+    die "calls never went through $1: $(tail -n 3 "$WORK/sluiced.log" "$WORK/haproxy.log" "$WORK/nginx/error.log" "$WORK/backend.log")"
+}
+ROUTES=(direct sluiced haproxy nginx)
+for p in "${ROUTES[@]}"; do wait_ready "$p" 100; done
 
 # The CPU time so far of a process and its children (nginx's workers), in
 # clock ticks (user + system).
@@ -186,14 +213,44 @@ pid_of() {
   case $1 in sluiced) echo "$SLUICED_PID" ;; haproxy) echo "$HAPROXY_PID" ;; nginx) echo "$NGINX_PID" ;; *) echo "" ;; esac
 }
 
+# COUNTS=1: the proxy's syscalls and context switches (each one a wake-up
+# or a preemption) during a run, counted by perf on its threads (nginx's
+# workers too). Counts per call are what the machine's other tenants do not
+# move: how often the proxy enters the kernel and must be woken.
+COUNTS_PERF=""
+counts_start() {
+  local pids
+  COUNTS_PERF=""
+  pids=$(pid_of "$1")
+  [[ $COUNTS == 1 && -n $pids ]] || return 0
+  pids=$(echo "$pids" $(pgrep -P "$pids" || true) | tr ' ' ,)
+  perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pids" -o "$WORK/counts-$1" 2>/dev/null &
+  COUNTS_PERF=$!
+}
+counts_stop() {
+  [[ -n $COUNTS_PERF ]] || return 0
+  kill -INT "$COUNTS_PERF" 2>/dev/null || true
+  wait "$COUNTS_PERF" 2>/dev/null || true
+}
+# Appends "<syscalls per call> <context switches per call>" of the run of
+# path $1 that made $2 calls to file $3.
+counts_per_call() {
+  [[ -n $COUNTS_PERF && -s $WORK/counts-$1 ]] || return 0
+  awk -F, -v n="$2" '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "context-switches" { c = $1 }
+    END { if (n > 0) printf "%.2f %.2f\n", s / n, c / n }' "$WORK/counts-$1" >>"$3"
+}
+
 # "<calls/s> <proxy CPU µs per call>" of one throughput run, or "err err".
 throughput() {
   local p=$1 out pid before=0 after=0 cpu=-
   pid=$(pid_of "$p")
   [[ -n $pid ]] && before=$(cpu_ticks "$pid")
-  out=$(in_client h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "${CALL[@]}" "$(url "$p")" 2>&1) || { echo err err; return; }
+  counts_start "$p"
+  out=$(in_client h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "${CALL[@]}" "$(url "$p")" 2>&1) || out=failed
+  counts_stop
   [[ -n $pid ]] && after=$(cpu_ticks "$pid")
   grep -q "succeeded, 0 failed, 0 errored" <<<"$out" || { echo err err; return; }
+  counts_per_call "$p" "$REQUESTS" "$WORK/counts-load-$p"
   [[ -n $pid ]] && cpu=$(awk -v t=$((after - before)) -v us="$TICK_US" -v n="$REQUESTS" 'BEGIN { printf "%.1f", t * us / n }')
   echo "$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" "$cpu"
 }
@@ -217,28 +274,14 @@ percentiles() {
 at_rate() {
   local p=$1 logf=$WORK/lat-$1.tsv out
   rm -f "$logf"
-  local perf_pid="" pids
-  pids=$(pid_of "$p")
-  if [[ $COUNTS == 1 && -n $pids ]]; then
-    pids=$(echo "$pids" $(pgrep -P "$pids" || true) | tr ' ' ,)
-    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pids" -o "$WORK/counts-$p" 2>/dev/null &
-    perf_pid=$!
-  fi
+  counts_start "$p"
   out=$(in_client h2load -c "$CLIENTS" -m 1 --rps $((RATE / CLIENTS)) -D "$SECONDS_AT_RATE" --log-file="$logf" \
     "${CALL[@]}" "$(url "$p")" 2>&1) || out=failed
-  if [[ -n $perf_pid ]]; then
-    kill -INT "$perf_pid" 2>/dev/null || true
-    wait "$perf_pid" 2>/dev/null || true
-  fi
+  counts_stop
   grep -q " 0 failed, 0 errored" <<<"$out" || { echo err err; return; }
   awk -F'\t' '$2 == 200 { print $3 }' "$logf" >"$logf.us"
   cat "$logf.us" >>"$WORK/lat-all-$p"
-  if [[ -n $perf_pid ]]; then
-    # Syscalls and context switches (each one a wake-up or a preemption)
-    # per call: counts, which the machine's other tenants do not move.
-    awk -F, -v n="$(wc -l <"$logf.us")" '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 == "context-switches" { c = $1 }
-      END { if (n > 0) printf "%.2f %.2f\n", s / n, c / n }' "$WORK/counts-$p" >>"$WORK/counts-all-$p"
-  fi
+  counts_per_call "$p" "$(wc -l <"$logf.us")" "$WORK/counts-rate-$p"
   percentiles "$logf.us"
 }
 
@@ -271,6 +314,38 @@ for r in $(seq "$ROUNDS"); do
     log "round $r $p: bidi ping-pong round trip p50 $p50 µs p99 $p99 µs"
   done
 done
+# INSTR=1: user-space instructions per call of sluiced and of HAProxy,
+# each restarted under callgrind, counted over one throughput run of
+# INSTR_CALLS calls (counters zeroed once it is ready). The machine's other
+# tenants do not move these, where they move CPU time by tens of %.
+declare -A INSTR_PER_CALL
+if [[ $INSTR == 1 ]]; then
+  for p in sluiced haproxy; do
+    out_file=$WORK/callgrind.$p
+    wrap=(valgrind -q --tool=callgrind --dump-instr=no --callgrind-out-file="$out_file")
+    if [[ $p == sluiced ]]; then
+      stop_pid "$SLUICED_PID"
+      start_sluiced "${wrap[@]}"
+    else
+      stop_pid "$HAPROXY_PID"
+      start_haproxy "${wrap[@]}"
+    fi
+    pid=$(pid_of "$p")
+    wait_ready "$p" 1200  # under valgrind, start-up takes up to a minute or two
+    callgrind_control -z "$pid" >/dev/null
+    out=$(in_client h2load -n "$INSTR_CALLS" -c "$CLIENTS" -m "$STREAMS" "${CALL[@]}" "$(url "$p")" 2>&1) || true
+    rm -f "$out_file".*
+    callgrind_control -d "$pid" >/dev/null
+    ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out_file".* 2>/dev/null || true)
+    if grep -q "succeeded, 0 failed, 0 errored" <<<"$out" && [[ -n $ir ]]; then
+      INSTR_PER_CALL[$p]=$(awk -v i="$ir" -v n="$INSTR_CALLS" 'BEGIN { printf "%.0f", i / n }')
+    else
+      INSTR_PER_CALL[$p]=err
+    fi
+    log "$p under callgrind: ${INSTR_PER_CALL[$p]} user-space instructions per call ($INSTR_CALLS calls)"
+  done
+fi
+
 med() { tr ' ' '\n' <<<"$1" | median; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%d", a - b; else print "err" }'; }
 declare -A M
@@ -278,10 +353,13 @@ for p in "${ROUTES[@]}"; do
   M[$p,rps]=$(med "${RPS[$p]}") M[$p,cpu]=$(med "${CPU[$p]}")
   read -r M[$p,p50] M[$p,p99] <<<"$(percentiles "$WORK/lat-all-$p" 2>/dev/null || echo err err)"
   log "$p: per-round p99 $(echo ${P99[$p]}) µs, pooled p99 ${M[$p,p99]} µs over $(wc -l <"$WORK/lat-all-$p" 2>/dev/null || echo 0) calls"
-  if [[ -s $WORK/counts-all-$p ]]; then
-    M[$p,sys]=$(cut -d' ' -f1 "$WORK/counts-all-$p" | median) M[$p,cs]=$(cut -d' ' -f2 "$WORK/counts-all-$p" | median)
-    log "$p: at $RATE/s, per call: ${M[$p,sys]} syscalls, ${M[$p,cs]} context switches (median of rounds)"
-  fi
+  for run in load rate; do
+    f=$WORK/counts-$run-$p
+    [[ -s $f ]] || continue
+    M[$p,sys_$run]=$(cut -d' ' -f1 "$f" | median)
+    log "$p: $( [[ $run == load ]] && echo "in the throughput runs" || echo "at $RATE/s"), per call:" \
+      "${M[$p,sys_$run]} syscalls, $(cut -d' ' -f2 "$f" | median) context switches (median of rounds)"
+  done
 done
 for p in "${BIDI_ROUTES[@]}"; do
   M[$p,bp50]=$(med "${BP50[$p]}") M[$p,bp99]=$(med "${BP99[$p]}")
@@ -306,4 +384,7 @@ echo "h2: rps=${M[sluiced,rps]} haproxy_rps=${M[haproxy,rps]}" \
   "nginx_rps=${M[nginx,rps]} cpu_ratio_vs_nginx=$(ratio "${M[sluiced,cpu]}" "${M[nginx,cpu]}")" \
   "nginx_added_p99_us=$(sub "${M[nginx,p99]}" "${M[direct,p99]}")" \
   "grpc_bidi_added_p50_us=$(sub "${M[sluiced,bp50]}" "${M[direct,bp50]}")" \
-  "grpc_bidi_added_p99_us=$(sub "${M[sluiced,bp99]}" "${M[direct,bp99]}")"
+  "grpc_bidi_added_p99_us=$(sub "${M[sluiced,bp99]}" "${M[direct,bp99]}")" \
+  "$([[ $INSTR == 1 ]] && echo "instr_ratio_vs_haproxy=$(ratio "${INSTR_PER_CALL[sluiced]}" "${INSTR_PER_CALL[haproxy]}")")" \
+  "$([[ $COUNTS == 1 ]] && echo "syscall_ratio_vs_haproxy=$(ratio "${M[sluiced,sys_load]:-}" "${M[haproxy,sys_load]:-}")" \
+    "rate_syscall_ratio_vs_haproxy=$(ratio "${M[sluiced,sys_rate]:-}" "${M[haproxy,sys_rate]:-}")")"

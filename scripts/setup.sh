@@ -13,6 +13,8 @@ PACKAGES=(
   libyaml-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
   # JSON of the Kubernetes API (the client and the test API server)
   libsimdjson-dev
+  # tcmalloc, sluiced's allocator (userspace/cmd/CMakeLists.txt)
+  libgoogle-perftools-dev
   # HTTP/2 framing, HPACK and flow control for the L7 proxy (docs/http2.md)
   libnghttp2-dev
   # the asynchronous resolver of ServiceEntry hosts (resolution: DNS; docs/egress.md)
@@ -26,6 +28,8 @@ PACKAGES=(
   libclang-rt-14-dev
   iproute2 iptables nftables procps openssl curl
   wrk nghttp2-client haproxy nginx-light
+  # instruction counts of the benchmarks (bench/l7.sh, bench/h2.sh INSTR=1)
+  valgrind
   # promtool checks the /metrics exposition; the e2e test scrapes sluiced with
   # a real Prometheus on loopback (its service is never started: see below)
   prometheus

@@ -519,17 +519,10 @@ TEST_F(GrpcLoopbackTest, MirrorGetsUnaryAndClientStreamingCallsOverH2) {
 // dropped (counted) rather than buffered or waited for.
 TEST_F(GrpcLoopbackTest, ABlackholedMirrorNeitherSlowsNorFailsTheCall) {
   start_servers();
-  const int hole = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(hole, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(0x7f000017);  // 127.0.0.23
-  ASSERT_EQ(::bind(hole, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(hole, 64), 0);  // the kernel completes handshakes; nobody accepts
-  socklen_t len = sizeof a;
-  ::getsockname(hole, reinterpret_cast<sockaddr*>(&a), &len);
+  const Blackhole hole("127.0.0.23");
+  ASSERT_NE(hole.port, 0);
   const uint64_t lagging_before = mirror_count(MirrorStats::global().lagging);
-  start_proxy(grpc_service("grpc-hole", 62, "127.0.0.23", ntohs(a.sin_port)) + mirrored_to("grpc-hole"));
+  start_proxy(grpc_service("grpc-hole", 62, "127.0.0.23", hole.port) + mirrored_to("grpc-hole"));
   expect_every_call({"--method", "unary", "--calls", "5"}, 5, "ok version=v", "replies=");
   // 4 MB each: far past what the hole's windows and the lag budget let through.
   expect_every_call({"--method", "upload", "--count", "40", "--size", "100000", "--calls", "2"}, 2, "ok version=v",
@@ -539,7 +532,6 @@ TEST_F(GrpcLoopbackTest, ABlackholedMirrorNeitherSlowsNorFailsTheCall) {
   EXPECT_GE(mirror_count(MirrorStats::global().lagging) - lagging_before, 2u);
   EXPECT_TRUE(log_has("\"request_bytes\":4000360"));
   proxy_->stop();
-  ::close(hole);
 }
 
 TEST_F(GrpcLoopbackTest, WithoutH2ToTheBackendAGrpcServerCannotBeReached) {

@@ -9,10 +9,12 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "h2_client_session.h"
 #include "h2_connection.h"
+#include "h2_fields.h"
 #include "h2_upstream_limits.h"
 
 namespace sluice::proxy {
@@ -147,6 +149,31 @@ TEST_F(H2ClientSessionTest, AConnectionLostBeforeAStreamWentOutRefusesItAndAfter
   EXPECT_FALSE(sent->refused);  // the server may have it: retried only under `reset`
   EXPECT_TRUE(queued->closed);
   EXPECT_TRUE(queued->refused);  // never seen: retried as refused-stream
+}
+
+TEST(H2HeaderListTest, NamesAreLowerCasedAndConnectionFieldsLeftOut) {
+  Fields f;
+  f.set(http::field::content_type, "application/grpc");
+  f.set(http::field::host, "svc:80");                    // :authority instead
+  f.set(http::field::connection, "keep-alive");          // HTTP/1 only
+  f.set(http::field::transfer_encoding, "chunked");      // HTTP/1 only
+  f.set(http::field::te, "trailers");                    // the one te h2 allows
+  f.insert("X-Custom-ID", "AbC");                        // values keep their case
+  H2HeaderList list;
+  {
+    const std::string status = "200";
+    list.add(":status", status);  // copied: the string may go
+  }
+  list.add_fields(f);
+  const nghttp2_nv* nv = list.data();
+  std::vector<std::pair<std::string, std::string>> got;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    got.emplace_back(std::string(reinterpret_cast<const char*>(nv[i].name), nv[i].namelen),
+                     std::string(reinterpret_cast<const char*>(nv[i].value), nv[i].valuelen));
+  }
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {":status", "200"}, {"content-type", "application/grpc"}, {"te", "trailers"}, {"x-custom-id", "AbC"}};
+  EXPECT_EQ(got, want);
 }
 
 TEST_F(H2ClientSessionTest, GoawayStopsNewStreams) {

@@ -174,6 +174,24 @@ TEST(RequestBodyPipeTest, ALaggingTeeIsDroppedNotBuffered) {
   EXPECT_EQ(pipe.read(0, buf, sizeof buf), 15u);
 }
 
+// A copy whose reader gave up (its mirror failed to connect) is freed with
+// it: the body is not fed to it, and it is not dropped for lagging later.
+TEST(RequestBodyPipeTest, ACopyWhoseReaderLetGoIsNeitherFedNorKept) {
+  RequestBodyPipe pipe("ab", 1 << 20);
+  auto copy = pipe.tee(4);
+  ASSERT_TRUE(copy);
+  int overruns = 0;
+  copy->on_overrun = [&] { ++overruns; };
+  const std::weak_ptr<RequestBodyPipe> weak = copy;
+  copy.reset();
+  EXPECT_TRUE(weak.expired());
+  pipe.append("0123456789");  // past the copy's budget, had it lived
+  pipe.end();
+  EXPECT_EQ(overruns, 0);
+  char buf[16];
+  EXPECT_EQ(pipe.read(0, buf, sizeof buf), 12u);
+}
+
 // Once the request's reader took bytes past the retry buffer, the start of
 // the body is gone: no copy can be made.
 TEST(RequestBodyPipeTest, NoTeeOnceTheStartIsGone) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -152,42 +153,78 @@ inline uint32_t next_request_stream(int fd, std::string& buf, const std::atomic<
   }
 }
 
+// What an h2 echo server saw, for tests that cannot read its answers (a
+// mirror's): each request that ended, as "<:authority> <body bytes> <FNV-1a
+// 64 of the body, 16 hex digits>", and the RST_STREAM frames it received.
+struct H2Seen {
+  std::mutex mu;
+  std::vector<std::string> requests;
+  std::atomic<int> resets{0};
+  std::atomic<uint64_t> data_bytes{0};  // DATA received so far, all streams
+  std::vector<std::string> taken() {
+    std::lock_guard lock(mu);
+    return requests;
+  }
+};
+
 // The well-behaved server: nghttp2's, answering each request when it ends
 // with 200, "x-got-trailers: name=value;..." (its request trailers) and a
-// body "got N bytes".
-inline void serve_h2_echo(int fd, const std::atomic<bool>& stop) {
+// body "got N bytes". With `seen`, it records what it got there. Its
+// flow-control windows: nghttp2's defaults (64 KiB, opened as DATA is
+// read), wide (16 MiB: a server that keeps up with a fast sender), or shut
+// (never opened: a server that stopped reading DATA, though it still reads
+// frames).
+enum class H2Window { kDefault, kWide, kShut };
+inline void serve_h2_echo_to(int fd, const std::atomic<bool>& stop, H2Seen* seen, H2Window window) {
   struct Req {
     std::string trailers;
+    std::string authority;
     size_t body = 0;
+    uint64_t fnv = 0xcbf29ce484222325ull;
     bool head_done = false;
   };
   struct Conn {
     std::map<int32_t, Req> reqs;
     std::map<int32_t, std::string> bodies;
+    H2Seen* seen = nullptr;
   } conn;
+  conn.seen = seen;
   nghttp2_session_callbacks* cbs;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_header_callback(
       cbs, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl, const uint8_t* v, size_t vl,
               uint8_t, void* u) {
         Req& r = static_cast<Conn*>(u)->reqs[f->hd.stream_id];
+        const std::string_view name(reinterpret_cast<const char*>(n), nl);
+        if (name == ":authority") r.authority.assign(reinterpret_cast<const char*>(v), vl);
         if (f->headers.cat == NGHTTP2_HCAT_HEADERS) {
-          r.trailers.append(reinterpret_cast<const char*>(n), nl).append("=");
+          r.trailers.append(name).append("=");
           r.trailers.append(reinterpret_cast<const char*>(v), vl).append(";");
         }
         return 0;
       });
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-      cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t*, size_t len, void* u) {
-        static_cast<Conn*>(u)->reqs[id].body += len;
+      cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
+        Conn& c = *static_cast<Conn*>(u);
+        Req& r = c.reqs[id];
+        if (c.seen) c.seen->data_bytes += len;
+        r.body += len;
+        for (size_t i = 0; i < len; ++i) r.fnv = (r.fnv ^ data[i]) * 0x100000001b3ull;
         return 0;
       });
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, [](nghttp2_session* s, const nghttp2_frame* f, void* u) {
+    Conn& c = *static_cast<Conn*>(u);
+    if (f->hd.type == NGHTTP2_RST_STREAM && c.seen) ++c.seen->resets;
     if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
       return 0;
     }
-    Conn& c = *static_cast<Conn*>(u);
     Req& r = c.reqs[f->hd.stream_id];
+    if (c.seen) {
+      char fnv[17];
+      std::snprintf(fnv, sizeof fnv, "%016llx", static_cast<unsigned long long>(r.fnv));
+      std::lock_guard lock(c.seen->mu);
+      c.seen->requests.push_back(r.authority + " " + std::to_string(r.body) + " " + fnv);
+    }
     std::string& body = c.bodies[f->hd.stream_id];
     body = "got " + std::to_string(r.body) + " bytes";
     std::string status = ":status", ok = "200", tn = "x-got-trailers", tv = r.trailers;
@@ -209,10 +246,19 @@ inline void serve_h2_echo(int fd, const std::atomic<bool>& stop) {
     nghttp2_submit_response(s, f->hd.stream_id, nva, 2, &prd);
     return 0;
   });
+  nghttp2_option* opt;
+  nghttp2_option_new(&opt);
+  // Without automatic WINDOW_UPDATEs and never consuming, the windows stay shut.
+  if (window == H2Window::kShut) nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_session* session;
-  nghttp2_session_server_new(&session, cbs, &conn);
+  nghttp2_session_server_new2(&session, cbs, &conn, opt);
+  nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+  constexpr int32_t kWide = 16 << 20;
+  const nghttp2_settings_entry wide{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kWide};
+  const bool is_wide = window == H2Window::kWide;
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, is_wide ? &wide : nullptr, is_wide ? 1 : 0);
+  if (is_wide) nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, kWide);
   while (!stop) {
     const uint8_t* out;
     bool ok = true;
@@ -227,6 +273,10 @@ inline void serve_h2_echo(int fd, const std::atomic<bool>& stop) {
     if (n <= 0 || nghttp2_session_mem_recv(session, buf, static_cast<size_t>(n)) < 0) break;
   }
   nghttp2_session_del(session);
+}
+
+inline void serve_h2_echo(int fd, const std::atomic<bool>& stop) {
+  serve_h2_echo_to(fd, stop, nullptr, H2Window::kDefault);
 }
 
 }  // namespace sluice::test

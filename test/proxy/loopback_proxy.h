@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +35,29 @@ inline config::SnapshotPtr snapshot_from_yaml(const std::string& yaml) {
   EXPECT_TRUE(built.snapshot) << (built.diagnostics.empty() ? "" : built.diagnostics.front().to_string());
   return built.snapshot;
 }
+
+// A listener on `ip` (any port) that nobody accepts on: the kernel completes
+// the handshakes and takes up to `rcvbuf` bytes per connection (0: its
+// default), then the peer's writes stall, as to a blackholed backend.
+struct Blackhole {
+  explicit Blackhole(const char* ip, int rcvbuf = 0) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    ::inet_pton(AF_INET, ip, &a.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) return;
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~Blackhole() { ::close(fd); }
+  Blackhole(const Blackhole&) = delete;
+  Blackhole& operator=(const Blackhole&) = delete;
+
+  int fd = -1;
+  uint16_t port = 0;  // 0: it could not listen
+};
 
 // `snapshot` must outlive the proxy; the caller sets original_destination.
 inline ProxyOptions loopback_options(const config::SnapshotPtr& snapshot, KeptLog& log) {

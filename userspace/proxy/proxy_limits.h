@@ -10,8 +10,7 @@ namespace sluice::proxy {
 inline constexpr std::size_t kMaxRequestHeaderBytes = 32 * 1024;
 // A request body up to this size is held whole, so that the request can be
 // retried (Envoy's per_request_buffer_limit_bytes default). A larger one is
-// streamed to a single attempt; mirrors get it teed as it arrives when it
-// comes from an HTTP/2 client (an HTTP/1 one's is not mirrored).
+// streamed to a single attempt; mirrors get it teed as it arrives.
 inline constexpr std::size_t kRetryBufferBytes = 64 * 1024;
 // Bodies stream through in pieces of at most this size.
 inline constexpr std::size_t kRelayChunkBytes = 16 * 1024;

@@ -54,6 +54,9 @@ struct EchoServer::Worker {
   std::shared_ptr<const std::vector<CallTarget>> calls;  // parsed options->calls
   std::mt19937_64 rng;
   std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> body_bytes{0};  // EchoServer::body_bytes
+  std::mutex last_mu;
+  std::string last_echo;  // EchoServer::last_echo
 
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
@@ -433,10 +436,13 @@ asio::awaitable<void> serve_connection(EchoServer::Worker& w, tcp::socket socket
       co_await http::async_write(stream, cont, redirect(ec));
       if (ec) co_return;
     }
+    uint64_t counted = 0;  // of this body, in w.body_bytes
     while (!parser.is_done()) {
       stream.expires_after(EchoServer::kIoTimeout);
       co_await http::async_read_some(stream, buffer, parser, redirect(ec));
       if (ec) break;
+      w.body_bytes.fetch_add(req.body().bytes - counted, std::memory_order_relaxed);
+      counted = req.body().bytes;
     }
     if (ec) {
       co_await reject(w, stream, ec, remote);
@@ -507,6 +513,10 @@ asio::awaitable<void> serve_connection(EchoServer::Worker& w, tcp::socket socket
       }
       if (status_allows_body(status)) {
         res.body() = echo_json(req, o, remote);
+        {
+          std::lock_guard lock(w.last_mu);
+          w.last_echo = res.body();
+        }
         res.prepare_payload();
         // HEAD keeps the Content-Length of the GET but sends no body.
         if (head) res.body().clear();
@@ -650,6 +660,23 @@ uint64_t EchoServer::requests() const {
   uint64_t total = stopped_requests_;
   for (const auto& w : workers_) total += w->requests.load(std::memory_order_relaxed);
   return total;
+}
+
+uint64_t EchoServer::body_bytes() const {
+  std::lock_guard lock(stop_mutex_);
+  uint64_t total = 0;
+  for (const auto& w : workers_) total += w->body_bytes.load(std::memory_order_relaxed);
+  return total;
+}
+
+std::string EchoServer::last_echo() const {
+  std::lock_guard lock(stop_mutex_);
+  std::string last;
+  for (const auto& w : workers_) {
+    std::lock_guard w_lock(w->last_mu);
+    if (!w->last_echo.empty()) last = w->last_echo;
+  }
+  return last;
 }
 
 void EchoServer::stop() {

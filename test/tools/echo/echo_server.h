@@ -91,6 +91,14 @@ class EchoServer {
   // Tests use it to count the attempts that reached the backend.
   uint64_t requests() const;
 
+  // Request body bytes read so far, over every thread and request (while
+  // running): how far a client's upload has come.
+  uint64_t body_bytes() const;
+
+  // The JSON body of the last echo answered (any thread), "" before any:
+  // what a client that throws the answer away (a proxy's mirror) sent.
+  std::string last_echo() const;
+
   // Closes the listeners and every connection and joins the threads;
   // requests in flight (delays included) are dropped. Idempotent.
   void stop();

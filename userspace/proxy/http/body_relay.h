@@ -26,6 +26,19 @@ struct RelayLimits {
   std::optional<std::chrono::milliseconds> write_idle;
 };
 
+// A body read through a buffer_body parser lands in `chunk`: aim the parser
+// at it before each read; after the read, body_bytes_read() says how much
+// came (0 for a read that brought no body bytes, a chunk header say).
+template <class Parser, std::size_t N>
+void aim_body_at(Parser& parser, std::array<char, N>& chunk) {
+  parser.get().body().data = chunk.data();
+  parser.get().body().size = chunk.size();
+}
+template <class Parser, std::size_t N>
+std::size_t body_bytes_read(const Parser& parser, const std::array<char, N>& chunk) {
+  return chunk.size() - parser.get().body().size;
+}
+
 // Writes the header of `out` (the first write), then `first` (body bytes
 // already read), then the rest of the body as the parser `in_parser` reads
 // it from `in`. Returns the body bytes written. On return without error the
@@ -53,13 +66,12 @@ Task<uint64_t> relay_body(InStream& in, boost::beast::flat_buffer& in_buffer,
       n = first.size();
       pending_first = false;
     } else if (!in_parser.is_done()) {
-      in_parser.get().body().data = chunk.data();
-      in_parser.get().body().size = chunk.size();
+      aim_body_at(in_parser, chunk);
       if (limits.read_idle) boost::beast::get_lowest_layer(in).expires_after(*limits.read_idle);
       co_await http::async_read(in, in_buffer, in_parser, redirect(ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return sent;
-      n = chunk.size() - in_parser.get().body().size;
+      n = body_bytes_read(in_parser, chunk);
       // A read that produced no body bytes (a chunk header, say) has
       // nothing to send yet: an empty chunk would end a chunked body.
       if (n == 0 && !in_parser.is_done()) continue;

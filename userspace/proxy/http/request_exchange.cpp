@@ -112,6 +112,8 @@ Task<ForwardResult> Exchange::answer(StreamingBody* streaming, unsigned version,
     for (const auto& [name, value] : decision_.local_headers) result.local->set(name, value);
   } else {
     result = co_await forward(w_, req_, streaming, decision_, log);
+    // A body read for mirrors is read no further than the request needed.
+    if (streaming) co_await streaming->release();
     log.flags.merge(injected_);
   }
   if (grpc_ && result.local) make_grpc_local_reply(*result.local);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -314,7 +315,9 @@ void H2Connection::respond(H2Stream& s, unsigned status, const Fields& headers, 
   if (s.closed) return;
   if (!has_body) s.out_last = true;
   H2HeaderList list;
-  list.add(":status", std::to_string(status));
+  char digits[8];
+  const auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
+  list.add(":status", std::string_view(digits, static_cast<std::size_t>(end - digits)));
   list.add_fields(headers);
   nghttp2_data_provider body{};
   body.source.ptr = &s;

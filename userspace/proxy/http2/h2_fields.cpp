@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace sluice::proxy {
 
@@ -12,25 +11,42 @@ bool h2_connection_specific(std::string_view lower_name) {
   return std::find(kNames.begin(), kNames.end(), lower_name) != kNames.end();
 }
 
+std::size_t H2HeaderList::keep(std::string_view s) {
+  const std::size_t at = text_.size();
+  text_.insert(text_.end(), s.begin(), s.end());
+  return at;
+}
+
+void H2HeaderList::add(std::string_view name, std::string_view value) {
+  const std::size_t name_at = keep(name);
+  entries_.push_back(Entry{name_at, name.size(), nullptr, keep(value), value.size()});
+}
+
 void H2HeaderList::add_fields(const Fields& fields) {
   for (const auto& f : fields) {
-    std::string name(f.name_string().data(), f.name_string().size());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string_view name(f.name_string().data(), f.name_string().size());
     const std::string_view value(f.value().data(), f.value().size());
-    if (name == "host") continue;
-    if (h2_connection_specific(name) && !(name == "te" && value == "trailers")) continue;
-    add(std::move(name), std::string(value));
+    // ASCII only: field names are tokens (RFC 9110 5.1), and the locale's
+    // tolower is a libc call per character.
+    const std::size_t name_at = text_.size();
+    for (const char c : name) text_.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
+    const std::string_view lower(text_.data() + name_at, name.size());
+    if (lower == "host" || (h2_connection_specific(lower) && !(lower == "te" && value == "trailers"))) {
+      text_.resize(name_at);
+      continue;
+    }
+    entries_.push_back(Entry{name_at, name.size(), value.data(), 0, value.size()});
   }
 }
 
 const nghttp2_nv* H2HeaderList::data() {
   nva_.clear();
-  nva_.reserve(size());
-  for (std::size_t i = 0; i + 1 < strings_.size(); i += 2) {
-    std::string& n = strings_[i];
-    std::string& v = strings_[i + 1];
-    nva_.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()), n.size(),
-                              v.size(), NGHTTP2_NV_FLAG_NONE});
+  char* text = text_.data();
+  for (const Entry& e : entries_) {
+    const char* value = e.value_outside ? e.value_outside : text + e.value_at;
+    nva_.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(text + e.name_at),
+                              reinterpret_cast<uint8_t*>(const_cast<char*>(value)), e.name_len, e.value_len,
+                              NGHTTP2_NV_FLAG_NONE});
   }
   return nva_.data();
 }

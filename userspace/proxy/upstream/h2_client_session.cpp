@@ -186,10 +186,11 @@ H2ClientSession::~H2ClientSession() {
 bool H2ClientSession::submit(const Request& req, std::string_view scheme, std::shared_ptr<H2UpstreamStream> stream) {
   if (free_streams() == 0) return false;
   H2HeaderList list;
-  list.add(":method", std::string(req.method_string()));
-  list.add(":scheme", std::string(scheme));
-  list.add(":authority", std::string(req[http::field::host]));
-  list.add(":path", std::string(req.target()));
+  const auto view = [](boost::beast::string_view v) { return std::string_view(v.data(), v.size()); };
+  list.add(":method", view(req.method_string()));
+  list.add(":scheme", scheme);
+  list.add(":authority", view(req[http::field::host]));
+  list.add(":path", view(req.target()));
   list.add_fields(req.base());
   stream->request_body = req.body();
   stream->request_sent = 0;

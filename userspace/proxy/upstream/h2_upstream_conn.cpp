@@ -51,7 +51,15 @@ bool H2UpstreamConn::submit(const Request& req, std::shared_ptr<H2UpstreamStream
       auto c = conn.lock();
       auto s = st.lock();
       if (!c || !s || c->dead_) return;
-      c->session_.resume(*s);
+      if (s->pipe->overrun()) {
+        // A mirror's copy dropped for lagging: its server stopped taking
+        // DATA, so nghttp2 (held by flow control, not deferred) would not ask
+        // for the body again and learn it failed. Reset the stream now, so it
+        // does not keep a stream slot on this connection until kMirrorTimeout.
+        c->session_.cancel(*s, NGHTTP2_CANCEL);
+      } else {
+        c->session_.resume(*s);
+      }
       c->writer_wake_.notify();
     };
   }

@@ -16,7 +16,7 @@ struct MirrorStats {
   // Why a copy did not make it whole (its response is never waited for by
   // the request, so these only count).
   std::atomic<uint64_t> lagging{0};          // its reader fell past kMirrorLagBudgetBytes behind the body
-  std::atomic<uint64_t> body_unavailable{0}; // the body's start was gone, or it is still on an HTTP/1 connection
+  std::atomic<uint64_t> body_unavailable{0}; // the body's start was gone before the copy could start
   std::atomic<uint64_t> overflow{0};         // the mirror cluster's circuit breaker
   std::atomic<uint64_t> connect_failure{0};
   std::atomic<uint64_t> timeout{0};          // kMirrorTimeout passed

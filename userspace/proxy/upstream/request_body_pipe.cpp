@@ -12,9 +12,19 @@ RequestBodyPipe::RequestBodyPipe(std::string already, std::size_t retry_buffer_b
       opened_(data_.size()),
       overflowed_(data_.size() > retry_buffer_bytes) {}
 
+template <class F>
+void RequestBodyPipe::each_tee(F f) {
+  // A copy whose reader gave up (its mirror failed to connect, say) is
+  // gone: it is neither fed nor kept.
+  std::erase_if(tees_, [](const std::weak_ptr<RequestBodyPipe>& t) { return t.expired(); });
+  for (const auto& weak : tees_) {
+    if (const auto t = weak.lock()) f(*t);
+  }
+}
+
 void RequestBodyPipe::append(std::string_view bytes) {
   if (ended_ || failed_ || bytes.empty()) return;
-  for (const auto& t : tees_) t->append(bytes);
+  each_tee([bytes](RequestBodyPipe& t) { t.append(bytes); });
   if (data_.size() + bytes.size() > lag_budget_) {
     // A mirror's reader this far behind is dropped rather than followed:
     // its copy must not grow without bound, nor slow the request.
@@ -42,14 +52,14 @@ void RequestBodyPipe::append(std::string_view bytes) {
 
 void RequestBodyPipe::end() {
   if (ended_ || failed_) return;
-  for (const auto& t : tees_) t->end();
+  each_tee([](RequestBodyPipe& t) { t.end(); });
   ended_ = true;
   notify();
 }
 
 void RequestBodyPipe::end(Fields trailers) {
   if (ended_ || failed_) return;
-  for (const auto& t : tees_) t->end(trailers);
+  each_tee([&trailers](RequestBodyPipe& t) { t.end(trailers); });
   trailers_ = std::move(trailers);
   ended_ = true;
   notify();
@@ -57,7 +67,7 @@ void RequestBodyPipe::end(Fields trailers) {
 
 void RequestBodyPipe::fail() {
   if (ended_ || failed_) return;
-  for (const auto& t : tees_) t->fail();
+  each_tee([](RequestBodyPipe& t) { t.fail(); });
   failed_ = true;
   notify();
 }

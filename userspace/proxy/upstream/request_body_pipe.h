@@ -74,6 +74,8 @@ class RequestBodyPipe {
   void notify() const {
     if (on_data) on_data();
   }
+  template <class F>
+  void each_tee(F f);
 
   const std::size_t retry_buffer_bytes_;
   std::string data_;      // body bytes [base_, received_)
@@ -88,7 +90,7 @@ class RequestBodyPipe {
   // A mirror's copy: at most this many bytes its reader has not taken.
   std::size_t lag_budget_ = SIZE_MAX;
   bool overrun_ = false;
-  std::vector<std::shared_ptr<RequestBodyPipe>> tees_;
+  std::vector<std::weak_ptr<RequestBodyPipe>> tees_;  // held by their readers only
 };
 
 }  // namespace sluice::proxy

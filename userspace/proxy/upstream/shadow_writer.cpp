@@ -120,13 +120,12 @@ Task<void> shadow_http2(Worker& w, Request copy, std::shared_ptr<RequestBodyPipe
 
 void send_shadows(Worker& w, const Request& req, StreamingBody* streaming, const RouteDecision& d) {
   if (!d.route || (!d.route->spec->has_mirror() && d.route->spec->mirrors_size() == 0)) return;
-  const std::shared_ptr<RequestBodyPipe> pipe = streaming ? streaming->pipe() : nullptr;
   for (const MirrorTarget& m : w.router.mirror_endpoints(d, d.original_port)) {
     std::shared_ptr<RequestBodyPipe> body;
     if (streaming) {
-      // A body still on an HTTP/1 connection is relayed to one attempt
-      // straight from the socket: there is nothing to tee it from.
-      body = pipe ? pipe->tee(kMirrorLagBudgetBytes) : nullptr;
+      // An h2 client's pipe, or an HTTP/1 client's body from now on read
+      // through one (streaming_body.h): each copy gets the body as it comes.
+      body = streaming->tee(req.body(), kMirrorLagBudgetBytes);
       if (!body) {
         MirrorStats::add(stats().body_unavailable);
         continue;

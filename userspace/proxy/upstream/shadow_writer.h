@@ -3,8 +3,9 @@
 // sent on its own and never waited for; its response is discarded. A copy
 // goes over HTTP/2 (the upstream h2 pool) when the mirror's port is
 // http2/grpc, else over HTTP/1.1 on a connection of its own. A body held
-// whole is copied; an h2 client's body still arriving is teed to each copy
-// as it comes, and a copy that falls kMirrorLagBudgetBytes behind is dropped
+// whole is copied; a body still arriving (an h2 client's DATA, or an HTTP/1
+// client's body past the retry buffer) is teed to each copy as it comes,
+// and a copy that falls kMirrorLagBudgetBytes behind is dropped
 // (upstream/mirror_stats.h counts why), so a mirror never holds the request
 // back nor makes the proxy buffer without bound.
 #pragma once
