@@ -200,11 +200,12 @@ ROUTES=(direct sluiced haproxy nginx)
 for p in "${ROUTES[@]}"; do wait_ready "$p" 100; done
 
 # The CPU time so far of a process and its children (nginx's workers), in
-# clock ticks (user + system).
+# clock ticks: user + system, or user only with a second argument "user".
 cpu_ticks() {
-  local pid total=0
+  local pid total=0 fields='$14 + $15'
+  [[ ${2:-} == user ]] && fields='$14'
   for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    total=$((total + $(awk "{ print $fields }" "/proc/$pid/stat" 2>/dev/null || echo 0)))
   done
   echo "$total"
 }
@@ -242,14 +243,17 @@ counts_per_call() {
 
 # "<calls/s> <proxy CPU µs per call>" of one throughput run, or "err err".
 throughput() {
-  local p=$1 out pid before=0 after=0 cpu=-
+  local p=$1 out pid before=0 after=0 user_before=0 user_after=0 cpu=-
   pid=$(pid_of "$p")
-  [[ -n $pid ]] && before=$(cpu_ticks "$pid")
+  [[ -n $pid ]] && before=$(cpu_ticks "$pid") user_before=$(cpu_ticks "$pid" user)
   counts_start "$p"
   out=$(in_client h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "${CALL[@]}" "$(url "$p")" 2>&1) || out=failed
   counts_stop
-  [[ -n $pid ]] && after=$(cpu_ticks "$pid")
+  [[ -n $pid ]] && after=$(cpu_ticks "$pid") user_after=$(cpu_ticks "$pid" user)
   grep -q "succeeded, 0 failed, 0 errored" <<<"$out" || { echo err err; return; }
+  # User space's part of the proxy's CPU, per call.
+  [[ -n $pid ]] && awk -v t=$((user_after - user_before)) -v us="$TICK_US" -v n="$REQUESTS" \
+    'BEGIN { printf "%.1f\n", t * us / n }' >>"$WORK/user-$p"
   counts_per_call "$p" "$REQUESTS" "$WORK/counts-load-$p"
   [[ -n $pid ]] && cpu=$(awk -v t=$((after - before)) -v us="$TICK_US" -v n="$REQUESTS" 'BEGIN { printf "%.1f", t * us / n }')
   echo "$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" "$cpu"
@@ -353,6 +357,8 @@ for p in "${ROUTES[@]}"; do
   M[$p,rps]=$(med "${RPS[$p]}") M[$p,cpu]=$(med "${CPU[$p]}")
   read -r M[$p,p50] M[$p,p99] <<<"$(percentiles "$WORK/lat-all-$p" 2>/dev/null || echo err err)"
   log "$p: per-round p99 $(echo ${P99[$p]}) µs, pooled p99 ${M[$p,p99]} µs over $(wc -l <"$WORK/lat-all-$p" 2>/dev/null || echo 0) calls"
+  [[ -s $WORK/user-$p ]] &&
+    log "$p: proxy CPU per call in the throughput runs ${M[$p,cpu]} µs, of which user space $(median <"$WORK/user-$p") µs (medians)"
   for run in load rate; do
     f=$WORK/counts-$run-$p
     [[ -s $f ]] || continue

@@ -29,8 +29,13 @@ void H2HeaderList::add_fields(const Fields& fields) {
     // ASCII only: field names are tokens (RFC 9110 5.1), and the locale's
     // tolower is a libc call per character.
     const std::size_t name_at = text_.size();
-    for (const char c : name) text_.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
-    const std::string_view lower(text_.data() + name_at, name.size());
+    text_.resize(name_at + name.size(), boost::container::default_init);
+    char* out = text_.data() + name_at;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i];
+      out[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    }
+    const std::string_view lower(out, name.size());
     if (lower == "host" || (h2_connection_specific(lower) && !(lower == "te" && value == "trailers"))) {
       text_.resize(name_at);
       continue;
