@@ -27,9 +27,9 @@
 #                     restarted under valgrind for it), over one throughput
 #                     run of INSTR_CALLS calls; adds instr_ratio_vs_haproxy=…
 #   COUNTS=1          also count each proxy's syscalls and context switches
-#                     during the latency runs (perf stat on its threads) and
-#                     print them per call: how often the proxy must be woken
-#                     and enter the kernel, which sets its share of the tail
+#                     during the throughput and the latency runs (perf stat
+#                     on its threads) and print them per call: how often the
+#                     proxy enters the kernel and must be woken (needs perf)
 # The last line:
 # h2: rps=… haproxy_rps=… cpu_ratio_vs_haproxy=… added_p99_us=… haproxy_added_p99_us=… grpc_unary_added_p50_us=…
 #     nginx_rps=… cpu_ratio_vs_nginx=… nginx_added_p99_us=… grpc_bidi_added_p50_us=… grpc_bidi_added_p99_us=…
