@@ -127,7 +127,7 @@ Task<AttemptOutcome> attempt(Worker& w, const config::Endpoint& ep, Request& req
         // connect timeout, and a failure is a connect failure (503 UF).
         if (!ec && tls) {
           conn->tls = co_await originate_tls(conn->stream, *tls, "", out.failure_reason, ec);
-          conn->tls_id = tls->id;
+          conn->tls_id = tls_id;
         }
         conn->stream.expires_never();
         if (ec) {

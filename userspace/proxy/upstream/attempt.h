@@ -5,9 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <optional>
 
 #include "retry_policy.h"
 #include "streaming_body.h"

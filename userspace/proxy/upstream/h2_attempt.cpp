@@ -18,12 +18,12 @@ namespace {
 // endpoint, the request waits as pending (http1MaxPendingRequests) for
 // either, up to the connect timeout, as for HTTP/1.1. Null, with `out`
 // set, when there is none.
-Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, PoolKey id, const config::Endpoint& ep,
+Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, PoolKey key, const config::Endpoint& ep,
                                                       const RouteDecision& d, AttemptOutcome& out) {
-  if (auto conn = w.h2_pool.pick(id)) co_return conn;
+  if (auto conn = w.h2_pool.pick(key)) co_return conn;
   CircuitBreaker& breaker = d.cluster().breaker;
   std::optional<CircuitBreaker::Guard> slot;
-  if (w.h2_pool.can_open(id)) slot = breaker.try_connection();
+  if (w.h2_pool.can_open(key)) slot = breaker.try_connection();
   if (!slot) {
     std::optional<CircuitBreaker::Guard> pending = breaker.try_pending_request();
     if (!pending) {
@@ -36,8 +36,8 @@ Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, PoolKey id, con
     while (std::chrono::steady_clock::now() < give_up) {
       wait.expires_after(kPendingPollInterval);
       co_await wait.async_wait(redirect(ignored));
-      if (auto conn = w.h2_pool.pick(id)) co_return conn;
-      if (w.h2_pool.can_open(id) && (slot = breaker.try_connection())) break;
+      if (auto conn = w.h2_pool.pick(key)) co_return conn;
+      if (w.h2_pool.can_open(key) && (slot = breaker.try_connection())) break;
     }
     if (!slot) {
       out.kind = AttemptOutcome::Kind::kOverflow;
@@ -62,7 +62,7 @@ Task<std::shared_ptr<H2UpstreamConn>> stream_capacity(Worker& w, PoolKey id, con
     co_return nullptr;
   }
   conn->start();
-  w.h2_pool.add(id, conn);
+  w.h2_pool.add(key, conn);
   co_return conn;
 }
 
